@@ -1,0 +1,50 @@
+"""Per-request wiring: the caller, the services, and the project a URL names."""
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from ..auth import Principal, credentials_from, default_resolver
+from ..db import db
+from ..models import Project
+from ..packages import PackageService
+from ..policy import Action, Policy
+from ..projects import ProjectService
+
+
+def principal() -> Principal:
+    """The caller of this request (cached); raise ``Unauthorized`` for a bad token."""
+    if "principal" not in g:
+        g.principal = default_resolver(db.session).resolve(credentials_from(request.headers, request.args))
+        if db.session.dirty:  # the token's last_used_at stamp
+            db.session.commit()
+    return g.principal
+
+
+def policy() -> Policy:
+    return Policy(db.session)
+
+
+def project_services() -> ProjectService:
+    return ProjectService(db.session)
+
+
+def package_services() -> PackageService:
+    return PackageService(
+        db.session,
+        current_app.extensions["modelshelf.storage"],
+        max_file_size=int(current_app.config["MODELSHELF"]["MAX_FILE_SIZE"]),
+        app=current_app._get_current_object(),  # type: ignore[attr-defined]
+    )
+
+
+def authorized_project(ref: str, action: Action) -> Project:
+    """The project ``ref`` names, if the caller may do ``action`` there; raise otherwise."""
+    caller = principal()
+    project = project_services().get(ref)
+    policy().authorize(caller, project, action)
+    return project
+
+
+def base_url() -> str:
+    configured = current_app.config["MODELSHELF"].get("BASE_URL")
+    return str(configured).rstrip("/") if configured else request.host_url.rstrip("/")

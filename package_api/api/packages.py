@@ -1,0 +1,82 @@
+"""The packages API: list, get, files, delete (``lib/api/project_packages.rb``, ``package_files.rb``)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..models import Project
+from ..packages import LIVE_STATUSES
+from ..policy import Action
+from . import entities, pagination
+from .context import authorized_project, base_url, package_services, policy, principal
+
+bp = Blueprint("packages", __name__, url_prefix="/api/v4")
+
+
+def _can_delete(project: Project) -> bool:
+    return policy().can(principal(), project, Action.DELETE_PACKAGE)
+
+
+def _paginated(items: list[dict[str, object]], page: pagination.Page) -> Response:
+    response = jsonify(items)
+    response.headers.update(pagination.headers(page, base_url() + request.path, request.args))
+    return response
+
+
+@bp.get("/projects/<project:project_ref>/packages")
+def list_packages(project_ref: str) -> Response:
+    project = authorized_project(project_ref, Action.READ_PACKAGE)
+    number, per_page = pagination.page_args(request.args)
+    page = package_services().list(
+        project,
+        package_type=request.args.get("package_type"),
+        package_name=request.args.get("package_name"),
+        package_version=request.args.get("package_version"),
+        status=request.args.get("status"),
+        order_by=request.args.get("order_by", "created_at"),
+        sort=request.args.get("sort", "asc"),
+        page=number,
+        per_page=per_page,
+    )
+    can_delete, root = _can_delete(project), base_url()
+    return _paginated([entities.package(p, root, can_delete=can_delete) for p in page.items], page)
+
+
+@bp.get("/projects/<project:project_ref>/packages/<int:package_id>")
+def get_package(project_ref: str, package_id: int) -> Response:
+    project = authorized_project(project_ref, Action.READ_PACKAGE)
+    service = package_services()
+    package = service.get(project, package_id)
+    return jsonify(
+        entities.package(package, base_url(), can_delete=_can_delete(project), versions=service.other_versions(package))
+    )
+
+
+@bp.get("/projects/<project:project_ref>/packages/<int:package_id>/package_files")
+def list_files(project_ref: str, package_id: int) -> Response:
+    project = authorized_project(project_ref, Action.READ_PACKAGE)
+    service = package_services()
+    number, per_page = pagination.page_args(request.args)
+    page = service.list_files(
+        service.get(project, package_id),
+        order_by=request.args.get("order_by", "id"),
+        sort=request.args.get("sort", "asc"),
+        page=number,
+        per_page=per_page,
+    )
+    return _paginated([entities.package_file(f) for f in page.items], page)
+
+
+@bp.delete("/projects/<project:project_ref>/packages/<int:package_id>")
+def delete_package(project_ref: str, package_id: int) -> tuple[str, int]:
+    project = authorized_project(project_ref, Action.DELETE_PACKAGE)
+    service = package_services()
+    service.delete(service.get(project, package_id, statuses=LIVE_STATUSES))
+    return "", 204
+
+
+@bp.delete("/projects/<project:project_ref>/packages/<int:package_id>/package_files/<int:file_id>")
+def delete_file(project_ref: str, package_id: int, file_id: int) -> tuple[str, int]:
+    project = authorized_project(project_ref, Action.DELETE_PACKAGE)
+    service = package_services()
+    service.delete_file(service.get_file(service.get(project, package_id, statuses=LIVE_STATUSES), file_id))
+    return "", 204

@@ -1,0 +1,70 @@
+"""The application factory."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from typing import Any
+
+from flask import Flask
+from werkzeug.routing import BaseConverter
+
+from . import api
+from .config import load_settings
+from .db import db, engine_options
+from .storage import build_storage
+
+log = logging.getLogger(__name__)
+
+PLUGIN_GROUP = "package_api.plugins"
+
+
+class ProjectRefConverter(BaseConverter):
+    """A project id (``42``) or full path (``group/project``).
+
+    python-gitlab sends ``group%2Fproject``; WSGI servers decode that to ``group/project`` before
+    routing, so the converter accepts one slash and lets the rest of the rule disambiguate.
+    """
+
+    regex = r"[^/]+(?:/[^/]+)?"
+    part_isolating = False
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then ``MODELSHELF_*`` environment, then ``config`` (which wins)."""
+    settings = load_settings(config)
+    app = Flask(__name__)
+    app.config["MODELSHELF"] = settings
+    app.config["SECRET_KEY"] = settings.get("SECRET_KEY") or secrets.token_hex(32)
+    app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings["DATABASE_URL"])
+    # Keep the URL exactly as sent: ``a//b`` must reach validation, not be redirected to ``a/b``.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+    app.url_map.converters["project"] = ProjectRefConverter
+
+    if settings["DATABASE_URL"].startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(settings["DATABASE_URL"][len("sqlite:///") :]) or ".", exist_ok=True)
+    os.makedirs(settings["DATA_DIR"], exist_ok=True)
+    db.init_app(app)
+    app.extensions["modelshelf.storage"] = build_storage(settings)
+
+    api.register(app)
+    load_plugins(app)
+
+    if settings["CREATE_SCHEMA"]:
+        with app.app_context():
+            db.create_all()
+    return app
+
+
+def load_plugins(app: Flask) -> list[str]:
+    """Call ``register(app)`` of every ``package_api.plugins`` entry point; return their names."""
+    loaded = []
+    for entry in entry_points(group=PLUGIN_GROUP):
+        entry.load()(app)
+        loaded.append(entry.name)
+        log.info("loaded plugin %s", entry.name)
+    return loaded

@@ -1,0 +1,133 @@
+"""The ``modelshelf`` command: ``serve``, ``admin ...`` and ``gc``. Every command reads ``MODELSHELF_*``."""
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask import Flask
+
+from .app import create_app
+from .db import db
+from .errors import ModelshelfError
+from .projects import ProjectService, parse_visibility
+from .tokens import TokenService
+from .users import UserService
+
+
+def _app(data_dir: str | None, **overrides: Any) -> Flask:
+    config: dict[str, Any] = dict(overrides)
+    if data_dir:
+        config["DATA_DIR"] = data_dir
+    return create_app(config)
+
+
+def data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--data-dir", envvar="MODELSHELF_DATA_DIR", default=None, help="Data directory (MODELSHELF_DATA_DIR)."
+    )(command)
+
+
+class _Fail(click.ClickException):
+    """A domain error, printed as one line with exit code 1."""
+
+
+@click.group()
+def main() -> None:
+    """Modelshelf: a model registry on a GitLab-compatible generic package registry."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="MODELSHELF_HOST")
+@click.option("--port", default=8080, show_default=True, type=int, envvar="MODELSHELF_PORT")
+@click.option("--workers", default=1, show_default=True, type=int, envvar="MODELSHELF_WORKERS")
+@click.option("--threads", default=8, show_default=True, type=int, envvar="MODELSHELF_THREADS")
+@data_dir_option
+def serve(host: str, port: int, workers: int, threads: int, data_dir: str | None) -> None:
+    """Run the registry under gunicorn (threaded workers; uploads and downloads stream)."""
+    from .server import run
+
+    if data_dir:
+        os.environ["MODELSHELF_DATA_DIR"] = data_dir
+    _app(data_dir)  # create the schema once, before workers start
+    run(host=host, port=port, workers=workers, threads=threads)
+
+
+@main.group()
+def admin() -> None:
+    """Manage users, projects and tokens."""
+
+
+@admin.command("create-user")
+@click.argument("username")
+@click.option("--admin", "is_admin", is_flag=True, help="Make the user an administrator.")
+@click.option("--password-stdin", is_flag=True, help="Read a password (for the web UI) from stdin.")
+@data_dir_option
+def create_user(username: str, is_admin: bool, password_stdin: bool, data_dir: str | None) -> None:
+    """Create a user."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    with _app(data_dir).app_context():
+        try:
+            user = UserService(db.session).create(username, password, admin=is_admin)
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+        db.session.commit()
+        click.echo(f"created user {user.username} (id {user.id})", err=True)
+
+
+@admin.command("create-project")
+@click.argument("full_path", metavar="NAMESPACE/NAME")
+@click.option("--owner", required=True, help="Username of the owner.")
+@click.option("--visibility", type=click.Choice(["private", "internal", "public"]), default="private", show_default=True)
+@data_dir_option
+def create_project(full_path: str, owner: str, visibility: str, data_dir: str | None) -> None:
+    """Create a project; print its id."""
+    with _app(data_dir).app_context():
+        try:
+            user = UserService(db.session).get(owner)
+            project = ProjectService(db.session).create(full_path, user, visibility=parse_visibility(visibility))
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+        db.session.commit()
+        click.echo(project.id)
+
+
+@admin.command("create-token")
+@click.option("--user", "username", required=True)
+@click.option("--scopes", default="api", show_default=True, help="Comma-separated: api, read_api.")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="YYYY-MM-DD")
+@data_dir_option
+def create_token(username: str, scopes: str, name: str, expires: datetime.datetime | None, data_dir: str | None) -> None:
+    """Create a personal access token; print only the token."""
+    with _app(data_dir).app_context():
+        try:
+            user = UserService(db.session).get(username)
+            _row, secret = TokenService(db.session).create(
+                user, name, scopes.split(","), expires.date() if expires else None
+            )
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+        db.session.commit()
+        click.echo(secret)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing.")
+@data_dir_option
+def gc(dry_run: bool, data_dir: str | None) -> None:
+    """Remove deleted packages and files, and blobs no file references."""
+    from .gc import GarbageCollector
+
+    app = _app(data_dir)
+    with app.app_context():
+        report = GarbageCollector(db.session, app.extensions["modelshelf.storage"]).collect(dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(
+        f"{verb} {report.packages} packages, {report.files} files, {report.blobs} blobs ({report.bytes} bytes)"
+    )
+    for key in report.failed_keys:
+        click.echo(f"could not delete object {key}; it will be retried", err=True)

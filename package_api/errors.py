@@ -1,0 +1,73 @@
+"""Domain errors. They carry no HTTP; each surface maps them to responses in one place.
+
+::
+
+    ModelshelfError
+     ├── NotFound            something does not exist, or the caller may not know it does
+     ├── AlreadyExists       a unique thing exists already
+     ├── InvalidInput        a name, path, parameter or body is malformed
+     │    ├── InvalidParameter   a query/form parameter (GitLab answers these in Grape's shape)
+     │    ├── DuplicateNotAllowed
+     │    └── FileTooLarge
+     ├── Unauthorized        no credentials where some are required, or bad ones
+     ├── Forbidden           credentials are fine but not enough
+     └── StorageError        (package_api.storage.errors)
+          ├── BlobNotFound
+          └── StorageUnavailable
+"""
+from __future__ import annotations
+
+
+class ModelshelfError(Exception):
+    """Base of every domain error."""
+
+
+class NotFound(ModelshelfError):
+    """``what`` (``"Project"``, ``"Package"``, ...) does not exist or is not visible."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found")
+        self.what = what
+
+
+class AlreadyExists(ModelshelfError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} already exists")
+        self.what = what
+
+
+class InvalidInput(ModelshelfError):
+    """A reason a user can act on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidParameter(InvalidInput):
+    """Parameter ``param`` is missing or malformed; ``problem`` is e.g. ``"is invalid"``."""
+
+    def __init__(self, param: str, problem: str = "is invalid") -> None:
+        super().__init__(f"{param} {problem}")
+        self.param = param
+        self.problem = problem
+
+
+class DuplicateNotAllowed(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__("Duplicate package is not allowed")
+
+
+class FileTooLarge(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__("File is too large")
+
+
+class Unauthorized(ModelshelfError):
+    """The request needs credentials, or the ones it carried are not valid."""
+
+
+class Forbidden(ModelshelfError):
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,82 @@
+"""One function per kind of name: each normalises and validates, and raises ``InvalidParameter``.
+
+The regexes are GitLab's (``lib/gitlab/regex/packages.rb``) so that what GitLab accepts we accept.
+"""
+from __future__ import annotations
+
+import re
+
+from .errors import InvalidParameter
+
+PACKAGE_NAME_RE = re.compile(r"\A[A-Za-z0-9._+-]+\Z")
+#: ``maven_version_regex``: word characters, ``+ . -``, never ``..``.
+PACKAGE_VERSION_RE = re.compile(r"\A(?!.*\.\.)[A-Za-z0-9_+.-]+\Z")
+#: The current ``generic_package_file_name_regex``: no leading or trailing ``~``.
+FILE_NAME_RE = re.compile(r"\A(?!~)[A-Za-z0-9._+~-]+(?<!~)\Z")
+PROJECT_SEGMENT_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+USERNAME_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}\Z")
+
+MAX_NAME_LENGTH = 255
+MAX_PATH_LENGTH = 1024
+MAX_PATH_DEPTH = 32
+
+
+def package_name(value: str) -> str:
+    """Return a valid generic package name."""
+    if not value or len(value) > MAX_NAME_LENGTH or not PACKAGE_NAME_RE.match(value):
+        raise InvalidParameter("package_name")
+    return value
+
+
+def package_version(value: str) -> str:
+    """Return a valid generic package version (not restricted to semver: ``latest`` is fine)."""
+    if not value or len(value) > MAX_NAME_LENGTH or not PACKAGE_VERSION_RE.match(value):
+        raise InvalidParameter("package_version")
+    return value
+
+
+def file_path(value: str) -> str:
+    """Return a valid file path inside a package: ``name`` or ``dir/sub/name``.
+
+    Every segment must match GitLab's file name regex, which already excludes ``\\``, NUL, spaces
+    and ``%``; ``.`` and ``..`` segments, empty segments (``a//b``) and absolute paths are traversal
+    and are refused with GitLab's ``file_path`` message.
+    """
+    if not value or len(value) > MAX_PATH_LENGTH:
+        raise InvalidParameter("file_name")
+    segments = value.split("/")
+    if len(segments) > MAX_PATH_DEPTH or any(s in ("", ".", "..") for s in segments):
+        raise InvalidParameter("file_name", "should be a valid file path")
+    if any(("\\" in s or "\x00" in s) for s in segments):
+        raise InvalidParameter("file_name", "should be a valid file path")
+    if not all(FILE_NAME_RE.match(s) for s in segments):
+        raise InvalidParameter("file_name")
+    return value
+
+
+def project_path(value: str) -> tuple[str, str]:
+    """Split ``namespace/name`` into its two valid segments."""
+    parts = value.strip("/").split("/") if value else []
+    if len(parts) != 2 or not all(PROJECT_SEGMENT_RE.match(p) and len(p) <= MAX_NAME_LENGTH for p in parts):
+        raise InvalidParameter("path")
+    if any(p.endswith((".git", ".atom")) or ".." in p for p in parts):
+        raise InvalidParameter("path")
+    return parts[0], parts[1]
+
+
+def username(value: str) -> str:
+    """Return a valid username."""
+    if not value or not USERNAME_RE.match(value) or ".." in value:
+        raise InvalidParameter("username")
+    return value
+
+
+def duplicate_exception_regex(value: str) -> str:
+    """Return a compilable regex of at most 255 characters (GitLab's column limit)."""
+    if len(value) > 255:
+        raise InvalidParameter("generic_duplicate_exception_regex", "is too long (maximum is 255 characters)")
+    try:
+        re.compile(value)
+    except re.error:
+        raise InvalidParameter("generic_duplicate_exception_regex", "is invalid") from None
+    return value

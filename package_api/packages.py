@@ -1,0 +1,359 @@
+"""Packages and their files: streaming upload, lookup, listing, soft deletion.
+
+An upload streams to storage under a fresh key while it is hashed; only then is a database
+transaction opened that finds or creates the package, finds or creates the blob by SHA-256, and
+adds the file row. A broken upload therefore leaves no row, and identical bytes are kept once.
+"""
+from __future__ import annotations
+
+import datetime
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from flask import Flask
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from . import names, signals
+from .db import utcnow
+from .errors import DuplicateNotAllowed, FileTooLarge, InvalidParameter, NotFound
+from .models import Blob, Package, PackageFile, PackageStatus, Project, User
+from .storage import BlobReader, BlobStorage, StorageError
+from .streams import HashingReader
+
+#: How often recording a finished upload is retried after losing a race (unique name/version,
+#: unique digest, SQLite's write lock). Each retry re-reads what the winner wrote.
+RECORD_ATTEMPTS = 8
+LIVE_STATUSES = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
+#: ``status`` values the packages list accepts (GitLab's enum); we store a subset of them.
+LISTABLE_STATUSES = ("default", "hidden", "processing", "error", "pending_destruction", "deprecated")
+ORDERS = {"created_at": Package.created_at, "name": Package.name, "version": Package.version, "type": Package.package_type}
+FILE_ORDERS = {"id": PackageFile.id, "created_at": PackageFile.created_at, "file_name": PackageFile.file_name}
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+
+def parse_status(value: str | None, *, allowed: tuple[str, ...] = ("default", "hidden")) -> PackageStatus | None:
+    if value is None:
+        return None
+    if value not in allowed:
+        raise InvalidParameter("status", "does not have a valid value")
+    return PackageStatus(value)
+
+
+def _new_key() -> str:
+    token = uuid.uuid4().hex
+    return f"blobs/{token[:2]}/{token}"
+
+
+def _is_lost_race(exc: Exception) -> bool:
+    return isinstance(exc, IntegrityError) or (
+        isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
+    )
+
+
+class PackageService:
+    def __init__(
+        self,
+        session: Session,
+        storage: BlobStorage,
+        *,
+        max_file_size: int,
+        app: Flask | None = None,
+        clock: Callable[[], datetime.datetime] = utcnow,
+    ) -> None:
+        self.session = session
+        self.storage = storage
+        self.max_file_size = max_file_size
+        self.app = app  # the signal sender
+        self.clock = clock
+
+    # -- upload --------------------------------------------------------------------------------
+
+    def upload(
+        self,
+        project: Project,
+        name: str,
+        version: str,
+        path: str,
+        body: BinaryIO,
+        *,
+        creator: User | None,
+        status: PackageStatus | None = None,
+        content_length: int | None = None,
+    ) -> PackageFile:
+        """Stream ``body`` into ``name/version/path``; return the committed file row.
+
+        Raises ``InvalidParameter``, ``FileTooLarge``, ``DuplicateNotAllowed`` (nothing stored) and
+        ``StorageUnavailable`` (no row written).
+        """
+        name, version, path = names.package_name(name), names.package_version(version), names.file_path(path)
+        if content_length is not None and content_length > self.max_file_size:
+            raise FileTooLarge()
+        # Refuse a forbidden duplicate before taking gigabytes; checked again when recording.
+        self._check_duplicate(project, name, version, path)
+        project_id, creator_id = project.id, creator.id if creator else None
+        # End the read transaction: a long upload must not hold a connection or a snapshot.
+        self.session.commit()
+
+        reader = HashingReader(body, self.max_file_size)
+        key = _new_key()
+        self.storage.put(key, reader)
+        try:
+            created, package, package_file = self._record(
+                project_id, name, version, path, key, reader.sha256, reader.size, creator_id, status
+            )
+        except BaseException:
+            self.storage.delete(key)
+            raise
+        if package_file.blob.storage_key != key:
+            self._discard(key)  # the same bytes were stored already: keep one copy
+        if created:
+            signals.package_created.send(self.app, package=package)
+        signals.package_file_added.send(self.app, package=package, package_file=package_file)
+        return package_file
+
+    def _discard(self, key: str) -> None:
+        try:
+            self.storage.delete(key)
+        except StorageError:
+            pass  # an orphaned object costs space, not correctness; gc removes it later
+
+    def _record(
+        self,
+        project_id: int,
+        name: str,
+        version: str,
+        path: str,
+        key: str,
+        sha256: str,
+        size: int,
+        creator_id: int | None,
+        status: PackageStatus | None,
+    ) -> tuple[bool, Package, PackageFile]:
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                recorded = self._record_once(project_id, name, version, path, key, sha256, size, creator_id, status)
+                self.session.commit()
+                return recorded
+            except (IntegrityError, OperationalError) as exc:
+                self.session.rollback()
+                if not _is_lost_race(exc) or attempt == RECORD_ATTEMPTS - 1:
+                    raise
+            except BaseException:
+                self.session.rollback()
+                raise
+        raise AssertionError("unreachable")
+
+    def _record_once(
+        self,
+        project_id: int,
+        name: str,
+        version: str,
+        path: str,
+        key: str,
+        sha256: str,
+        size: int,
+        creator_id: int | None,
+        status: PackageStatus | None,
+    ) -> tuple[bool, Package, PackageFile]:
+        project = self.session.get(Project, project_id)
+        if project is None:
+            raise NotFound("Project")
+        package = self._find_live(project_id, name, version)
+        created = package is None
+        if package is None:
+            package = Package(
+                project_id=project_id,
+                name=name,
+                version=version,
+                package_type="generic",
+                status=status or PackageStatus.DEFAULT,
+                creator_id=creator_id,
+            )
+            self.session.add(package)
+            self.session.flush()
+        else:
+            if status is not None and package.status != status:
+                package.status = status
+            package.updated_at = self.clock()
+            self._check_duplicate(project, name, version, path, package)
+        blob = self.session.scalar(select(Blob).where(Blob.sha256 == sha256))
+        if blob is None:
+            blob = Blob(sha256=sha256, size=size, storage_key=key)
+            self.session.add(blob)
+            self.session.flush()
+        package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
+        self.session.add(package_file)
+        self.session.flush()
+        return created, package, package_file
+
+    def duplicates_allowed(self, project: Project, name: str, version: str) -> bool:
+        """GitLab's rule: the exception regex inverts the project's setting for what it matches."""
+        regex = project.generic_duplicate_exception_regex
+        matched = bool(regex) and bool(re.search(regex, name) or re.search(regex, version))
+        return project.generic_duplicates_allowed != matched
+
+    def _check_duplicate(
+        self, project: Project, name: str, version: str, path: str, package: Package | None = None
+    ) -> None:
+        if self.duplicates_allowed(project, name, version):
+            return
+        package = package or self._find_live(project.id, name, version)
+        if package is not None and self._newest_file(package, path) is not None:
+            raise DuplicateNotAllowed()
+
+    # -- lookup --------------------------------------------------------------------------------
+
+    def _find_live(self, project_id: int, name: str, version: str) -> Package | None:
+        return self.session.scalar(
+            select(Package).where(
+                Package.project_id == project_id,
+                Package.package_type == "generic",
+                Package.name == name,
+                Package.version == version,
+                Package.status.in_(LIVE_STATUSES),
+            )
+        )
+
+    def _newest_file(self, package: Package, path: str) -> PackageFile | None:
+        return self.session.scalar(
+            select(PackageFile)
+            .where(
+                PackageFile.package_id == package.id,
+                PackageFile.file_name == path,
+                PackageFile.status == PackageStatus.DEFAULT,
+            )
+            .order_by(PackageFile.created_at.desc(), PackageFile.id.desc())
+            .limit(1)
+        )
+
+    def find_file(self, project: Project, name: str, version: str, path: str) -> PackageFile:
+        """The newest file ``path`` of ``name/version`` (hidden packages included); raise ``NotFound``."""
+        name, version, path = names.package_name(name), names.package_version(version), names.file_path(path)
+        package = self._find_live(project.id, name, version)
+        if package is None:
+            raise NotFound("Package")
+        package_file = self._newest_file(package, path)
+        if package_file is None:
+            raise NotFound("Package file")
+        return package_file
+
+    def open_file(self, package_file: PackageFile, start: int = 0, length: int | None = None) -> BlobReader:
+        """Open the file's bytes for streaming and note the download; raise ``BlobNotFound``."""
+        reader = self.storage.open(package_file.storage_key, start, length)
+        package = package_file.package
+        now = self.clock()
+        # At most one write a minute per package: downloads must not serialise on the database.
+        if package.last_downloaded_at is None or now - package.last_downloaded_at > datetime.timedelta(minutes=1):
+            package.last_downloaded_at = now
+            self.session.commit()
+        return reader
+
+    def get(self, project: Project, package_id: int, *, statuses: tuple[PackageStatus, ...] = (PackageStatus.DEFAULT,)) -> Package:
+        package = self.session.get(Package, package_id)
+        if package is None or package.project_id != project.id or package.status not in statuses:
+            raise NotFound("Package")
+        return package
+
+    def other_versions(self, package: Package) -> list[Package]:
+        return list(
+            self.session.scalars(
+                select(Package)
+                .where(
+                    Package.project_id == package.project_id,
+                    Package.package_type == package.package_type,
+                    Package.name == package.name,
+                    Package.id != package.id,
+                    Package.status == PackageStatus.DEFAULT,
+                )
+                .order_by(Package.created_at.desc(), Package.id.desc())
+            )
+        )
+
+    # -- listing -------------------------------------------------------------------------------
+
+    def list(
+        self,
+        project: Project,
+        *,
+        package_type: str | None = None,
+        package_name: str | None = None,
+        package_version: str | None = None,
+        status: str | None = None,
+        order_by: str = "created_at",
+        sort: str = "asc",
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Page:
+        query = select(Package).where(Package.project_id == project.id)
+        if status is not None:
+            if status not in LISTABLE_STATUSES:
+                raise InvalidParameter("status", "does not have a valid value")
+            query = query.where(Package.status == status)
+        else:
+            query = query.where(Package.status == PackageStatus.DEFAULT)
+        if package_type is not None:
+            query = query.where(Package.package_type == package_type)
+        if package_name:
+            query = query.where(Package.name.ilike(f"%{_escape_like(package_name)}%", escape="\\"))
+        if package_version:
+            query = query.where(Package.version == package_version)
+        column = ORDERS.get(order_by)
+        if column is None:
+            raise InvalidParameter("order_by", "does not have a valid value")
+        return self._page(query, column, sort, page, per_page, Package.id)
+
+    def list_files(
+        self, package: Package, *, order_by: str = "id", sort: str = "asc", page: int = 1, per_page: int = 20
+    ) -> Page:
+        query = select(PackageFile).where(
+            PackageFile.package_id == package.id, PackageFile.status == PackageStatus.DEFAULT
+        )
+        column = FILE_ORDERS.get(order_by)
+        if column is None:
+            raise InvalidParameter("order_by", "does not have a valid value")
+        return self._page(query, column, sort, page, per_page, PackageFile.id)
+
+    def _page(self, query: Select[Any], column: Any, sort: str, page: int, per_page: int, tiebreak: Any) -> Page:
+        if sort not in ("asc", "desc"):
+            raise InvalidParameter("sort", "does not have a valid value")
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        ordering = (column.asc(), tiebreak.asc()) if sort == "asc" else (column.desc(), tiebreak.desc())
+        items = list(self.session.scalars(query.order_by(*ordering).offset((page - 1) * per_page).limit(per_page)))
+        return Page(items, total, page, per_page)
+
+    # -- deletion ------------------------------------------------------------------------------
+
+    def delete(self, package: Package) -> None:
+        """Mark the package and its files for destruction; ``modelshelf gc`` reclaims the bytes."""
+        package.status = PackageStatus.PENDING_DESTRUCTION
+        for package_file in self.session.scalars(select(PackageFile).where(PackageFile.package_id == package.id)):
+            package_file.status = PackageStatus.PENDING_DESTRUCTION
+        self.session.commit()
+        signals.package_deleted.send(self.app, package=package)
+
+    def get_file(self, package: Package, file_id: int) -> PackageFile:
+        package_file = self.session.get(PackageFile, file_id)
+        if package_file is None or package_file.package_id != package.id or package_file.status != PackageStatus.DEFAULT:
+            raise NotFound("Package file")
+        return package_file
+
+    def delete_file(self, package_file: PackageFile) -> None:
+        package_file.status = PackageStatus.PENDING_DESTRUCTION
+        self.session.commit()
+        signals.package_file_deleted.send(self.app, package=package_file.package, package_file=package_file)
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

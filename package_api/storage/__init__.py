@@ -1,0 +1,49 @@
+"""Blob storage: a small protocol and three backends, chosen by the ``STORAGE`` setting.
+
+Nothing outside this package imports ``minio``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .base import CHUNK_SIZE, BlobReader, BlobStorage, check_key
+from .errors import BlobNotFound, StorageError, StorageUnavailable
+from .filesystem import FilesystemStorage
+from .memory import MemoryStorage
+
+__all__ = [
+    "CHUNK_SIZE",
+    "BlobNotFound",
+    "BlobReader",
+    "BlobStorage",
+    "FilesystemStorage",
+    "MemoryStorage",
+    "StorageError",
+    "StorageUnavailable",
+    "build_storage",
+    "check_key",
+]
+
+
+def build_storage(settings: Mapping[str, Any]) -> BlobStorage:
+    """Build the backend ``settings["STORAGE"]`` names; raise ``ValueError`` for an unknown one."""
+    kind = str(settings.get("STORAGE", "filesystem")).lower()
+    if kind == "filesystem":
+        return FilesystemStorage(os.path.join(settings["DATA_DIR"], "blobs"))
+    if kind == "memory":
+        return MemoryStorage()
+    if kind == "s3":
+        from .s3 import S3Storage
+
+        return S3Storage(
+            settings["S3_ENDPOINT"],
+            settings["S3_BUCKET"],
+            settings.get("S3_ACCESS_KEY"),
+            settings.get("S3_SECRET_KEY"),
+            region=settings.get("S3_REGION"),
+            secure=bool(settings.get("S3_SECURE")),
+            part_size=int(settings.get("S3_PART_SIZE") or 16 * 1024 * 1024),
+        )
+    raise ValueError(f"unknown MODELSHELF_STORAGE {kind!r}: use filesystem, s3 or memory")

@@ -1,0 +1,63 @@
+"""The ``BlobStorage`` protocol every backend implements."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol, runtime_checkable
+
+#: Bytes per chunk when streaming out of a store.
+CHUNK_SIZE = 1024 * 1024
+
+_KEY_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*\Z")
+
+
+def check_key(key: str) -> str:
+    """Return ``key`` if it is a safe relative object key; raise ``ValueError`` otherwise.
+
+    Keys are made by the service, never by users, so a bad key is a programming error.
+    """
+    if not _KEY_RE.match(key) or ".." in key.split("/"):
+        raise ValueError(f"unsafe storage key {key!r}")
+    return key
+
+
+class BlobReader(Protocol):
+    """An iterable of byte chunks that must be closed (it may hold a connection or file)."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class BlobStorage(Protocol):
+    """Where file bytes live. Keys are ``check_key``-safe paths chosen by the caller."""
+
+    def put(self, key: str, stream: BinaryIO) -> int:
+        """Store everything ``stream.read`` yields until EOF under ``key``; return the byte count.
+
+        Streams: memory does not grow with the size of the data. Nothing is left under ``key`` when
+        reading the stream or writing fails (the exception is re-raised; store failures become
+        ``StorageUnavailable``).
+        """
+        ...
+
+    def open(self, key: str, start: int = 0, length: int | None = None) -> BlobReader:
+        """Return the bytes ``[start, start+length)`` of ``key`` in chunks; raise ``BlobNotFound``."""
+        ...
+
+    def size(self, key: str) -> int:
+        """Return the stored size of ``key``; raise ``BlobNotFound``."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+        ...
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Yield every stored key that starts with ``prefix``."""
+        ...
+
+    def check(self) -> None:
+        """Raise ``StorageUnavailable`` unless the store answers."""
+        ...

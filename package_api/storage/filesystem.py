@@ -1,0 +1,109 @@
+"""Filesystem storage: the embedded default. Writes go to a temporary file beside the target,
+are fsynced, then renamed into place, so a reader never sees a partial blob."""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from .base import CHUNK_SIZE, check_key
+from .errors import BlobNotFound, StorageUnavailable
+
+_TMP_PREFIX = ".tmp-"
+
+
+class _FileReader:
+    def __init__(self, handle: BinaryIO, length: int) -> None:
+        self._handle = handle
+        self._remaining = length
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while self._remaining > 0:
+                chunk = self._handle.read(min(CHUNK_SIZE, self._remaining))
+                if not chunk:
+                    break
+                self._remaining -= len(chunk)
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class FilesystemStorage:
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.root, *check_key(key).split("/"))
+
+    def put(self, key: str, stream: BinaryIO) -> int:
+        path = self._path(key)
+        directory = os.path.dirname(path)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=directory)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot write to {directory}: {exc.strerror}") from exc
+        written = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK_SIZE):
+                    out.write(chunk)
+                    written += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException as exc:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            if isinstance(exc, OSError):
+                raise StorageUnavailable(f"cannot write blob: {exc.strerror}") from exc
+            raise
+        return written
+
+    def open(self, key: str, start: int = 0, length: int | None = None) -> _FileReader:
+        path = self._path(key)
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read blob: {exc.strerror}") from exc
+        size = os.fstat(handle.fileno()).st_size
+        handle.seek(start)
+        remaining = max(0, size - start) if length is None else min(length, max(0, size - start))
+        return _FileReader(handle, remaining)
+
+    def size(self, key: str) -> int:
+        try:
+            return os.stat(self._path(key)).st_size
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    def delete(self, key: str) -> None:
+        try:
+            os.unlink(self._path(key))
+        except FileNotFoundError:
+            pass
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        found = []
+        for directory, _dirs, files in os.walk(self.root):
+            rel = os.path.relpath(directory, self.root)
+            for name in files:
+                if name.startswith(_TMP_PREFIX):
+                    continue
+                key = name if rel == "." else f"{rel.replace(os.sep, '/')}/{name}"
+                if key.startswith(prefix):
+                    found.append(key)
+        yield from sorted(found)
+
+    def check(self) -> None:
+        if not os.access(self.root, os.W_OK) and os.path.exists(self.root):
+            raise StorageUnavailable(f"{self.root} is not writable")

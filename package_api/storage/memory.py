@@ -1,0 +1,64 @@
+"""In-memory storage: a real, typed fake for unit tests (holds whole blobs, by design)."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from .base import CHUNK_SIZE, check_key
+from .errors import BlobNotFound
+
+
+class _ChunkReader:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def __iter__(self) -> Iterator[bytes]:
+        for offset in range(0, len(self._data), CHUNK_SIZE):
+            yield self._data[offset : offset + CHUNK_SIZE]
+
+    def close(self) -> None:
+        self._data = b""
+
+
+class MemoryStorage:
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: str, stream: BinaryIO) -> int:
+        check_key(key)
+        parts = []
+        while chunk := stream.read(CHUNK_SIZE):
+            parts.append(chunk)
+        data = b"".join(parts)
+        with self._lock:
+            self._blobs[key] = data
+        return len(data)
+
+    def _get(self, key: str) -> bytes:
+        with self._lock:
+            try:
+                return self._blobs[check_key(key)]
+            except KeyError:
+                raise BlobNotFound(key) from None
+
+    def open(self, key: str, start: int = 0, length: int | None = None) -> _ChunkReader:
+        data = self._get(key)
+        end = len(data) if length is None else start + length
+        return _ChunkReader(data[start:end])
+
+    def size(self, key: str) -> int:
+        return len(self._get(key))
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._blobs.pop(check_key(key), None)
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        with self._lock:
+            found = sorted(k for k in self._blobs if k.startswith(prefix))
+        yield from found
+
+    def check(self) -> None:
+        return None

@@ -1,0 +1,52 @@
+"""Users: created by admins, signed in with a password hashed by werkzeug.security."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import names
+from .errors import AlreadyExists, InvalidParameter, NotFound
+from .models import User
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class UserService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(self, username: str, password: str | None = None, *, admin: bool = False, name: str = "") -> User:
+        """Create a user; raise ``InvalidParameter`` or ``AlreadyExists``."""
+        username = names.username(username)
+        if self.find(username) is not None:
+            raise AlreadyExists("Username")
+        if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+            raise InvalidParameter("password", f"is too short (minimum is {MIN_PASSWORD_LENGTH} characters)")
+        user = User(
+            username=username,
+            name=name or username,
+            is_admin=admin,
+            password_hash=generate_password_hash(password) if password else None,
+        )
+        self.session.add(user)
+        self.session.flush()
+        return user
+
+    def find(self, username: str) -> User | None:
+        return self.session.scalar(select(User).where(User.username == username))
+
+    def get(self, username: str) -> User:
+        user = self.find(username)
+        if user is None:
+            raise NotFound("User")
+        return user
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        """Return the user if the password matches."""
+        user = self.find(username)
+        if user is None or not user.password_hash:
+            # Hash anyway so that an unknown name takes as long as a wrong password.
+            check_password_hash(generate_password_hash("x"), password)
+            return None
+        return user if check_password_hash(user.password_hash, password) else None
