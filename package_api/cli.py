@@ -131,3 +131,7 @@ def gc(dry_run: bool, data_dir: str | None) -> None:
     )
     for key in report.failed_keys:
         click.echo(f"could not delete object {key}; it will be retried", err=True)
+
+
+if __name__ == "__main__":
+    main()

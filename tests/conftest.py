@@ -1,0 +1,141 @@
+"""flaskr-style fixtures (``app``, ``client``, ``runner``), a seeded world of users, projects and
+tokens, and the real services (SeaweedFS, ``modelshelf serve``) for the tests that need them."""
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from package_api import create_app
+from package_api.db import db
+from package_api.models import Role, Visibility
+from package_api.projects import ProjectService
+from package_api.tokens import TokenService
+from package_api.users import UserService
+
+from .services import SeaweedFS, Server, start_seaweedfs, start_server, stop
+
+MAX_FILE_SIZE = 1024 * 1024  # small, so that the size limit is cheap to hit
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> dict[str, object]:
+    return {
+        "DATA_DIR": str(tmp_path / "data"),
+        "STORAGE": "memory",
+        "MAX_FILE_SIZE": MAX_FILE_SIZE,
+        "SECRET_KEY": "test",
+    }
+
+
+@pytest.fixture
+def app(settings: dict[str, object]) -> Iterator[Flask]:
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def storage(app: Flask):  # type: ignore[no-untyped-def]
+    return app.extensions["modelshelf.storage"]
+
+
+@dataclass
+class World:
+    """Users with tokens, and projects where they hold each role."""
+
+    tokens: dict[str, str] = field(default_factory=dict)  # username -> api token
+    read_tokens: dict[str, str] = field(default_factory=dict)  # username -> read_api token
+    projects: dict[str, int] = field(default_factory=dict)  # "private" / "public" / "internal" -> id
+
+    def headers(self, username: str, *, read_only: bool = False) -> dict[str, str]:
+        token = (self.read_tokens if read_only else self.tokens)[username]
+        return {"PRIVATE-TOKEN": token}
+
+    def basic(self, username: str) -> dict[str, str]:
+        raw = base64.b64encode(f"anything:{self.tokens[username]}".encode()).decode()
+        return {"Authorization": f"Basic {raw}"}
+
+
+#: Roles held in every seeded project by the user of the same name.
+MEMBERS = {"guest": Role.GUEST, "reporter": Role.REPORTER, "developer": Role.DEVELOPER, "maintainer": Role.MAINTAINER}
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    """owner (Owner everywhere), guest/reporter/developer/maintainer, outsider (no role), root (admin);
+    projects ``acme/private``, ``acme/internal`` and ``acme/public``."""
+    seeded = World()
+    with app.app_context():
+        users, projects, tokens = UserService(db.session), ProjectService(db.session), TokenService(db.session)
+        people = {name: users.create(name, "password123") for name in ["owner", *MEMBERS, "outsider"]}
+        people["root"] = users.create("root", "password123", admin=True)
+        for visibility in Visibility:
+            project = projects.create(f"acme/{visibility.value}", people["owner"], visibility=visibility)
+            seeded.projects[visibility.value] = project.id
+            for name, role in MEMBERS.items():
+                projects.add_member(project, people[name], role)
+        for name, user in people.items():
+            seeded.tokens[name] = tokens.create(user, "test", ["api"])[1]
+            seeded.read_tokens[name] = tokens.create(user, "test-read", ["read_api"])[1]
+        db.session.commit()
+    return seeded
+
+
+def generic_url(project: int | str, name: str = "pkg", version: str = "1.0.0", path: str = "file.bin") -> str:
+    return f"/api/v4/projects/{project}/packages/generic/{name}/{version}/{path}"
+
+
+# -- real services --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """One SeaweedFS for the session; each test takes its own bucket."""
+    try:
+        server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    yield server
+    stop(server.process)
+
+
+@pytest.fixture
+def s3_settings(seaweedfs: SeaweedFS) -> dict[str, object]:
+    return seaweedfs.settings(f"test-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
+    """Start ``modelshelf serve`` subprocesses; each is stopped by its pid when the test ends."""
+    started: list[Server] = []
+
+    def _start(settings: dict[str, object] | None = None, **kwargs: int) -> Server:
+        data_dir = tmp_path / f"serve-{len(started)}" / "data"
+        data_dir.mkdir(parents=True)
+        server = start_server(data_dir, settings, **kwargs)
+        started.append(server)
+        return server
+
+    yield _start
+    for server in started:
+        stop(server.process)

