@@ -32,6 +32,14 @@ class ProjectRefConverter(BaseConverter):
     part_isolating = False
 
 
+class FilePathConverter(BaseConverter):
+    """Everything after the version, as sent: ``/etc/x`` and ``a//b`` must reach validation and get
+    a 400 that names the problem, not fall through to a 404."""
+
+    regex = r".+"
+    part_isolating = False
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``MODELSHELF_*`` environment, then ``config`` (which wins)."""
     settings = load_settings(config)
@@ -44,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.url_map.converters["project"] = ProjectRefConverter
+    app.url_map.converters["filepath"] = FilePathConverter
 
     if settings["DATABASE_URL"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(settings["DATABASE_URL"][len("sqlite:///") :]) or ".", exist_ok=True)

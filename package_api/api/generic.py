@@ -12,7 +12,7 @@ from .downloads import file_response
 
 bp = Blueprint("generic_packages", __name__, url_prefix="/api/v4")
 
-ROUTE = "/projects/<project:project_ref>/packages/generic/<package_name>/<package_version>/<path:file_path>"
+ROUTE = "/projects/<project:project_ref>/packages/generic/<package_name>/<package_version>/<filepath:file_path>"
 
 
 @bp.put(ROUTE)
