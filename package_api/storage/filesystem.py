@@ -3,6 +3,7 @@ are fsynced, then renamed into place, so a reader never sees a partial blob."""
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -11,6 +12,9 @@ from .base import CHUNK_SIZE, check_key
 from .errors import BlobNotFound, StorageUnavailable
 
 _TMP_PREFIX = ".tmp-"
+#: What the OS says when a key names no file: nothing there, a directory made for longer keys
+#: (``a`` when ``a/b`` is stored), or a path through a file (``a/b/c`` when ``a/b`` is stored).
+_MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 
 
 class _FileReader:
@@ -49,9 +53,15 @@ class FilesystemStorage:
         except OSError as exc:
             raise StorageUnavailable(f"cannot write to {directory}: {exc.strerror}") from exc
         written = 0
+        reading = False  # an OSError while reading is the client's (a dropped socket), not the disk's
         try:
             with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK_SIZE):
+                while True:
+                    reading = True
+                    chunk = stream.read(CHUNK_SIZE)
+                    reading = False
+                    if not chunk:
+                        break
                     out.write(chunk)
                     written += len(chunk)
                 out.flush()
@@ -62,7 +72,7 @@ class FilesystemStorage:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-            if isinstance(exc, OSError):
+            if isinstance(exc, OSError) and not reading:
                 raise StorageUnavailable(f"cannot write blob: {exc.strerror}") from exc
             raise
         return written
@@ -71,7 +81,7 @@ class FilesystemStorage:
         path = self._path(key)
         try:
             handle = open(path, "rb")
-        except FileNotFoundError:
+        except _MISSING:
             raise BlobNotFound(key) from None
         except OSError as exc:
             raise StorageUnavailable(f"cannot read blob: {exc.strerror}") from exc
@@ -82,15 +92,22 @@ class FilesystemStorage:
 
     def size(self, key: str) -> int:
         try:
-            return os.stat(self._path(key)).st_size
-        except FileNotFoundError:
+            status = os.stat(self._path(key))
+        except _MISSING:
             raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read blob: {exc.strerror}") from exc
+        if not stat.S_ISREG(status.st_mode):
+            raise BlobNotFound(key)
+        return status.st_size
 
     def delete(self, key: str) -> None:
         try:
             os.unlink(self._path(key))
-        except FileNotFoundError:
+        except _MISSING:
             pass
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot delete blob: {exc.strerror}") from exc
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         found = []
