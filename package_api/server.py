@@ -13,7 +13,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # settings newer than the installed gunicorn are skipped
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         from .app import create_app
@@ -36,5 +37,8 @@ def run(*, host: str, port: int, workers: int, threads: int) -> None:
             "keepalive": 5,
             "accesslog": "-",
             "errorlog": "-",
+            # gunicorn 25+ opens a control socket at one fixed path per user; several nodes on
+            # one machine would take it from each other, and we do not use it.
+            "control_socket_disable": True,
         }
     ).run()
