@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
@@ -12,7 +11,7 @@ from flask import Flask
 from werkzeug.routing import BaseConverter
 
 from . import api
-from .config import load_settings
+from .config import load_settings, stored_secret_key
 from .db import db, engine_options
 from .storage import build_storage
 
@@ -45,7 +44,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
     app = Flask(__name__)
     app.config["MODELSHELF"] = settings
-    app.config["SECRET_KEY"] = settings.get("SECRET_KEY") or secrets.token_hex(32)
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings["DATABASE_URL"])
     # Keep the URL exactly as sent: ``a//b`` must reach validation, not be redirected to ``a/b``.
@@ -57,11 +55,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings["DATABASE_URL"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(settings["DATABASE_URL"][len("sqlite:///") :]) or ".", exist_ok=True)
     os.makedirs(settings["DATA_DIR"], exist_ok=True)
+    app.config["SECRET_KEY"] = settings.get("SECRET_KEY") or stored_secret_key(settings["DATA_DIR"])
     db.init_app(app)
     app.extensions["modelshelf.storage"] = build_storage(settings)
 
     api.register(app)
-    load_plugins(app)
+    load_plugins(app, str(settings["PLUGINS"]))
 
     if settings["CREATE_SCHEMA"]:
         with app.app_context():
@@ -69,10 +68,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def load_plugins(app: Flask) -> list[str]:
-    """Call ``register(app)`` of every ``package_api.plugins`` entry point; return their names."""
+def load_plugins(app: Flask, wanted: str = "all") -> list[str]:
+    """Call ``register(app)`` of the ``package_api.plugins`` entry points ``wanted`` names
+    (``all``, ``none`` or a comma-separated list); return the names loaded."""
+    names = {n.strip() for n in wanted.split(",") if n.strip()}
     loaded = []
     for entry in entry_points(group=PLUGIN_GROUP):
+        if "all" not in names and entry.name not in names:
+            continue
         entry.load()(app)
         loaded.append(entry.name)
         log.info("loaded plugin %s", entry.name)

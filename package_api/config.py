@@ -6,6 +6,7 @@ Every setting has one name, used by the environment (``MODELSHELF_<NAME>``), by 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,8 +27,12 @@ DEFAULTS: dict[str, Any] = {
     # GitLab caps generic files at 5 GiB and users outgrow it (gitlab.com #539286).
     "MAX_FILE_SIZE": 20 * GIB,
     "BASE_URL": None,  # derived from the request when unset
-    "SECRET_KEY": None,  # a random per-process key when unset
+    # Signs the session cookie. Unset: a random key kept in <DATA_DIR>/secret_key, shared by every
+    # worker on this machine; set it explicitly for nodes that do not share a data directory.
+    "SECRET_KEY": None,
     "CREATE_SCHEMA": True,
+    #: Entry-point names of ``package_api.plugins`` to load, comma-separated; ``all`` or ``none``.
+    "PLUGINS": "all",
 }
 
 _BOOLS = {"S3_SECURE", "CREATE_SCHEMA"}
@@ -40,6 +45,28 @@ def _coerce(name: str, value: Any) -> Any:
     if name in _INTS and isinstance(value, str):
         return int(value)
     return value
+
+
+def stored_secret_key(data_dir: str) -> str:
+    """The key in ``<data_dir>/secret_key``, created (readable by the owner only) if missing.
+
+    Written aside and hard-linked into place, so that workers starting together agree on one key
+    and none reads a half-written file.
+    """
+    path = os.path.join(data_dir, "secret_key")
+    if not os.path.exists(path):
+        scratch = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(scratch, path)
+        except FileExistsError:
+            pass  # another worker won; use its key
+        finally:
+            os.unlink(scratch)
+    with open(path) as stored:
+        return stored.read().strip()
 
 
 def load_settings(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -35,12 +35,13 @@ def package_version(value: str) -> str:
     return value
 
 
-def file_path(value: str) -> str:
+def file_path(value: str, *, spaces_in_name: bool = False) -> str:
     """Return a valid file path inside a package: ``name`` or ``dir/sub/name``.
 
     Every segment must match GitLab's file name regex, which already excludes ``\\``, NUL, spaces
     and ``%``; ``.`` and ``..`` segments, empty segments (``a//b``) and absolute paths are traversal
-    and are refused with GitLab's ``file_path`` message.
+    and are refused with GitLab's ``file_path`` message. ``spaces_in_name`` admits spaces in the last
+    segment, as GitLab's model registry file API does (folders never take spaces).
     """
     if not value or len(value) > MAX_PATH_LENGTH:
         raise InvalidParameter("file_name")
@@ -49,7 +50,10 @@ def file_path(value: str) -> str:
         raise InvalidParameter("file_name", "should be a valid file path")
     if any(("\\" in s or "\x00" in s) for s in segments):
         raise InvalidParameter("file_name", "should be a valid file path")
-    if not all(FILE_NAME_RE.match(s) for s in segments):
+    *folders, name = segments
+    if spaces_in_name:
+        name = name.replace(" ", "_")
+    if not all(FILE_NAME_RE.match(s) for s in (*folders, name)):
         raise InvalidParameter("file_name")
     return value
 

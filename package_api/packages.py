@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from . import names, signals
 from .db import utcnow
-from .errors import DuplicateNotAllowed, FileTooLarge, InvalidParameter, NotFound
+from .errors import AlreadyExists, DuplicateNotAllowed, FileTooLarge, InvalidParameter, NotFound
 from .models import Blob, Package, PackageFile, PackageStatus, Project, User
 from .storage import BlobReader, BlobStorage, StorageError
 from .streams import HashingReader
@@ -91,13 +91,15 @@ class PackageService:
         creator: User | None,
         status: PackageStatus | None = None,
         content_length: int | None = None,
+        spaces_in_name: bool = False,
     ) -> PackageFile:
         """Stream ``body`` into ``name/version/path``; return the committed file row.
 
         Raises ``InvalidParameter``, ``FileTooLarge``, ``DuplicateNotAllowed`` (nothing stored) and
         ``StorageUnavailable`` (no row written).
         """
-        name, version, path = names.package_name(name), names.package_version(version), names.file_path(path)
+        name, version = names.package_name(name), names.package_version(version)
+        path = names.file_path(path, spaces_in_name=spaces_in_name)
         if content_length is not None and content_length > self.max_file_size:
             raise FileTooLarge()
         # Refuse a forbidden duplicate before taking gigabytes; checked again when recording.
@@ -198,6 +200,30 @@ class PackageService:
         self.session.flush()
         return created, package, package_file
 
+    def create_package(self, project: Project, name: str, version: str, *, creator: User | None) -> Package:
+        """Create the empty package ``name/version`` (a version made before its files are uploaded).
+
+        Raises ``InvalidParameter``, and ``AlreadyExists`` when a live package has that name and version.
+        """
+        name, version = names.package_name(name), names.package_version(version)
+        if self._find_live(project.id, name, version) is not None:
+            raise AlreadyExists("Package")
+        package = Package(
+            project_id=project.id, name=name, version=version, package_type="generic", creator_id=creator.id if creator else None
+        )
+        self.session.add(package)
+        try:
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise AlreadyExists("Package") from None
+        signals.package_created.send(self.app, package=package)
+        return package
+
+    def find_live(self, project: Project, name: str, version: str) -> Package | None:
+        """The live (default or hidden) package ``name/version``, if any."""
+        return self._find_live(project.id, name, version)
+
     def duplicates_allowed(self, project: Project, name: str, version: str) -> bool:
         """GitLab's rule: the exception regex inverts the project's setting for what it matches."""
         regex = project.generic_duplicate_exception_regex
@@ -244,6 +270,11 @@ class PackageService:
         package = self._find_live(project.id, name, version)
         if package is None:
             raise NotFound("Package")
+        return self.newest_file(package, path)
+
+    def newest_file(self, package: Package, path: str, *, spaces_in_name: bool = False) -> PackageFile:
+        """The newest live file ``path`` of ``package``; raise ``InvalidParameter`` or ``NotFound``."""
+        path = names.file_path(path, spaces_in_name=spaces_in_name)
         package_file = self._newest_file(package, path)
         if package_file is None:
             raise NotFound("Package file")
@@ -346,6 +377,19 @@ class PackageService:
     def get_file(self, package: Package, file_id: int) -> PackageFile:
         package_file = self.session.get(PackageFile, file_id)
         if package_file is None or package_file.package_id != package.id or package_file.status != PackageStatus.DEFAULT:
+            raise NotFound("Package file")
+        return package_file
+
+    def get_project_file(self, project: Project, file_id: int) -> PackageFile:
+        """The live file ``file_id`` of a live package of ``project`` (GitLab's download link names
+        only the file); raise ``NotFound``."""
+        package_file = self.session.get(PackageFile, file_id)
+        if (
+            package_file is None
+            or package_file.status != PackageStatus.DEFAULT
+            or package_file.package.project_id != project.id
+            or package_file.package.status not in LIVE_STATUSES
+        ):
             raise NotFound("Package file")
         return package_file
 

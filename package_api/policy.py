@@ -26,7 +26,7 @@ class Action(enum.Enum):
 
 
 #: The least role each action needs of a member. Reading public or internal projects needs none.
-REQUIRED_ROLE: dict[Action, Role] = {
+REQUIRED_ROLE: dict[object, Role] = {
     Action.READ_PROJECT: Role.GUEST,
     Action.READ_PACKAGE: Role.GUEST,
     Action.PUBLISH_PACKAGE: Role.DEVELOPER,
@@ -34,7 +34,14 @@ REQUIRED_ROLE: dict[Action, Role] = {
     Action.ADMIN_PROJECT: Role.MAINTAINER,
     Action.OWN_PROJECT: Role.OWNER,
 }
-READ_ACTIONS = frozenset({Action.READ_PROJECT, Action.READ_PACKAGE})
+READ_ACTIONS: set[object] = {Action.READ_PROJECT, Action.READ_PACKAGE}
+
+
+def register_action(action: object, role: Role, *, read: bool = False) -> None:
+    """Let a plugin add its own actions (``read`` ones are open to anyone who sees the project)."""
+    REQUIRED_ROLE[action] = role  # type: ignore[index]
+    if read:
+        READ_ACTIONS.add(action)
 
 
 class Policy:
@@ -58,7 +65,7 @@ class Policy:
             return True
         return self.role(principal, project) is not None
 
-    def can(self, principal: Principal, project: Project, action: Action) -> bool:
+    def can(self, principal: Principal, project: Project, action: object) -> bool:
         if not self.can_see(principal, project):
             return False
         if action not in READ_ACTIONS and not principal.can_write:
@@ -73,7 +80,7 @@ class Policy:
         level = self.role(principal, project)
         return level is not None and level >= REQUIRED_ROLE[action]
 
-    def authorize(self, principal: Principal, project: Project, action: Action) -> None:
+    def authorize(self, principal: Principal, project: Project, action: object) -> None:
         """Raise unless ``principal`` may do ``action`` in ``project``."""
         if self.can(principal, project, action):
             return

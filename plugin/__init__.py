@@ -1,5 +1,34 @@
 """The model registry plugin: projects generic packages into models and versions.
 
-It will register through the ``package_api.plugins`` entry point (the model registry issue);
-until then it adds nothing, and ``package_api`` runs without it.
+Registered through the ``package_api.plugins`` entry point; ``package_api`` never imports it.
+It learns about packages only through ``package_api.signals``.
 """
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from package_api import signals
+from package_api.db import db
+from package_api.models import Package
+
+from . import access, records  # noqa: F401  (records: the tables must be known before create_all)
+from .api import bp as api_bp
+from .projection import Projection
+
+
+def _on_package_created(app: Flask, package: Package, **_: Any) -> None:
+    Projection(db.session).version_for(package)
+
+
+def _on_package_deleted(app: Flask, package: Package, **_: Any) -> None:
+    Projection(db.session).forget(package)
+
+
+def register(app: Flask) -> None:
+    """Add the model registry to ``app``."""
+    access.register()
+    app.register_blueprint(api_bp)
+    signals.package_created.connect(_on_package_created, sender=app)
+    signals.package_deleted.connect(_on_package_deleted, sender=app)

@@ -32,6 +32,8 @@ def settings(tmp_path: Path) -> dict[str, object]:
         "STORAGE": "memory",
         "MAX_FILE_SIZE": MAX_FILE_SIZE,
         "SECRET_KEY": "test",
+        # package_api must work on its own (DESIGN.md); plugin tests override this.
+        "PLUGINS": "none",
     }
 
 

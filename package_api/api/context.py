@@ -37,7 +37,7 @@ def package_services() -> PackageService:
     )
 
 
-def authorized_project(ref: str, action: Action) -> Project:
+def authorized_project(ref: str, action: object) -> Project:
     """The project ``ref`` names, if the caller may do ``action`` there; raise otherwise."""
     caller = principal()
     project = project_services().get(ref)

@@ -1,0 +1,57 @@
+"""JSON shapes of the model registry REST API (GitLab's GraphQL fields, in snake_case)."""
+from __future__ import annotations
+
+from typing import Any
+
+from package_api.api.entities import package_file, timestamp
+from package_api.models import PackageFile, Project, User
+
+from ..models import ModelSummary
+from ..records import ModelVersion
+
+
+def author(user: User | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.id, "username": user.username, "name": user.name}
+
+
+def version(row: ModelVersion, project: Project, base_url: str, *, files: list[PackageFile] | None = None) -> dict[str, Any]:
+    api = f"{base_url}/api/v4/projects/{project.id}"
+    body: dict[str, Any] = {
+        "id": row.id,
+        "model_id": row.model_id,
+        "model_name": row.model.name,
+        "version": row.version,
+        "sequence": row.sequence,
+        "description": row.description,
+        "author": author(row.author),
+        "package_id": row.package_id,
+        "created_at": timestamp(row.created_at),
+        "updated_at": timestamp(row.updated_at),
+        "_links": {
+            "show_path": f"/{project.full_path}/-/ml/models/{row.model_id}/versions/{row.id}",
+            "package_path": f"/{project.full_path}/-/packages/{row.package_id}",
+            "import_path": f"{api}/packages/ml_models/{row.id}/files/",
+        },
+    }
+    if files is not None:
+        body["artifacts_count"] = len(files)
+        body["files"] = [package_file(f) for f in files]
+    return body
+
+
+def model(summary: ModelSummary, project: Project, base_url: str) -> dict[str, Any]:
+    item = summary.model
+    latest = summary.latest_version
+    return {
+        "id": item.id,
+        "name": item.name,
+        "description": item.description,
+        "author": author(item.author),
+        "created_at": timestamp(item.created_at),
+        "updated_at": timestamp(item.updated_at),
+        "version_count": summary.version_count,
+        "latest_version": None if latest is None else {"id": latest.id, "version": latest.version},
+        "_links": {"show_path": f"/{project.full_path}/-/ml/models/{item.id}"},
+    }

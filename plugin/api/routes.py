@@ -1,0 +1,208 @@
+"""The model registry REST API under ``/api/v4/projects/:id/ml/models`` (GitLab offers only GraphQL
+here) and GitLab's ``packages/ml_models/:model_version_id/files`` endpoints. Errors use the
+``/api/v4`` mapping in ``package_api.api.errors``."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from package_api.api import pagination
+from package_api.api.context import authorized_project, base_url, package_services, principal
+from package_api.api.downloads import file_response
+from package_api.errors import InvalidParameter
+from package_api.packages import parse_status
+
+from ..access import ModelAction
+from ..services import model_services, version_services
+from . import entities
+
+bp = Blueprint("model_registry_api", __name__, url_prefix="/api/v4/projects/<project:project_ref>")
+
+
+def _body() -> dict[str, Any]:
+    return dict(request.get_json(silent=True) or request.form or {})
+
+
+def _paginated(items: list[dict[str, Any]], page: pagination.Page) -> Response:
+    response = jsonify(items)
+    response.headers.update(pagination.headers(page, base_url() + request.path, request.args))
+    return response
+
+
+# -- models ----------------------------------------------------------------------------------------
+
+
+@bp.get("/ml/models")
+def list_models(project_ref: str) -> Response:
+    project = authorized_project(project_ref, ModelAction.READ_MODEL)
+    number, per_page = pagination.page_args(request.args)
+    page = model_services().list(
+        project,
+        search=request.args.get("search") or request.args.get("name"),
+        order_by=request.args.get("order_by", "created_at"),
+        sort=request.args.get("sort", "desc"),
+        page=number,
+        per_page=per_page,
+    )
+    root = base_url()
+    return _paginated([entities.model(s, project, root) for s in page.items], page)
+
+
+@bp.post("/ml/models")
+def create_model(project_ref: str) -> tuple[Response, int]:
+    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    params = _body()
+    if not params.get("name"):
+        raise InvalidParameter("name", "is missing")
+    service = model_services()
+    model = service.create(
+        project, str(params["name"]), description_=str(params.get("description") or ""), author=principal().user
+    )
+    return jsonify(entities.model(service.summary(model), project, base_url())), 201
+
+
+@bp.get("/ml/models/<model_ref>")
+def get_model(project_ref: str, model_ref: str) -> Response:
+    project = authorized_project(project_ref, ModelAction.READ_MODEL)
+    service = model_services()
+    return jsonify(entities.model(service.summary(service.get(project, model_ref)), project, base_url()))
+
+
+@bp.put("/ml/models/<model_ref>")
+def update_model(project_ref: str, model_ref: str) -> Response:
+    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    service = model_services()
+    params = _body()
+    model = service.update(service.get(project, model_ref), description_=params.get("description"))
+    return jsonify(entities.model(service.summary(model), project, base_url()))
+
+
+@bp.delete("/ml/models/<model_ref>")
+def delete_model(project_ref: str, model_ref: str) -> tuple[str, int]:
+    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    service = model_services()
+    service.delete(service.get(project, model_ref))
+    return "", 204
+
+
+# -- versions --------------------------------------------------------------------------------------
+
+
+@bp.get("/ml/models/<model_ref>/versions")
+def list_versions(project_ref: str, model_ref: str) -> Response:
+    project = authorized_project(project_ref, ModelAction.READ_MODEL)
+    model = model_services().get(project, model_ref)
+    number, per_page = pagination.page_args(request.args)
+    page = version_services().list(
+        model,
+        search=request.args.get("search"),
+        order_by=request.args.get("order_by", "version"),
+        sort=request.args.get("sort", "desc"),
+        page=number,
+        per_page=per_page,
+    )
+    root = base_url()
+    return _paginated([entities.version(v, project, root) for v in page.items], page)
+
+
+@bp.post("/ml/models/<model_ref>/versions")
+def create_version(project_ref: str, model_ref: str) -> tuple[Response, int]:
+    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    model = model_services().get(project, model_ref)
+    params = _body()
+    if not params.get("version"):
+        raise InvalidParameter("version", "is missing")
+    row = version_services().create(
+        project, model, str(params["version"]), description_=str(params.get("description") or ""), author=principal().user
+    )
+    return jsonify(entities.version(row, project, base_url(), files=[])), 201
+
+
+@bp.get("/ml/models/<model_ref>/versions/<version_ref>")
+def get_version(project_ref: str, model_ref: str, version_ref: str) -> Response:
+    project = authorized_project(project_ref, ModelAction.READ_MODEL)
+    versions = version_services()
+    row = versions.get(model_services().get(project, model_ref), version_ref)
+    return jsonify(entities.version(row, project, base_url(), files=versions.files(row)))
+
+
+@bp.put("/ml/models/<model_ref>/versions/<version_ref>")
+def update_version(project_ref: str, model_ref: str, version_ref: str) -> Response:
+    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    versions = version_services()
+    row = versions.get(model_services().get(project, model_ref), version_ref)
+    row = versions.update(row, description_=_body().get("description"))
+    return jsonify(entities.version(row, project, base_url(), files=versions.files(row)))
+
+
+@bp.delete("/ml/models/<model_ref>/versions/<version_ref>")
+def delete_version(project_ref: str, model_ref: str, version_ref: str) -> tuple[str, int]:
+    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    versions = version_services()
+    versions.delete(versions.get(model_services().get(project, model_ref), version_ref))
+    return "", 204
+
+
+@bp.get("/ml/models/<model_ref>/versions/<version_ref>/files")
+def list_files(project_ref: str, model_ref: str, version_ref: str) -> Response:
+    project = authorized_project(project_ref, ModelAction.READ_MODEL)
+    versions = version_services()
+    row = versions.get(model_services().get(project, model_ref), version_ref)
+    return jsonify([entities.package_file(f) for f in versions.files(row)])
+
+
+@bp.delete("/ml/models/<model_ref>/versions/<version_ref>/files")
+def delete_files(project_ref: str, model_ref: str, version_ref: str) -> tuple[str, int]:
+    """Delete several files at once: ``{"ids": [1, 2]}`` (or ``?ids[]=1&ids[]=2``)."""
+    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    raw = _body().get("ids") or request.args.getlist("ids[]") or request.args.getlist("ids")
+    try:
+        ids = [int(i) for i in raw]
+    except (TypeError, ValueError):
+        raise InvalidParameter("ids") from None
+    if not ids:
+        raise InvalidParameter("ids", "is missing")
+    versions = version_services()
+    versions.delete_files(versions.get(model_services().get(project, model_ref), version_ref), ids)
+    return "", 204
+
+
+@bp.delete("/ml/models/<model_ref>/versions/<version_ref>/files/<int:file_id>")
+def delete_file(project_ref: str, model_ref: str, version_ref: str, file_id: int) -> tuple[str, int]:
+    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    versions = version_services()
+    versions.delete_files(versions.get(model_services().get(project, model_ref), version_ref), [file_id])
+    return "", 204
+
+
+# -- GitLab's ml_models package files --------------------------------------------------------------
+
+FILES = "/packages/ml_models/<int:version_id>/files/<filepath:file_path>"
+
+
+@bp.put(FILES)
+def upload_file(project_ref: str, version_id: int, file_path: str) -> tuple[Response, int]:
+    status = parse_status(request.args.get("status"))
+    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    row = version_services().get_in_project(project, version_id)
+    package_services().upload(
+        project,
+        row.model.name,
+        row.version,
+        file_path,
+        request.stream,
+        creator=principal().user,
+        status=status,
+        content_length=request.content_length,
+        spaces_in_name=True,
+    )
+    return jsonify(message="201 Created"), 201
+
+
+@bp.get(FILES)
+def download_file(project_ref: str, version_id: int, file_path: str) -> Response:
+    project = authorized_project(project_ref, ModelAction.READ_MODEL)
+    row = version_services().get_in_project(project, version_id)
+    service = package_services()
+    return file_response(service, service.newest_file(row.package, file_path, spaces_in_name=True))

@@ -1,0 +1,131 @@
+"""Models: create, find, list with their latest version, describe, delete."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from package_api import names
+from package_api.errors import AlreadyExists, InvalidParameter, NotFound
+from package_api.models import Project, User
+from package_api.packages import Page, PackageService
+
+from . import semver
+from .projection import Projection
+from .records import Model, ModelVersion
+
+MAX_DESCRIPTION = 10_000  # GitLab's limit
+ORDERS = ("name", "created_at", "updated_at", "latest_version")
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """A model with what the index shows beside it."""
+
+    model: Model
+    latest_version: ModelVersion | None
+    version_count: int
+
+
+def description(value: str | None) -> str:
+    value = value or ""
+    if len(value) > MAX_DESCRIPTION:
+        raise InvalidParameter("description", f"is too long (maximum is {MAX_DESCRIPTION} characters)")
+    return value
+
+
+def model_name(value: str) -> str:
+    """A model name is a package name (the model's versions are packages of that name)."""
+    try:
+        return names.package_name(value)
+    except InvalidParameter:
+        raise InvalidParameter("name", "can contain only letters, digits, '.', '_', '-' and '+'") from None
+
+
+class ModelService:
+    def __init__(self, session: Session, packages: PackageService) -> None:
+        self.session = session
+        self.packages = packages
+        self.projection = Projection(session)
+
+    def create(self, project: Project, name: str, *, description_: str = "", author: User | None) -> Model:
+        """Create a model with no versions; raise ``InvalidParameter`` or ``AlreadyExists``."""
+        name = model_name(name)
+        if self.projection.find_model(project.id, name) is not None:
+            raise AlreadyExists("Model")
+        model = Model(
+            project_id=project.id, name=name, description=description(description_), author_id=author.id if author else None
+        )
+        self.session.add(model)
+        try:
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise AlreadyExists("Model") from None
+        return model
+
+    def get(self, project: Project, ref: str | int) -> Model:
+        """Find a model by id or by name; raise ``NotFound("Model")``."""
+        ref = str(ref)
+        model = self.session.get(Model, int(ref)) if ref.isdigit() else self.projection.find_model(project.id, ref)
+        if model is None or model.project_id != project.id:
+            raise NotFound("Model")
+        return model
+
+    def versions(self, model: Model) -> list[ModelVersion]:
+        """All versions of ``model``, highest precedence first."""
+        rows = self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id)).all()
+        return semver.ordered(rows, lambda v: v.version, descending=True)
+
+    def summary(self, model: Model) -> ModelSummary:
+        versions = self.versions(model)
+        return ModelSummary(model, semver.latest(versions, lambda v: v.version), len(versions))
+
+    def list(
+        self,
+        project: Project,
+        *,
+        search: str | None = None,
+        order_by: str = "created_at",
+        sort: str = "desc",
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Page:
+        """Models of ``project`` as ``ModelSummary`` items."""
+        if order_by not in ORDERS:
+            raise InvalidParameter("order_by", "does not have a valid value")
+        if sort not in ("asc", "desc"):
+            raise InvalidParameter("sort", "does not have a valid value")
+        query = select(Model).where(Model.project_id == project.id)
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(Model.name.ilike(f"%{escaped}%", escape="\\"))
+        descending = sort == "desc"
+        if order_by != "latest_version":
+            column = getattr(Model, order_by)
+            total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            ordering = (column.desc(), Model.id.desc()) if descending else (column.asc(), Model.id.asc())
+            rows = self.session.scalars(query.order_by(*ordering).offset((page - 1) * per_page).limit(per_page)).all()
+            return Page([self.summary(m) for m in rows], total, page, per_page)
+        # Precedence is not a column: order in Python. Models without versions come last.
+        summaries = [self.summary(m) for m in self.session.scalars(query).all()]
+        with_versions = [s for s in summaries if s.latest_version is not None]
+        ordered = semver.ordered(with_versions, lambda s: s.latest_version.version, descending=descending)  # type: ignore[union-attr]
+        ordered += [s for s in summaries if s.latest_version is None]
+        start = (page - 1) * per_page
+        return Page(ordered[start : start + per_page], len(summaries), page, per_page)
+
+    def update(self, model: Model, *, description_: str | None) -> Model:
+        if description_ is not None:
+            model.description = description(description_)
+        self.session.commit()
+        return model
+
+    def delete(self, model: Model) -> None:
+        """Delete the model, its versions and their packages (storage is reclaimed by gc)."""
+        for version in self.versions(model):
+            self.packages.delete(version.package)  # the package-deleted signal drops the version row
+        self.session.delete(model)
+        self.session.commit()

@@ -1,0 +1,111 @@
+"""Model versions: each one is the package ``<model name>/<semver>``."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from package_api.errors import AlreadyExists, InvalidParameter, NotFound
+from package_api.models import PackageFile, Project, User
+from package_api.packages import Page, PackageService
+
+from . import semver
+from .models import description
+from .projection import Projection
+from .records import Model, ModelVersion
+
+ORDERS = ("version", "created_at")
+
+
+class VersionService:
+    def __init__(self, session: Session, packages: PackageService) -> None:
+        self.session = session
+        self.packages = packages
+        self.projection = Projection(session)
+
+    def create(
+        self, project: Project, model: Model, version: str, *, description_: str = "", author: User | None
+    ) -> ModelVersion:
+        """Create version ``version`` (its package, with no files yet).
+
+        Raises ``InvalidParameter`` for a version that is not semantic, ``AlreadyExists`` for a taken one.
+        """
+        version = semver.validate(version)
+        text = description(description_)
+        if self.find(model, version) is not None:
+            raise AlreadyExists("Model version")
+        try:
+            package = self.packages.create_package(project, model.name, version, creator=author)
+        except AlreadyExists:
+            raise AlreadyExists("Model version") from None
+        row = self.projection.version_for(package)
+        assert row is not None  # a semver package always projects to a version
+        row.description = text
+        if author is not None:
+            row.author_id = author.id
+        self.session.commit()
+        return row
+
+    def find(self, model: Model, version: str) -> ModelVersion | None:
+        return self.session.scalar(
+            select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == version)
+        )
+
+    def get(self, model: Model, ref: str | int) -> ModelVersion:
+        """Find a version of ``model`` by id or by version string; raise ``NotFound``."""
+        ref = str(ref)
+        row = self.session.get(ModelVersion, int(ref)) if ref.isdigit() else self.find(model, ref)
+        if row is None or row.model_id != model.id:
+            raise NotFound("Model version")
+        return row
+
+    def get_in_project(self, project: Project, version_id: int) -> ModelVersion:
+        """A version by its id alone (GitLab's ``ml_models/:model_version_id`` URLs)."""
+        row = self.session.get(ModelVersion, version_id)
+        if row is None or row.model.project_id != project.id:
+            raise NotFound("Model version")
+        return row
+
+    def list(
+        self,
+        model: Model,
+        *,
+        search: str | None = None,
+        order_by: str = "version",
+        sort: str = "desc",
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Page:
+        if order_by not in ORDERS:
+            raise InvalidParameter("order_by", "does not have a valid value")
+        if sort not in ("asc", "desc"):
+            raise InvalidParameter("sort", "does not have a valid value")
+        rows = list(self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id)))
+        if search:
+            rows = [r for r in rows if search.lower() in r.version.lower()]
+        if order_by == "version":
+            rows = semver.ordered(rows, lambda r: r.version, descending=sort == "desc")
+        else:
+            rows.sort(key=lambda r: (r.created_at, r.id), reverse=sort == "desc")
+        start = (page - 1) * per_page
+        return Page(rows[start : start + per_page], len(rows), page, per_page)
+
+    def update(self, row: ModelVersion, *, description_: str | None) -> ModelVersion:
+        if description_ is not None:
+            row.description = description(description_)
+        self.session.commit()
+        return row
+
+    def delete(self, row: ModelVersion) -> None:
+        """Delete the version and its package (the package-deleted signal drops the row)."""
+        self.packages.delete(row.package)
+
+    def files(self, row: ModelVersion) -> list[PackageFile]:
+        """The version's live files, by path."""
+        return sorted(self.packages.list_files(row.package, per_page=10**9).items, key=lambda f: f.file_name)
+
+    def delete_files(self, row: ModelVersion, file_ids: list[int]) -> int:
+        """Delete the given files of the version; raise ``NotFound`` (deleting none) if one is not its."""
+        doomed = [self.packages.get_file(row.package, file_id) for file_id in file_ids]
+        for package_file in doomed:
+            self.packages.delete_file(package_file)
+        return len(doomed)
