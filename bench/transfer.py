@@ -1,0 +1,482 @@
+"""Transfer benchmark: Modelshelf (S3 backend) against the same S3 server used directly.
+
+Run by hand, not part of the test suite::
+
+    python bench/transfer.py --sizes 256M,2G
+
+One run starts a SeaweedFS (``weed mini``) and a ``modelshelf serve`` with ``STORAGE=s3`` pointed at
+it, both on 127.0.0.1 on free ports, creates a user, project and token with the CLI, then for each
+size writes one file of random bytes to a temp dir and times:
+
+- registry upload:   ``curl --upload-file`` into the generic packages API (streams from disk)
+- registry download: ``curl -o /dev/null`` from the generic packages API
+- direct upload:     minio ``put_object`` from the open file, 16 MiB parts (same as the server)
+- direct download:   minio ``get_object`` streamed in 1 MiB chunks and discarded
+- (extra) direct upload/download with curl against presigned URLs, to separate the cost of the
+  HTTP client from the cost of the path through the registry.
+
+For each size it also reports the server's peak RSS (VmHWM of the gunicorn master and of each
+worker, reset before the size with ``/proc/<pid>/clear_refs`` when allowed, plus the largest VmRSS
+seen by a sampler thread), and CPU seconds spent per operation by the server, by SeaweedFS and by
+the client, read from ``/proc/<pid>/stat``.
+
+Everything started here is stopped by its own pid at the end (also on error or Ctrl-C) and the
+temp dir is removed.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import os
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from minio import Minio  # noqa: E402
+
+from tests.services import SeaweedFS, Server, start_seaweedfs, start_server, stop  # noqa: E402
+
+MIB = 1024 * 1024
+PART_SIZE = 16 * MIB
+CHUNK = 8 * MIB
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+_UNITS = {"": 1, "B": 1, "K": 1024, "M": MIB, "G": 1024**3, "T": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(f"bad size {text!r} (use e.g. 256M, 2G, 1048576)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def human(size: int) -> str:
+    for unit, factor in (("G", 1024**3), ("M", MIB), ("K", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return f"{size / MIB:.1f}M" if size >= MIB else f"{size}B"
+
+
+# ---------------------------------------------------------------- /proc helpers (no psutil here)
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # comm may contain spaces and parentheses: split after the last ')'.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields is not None and int(fields[1]) == pid:  # fields[1] is ppid
+                found.append(int(entry))
+    return sorted(found)
+
+
+def tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        todo.extend(children(current))
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLK_TCK
+
+
+def status_kib(pid: int, name: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def reset_hwm(pid: int) -> bool:
+    """Reset VmHWM of ``pid`` (``echo 5 > /proc/pid/clear_refs``, Linux >= 4.0, own processes)."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+class RssSampler:
+    """Samples VmRSS of the server master and its workers every ``interval`` seconds."""
+
+    def __init__(self, master: int, interval: float = 0.05) -> None:
+        self.master = master
+        self.interval = interval
+        self.peak_kib: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        workers: list[int] = []
+        ticks = 0
+        while not self._stop.is_set():
+            if ticks % 20 == 0:  # workers can be replaced; rediscover about once a second
+                workers = children(self.master)
+            ticks += 1
+            for pid in [self.master, *workers]:
+                rss = status_kib(pid, "VmRSS")
+                if rss is not None and rss > self.peak_kib.get(pid, 0):
+                    self.peak_kib[pid] = rss
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# ---------------------------------------------------------------- the measured operations
+
+
+@dataclass
+class Result:
+    size: int
+    operation: str
+    seconds: float
+    server_cpu: float | None = None
+    s3_cpu: float = 0.0
+    client_cpu: float = 0.0
+    direct: str | None = None  # operation this one is compared against
+    worker_rss_before: int = 0  # KiB, largest worker VmRSS just before the operation
+    worker_hwm: int = 0  # KiB, largest worker VmHWM over the operation (reset just before it)
+    master_hwm: int = 0  # KiB, gunicorn master VmHWM over the operation
+
+    @property
+    def mib_s(self) -> float:
+        return self.size / MIB / self.seconds
+
+
+@dataclass
+class Rig:
+    s3: SeaweedFS
+    server: Server
+    token: str
+    project: str
+    client: Minio
+    bucket: str
+    results: list[Result] = field(default_factory=list)
+
+    def measure(
+        self, size: int, operation: str, run: Callable[[], None], *, via_server: bool, direct: str | None = None
+    ) -> Result:
+        server_pids = tree(self.server.process.pid)
+        s3_pids = tree(self.s3.process.pid)
+        workers = children(self.server.process.pid)
+        for pid in server_pids:
+            reset_hwm(pid)
+        rss_before = max((status_kib(pid, "VmRSS") or 0 for pid in workers), default=0)
+        before = (
+            cpu_seconds(server_pids),
+            cpu_seconds(s3_pids),
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+        start = time.perf_counter()
+        run()
+        seconds = time.perf_counter() - start
+        after_self = resource.getrusage(resource.RUSAGE_SELF)
+        after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client_cpu = (
+            after_self.ru_utime + after_self.ru_stime - before[2].ru_utime - before[2].ru_stime
+            + after_children.ru_utime + after_children.ru_stime - before[3].ru_utime - before[3].ru_stime
+        )
+        result = Result(
+            size,
+            operation,
+            seconds,
+            server_cpu=cpu_seconds(server_pids) - before[0] if via_server else None,
+            s3_cpu=cpu_seconds(s3_pids) - before[1],
+            client_cpu=client_cpu,
+            direct=direct,
+            worker_rss_before=rss_before,
+            worker_hwm=max((status_kib(pid, "VmHWM") or 0 for pid in children(self.server.process.pid)), default=0),
+            master_hwm=status_kib(self.server.process.pid, "VmHWM") or 0,
+        )
+        self.results.append(result)
+        print(f"  {operation:<32} {seconds:8.2f} s {result.mib_s:8.1f} MiB/s   worker RSS"
+              f" {rss_before / 1024:4.0f} -> peak {result.worker_hwm / 1024:4.0f} MiB", flush=True)
+        return result
+
+    def package_url(self, size: int, round_: int) -> str:
+        return (
+            f"{self.server.api}/projects/{self.project}/packages/generic/"
+            f"bench/{human(size).lower()}-{round_}/payload.bin"
+        )
+
+
+def curl(*args: str) -> str:
+    """Run curl quietly; fail on HTTP errors; return what ``-w`` wrote."""
+    result = subprocess.run(
+        ["curl", "--silent", "--show-error", "--fail", "--noproxy", "*", *args],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"curl {' '.join(args[:3])}... failed ({result.returncode}): {result.stderr.strip()}")
+    return result.stdout
+
+
+def write_random_file(path: Path, size: int) -> str:
+    """Write ``size`` random bytes in ``CHUNK`` pieces; return their SHA-256."""
+    digest = hashlib.sha256()
+    with open(path, "wb") as out:
+        left = size
+        while left:
+            chunk = os.urandom(min(CHUNK, left))
+            digest.update(chunk)
+            out.write(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
+
+
+def bench_size(
+    rig: Rig, size: int, workdir: Path, rounds: int, direct_parallel: int, settle: float
+) -> dict[str, object]:
+    path = workdir / f"payload-{human(size)}.bin"
+    started = time.perf_counter()
+    sha256 = write_random_file(path, size)
+    print(f"\n== {human(size)} ({size} bytes): file written in {time.perf_counter() - started:.1f} s", flush=True)
+
+    master = rig.server.process.pid
+    first_result = len(rig.results)
+    reset_ok = all(reset_hwm(pid) for pid in [master, *children(master)])  # measure() resets before each op
+    token_header = f"PRIVATE-TOKEN: {rig.token}"
+    key = f"direct/{human(size)}.bin"
+
+    with RssSampler(master) as sampler:
+        for round_ in range(rounds):
+            url = rig.package_url(size, round_)
+
+            def registry_upload() -> None:
+                out = curl("--header", token_header, "--upload-file", str(path), "-o", "/dev/null",
+                           "-w", "%{http_code}", url)
+                if out.strip() != "201":
+                    raise RuntimeError(f"registry upload answered {out!r}")
+
+            def registry_download() -> None:
+                out = curl("--header", token_header, "-o", "/dev/null", "-w", "%{size_download}", url)
+                if int(out) != size:
+                    raise RuntimeError(f"registry download gave {out} bytes, expected {size}")
+
+            def direct_upload() -> None:
+                with open(path, "rb") as data:
+                    rig.client.put_object(rig.bucket, key, data, length=size, part_size=PART_SIZE,
+                                          num_parallel_uploads=direct_parallel)
+
+            def direct_download() -> None:
+                response = rig.client.get_object(rig.bucket, key)
+                got = 0
+                try:
+                    for chunk in response.stream(MIB):
+                        got += len(chunk)
+                finally:
+                    response.close()
+                    response.release_conn()
+                if got != size:
+                    raise RuntimeError(f"direct download gave {got} bytes, expected {size}")
+
+            presigned_key = f"direct/{human(size)}-presigned.bin"
+
+            def presigned_upload() -> None:
+                put_url = rig.client.presigned_put_object(rig.bucket, presigned_key, datetime.timedelta(hours=1))
+                curl("--upload-file", str(path), "-o", "/dev/null", put_url)
+
+            def presigned_download() -> None:
+                get_url = rig.client.presigned_get_object(rig.bucket, presigned_key, datetime.timedelta(hours=1))
+                out = curl("-o", "/dev/null", "-w", "%{size_download}", get_url)
+                if int(out) != size:
+                    raise RuntimeError(f"presigned download gave {out} bytes, expected {size}")
+
+            # Rotate the order every round: SeaweedFS is slower right after a big write (first read
+            # of a fresh object, background flushing), which would otherwise always hit the same row.
+            uploads = [
+                ("registry upload (curl)", registry_upload, True, "direct upload (minio)"),
+                ("direct upload (minio)", direct_upload, False, None),
+                ("direct upload (curl presigned)", presigned_upload, False, None),
+            ]
+            downloads = [
+                ("registry download (curl)", registry_download, True, "direct download (minio)"),
+                ("direct download (minio)", direct_download, False, None),
+                ("direct download (curl presign)", presigned_download, False, None),
+            ]
+            shift = round_ % 3
+            print(f"  -- round {round_ + 1}/{rounds}", flush=True)
+            for steps in (uploads, downloads):
+                for operation, run, via_server, direct in steps[shift:] + steps[:shift]:
+                    rig.measure(size, operation, run, via_server=via_server, direct=direct)
+                time.sleep(settle)
+
+            # The registry hashed what it stored: it must be what was written.
+            headers = curl("--head", "--header", token_header, url)
+            match = re.search(r"^x-checksum-sha256:\s*([0-9a-f]{64})", headers, re.IGNORECASE | re.MULTILINE)
+            if not match or match.group(1) != sha256:
+                raise RuntimeError(f"checksum mismatch: local {sha256}, registry {match and match.group(1)}")
+
+    ops = rig.results[first_result:]
+    memory = {
+        "master_hwm": max(r.master_hwm for r in ops),
+        "worker_start": ops[0].worker_rss_before,
+        "worker_hwm": max(r.worker_hwm for r in ops),
+        "worker_end": max((status_kib(pid, "VmRSS") or 0 for pid in children(master)), default=0),
+        "registry_ops": {r.operation: max(o.worker_hwm for o in ops if o.operation == r.operation)
+                         for r in ops if r.direct},
+        "sampled": dict(sampler.peak_kib),
+        "size": size,
+        "master": master,
+        "reset": reset_ok,
+    }
+    path.unlink()
+    for name in (key, f"direct/{human(size)}-presigned.bin"):
+        rig.client.remove_object(rig.bucket, name)
+    return memory
+
+
+# ---------------------------------------------------------------- report
+
+
+def print_report(rig: Rig, memory: list[dict[str, object]], rounds: int) -> None:
+    print(f"\nseconds/MiB/s/CPU: best of {rounds} round(s) (CPU of that best run); med s: median seconds")
+    print("ratio = registry seconds / direct (minio) seconds, for the best and for the median times")
+    header = (f"{'size':>6}  {'operation':<32} {'seconds':>8} {'MiB/s':>8} {'ratio':>6} {'med s':>7} {'ratio':>6}"
+              f" {'srv CPU':>8} {'s3 CPU':>7} {'cli CPU':>8}")
+    print(header)
+    print("-" * len(header))
+    for size in dict.fromkeys(r.size for r in rig.results):
+        runs: dict[str, list[Result]] = {}
+        for r in rig.results:
+            if r.size == size:
+                runs.setdefault(r.operation, []).append(r)
+        best = {op: min(rs, key=lambda r: r.seconds) for op, rs in runs.items()}
+        median = {op: statistics.median(r.seconds for r in rs) for op, rs in runs.items()}
+        for op, r in best.items():
+            ratio = f"{r.seconds / best[r.direct].seconds:6.2f}" if r.direct in best else f"{'':6}"
+            mratio = f"{median[op] / median[r.direct]:6.2f}" if r.direct in median else f"{'':6}"
+            server = f"{r.server_cpu:8.2f}" if r.server_cpu is not None else f"{'-':>8}"
+            print(f"{human(size):>6}  {op:<32} {r.seconds:8.2f} {r.mib_s:8.1f} {ratio} {median[op]:7.2f} {mratio}"
+                  f" {server} {r.s3_cpu:7.2f} {r.client_cpu:8.2f}")
+    if all(m["reset"] for m in memory):
+        print("\nServer memory per size (MiB); VmHWM reset before each operation, peak = max over the size's operations")
+    else:
+        print("\nServer memory per size (MiB); VmHWM could NOT be reset: peaks are lifetime peaks")
+    print(f"{'size':>6}  {'master peak':>11} {'worker RSS at start':>19} {'worker peak':>11} {'worker RSS at end':>17}"
+          f" {'peak in upload':>14} {'peak in download':>16} {'sampled max':>11}")
+    for m in memory:
+        size, master = m["size"], m["master"]
+        registry = m["registry_ops"]
+        sampled = max((v for pid, v in m["sampled"].items() if pid != master), default=0)
+        print(f"{human(size):>6}  {m['master_hwm'] / 1024:11.0f} {m['worker_start'] / 1024:19.0f}"
+              f" {m['worker_hwm'] / 1024:11.0f} {m['worker_end'] / 1024:17.0f}"
+              f" {registry.get('registry upload (curl)', 0) / 1024:14.0f}"
+              f" {registry.get('registry download (curl)', 0) / 1024:16.0f} {sampled / 1024:11.0f}")
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="256M,2G", help="comma-separated sizes, e.g. 256M,2G (binary units)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="repeat each operation (order rotated each round); report best and median")
+    parser.add_argument("--settle", type=float, default=2.0,
+                        help="seconds to pause after the uploads and after the downloads of each round")
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers for modelshelf serve")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--direct-parallel", type=int, default=1,
+                        help="minio num_parallel_uploads for the direct upload (the server uses 1)")
+    parser.add_argument("--tmpdir", default=None, help="where to put the payloads and the S3 data")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs) after the run")
+    args = parser.parse_args()
+    sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+
+    workdir = Path(tempfile.mkdtemp(prefix="modelshelf-bench-", dir=args.tmpdir))
+    free = shutil.disk_usage(workdir).free
+    # The payload, plus three uploads per round that SeaweedFS only reclaims on vacuum.
+    need = max(sizes) * (2 + 3 * max(1, args.rounds)) + sum(sizes) * 3 * max(1, args.rounds)
+    if free < need:
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"not enough space in {workdir.parent}: {free / 1024**3:.1f} GiB free, ~{need / 1024**3:.1f} GiB needed",
+              file=sys.stderr)
+        return 2
+
+    # A SIGTERM should clean up like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    s3 = server = None
+    try:
+        print(f"workdir {workdir}; starting SeaweedFS ...", flush=True)
+        s3 = start_seaweedfs(workdir / "s3")
+        data_dir = workdir / "server" / "data"
+        data_dir.mkdir(parents=True)
+        settings = s3.settings("modelshelf-bench")
+        settings["MAX_FILE_SIZE"] = max(max(sizes) * 2, 20 * 1024**3)
+        server = start_server(data_dir, settings, workers=args.workers, threads=args.threads)
+        print(f"SeaweedFS {s3.endpoint} (pid {s3.process.pid}); modelshelf {server.url} (pid {server.process.pid})",
+              flush=True)
+
+        server.cli("admin", "create-user", "bench", "--admin")
+        project = server.cli("admin", "create-project", "bench/transfer", "--owner", "bench")
+        token = server.cli("admin", "create-token", "--user", "bench", "--scopes", "api")
+        client = Minio(s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False)
+        bucket = "bench-direct"
+        if not client.bucket_exists(bucket):
+            client.make_bucket(bucket)
+        rig = Rig(s3=s3, server=server, token=token, project=project, client=client, bucket=bucket)
+
+        memory = []
+        for size in sizes:
+            memory.append(bench_size(rig, size, workdir, max(1, args.rounds), args.direct_parallel, args.settle))
+        print_report(rig, memory, max(1, args.rounds))
+        print(f"\nserver: gunicorn gthread, {args.workers} worker(s) x {args.threads} threads; "
+              f"S3 part size {PART_SIZE // MIB} MiB; direct minio num_parallel_uploads={args.direct_parallel}; "
+              f"{os.cpu_count()} CPUs")
+        return 0
+    finally:
+        if server is not None:
+            stop(server.process)
+        if s3 is not None:
+            stop(s3.process)
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
