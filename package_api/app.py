@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import BaseConverter
 
-from . import api
+from . import api, pages, surfaces
 from .config import load_settings, stored_secret_key
 from .db import db, engine_options
 from .storage import build_storage
@@ -56,10 +56,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         os.makedirs(os.path.dirname(settings["DATABASE_URL"][len("sqlite:///") :]) or ".", exist_ok=True)
     os.makedirs(settings["DATA_DIR"], exist_ok=True)
     app.config["SECRET_KEY"] = settings.get("SECRET_KEY") or stored_secret_key(settings["DATA_DIR"])
+    # The signed session cookie of the web UI: user id, account fingerprint, CSRF token, flashes.
+    app.config["SESSION_COOKIE_NAME"] = "_modelshelf_session"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = str(settings.get("BASE_URL") or "").startswith("https://")
     db.init_app(app)
     app.extensions["modelshelf.storage"] = build_storage(settings)
 
     api.register(app)
+    pages.register(app)  # before plugins: they extend its navigation
+    surfaces.register(app)
     load_plugins(app, str(settings["PLUGINS"]))
 
     if settings["CREATE_SCHEMA"]:

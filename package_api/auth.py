@@ -5,27 +5,50 @@ lists them; an ``Authenticator`` turns one into a ``Principal`` or passes. Perso
 are the first authenticator; job tokens and deploy tokens slot in as more authenticators with no
 change to the handlers. A secret that no authenticator accepts is a 401, even where anonymous
 access would have worked, as in GitLab.
+
+The browser session is one more credential: Flask's signed session cookie holds the user id and a
+fingerprint of the account (``session_fingerprint``: a new password, or a new user that reuses a
+deleted user's id, ends older sessions), and ``SessionAuthenticator`` turns them into a principal
+with the full ``api`` scope. A cookie is sent by the browser whatever page made the request, so every
+state-changing request that relies on it must also present the session's CSRF token
+(``check_csrf``): the pages accept it as a form field or the ``X-CSRF-Token`` header, the API
+only as the header (GitLab's UI calls its API the same way). A request that carries a token is
+never judged by its cookie.
 """
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from .errors import Unauthorized
+from .errors import InvalidCsrfToken, Unauthorized
 from .models import User
 from .tokens import TokenService
+from .users import UserService
+
+#: Keys of the signed session cookie.
+SESSION_USER_ID = "user_id"
+SESSION_FINGERPRINT = "user_fingerprint"
+SESSION_CSRF_TOKEN = "csrf_token"
+#: Where a request presents the CSRF token: this header (fetch, API) or this form field (pages).
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+#: Methods that change nothing, so need no CSRF token (RFC 9110 safe methods).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 @dataclass(frozen=True)
 class Credential:
     """A secret and where the request carried it."""
 
-    source: str  # private-token | bearer | basic | query | job-token | deploy-token
+    source: str  # private-token | bearer | basic | query | job-token | deploy-token | session
     secret: str
     username: str | None = None
 
@@ -101,6 +124,26 @@ class PersonalAccessTokenAuthenticator:
         return Principal(user=row.user, scopes=frozenset(row.scope_list), kind="personal_access_token")
 
 
+class SessionAuthenticator:
+    """The browser session: the user id a signed cookie holds, with the full ``api`` scope."""
+
+    SOURCE = "session"
+
+    def __init__(self, users: UserService) -> None:
+        self.users = users
+
+    def authenticate(self, credential: Credential) -> Principal | None:
+        if credential.source != self.SOURCE:
+            return None
+        user_id, _, fingerprint = credential.secret.partition(":")
+        user = self.users.find_by_id(int(user_id)) if user_id.isdigit() else None
+        # The cookie is signed, so a mismatch is a session the account has outlived (deleted, or
+        # its password changed): treat it as signed out rather than as a bad credential.
+        if user is None or not hmac.compare_digest(session_fingerprint(user), fingerprint):
+            return ANONYMOUS
+        return Principal(user=user, scopes=frozenset({"api"}), kind="session")
+
+
 class CredentialResolver:
     def __init__(self, authenticators: Sequence[Authenticator]) -> None:
         self.authenticators = list(authenticators)
@@ -118,5 +161,74 @@ class CredentialResolver:
 
 
 def default_resolver(session: Session) -> CredentialResolver:
-    """The resolver every API surface uses."""
-    return CredentialResolver([PersonalAccessTokenAuthenticator(TokenService(session))])
+    """The resolver every surface uses."""
+    return CredentialResolver(
+        [PersonalAccessTokenAuthenticator(TokenService(session)), SessionAuthenticator(UserService(session))]
+    )
+
+
+# -- browser sessions -----------------------------------------------------------------------------
+
+
+def session_fingerprint(user: User) -> str:
+    """What a session remembers of the account besides its id, to notice that it has changed."""
+    # The password hash is salted, so even a re-created user of the same name differs.
+    identity = f"{user.id}:{user.username}:{user.password_hash or ''}"
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def session_credential(cookie: Mapping[str, Any]) -> Credential | None:
+    """The signed-in browser session as a credential, or ``None`` when nobody is signed in."""
+    user_id = cookie.get(SESSION_USER_ID)
+    if user_id is None:
+        return None
+    return Credential(SessionAuthenticator.SOURCE, f"{user_id}:{cookie.get(SESSION_FINGERPRINT, '')}")
+
+
+def api_credentials(
+    headers: Mapping[str, str], args: Mapping[str, str], cookie: Mapping[str, Any], method: str
+) -> list[Credential]:
+    """The credentials of an API request: its tokens, or failing those its browser session.
+
+    Raise ``InvalidCsrfToken`` when the session would authorise a state-changing request that lacks
+    the ``X-CSRF-Token`` header (a form on another site can send the cookie, never the header).
+    """
+    found = credentials_from(headers, args)
+    if found:
+        return found
+    browser = session_credential(cookie)
+    if browser is None:
+        return []
+    check_csrf(cookie, method, headers.get(CSRF_HEADER))
+    return [browser]
+
+
+def csrf_token(cookie: MutableMapping[str, Any]) -> str:
+    """This session's CSRF token, issued on first use (anonymous sessions get one too: the
+    sign-in form needs it)."""
+    token = cookie.get(SESSION_CSRF_TOKEN)
+    if not token:
+        token = cookie[SESSION_CSRF_TOKEN] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def check_csrf(cookie: Mapping[str, Any], method: str, presented: str | None) -> None:
+    """Raise ``InvalidCsrfToken`` unless ``method`` is safe or ``presented`` is the session's token."""
+    if method.upper() in SAFE_METHODS:
+        return
+    expected = cookie.get(SESSION_CSRF_TOKEN)
+    if not expected or not presented or not hmac.compare_digest(str(expected), presented):
+        raise InvalidCsrfToken()
+
+
+def start_session(cookie: MutableMapping[str, Any], user: User) -> None:
+    """Sign ``user`` in: a fresh session, so nothing from before (a CSRF token included) carries over."""
+    cookie.clear()
+    cookie[SESSION_USER_ID] = user.id
+    cookie[SESSION_FINGERPRINT] = session_fingerprint(user)
+    cookie[SESSION_CSRF_TOKEN] = secrets.token_urlsafe(32)
+
+
+def end_session(cookie: MutableMapping[str, Any]) -> None:
+    """Sign out: forget everything the session held."""
+    cookie.clear()

@@ -11,6 +11,7 @@
      │    └── FileTooLarge
      ├── Unauthorized        no credentials where some are required, or bad ones
      ├── Forbidden           credentials are fine but not enough
+     │    └── InvalidCsrfToken   a session-authorised change without the session's CSRF token
      └── StorageError        (package_api.storage.errors)
           ├── BlobNotFound
           └── StorageUnavailable
@@ -71,3 +72,8 @@ class Forbidden(ModelshelfError):
     def __init__(self, reason: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class InvalidCsrfToken(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("invalid CSRF token")

@@ -154,6 +154,7 @@ class Package(db.Model):
     last_downloaded_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
 
     project: Mapped[Project] = relationship()
+    creator: Mapped[User | None] = relationship()
 
 
 class PackageFile(db.Model):

@@ -36,6 +36,16 @@ class UserService:
     def find(self, username: str) -> User | None:
         return self.session.scalar(select(User).where(User.username == username))
 
+    def find_by_id(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
+
+    def set_password(self, user: User, password: str) -> None:
+        """Replace the user's password; raise ``InvalidParameter`` if it is too short."""
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise InvalidParameter("password", f"is too short (minimum is {MIN_PASSWORD_LENGTH} characters)")
+        user.password_hash = generate_password_hash(password)
+        self.session.flush()
+
     def get(self, username: str) -> User:
         user = self.find(username)
         if user is None:

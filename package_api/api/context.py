@@ -1,9 +1,9 @@
 """Per-request wiring: the caller, the services, and the project a URL names."""
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g, request, session
 
-from ..auth import Principal, credentials_from, default_resolver
+from ..auth import Principal, api_credentials, default_resolver
 from ..db import db
 from ..models import Project
 from ..packages import PackageService
@@ -12,9 +12,14 @@ from ..projects import ProjectService
 
 
 def principal() -> Principal:
-    """The caller of this request (cached); raise ``Unauthorized`` for a bad token."""
+    """The caller of this request (cached): its token, or else its browser session.
+
+    Raise ``Unauthorized`` for a bad token, and ``InvalidCsrfToken`` for a session-authorised
+    change without the ``X-CSRF-Token`` header.
+    """
     if "principal" not in g:
-        g.principal = default_resolver(db.session).resolve(credentials_from(request.headers, request.args))
+        credentials = api_credentials(request.headers, request.args, session, request.method)
+        g.principal = default_resolver(db.session).resolve(credentials)
         if db.session.dirty:  # the token's last_used_at stamp
             db.session.commit()
     return g.principal

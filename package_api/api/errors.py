@@ -1,12 +1,13 @@
 """Domain errors -> GitLab's JSON error bodies, for every ``/api/`` path (one place).
 
-Blueprints of other surfaces (pages, MLflow) register their own handlers, which Flask prefers.
+``package_api.surfaces`` routes the errors of ``/api/`` requests here. A blueprint that answers in
+another format (MLflow's) registers its own handlers, which Flask prefers.
 """
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from ..errors import (
@@ -53,23 +54,10 @@ def error_response(exc: ModelshelfError) -> tuple[Response, int]:
     return _json(500, message="500 Internal Server Error")
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
-def register(app: Flask) -> None:
-    @app.errorhandler(ModelshelfError)
-    def _domain(exc: ModelshelfError):  # type: ignore[no-untyped-def]
-        if not _wants_json():
-            raise exc
-        return error_response(exc)
-
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
-        if not _wants_json():
-            return exc
-        if exc.code == 404:
-            return _json(404, error="404 Not Found")  # GitLab's answer for an unknown route
-        if exc.code == 405:
-            return _json(405, error="405 Not Allowed")
-        return _json(exc.code or 500, message=f"{exc.code} {exc.name} - {exc.description}")
+def http_error_response(exc: HTTPException) -> tuple[Response, int]:
+    """GitLab's answer for an HTTP error raised outside our handlers (unknown route, bad method)."""
+    if exc.code == 404:
+        return _json(404, error="404 Not Found")  # GitLab's answer for an unknown route
+    if exc.code == 405:
+        return _json(405, error="405 Not Allowed")
+    return _json(exc.code or 500, message=f"{exc.code} {exc.name} - {exc.description}")

@@ -1,0 +1,50 @@
+"""Per-request wiring of the pages: the signed-in caller and the project a page URL names.
+
+Pages know the caller only by the browser session (``auth.SessionAuthenticator``). CSRF tokens of
+state-changing requests are checked before any view runs (``csrf.py``), so a view never does.
+"""
+from __future__ import annotations
+
+from flask import g, session
+
+from ..api.context import package_services, policy, project_services
+from ..auth import Principal, default_resolver, session_credential
+from ..db import db
+from ..models import Project, User
+
+__all__ = [
+    "authorized_project",
+    "can",
+    "current_user",
+    "package_services",
+    "policy",
+    "principal",
+    "project_services",
+]
+
+
+def principal() -> Principal:
+    """The signed-in caller of this page request (cached), or ``ANONYMOUS``."""
+    if "page_principal" not in g:
+        credential = session_credential(session)
+        g.page_principal = default_resolver(db.session).resolve([credential] if credential else [])
+    return g.page_principal
+
+
+def current_user() -> User | None:
+    return principal().user
+
+
+def authorized_project(namespace: str, path: str, action: object) -> Project:
+    """The project ``namespace/path``, if the caller may do ``action`` there.
+
+    Raise ``NotFound`` (also for projects the caller may not see), ``Unauthorized`` or ``Forbidden``.
+    """
+    project = project_services().get(f"{namespace}/{path}")
+    policy().authorize(principal(), project, action)
+    return project
+
+
+def can(project: Project, action: object) -> bool:
+    """Whether the caller may do ``action`` in ``project`` (to show or hide a button)."""
+    return policy().can(principal(), project, action)

@@ -1,0 +1,85 @@
+"""The package registry pages, at GitLab's URLs: a project's packages, a package and its files,
+file downloads, and deletes (soft, through ``PackageService``; ``modelshelf gc`` frees the bytes)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from ..api.context import base_url
+from ..api.downloads import file_response
+from ..api.pagination import page_args
+from ..packages import LIVE_STATUSES
+from ..policy import Action
+from .context import authorized_project, can, package_services
+from .navigation import package_links
+
+bp = Blueprint("package_pages", __name__)
+
+PREFIX = "/<namespace>/<project>/-"
+#: A package page lists this many files at a time.
+FILES_PER_PAGE = 100
+
+
+@bp.get(f"{PREFIX}/packages")
+def index(namespace: str, project: str) -> ResponseReturnValue:
+    found = authorized_project(namespace, project, Action.READ_PACKAGE)
+    number, per_page = page_args(request.args)
+    search = request.args.get("search", "").strip()
+    order_by, sort = request.args.get("order_by", "created_at"), request.args.get("sort", "desc")
+    page = package_services().list(
+        found, package_name=search or None, order_by=order_by, sort=sort, page=number, per_page=per_page
+    )
+    return render_template(
+        "package_pages/index.html",
+        project=found,
+        page=page,
+        search=search,
+        order_by=order_by,
+        sort=sort,
+        base_url=base_url(),
+    )
+
+
+@bp.get(f"{PREFIX}/packages/<int:package_id>")
+def show(namespace: str, project: str, package_id: int) -> ResponseReturnValue:
+    found = authorized_project(namespace, project, Action.READ_PACKAGE)
+    service = package_services()
+    package = service.get(found, package_id)
+    number, _ = page_args(request.args)
+    return render_template(
+        "package_pages/show.html",
+        project=found,
+        package=package,
+        files=service.list_files(package, page=number, per_page=FILES_PER_PAGE),
+        other_versions=service.other_versions(package),
+        links=package_links(package),
+        can_delete=can(found, Action.DELETE_PACKAGE),
+        base_url=base_url(),
+    )
+
+
+@bp.post(f"{PREFIX}/packages/<int:package_id>/delete")
+def delete(namespace: str, project: str, package_id: int) -> ResponseReturnValue:
+    found = authorized_project(namespace, project, Action.DELETE_PACKAGE)
+    service = package_services()
+    package = service.get(found, package_id, statuses=LIVE_STATUSES)
+    service.delete(package)
+    flash(f"Package {package.name} {package.version} deleted.", "success")
+    return redirect(url_for(".index", namespace=namespace, project=project))
+
+
+@bp.post(f"{PREFIX}/packages/<int:package_id>/package_files/<int:file_id>/delete")
+def delete_file(namespace: str, project: str, package_id: int, file_id: int) -> ResponseReturnValue:
+    found = authorized_project(namespace, project, Action.DELETE_PACKAGE)
+    service = package_services()
+    package_file = service.get_file(service.get(found, package_id, statuses=LIVE_STATUSES), file_id)
+    service.delete_file(package_file)
+    flash(f"File {package_file.file_name} deleted.", "success")
+    return redirect(url_for(".show", namespace=namespace, project=project, package_id=package_id))
+
+
+@bp.get(f"{PREFIX}/package_files/<int:file_id>/download")
+def download(namespace: str, project: str, file_id: int) -> Response:
+    found = authorized_project(namespace, project, Action.READ_PACKAGE)
+    service = package_services()
+    return file_response(service, service.get_project_file(found, file_id))

@@ -1,0 +1,32 @@
+"""Which surface answers an error: GitLab's JSON under ``/api/``, an HTML page everywhere else.
+
+Each surface maps domain errors to responses in one place (``api/errors.py``, ``pages/errors.py``);
+this routes an error to the right one at app level, so that every blueprint, a plugin's included,
+answers in its surface's format without registering anything. A blueprint that answers otherwise
+(the MLflow API) registers its own handlers, which Flask prefers to these.
+"""
+from __future__ import annotations
+
+from flask import Flask, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from .api import errors as api_errors
+from .errors import ModelshelfError
+from .pages import errors as page_errors
+
+API_PREFIX = "/api/"
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ModelshelfError)
+    def _domain(exc: ModelshelfError) -> ResponseReturnValue:
+        return api_errors.error_response(exc) if is_api_request() else page_errors.error_page(exc)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> ResponseReturnValue:
+        return api_errors.http_error_response(exc) if is_api_request() else page_errors.http_error_page(exc)
