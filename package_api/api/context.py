@@ -7,7 +7,7 @@ from ..auth import Principal, api_credentials, default_resolver
 from ..db import db
 from ..models import Project
 from ..packages import PackageService
-from ..policy import Action, Policy
+from ..policy import Policy
 from ..projects import ProjectService
 
 
