@@ -10,11 +10,10 @@ import datetime
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from flask import Flask
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -22,6 +21,7 @@ from . import names, signals
 from .db import utcnow
 from .errors import AlreadyExists, DuplicateNotAllowed, FileTooLarge, InvalidParameter, NotFound
 from .models import Blob, Package, PackageFile, PackageStatus, Project, User
+from .paging import Page, choice, contains, descending, query_page
 from .storage import BlobReader, BlobStorage, StorageError
 from .streams import HashingReader
 
@@ -33,14 +33,6 @@ LIVE_STATUSES = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
 LISTABLE_STATUSES = ("default", "hidden", "processing", "error", "pending_destruction", "deprecated")
 ORDERS = {"created_at": Package.created_at, "name": Package.name, "version": Package.version, "type": Package.package_type}
 FILE_ORDERS = {"id": PackageFile.id, "created_at": PackageFile.created_at, "file_name": PackageFile.file_name}
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Any]
-    total: int
-    page: int
-    per_page: int
 
 
 def parse_status(value: str | None, *, allowed: tuple[str, ...] = ("default", "hidden")) -> PackageStatus | None:
@@ -329,20 +321,16 @@ class PackageService:
     ) -> Page:
         query = select(Package).where(Package.project_id == project.id)
         if status is not None:
-            if status not in LISTABLE_STATUSES:
-                raise InvalidParameter("status", "does not have a valid value")
-            query = query.where(Package.status == status)
+            query = query.where(Package.status == choice("status", status, LISTABLE_STATUSES))
         else:
             query = query.where(Package.status == PackageStatus.DEFAULT)
         if package_type is not None:
             query = query.where(Package.package_type == package_type)
         if package_name:
-            query = query.where(Package.name.ilike(f"%{_escape_like(package_name)}%", escape="\\"))
+            query = query.where(contains(Package.name, package_name))
         if package_version:
             query = query.where(Package.version == package_version)
-        column = ORDERS.get(order_by)
-        if column is None:
-            raise InvalidParameter("order_by", "does not have a valid value")
+        column = ORDERS[choice("order_by", order_by, ORDERS)]
         return self._page(query, column, sort, page, per_page, Package.id)
 
     def list_files(
@@ -351,18 +339,12 @@ class PackageService:
         query = select(PackageFile).where(
             PackageFile.package_id == package.id, PackageFile.status == PackageStatus.DEFAULT
         )
-        column = FILE_ORDERS.get(order_by)
-        if column is None:
-            raise InvalidParameter("order_by", "does not have a valid value")
+        column = FILE_ORDERS[choice("order_by", order_by, FILE_ORDERS)]
         return self._page(query, column, sort, page, per_page, PackageFile.id)
 
     def _page(self, query: Select[Any], column: Any, sort: str, page: int, per_page: int, tiebreak: Any) -> Page:
-        if sort not in ("asc", "desc"):
-            raise InvalidParameter("sort", "does not have a valid value")
-        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        ordering = (column.asc(), tiebreak.asc()) if sort == "asc" else (column.desc(), tiebreak.desc())
-        items = list(self.session.scalars(query.order_by(*ordering).offset((page - 1) * per_page).limit(per_page)))
-        return Page(items, total, page, per_page)
+        order = (column.desc(), tiebreak.desc()) if descending(sort) else (column.asc(), tiebreak.asc())
+        return query_page(self.session, query, order, page, per_page)
 
     # -- deletion ------------------------------------------------------------------------------
 
@@ -398,6 +380,3 @@ class PackageService:
         self.session.commit()
         signals.package_file_deleted.send(self.app, package=package_file.package, package_file=package_file)
 
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

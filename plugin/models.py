@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from package_api import names
 from package_api.errors import AlreadyExists, InvalidParameter, NotFound
 from package_api.models import Project, User
-from package_api.packages import Page, PackageService
+from package_api.packages import PackageService
+from package_api.paging import Page, choice, contains, descending, query_page, slice_page
 
 from . import semver
 from .projection import Projection
@@ -94,28 +95,22 @@ class ModelService:
         per_page: int = 20,
     ) -> Page:
         """Models of ``project`` as ``ModelSummary`` items."""
-        if order_by not in ORDERS:
-            raise InvalidParameter("order_by", "does not have a valid value")
-        if sort not in ("asc", "desc"):
-            raise InvalidParameter("sort", "does not have a valid value")
+        choice("order_by", order_by, ORDERS)
         query = select(Model).where(Model.project_id == project.id)
         if search:
-            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            query = query.where(Model.name.ilike(f"%{escaped}%", escape="\\"))
-        descending = sort == "desc"
+            query = query.where(contains(Model.name, search))
+        reverse = descending(sort)
         if order_by != "latest_version":
             column = getattr(Model, order_by)
-            total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            ordering = (column.desc(), Model.id.desc()) if descending else (column.asc(), Model.id.asc())
-            rows = self.session.scalars(query.order_by(*ordering).offset((page - 1) * per_page).limit(per_page)).all()
-            return Page([self.summary(m) for m in rows], total, page, per_page)
+            order = (column.desc(), Model.id.desc()) if reverse else (column.asc(), Model.id.asc())
+            page_ = query_page(self.session, query, order, page, per_page)
+            return Page([self.summary(m) for m in page_.items], page_.total, page, per_page)
         # Precedence is not a column: order in Python. Models without versions come last.
         summaries = [self.summary(m) for m in self.session.scalars(query).all()]
         with_versions = [s for s in summaries if s.latest_version is not None]
-        ordered = semver.ordered(with_versions, lambda s: s.latest_version.version, descending=descending)  # type: ignore[union-attr]
+        ordered = semver.ordered(with_versions, lambda s: s.latest_version.version, descending=reverse)  # type: ignore[union-attr]
         ordered += [s for s in summaries if s.latest_version is None]
-        start = (page - 1) * per_page
-        return Page(ordered[start : start + per_page], len(summaries), page, per_page)
+        return slice_page(ordered, page, per_page)
 
     def update(self, model: Model, *, description_: str | None) -> Model:
         if description_ is not None:

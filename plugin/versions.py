@@ -4,9 +4,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api.errors import AlreadyExists, InvalidParameter, NotFound
+from package_api.errors import AlreadyExists, NotFound
 from package_api.models import PackageFile, Project, User
-from package_api.packages import Page, PackageService
+from package_api.packages import PackageService
+from package_api.paging import Page, choice, descending, slice_page
 
 from . import semver
 from .models import description
@@ -75,19 +76,16 @@ class VersionService:
         page: int = 1,
         per_page: int = 20,
     ) -> Page:
-        if order_by not in ORDERS:
-            raise InvalidParameter("order_by", "does not have a valid value")
-        if sort not in ("asc", "desc"):
-            raise InvalidParameter("sort", "does not have a valid value")
+        choice("order_by", order_by, ORDERS)
+        reverse = descending(sort)
         rows = list(self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id)))
         if search:
             rows = [r for r in rows if search.lower() in r.version.lower()]
         if order_by == "version":
-            rows = semver.ordered(rows, lambda r: r.version, descending=sort == "desc")
+            rows = semver.ordered(rows, lambda r: r.version, descending=reverse)
         else:
-            rows.sort(key=lambda r: (r.created_at, r.id), reverse=sort == "desc")
-        start = (page - 1) * per_page
-        return Page(rows[start : start + per_page], len(rows), page, per_page)
+            rows.sort(key=lambda r: (r.created_at, r.id), reverse=reverse)
+        return slice_page(rows, page, per_page)
 
     def update(self, row: ModelVersion, *, description_: str | None) -> ModelVersion:
         if description_ is not None:

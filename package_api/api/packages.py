@@ -17,9 +17,7 @@ def _can_delete(project: Project) -> bool:
 
 
 def _paginated(items: list[dict[str, object]], page: pagination.Page) -> Response:
-    response = jsonify(items)
-    response.headers.update(pagination.headers(page, base_url() + request.path, request.args))
-    return response
+    return pagination.paginated(items, page, base_url())
 
 
 @bp.get("/projects/<project:project_ref>/packages")

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
+from flask import Response, jsonify, request
+
 from ..errors import InvalidParameter
-from ..packages import Page
+from ..paging import Page
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
@@ -56,3 +59,10 @@ def headers(page: Page, base_url: str, args: Mapping[str, str]) -> dict[str, str
         "X-Prev-Page": str(prev_page or ""),
         "Link": ", ".join(links),
     }
+
+
+def paginated(items: list[Any], page: Page, base_url: str) -> Response:
+    """``items`` as JSON with the pagination headers of ``page`` for this request's URL."""
+    response = jsonify(items)
+    response.headers.update(headers(page, base_url + request.path, request.args))
+    return response

@@ -25,9 +25,7 @@ def _body() -> dict[str, Any]:
 
 
 def _paginated(items: list[dict[str, Any]], page: pagination.Page) -> Response:
-    response = jsonify(items)
-    response.headers.update(pagination.headers(page, base_url() + request.path, request.args))
-    return response
+    return pagination.paginated(items, page, base_url())
 
 
 # -- models ----------------------------------------------------------------------------------------

@@ -1,0 +1,52 @@
+"""Pages of results and the checks of the parameters that order them, shared by every listing."""
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from .errors import InvalidParameter
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+
+
+def choice(name: str, value: str, allowed: Collection[str]) -> str:
+    """Return ``value`` if ``allowed``; raise ``InvalidParameter`` in Grape's words otherwise."""
+    if value not in allowed:
+        raise InvalidParameter(name, "does not have a valid value")
+    return value
+
+
+def descending(sort: str) -> bool:
+    """``True`` for ``desc``, ``False`` for ``asc``; raise ``InvalidParameter`` otherwise."""
+    return choice("sort", sort, ("asc", "desc")) == "desc"
+
+
+def slice_page(items: Sequence[T], page: int, per_page: int) -> Page:
+    """A page of items already in order in memory."""
+    start = (page - 1) * per_page
+    return Page(list(items[start : start + per_page]), len(items), page, per_page)
+
+
+def contains(column: Any, text: str) -> Any:
+    """A case-insensitive substring match where ``%`` and ``_`` in ``text`` are literal."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
+def query_page(session: Session, query: Select[Any], order: Sequence[Any], page: int, per_page: int) -> Page:
+    """A page of ``query`` in ``order``, with the total count."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = list(session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)))
+    return Page(items, total, page, per_page)
