@@ -13,7 +13,7 @@ from package_api import signals
 from package_api.db import db
 from package_api.models import Package
 
-from . import access, records  # noqa: F401  (records: the tables must be known before create_all)
+from . import access, pages, records  # noqa: F401  (records: the tables must be known before create_all)
 from .api import bp as api_bp
 from .projection import Projection
 
@@ -30,5 +30,6 @@ def register(app: Flask) -> None:
     """Add the model registry to ``app``."""
     access.register()
     app.register_blueprint(api_bp)
+    pages.register(app)
     signals.package_created.connect(_on_package_created, sender=app)
     signals.package_deleted.connect(_on_package_deleted, sender=app)

@@ -1,11 +1,13 @@
 """Model versions: each one is the package ``<model name>/<semver>``."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from package_api.errors import AlreadyExists, NotFound
-from package_api.models import PackageFile, Project, User
+from package_api.models import Package, PackageFile, Project, User
 from package_api.packages import PackageService
 from package_api.paging import Page, choice, descending, slice_page
 
@@ -15,6 +17,35 @@ from .projection import Projection
 from .records import Model, ModelVersion
 
 ORDERS = ("version", "created_at")
+
+
+@dataclass(frozen=True)
+class Folder:
+    """The files of one folder of a version (``path`` is ``""`` for the top level)."""
+
+    path: str
+    files: list[PackageFile]
+
+
+@dataclass(frozen=True)
+class VersionDetails:
+    """What a version's page shows. Parameters, metrics, metadata and the CI job come from the
+    version's run, which later work logs (MLflow); until then they are empty."""
+
+    version: ModelVersion
+    files: list[PackageFile]
+    params: list[tuple[str, str]] = field(default_factory=list)
+    metrics: list[tuple[str, float]] = field(default_factory=list)
+    metadata: list[tuple[str, str]] = field(default_factory=list)
+    ci_job: object | None = None
+
+    @property
+    def folders(self) -> list[Folder]:
+        """The files grouped by folder: top-level files first, then folders by path."""
+        grouped: dict[str, list[PackageFile]] = {}
+        for package_file in self.files:
+            grouped.setdefault(package_file.file_name.rpartition("/")[0], []).append(package_file)
+        return [Folder(path, sorted(grouped[path], key=lambda f: f.file_name)) for path in sorted(grouped)]
 
 
 class VersionService:
@@ -59,6 +90,10 @@ class VersionService:
             raise NotFound("Model version")
         return row
 
+    def for_package(self, package: Package) -> ModelVersion | None:
+        """The version ``package`` is, or ``None`` (it is not a model version)."""
+        return self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
+
     def get_in_project(self, project: Project, version_id: int) -> ModelVersion:
         """A version by its id alone (GitLab's ``ml_models/:model_version_id`` URLs)."""
         row = self.session.get(ModelVersion, version_id)
@@ -100,6 +135,9 @@ class VersionService:
     def files(self, row: ModelVersion) -> list[PackageFile]:
         """The version's live files, by path."""
         return sorted(self.packages.list_files(row.package, per_page=10**9).items, key=lambda f: f.file_name)
+
+    def details(self, row: ModelVersion) -> VersionDetails:
+        return VersionDetails(row, self.files(row))
 
     def delete_files(self, row: ModelVersion, file_ids: list[int]) -> int:
         """Delete the given files of the version; raise ``NotFound`` (deleting none) if one is not its."""
