@@ -67,15 +67,18 @@ def page(browser: Browser) -> Iterator[Page]:
         context.close()
 
 
-def save_screenshot(page: Page, name: str) -> Path:
-    """Save the viewport as ``docs/screenshots/<name>.png``."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+def save_screenshot(page: Page, name: str, directory: Path = SCREENSHOTS) -> Path:
+    """Save the viewport as ``<directory>/<name>.png``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.png"
     page.screenshot(path=str(path))
     return path
 
 
 @pytest.fixture
-def screenshot(page: Page) -> Callable[[str], Path]:
-    """``screenshot("package-list")`` saves the page's viewport under ``docs/screenshots/``."""
-    return lambda name: save_screenshot(page, name)
+def screenshot(page: Page, tmp_path: Path) -> Callable[[str], Path]:
+    """``screenshot("package-list")`` saves the page's viewport: under ``docs/screenshots/`` when
+    ``MODELSHELF_UPDATE_SCREENSHOTS=1`` (to refresh the README's pictures), else in the test's
+    temporary directory, so that a test run leaves the checkout as it found it."""
+    directory = SCREENSHOTS if os.environ.get("MODELSHELF_UPDATE_SCREENSHOTS") else tmp_path / "screenshots"
+    return lambda name: save_screenshot(page, name, directory)
