@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from flask import Flask
@@ -211,6 +211,44 @@ class PackageService:
             raise AlreadyExists("Package") from None
         signals.package_created.send(self.app, package=package)
         return package
+
+    def attach(self, package: Package, files: Sequence[tuple[str, Blob]]) -> list[PackageFile]:
+        """Add files to ``package`` whose bytes are stored already (``(path, blob)`` pairs): new
+        rows, no bytes copied. Commit, and send ``package_file_added`` for each.
+
+        Raises ``InvalidParameter`` for a bad path and ``DuplicateNotAllowed`` (nothing added).
+        """
+        checked = [(names.file_path(path, spaces_in_name=True), blob) for path, blob in files]
+        project = package.project
+        added = []
+        for path, blob in checked:
+            self._check_duplicate(project, package.name, package.version, path, package)
+            package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
+            self.session.add(package_file)
+            added.append(package_file)
+        package.updated_at = self.clock()
+        self.session.commit()
+        for package_file in added:
+            signals.package_file_added.send(self.app, package=package, package_file=package_file)
+        return added
+
+    def rename(self, packages: Sequence[Package], name: str) -> None:
+        """Give ``packages`` another name, all or none (renaming a model renames its versions).
+
+        Raises ``InvalidParameter``, and ``AlreadyExists`` when a live package has the new name and
+        one of their versions.
+        """
+        name = names.package_name(name)
+        for package in packages:
+            if self._find_live(package.project_id, name, package.version) is not None:
+                raise AlreadyExists("Package")
+        for package in packages:
+            package.name = name
+        try:
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise AlreadyExists("Package") from None
 
     def find_live(self, project: Project, name: str, version: str) -> Package | None:
         """The live (default or hidden) package ``name/version``, if any."""

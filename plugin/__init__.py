@@ -14,6 +14,7 @@ from package_api.db import db
 from package_api.models import Package
 
 from . import access, pages, records  # noqa: F401  (records: the tables must be known before create_all)
+from . import mlflow, tracking  # the MLflow API and its experiment tracking
 from .api import bp as api_bp
 from .projection import Projection
 
@@ -33,3 +34,5 @@ def register(app: Flask) -> None:
     pages.register(app)
     signals.package_created.connect(_on_package_created, sender=app)
     signals.package_deleted.connect(_on_package_deleted, sender=app)
+    tracking.register(app)  # after the projection: every new version gets its own run
+    mlflow.register(app)

@@ -1,7 +1,7 @@
 """Model versions: each one is the package ``<model name>/<semver>``."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,15 +29,10 @@ class Folder:
 
 @dataclass(frozen=True)
 class VersionDetails:
-    """What a version's page shows. Parameters, metrics, metadata and the CI job come from the
-    version's run, which later work logs (MLflow); until then they are empty."""
+    """A version and its files (its run's params and metrics are in ``plugin.tracking.cards``)."""
 
     version: ModelVersion
     files: list[PackageFile]
-    params: list[tuple[str, str]] = field(default_factory=list)
-    metrics: list[tuple[str, float]] = field(default_factory=list)
-    metadata: list[tuple[str, str]] = field(default_factory=list)
-    ci_job: object | None = None
 
     @property
     def folders(self) -> list[Folder]:

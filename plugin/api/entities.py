@@ -16,7 +16,14 @@ def author(user: User | None) -> dict[str, Any] | None:
     return {"id": user.id, "username": user.username, "name": user.name}
 
 
-def version(row: ModelVersion, project: Project, base_url: str, *, files: list[PackageFile] | None = None) -> dict[str, Any]:
+def version(
+    row: ModelVersion,
+    project: Project,
+    base_url: str,
+    *,
+    files: list[PackageFile] | None = None,
+    aliases: list[str] | None = None,
+) -> dict[str, Any]:
     api = f"{base_url}/api/v4/projects/{project.id}"
     body: dict[str, Any] = {
         "id": row.id,
@@ -35,6 +42,8 @@ def version(row: ModelVersion, project: Project, base_url: str, *, files: list[P
             "import_path": f"{api}/packages/ml_models/{row.id}/files/",
         },
     }
+    if aliases is not None:
+        body["aliases"] = aliases
     if files is not None:
         body["artifacts_count"] = len(files)
         body["files"] = [package_file(f) for f in files]

@@ -10,11 +10,13 @@ from flask import Blueprint, Response, jsonify, request
 from package_api.api import pagination
 from package_api.api.context import authorized_project, base_url, package_services, principal
 from package_api.api.downloads import file_response
+from package_api.db import db
 from package_api.errors import InvalidParameter
 from package_api.packages import parse_status
 
 from ..access import ModelAction
 from ..services import model_services, version_services
+from ..tracking.cards import CardService
 from . import entities
 
 bp = Blueprint("model_registry_api", __name__, url_prefix="/api/v4/projects/<project:project_ref>")
@@ -122,7 +124,8 @@ def get_version(project_ref: str, model_ref: str, version_ref: str) -> Response:
     project = authorized_project(project_ref, ModelAction.READ_MODEL)
     versions = version_services()
     row = versions.get(model_services().get(project, model_ref), version_ref)
-    return jsonify(entities.version(row, project, base_url(), files=versions.files(row)))
+    aliases = CardService(db.session).aliases(row)
+    return jsonify(entities.version(row, project, base_url(), files=versions.files(row), aliases=aliases))
 
 
 @bp.put("/ml/models/<model_ref>/versions/<version_ref>")

@@ -7,9 +7,13 @@ from flask.typing import ResponseReturnValue
 
 from package_api.pages.context import authorized_project, can, principal
 
+from package_api.db import db
+
+from .. import charts as charts_
 from .. import markdown
 from ..access import ModelAction
 from ..services import model_services, version_services
+from ..tracking.cards import CardService
 from .blueprint import PREFIX, bp, selected_tab
 from .forms import FormError, attempt
 
@@ -69,12 +73,19 @@ def version(namespace: str, project: str, model_id: int, version_id: int) -> Res
     found = authorized_project(namespace, project, ModelAction.READ_MODEL)
     versions = version_services()
     details = versions.details(versions.get(model_services().get(found, model_id), version_id))
+    cards = CardService(db.session)
+    charts = {
+        key: charts_.line_chart(key, [(p.step, p.value) for p in points])
+        for key, points in cards.metric_histories(details.version).items()
+    }
     return render_template(
         "model_registry/version.html",
         project=found,
         model=details.version.model,
         version=details.version,
         details=details,
+        card=cards.for_version(details.version),
+        charts=charts,
         description=markdown.render(details.version.description),
         tab=selected_tab(TABS),
         can_write=can(found, ModelAction.WRITE_MODEL),

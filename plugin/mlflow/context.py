@@ -1,0 +1,53 @@
+"""Per-request wiring of the MLflow surface: the project a tracking URI names, checked against
+the model registry's actions, and the tracking services."""
+from __future__ import annotations
+
+from package_api.api.context import authorized_project, package_services, principal
+from package_api.db import db
+from package_api.models import Project, User
+
+from ..access import ModelAction
+from ..tracking.artifacts import ArtifactService
+from ..tracking.experiments import ExperimentService
+from ..tracking.logged_models import LoggedModelService
+from ..tracking.model_versions import ModelVersionService
+from ..tracking.registry import RegistryService
+from ..tracking.runs import RunService
+
+
+def readable(project_ref: str) -> Project:
+    """The project, if the caller may read its model registry; raise ``NotFound``/``Unauthorized``."""
+    return authorized_project(project_ref, ModelAction.READ_MODEL)
+
+
+def writable(project_ref: str) -> Project:
+    """The project, if the caller may change its model registry; raise otherwise."""
+    return authorized_project(project_ref, ModelAction.WRITE_MODEL)
+
+
+def user() -> User | None:
+    return principal().user
+
+
+def experiments() -> ExperimentService:
+    return ExperimentService(db.session)
+
+
+def runs() -> RunService:
+    return RunService(db.session)
+
+
+def logged_models() -> LoggedModelService:
+    return LoggedModelService(db.session)
+
+
+def registry() -> RegistryService:
+    return RegistryService(db.session, package_services())
+
+
+def model_versions() -> ModelVersionService:
+    return ModelVersionService(db.session, package_services())
+
+
+def artifacts() -> ArtifactService:
+    return ArtifactService(db.session, package_services())

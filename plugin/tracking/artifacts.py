@@ -1,0 +1,213 @@
+"""MLflow artifact paths mapped onto packages.
+
+MLflow addresses artifacts as ``<experiment>/<run>/artifacts/<path>`` and
+``<experiment>/models/<model_id>/artifacts/<path>``. Each names a package and a file in it:
+
+============================================  ============================================
+a run that is a version's own run             the version's package ``<model>/<semver>``
+any other run                                 ``ml_experiment_<experiment>/candidate_<run id>``
+a logged model ``m-<hex>``                    ``ml_experiment_<experiment>/m-<hex>``
+============================================  ============================================
+
+Candidate and logged-model versions are not semantic versions, so those packages stay plain
+packages (out of the model list), reachable through the generic package API like any other.
+Directories are not stored: they are the prefixes of file paths.
+"""
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from package_api.models import Blob, Package, PackageFile, Project, User
+from package_api.packages import PackageService
+
+from . import validation
+from .errors import MissingResource
+from .records import Experiment, LoggedModel, Run
+
+ARTIFACTS = "artifacts"
+MODELS = "models"
+ALL_FILES = 10**9
+
+
+def experiment_package(experiment: Experiment) -> str:
+    return f"ml_experiment_{experiment.iid}"
+
+
+def candidate_version(run: Run) -> str:
+    return f"candidate_{run.id}"
+
+
+def run_root(run: Run) -> str:
+    """The artifact path of a run's root (its ``artifact_uri`` is ``mlflow-artifacts:/`` + this)."""
+    return f"{run.experiment.iid}/{run.uuid}/{ARTIFACTS}"
+
+
+def logged_model_root(model: LoggedModel) -> str:
+    return f"{model.experiment.iid}/{MODELS}/{model.uuid}/{ARTIFACTS}"
+
+
+@dataclass(frozen=True)
+class Location:
+    """A package (by name and version) and a path inside it (``""``: the whole package)."""
+
+    name: str
+    version: str
+    path: str = ""
+
+    def below(self, path: str) -> Location:
+        return Location(self.name, self.version, posixpath.join(self.path, path) if self.path else path)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file or directory directly inside a listed directory, by path relative to it."""
+
+    path: str
+    is_dir: bool
+    size: int | None = None
+
+
+class ArtifactService:
+    def __init__(self, session: Session, packages: PackageService) -> None:
+        self.session = session
+        self.packages = packages
+
+    # -- locations ---------------------------------------------------------------------------------
+
+    def of_run(self, run: Run) -> Location:
+        version = run.model_version
+        if version is not None:
+            return Location(version.model.name, version.version)
+        return Location(experiment_package(run.experiment), candidate_version(run))
+
+    def of_logged_model(self, model: LoggedModel) -> Location:
+        return Location(experiment_package(model.experiment), model.uuid)
+
+    def locate(self, project: Project, artifact_path: str) -> Location | None:
+        """The package location ``artifact_path`` names, or ``None`` if it names no run or logged
+        model of ``project``. Raise ``InvalidInput("Invalid path")`` for traversal."""
+        segments = validation.artifact_path(artifact_path)
+        if len(segments) < 3 or not segments[0].isdigit():
+            return None
+        experiment = self.session.scalar(
+            select(Experiment).where(Experiment.project_id == project.id, Experiment.iid == int(segments[0]))
+        )
+        if experiment is None:
+            return None
+        if segments[1] == MODELS and len(segments) >= 4 and segments[3] == ARTIFACTS:
+            model = self.session.scalar(
+                select(LoggedModel).where(LoggedModel.uuid == segments[2], LoggedModel.experiment_id == experiment.id)
+            )
+            return None if model is None else self.of_logged_model(model).below("/".join(segments[4:]))
+        if segments[2] != ARTIFACTS:
+            return None
+        run = self.session.scalar(select(Run).where(Run.uuid == segments[1], Run.experiment_id == experiment.id))
+        return None if run is None else self.of_run(run).below("/".join(segments[3:]))
+
+    def _require(self, project: Project, artifact_path: str) -> Location:
+        location = self.locate(project, artifact_path)
+        if location is None or not location.path:
+            raise MissingResource(f"No such artifact: '{artifact_path}'", "Artifact")
+        return location
+
+    def _package(self, project: Project, location: Location) -> Package | None:
+        return self.packages.find_live(project, location.name, location.version)
+
+    def _newest_files(self, package: Package) -> dict[str, PackageFile]:
+        """The live files of ``package`` by path, the newest of each path."""
+        newest: dict[str, PackageFile] = {}
+        for package_file in self.packages.list_files(package, per_page=ALL_FILES).items:
+            newest[package_file.file_name] = package_file  # by id ascending: the newest comes last
+        return newest
+
+    # -- operations --------------------------------------------------------------------------------
+
+    def upload(
+        self, project: Project, artifact_path: str, body: BinaryIO, *, content_length: int | None, creator: User | None
+    ) -> PackageFile:
+        """Stream ``body`` into the file ``artifact_path`` names. Raise ``InvalidInput``,
+        ``MissingResource`` for a path of no run or logged model, ``FileTooLarge``..."""
+        location = self._require(project, artifact_path)
+        return self.packages.upload(
+            project,
+            location.name,
+            location.version,
+            location.path,
+            body,
+            creator=creator,
+            content_length=content_length,
+            spaces_in_name=True,
+        )
+
+    def listing(self, project: Project, artifact_path: str) -> list[Entry]:
+        """What is directly inside the directory ``artifact_path``: nothing for a file or a path
+        that does not exist (MLflow answers those with ``{}``)."""
+        location = self.locate(project, artifact_path)
+        package = None if location is None else self._package(project, location)
+        if location is None or package is None:
+            return []
+        return entries(self._newest_files(package), location.path)
+
+    def file(self, project: Project, artifact_path: str) -> PackageFile:
+        """The newest file at ``artifact_path``; raise ``MissingResource``."""
+        location = self._require(project, artifact_path)
+        package = self._package(project, location)
+        found = None if package is None else self._newest_files(package).get(location.path)
+        if found is None:
+            raise MissingResource(f"No such artifact: '{artifact_path}'", "Artifact")
+        return found
+
+    def delete(self, project: Project, artifact_path: str) -> int:
+        """Delete the file or directory tree at ``artifact_path`` (none is fine); return how many
+        files went."""
+        location = self.locate(project, artifact_path)
+        package = None if location is None else self._package(project, location)
+        if location is None or package is None:
+            return 0
+        prefix = location.path
+        doomed = [
+            f
+            for f in self.packages.list_files(package, per_page=ALL_FILES).items
+            if not prefix or f.file_name == prefix or f.file_name.startswith(prefix + "/")
+        ]
+        for package_file in doomed:
+            self.packages.delete_file(package_file)
+        return len(doomed)
+
+    def blobs(self, project: Project, location: Location) -> list[tuple[str, Blob]]:
+        """The newest files at or under ``location``, by path relative to it (a file by its own
+        name), with their blobs: what a version registered from there receives."""
+        package = self._package(project, location)
+        if package is None:
+            return []
+        prefix = location.path
+        found = []
+        for path, package_file in sorted(self._newest_files(package).items()):
+            if not prefix:
+                found.append((path, package_file.blob))
+            elif path == prefix:
+                found.append((posixpath.basename(path), package_file.blob))
+            elif path.startswith(prefix + "/"):
+                found.append((path[len(prefix) + 1 :], package_file.blob))
+        return found
+
+
+def entries(files: dict[str, PackageFile], directory: str) -> list[Entry]:
+    """Files and directories directly inside ``directory`` (``""``: the top), relative to it;
+    directories are the prefixes of file paths."""
+    prefix = f"{directory}/" if directory else ""
+    found: dict[str, Entry] = {}
+    for path, package_file in files.items():
+        if not path.startswith(prefix):
+            continue
+        head, slash, _ = path[len(prefix) :].partition("/")
+        if slash:
+            found.setdefault(head, Entry(head, True))
+        else:
+            found[head] = Entry(head, False, package_file.size)
+    return sorted(found.values(), key=lambda e: e.path)

@@ -1,0 +1,99 @@
+"""What a version's page shows of its run: params, the latest value and the history of each metric,
+metadata (tags), and the CI job that produced it. The run is the one MLflow reports for the
+version (its own run, or the training run it was registered from)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..records import ModelVersion
+from .records import Run, RunMetric
+from .registry_records import Alias, VersionTag
+from .runs import MetricPoint, RunService
+from .version_runs import VersionRuns
+
+#: Tags MLflow sets itself (``mlflow.user``, ``mlflow.source.name``...): not the user's metadata.
+SYSTEM_TAG_PREFIX = "mlflow."
+#: GitLab's convention: ``mlflow.set_tag("gitlab.CI_JOB_ID", os.getenv("CI_JOB_ID"))`` links a run
+#: to its CI job. Modelshelf has no CI of its own; the page shows what the tags say.
+CI_TAG_PREFIX = "gitlab.CI_"
+CI_JOB_TAG = "gitlab.CI_JOB_ID"
+
+
+@dataclass(frozen=True)
+class CiJob:
+    """The CI job a run names in its ``gitlab.CI_*`` tags (``job_id`` and the rest as given)."""
+
+    job_id: str
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VersionCard:
+    run: Run | None = None
+    params: list[tuple[str, str]] = field(default_factory=list)
+    metrics: list[tuple[str, float]] = field(default_factory=list)
+    metadata: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[tuple[str, str]] = field(default_factory=list)  # the version's own (registry) tags
+    aliases: list[str] = field(default_factory=list)  # champion, ... (not the semantic version)
+    ci_job: CiJob | None = None
+
+
+class CardService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.runs = RunService(session)
+        self.version_runs = VersionRuns(session)
+
+    def run_of(self, version: ModelVersion) -> Run | None:
+        """The run MLflow reports for ``version`` (made with the version if it is missing)."""
+        return self.version_runs.ensure(version).run
+
+    def aliases(self, version: ModelVersion) -> list[str]:
+        """The aliases pointing at ``version``, by name."""
+        return list(
+            self.session.scalars(select(Alias.alias).where(Alias.version_id == version.id).order_by(Alias.alias))
+        )
+
+    def for_version(self, version: ModelVersion) -> VersionCard:
+        """Params, latest metrics, metadata and CI job of the version's run, sorted by key."""
+        tags = sorted(
+            (t.key, t.value)
+            for t in self.session.scalars(select(VersionTag).where(VersionTag.version_id == version.id))
+        )
+        aliases = self.aliases(version)
+        run = self.run_of(version)
+        if run is None:
+            return VersionCard(tags=tags, aliases=aliases)
+        view = self.runs.view(run)
+        ci = {k.removeprefix("gitlab."): v for k, v in view.tags.items() if k.startswith(CI_TAG_PREFIX)}
+        return VersionCard(
+            run=run,
+            params=sorted(view.params.items()),
+            metrics=sorted((k, p.value) for k, p in view.metrics.items()),
+            metadata=sorted((k, v) for k, v in view.tags.items() if not k.startswith(SYSTEM_TAG_PREFIX)),
+            tags=tags,
+            aliases=aliases,
+            ci_job=CiJob(view.tags[CI_JOB_TAG], ci) if CI_JOB_TAG in view.tags else None,
+        )
+
+    def metric_history(self, version: ModelVersion, key: str) -> list[MetricPoint]:
+        """Every point of metric ``key`` of the version's run, by step then time (for a chart)."""
+        return self.metric_histories(version).get(key, [])
+
+    def metric_histories(self, version: ModelVersion) -> dict[str, list[MetricPoint]]:
+        """Every metric's points, by key, each by step then time."""
+        run = self.run_of(version)
+        if run is None:
+            return {}
+        histories: dict[str, list[MetricPoint]] = {}
+        rows = self.session.scalars(
+            select(RunMetric)
+            .where(RunMetric.run_id == run.id)
+            .order_by(RunMetric.key, RunMetric.step, RunMetric.timestamp, RunMetric.id)
+        )
+        for row in rows:
+            histories.setdefault(row.key, []).append(MetricPoint.of(row))
+        return histories

@@ -1,0 +1,328 @@
+"""MLflow's search filter language (the subset its stores accept), parsed for real: a tokenizer,
+a recursive-descent parser that checks keys and comparators against a ``Grammar``, and the
+evaluation of a parsed filter against one entity.
+
+::
+
+    filter      := comparison ("AND" comparison)*
+    comparison  := identifier operator value
+                 | identifier ["NOT"] "IN" "(" value ("," value)* ")"
+    identifier  := key | kind "." key          kind: tag(s), attribute(s)/attr/run, metric(s), param(s)/parameter(s)
+    key         := word | `back ticked` | "double quoted"      (after the kind, dots belong to the key)
+    operator    := = | != | <> | < | <= | > | >= | LIKE | ILIKE
+    value       := 'string' | "string" | number
+
+An absent tag or param satisfies ``!=`` and ``NOT IN`` and nothing else. Errors are
+``InvalidInput`` with MLflow's sentences, which the MLflow surface answers with 400
+``INVALID_PARAMETER_VALUE``.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Union
+
+from package_api.errors import InvalidInput
+
+Value = Union[str, float, tuple[str, ...]]  # noqa: UP007  (an alias evaluated at run time on 3.10)
+
+ATTRIBUTE, TAG, METRIC, PARAM = "attribute", "tag", "metric", "param"
+KIND_NAMES: Mapping[str, str] = {
+    "attribute": ATTRIBUTE, "attributes": ATTRIBUTE, "attr": ATTRIBUTE, "run": ATTRIBUTE,
+    "tag": TAG, "tags": TAG,
+    "metric": METRIC, "metrics": METRIC,
+    "param": PARAM, "params": PARAM, "parameter": PARAM, "parameters": PARAM,
+}  # fmt: skip
+STRING_OPERATORS = frozenset({"=", "!=", "LIKE", "ILIKE"})
+NUMERIC_OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">="})
+LIST_OPERATORS = frozenset({"IN", "NOT IN"})
+#: MLflow's client adds ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every registered model
+#: search; models without the tag are not prompts, so they also satisfy ``= 'false'`` (MLflow's
+#: own special case in ``SearchModelVersionUtils``).
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """What one search accepts: attribute keys (and which are numeric or take ``IN``) and the
+    other kinds of identifier."""
+
+    attributes: frozenset[str]
+    numeric: frozenset[str] = frozenset()
+    listable: frozenset[str] = frozenset()
+    kinds: frozenset[str] = frozenset({TAG})
+    #: Other spellings of attribute keys (``run name`` -> ``run_name``).
+    synonyms: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    kind: str
+    key: str
+    operator: str
+    value: Value
+
+    def matches(self, actual: str | float | None) -> bool:
+        """Whether an entity whose ``kind.key`` is ``actual`` (``None``: absent) passes."""
+        if actual is None:
+            if self.kind == TAG and self.key == PROMPT_TAG and self.operator == "=":
+                return self.value == "false"
+            return self.operator in ("!=", "NOT IN")
+        if self.operator in LIST_OPERATORS:
+            inside = str(actual) in self.value  # type: ignore[operator]
+            return inside if self.operator == "IN" else not inside
+        if self.operator in ("LIKE", "ILIKE"):
+            return like(str(self.value), str(actual), ignore_case=self.operator == "ILIKE")
+        if isinstance(self.value, float):
+            try:
+                left: str | float = float(actual)
+            except (TypeError, ValueError):
+                return False
+        else:
+            left = str(actual)
+        return _COMPARE[self.operator](left, self.value)
+
+
+_COMPARE = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def like(pattern: str, text: str, *, ignore_case: bool = False) -> bool:
+    """SQL ``LIKE``: ``%`` any run of characters, ``_`` one character, the rest literal."""
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
+
+
+# -- tokens ------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")
+  | (?P<number>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w.`]))
+  | (?P<operator><=|>=|!=|<>|==|=|<|>)
+  | (?P<punct>[(),])
+  | (?P<identifier>(?:`[^`]*`|[A-Za-z_][\w\-:/]*)(?:\.(?:`[^`]*`|"[^"]*"|[\w\-:/]+))*)
+    """,
+    re.VERBOSE,
+)
+_KEYWORDS = frozenset({"AND", "OR", "LIKE", "ILIKE", "IN", "NOT", "IS", "NULL"})
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # string | number | operator | punct | identifier | keyword
+    text: str
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split ``text`` into tokens; raise ``InvalidInput`` at a character no token starts with."""
+    tokens: list[Token] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise InvalidInput(f"Invalid filter '{text}'. Could not be parsed.")
+        position = match.end()
+        kind = match.lastgroup or ""
+        if kind == "space":
+            continue
+        word = match.group()
+        if kind == "identifier" and word.upper() in _KEYWORDS:
+            tokens.append(Token("keyword", word.upper()))
+        else:
+            tokens.append(Token(kind, word))
+    return tokens
+
+
+# -- parser ------------------------------------------------------------------------------------------
+
+
+def parse(text: str | None, grammar: Grammar) -> list[Comparison]:
+    """The comparisons ``text`` ANDs together (none for an empty filter); raise ``InvalidInput``."""
+    if text is None or not text.strip():
+        return []
+    return _Parser(text, tokenize(text), grammar).filter()
+
+
+class _Parser:
+    def __init__(self, text: str, tokens: list[Token], grammar: Grammar) -> None:
+        self.text, self.tokens, self.grammar, self.position = text, tokens, grammar, 0
+
+    def _peek(self) -> Token | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def _next(self, expected: str) -> Token:
+        token = self._peek()
+        if token is None:
+            raise InvalidInput(f"Invalid filter '{self.text}'. Expected {expected} at the end.")
+        self.position += 1
+        return token
+
+    def _fail(self, found: Token, expected: str) -> InvalidInput:
+        return InvalidInput(
+            f"Invalid comparison clause in filter '{self.text}'. Expected {expected}, found '{found.text}'."
+        )
+
+    def filter(self) -> list[Comparison]:
+        comparisons = [self.comparison()]
+        while (token := self._peek()) is not None:
+            if token.kind == "keyword" and token.text == "OR":
+                raise InvalidInput(
+                    f"Invalid clause(s) in filter string: 'OR'. Only 'AND' is supported in '{self.text}'."
+                )
+            if not (token.kind == "keyword" and token.text == "AND"):
+                raise self._fail(token, "'AND'")
+            self.position += 1
+            comparisons.append(self.comparison())
+        return comparisons
+
+    def comparison(self) -> Comparison:
+        token = self._next("an identifier")
+        if token.kind != "identifier":
+            raise self._fail(token, "an identifier")
+        kind, key = self.identifier(token.text)
+        operator = self.operator()
+        if operator in LIST_OPERATORS:
+            return Comparison(kind, key, operator, self.value_list(kind, key, operator))
+        self._check_operator(kind, key, operator)
+        return Comparison(kind, key, operator, self.value(kind, key))
+
+    def identifier(self, text: str) -> tuple[str, str]:
+        head, dot, rest = _split_identifier(text)
+        if not dot:
+            key = self.grammar.synonyms.get(_unquote(head), _unquote(head))
+            return self._attribute(key)
+        kind = KIND_NAMES.get(_unquote(head))
+        allowed = sorted({ATTRIBUTE, *self.grammar.kinds})
+        if kind is None or (kind != ATTRIBUTE and kind not in self.grammar.kinds):
+            raise InvalidInput(f"Invalid entity type '{_unquote(head)}'. Valid values are {allowed}")
+        key = _unquote(rest)
+        if not key:
+            raise InvalidInput(f"Invalid identifier '{text}'. A key must follow '{head}.'.")
+        return self._attribute(key) if kind == ATTRIBUTE else (kind, key)
+
+    def _attribute(self, key: str) -> tuple[str, str]:
+        if key not in self.grammar.attributes:
+            valid = "{" + ", ".join(repr(k) for k in sorted(self.grammar.attributes)) + "}"
+            raise InvalidInput(f"Invalid attribute key '{key}' specified. Valid keys are '{valid}'")
+        return ATTRIBUTE, key
+
+    def operator(self) -> str:
+        token = self._next("a comparison operator")
+        if token.kind == "operator":
+            return {"<>": "!=", "==": "="}.get(token.text, token.text)
+        if token.kind == "keyword" and token.text in ("LIKE", "ILIKE", "IN"):
+            return token.text
+        if token.kind == "keyword" and token.text == "NOT":
+            following = self._next("'IN'")
+            if following.kind == "keyword" and following.text == "IN":
+                return "NOT IN"
+            raise self._fail(following, "'IN'")
+        raise self._fail(token, "a comparison operator")
+
+    def _numeric(self, kind: str, key: str) -> bool:
+        return kind == METRIC or (kind == ATTRIBUTE and key in self.grammar.numeric)
+
+    def _check_operator(self, kind: str, key: str, operator: str) -> None:
+        valid = NUMERIC_OPERATORS if self._numeric(kind, key) else STRING_OPERATORS
+        if operator not in valid:
+            raise InvalidInput(f"Invalid comparator '{operator}' not one of '{sorted(valid)}'")
+
+    def value(self, kind: str, key: str) -> str | float:
+        token = self._next("a value")
+        if self._numeric(kind, key):
+            text = _unquote_string(token.text) if token.kind == "string" else token.text
+            try:
+                return float(text)
+            except ValueError:
+                raise InvalidInput(
+                    f"Expected numeric value type for numeric attribute: {key}. Found {token.text}"
+                ) from None
+        if token.kind != "string":
+            raise InvalidInput(f"Expected a quoted string value for {kind} '{key}'. Got value {token.text}")
+        return _unquote_string(token.text)
+
+    def value_list(self, kind: str, key: str, operator: str) -> tuple[str, ...]:
+        if kind != ATTRIBUTE or key not in self.grammar.listable:
+            raise InvalidInput(
+                f"Invalid comparator '{operator}' for '{key}': only {sorted(self.grammar.listable)} take a list"
+            )
+        opening = self._next("'('")
+        if opening.text != "(":
+            raise self._fail(opening, "'('")
+        values: list[str] = []
+        while True:
+            token = self._next("a quoted string")
+            if token.kind != "string":
+                raise InvalidInput(
+                    f"While parsing a list in the query, expected string value, punctuation, or whitespace, but got different type in list: {token.text}"
+                )
+            values.append(_unquote_string(token.text))
+            closing = self._next("',' or ')'")
+            if closing.text == ")":
+                return tuple(values)
+            if closing.text != ",":
+                raise self._fail(closing, "',' or ')'")
+
+
+def _split_identifier(text: str) -> tuple[str, str, str]:
+    """``tags.`a.b``` -> (``tags``, ``.``, ```a.b```): the first dot outside backticks."""
+    quoted = False
+    for index, char in enumerate(text):
+        if char == "`":
+            quoted = not quoted
+        elif char == "." and not quoted:
+            return text[:index], ".", text[index + 1 :]
+    return text, "", ""
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "`\"'":
+        return text[1:-1]
+    return text
+
+
+def _unquote_string(text: str) -> str:
+    quote = text[0]
+    inner = text[1:-1]
+    if quote == "'":
+        inner = inner.replace("''", "'")
+    return re.sub(r"\\(['\"\\])", r"\1", inner)
+
+
+# -- order_by ----------------------------------------------------------------------------------------
+
+_ORDER_RE = re.compile(r"^\s*(?P<key>.+?)(?:\s+(?P<direction>ASC|DESC))?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Ordering:
+    kind: str
+    key: str
+    ascending: bool
+
+
+def parse_order_by(clause: str, keys: frozenset[str], kinds: frozenset[str] = frozenset()) -> Ordering:
+    """One ``order_by`` clause (``version_number DESC``); raise ``InvalidInput``."""
+    match = _ORDER_RE.match(clause or "")
+    if match is None or not match.group("key").strip():
+        raise InvalidInput(f"Invalid order_by clause '{clause}'. Could not be parsed.")
+    text = match.group("key").strip()
+    ascending = (match.group("direction") or "ASC").upper() == "ASC"
+    head, dot, rest = _split_identifier(text)
+    kind = KIND_NAMES.get(_unquote(head)) if dot else ATTRIBUTE
+    key = _unquote(rest) if dot else _unquote(head)
+    if kind == ATTRIBUTE and key in keys:
+        return Ordering(ATTRIBUTE, key, ascending)
+    if kind is not None and kind != ATTRIBUTE and kind in kinds and key:
+        return Ordering(kind, key, ascending)
+    valid = "{" + ", ".join(repr(k) for k in sorted(keys)) + "}"
+    raise InvalidInput(f"Invalid order by key '{text}' specified. Valid keys are '{valid}'")

@@ -1,0 +1,233 @@
+"""MLflow 3's logged models (``m-<hex>``): create, find, finalize, tag, search. ``log_model`` makes
+one, uploads its files into the model's package, and registers a version from ``models:/m-<hex>``."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from package_api.errors import InvalidInput
+from package_api.models import Project, User
+
+from . import filters, search, validation
+from .errors import MissingResource
+from .experiments import ACTIVE, DELETED
+from .records import Experiment, LoggedModel, LoggedModelParam, LoggedModelTag, Run
+from .times import milliseconds
+from .transactions import committed
+
+STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
+#: The tag MLflow keeps on a logged model: the registered versions made from it (a JSON list).
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
+NUMERIC = frozenset({"creation_timestamp", "creation_time", "last_updated_timestamp", "last_updated_time"})
+SEARCH_GRAMMAR = filters.Grammar(
+    attributes=frozenset({"name", "model_id", "model_type", "status", "source_run_id"}) | NUMERIC,
+    numeric=NUMERIC,
+    kinds=frozenset({filters.TAG, filters.PARAM, filters.METRIC}),
+)
+MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 100, 50000
+
+
+@dataclass(frozen=True)
+class LoggedModelView:
+    model: LoggedModel
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def _status(value: str | None) -> str:
+    if value not in STATUSES:
+        raise InvalidInput(f"Invalid logged model status '{value}'. Valid values are {list(STATUSES)}")
+    return value  # type: ignore[return-value]
+
+
+class LoggedModelService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(
+        self,
+        experiment: Experiment,
+        *,
+        name: str | None,
+        source_run: Run | None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        model_type: str | None = None,
+        creator: User | None,
+    ) -> LoggedModel:
+        """Create a pending logged model; raise ``InvalidInput`` for a bad tag or param."""
+        checked_tags = {validation.key(k): validation.tag_value(v) for k, v in (tags or {}).items()}
+        checked_params = {validation.key(k): validation.param_value(v) for k, v in (params or {}).items()}
+        token = uuid.uuid4().hex
+
+        def work() -> LoggedModel:
+            model = LoggedModel(
+                project_id=experiment.project_id,
+                experiment_id=experiment.id,
+                uuid=f"m-{token}",
+                name=validation.length("Logged model name", name or f"model-{token[:8]}", 500),
+                source_run_id=source_run.id if source_run else None,
+                model_type=model_type or "",
+                creator_id=creator.id if creator else None,
+            )
+            self.session.add(model)
+            self.session.flush()
+            self.session.add_all(
+                LoggedModelTag(logged_model_id=model.id, key=k, value=v) for k, v in checked_tags.items()
+            )
+            self.session.add_all(
+                LoggedModelParam(logged_model_id=model.id, key=k, value=v) for k, v in checked_params.items()
+            )
+            return model
+
+        return committed(self.session, work)
+
+    def get(self, project: Project, model_id: str | None, *, allow_deleted: bool = False) -> LoggedModel:
+        """Raise ``MissingResource``."""
+        model = self.session.scalar(
+            select(LoggedModel).where(LoggedModel.uuid == (model_id or ""), LoggedModel.project_id == project.id)
+        )
+        if model is None or (model.lifecycle_stage != ACTIVE and not allow_deleted):
+            raise MissingResource(f"Logged model with ID '{model_id}' not found.", "Logged model")
+        return model
+
+    def finalize(self, model: LoggedModel, status: str | None) -> LoggedModel:
+        model.status = _status(status)
+        self.session.commit()
+        return model
+
+    def set_tags(self, model: LoggedModel, tags: dict[str, str]) -> None:
+        checked = {validation.key(k): validation.tag_value(v) for k, v in tags.items()}
+        for key, value in checked.items():
+            self._put_tag(model, key, value)
+        self.session.commit()
+
+    def _put_tag(self, model: LoggedModel, key: str, value: str) -> None:
+        tag = self.session.scalar(
+            select(LoggedModelTag).where(LoggedModelTag.logged_model_id == model.id, LoggedModelTag.key == key)
+        )
+        if tag is None:
+            self.session.add(LoggedModelTag(logged_model_id=model.id, key=key, value=value))
+        else:
+            tag.value = value
+
+    def delete_tag(self, model: LoggedModel, key: str) -> None:
+        """Raise ``MissingResource`` when the model has no such tag."""
+        tag = self.session.scalar(
+            select(LoggedModelTag).where(LoggedModelTag.logged_model_id == model.id, LoggedModelTag.key == key)
+        )
+        if tag is None:
+            raise MissingResource(f"No tag with key '{key}' found for model with ID '{model.uuid}'.", "Tag")
+        self.session.delete(tag)
+        self.session.commit()
+
+    def log_params(self, model: LoggedModel, params: dict[str, str]) -> None:
+        for key, value in params.items():
+            key, value = validation.key(key), validation.param_value(value)
+            row = self.session.scalar(
+                select(LoggedModelParam).where(
+                    LoggedModelParam.logged_model_id == model.id, LoggedModelParam.key == key
+                )
+            )
+            if row is None:
+                self.session.add(LoggedModelParam(logged_model_id=model.id, key=key, value=value))
+            else:
+                row.value = value
+        self.session.commit()
+
+    def delete(self, model: LoggedModel) -> None:
+        model.lifecycle_stage = DELETED
+        self.session.commit()
+
+    def note_version(self, model: LoggedModel, name: str, version: int) -> None:
+        """Add a registered version to the model's ``mlflow.modelVersions`` tag (as MLflow's
+        server does; the client adds its own entry after)."""
+        tags = self.view(model).tags
+        try:
+            noted = json.loads(tags.get(MODEL_VERSIONS_TAG, "[]"))
+        except ValueError:
+            noted = []
+        entry = {"name": name, "version": version}
+        if not isinstance(noted, list):
+            noted = []
+        if entry not in noted:
+            noted.append(entry)
+        self._put_tag(model, MODEL_VERSIONS_TAG, json.dumps(noted))
+        self.session.commit()
+
+    def views(self, models: Sequence[LoggedModel]) -> list[LoggedModelView]:
+        ids = [m.id for m in models]
+        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+        params: dict[int, dict[str, str]] = {i: {} for i in ids}
+        if ids:
+            for tag in self.session.scalars(select(LoggedModelTag).where(LoggedModelTag.logged_model_id.in_(ids))):
+                tags[tag.logged_model_id][tag.key] = tag.value
+            for param in self.session.scalars(
+                select(LoggedModelParam).where(LoggedModelParam.logged_model_id.in_(ids))
+            ):
+                params[param.logged_model_id][param.key] = param.value
+        return [LoggedModelView(m, tags[m.id], params[m.id]) for m in models]
+
+    def view(self, model: LoggedModel) -> LoggedModelView:
+        return self.views([model])[0]
+
+    def search(
+        self,
+        project: Project,
+        experiments: Sequence[Experiment],
+        *,
+        filter_: str | None = None,
+        order_by: Sequence[tuple[str, bool]] = (),
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> search.Results[LoggedModelView]:
+        """Active logged models of ``experiments`` matching ``filter_``; ``order_by`` holds
+        ``(field name, ascending)`` pairs. Raise ``InvalidInput``."""
+        comparisons = filters.parse(filter_, SEARCH_GRAMMAR)
+        kinds = frozenset({filters.TAG, filters.PARAM, filters.METRIC})
+        orderings = [
+            filters.parse_order_by(f"{name} {'ASC' if asc else 'DESC'}", SEARCH_GRAMMAR.attributes, kinds)
+            for name, asc in order_by
+        ]
+        size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
+        start = search.offset(page_token)
+        models = list(
+            self.session.scalars(
+                select(LoggedModel).where(
+                    LoggedModel.project_id == project.id,
+                    LoggedModel.experiment_id.in_([e.id for e in experiments]),
+                    LoggedModel.lifecycle_stage == ACTIVE,
+                )
+            )
+        )
+        views = [v for v in self.views(models) if all(c.matches(_field(v, c.kind, c.key)) for c in comparisons)]
+        keys: list[tuple[Callable[..., Any], bool]] = [
+            ((lambda v, o=o: _field(v, o.kind, o.key)), o.ascending) for o in orderings
+        ]
+        keys.append((lambda v: v.model.id, False))
+        return search.paginate(search.sort(views, keys), start, size)
+
+
+def _field(view: LoggedModelView, kind: str, key: str) -> str | float | None:
+    model = view.model
+    if kind == filters.TAG:
+        return view.tags.get(key)
+    if kind == filters.PARAM:
+        return view.params.get(key)
+    if kind == filters.METRIC:
+        return None  # metrics are logged on runs here, not on logged models
+    if key in ("creation_timestamp", "creation_time"):
+        return float(milliseconds(model.created_at) or 0)
+    if key in ("last_updated_timestamp", "last_updated_time"):
+        return float(milliseconds(model.updated_at) or 0)
+    if key == "model_id":
+        return model.uuid
+    if key == "source_run_id":
+        return model.source_run.uuid if model.source_run else None
+    return str(getattr(model, key))

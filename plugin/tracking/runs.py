@@ -1,0 +1,389 @@
+"""Runs: create, find, update, delete and restore, and what is logged on them: params (set once),
+metrics (every point kept: the history), tags, and the logged models they output."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from package_api.errors import InvalidInput
+from package_api.models import Project, User
+
+from . import filters, search, validation
+from .errors import MissingResource
+from .experiments import ACTIVE, DELETED, lifecycle_stages
+from .records import Experiment, LoggedModel, Run, RunMetric, RunOutput, RunParam, RunTag
+from .transactions import committed
+
+RUN_NAME_TAG = "mlflow.runName"
+SEARCH_GRAMMAR = filters.Grammar(
+    attributes=frozenset(
+        {"run_id", "run_name", "status", "user_id", "start_time", "end_time", "artifact_uri", "created"}
+    ),
+    numeric=frozenset({"start_time", "end_time", "created"}),
+    listable=frozenset({"run_id"}),
+    kinds=frozenset({filters.TAG, filters.METRIC, filters.PARAM}),
+    synonyms={"run name": "run_name", "Run name": "run_name", "Run Name": "run_name", "Created": "created"},
+)
+ORDER_KEYS = frozenset({"run_id", "run_name", "status", "user_id", "start_time", "end_time", "created"})
+MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 1000, 50000
+HISTORY_DEFAULT, HISTORY_LIMIT = 25000, 25000
+CHUNK = 500  # ids per IN (...) query
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    key: str
+    value: float
+    timestamp: int
+    step: int
+
+    @classmethod
+    def of(cls, row: RunMetric) -> MetricPoint:
+        return cls(row.key, float("nan") if row.is_nan else row.value, row.timestamp, row.step)
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run with what is logged on it: params, tags, the latest point of each metric, outputs."""
+
+    run: Run
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, MetricPoint] = field(default_factory=dict)
+    outputs: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _newer(point: MetricPoint, than: MetricPoint | None) -> bool:
+    """MLflow's "latest": the highest step, then the latest timestamp, then the highest value."""
+    if than is None:
+        return True
+    value = -float("inf") if point.value != point.value else point.value
+    other = -float("inf") if than.value != than.value else than.value
+    return (point.step, point.timestamp, value) > (than.step, than.timestamp, other)
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+class RunService:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def create(
+        self,
+        experiment: Experiment,
+        *,
+        creator: User | None,
+        user_name: str = "",
+        run_name: str | None = None,
+        start_time: int,
+        tags: dict[str, str] | None = None,
+    ) -> Run:
+        """Start a run in ``experiment`` (committed); raise ``InvalidInput`` for a bad tag."""
+        checked = {validation.key(k): validation.tag_value(v) for k, v in (tags or {}).items()}
+        return committed(
+            self.session,
+            lambda: self.build(
+                experiment, creator=creator, user_name=user_name, run_name=run_name, start_time=start_time, tags=checked
+            ),
+        )
+
+    def build(
+        self,
+        experiment: Experiment,
+        *,
+        creator: User | None,
+        user_name: str = "",
+        run_name: str | None = None,
+        start_time: int,
+        tags: dict[str, str] | None = None,
+        model_version_id: int | None = None,
+    ) -> Run:
+        """Add a run (flushed, not committed: the caller's unit of work commits it)."""
+        tags = tags or {}
+        run = Run(
+            project_id=experiment.project_id,
+            experiment_id=experiment.id,
+            uuid=uuid.uuid4().hex,
+            name=validation.length("Run name", run_name or tags.get(RUN_NAME_TAG) or "", 250),
+            user_name=creator.username if creator else user_name,
+            creator_id=creator.id if creator else None,
+            start_time=start_time,
+            model_version_id=model_version_id,
+        )
+        self.session.add(run)
+        self.session.flush()
+        run.name = run.name or f"run-{run.id}"
+        self.session.add_all(RunTag(run_id=run.id, key=k, value=v) for k, v in {**tags, RUN_NAME_TAG: run.name}.items())
+        return run
+
+    def get(self, project: Project, run_id: str | None) -> Run:
+        """The run ``run_id`` (32 hex digits) of ``project``; raise ``MissingResource``."""
+        run = self.session.scalar(select(Run).where(Run.uuid == (run_id or ""), Run.project_id == project.id))
+        if run is None:
+            raise MissingResource(f"Run with id={run_id} not found", "Run")
+        return run
+
+    def get_active(self, project: Project, run_id: str | None) -> Run:
+        """``get``, refusing a deleted run: MLflow logs only into active runs."""
+        run = self.get(project, run_id)
+        if run.lifecycle_stage != ACTIVE:
+            raise InvalidInput(
+                f"The run {run.uuid} must be in the 'active' state. Current state is {run.lifecycle_stage}."
+            )
+        return run
+
+    def update(
+        self, run: Run, *, status: str | None = None, end_time: int | None = None, run_name: str | None = None
+    ) -> Run:
+        if status:
+            run.status = validation.run_status(status)
+        if end_time is not None:
+            run.end_time = end_time
+        if run_name:
+            run.name = validation.length("Run name", run_name, 250)
+            self._put_tag(run, RUN_NAME_TAG, run_name)
+        self.session.commit()
+        return run
+
+    def delete(self, run: Run) -> None:
+        """Mark ``run`` deleted; raise ``InvalidInput`` for a model version's own run."""
+        if run.model_version_id is not None:
+            raise InvalidInput(f"Run {run.uuid} is the run of a model version and cannot be deleted.")
+        run.lifecycle_stage = DELETED
+        self.session.commit()
+
+    def restore(self, run: Run) -> None:
+        run.lifecycle_stage = ACTIVE
+        self.session.commit()
+
+    # -- logging -----------------------------------------------------------------------------------
+
+    def log_param(self, run: Run, key: str | None, value: str | None) -> None:
+        self.log_batch(run, params=[(key, value)])
+
+    def log_metric(self, run: Run, key: str | None, value: object, timestamp: int | None, step: int | None) -> None:
+        self.log_batch(run, metrics=[(key, value, timestamp, step)])
+
+    def set_tag(self, run: Run, key: str | None, value: str | None) -> None:
+        self.log_batch(run, tags=[(key, value)])
+
+    def delete_tag(self, run: Run, key: str | None) -> None:
+        """Raise ``MissingResource`` when the run has no such tag."""
+        tag = self.session.scalar(select(RunTag).where(RunTag.run_id == run.id, RunTag.key == (key or "")))
+        if tag is None:
+            raise MissingResource(f"No tag with name: {key} in run with id {run.uuid}", "Tag")
+        self.session.delete(tag)
+        self.session.commit()
+
+    def log_batch(
+        self,
+        run: Run,
+        *,
+        metrics: Sequence[tuple[str | None, object, int | None, int | None]] = (),
+        params: Sequence[tuple[str | None, str | None]] = (),
+        tags: Sequence[tuple[str | None, str | None]] = (),
+    ) -> None:
+        """Log everything or nothing. Raise ``InvalidInput`` for a bad key or value, a batch over
+        MLflow's limits, or a param logged again with another value."""
+        if len(params) > validation.MAX_PARAMS_TAGS_PER_BATCH or len(tags) > validation.MAX_PARAMS_TAGS_PER_BATCH:
+            raise InvalidInput(
+                f"A batch logging request can contain at most {validation.MAX_PARAMS_TAGS_PER_BATCH} params and tags each"
+            )
+        if len(metrics) > validation.MAX_METRICS_PER_BATCH:
+            raise InvalidInput(
+                f"A batch logging request can contain at most {validation.MAX_METRICS_PER_BATCH} metrics"
+            )
+        checked_params = self._checked_params(run, params)
+        checked_tags = {validation.key(k): validation.tag_value(v or "") for k, v in tags}
+        points = []
+        for key, value, timestamp, step in metrics:
+            key = validation.key(key)
+            number = validation.metric_value(value, key)
+            if timestamp is None:
+                raise InvalidInput("Missing value for required parameter 'timestamp'.")
+            nan = validation.is_nan(number)
+            points.append(
+                RunMetric(
+                    run_id=run.id,
+                    key=key,
+                    value=0.0 if nan else number,
+                    is_nan=nan,
+                    timestamp=int(timestamp),
+                    step=int(step or 0),
+                )
+            )
+        self.session.add_all(RunParam(run_id=run.id, key=k, value=v) for k, v in checked_params.items())
+        self.session.add_all(points)
+        for key, value in checked_tags.items():
+            self._put_tag(run, key, value)
+            if key == RUN_NAME_TAG:
+                run.name = value
+        self.session.commit()
+
+    def _checked_params(self, run: Run, params: Sequence[tuple[str | None, str | None]]) -> dict[str, str]:
+        """The params that are new (a value logged again is fine, a changed one is not)."""
+        keys = [validation.key(k) for k, _ in params]
+        duplicated = sorted({k for k in keys if keys.count(k) > 1})
+        if duplicated:
+            raise InvalidInput(
+                f"Duplicate parameter keys have been submitted: {duplicated}. Please ensure the request contains only one param value per param key."
+            )
+        existing = {
+            p.key: p.value
+            for p in self.session.scalars(select(RunParam).where(RunParam.run_id == run.id, RunParam.key.in_(keys)))
+        }
+        new: dict[str, str] = {}
+        for key, (_, raw) in zip(keys, params):
+            value = validation.param_value("" if raw is None else str(raw))
+            if key in existing and existing[key] != value:
+                raise InvalidInput(
+                    f"Changing param values is not allowed. Param with key='{key}' was already logged with value='{existing[key]}'"
+                    f" for run ID='{run.uuid}'. Attempted logging new value '{value}'."
+                )
+            if key not in existing:
+                new[key] = value
+        return new
+
+    def _put_tag(self, run: Run, key: str, value: str) -> None:
+        tag = self.session.scalar(select(RunTag).where(RunTag.run_id == run.id, RunTag.key == key))
+        if tag is None:
+            self.session.add(RunTag(run_id=run.id, key=key, value=value))
+        else:
+            tag.value = value
+
+    def log_outputs(self, run: Run, outputs: Sequence[tuple[LoggedModel, int]]) -> None:
+        """Record logged models as outputs of ``run`` (again is fine: the step is updated)."""
+        for model, step in outputs:
+            row = self.session.scalar(
+                select(RunOutput).where(RunOutput.run_id == run.id, RunOutput.logged_model_id == model.id)
+            )
+            if row is None:
+                self.session.add(RunOutput(run_id=run.id, logged_model_id=model.id, step=step))
+            else:
+                row.step = step
+        self.session.commit()
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def views(self, runs: Sequence[Run]) -> list[RunView]:
+        """``runs`` with their params, tags, latest metrics and outputs, loaded in bulk."""
+        ids = [r.id for r in runs]
+        params: dict[int, dict[str, str]] = {i: {} for i in ids}
+        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[int, dict[str, MetricPoint]] = {i: {} for i in ids}
+        outputs: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
+        for chunk in _chunks(ids):
+            for p in self.session.scalars(select(RunParam).where(RunParam.run_id.in_(chunk))):
+                params[p.run_id][p.key] = p.value
+            for t in self.session.scalars(select(RunTag).where(RunTag.run_id.in_(chunk))):
+                tags[t.run_id][t.key] = t.value
+            rows = self.session.execute(
+                select(
+                    RunMetric.run_id,
+                    RunMetric.key,
+                    RunMetric.value,
+                    RunMetric.is_nan,
+                    RunMetric.timestamp,
+                    RunMetric.step,
+                ).where(RunMetric.run_id.in_(chunk))
+            )
+            for run_id, key, value, nan, timestamp, step in rows:
+                point = MetricPoint(key, float("nan") if nan else value, timestamp, step)
+                if _newer(point, metrics[run_id].get(key)):
+                    metrics[run_id][key] = point
+            for o in self.session.scalars(select(RunOutput).where(RunOutput.run_id.in_(chunk))):
+                outputs[o.run_id].append((o.logged_model.uuid, o.step))
+        return [RunView(r, params[r.id], tags[r.id], metrics[r.id], outputs[r.id]) for r in runs]
+
+    def view(self, run: Run) -> RunView:
+        return self.views([run])[0]
+
+    def metric_history(
+        self, run: Run, key: str | None, *, max_results: int | None = None, page_token: str | None = None
+    ) -> search.Results[MetricPoint]:
+        """Every point of metric ``key``, by step then timestamp; raise ``InvalidInput``."""
+        if not key:
+            raise InvalidInput("Missing value for required parameter 'metric_key'.")
+        size = search.max_results(max_results, HISTORY_DEFAULT, HISTORY_LIMIT)
+        start = search.offset(page_token)
+        rows = self.session.scalars(
+            select(RunMetric)
+            .where(RunMetric.run_id == run.id, RunMetric.key == key)
+            .order_by(RunMetric.step, RunMetric.timestamp, RunMetric.id)
+            .offset(start)
+            .limit(size + 1)
+        ).all()
+        points = [MetricPoint.of(r) for r in rows[:size]]
+        return search.Results(points, search.page_token(start + size) if len(rows) > size else None)
+
+    def search(
+        self,
+        project: Project,
+        experiments: Sequence[Experiment],
+        *,
+        filter_: str | None = None,
+        view_type: str | None = None,
+        order_by: Sequence[str] = (),
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> search.Results[RunView]:
+        """Runs of ``experiments`` matching ``filter_``; raise ``InvalidInput``."""
+        stages = lifecycle_stages(view_type)
+        comparisons = filters.parse(filter_, SEARCH_GRAMMAR)
+        kinds = frozenset({filters.TAG, filters.METRIC, filters.PARAM})
+        orderings = [filters.parse_order_by(o, ORDER_KEYS, kinds) for o in order_by]
+        size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
+        start = search.offset(page_token)
+        runs = list(
+            self.session.scalars(
+                select(Run).where(
+                    Run.project_id == project.id,
+                    Run.experiment_id.in_([e.id for e in experiments]),
+                    Run.lifecycle_stage.in_(stages),
+                )
+            )
+        )
+        views = [v for v in self.views(runs) if all(c.matches(_field(v, c.kind, c.key)) for c in comparisons)]
+        keys: list[tuple[Callable[..., Any], bool]] = [
+            ((lambda v, o=o: _field(v, o.kind, o.key)), o.ascending) for o in orderings
+        ]
+        if not orderings:
+            keys.append((lambda v: v.run.start_time, False))
+        keys.append((lambda v: v.run.id, False))
+        return search.paginate(search.sort(views, keys), start, size)
+
+
+def _field(view: RunView, kind: str, key: str) -> str | float | None:
+    run = view.run
+    if kind == filters.TAG:
+        return view.tags.get(key)
+    if kind == filters.PARAM:
+        return view.params.get(key)
+    if kind == filters.METRIC:
+        point = view.metrics.get(key)
+        return None if point is None else point.value
+    if key == "run_id":
+        return run.uuid
+    if key == "run_name":
+        return run.name
+    if key == "status":
+        return run.status
+    if key == "user_id":
+        return run.user_name
+    if key in ("start_time", "created"):
+        return float(run.start_time)
+    if key == "end_time":
+        return None if run.end_time is None else float(run.end_time)
+    if key == "artifact_uri":
+        return f"mlflow-artifacts:/{run.experiment.iid}/{run.uuid}/artifacts"
+    return None
