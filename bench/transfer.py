@@ -1,8 +1,13 @@
-"""Transfer benchmark: Modelshelf (S3 backend) against the same S3 server used directly.
+"""Transfer benchmark: Modelshelf against its store used directly (the same S3 server, or ``cp``).
 
 Run by hand, not part of the test suite::
 
-    python bench/transfer.py --sizes 256M,2G
+    python bench/transfer.py --sizes 256M,2G                        # S3 (SeaweedFS)
+    python bench/transfer.py --sizes 256M,2G --backend filesystem   # the filesystem store vs cp
+
+With ``--backend filesystem`` no SeaweedFS is started; the server stores blobs in its data directory
+and the direct operations are ``cp`` of the file beside it followed by ``sync`` of the copy (the
+store fsyncs every blob), and ``cat`` of that copy to /dev/null.
 
 One run starts a SeaweedFS (``weed mini``) and a ``modelshelf serve`` with ``STORAGE=s3`` pointed at
 it, both on 127.0.0.1 on free ports, creates a user, project and token with the CLI, then for each
@@ -185,19 +190,20 @@ class Result:
 
 @dataclass
 class Rig:
-    s3: SeaweedFS
+    s3: SeaweedFS | None  # None: the filesystem backend
     server: Server
     token: str
     project: str
-    client: Minio
-    bucket: str
+    client: Minio | None
+    bucket: str | None
+    direct_dir: Path | None = None  # filesystem backend: where ``cp`` puts its copy
     results: list[Result] = field(default_factory=list)
 
     def measure(
         self, size: int, operation: str, run: Callable[[], None], *, via_server: bool, direct: str | None = None
     ) -> Result:
         server_pids = tree(self.server.process.pid)
-        s3_pids = tree(self.s3.process.pid)
+        s3_pids = tree(self.s3.process.pid) if self.s3 is not None else []
         workers = children(self.server.process.pid)
         for pid in server_pids:
             reset_hwm(pid)
@@ -324,19 +330,39 @@ def bench_size(
                 if int(out) != size:
                     raise RuntimeError(f"presigned download gave {out} bytes, expected {size}")
 
+            copy = rig.direct_dir / path.name if rig.direct_dir is not None else path
+
+            def cp_upload() -> None:
+                subprocess.run(["cp", str(path), str(copy)], check=True)
+                subprocess.run(["sync", str(copy)], check=True)  # the store fsyncs what it writes
+
+            def cat_download() -> None:
+                with open(os.devnull, "wb") as null:
+                    subprocess.run(["cat", str(copy)], stdout=null, check=True)
+
             # Rotate the order every round: SeaweedFS is slower right after a big write (first read
             # of a fresh object, background flushing), which would otherwise always hit the same row.
-            uploads = [
-                ("registry upload (curl)", registry_upload, True, "direct upload (minio)"),
-                ("direct upload (minio)", direct_upload, False, None),
-                ("direct upload (curl presigned)", presigned_upload, False, None),
-            ]
-            downloads = [
-                ("registry download (curl)", registry_download, True, "direct download (minio)"),
-                ("direct download (minio)", direct_download, False, None),
-                ("direct download (curl presign)", presigned_download, False, None),
-            ]
-            shift = round_ % 3
+            if rig.client is None:
+                uploads = [
+                    ("registry upload (curl)", registry_upload, True, "direct upload (cp+sync)"),
+                    ("direct upload (cp+sync)", cp_upload, False, None),
+                ]
+                downloads = [
+                    ("registry download (curl)", registry_download, True, "direct download (cat)"),
+                    ("direct download (cat)", cat_download, False, None),
+                ]
+            else:
+                uploads = [
+                    ("registry upload (curl)", registry_upload, True, "direct upload (minio)"),
+                    ("direct upload (minio)", direct_upload, False, None),
+                    ("direct upload (curl presigned)", presigned_upload, False, None),
+                ]
+                downloads = [
+                    ("registry download (curl)", registry_download, True, "direct download (minio)"),
+                    ("direct download (minio)", direct_download, False, None),
+                    ("direct download (curl presign)", presigned_download, False, None),
+                ]
+            shift = round_ % len(uploads)
             print(f"  -- round {round_ + 1}/{rounds}", flush=True)
             for steps in (uploads, downloads):
                 for operation, run, via_server, direct in steps[shift:] + steps[:shift]:
@@ -363,8 +389,11 @@ def bench_size(
         "reset": reset_ok,
     }
     path.unlink()
-    for name in (key, f"direct/{human(size)}-presigned.bin"):
-        rig.client.remove_object(rig.bucket, name)
+    if rig.client is not None:
+        for name in (key, f"direct/{human(size)}-presigned.bin"):
+            rig.client.remove_object(rig.bucket, name)
+    elif rig.direct_dir is not None:
+        (rig.direct_dir / path.name).unlink(missing_ok=True)
     return memory
 
 
@@ -373,7 +402,7 @@ def bench_size(
 
 def print_report(rig: Rig, memory: list[dict[str, object]], rounds: int) -> None:
     print(f"\nseconds/MiB/s/CPU: best of {rounds} round(s) (CPU of that best run); med s: median seconds")
-    print("ratio = registry seconds / direct (minio) seconds, for the best and for the median times")
+    print("ratio = registry seconds / direct seconds (the row named in the operation's pair), best and median times")
     header = (f"{'size':>6}  {'operation':<32} {'seconds':>8} {'MiB/s':>8} {'ratio':>6} {'med s':>7} {'ratio':>6}"
               f" {'srv CPU':>8} {'s3 CPU':>7} {'cli CPU':>8}")
     print(header)
@@ -413,6 +442,8 @@ def print_report(rig: Rig, memory: list[dict[str, object]], rounds: int) -> None
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="256M,2G", help="comma-separated sizes, e.g. 256M,2G (binary units)")
+    parser.add_argument("--backend", choices=["s3", "filesystem"], default="s3",
+                        help="the store behind the server, and what the direct operations use")
     parser.add_argument("--rounds", type=int, default=3,
                         help="repeat each operation (order rotated each round); report best and median")
     parser.add_argument("--settle", type=float, default=2.0,
@@ -440,31 +471,39 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     s3 = server = None
     try:
-        print(f"workdir {workdir}; starting SeaweedFS ...", flush=True)
-        s3 = start_seaweedfs(workdir / "s3")
         data_dir = workdir / "server" / "data"
         data_dir.mkdir(parents=True)
-        settings = s3.settings("modelshelf-bench")
+        settings: dict[str, object] = {"STORAGE": "filesystem"}
+        if args.backend == "s3":
+            print(f"workdir {workdir}; starting SeaweedFS ...", flush=True)
+            s3 = start_seaweedfs(workdir / "s3")
+            settings = s3.settings("modelshelf-bench")
         settings["MAX_FILE_SIZE"] = max(max(sizes) * 2, 20 * 1024**3)
         server = start_server(data_dir, settings, workers=args.workers, threads=args.threads)
-        print(f"SeaweedFS {s3.endpoint} (pid {s3.process.pid}); modelshelf {server.url} (pid {server.process.pid})",
-              flush=True)
+        where = f"SeaweedFS {s3.endpoint} (pid {s3.process.pid})" if s3 is not None else f"filesystem {data_dir}"
+        print(f"{where}; modelshelf {server.url} (pid {server.process.pid})", flush=True)
 
         server.cli("admin", "create-user", "bench", "--admin")
         project = server.cli("admin", "create-project", "bench/transfer", "--owner", "bench")
         token = server.cli("admin", "create-token", "--user", "bench", "--scopes", "api")
-        client = Minio(s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False)
-        bucket = "bench-direct"
-        if not client.bucket_exists(bucket):
-            client.make_bucket(bucket)
-        rig = Rig(s3=s3, server=server, token=token, project=project, client=client, bucket=bucket)
+        if s3 is not None:
+            client: Minio | None = Minio(s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key, secure=False)
+            bucket: str | None = "bench-direct"
+            if not client.bucket_exists(bucket):
+                client.make_bucket(bucket)
+            rig = Rig(s3=s3, server=server, token=token, project=project, client=client, bucket=bucket)
+        else:
+            direct_dir = workdir / "direct"
+            direct_dir.mkdir()
+            rig = Rig(s3=None, server=server, token=token, project=project, client=None, bucket=None, direct_dir=direct_dir)
 
         memory = []
         for size in sizes:
             memory.append(bench_size(rig, size, workdir, max(1, args.rounds), args.direct_parallel, args.settle))
         print_report(rig, memory, max(1, args.rounds))
-        print(f"\nserver: gunicorn gthread, {args.workers} worker(s) x {args.threads} threads; "
-              f"S3 part size {PART_SIZE // MIB} MiB; direct minio num_parallel_uploads={args.direct_parallel}; "
+        store = (f"S3 part size {PART_SIZE // MIB} MiB; direct minio num_parallel_uploads={args.direct_parallel}"
+                 if s3 is not None else "filesystem store (fsync per blob)")
+        print(f"\nserver: gunicorn gthread, {args.workers} worker(s) x {args.threads} threads; {store}; "
               f"{os.cpu_count()} CPUs")
         return 0
     finally:

@@ -1,4 +1,5 @@
-"""The ``modelshelf`` command: ``serve``, ``admin ...`` and ``gc``. Every command reads ``MODELSHELF_*``."""
+"""The ``modelshelf`` command: ``serve``, ``admin ...``, ``gc`` and ``verify``. Every command reads
+``MODELSHELF_*``."""
 from __future__ import annotations
 
 import datetime
@@ -119,18 +120,37 @@ def create_token(username: str, scopes: str, name: str, expires: datetime.dateti
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing.")
 @data_dir_option
 def gc(dry_run: bool, data_dir: str | None) -> None:
-    """Remove deleted packages and files, and blobs no file references."""
+    """Remove deleted packages and files, blobs no file references, and what uploads that never
+    finished left in the store (once their lease, MODELSHELF_UPLOAD_LEASE_SECONDS, has expired)."""
     from .gc import GarbageCollector
 
     app = _app(data_dir)
     with app.app_context():
-        report = GarbageCollector(db.session, app.extensions["modelshelf.storage"]).collect(dry_run=dry_run)
-    verb = "would remove" if dry_run else "removed"
-    click.echo(
-        f"{verb} {report.packages} packages, {report.files} files, {report.blobs} blobs ({report.bytes} bytes)"
-    )
+        try:
+            report = GarbageCollector(db.session, app.extensions["modelshelf.storage"]).collect(dry_run=dry_run)
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+    click.echo(report.summary(dry_run=dry_run))
     for key in report.failed_keys:
         click.echo(f"could not delete object {key}; it will be retried", err=True)
+
+
+@main.command()
+@click.option("--sha256", "sha256_prefix", default="", metavar="PREFIX", help="Only blobs whose SHA-256 starts with this.")
+@data_dir_option
+def verify(sha256_prefix: str, data_dir: str | None) -> None:
+    """Re-read stored blobs and report any whose bytes no longer match their SHA-256 and size.
+    Exits with 1 when any blob is corrupted, missing or unreadable."""
+    from .verification import Verifier
+
+    app = _app(data_dir)
+    with app.app_context():
+        report = Verifier(db.session, app.extensions["modelshelf.storage"]).run(
+            sha256_prefix=sha256_prefix, on_problem=lambda problem: click.echo(str(problem))
+        )
+    click.echo(report.summary())
+    if report.problems:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

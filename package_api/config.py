@@ -24,6 +24,13 @@ DEFAULTS: dict[str, Any] = {
     "S3_REGION": None,
     "S3_SECURE": False,
     "S3_PART_SIZE": 16 * 1024 * 1024,
+    # Answer downloads with a 302 to a presigned URL (GitLab's direct download), valid this long;
+    # the redirect keeps X-Checksum-SHA256 and ETag. The S3 endpoint must be reachable by clients.
+    "S3_REDIRECT_DOWNLOADS": False,
+    "S3_REDIRECT_EXPIRY": 300,
+    # An upload renews its lease while bytes flow; one silent for this long is given up, and gc may
+    # reclaim what it stored (a crashed server's uploads are reclaimed after this long).
+    "UPLOAD_LEASE_SECONDS": 600,
     # GitLab caps generic files at 5 GiB and users outgrow it (gitlab.com #539286).
     "MAX_FILE_SIZE": 20 * GIB,
     "BASE_URL": None,  # derived from the request when unset
@@ -35,8 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "PLUGINS": "all",
 }
 
-_BOOLS = {"S3_SECURE", "CREATE_SCHEMA"}
-_INTS = {"MAX_FILE_SIZE", "S3_PART_SIZE"}
+_BOOLS = {"S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS"}
+_INTS = {"MAX_FILE_SIZE", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY"}
+_FLOATS = {"UPLOAD_LEASE_SECONDS"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -44,6 +52,8 @@ def _coerce(name: str, value: Any) -> Any:
         return value.strip().lower() in {"1", "true", "yes", "on"}
     if name in _INTS and isinstance(value, str):
         return int(value)
+    if name in _FLOATS and isinstance(value, str):
+        return float(value)
     return value
 
 

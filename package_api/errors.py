@@ -8,13 +8,15 @@
      ├── InvalidInput        a name, path, parameter or body is malformed
      │    ├── InvalidParameter   a query/form parameter (GitLab answers these in Grape's shape)
      │    ├── DuplicateNotAllowed
-     │    └── FileTooLarge
+     │    ├── FileTooLarge
+     │    └── ChecksumMismatch   the bytes received are not the ones the client said it sent
      ├── Unauthorized        no credentials where some are required, or bad ones
      ├── Forbidden           credentials are fine but not enough
      │    └── InvalidCsrfToken   a session-authorised change without the session's CSRF token
      └── StorageError        (package_api.storage.errors)
           ├── BlobNotFound
           └── StorageUnavailable
+               └── UploadAbandoned   (package_api.uploads) gc reclaimed an upload that stopped moving
 """
 from __future__ import annotations
 
@@ -62,6 +64,16 @@ class DuplicateNotAllowed(InvalidInput):
 class FileTooLarge(InvalidInput):
     def __init__(self) -> None:
         super().__init__("File is too large")
+
+
+class ChecksumMismatch(InvalidInput):
+    """The client sent ``algorithm`` digest ``expected``; the bytes received hash to ``actual``."""
+
+    def __init__(self, algorithm: str, expected: str, actual: str) -> None:
+        super().__init__(f"{algorithm} mismatch: the request declared {expected}, the bytes received hash to {actual}")
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
 
 
 class Unauthorized(ModelshelfError):

@@ -122,6 +122,18 @@ class Blob(db.Model):
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class Upload(db.Model):
+    """A lease on an upload in progress: its bytes are being written under ``storage_key`` and no
+    blob row names them yet. ``package_api.uploads`` explains how it keeps gc off those bytes."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    started_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime, index=True)
+
+
 class Package(db.Model):
     __tablename__ = "packages"
     __table_args__ = (

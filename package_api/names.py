@@ -4,6 +4,8 @@ The regexes are GitLab's (``lib/gitlab/regex/packages.rb``) so that what GitLab 
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 
 from .errors import InvalidParameter
@@ -15,6 +17,8 @@ PACKAGE_VERSION_RE = re.compile(r"\A(?!.*\.\.)[A-Za-z0-9_+.-]+\Z")
 FILE_NAME_RE = re.compile(r"\A(?!~)[A-Za-z0-9._+~-]+(?<!~)\Z")
 PROJECT_SEGMENT_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 USERNAME_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}\Z")
+
+HEX_RE = re.compile(r"\A[0-9a-fA-F]+\Z")
 
 MAX_NAME_LENGTH = 255
 MAX_PATH_LENGTH = 1024
@@ -84,3 +88,27 @@ def duplicate_exception_regex(value: str) -> str:
     except re.error:
         raise InvalidParameter("generic_duplicate_exception_regex", "is invalid") from None
     return value
+
+
+def _digest(value: str, size: int, param: str) -> str:
+    """Lower-case hex of a ``size``-byte digest given as hex or as base64 (S3 and RFC 1864 send base64)."""
+    value = value.strip()
+    if len(value) == 2 * size and HEX_RE.match(value):
+        return value.lower()
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != size:
+        raise InvalidParameter(param, f"must be a {size * 8}-bit digest in hex or base64")
+    return raw.hex()
+
+
+def sha256_digest(value: str, param: str = "sha256") -> str:
+    """Return a SHA-256 digest (64 hex digits, or 44 characters of base64) as lower-case hex."""
+    return _digest(value, 32, param)
+
+
+def md5_digest(value: str, param: str = "Content-MD5") -> str:
+    """Return an MD5 digest (RFC 1864's base64, or 32 hex digits) as lower-case hex."""
+    return _digest(value, 16, param)

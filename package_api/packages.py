@@ -1,29 +1,37 @@
-"""Packages and their files: streaming upload, lookup, listing, soft deletion.
+"""Packages and their files: streaming upload, upload by digest, lookup, listing, soft deletion.
 
-An upload streams to storage under a fresh key while it is hashed; only then is a database
-transaction opened that finds or creates the package, finds or creates the blob by SHA-256, and
-adds the file row. A broken upload therefore leaves no row, and identical bytes are kept once.
+An upload takes a lease on a fresh key (``uploads``), streams to storage under it while it is hashed
+and checks the digests the client declared; only then is a database transaction opened that finds or
+creates the package, finds or creates the blob by SHA-256, adds the file row and ends the lease. A
+broken upload therefore leaves no row, and identical bytes are kept once.
 """
 from __future__ import annotations
 
 import datetime
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from flask import Flask
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from . import names, signals
+from .aliases import VersionResolver
 from .db import utcnow
-from .errors import AlreadyExists, DuplicateNotAllowed, FileTooLarge, InvalidParameter, NotFound
+from .errors import (
+    AlreadyExists,
+    DuplicateNotAllowed,
+    FileTooLarge,
+    InvalidParameter,
+    NotFound,
+)
 from .models import Blob, Package, PackageFile, PackageStatus, Project, User
 from .paging import Page, choice, contains, descending, query_page
 from .storage import BlobReader, BlobStorage, StorageError
-from .streams import HashingReader
+from .streams import ExpectedDigests, HashingReader
+from .uploads import UploadLeases, new_key
 
 #: How often recording a finished upload is retried after losing a race (unique name/version,
 #: unique digest, SQLite's write lock). Each retry re-reads what the winner wrote.
@@ -43,11 +51,6 @@ def parse_status(value: str | None, *, allowed: tuple[str, ...] = ("default", "h
     return PackageStatus(value)
 
 
-def _new_key() -> str:
-    token = uuid.uuid4().hex
-    return f"blobs/{token[:2]}/{token}"
-
-
 def _is_lost_race(exc: Exception) -> bool:
     return isinstance(exc, IntegrityError) or (
         isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
@@ -63,12 +66,16 @@ class PackageService:
         max_file_size: int,
         app: Flask | None = None,
         clock: Callable[[], datetime.datetime] = utcnow,
+        leases: UploadLeases | None = None,
+        resolvers: Sequence[VersionResolver] = (),
     ) -> None:
         self.session = session
         self.storage = storage
         self.max_file_size = max_file_size
         self.app = app  # the signal sender
         self.clock = clock
+        self.leases = leases or UploadLeases(session, clock=clock)
+        self.resolvers = resolvers  # what ``latest`` (and other aliases) of a package name mean
 
     # -- upload --------------------------------------------------------------------------------
 
@@ -84,10 +91,12 @@ class PackageService:
         status: PackageStatus | None = None,
         content_length: int | None = None,
         spaces_in_name: bool = False,
+        expected: ExpectedDigests | None = None,
     ) -> PackageFile:
         """Stream ``body`` into ``name/version/path``; return the committed file row.
 
-        Raises ``InvalidParameter``, ``FileTooLarge``, ``DuplicateNotAllowed`` (nothing stored) and
+        Raises ``InvalidParameter``, ``FileTooLarge``, ``DuplicateNotAllowed``, ``ChecksumMismatch``
+        when the bytes do not hash to an ``expected`` digest (nothing stored), and
         ``StorageUnavailable`` (no row written).
         """
         name, version = names.package_name(name), names.package_version(version)
@@ -97,21 +106,54 @@ class PackageService:
         # Refuse a forbidden duplicate before taking gigabytes; checked again when recording.
         self._check_duplicate(project, name, version, path)
         project_id, creator_id = project.id, creator.id if creator else None
-        # End the read transaction: a long upload must not hold a connection or a snapshot.
-        self.session.commit()
 
-        reader = HashingReader(body, self.max_file_size)
-        key = _new_key()
-        self.storage.put(key, reader)
+        key = new_key()
+        # Committing the lease also ends the read transaction: a long upload must not hold a
+        # connection or a snapshot.
+        heartbeat = self.leases.begin(key)
+        reader = HashingReader(body, self.max_file_size, expected=expected, heartbeat=heartbeat)
         try:
+            self.storage.put(key, reader)
+            reader.check()
             created, package, package_file = self._record(
-                project_id, name, version, path, key, reader.sha256, reader.size, creator_id, status
+                project_id, name, version, path, creator_id, status, reader.sha256, key=key, size=reader.size
             )
         except BaseException:
-            self.storage.delete(key)
+            self._abandon(key)
             raise
         if package_file.blob.storage_key != key:
             self._discard(key)  # the same bytes were stored already: keep one copy
+        return self._added(created, package, package_file)
+
+    def upload_by_digest(
+        self,
+        project: Project,
+        name: str,
+        version: str,
+        path: str,
+        sha256: str,
+        *,
+        creator: User | None,
+        status: PackageStatus | None = None,
+        spaces_in_name: bool = False,
+    ) -> PackageFile:
+        """Add ``name/version/path`` with the bytes of a live file of ``project`` whose SHA-256 is
+        ``sha256``, without receiving them; return the committed file row.
+
+        Only ``project``'s own files count, so a digest says nothing about other projects. Raises
+        ``InvalidParameter``, ``DuplicateNotAllowed`` and ``NotFound("Blob")`` when the project
+        holds no such bytes (the client must send them).
+        """
+        name, version = names.package_name(name), names.package_version(version)
+        path = names.file_path(path, spaces_in_name=spaces_in_name)
+        sha256 = names.sha256_digest(sha256)
+        self._check_duplicate(project, name, version, path)
+        created, package, package_file = self._record(
+            project.id, name, version, path, creator.id if creator else None, status, sha256
+        )
+        return self._added(created, package, package_file)
+
+    def _added(self, created: bool, package: Package, package_file: PackageFile) -> PackageFile:
         if created:
             signals.package_created.send(self.app, package=package)
         signals.package_file_added.send(self.app, package=package, package_file=package_file)
@@ -123,21 +165,33 @@ class PackageService:
         except StorageError:
             pass  # an orphaned object costs space, not correctness; gc removes it later
 
+    def _abandon(self, key: str) -> None:
+        """Clean up after a failed upload, as far as the store and the database let us: what is
+        left (bytes, or a lease that will expire), gc reclaims."""
+        self._discard(key)
+        try:
+            self.leases.release(key)
+        except SQLAlchemyError:
+            self.session.rollback()
+
     def _record(
         self,
         project_id: int,
         name: str,
         version: str,
         path: str,
-        key: str,
-        sha256: str,
-        size: int,
         creator_id: int | None,
         status: PackageStatus | None,
+        sha256: str,
+        *,
+        key: str | None = None,
+        size: int = 0,
     ) -> tuple[bool, Package, PackageFile]:
+        """Record the file in one transaction, retried when it loses a race. With ``key`` the bytes
+        were just stored there under a lease; without, they must be a live file's of the project."""
         for attempt in range(RECORD_ATTEMPTS):
             try:
-                recorded = self._record_once(project_id, name, version, path, key, sha256, size, creator_id, status)
+                recorded = self._record_once(project_id, name, version, path, creator_id, status, sha256, key, size)
                 self.session.commit()
                 return recorded
             except (IntegrityError, OperationalError) as exc:
@@ -155,15 +209,25 @@ class PackageService:
         name: str,
         version: str,
         path: str,
-        key: str,
-        sha256: str,
-        size: int,
         creator_id: int | None,
         status: PackageStatus | None,
+        sha256: str,
+        key: str | None,
+        size: int,
     ) -> tuple[bool, Package, PackageFile]:
+        if key is not None:
+            self.leases.claim(key)  # in this transaction: gc cannot have the bytes and us the row
         project = self.session.get(Project, project_id)
         if project is None:
             raise NotFound("Project")
+        if key is None:
+            blob = self._project_blob(project_id, sha256)
+        else:
+            found = self.session.scalar(select(Blob).where(Blob.sha256 == sha256))
+            blob = found if found is not None else Blob(sha256=sha256, size=size, storage_key=key)
+            if found is None:
+                self.session.add(blob)
+                self.session.flush()
         package = self._find_live(project_id, name, version)
         created = package is None
         if package is None:
@@ -182,11 +246,6 @@ class PackageService:
                 package.status = status
             package.updated_at = self.clock()
             self._check_duplicate(project, name, version, path, package)
-        blob = self.session.scalar(select(Blob).where(Blob.sha256 == sha256))
-        if blob is None:
-            blob = Blob(sha256=sha256, size=size, storage_key=key)
-            self.session.add(blob)
-            self.session.flush()
         package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
         self.session.add(package_file)
         self.session.flush()
@@ -282,6 +341,25 @@ class PackageService:
             )
         )
 
+    def _project_blob(self, project_id: int, sha256: str) -> Blob:
+        """The blob ``sha256`` if a live file of a live package of the project carries it (the file
+        row is read in the transaction that references the blob, so gc cannot remove it between)."""
+        blob = self.session.scalar(
+            select(Blob)
+            .join(PackageFile, PackageFile.blob_id == Blob.id)
+            .join(Package, Package.id == PackageFile.package_id)
+            .where(
+                Blob.sha256 == sha256,
+                Package.project_id == project_id,
+                Package.status.in_(LIVE_STATUSES),
+                PackageFile.status == PackageStatus.DEFAULT,
+            )
+            .limit(1)
+        )
+        if blob is None:
+            raise NotFound("Blob")
+        return blob
+
     def _newest_file(self, package: Package, path: str) -> PackageFile | None:
         return self.session.scalar(
             select(PackageFile)
@@ -294,13 +372,22 @@ class PackageService:
             .limit(1)
         )
 
-    def find_file(self, project: Project, name: str, version: str, path: str) -> PackageFile:
-        """The newest file ``path`` of ``name/version`` (hidden packages included); raise ``NotFound``."""
-        name, version, path = names.package_name(name), names.package_version(version), names.file_path(path)
+    def find_package(self, project: Project, name: str, version: str) -> Package:
+        """The live package ``name/version`` (hidden included). A version no package has may be an
+        alias a resolver knows (``latest``: the model's latest version). Raise ``NotFound``."""
+        name, version = names.package_name(name), names.package_version(version)
         package = self._find_live(project.id, name, version)
         if package is None:
+            resolved = (resolve(project, name, version) for resolve in self.resolvers)
+            package = next((p for p in resolved if p is not None), None)
+        if package is None:
             raise NotFound("Package")
-        return self.newest_file(package, path)
+        return package
+
+    def find_file(self, project: Project, name: str, version: str, path: str) -> PackageFile:
+        """The newest file ``path`` of ``name/version`` (hidden packages included); raise ``NotFound``."""
+        path = names.file_path(path)
+        return self.newest_file(self.find_package(project, name, version), path)
 
     def newest_file(self, package: Package, path: str, *, spaces_in_name: bool = False) -> PackageFile:
         """The newest live file ``path`` of ``package``; raise ``InvalidParameter`` or ``NotFound``."""
@@ -313,13 +400,23 @@ class PackageService:
     def open_file(self, package_file: PackageFile, start: int = 0, length: int | None = None) -> BlobReader:
         """Open the file's bytes for streaming and note the download; raise ``BlobNotFound``."""
         reader = self.storage.open(package_file.storage_key, start, length)
-        package = package_file.package
+        self.note_download(package_file.package)
+        return reader
+
+    def download_url(self, package_file: PackageFile) -> str | None:
+        """A short-lived URL the store serves the file's bytes from, when the store is set to
+        answer downloads itself (then the download is noted); ``None`` otherwise."""
+        url = self.storage.download_url(package_file.storage_key, filename=package_file.file_name.rsplit("/", 1)[-1])
+        if url is not None:
+            self.note_download(package_file.package)
+        return url
+
+    def note_download(self, package: Package) -> None:
         now = self.clock()
         # At most one write a minute per package: downloads must not serialise on the database.
         if package.last_downloaded_at is None or now - package.last_downloaded_at > datetime.timedelta(minutes=1):
             package.last_downloaded_at = now
             self.session.commit()
-        return reader
 
     def get(self, project: Project, package_id: int, *, statuses: tuple[PackageStatus, ...] = (PackageStatus.DEFAULT,)) -> Package:
         package = self.session.get(Package, package_id)

@@ -9,14 +9,15 @@ from typing import Any
 
 from flask import Flask
 
-from package_api import signals
+from package_api import aliases, signals
 from package_api.db import db
-from package_api.models import Package
+from package_api.models import Package, Project
 
 from . import access, pages, records  # noqa: F401  (records: the tables must be known before create_all)
 from . import mlflow, tracking  # the MLflow API and its experiment tracking
 from .api import bp as api_bp
 from .projection import Projection
+from .versions import LATEST, latest_of
 
 
 def _on_package_created(app: Flask, package: Package, **_: Any) -> None:
@@ -27,6 +28,15 @@ def _on_package_deleted(app: Flask, package: Package, **_: Any) -> None:
     Projection(db.session).forget(package)
 
 
+def _resolve_latest(project: Project, name: str, version: str) -> Package | None:
+    """``latest`` in a package download URL: the package of model ``name``'s latest version."""
+    if version != LATEST:
+        return None
+    model = Projection(db.session).find_model(project.id, name)
+    row = latest_of(db.session, model) if model is not None else None
+    return row.package if row is not None else None
+
+
 def register(app: Flask) -> None:
     """Add the model registry to ``app``."""
     access.register()
@@ -34,5 +44,6 @@ def register(app: Flask) -> None:
     pages.register(app)
     signals.package_created.connect(_on_package_created, sender=app)
     signals.package_deleted.connect(_on_package_deleted, sender=app)
+    aliases.register_resolver(app, _resolve_latest)
     tracking.register(app)  # after the projection: every new version gets its own run
     mlflow.register(app)

@@ -17,6 +17,14 @@ from .projection import Projection
 from .records import Model, ModelVersion
 
 ORDERS = ("version", "created_at")
+#: The version reference that means the model's latest version in download URLs.
+LATEST = "latest"
+
+
+def latest_of(session: Session, model: Model) -> ModelVersion | None:
+    """The model's latest version (``semver.latest``: the highest release, else the highest prerelease)."""
+    rows = session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id)).all()
+    return semver.latest(rows, lambda v: v.version)
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,15 @@ class VersionService:
         if row is None or row.model_id != model.id:
             raise NotFound("Model version")
         return row
+
+    def resolve(self, model: Model, ref: str) -> ModelVersion:
+        """Like ``get``, and ``latest`` names the latest version (for downloads); raise ``NotFound``."""
+        if ref == LATEST:
+            row = latest_of(self.session, model)
+            if row is None:
+                raise NotFound("Model version")
+            return row
+        return self.get(model, ref)
 
     def for_package(self, package: Package) -> ModelVersion | None:
         """The version ``package`` is, or ``None`` (it is not a model version)."""

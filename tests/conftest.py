@@ -126,8 +126,19 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
 
 
 @pytest.fixture
-def s3_settings(seaweedfs: SeaweedFS) -> dict[str, object]:
-    return seaweedfs.settings(f"test-{uuid.uuid4().hex[:12]}")
+def s3_settings(seaweedfs: SeaweedFS) -> Iterator[dict[str, object]]:
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    yield seaweedfs.settings(bucket)
+    seaweedfs.remove_bucket(bucket)
+
+
+@pytest.fixture(params=["filesystem", pytest.param("s3", marks=pytest.mark.s3)])
+def backend_settings(request: pytest.FixtureRequest) -> dict[str, object]:
+    """Settings for each real store in turn: the filesystem, then S3 (SeaweedFS, a bucket per test,
+    5 MiB parts so that a few MiB already make a multipart upload)."""
+    if request.param == "filesystem":
+        return {"STORAGE": "filesystem"}
+    return {**request.getfixturevalue("s3_settings"), "S3_PART_SIZE": 5 * 1024 * 1024}
 
 
 @pytest.fixture

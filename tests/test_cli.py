@@ -216,15 +216,15 @@ def test_gc_reclaims_the_bytes_of_a_deleted_package(cli: Invoke, data_dir: Path)
     dry = cli("gc", "--dry-run")
 
     assert dry.exit_code == 0
-    assert dry.stdout.strip() == "would remove 1 packages, 1 files, 1 blobs (1000 bytes)"
+    assert dry.stdout.strip() == "would remove 1 packages, 1 files, 1 blobs, 0 abandoned uploads (1000 bytes)"
     assert sorted(p.read_bytes() for p in stored_files(data_dir)) == sorted([doomed, kept])
 
     result = cli("gc")
 
     assert result.exit_code == 0
-    assert result.stdout.strip() == "removed 1 packages, 1 files, 1 blobs (1000 bytes)"
+    assert result.stdout.strip() == "removed 1 packages, 1 files, 1 blobs, 0 abandoned uploads (1000 bytes)"
     assert [p.read_bytes() for p in stored_files(data_dir)] == [kept]
-    assert cli("gc").stdout.strip() == "removed 0 packages, 0 files, 0 blobs (0 bytes)"
+    assert cli("gc").stdout.strip() == "removed 0 packages, 0 files, 0 blobs, 0 abandoned uploads (0 bytes)"
     with opened(data_dir) as app:
         reply = app.test_client().get(f"{base}/generic/new/1.0.0/model.onnx", headers=headers)
         assert (reply.status_code, reply.data) == (200, kept)
@@ -245,7 +245,7 @@ def test_gc_keeps_bytes_another_package_still_carries(cli: Invoke, data_dir: Pat
 
     result = cli("gc")
 
-    assert result.stdout.strip() == "removed 1 packages, 1 files, 0 blobs (0 bytes)"
+    assert result.stdout.strip() == "removed 1 packages, 1 files, 0 blobs, 0 abandoned uploads (0 bytes)"
     assert [p.read_bytes() for p in stored_files(data_dir)] == [shared]
     with opened(data_dir) as app:
         reply = app.test_client().get(f"{base}/generic/model/1.0.1/weights.bin", headers=headers)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.server
 
 CURL = shutil.which("curl") or "/usr/bin/curl"
 MIB = 1024 * 1024
-NOTHING_TO_COLLECT = "would remove 0 packages, 0 files, 0 blobs (0 bytes)"
+NOTHING_TO_COLLECT = "would remove 0 packages, 0 files, 0 blobs, 0 abandoned uploads (0 bytes)"
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from package_api.storage import CHUNK_SIZE, BlobNotFound, BlobStorage, build_storage, check_key
+from tests.storage_support import make_remnant
 
 MIB = 1024 * 1024
 #: The smallest part S3 accepts; the store is built with it so that multipart is cheap to reach.
@@ -298,6 +299,7 @@ def test_a_body_that_fails_leaves_nothing_under_the_key(store: BlobStorage, fail
     with pytest.raises(BlobNotFound):
         store.size("blobs/ab/broken")
     assert list(store.keys()) == []
+    assert list(store.remnants()) == []  # an aborted multipart upload, a removed temporary file
     if hasattr(store, "root"):  # filesystem: no temporary file left beside the target either
         assert stored_files(store.root) == []
 
@@ -320,3 +322,30 @@ def test_a_failed_upload_does_not_disturb_the_next_one(store: BlobStorage) -> No
     assert put(store, "k", data) == len(data)
     assert read(store, "k") == data
 
+
+
+# -- remnants of unfinished writes, and download URLs ----------------------------------------------
+
+
+def test_a_fresh_store_has_no_remnants_and_streams_its_downloads(store: BlobStorage) -> None:
+    put(store, "blobs/ab/k", b"bytes")
+    assert list(store.remnants()) == []
+    assert store.download_url("blobs/ab/k", filename="k.bin") is None  # unless S3 is told to redirect
+
+
+@pytest.mark.parametrize("store", ["filesystem", pytest.param("s3", marks=pytest.mark.s3)], indirect=True)
+def test_what_a_killed_writer_left_is_listed_by_key_and_can_be_discarded(store: BlobStorage) -> None:
+    # (A memory put stores all or nothing: it leaves no remnant.)
+    put(store, "blobs/ab/done", b"finished")
+    make_remnant(store, "blobs/cd/half.way", payload(PART_SIZE, seed=12))
+
+    [remnant] = store.remnants()
+    assert (remnant.key, remnant.size) == ("blobs/cd/half.way", PART_SIZE)
+    assert list(store.remnants("blobs/cd/")) == [remnant]
+    assert list(store.remnants("blobs/ab/")) == []
+    assert list(store.keys()) == ["blobs/ab/done"]  # not readable, not listed as a blob
+
+    store.discard(remnant)
+    store.discard(remnant)  # twice: gone is gone
+    assert list(store.remnants()) == []
+    assert read(store, "blobs/ab/done") == b"finished"

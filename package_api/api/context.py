@@ -1,14 +1,19 @@
 """Per-request wiring: the caller, the services, and the project a URL names."""
 from __future__ import annotations
 
+import datetime
+
 from flask import current_app, g, request, session
 
+from .. import aliases
+from ..archives import ArchiveService
 from ..auth import Principal, api_credentials, default_resolver
 from ..db import db
 from ..models import Project
 from ..packages import PackageService
 from ..policy import Policy
 from ..projects import ProjectService
+from ..uploads import UploadLeases
 
 
 def principal() -> Principal:
@@ -34,12 +39,20 @@ def project_services() -> ProjectService:
 
 
 def package_services() -> PackageService:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.config["MODELSHELF"]
     return PackageService(
         db.session,
-        current_app.extensions["modelshelf.storage"],
-        max_file_size=int(current_app.config["MODELSHELF"]["MAX_FILE_SIZE"]),
-        app=current_app._get_current_object(),  # type: ignore[attr-defined]
+        app.extensions["modelshelf.storage"],
+        max_file_size=int(settings["MAX_FILE_SIZE"]),
+        app=app,
+        leases=UploadLeases(db.session, lease=datetime.timedelta(seconds=float(settings["UPLOAD_LEASE_SECONDS"]))),
+        resolvers=aliases.resolvers(app),
     )
+
+
+def archive_services() -> ArchiveService:
+    return ArchiveService(db.session, current_app.extensions["modelshelf.storage"])
 
 
 def authorized_project(ref: str, action: object) -> Project:

@@ -1,14 +1,20 @@
-"""Streamed file responses with ``Range``, ``ETag`` and GitLab's checksum header."""
+"""Streamed file responses with ``Range``, ``ETag`` and GitLab's checksum header, redirects to the
+store when it serves downloads itself, and streamed package archives."""
 from __future__ import annotations
 
 from flask import Response, request
 
+from ..archives import Archive
 from ..models import PackageFile
 from ..packages import PackageService
 
 
 def file_response(service: PackageService, package_file: PackageFile) -> Response:
-    """Answer GET/HEAD for ``package_file``: 200, 206, 304 or 416, streaming from storage."""
+    """Answer GET/HEAD for ``package_file``: 200, 206, 302, 304 or 416, streaming from storage.
+
+    With ``S3_REDIRECT_DOWNLOADS`` a GET is a 302 to a presigned URL (the store honours ``Range``
+    itself); the redirect carries the same ``X-Checksum-SHA256`` and ``ETag`` as the bytes would.
+    """
     size, sha256 = package_file.size, package_file.sha256
     etag = f'"{sha256}"'
     headers = {
@@ -20,6 +26,12 @@ def file_response(service: PackageService, package_file: PackageFile) -> Respons
     }
     if request.if_none_match.contains(sha256):
         return Response(status=304, headers=headers)
+    if request.method == "GET":
+        url = service.download_url(package_file)
+        if url is not None:
+            # The URL expires soon: no cache may keep the redirect longer than it works.
+            redirect = {"Location": url, "Cache-Control": "no-store", "X-Checksum-SHA256": sha256, "ETag": etag}
+            return Response(status=302, headers=redirect)
 
     start, length, status = 0, size, 200
     requested = request.range
@@ -37,3 +49,21 @@ def file_response(service: PackageService, package_file: PackageFile) -> Respons
         return Response(status=status, headers=headers)
     reader = service.open_file(package_file, start, length)
     return Response(reader, status=status, headers=headers, direct_passthrough=True)
+
+
+def archive_response(service: PackageService, archive: Archive) -> Response:
+    """Answer GET/HEAD for a package archive: 200 streaming a zip (no length: it is made as it
+    goes), or 304. The ETag is strong: the same files give the same bytes."""
+    etag = archive.etag
+    headers = {
+        "Content-Type": "application/zip",
+        "Content-Disposition": f'attachment; filename="{archive.filename}"',
+        "ETag": f'"{etag}"',
+    }
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers=headers)
+    if request.method == "HEAD":
+        return Response(status=200, headers=headers)
+    if archive.entries:
+        service.note_download(archive.package)
+    return Response(iter(archive), status=200, headers=headers, direct_passthrough=True)

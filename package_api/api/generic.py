@@ -1,4 +1,5 @@
-"""The generic package API: ``PUT``/``GET`` of files by package name, version and path."""
+"""The generic package API: ``PUT``/``GET`` of files by package name, version and path, and ``GET`` of
+a whole package as one zip."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
@@ -7,31 +8,25 @@ from ..errors import InvalidParameter
 from ..packages import parse_status
 from ..policy import Action
 from . import entities
-from .context import authorized_project, package_services, principal
-from .downloads import file_response
+from .context import archive_services, authorized_project, package_services
+from .downloads import archive_response, file_response
+from .uploads import receive
 
 bp = Blueprint("generic_packages", __name__, url_prefix="/api/v4")
 
-ROUTE = "/projects/<project:project_ref>/packages/generic/<package_name>/<package_version>/<filepath:file_path>"
+PACKAGE = "/projects/<project:project_ref>/packages/generic/<package_name>/<package_version>"
+ROUTE = f"{PACKAGE}/<filepath:file_path>"
 
 
 @bp.put(ROUTE)
 def upload(project_ref: str, package_name: str, package_version: str, file_path: str) -> tuple[Response, int]:
+    """Store the body; or, for ``?sha256=<hex>`` with no body, attach bytes the project already holds."""
     status = parse_status(request.args.get("status"))
     selected = request.args.get("select")
     if selected not in (None, "package_file"):
         raise InvalidParameter("select", "does not have a valid value")
     project = authorized_project(project_ref, Action.PUBLISH_PACKAGE)
-    package_file = package_services().upload(
-        project,
-        package_name,
-        package_version,
-        file_path,
-        request.stream,
-        creator=principal().user,
-        status=status,
-        content_length=request.content_length,
-    )
+    package_file = receive(project, package_name, package_version, file_path, status=status)
     if selected:
         return jsonify(entities.uploaded_file(package_file)), 200
     return jsonify(message="201 Created"), 201
@@ -42,3 +37,12 @@ def download(project_ref: str, package_name: str, package_version: str, file_pat
     project = authorized_project(project_ref, Action.READ_PACKAGE)
     service = package_services()
     return file_response(service, service.find_file(project, package_name, package_version, file_path))
+
+
+@bp.get(PACKAGE)
+def download_archive(project_ref: str, package_name: str, package_version: str) -> Response:
+    """Every file of the package (the newest of each path) as one streamed zip."""
+    project = authorized_project(project_ref, Action.READ_PACKAGE)
+    service = package_services()
+    package = service.find_package(project, package_name, package_version)
+    return archive_response(service, archive_services().archive(package))

@@ -4,11 +4,12 @@ Nothing outside this package imports ``minio``.
 """
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from .base import CHUNK_SIZE, BlobReader, BlobStorage, check_key
+from .base import CHUNK_SIZE, BlobReader, BlobStorage, Remnant, check_key
 from .errors import BlobNotFound, StorageError, StorageUnavailable
 from .filesystem import FilesystemStorage
 from .memory import MemoryStorage
@@ -20,6 +21,7 @@ __all__ = [
     "BlobStorage",
     "FilesystemStorage",
     "MemoryStorage",
+    "Remnant",
     "StorageError",
     "StorageUnavailable",
     "build_storage",
@@ -45,5 +47,10 @@ def build_storage(settings: Mapping[str, Any]) -> BlobStorage:
             region=settings.get("S3_REGION"),
             secure=bool(settings.get("S3_SECURE")),
             part_size=int(settings.get("S3_PART_SIZE") or 16 * 1024 * 1024),
+            redirect_expiry=(
+                datetime.timedelta(seconds=int(settings.get("S3_REDIRECT_EXPIRY") or 300))
+                if settings.get("S3_REDIRECT_DOWNLOADS")
+                else None
+            ),
         )
     raise ValueError(f"unknown MODELSHELF_STORAGE {kind!r}: use filesystem, s3 or memory")

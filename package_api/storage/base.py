@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol, runtime_checkable
 
 #: Bytes per chunk when streaming out of a store.
@@ -27,6 +28,16 @@ class BlobReader(Protocol):
     def __iter__(self) -> Iterator[bytes]: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Remnant:
+    """What a write that never finished left in the store (a temporary file, an S3 multipart
+    upload): not readable under ``key``, but taking ``size`` bytes until discarded."""
+
+    key: str  # the key the write was for
+    size: int
+    handle: str  # the backend's name for it (a path, an upload id)
 
 
 @runtime_checkable
@@ -56,6 +67,20 @@ class BlobStorage(Protocol):
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Yield every stored key that starts with ``prefix``."""
+        ...
+
+    def remnants(self, prefix: str = "") -> Iterator[Remnant]:
+        """Yield what unfinished writes to keys starting with ``prefix`` left behind, including
+        writes still in progress (the caller decides which are abandoned)."""
+        ...
+
+    def discard(self, remnant: Remnant) -> None:
+        """Free what ``remnant`` takes; one already gone is not an error."""
+        ...
+
+    def download_url(self, key: str, *, filename: str) -> str | None:
+        """A short-lived URL that serves ``key`` (as an attachment called ``filename``) straight from
+        the store, or ``None`` when downloads must stream through us (the default)."""
         ...
 
     def check(self) -> None:

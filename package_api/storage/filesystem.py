@@ -1,5 +1,7 @@
 """Filesystem storage: the embedded default. Writes go to a temporary file beside the target,
-are fsynced, then renamed into place, so a reader never sees a partial blob."""
+are fsynced, then renamed into place, so a reader never sees a partial blob. The temporary file is
+named after its target (``.tmp-<name>.<random>``), so what a killed writer left can be traced back
+to the key it was for."""
 from __future__ import annotations
 
 import os
@@ -8,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from .base import CHUNK_SIZE, check_key
+from .base import CHUNK_SIZE, Remnant, check_key
 from .errors import BlobNotFound, StorageUnavailable
 
 _TMP_PREFIX = ".tmp-"
@@ -49,7 +51,7 @@ class FilesystemStorage:
         directory = os.path.dirname(path)
         try:
             os.makedirs(directory, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=directory)
+            fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.path.basename(path)}.", dir=directory)
         except OSError as exc:
             raise StorageUnavailable(f"cannot write to {directory}: {exc.strerror}") from exc
         written = 0
@@ -120,6 +122,39 @@ class FilesystemStorage:
                 if key.startswith(prefix):
                     found.append(key)
         yield from sorted(found)
+
+    def remnants(self, prefix: str = "") -> Iterator[Remnant]:
+        found = []
+        for directory, _dirs, files in os.walk(self.root):
+            rel = os.path.relpath(directory, self.root)
+            for name in files:
+                if not name.startswith(_TMP_PREFIX):
+                    continue
+                target = name[len(_TMP_PREFIX) :].rpartition(".")[0]
+                key = target if rel == "." else f"{rel.replace(os.sep, '/')}/{target}"
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    size = os.stat(os.path.join(directory, name)).st_size
+                except FileNotFoundError:
+                    continue  # renamed into place or removed since the walk listed it
+                handle = name if rel == "." else os.path.join(rel, name)
+                found.append(Remnant(key, size, handle))
+        yield from sorted(found, key=lambda r: r.handle)
+
+    def discard(self, remnant: Remnant) -> None:
+        path = os.path.join(self.root, remnant.handle)
+        if os.path.commonpath([self.root, os.path.abspath(path)]) != self.root:
+            raise ValueError(f"unsafe remnant {remnant.handle!r}")
+        try:
+            os.unlink(path)
+        except _MISSING:
+            pass
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot delete {remnant.handle}: {exc.strerror}") from exc
+
+    def download_url(self, key: str, *, filename: str) -> str | None:
+        return None
 
     def check(self) -> None:
         if not os.access(self.root, os.W_OK) and os.path.exists(self.root):

@@ -5,7 +5,7 @@ import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from .base import CHUNK_SIZE, check_key
+from .base import CHUNK_SIZE, Remnant, check_key
 from .errors import BlobNotFound
 
 
@@ -59,6 +59,15 @@ class MemoryStorage:
         with self._lock:
             found = sorted(k for k in self._blobs if k.startswith(prefix))
         yield from found
+
+    def remnants(self, prefix: str = "") -> Iterator[Remnant]:
+        return iter(())  # a put stores all or nothing: it leaves no remnant
+
+    def discard(self, remnant: Remnant) -> None:
+        return None
+
+    def download_url(self, key: str, *, filename: str) -> str | None:
+        return None
 
     def check(self) -> None:
         return None

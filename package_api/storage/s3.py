@@ -1,20 +1,26 @@
 """S3 storage through the ``minio`` client (MinIO, SeaweedFS, AWS S3, ...).
 
-Uploads of unknown length go up as a multipart upload, one part in memory at a time, so memory
-stays at ``part_size`` whatever the file size; a failed upload is aborted by the client.
-Every ``S3Error`` and connection error is translated here and nowhere else.
+A blob that fits in one part goes up in one PUT; a larger one as a multipart upload whose parts are
+sent by a background thread while the next part is read from the client, through a queue of one, so
+the client and the store work at the same time and memory stays at about three parts whatever the
+file size. A failed upload is aborted. Every ``S3Error`` and connection error is translated here and
+nowhere else.
 """
 from __future__ import annotations
 
 import datetime
+import io
+import queue
+import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
 import urllib3
 from minio import Minio
+from minio.datatypes import Part
 from minio.error import MinioException, S3Error
 
-from .base import CHUNK_SIZE, check_key
+from .base import CHUNK_SIZE, Remnant, check_key
 from .errors import BlobNotFound, StorageUnavailable
 
 _MISSING_CODES = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
@@ -63,6 +69,7 @@ class S3Storage:
         secure: bool = False,
         part_size: int = 16 * 1024 * 1024,
         timeout: float = 30.0,
+        redirect_expiry: datetime.timedelta | None = None,
     ) -> None:
         # Few, quick retries: an unreachable store must become a prompt 503, not a minute of backoff.
         http = urllib3.PoolManager(
@@ -81,6 +88,8 @@ class S3Storage:
         )
         self.bucket = bucket
         self.part_size = max(MIN_PART_SIZE, part_size)
+        #: Set: downloads are answered with a presigned URL valid this long (``download_url``).
+        self.redirect_expiry = redirect_expiry
         self._bucket_ready = False
 
     def _ensure_bucket(self) -> None:
@@ -102,16 +111,36 @@ class S3Storage:
         self._ensure_bucket()
         counter = _CountingReader(stream)
         try:
-            # num_parallel_uploads=1: a parallel pool queues parts without bound, so memory
-            # would follow the file size whenever the client outruns the store.
-            self.client.put_object(
-                self.bucket, key, counter, length=-1, part_size=self.part_size, num_parallel_uploads=1
-            )
+            first = _read_part(counter, self.part_size)
+            if len(first) < self.part_size:
+                self.client.put_object(self.bucket, key, io.BytesIO(first), len(first), part_size=self.part_size)
+            else:
+                self._put_multipart(key, counter, first)
         except _VENDOR_ERRORS as exc:
             if counter.error is not None:
                 raise counter.error from None  # the client's stream failed, not the store
             raise _translate(exc, key) from exc
         return counter.count
+
+    def _put_multipart(self, key: str, stream: _CountingReader, first: bytearray) -> None:
+        # minio's own multipart upload sends a part only after reading it (no overlap), and its
+        # parallel mode queues parts without bound; these are the same S3 calls, pipelined.
+        upload_id = self.client._create_multipart_upload(self.bucket, key, {"Content-Type": "application/octet-stream"})
+        sender = _PartSender(self.client, self.bucket, key, upload_id)
+        try:
+            part, number = first, 1
+            while part:
+                sender.send(number, part)
+                part, number = _read_part(stream, self.part_size), number + 1
+            parts = sender.finish()
+            self.client._complete_multipart_upload(self.bucket, key, upload_id, parts)
+        except BaseException:
+            sender.stop()
+            try:
+                self.client._abort_multipart_upload(self.bucket, key, upload_id)
+            except _VENDOR_ERRORS:
+                pass  # the store is down: ``remnants`` lists the upload and gc aborts it later
+            raise
 
     def open(self, key: str, start: int = 0, length: int | None = None) -> _ObjectReader:
         check_key(key)
@@ -148,16 +177,56 @@ class S3Storage:
         except _VENDOR_ERRORS as exc:
             raise _translate(exc) from exc
 
+    def remnants(self, prefix: str = "") -> Iterator[Remnant]:
+        self._ensure_bucket()
+        key_marker: str | None = None
+        try:
+            while True:
+                listing = self.client._list_multipart_uploads(self.bucket, prefix=prefix, key_marker=key_marker)
+                for upload in listing.uploads:
+                    size = self._uploaded_size(upload.object_name, str(upload.upload_id))
+                    if size is not None:
+                        yield Remnant(upload.object_name, size, str(upload.upload_id))
+                if not listing.is_truncated or not listing.next_key_marker:
+                    return
+                key_marker = listing.next_key_marker  # one upload per key: the key alone pages
+        except _VENDOR_ERRORS as exc:
+            raise _translate(exc) from exc
+
+    def _uploaded_size(self, key: str, upload_id: str) -> int | None:
+        """Bytes the parts of a multipart upload hold; ``None`` if it finished or was aborted since it
+        was listed."""
+        try:
+            return sum(p.size or 0 for p in self.client._list_parts(self.bucket, key, upload_id).parts)
+        except S3Error as exc:
+            if exc.code == "NoSuchUpload":
+                return None
+            raise
+
+    def discard(self, remnant: Remnant) -> None:
+        try:
+            self.client._abort_multipart_upload(self.bucket, check_key(remnant.key), remnant.handle)
+        except _VENDOR_ERRORS as exc:
+            if not (isinstance(exc, S3Error) and exc.code in {"NoSuchUpload", *_MISSING_CODES}):
+                raise _translate(exc, remnant.key) from exc
+
+    def download_url(self, key: str, *, filename: str) -> str | None:
+        if self.redirect_expiry is None:
+            return None
+        headers: dict[str, str | list[str] | tuple[str]] = {
+            "response-content-disposition": f'attachment; filename="{filename}"',
+            "response-content-type": "application/octet-stream",
+        }
+        try:
+            return self.client.presigned_get_object(
+                self.bucket, check_key(key), expires=self.redirect_expiry, response_headers=headers
+            )
+        except _VENDOR_ERRORS as exc:
+            raise _translate(exc, key) from exc
+
     def check(self) -> None:
         self._ensure_bucket()
         self._bucket_ready = False  # a health check must look at the store every time
-
-    def presigned_get(self, key: str, expires: datetime.timedelta) -> str:
-        """Return a URL that reads ``key`` without credentials until ``expires`` passes."""
-        try:
-            return self.client.presigned_get_object(self.bucket, check_key(key), expires=expires)
-        except _VENDOR_ERRORS as exc:
-            raise _translate(exc, key) from exc
 
 
 class _EmptyReader:
@@ -185,3 +254,65 @@ class _CountingReader:
             raise
         self.count += len(data)
         return data
+
+
+def _read_part(stream: _CountingReader, size: int) -> bytearray:
+    """Read up to ``size`` bytes (fewer only at the end of the stream) into one buffer, in reads of
+    at most ``CHUNK_SIZE``: a WSGI server asked for 16 MiB at once may hold several copies of them."""
+    part = bytearray(size)
+    view, filled = memoryview(part), 0
+    while filled < size:
+        data = stream.read(min(CHUNK_SIZE, size - filled))
+        if not data:
+            break
+        view[filled : filled + len(data)] = data
+        filled += len(data)
+    view.release()
+    del part[filled:]
+    return part
+
+
+class _PartSender:
+    """Sends the parts of one multipart upload from a thread, one at a time, in order; ``send``
+    waits while one part is being sent and another is queued, so at most three are in memory."""
+
+    def __init__(self, client: Minio, bucket: str, key: str, upload_id: str) -> None:
+        self._client = client
+        self._target = (bucket, key, upload_id)
+        self._queue: queue.Queue[tuple[int, bytearray] | None] = queue.Queue(maxsize=1)
+        self._parts: list[Part] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"s3-parts-{key}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        bucket, key, upload_id = self._target
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep taking parts so that ``send`` never blocks on a dead sender
+            number, data = item
+            try:
+                # urllib3 sends any buffer as it is: the part is not copied again on its way out.
+                etag = self._client._upload_part(bucket, key, data, None, upload_id, number)  # type: ignore[arg-type]
+            except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+                self._error = exc
+            else:
+                self._parts.append(Part(number, etag))
+
+    def send(self, number: int, data: bytearray) -> None:
+        """Queue part ``number``; raise what sending an earlier part raised."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put((number, data))
+
+    def finish(self) -> list[Part]:
+        """Wait for every queued part; return them in order, or raise what sending one raised."""
+        self.stop()
+        if self._error is not None:
+            raise self._error
+        return self._parts
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()

@@ -8,8 +8,15 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from package_api.api import pagination
-from package_api.api.context import authorized_project, base_url, package_services, principal
-from package_api.api.downloads import file_response
+from package_api.api.context import (
+    archive_services,
+    authorized_project,
+    base_url,
+    package_services,
+    principal,
+)
+from package_api.api.downloads import archive_response, file_response
+from package_api.api.uploads import receive
 from package_api.db import db
 from package_api.errors import InvalidParameter
 from package_api.packages import parse_status
@@ -153,6 +160,23 @@ def list_files(project_ref: str, model_ref: str, version_ref: str) -> Response:
     return jsonify([entities.package_file(f) for f in versions.files(row)])
 
 
+@bp.get("/ml/models/<model_ref>/versions/<version_ref>/files/<filepath:file_path>")
+def download_version_file(project_ref: str, model_ref: str, version_ref: str, file_path: str) -> Response:
+    """One file of a version; ``latest`` names the model's latest version."""
+    project = authorized_project(project_ref, ModelAction.READ_MODEL)
+    row = version_services().resolve(model_services().get(project, model_ref), version_ref)
+    service = package_services()
+    return file_response(service, service.newest_file(row.package, file_path, spaces_in_name=True))
+
+
+@bp.get("/ml/models/<model_ref>/versions/<version_ref>/archive")
+def download_version_archive(project_ref: str, model_ref: str, version_ref: str) -> Response:
+    """Every file of a version as one streamed zip; ``latest`` names the model's latest version."""
+    project = authorized_project(project_ref, ModelAction.READ_MODEL)
+    row = version_services().resolve(model_services().get(project, model_ref), version_ref)
+    return archive_response(package_services(), archive_services().archive(row.package))
+
+
 @bp.delete("/ml/models/<model_ref>/versions/<version_ref>/files")
 def delete_files(project_ref: str, model_ref: str, version_ref: str) -> tuple[str, int]:
     """Delete several files at once: ``{"ids": [1, 2]}`` (or ``?ids[]=1&ids[]=2``)."""
@@ -187,17 +211,7 @@ def upload_file(project_ref: str, version_id: int, file_path: str) -> tuple[Resp
     status = parse_status(request.args.get("status"))
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
     row = version_services().get_in_project(project, version_id)
-    package_services().upload(
-        project,
-        row.model.name,
-        row.version,
-        file_path,
-        request.stream,
-        creator=principal().user,
-        status=status,
-        content_length=request.content_length,
-        spaces_in_name=True,
-    )
+    receive(project, row.model.name, row.version, file_path, status=status, spaces_in_name=True)
     return jsonify(message="201 Created"), 201
 
 
