@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from package_api.errors import AlreadyExists, InvalidInput
 from package_api.models import Project, User
 
+from .tags import put_tag
 from ..records import Model
 from . import filters, search, validation
 from .errors import MissingResource
@@ -217,13 +218,7 @@ class ExperimentService:
         experiment_id = experiment.id
 
         def work() -> None:
-            tag = self.session.scalar(
-                select(ExperimentTag).where(ExperimentTag.experiment_id == experiment_id, ExperimentTag.key == key)
-            )
-            if tag is None:
-                self.session.add(ExperimentTag(experiment_id=experiment_id, key=key, value=value))
-            else:
-                tag.value = value
+            put_tag(self.session, ExperimentTag.experiment_id, experiment_id, key, value)
 
         committed(self.session, work)
 

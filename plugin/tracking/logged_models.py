@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from package_api.errors import InvalidInput
 from package_api.models import Project, User
 
+from .tags import put_tag, remove_tag
 from . import filters, search, validation
 from .errors import MissingResource
 from .experiments import ACTIVE, DELETED
@@ -105,26 +106,13 @@ class LoggedModelService:
     def set_tags(self, model: LoggedModel, tags: dict[str, str]) -> None:
         checked = {validation.key(k): validation.tag_value(v) for k, v in tags.items()}
         for key, value in checked.items():
-            self._put_tag(model, key, value)
+            put_tag(self.session, LoggedModelTag.logged_model_id, model.id, key, value)
         self.session.commit()
-
-    def _put_tag(self, model: LoggedModel, key: str, value: str) -> None:
-        tag = self.session.scalar(
-            select(LoggedModelTag).where(LoggedModelTag.logged_model_id == model.id, LoggedModelTag.key == key)
-        )
-        if tag is None:
-            self.session.add(LoggedModelTag(logged_model_id=model.id, key=key, value=value))
-        else:
-            tag.value = value
 
     def delete_tag(self, model: LoggedModel, key: str) -> None:
         """Raise ``MissingResource`` when the model has no such tag."""
-        tag = self.session.scalar(
-            select(LoggedModelTag).where(LoggedModelTag.logged_model_id == model.id, LoggedModelTag.key == key)
-        )
-        if tag is None:
+        if not remove_tag(self.session, LoggedModelTag.logged_model_id, model.id, key):
             raise MissingResource(f"No tag with key '{key}' found for model with ID '{model.uuid}'.", "Tag")
-        self.session.delete(tag)
         self.session.commit()
 
     def log_params(self, model: LoggedModel, params: dict[str, str]) -> None:
@@ -158,7 +146,7 @@ class LoggedModelService:
             noted = []
         if entry not in noted:
             noted.append(entry)
-        self._put_tag(model, MODEL_VERSIONS_TAG, json.dumps(noted))
+        put_tag(self.session, LoggedModelTag.logged_model_id, model.id, MODEL_VERSIONS_TAG, json.dumps(noted))
         self.session.commit()
 
     def views(self, models: Sequence[LoggedModel]) -> list[LoggedModelView]:

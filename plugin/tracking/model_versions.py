@@ -16,6 +16,7 @@ from package_api.errors import AlreadyExists, InvalidInput
 from package_api.models import Project, User
 from package_api.packages import PackageService
 
+from .tags import put_tag, remove_tag
 from .. import semver
 from ..records import Model, ModelVersion
 from ..versions import VersionService
@@ -212,20 +213,12 @@ class ModelVersionService:
 
     def set_tag(self, row: ModelVersion, key: str | None, value: str | None) -> None:
         key, value = validation.key(key), validation.registry_tag_value(value or "")
-        tag = self.session.scalar(select(VersionTag).where(VersionTag.version_id == row.id, VersionTag.key == key))
-        if tag is None:
-            self.session.add(VersionTag(version_id=row.id, key=key, value=value))
-        else:
-            tag.value = value
+        put_tag(self.session, VersionTag.version_id, row.id, key, value)
         row.updated_at = utcnow()
         self.session.commit()
 
     def delete_tag(self, row: ModelVersion, key: str | None) -> None:
-        tag = self.session.scalar(
-            select(VersionTag).where(VersionTag.version_id == row.id, VersionTag.key == (key or ""))
-        )
-        if tag is not None:
-            self.session.delete(tag)
+        if remove_tag(self.session, VersionTag.version_id, row.id, key or ""):
             row.updated_at = utcnow()
             self.session.commit()
 

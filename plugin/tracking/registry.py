@@ -15,6 +15,7 @@ from package_api.errors import AlreadyExists, InvalidInput
 from package_api.models import Project, User
 from package_api.packages import PackageService
 
+from .tags import put_tag, remove_tag
 from ..models import ModelService, model_name
 from ..projection import Projection
 from ..records import Model, ModelVersion
@@ -111,18 +112,12 @@ class RegistryService:
 
     def set_tag(self, model: Model, key: str | None, value: str | None) -> None:
         key, value = validation.key(key), validation.registry_tag_value(value or "")
-        tag = self.session.scalar(select(ModelTag).where(ModelTag.model_id == model.id, ModelTag.key == key))
-        if tag is None:
-            self.session.add(ModelTag(model_id=model.id, key=key, value=value))
-        else:
-            tag.value = value
+        put_tag(self.session, ModelTag.model_id, model.id, key, value)
         model.updated_at = utcnow()
         self.session.commit()
 
     def delete_tag(self, model: Model, key: str | None) -> None:
-        tag = self.session.scalar(select(ModelTag).where(ModelTag.model_id == model.id, ModelTag.key == (key or "")))
-        if tag is not None:
-            self.session.delete(tag)
+        if remove_tag(self.session, ModelTag.model_id, model.id, key or ""):
             model.updated_at = utcnow()
             self.session.commit()
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from package_api.errors import InvalidInput
 from package_api.models import Project, User
 
+from .tags import put_tag, remove_tag
 from . import filters, search, validation
 from .errors import MissingResource
 from .experiments import ACTIVE, DELETED, lifecycle_stages
@@ -151,7 +152,7 @@ class RunService:
             run.end_time = end_time
         if run_name:
             run.name = validation.length("Run name", run_name, 250)
-            self._put_tag(run, RUN_NAME_TAG, run_name)
+            put_tag(self.session, RunTag.run_id, run.id, RUN_NAME_TAG, run_name)
         self.session.commit()
         return run
 
@@ -179,10 +180,8 @@ class RunService:
 
     def delete_tag(self, run: Run, key: str | None) -> None:
         """Raise ``MissingResource`` when the run has no such tag."""
-        tag = self.session.scalar(select(RunTag).where(RunTag.run_id == run.id, RunTag.key == (key or "")))
-        if tag is None:
+        if not remove_tag(self.session, RunTag.run_id, run.id, key or ""):
             raise MissingResource(f"No tag with name: {key} in run with id {run.uuid}", "Tag")
-        self.session.delete(tag)
         self.session.commit()
 
     def log_batch(
@@ -225,7 +224,7 @@ class RunService:
         self.session.add_all(RunParam(run_id=run.id, key=k, value=v) for k, v in checked_params.items())
         self.session.add_all(points)
         for key, value in checked_tags.items():
-            self._put_tag(run, key, value)
+            put_tag(self.session, RunTag.run_id, run.id, key, value)
             if key == RUN_NAME_TAG:
                 run.name = value
         self.session.commit()
@@ -253,13 +252,6 @@ class RunService:
             if key not in existing:
                 new[key] = value
         return new
-
-    def _put_tag(self, run: Run, key: str, value: str) -> None:
-        tag = self.session.scalar(select(RunTag).where(RunTag.run_id == run.id, RunTag.key == key))
-        if tag is None:
-            self.session.add(RunTag(run_id=run.id, key=key, value=value))
-        else:
-            tag.value = value
 
     def log_outputs(self, run: Run, outputs: Sequence[tuple[LoggedModel, int]]) -> None:
         """Record logged models as outputs of ``run`` (again is fine: the step is updated)."""
