@@ -1,6 +1,7 @@
 """Models: create, find, list with their latest version, describe, delete."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -75,7 +76,7 @@ class ModelService:
             raise NotFound("Model")
         return model
 
-    def versions(self, model: Model) -> list[ModelVersion]:
+    def versions(self, model: Model) -> Sequence[ModelVersion]:
         """All versions of ``model``, highest precedence first."""
         rows = self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id)).all()
         return semver.ordered(rows, lambda v: v.version, descending=True)

@@ -1,6 +1,7 @@
 """Model versions: each one is the package ``<model name>/<semver>``."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -32,7 +33,7 @@ class Folder:
     """The files of one folder of a version (``path`` is ``""`` for the top level)."""
 
     path: str
-    files: list[PackageFile]
+    files: Sequence[PackageFile]
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class VersionDetails:
     """A version and its files (its run's params and metrics are in ``plugin.tracking.cards``)."""
 
     version: ModelVersion
-    files: list[PackageFile]
+    files: Sequence[PackageFile]
 
     @property
     def folders(self) -> list[Folder]:
@@ -144,14 +145,14 @@ class VersionService:
         """Delete the version and its package (the package-deleted signal drops the row)."""
         self.packages.delete(row.package)
 
-    def files(self, row: ModelVersion) -> list[PackageFile]:
+    def files(self, row: ModelVersion) -> Sequence[PackageFile]:
         """The version's live files, by path."""
         return sorted(self.packages.list_files(row.package, per_page=10**9).items, key=lambda f: f.file_name)
 
     def details(self, row: ModelVersion) -> VersionDetails:
         return VersionDetails(row, self.files(row))
 
-    def delete_files(self, row: ModelVersion, file_ids: list[int]) -> int:
+    def delete_files(self, row: ModelVersion, file_ids: Sequence[int]) -> int:
         """Delete the given files of the version; raise ``NotFound`` (deleting none) if one is not its."""
         doomed = [self.packages.get_file(row.package, file_id) for file_id in file_ids]
         for package_file in doomed:
