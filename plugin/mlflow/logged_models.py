@@ -7,7 +7,7 @@ from flask import Response
 from . import context, entities
 from .blueprints import API
 from .params import Params
-from .responses import empty, json_response
+from .responses import empty, json_response, page_response
 
 
 @API.post("/logged-models")
@@ -94,7 +94,4 @@ def search_logged_models(project_ref: str) -> Response:
         max_results=params.integer("max_results"),
         page_token=params.string("page_token"),
     )
-    body: dict[str, object] = {"models": [entities.logged_model(v) for v in results.items]} if results.items else {}
-    if results.next_page_token:
-        body["next_page_token"] = results.next_page_token
-    return json_response(body)
+    return page_response("models", [entities.logged_model(v) for v in results.items], results.next_page_token, omit_empty=True)

@@ -9,7 +9,7 @@ from ..tracking.registry import RegistryService
 from . import context, entities
 from .blueprints import API
 from .params import Params
-from .responses import empty, json_response
+from .responses import empty, json_response, page_response
 
 # -- registered models -------------------------------------------------------------------------------
 
@@ -77,10 +77,7 @@ def search_registered_models(project_ref: str) -> Response:
         max_results=params.integer("max_results"),
         page_token=params.string("page_token"),
     )
-    body: dict[str, object] = {"registered_models": [entities.registered_model(v) for v in results.items]}
-    if results.next_page_token:
-        body["next_page_token"] = results.next_page_token
-    return json_response(body)
+    return page_response("registered_models", [entities.registered_model(v) for v in results.items], results.next_page_token)
 
 
 @API.post("/registered-models/set-tag")
@@ -236,7 +233,4 @@ def search_model_versions(project_ref: str) -> Response:
         max_results=params.integer("max_results"),
         page_token=params.string("page_token"),
     )
-    body: dict[str, object] = {"model_versions": [entities.model_version(v) for v in results.items]}
-    if results.next_page_token:
-        body["next_page_token"] = results.next_page_token
-    return json_response(body)
+    return page_response("model_versions", [entities.model_version(v) for v in results.items], results.next_page_token)

@@ -19,3 +19,12 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 def empty() -> Response:
     return json_response(EMPTY)
+
+
+def page_response(key: str, items: list[Any], next_page_token: str | None, *, omit_empty: bool = False) -> Response:
+    """A page of search results under ``key``, with ``next_page_token`` when there is more. With
+    ``omit_empty`` an empty page is ``{}`` (what MLflow answers for logged-model searches)."""
+    body: dict[str, Any] = {key: items} if items or not omit_empty else {}
+    if next_page_token:
+        body["next_page_token"] = next_page_token
+    return json_response(body)

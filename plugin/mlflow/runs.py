@@ -11,7 +11,7 @@ from ..tracking.times import now_ms
 from . import context, entities
 from .blueprints import API
 from .params import Params
-from .responses import empty, json_response
+from .responses import empty, json_response, page_response
 
 # -- experiments -------------------------------------------------------------------------------------
 
@@ -54,10 +54,7 @@ def search_experiments(project_ref: str) -> Response:
         max_results=params.integer("max_results"),
         page_token=params.string("page_token"),
     )
-    body: dict[str, object] = {"experiments": [entities.experiment(v) for v in results.items]}
-    if results.next_page_token:
-        body["next_page_token"] = results.next_page_token
-    return json_response(body)
+    return page_response("experiments", [entities.experiment(v) for v in results.items], results.next_page_token)
 
 
 @API.post("/experiments/set-experiment-tag")
@@ -239,10 +236,7 @@ def search_runs(project_ref: str) -> Response:
         max_results=params.integer("max_results"),
         page_token=params.string("page_token"),
     )
-    body: dict[str, object] = {"runs": [entities.run(v) for v in results.items]}
-    if results.next_page_token:
-        body["next_page_token"] = results.next_page_token
-    return json_response(body)
+    return page_response("runs", [entities.run(v) for v in results.items], results.next_page_token)
 
 
 @API.get("/metrics/get-history")
@@ -256,10 +250,7 @@ def metric_history(project_ref: str) -> Response:
         max_results=params.integer("max_results"),
         page_token=params.string("page_token"),
     )
-    body: dict[str, object] = {"metrics": [entities.metric(p) for p in results.items]}
-    if results.next_page_token:
-        body["next_page_token"] = results.next_page_token
-    return json_response(body)
+    return page_response("metrics", [entities.metric(p) for p in results.items], results.next_page_token)
 
 
 @API.get("/artifacts/list")
