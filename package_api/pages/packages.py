@@ -11,6 +11,7 @@ from ..api.pagination import page_args
 from ..packages import LIVE_STATUSES
 from ..policy import Action
 from .context import authorized_project, can, package_services
+from .listing import listing_query
 from .navigation import package_links
 
 bp = Blueprint("package_pages", __name__)
@@ -23,19 +24,22 @@ FILES_PER_PAGE = 100
 @bp.get(f"{PREFIX}/packages")
 def index(namespace: str, project: str) -> ResponseReturnValue:
     found = authorized_project(namespace, project, Action.READ_PACKAGE)
-    number, per_page = page_args(request.args)
-    search = request.args.get("search", "").strip()
-    order_by, sort = request.args.get("order_by", "created_at"), request.args.get("sort", "desc")
+    query = listing_query("created_at")
     page = package_services().list(
-        found, package_name=search or None, order_by=order_by, sort=sort, page=number, per_page=per_page
+        found,
+        package_name=query.search or None,
+        order_by=query.order_by,
+        sort=query.sort,
+        page=query.page,
+        per_page=query.per_page,
     )
     return render_template(
         "package_pages/index.html",
         project=found,
         page=page,
-        search=search,
-        order_by=order_by,
-        sort=sort,
+        search=query.search,
+        order_by=query.order_by,
+        sort=query.sort,
         base_url=base_url(),
     )
 

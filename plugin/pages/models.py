@@ -6,8 +6,8 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from package_api.api.context import base_url
-from package_api.api.pagination import page_args
 from package_api.pages.context import authorized_project, can, principal
+from package_api.pages.listing import listing_query
 
 from .. import markdown
 from ..access import ModelAction
@@ -29,19 +29,22 @@ def mlflow_tracking_uri(project_id: int) -> str:
 @bp.get(f"{PREFIX}/models")
 def index(namespace: str, project: str) -> ResponseReturnValue:
     found = authorized_project(namespace, project, ModelAction.READ_MODEL)
-    number, per_page = page_args(request.args)
-    search = request.args.get("search", "").strip()
-    order_by, sort = request.args.get("order_by", "created_at"), request.args.get("sort", "desc")
+    query = listing_query("created_at")
     page = model_services().list(
-        found, search=search or None, order_by=order_by, sort=sort, page=number, per_page=per_page
+        found,
+        search=query.search or None,
+        order_by=query.order_by,
+        sort=query.sort,
+        page=query.page,
+        per_page=query.per_page,
     )
     return render_template(
         "model_registry/index.html",
         project=found,
         page=page,
-        search=search,
-        order_by=order_by,
-        sort=sort,
+        search=query.search,
+        order_by=query.order_by,
+        sort=query.sort,
         orders=MODEL_ORDERS,
         can_write=can(found, ModelAction.WRITE_MODEL),
         tracking_uri=mlflow_tracking_uri(found.id),
@@ -77,13 +80,16 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
     models = model_services()
     summary = models.summary(models.get(found, model_id))
     tab = selected_tab(TABS)
-    search = request.args.get("search", "").strip()
-    order_by, sort = request.args.get("order_by", "version"), request.args.get("sort", "desc")
+    query = listing_query("version")
     versions = None
     if tab == "versions":
-        number, per_page = page_args(request.args)
         versions = version_services().list(
-            summary.model, search=search or None, order_by=order_by, sort=sort, page=number, per_page=per_page
+            summary.model,
+            search=query.search or None,
+            order_by=query.order_by,
+            sort=query.sort,
+            page=query.page,
+            per_page=query.per_page,
         )
     return render_template(
         "model_registry/model.html",
@@ -93,9 +99,9 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
         description=markdown.render(summary.model.description),
         tab=tab,
         versions=versions,
-        search=search,
-        order_by=order_by,
-        sort=sort,
+        search=query.search,
+        order_by=query.order_by,
+        sort=query.sort,
         orders=VERSION_ORDERS,
         can_write=can(found, ModelAction.WRITE_MODEL),
     )
