@@ -20,6 +20,15 @@ from package_api.models import User
 from ..records import Model, ModelVersion
 
 
+class KeyValue:
+    """A key and its value for one owner (tags and params: one row per owner and key); each table
+    adds its owner column and the unique constraint on (owner, key)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(250))
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
 class Experiment(db.Model):
     __tablename__ = "ml_experiments"
     __table_args__ = (
@@ -43,14 +52,11 @@ class Experiment(db.Model):
     model: Mapped[Model | None] = relationship()
 
 
-class ExperimentTag(db.Model):
+class ExperimentTag(KeyValue, db.Model):
     __tablename__ = "ml_experiment_tags"
     __table_args__ = (UniqueConstraint("experiment_id", "key", name="uq_ml_experiment_tags_key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("ml_experiments.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(250))
-    value: Mapped[str] = mapped_column(Text, default="")
 
 
 class Run(db.Model):
@@ -79,14 +85,11 @@ class Run(db.Model):
     model_version: Mapped[ModelVersion | None] = relationship()
 
 
-class RunParam(db.Model):
+class RunParam(KeyValue, db.Model):
     __tablename__ = "ml_run_params"
     __table_args__ = (UniqueConstraint("run_id", "key", name="uq_ml_run_params_key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(250))
-    value: Mapped[str] = mapped_column(Text, default="")
 
 
 class RunMetric(db.Model):
@@ -105,14 +108,11 @@ class RunMetric(db.Model):
     step: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class RunTag(db.Model):
+class RunTag(KeyValue, db.Model):
     __tablename__ = "ml_run_tags"
     __table_args__ = (UniqueConstraint("run_id", "key", name="uq_ml_run_tags_key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(250))
-    value: Mapped[str] = mapped_column(Text, default="")
 
 
 class LoggedModel(db.Model):
@@ -138,24 +138,18 @@ class LoggedModel(db.Model):
     source_run: Mapped[Run | None] = relationship()
 
 
-class LoggedModelTag(db.Model):
+class LoggedModelTag(KeyValue, db.Model):
     __tablename__ = "ml_logged_model_tags"
     __table_args__ = (UniqueConstraint("logged_model_id", "key", name="uq_ml_logged_model_tags_key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     logged_model_id: Mapped[int] = mapped_column(ForeignKey("ml_logged_models.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(250))
-    value: Mapped[str] = mapped_column(Text, default="")
 
 
-class LoggedModelParam(db.Model):
+class LoggedModelParam(KeyValue, db.Model):
     __tablename__ = "ml_logged_model_params"
     __table_args__ = (UniqueConstraint("logged_model_id", "key", name="uq_ml_logged_model_params_key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     logged_model_id: Mapped[int] = mapped_column(ForeignKey("ml_logged_models.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(250))
-    value: Mapped[str] = mapped_column(Text, default="")
 
 
 class RunOutput(db.Model):

@@ -10,30 +10,24 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from package_api.db import db, utcnow
 
 from ..records import ModelVersion
-from .records import LoggedModel, Run
+from .records import KeyValue, LoggedModel, Run
 
 #: MLflow's stages, as it spells them on the wire.
 STAGES = ("None", "Staging", "Production", "Archived")
 
 
-class ModelTag(db.Model):
+class ModelTag(KeyValue, db.Model):
     __tablename__ = "ml_model_tags"
     __table_args__ = (UniqueConstraint("model_id", "key", name="uq_ml_model_tags_key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("ml_models.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(250))
-    value: Mapped[str] = mapped_column(Text, default="")
 
 
-class VersionTag(db.Model):
+class VersionTag(KeyValue, db.Model):
     __tablename__ = "ml_model_version_tags"
     __table_args__ = (UniqueConstraint("version_id", "key", name="uq_ml_model_version_tags_key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("ml_model_versions.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(250))
-    value: Mapped[str] = mapped_column(Text, default="")
 
 
 class Alias(db.Model):
