@@ -1,9 +1,9 @@
 """Who is asking: credentials are read off a request, then each authenticator is asked in turn.
 
 A request may carry a secret in several places (GitLab's five styles). ``credentials_from``
-lists them; an ``Authenticator`` turns one into a ``Principal`` or passes. Personal access tokens
-are the first authenticator; job tokens and deploy tokens slot in as more authenticators with no
-change to the handlers. A secret that no authenticator accepts is a 401, even where anonymous
+lists them; an ``Authenticator`` turns one into a ``Principal`` or passes: personal and project
+access tokens, deploy tokens, CI job tokens, the project CI token and the browser session, each
+told apart by its prefix. A secret that no authenticator accepts is a 401, even where anonymous
 access would have worked, as in GitLab.
 
 The browser session is one more credential: Flask's signed session cookie holds the user id and a
@@ -30,7 +30,16 @@ from sqlalchemy.orm import Session
 
 from .errors import InvalidCsrfToken, Unauthorized
 from .models import User
-from .tokens import TokenService
+from .jobs import JobService
+from .tokens import (
+    CI_TOKEN_PREFIX,
+    DEPLOY_TOKEN_PREFIX,
+    JOB_TOKEN_PREFIX,
+    TOKEN_PREFIX,
+    CiTokenService,
+    DeployTokenService,
+    TokenService,
+)
 from .users import UserService
 
 #: Keys of the signed session cookie.
@@ -48,31 +57,56 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 class Credential:
     """A secret and where the request carried it."""
 
-    source: str  # private-token | bearer | basic | query | job-token | deploy-token | session
+    source: str  # private-token | bearer | basic | query | job-token | deploy-token | ci-token | session
     secret: str
     username: str | None = None
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller. ``user`` is ``None`` for anonymous requests."""
+    """The authenticated caller. ``user`` is ``None`` for anonymous requests and deploy tokens.
+
+    ``project_id`` confines a principal to one project (deploy tokens, job tokens, the project CI
+    token): elsewhere it is no more than an anonymous caller. ``token_id`` is the row that
+    authenticated it (a token or a CI job), for provenance and the audit trail.
+    """
 
     user: User | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
-    kind: str = "anonymous"  # anonymous | personal_access_token | session | ...
+    # anonymous | personal_access_token | project_access_token | session | deploy_token | job_token | ci_token
+    kind: str = "anonymous"
+    project_id: int | None = None
+    token_id: int | None = None
+    name: str = ""
 
     @property
     def is_anonymous(self) -> bool:
-        return self.user is None
+        return self.kind == "anonymous"
 
     @property
     def is_admin(self) -> bool:
-        return bool(self.user and self.user.is_admin)
+        return bool(self.user and self.user.is_admin and self.project_id is None)
 
     @property
     def can_write(self) -> bool:
         """Whether the token scopes allow changes (``read_api`` does not)."""
         return "api" in self.scopes
+
+    @property
+    def job_id(self) -> int | None:
+        """The CI job whose token this is."""
+        return self.token_id if self.kind == "job_token" else None
+
+    @property
+    def display_name(self) -> str:
+        if self.user is not None:
+            return self.user.username
+        return self.name
+
+    def acts_in(self, project_id: int) -> bool:
+        """Whether this principal's powers reach ``project_id`` (tokens of one project do not
+        reach others)."""
+        return self.project_id is None or self.project_id == project_id
 
 
 ANONYMOUS = Principal()
@@ -87,6 +121,8 @@ def credentials_from(headers: Mapping[str, str], args: Mapping[str, str]) -> lis
         found.append(Credential("job-token", token.strip()))
     if token := headers.get("DEPLOY-TOKEN"):
         found.append(Credential("deploy-token", token.strip()))
+    if token := headers.get("CI-TOKEN"):
+        found.append(Credential("ci-token", token.strip()))
     authorization = headers.get("Authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -110,18 +146,84 @@ class Authenticator(Protocol):
 
 
 class PersonalAccessTokenAuthenticator:
+    """Personal access tokens, and project access tokens (the token of a project's bot user)."""
+
     SOURCES = frozenset({"private-token", "bearer", "basic", "query"})
 
     def __init__(self, tokens: TokenService) -> None:
         self.tokens = tokens
 
     def authenticate(self, credential: Credential) -> Principal | None:
-        if credential.source not in self.SOURCES:
+        if credential.source not in self.SOURCES or not credential.secret.startswith(TOKEN_PREFIX):
             return None
         row = self.tokens.find_active(credential.secret)
         if row is None:
             return None
-        return Principal(user=row.user, scopes=frozenset(row.scope_list), kind="personal_access_token")
+        kind = "project_access_token" if row.user.is_bot else "personal_access_token"
+        return Principal(user=row.user, scopes=frozenset(row.scope_list), kind=kind, token_id=row.id)
+
+
+class DeployTokenAuthenticator:
+    """``DEPLOY-TOKEN: <token>``, or Basic ``<deploy token username>:<token>``."""
+
+    SOURCES = frozenset({"deploy-token", "basic"})
+
+    def __init__(self, tokens: DeployTokenService) -> None:
+        self.tokens = tokens
+
+    def authenticate(self, credential: Credential) -> Principal | None:
+        if credential.source not in self.SOURCES or not credential.secret.startswith(DEPLOY_TOKEN_PREFIX):
+            return None
+        username = credential.username if credential.source == "basic" else None
+        row = self.tokens.find_active(credential.secret, username)
+        if row is None:
+            return None
+        return Principal(
+            scopes=frozenset(row.scope_list),
+            kind="deploy_token",
+            project_id=row.project_id,
+            token_id=row.id,
+            name=row.username,
+        )
+
+
+class JobTokenAuthenticator:
+    """``JOB-TOKEN: <token>``, or Basic ``gitlab-ci-token:<token>`` (what GitLab CI jobs send)."""
+
+    BASIC_USERNAME = "gitlab-ci-token"
+
+    def __init__(self, jobs: JobService) -> None:
+        self.jobs = jobs
+
+    def authenticate(self, credential: Credential) -> Principal | None:
+        if credential.source == "basic" and credential.username != self.BASIC_USERNAME:
+            return None
+        if credential.source not in ("job-token", "basic") or not credential.secret.startswith(JOB_TOKEN_PREFIX):
+            return None
+        job = self.jobs.find_active(credential.secret)
+        if job is None or job.user is None:
+            return None
+        return Principal(
+            user=job.user, scopes=frozenset({"api"}), kind="job_token", project_id=job.project_id, token_id=job.id
+        )
+
+
+class CiTokenAuthenticator:
+    """A project's CI token (``Authorization: Bearer``, ``PRIVATE-TOKEN`` or ``CI-TOKEN``): it may only
+    register and finish that project's jobs."""
+
+    SOURCES = frozenset({"private-token", "bearer", "ci-token"})
+
+    def __init__(self, tokens: CiTokenService) -> None:
+        self.tokens = tokens
+
+    def authenticate(self, credential: Credential) -> Principal | None:
+        if credential.source not in self.SOURCES or not credential.secret.startswith(CI_TOKEN_PREFIX):
+            return None
+        project = self.tokens.find_project(credential.secret)
+        if project is None:
+            return None
+        return Principal(kind="ci_token", project_id=project.id, name=f"{project.full_path} CI")
 
 
 class SessionAuthenticator:
@@ -163,7 +265,13 @@ class CredentialResolver:
 def default_resolver(session: Session) -> CredentialResolver:
     """The resolver every surface uses."""
     return CredentialResolver(
-        [PersonalAccessTokenAuthenticator(TokenService(session)), SessionAuthenticator(UserService(session))]
+        [
+            PersonalAccessTokenAuthenticator(TokenService(session)),
+            DeployTokenAuthenticator(DeployTokenService(session)),
+            JobTokenAuthenticator(JobService(session)),
+            CiTokenAuthenticator(CiTokenService(session)),
+            SessionAuthenticator(UserService(session)),
+        ]
     )
 
 

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     # An upload renews its lease while bytes flow; one silent for this long is given up, and gc may
     # reclaim what it stored (a crashed server's uploads are reclaimed after this long).
     "UPLOAD_LEASE_SECONDS": 600,
+    # How long a CI job token lives unless its job is marked finished first.
+    "JOB_TOKEN_TTL": 3 * 3600,
     # GitLab caps generic files at 5 GiB and users outgrow it (gitlab.com #539286).
     "MAX_FILE_SIZE": 20 * GIB,
     "BASE_URL": None,  # derived from the request when unset
@@ -44,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
 
 _BOOLS = {"S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS"}
 _INTS = {"MAX_FILE_SIZE", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY"}
-_FLOATS = {"UPLOAD_LEASE_SECONDS"}
+_FLOATS = {"UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL"}
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -38,6 +38,21 @@ class Visibility(str, enum.Enum):
     PUBLIC = "public"
 
 
+class FeatureAccess(str, enum.Enum):
+    """GitLab's feature access levels: who may use a feature of a project they can see."""
+
+    DISABLED = "disabled"
+    PRIVATE = "private"  # only project members
+    ENABLED = "enabled"  # everyone with access to the project
+
+
+class JobStatus(str, enum.Enum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
 class PackageStatus(str, enum.Enum):
     DEFAULT = "default"
     HIDDEN = "hidden"
@@ -52,7 +67,17 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(255), default="")
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Set for the bot user behind a project access token: the project it belongs to.
+    bot_project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE", use_alter=True, name="fk_users_bot_project_id"),
+        nullable=True,
+        index=True,
+    )
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def is_bot(self) -> bool:
+        return self.bot_project_id is not None
 
 
 class Project(db.Model):
@@ -71,11 +96,28 @@ class Project(db.Model):
     # GitLab keeps these per group (namespace_package_settings); users asked for them per project (#337810).
     generic_duplicates_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
     generic_duplicate_exception_regex: Mapped[str] = mapped_column(String(255), default="")
+    #: SHA-256 of the project's CI token, which an external CI presents to register jobs.
+    ci_token_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
 
     @property
     def full_path(self) -> str:
         return f"{self.namespace}/{self.path}"
+
+
+class ProjectFeature(db.Model):
+    """A feature's access level in a project (``package_registry``, ``model_registry``, ...). No row
+    means ``enabled``, GitLab's default for a new project."""
+
+    __tablename__ = "project_features"
+    __table_args__ = (UniqueConstraint("project_id", "feature", name="uq_project_features_project_feature"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    feature: Mapped[str] = mapped_column(String(64))
+    access_level: Mapped[FeatureAccess] = mapped_column(
+        Enum(FeatureAccess, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
 
 
 class Membership(db.Model):
@@ -108,6 +150,88 @@ class PersonalAccessToken(db.Model):
     @property
     def scope_list(self) -> list[str]:
         return [s for s in self.scopes.split(",") if s]
+
+
+class DeployToken(db.Model):
+    """A project's deploy token: a username and a secret (stored as its SHA-256) with package scopes."""
+
+    __tablename__ = "deploy_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    username: Mapped[str] = mapped_column(String(255))
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(255))  # comma-separated
+    expires_at: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    project: Mapped[Project] = relationship()
+
+    @property
+    def scope_list(self) -> list[str]:
+        return [s for s in self.scopes.split(",") if s]
+
+
+class CiJob(db.Model):
+    """A job of an external CI system (GitLab CI, GitHub Actions, Jenkins), registered while it runs.
+
+    Its token (stored as a SHA-256) acts with the triggering user's role in this project only, until
+    the job is marked finished or ``expires_at`` passes."""
+
+    __tablename__ = "ci_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    ci_system: Mapped[str] = mapped_column(String(64), default="")
+    #: The job's id in its CI system (``$CI_JOB_ID``, ``$GITHUB_RUN_ID``...), as text.
+    external_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    web_url: Mapped[str] = mapped_column(String(2000), default="")
+    pipeline_id: Mapped[str] = mapped_column(String(255), default="")
+    pipeline_url: Mapped[str] = mapped_column(String(2000), default="")
+    ref: Mapped[str] = mapped_column(String(255), default="")
+    sha: Mapped[str] = mapped_column(String(64), default="")
+    merge_request_iid: Mapped[str] = mapped_column(String(64), default="")
+    merge_request_title: Mapped[str] = mapped_column(String(1000), default="")
+    merge_request_url: Mapped[str] = mapped_column(String(2000), default="")
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(JobStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=JobStatus.RUNNING,
+    )
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_used_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    project: Mapped[Project] = relationship()
+    user: Mapped[User | None] = relationship()
+
+
+class AuditEvent(db.Model):
+    """One change, who made it and from where. Kept when its target (or project) is gone."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_project_created", "project_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: No foreign key: the trail of a deleted project stays readable by admins.
+    project_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    author_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    author_name: Mapped[str] = mapped_column(String(255), default="")
+    #: How the author authenticated: personal_access_token, session, deploy_token, job_token, cli...
+    token_type: Mapped[str] = mapped_column(String(64), default="")
+    event_name: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    target_details: Mapped[str] = mapped_column(String(1000), default="")
+    ip_address: Mapped[str] = mapped_column(String(64), default="")
+    details: Mapped[str] = mapped_column(String(4000), default="{}")  # JSON
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Blob(db.Model):
@@ -167,6 +291,20 @@ class Package(db.Model):
 
     project: Mapped[Project] = relationship()
     creator: Mapped[User | None] = relationship()
+
+
+class PackageBuildInfo(db.Model):
+    """A CI job that uploaded into a package (GitLab's ``packages_build_infos``): its provenance."""
+
+    __tablename__ = "package_build_infos"
+    __table_args__ = (UniqueConstraint("package_id", "ci_job_id", name="uq_package_build_infos_package_job"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)
+    ci_job_id: Mapped[int] = mapped_column(ForeignKey("ci_jobs.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+    job: Mapped[CiJob] = relationship(lazy="joined")
 
 
 class PackageFile(db.Model):

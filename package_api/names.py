@@ -79,6 +79,14 @@ def username(value: str) -> str:
     return value
 
 
+def token_name(value: str, param: str = "name") -> str:
+    """A token's (or a job's) display name: 1 to 255 printable characters."""
+    value = value.strip()
+    if not value or len(value) > 255 or not value.isprintable():
+        raise InvalidParameter(param)
+    return value
+
+
 def duplicate_exception_regex(value: str) -> str:
     """Return a compilable regex of at most 255 characters (GitLab's column limit)."""
     if len(value) > 255:

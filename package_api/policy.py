@@ -1,19 +1,35 @@
 """Who may do what: every permission decision in one place. Handlers only ask.
 
+An action has a ``Rule``: the least member role it needs, whether it only reads (then anyone who
+can see the project and the feature may do it), the project feature it belongs to, the deploy-token
+scope that allows it, and whether CI job tokens may do it. Each app has its ``Rules``
+(``rules(app)``); plugins register their own actions and features there and may say that some
+packages follow another action's rule (``register_package_rule``: a SemVer package is a model
+version, so the model registry's rules apply to it on every surface).
+
 A caller who may not even see a project gets ``NotFound("Project")`` (so private names do not
-leak); one who sees it but lacks the role gets ``Forbidden``; anonymous callers asking to change
-something get ``Unauthorized`` (GitLab's ``authenticate_non_get!``).
+leak); one who sees it but lacks the role, the scope or the feature gets ``Forbidden``; anonymous
+callers asking for more than they have get ``Unauthorized`` (GitLab's ``authenticate_non_get!``).
 """
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from flask import Flask
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .auth import Principal
 from .errors import Forbidden, NotFound, Unauthorized
-from .models import Membership, Project, Role, Visibility
+from .models import FeatureAccess, Membership, Project, ProjectFeature, Role, Visibility
+
+PACKAGE_REGISTRY = "package_registry"
+
+#: Deploy-token scopes.
+READ_PACKAGE_REGISTRY = "read_package_registry"
+WRITE_PACKAGE_REGISTRY = "write_package_registry"
 
 
 class Action(enum.Enum):
@@ -21,36 +37,94 @@ class Action(enum.Enum):
     READ_PACKAGE = "read_package"
     PUBLISH_PACKAGE = "publish_package"
     DELETE_PACKAGE = "delete_package"
-    ADMIN_PROJECT = "admin_project"
-    OWN_PROJECT = "own_project"
+    ADMIN_PROJECT = "admin_project"  # settings, members, tokens, audit events
+    OWN_PROJECT = "own_project"  # visibility, deleting the project
+    REGISTER_JOB = "register_job"  # what a project CI token is for
 
 
-#: The least role each action needs of a member. Reading public or internal projects needs none.
-REQUIRED_ROLE: dict[object, Role] = {
-    Action.READ_PROJECT: Role.GUEST,
-    Action.READ_PACKAGE: Role.GUEST,
-    Action.PUBLISH_PACKAGE: Role.DEVELOPER,
-    Action.DELETE_PACKAGE: Role.MAINTAINER,
-    Action.ADMIN_PROJECT: Role.MAINTAINER,
-    Action.OWN_PROJECT: Role.OWNER,
+@dataclass(frozen=True)
+class Rule:
+    role: Role
+    read: bool = False
+    feature: str | None = None
+    deploy_scope: str | None = None
+    job_token: bool = False
+
+
+#: The package registry's own rules; each app starts from these (``Rules``).
+CORE_RULES: dict[object, Rule] = {
+    Action.READ_PROJECT: Rule(Role.GUEST, read=True, deploy_scope=READ_PACKAGE_REGISTRY, job_token=True),
+    Action.READ_PACKAGE: Rule(
+        Role.GUEST, read=True, feature=PACKAGE_REGISTRY, deploy_scope=READ_PACKAGE_REGISTRY, job_token=True
+    ),
+    Action.PUBLISH_PACKAGE: Rule(
+        Role.DEVELOPER, feature=PACKAGE_REGISTRY, deploy_scope=WRITE_PACKAGE_REGISTRY, job_token=True
+    ),
+    Action.DELETE_PACKAGE: Rule(Role.MAINTAINER, feature=PACKAGE_REGISTRY),
+    Action.ADMIN_PROJECT: Rule(Role.MAINTAINER),
+    Action.OWN_PROJECT: Rule(Role.OWNER),
+    # Only the project CI token (a principal of kind ``ci_token``) registers jobs; see ``Policy``.
+    Action.REGISTER_JOB: Rule(Role.MAINTAINER),
 }
-READ_ACTIONS: set[object] = {Action.READ_PROJECT, Action.READ_PACKAGE}
+#: ``(action, package name, version) -> action or None``: the rule a package follows instead.
+PackageRule = Callable[[object, str, str], object | None]
 
 
-def register_action(action: object, role: Role, *, read: bool = False) -> None:
-    """Let a plugin add its own actions (``read`` ones are open to anyone who sees the project)."""
-    REQUIRED_ROLE[action] = role  # type: ignore[index]
-    if read:
-        READ_ACTIONS.add(action)
+class Rules:
+    """One app's actions, features and package rules: the core's, plus what its plugins add."""
+
+    def __init__(self) -> None:
+        self.actions: dict[object, Rule] = dict(CORE_RULES)
+        #: The features a project has, in the order the settings page lists them.
+        self.features: list[str] = [PACKAGE_REGISTRY]
+        self.package_rules: list[PackageRule] = []
+
+    def register_action(
+        self,
+        action: object,
+        role: Role,
+        *,
+        read: bool = False,
+        feature: str | None = None,
+        deploy_scope: str | None = None,
+        job_token: bool = False,
+    ) -> None:
+        """Add an action (``read`` ones are open to anyone who sees the project and feature)."""
+        self.actions[action] = Rule(role, read=read, feature=feature, deploy_scope=deploy_scope, job_token=job_token)
+
+    def register_feature(self, name: str) -> None:
+        if name not in self.features:
+            self.features.append(name)
+
+    def register_package_rule(self, rule: PackageRule) -> None:
+        """Let some packages follow another action's rule (``rule`` returns that action, or ``None``)."""
+        if rule not in self.package_rules:
+            self.package_rules.append(rule)
+
+    def package_action(self, action: object, name: str, version: str) -> object:
+        """The action a package of ``name``/``version`` is judged by when ``action`` is asked of it."""
+        for rule in self.package_rules:
+            replaced = rule(action, name, version)
+            if replaced is not None:
+                return replaced
+        return action
+
+
+def rules(app: Flask) -> Rules:
+    """``app``'s rules, made on first use."""
+    return app.extensions.setdefault("modelshelf.rules", Rules())  # type: ignore[no-any-return]
 
 
 class Policy:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, rules: Rules | None = None) -> None:
         self.session = session
+        self.rules = rules or Rules()
+
+    # -- facts --------------------------------------------------------------------------------
 
     def role(self, principal: Principal, project: Project) -> int | None:
         """The caller's access level in ``project``, or ``None`` for non-members."""
-        if principal.user is None:
+        if principal.user is None or not principal.acts_in(project.id):
             return None
         return self.session.scalar(
             select(Membership.access_level).where(
@@ -58,17 +132,54 @@ class Policy:
             )
         )
 
+    def feature_access(self, project: Project, feature: str) -> FeatureAccess:
+        level = self.session.scalar(
+            select(ProjectFeature.access_level).where(
+                ProjectFeature.project_id == project.id, ProjectFeature.feature == feature
+            )
+        )
+        return level or FeatureAccess.ENABLED
+
+    def feature_levels(self, project: Project) -> dict[str, FeatureAccess]:
+        """Every registered feature's access level in ``project``."""
+        stored = dict(
+            self.session.execute(
+                select(ProjectFeature.feature, ProjectFeature.access_level).where(
+                    ProjectFeature.project_id == project.id
+                )
+            ).all()
+        )
+        return {name: stored.get(name, FeatureAccess.ENABLED) for name in self.rules.features}
+
+    def set_feature_access(self, project: Project, feature: str, level: FeatureAccess) -> None:
+        if feature not in self.rules.features:
+            raise ValueError(f"unknown feature {feature!r}")
+        row = self.session.scalar(
+            select(ProjectFeature).where(ProjectFeature.project_id == project.id, ProjectFeature.feature == feature)
+        )
+        if row is None:
+            self.session.add(ProjectFeature(project_id=project.id, feature=feature, access_level=level))
+        else:
+            row.access_level = level
+        self.session.flush()
+
     def can_see(self, principal: Principal, project: Project) -> bool:
-        if principal.is_admin or project.visibility == Visibility.PUBLIC:
+        if principal.kind in ("deploy_token", "ci_token"):
+            return principal.acts_in(project.id) or project.visibility == Visibility.PUBLIC
+        if principal.is_admin and principal.acts_in(project.id):
             return True
-        if project.visibility == Visibility.INTERNAL and not principal.is_anonymous:
+        if project.visibility == Visibility.PUBLIC:
+            return True
+        if project.visibility == Visibility.INTERNAL and principal.user is not None and principal.acts_in(project.id):
             return True
         return self.role(principal, project) is not None
 
     def visible_projects(self, principal: Principal) -> list[Project]:
         """Every project ``principal`` may see (``can_see`` as one query), by path."""
         query = select(Project)
-        if not principal.is_admin:
+        if principal.project_id is not None:
+            query = query.where(or_(Project.visibility == Visibility.PUBLIC, Project.id == principal.project_id))
+        elif not principal.is_admin:
             seen = [Project.visibility == Visibility.PUBLIC]
             if principal.user is not None:
                 seen.append(Project.visibility == Visibility.INTERNAL)
@@ -78,29 +189,71 @@ class Policy:
             query = query.where(or_(*seen))
         return list(self.session.scalars(query.order_by(Project.namespace, Project.path)))
 
-    def can(self, principal: Principal, project: Project, action: object) -> bool:
-        if not self.can_see(principal, project):
-            return False
-        if action not in READ_ACTIONS and not principal.can_write:
-            return False
-        if principal.is_admin:
-            return True
-        if action in READ_ACTIONS:
-            level = self.role(principal, project)
-            if level is None:  # public or internal project, seen as a non-member
-                return True
-            return level >= REQUIRED_ROLE[action]
-        level = self.role(principal, project)
-        return level is not None and level >= REQUIRED_ROLE[action]
+    # -- decisions ----------------------------------------------------------------------------
 
-    def authorize(self, principal: Principal, project: Project, action: object) -> None:
-        """Raise unless ``principal`` may do ``action`` in ``project``."""
-        if self.can(principal, project, action):
-            return
+    def can(self, principal: Principal, project: Project, action: object, *, package: tuple[str, str] | None = None) -> bool:
+        return self._refusal(principal, project, self._action(action, package)) is None
+
+    def authorize(
+        self, principal: Principal, project: Project, action: object, *, package: tuple[str, str] | None = None
+    ) -> None:
+        """Raise unless ``principal`` may do ``action`` in ``project`` (to ``package``, a name and
+        version, when the action is about one)."""
+        refusal = self._refusal(principal, project, self._action(action, package))
+        if refusal is not None:
+            raise refusal
+
+    def _action(self, action: object, package: tuple[str, str] | None) -> object:
+        return action if package is None else self.rules.package_action(action, *package)
+
+    def _refusal(self, principal: Principal, project: Project, action: object) -> Exception | None:
+        """``None`` if allowed, else the error to answer with."""
+        rule = self.rules.actions[action]
         if not self.can_see(principal, project):
-            if principal.is_anonymous and action not in READ_ACTIONS:
-                raise Unauthorized("authentication required")
-            raise NotFound("Project")
+            if principal.is_anonymous and not rule.read:
+                return Unauthorized("authentication required")
+            return NotFound("Project")
+        if action == Action.REGISTER_JOB:
+            return None if principal.kind == "ci_token" and principal.acts_in(project.id) else Forbidden()
+        if principal.kind == "ci_token":
+            return Forbidden()
+        if rule.feature is not None:
+            refusal = self._feature_refusal(principal, project, rule.feature)
+            if refusal is not None:
+                return refusal
+        if principal.kind == "deploy_token":
+            if principal.acts_in(project.id) and rule.deploy_scope in principal.scopes:
+                return None
+            if rule.read and project.visibility == Visibility.PUBLIC:
+                return None
+            return Forbidden("insufficient_scope" if principal.acts_in(project.id) else "")
+        if principal.kind == "job_token" and principal.acts_in(project.id) and not rule.job_token:
+            return Forbidden("job tokens may not do this")
+        if not rule.read and not principal.can_write:
+            if principal.is_anonymous:
+                return Unauthorized("authentication required")
+            return Forbidden("insufficient_scope")
+        if principal.is_admin and principal.acts_in(project.id):
+            return None
+        level = self.role(principal, project)
+        if rule.read and level is None:  # a public or internal project, seen as a non-member
+            return None
+        if level is not None and level >= rule.role:
+            return None
         if principal.is_anonymous:
-            raise Unauthorized("authentication required")
-        raise Forbidden()
+            return Unauthorized("authentication required")
+        return Forbidden()
+
+    def _feature_refusal(self, principal: Principal, project: Project, feature: str) -> Exception | None:
+        level = self.feature_access(project, feature)
+        if level == FeatureAccess.DISABLED:
+            return Forbidden(f"the {feature.replace('_', ' ')} is disabled in this project")
+        if level == FeatureAccess.PRIVATE:
+            if principal.kind == "deploy_token" and principal.acts_in(project.id):
+                return None
+            if (principal.is_admin and principal.acts_in(project.id)) or self.role(principal, project) is not None:
+                return None
+            if principal.is_anonymous:
+                return Unauthorized("authentication required")
+            return Forbidden(f"the {feature.replace('_', ' ')} is open to project members only")
+        return None

@@ -1,4 +1,10 @@
-"""Personal access tokens: issued once, stored only as a SHA-256 digest, revocable, expiring."""
+"""Tokens: personal and project access tokens, deploy tokens, and the project CI token.
+
+Every secret is issued once and stored only as its SHA-256 (``digest``); lookups go by digest and
+compare again in constant time. Each kind has its own prefix (like GitLab's ``glpat-``) so that
+secret scanners and people recognise a leaked token, and so that the resolver knows which table to
+ask. CI job tokens live with their jobs (``package_api.jobs``).
+"""
 from __future__ import annotations
 
 import datetime
@@ -6,45 +12,83 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import names
 from .db import utcnow
 from .errors import InvalidParameter, NotFound
-from .models import PersonalAccessToken, User
+from .models import DeployToken, Membership, PersonalAccessToken, Project, Role, User
 
 SCOPES = ("api", "read_api")
-#: Like GitLab's ``glpat-``: lets secret scanners and people recognise a leaked token.
+DEPLOY_SCOPES = ("read_package_registry", "write_package_registry")
 TOKEN_PREFIX = "mspat-"
-
+DEPLOY_TOKEN_PREFIX = "msdt-"
+CI_TOKEN_PREFIX = "msci-"
+JOB_TOKEN_PREFIX = "msjob-"
+#: Stamp ``last_used_at`` at most this often: a busy CI token must not turn every download into a write.
+STAMP_EVERY = datetime.timedelta(minutes=1)
 
 def digest(token: str) -> str:
     """The stored form of a token. Tokens carry 256 random bits, so a plain hash is enough."""
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def new_secret(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def find_by_digest(session: Session, model: Any, secret: str) -> Any:
+    """The row of ``model`` whose ``token_digest`` is the digest of ``secret``, or ``None``."""
+    wanted = digest(secret)
+    row = session.scalar(select(model).where(model.token_digest == wanted))
+    # The lookup is by digest; compare again in constant time so timing says nothing either way.
+    if row is None or not hmac.compare_digest(row.token_digest, wanted):
+        return None
+    return row
+
+
+def stamp(row: Any, now: datetime.datetime) -> None:
+    if row.last_used_at is None or now - row.last_used_at > STAMP_EVERY:
+        row.last_used_at = now
+
+
+def _scopes(values: Iterable[str], allowed: tuple[str, ...]) -> str:
+    scope_list = sorted({str(v) for v in values})
+    if not scope_list or any(s not in allowed for s in scope_list):
+        raise InvalidParameter("scopes", "does not have a valid value")
+    return ",".join(scope_list)
+
+
+def _live(row: PersonalAccessToken | DeployToken, now: datetime.datetime) -> bool:
+    return not row.revoked and (row.expires_at is None or row.expires_at > now.date())
+
+
 class TokenService:
+    """Personal access tokens, and project access tokens (a bot member holding a personal token)."""
+
     def __init__(self, session: Session, clock: Callable[[], datetime.datetime] = utcnow) -> None:
         self.session = session
         self.clock = clock
+
+    def _expiry(self, expires_at: datetime.date | None) -> datetime.date | None:
+        if expires_at is not None and expires_at <= self.clock().date():
+            raise InvalidParameter("expires_at", "must be in the future")
+        return expires_at
 
     def create(
         self, user: User, name: str, scopes: Iterable[str], expires_at: datetime.date | None = None
     ) -> tuple[PersonalAccessToken, str]:
         """Issue a token; return its row and the secret, which is never retrievable again."""
-        scope_list = sorted(set(scopes))
-        if not scope_list or any(s not in SCOPES for s in scope_list):
-            raise InvalidParameter("scopes", "does not have a valid value")
-        if expires_at is not None and expires_at <= self.clock().date():
-            raise InvalidParameter("expires_at", "must be in the future")
-        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        secret = new_secret(TOKEN_PREFIX)
         row = PersonalAccessToken(
             user_id=user.id,
-            name=name or "token",
+            name=names.token_name(name or "token"),
             token_digest=digest(secret),
-            scopes=",".join(scope_list),
-            expires_at=expires_at,
+            scopes=_scopes(scopes, SCOPES),
+            expires_at=self._expiry(expires_at),
         )
         self.session.add(row)
         self.session.flush()
@@ -52,21 +96,160 @@ class TokenService:
 
     def find_active(self, secret: str) -> PersonalAccessToken | None:
         """Return the live token with this secret, stamping ``last_used_at``; ``None`` otherwise."""
-        wanted = digest(secret)
-        row = self.session.scalar(select(PersonalAccessToken).where(PersonalAccessToken.token_digest == wanted))
-        # The lookup is by digest; compare again in constant time so timing says nothing either way.
-        if row is None or not hmac.compare_digest(row.token_digest, wanted):
-            return None
+        row = find_by_digest(self.session, PersonalAccessToken, secret)
         now = self.clock()
-        if row.revoked or (row.expires_at is not None and row.expires_at <= now.date()):
+        if row is None or not _live(row, now):
             return None
-        # Stamp at most once a minute: a busy CI token must not turn every download into a write.
-        if row.last_used_at is None or now - row.last_used_at > datetime.timedelta(minutes=1):
-            row.last_used_at = now
+        stamp(row, now)
         return row
 
-    def revoke(self, token_id: int, user: User) -> None:
+    def list_for(self, user: User) -> list[PersonalAccessToken]:
+        return list(
+            self.session.scalars(
+                select(PersonalAccessToken).where(PersonalAccessToken.user_id == user.id).order_by(PersonalAccessToken.id)
+            )
+        )
+
+    def get(self, token_id: int, user: User) -> PersonalAccessToken:
+        """``user``'s token (any token for admins); raise ``NotFound("Token")``."""
         row = self.session.get(PersonalAccessToken, token_id)
         if row is None or (row.user_id != user.id and not user.is_admin):
             raise NotFound("Token")
+        return row
+
+    def revoke(self, token_id: int, user: User) -> PersonalAccessToken:
+        row = self.get(token_id, user)
         row.revoked = True
+        self.session.flush()
+        return row
+
+    # -- project access tokens ----------------------------------------------------------------
+
+    def create_for_project(
+        self,
+        project: Project,
+        name: str,
+        scopes: Iterable[str],
+        role: Role,
+        expires_at: datetime.date | None = None,
+    ) -> tuple[PersonalAccessToken, str]:
+        """A bot user, member of ``project`` with ``role``, and its token (GitLab's project access
+        tokens). Owner-level bots are refused, as in GitLab."""
+        if role not in (Role.GUEST, Role.REPORTER, Role.DEVELOPER, Role.MAINTAINER):
+            raise InvalidParameter("access_level", "does not have a valid value")
+        scope_value = _scopes(scopes, SCOPES)
+        expires = self._expiry(expires_at)
+        bot = User(
+            username=f"project_{project.id}_bot_{secrets.token_hex(8)}",
+            name=names.token_name(name) if name else "project bot",
+            bot_project_id=project.id,
+        )
+        self.session.add(bot)
+        self.session.flush()
+        self.session.add(Membership(project_id=project.id, user_id=bot.id, access_level=int(role)))
+        secret = new_secret(TOKEN_PREFIX)
+        row = PersonalAccessToken(
+            user_id=bot.id, name=bot.name, token_digest=digest(secret), scopes=scope_value, expires_at=expires
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row, secret
+
+    def list_for_project(self, project: Project) -> list[PersonalAccessToken]:
+        return list(
+            self.session.scalars(
+                select(PersonalAccessToken)
+                .join(User, User.id == PersonalAccessToken.user_id)
+                .where(User.bot_project_id == project.id)
+                .order_by(PersonalAccessToken.id)
+            )
+        )
+
+    def get_for_project(self, project: Project, token_id: int) -> PersonalAccessToken:
+        row = self.session.get(PersonalAccessToken, token_id)
+        if row is None or row.user.bot_project_id != project.id:
+            raise NotFound("Token")
+        return row
+
+
+class DeployTokenService:
+    def __init__(self, session: Session, clock: Callable[[], datetime.datetime] = utcnow) -> None:
+        self.session = session
+        self.clock = clock
+
+    def create(
+        self,
+        project: Project,
+        name: str,
+        scopes: Iterable[str],
+        *,
+        username: str | None = None,
+        expires_at: datetime.date | None = None,
+    ) -> tuple[DeployToken, str]:
+        if expires_at is not None and expires_at <= self.clock().date():
+            raise InvalidParameter("expires_at", "must be in the future")
+        scope_value = _scopes(scopes, DEPLOY_SCOPES)
+        secret = new_secret(DEPLOY_TOKEN_PREFIX)
+        row = DeployToken(
+            project_id=project.id,
+            name=names.token_name(name),
+            username="",
+            token_digest=digest(secret),
+            scopes=scope_value,
+            expires_at=expires_at,
+        )
+        self.session.add(row)
+        self.session.flush()
+        # GitLab's default username is ``gitlab+deploy-token-<id>``.
+        row.username = names.username(username) if username else f"modelshelf+deploy-token-{row.id}"
+        self.session.flush()
+        return row, secret
+
+    def find_active(self, secret: str, username: str | None = None) -> DeployToken | None:
+        """The live deploy token with this secret (and this username, for Basic auth)."""
+        row = find_by_digest(self.session, DeployToken, secret)
+        now = self.clock()
+        if row is None or not _live(row, now):
+            return None
+        if username is not None and not hmac.compare_digest(row.username.encode(), username.encode()):
+            return None
+        stamp(row, now)
+        return row
+
+    def list_for(self, project: Project) -> list[DeployToken]:
+        return list(
+            self.session.scalars(select(DeployToken).where(DeployToken.project_id == project.id).order_by(DeployToken.id))
+        )
+
+    def get(self, project: Project, token_id: int) -> DeployToken:
+        row = self.session.get(DeployToken, token_id)
+        if row is None or row.project_id != project.id:
+            raise NotFound("Deploy token")
+        return row
+
+    def revoke(self, project: Project, token_id: int) -> DeployToken:
+        row = self.get(project, token_id)
+        row.revoked = True
+        self.session.flush()
+        return row
+
+
+class CiTokenService:
+    """The project CI token: what an external CI presents to register its jobs. Maintainers rotate it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def rotate(self, project: Project) -> str:
+        """Issue a new CI token for ``project`` (the old one stops working); return it."""
+        secret = new_secret(CI_TOKEN_PREFIX)
+        project.ci_token_digest = digest(secret)
+        self.session.flush()
+        return secret
+
+    def find_project(self, secret: str) -> Project | None:
+        wanted = digest(secret)
+        project = self.session.scalar(select(Project).where(Project.ci_token_digest == wanted))
+        if project is None or not hmac.compare_digest(project.ci_token_digest or "", wanted):
+            return None
+        return project

@@ -39,7 +39,7 @@ def _resolve_latest(project: Project, name: str, version: str) -> Package | None
 
 def register(app: Flask) -> None:
     """Add the model registry to ``app``."""
-    access.register()
+    access.register(app)
     app.register_blueprint(api_bp)
     pages.register(app)
     signals.package_created.connect(_on_package_created, sender=app)

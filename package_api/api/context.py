@@ -9,9 +9,9 @@ from .. import aliases
 from ..archives import ArchiveService
 from ..auth import Principal, api_credentials, default_resolver
 from ..db import db
-from ..models import Project
+from ..models import Package, Project
 from ..packages import PackageService
-from ..policy import Policy
+from ..policy import Policy, rules
 from ..projects import ProjectService
 from ..uploads import UploadLeases
 
@@ -31,7 +31,7 @@ def principal() -> Principal:
 
 
 def policy() -> Policy:
-    return Policy(db.session)
+    return Policy(db.session, rules(current_app))
 
 
 def project_services() -> ProjectService:
@@ -55,12 +55,19 @@ def archive_services() -> ArchiveService:
     return ArchiveService(db.session, current_app.extensions["modelshelf.storage"])
 
 
-def authorized_project(ref: str, action: object) -> Project:
-    """The project ``ref`` names, if the caller may do ``action`` there; raise otherwise."""
+def authorized_project(ref: str, action: object, *, package: tuple[str, str] | None = None) -> Project:
+    """The project ``ref`` names, if the caller may do ``action`` there (to the package ``package``
+    names, a name and version, when given); raise otherwise."""
     caller = principal()
     project = project_services().get(ref)
-    policy().authorize(caller, project, action)
+    policy().authorize(caller, project, action, package=package)
     return project
+
+
+def authorize_package(project: Project, package: Package, action: object) -> Package:
+    """``package``, if the caller may do ``action`` to it; raise otherwise."""
+    policy().authorize(principal(), project, action, package=(package.name, package.version))
+    return package
 
 
 def base_url() -> str:

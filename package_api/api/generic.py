@@ -25,7 +25,7 @@ def upload(project_ref: str, package_name: str, package_version: str, file_path:
     selected = request.args.get("select")
     if selected not in (None, "package_file"):
         raise InvalidParameter("select", "does not have a valid value")
-    project = authorized_project(project_ref, Action.PUBLISH_PACKAGE)
+    project = authorized_project(project_ref, Action.PUBLISH_PACKAGE, package=(package_name, package_version))
     package_file = receive(project, package_name, package_version, file_path, status=status)
     if selected:
         return jsonify(entities.uploaded_file(package_file)), 200
@@ -34,7 +34,7 @@ def upload(project_ref: str, package_name: str, package_version: str, file_path:
 
 @bp.get(ROUTE)
 def download(project_ref: str, package_name: str, package_version: str, file_path: str) -> Response:
-    project = authorized_project(project_ref, Action.READ_PACKAGE)
+    project = authorized_project(project_ref, Action.READ_PACKAGE, package=(package_name, package_version))
     service = package_services()
     return file_response(service, service.find_file(project, package_name, package_version, file_path))
 
@@ -42,7 +42,7 @@ def download(project_ref: str, package_name: str, package_version: str, file_pat
 @bp.get(PACKAGE)
 def download_archive(project_ref: str, package_name: str, package_version: str) -> Response:
     """Every file of the package (the newest of each path) as one streamed zip."""
-    project = authorized_project(project_ref, Action.READ_PACKAGE)
+    project = authorized_project(project_ref, Action.READ_PACKAGE, package=(package_name, package_version))
     service = package_services()
     package = service.find_package(project, package_name, package_version)
     return archive_response(service, archive_services().archive(package))

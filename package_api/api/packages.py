@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..models import Project
+from ..models import Package, Project
 from ..packages import LIVE_STATUSES
 from ..policy import Action
 from . import entities, pagination
-from .context import authorized_project, base_url, package_services, policy, principal
+from .context import authorize_package, authorized_project, base_url, package_services, policy, principal
 
 bp = Blueprint("packages", __name__, url_prefix="/api/v4")
 
 
-def _can_delete(project: Project) -> bool:
-    return policy().can(principal(), project, Action.DELETE_PACKAGE)
+def _can_delete(project: Project, package: Package) -> bool:
+    return policy().can(principal(), project, Action.DELETE_PACKAGE, package=(package.name, package.version))
 
 
 def _paginated(items: list[dict[str, object]], page: pagination.Page) -> Response:
@@ -35,27 +35,29 @@ def list_packages(project_ref: str) -> Response:
         page=number,
         per_page=per_page,
     )
-    can_delete, root = _can_delete(project), base_url()
-    return _paginated([entities.package(p, root, can_delete=can_delete) for p in page.items], page)
+    root = base_url()
+    return _paginated([entities.package(p, root, can_delete=_can_delete(project, p)) for p in page.items], page)
 
 
 @bp.get("/projects/<project:project_ref>/packages/<int:package_id>")
 def get_package(project_ref: str, package_id: int) -> Response:
-    project = authorized_project(project_ref, Action.READ_PACKAGE)
+    project = authorized_project(project_ref, Action.READ_PROJECT)
     service = package_services()
-    package = service.get(project, package_id)
+    package = authorize_package(project, service.get(project, package_id), Action.READ_PACKAGE)
     return jsonify(
-        entities.package(package, base_url(), can_delete=_can_delete(project), versions=service.other_versions(package))
+        entities.package(
+            package, base_url(), can_delete=_can_delete(project, package), versions=service.other_versions(package)
+        )
     )
 
 
 @bp.get("/projects/<project:project_ref>/packages/<int:package_id>/package_files")
 def list_files(project_ref: str, package_id: int) -> Response:
-    project = authorized_project(project_ref, Action.READ_PACKAGE)
+    project = authorized_project(project_ref, Action.READ_PROJECT)
     service = package_services()
     number, per_page = pagination.page_args(request.args)
     page = service.list_files(
-        service.get(project, package_id),
+        authorize_package(project, service.get(project, package_id), Action.READ_PACKAGE),
         order_by=request.args.get("order_by", "id"),
         sort=request.args.get("sort", "asc"),
         page=number,
@@ -66,15 +68,16 @@ def list_files(project_ref: str, package_id: int) -> Response:
 
 @bp.delete("/projects/<project:project_ref>/packages/<int:package_id>")
 def delete_package(project_ref: str, package_id: int) -> tuple[str, int]:
-    project = authorized_project(project_ref, Action.DELETE_PACKAGE)
+    project = authorized_project(project_ref, Action.READ_PROJECT)
     service = package_services()
-    service.delete(service.get(project, package_id, statuses=LIVE_STATUSES))
+    service.delete(authorize_package(project, service.get(project, package_id, statuses=LIVE_STATUSES), Action.DELETE_PACKAGE))
     return "", 204
 
 
 @bp.delete("/projects/<project:project_ref>/packages/<int:package_id>/package_files/<int:file_id>")
 def delete_file(project_ref: str, package_id: int, file_id: int) -> tuple[str, int]:
-    project = authorized_project(project_ref, Action.DELETE_PACKAGE)
+    project = authorized_project(project_ref, Action.READ_PROJECT)
     service = package_services()
-    service.delete_file(service.get_file(service.get(project, package_id, statuses=LIVE_STATUSES), file_id))
+    package = authorize_package(project, service.get(project, package_id, statuses=LIVE_STATUSES), Action.DELETE_PACKAGE)
+    service.delete_file(service.get_file(package, file_id))
     return "", 204

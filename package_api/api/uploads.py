@@ -4,7 +4,9 @@ from __future__ import annotations
 from flask import request
 
 from .. import names
+from ..db import db
 from ..errors import InvalidParameter
+from ..jobs import JobService
 from ..models import PackageFile, PackageStatus, Project
 from ..streams import ExpectedDigests
 from .context import package_services, principal
@@ -16,23 +18,29 @@ def receive(
     """Store the request body as ``name/version/path``, checked against the digests the request
     declares; or, for ``?sha256=<hex>`` without a body, attach the bytes of the project's file with
     that digest (upload by digest: ``curl -X PUT '...?sha256=<hex>'``)."""
-    service, creator = package_services(), principal().user
+    caller = principal()
+    service, creator = package_services(), caller.user
     if "sha256" in request.args and not _has_body():
-        return service.upload_by_digest(
+        stored = service.upload_by_digest(
             project, name, version, path, request.args["sha256"], creator=creator, status=status, spaces_in_name=spaces_in_name
         )
-    return service.upload(
-        project,
-        name,
-        version,
-        path,
-        request.stream,
-        creator=creator,
-        status=status,
-        content_length=request.content_length,
-        spaces_in_name=spaces_in_name,
-        expected=_expected_digests(),
-    )
+    else:
+        stored = service.upload(
+            project,
+            name,
+            version,
+            path,
+            request.stream,
+            creator=creator,
+            status=status,
+            content_length=request.content_length,
+            spaces_in_name=spaces_in_name,
+            expected=_expected_digests(),
+        )
+    if caller.job_id is not None:  # provenance: the CI job that built this package
+        JobService(db.session).record_build(stored.package, caller.job_id)
+        db.session.commit()
+    return stored
 
 
 def _has_body() -> bool:

@@ -10,7 +10,7 @@ from flask import g, session
 from ..api.context import package_services, policy, project_services
 from ..auth import Principal, default_resolver, session_credential
 from ..db import db
-from ..models import Project, User
+from ..models import Package, Project, User
 
 __all__ = [
     "authorized_project",
@@ -35,16 +35,25 @@ def current_user() -> User | None:
     return principal().user
 
 
-def authorized_project(namespace: str, path: str, action: object) -> Project:
+def authorized_project(
+    namespace: str, path: str, action: object, *, package: tuple[str, str] | None = None
+) -> Project:
     """The project ``namespace/path``, if the caller may do ``action`` there.
 
     Raise ``NotFound`` (also for projects the caller may not see), ``Unauthorized`` or ``Forbidden``.
     """
     project = project_services().get(f"{namespace}/{path}")
-    policy().authorize(principal(), project, action)
+    policy().authorize(principal(), project, action, package=package)
     return project
 
 
-def can(project: Project, action: object) -> bool:
+def authorize_package(project: Project, package: Package, action: object) -> Package:
+    """``package``, if the caller may do ``action`` to it; raise otherwise."""
+    policy().authorize(principal(), project, action, package=(package.name, package.version))
+    return package
+
+
+def can(project: Project, action: object, *, package: Package | None = None) -> bool:
     """Whether the caller may do ``action`` in ``project`` (to show or hide a button)."""
-    return policy().can(principal(), project, action)
+    judged = None if package is None else (package.name, package.version)
+    return policy().can(principal(), project, action, package=judged)

@@ -10,7 +10,7 @@ from ..api.downloads import file_response
 from ..api.pagination import page_args
 from ..packages import LIVE_STATUSES
 from ..policy import Action
-from .context import authorized_project, can, package_services
+from .context import authorize_package, authorized_project, can, package_services
 from .listing import listing_query
 from .navigation import package_links
 
@@ -46,9 +46,9 @@ def index(namespace: str, project: str) -> ResponseReturnValue:
 
 @bp.get(f"{PREFIX}/packages/<int:package_id>")
 def show(namespace: str, project: str, package_id: int) -> ResponseReturnValue:
-    found = authorized_project(namespace, project, Action.READ_PACKAGE)
+    found = authorized_project(namespace, project, Action.READ_PROJECT)
     service = package_services()
-    package = service.get(found, package_id)
+    package = authorize_package(found, service.get(found, package_id), Action.READ_PACKAGE)
     number, _ = page_args(request.args)
     return render_template(
         "package_pages/show.html",
@@ -57,16 +57,16 @@ def show(namespace: str, project: str, package_id: int) -> ResponseReturnValue:
         files=service.list_files(package, page=number, per_page=FILES_PER_PAGE),
         other_versions=service.other_versions(package),
         links=package_links(package),
-        can_delete=can(found, Action.DELETE_PACKAGE),
+        can_delete=can(found, Action.DELETE_PACKAGE, package=package),
         base_url=base_url(),
     )
 
 
 @bp.post(f"{PREFIX}/packages/<int:package_id>/delete")
 def delete(namespace: str, project: str, package_id: int) -> ResponseReturnValue:
-    found = authorized_project(namespace, project, Action.DELETE_PACKAGE)
+    found = authorized_project(namespace, project, Action.READ_PROJECT)
     service = package_services()
-    package = service.get(found, package_id, statuses=LIVE_STATUSES)
+    package = authorize_package(found, service.get(found, package_id, statuses=LIVE_STATUSES), Action.DELETE_PACKAGE)
     service.delete(package)
     flash(f"Package {package.name} {package.version} deleted.", "success")
     return redirect(url_for(".index", namespace=namespace, project=project))
@@ -74,9 +74,10 @@ def delete(namespace: str, project: str, package_id: int) -> ResponseReturnValue
 
 @bp.post(f"{PREFIX}/packages/<int:package_id>/package_files/<int:file_id>/delete")
 def delete_file(namespace: str, project: str, package_id: int, file_id: int) -> ResponseReturnValue:
-    found = authorized_project(namespace, project, Action.DELETE_PACKAGE)
+    found = authorized_project(namespace, project, Action.READ_PROJECT)
     service = package_services()
-    package_file = service.get_file(service.get(found, package_id, statuses=LIVE_STATUSES), file_id)
+    package = authorize_package(found, service.get(found, package_id, statuses=LIVE_STATUSES), Action.DELETE_PACKAGE)
+    package_file = service.get_file(package, file_id)
     service.delete_file(package_file)
     flash(f"File {package_file.file_name} deleted.", "success")
     return redirect(url_for(".show", namespace=namespace, project=project, package_id=package_id))
@@ -84,6 +85,8 @@ def delete_file(namespace: str, project: str, package_id: int, file_id: int) -> 
 
 @bp.get(f"{PREFIX}/package_files/<int:file_id>/download")
 def download(namespace: str, project: str, file_id: int) -> Response:
-    found = authorized_project(namespace, project, Action.READ_PACKAGE)
+    found = authorized_project(namespace, project, Action.READ_PROJECT)
     service = package_services()
-    return file_response(service, service.get_project_file(found, file_id))
+    package_file = service.get_project_file(found, file_id)
+    authorize_package(found, package_file.package, Action.READ_PACKAGE)
+    return file_response(service, package_file)

@@ -1,0 +1,159 @@
+"""CI jobs of external CI systems, and their job tokens.
+
+Modelshelf runs no CI of its own. A CI system (GitLab CI, GitHub Actions, Jenkins) registers a job
+when it starts, with the project's CI token and the job's metadata, and gets a job token back. The
+job token acts with the triggering user's role in that project only, until the job is marked
+finished or its time to live passes. Uploads made with it record the job on the package
+(``PackageBuildInfo``): that is a model version's provenance.
+"""
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .db import utcnow
+from .errors import InvalidParameter, NotFound
+from .models import CiJob, JobStatus, Package, PackageBuildInfo, Project
+from .tokens import JOB_TOKEN_PREFIX, digest, find_by_digest, new_secret, stamp
+from .users import UserService
+
+#: Metadata a registration may carry: parameter -> (column, maximum length).
+METADATA = {
+    "ci_system": ("ci_system", 64),
+    "job_id": ("external_id", 255),
+    "job_name": ("name", 255),
+    "job_url": ("web_url", 2000),
+    "pipeline_id": ("pipeline_id", 255),
+    "pipeline_url": ("pipeline_url", 2000),
+    "ref": ("ref", 255),
+    "sha": ("sha", 64),
+    "merge_request_iid": ("merge_request_iid", 64),
+    "merge_request_title": ("merge_request_title", 1000),
+    "merge_request_url": ("merge_request_url", 2000),
+}
+URL_PARAMS = frozenset({"job_url", "pipeline_url", "merge_request_url"})
+FINISHED = frozenset({JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.CANCELED})
+
+
+def _text(params: Mapping[str, Any], param: str, limit: int) -> str:
+    value = params.get(param)
+    if value is None:
+        return ""
+    value = str(value).strip()
+    if len(value) > limit or not value.isprintable():
+        raise InvalidParameter(param)
+    # Links are shown on pages: only http(s), never javascript: or data:.
+    if param in URL_PARAMS and value and not value.lower().startswith(("https://", "http://")):
+        raise InvalidParameter(param, "must be an http(s) URL")
+    return value
+
+
+class JobService:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        ttl: datetime.timedelta = datetime.timedelta(hours=3),
+        clock: Callable[[], datetime.datetime] = utcnow,
+    ) -> None:
+        self.session = session
+        self.ttl = ttl
+        self.clock = clock
+
+    def register(self, project: Project, params: Mapping[str, Any]) -> tuple[CiJob, str]:
+        """Record a running job of ``project``; return it and its token (shown once).
+
+        ``user`` (a username) is who triggered it: the token acts with that user's role here."""
+        username = params.get("user") or params.get("username")
+        if not username:
+            raise InvalidParameter("user", "is missing")
+        user = UserService(self.session).find(str(username))
+        if user is None:
+            raise NotFound("User")
+        if not params.get("job_id"):
+            raise InvalidParameter("job_id", "is missing")
+        values = {column: _text(params, param, limit) for param, (column, limit) in METADATA.items()}
+        secret = new_secret(JOB_TOKEN_PREFIX)
+        now = self.clock()
+        job = CiJob(
+            project_id=project.id,
+            user_id=user.id,
+            token_digest=digest(secret),
+            expires_at=now + self.ttl,
+            created_at=now,
+            **values,
+        )
+        self.session.add(job)
+        self.session.flush()
+        return job, secret
+
+    def get(self, project: Project, job_id: int) -> CiJob:
+        job = self.session.get(CiJob, job_id)
+        if job is None or job.project_id != project.id:
+            raise NotFound("Job")
+        return job
+
+    def find_external(self, project: Project, external_id: str) -> CiJob | None:
+        """The newest job of ``project`` with this id in its CI system (``$CI_JOB_ID``)."""
+        return self.session.scalar(
+            select(CiJob)
+            .where(CiJob.project_id == project.id, CiJob.external_id == str(external_id))
+            .order_by(CiJob.id.desc())
+            .limit(1)
+        )
+
+    def finish(self, job: CiJob, status: str) -> CiJob:
+        """Mark the job finished (``success``, ``failed`` or ``canceled``): its token stops working."""
+        try:
+            final = JobStatus(status)
+        except ValueError:
+            raise InvalidParameter("status", "does not have a valid value") from None
+        if final not in FINISHED:
+            raise InvalidParameter("status", "does not have a valid value")
+        if job.status == JobStatus.RUNNING:
+            job.status = final
+            job.finished_at = self.clock()
+            self.session.flush()
+        return job
+
+    def find_active(self, secret: str) -> CiJob | None:
+        """The running, unexpired job whose token this is, stamping ``last_used_at``."""
+        job: CiJob | None = find_by_digest(self.session, CiJob, secret)
+        now = self.clock()
+        if job is None or job.status != JobStatus.RUNNING or job.expires_at <= now:
+            return None
+        stamp(job, now)
+        return job
+
+    def list_for(self, project: Project, limit: int = 100) -> list[CiJob]:
+        return list(
+            self.session.scalars(
+                select(CiJob).where(CiJob.project_id == project.id).order_by(CiJob.id.desc()).limit(limit)
+            )
+        )
+
+    # -- provenance ---------------------------------------------------------------------------
+
+    def record_build(self, package: Package, job_id: int) -> None:
+        """Remember that job ``job_id`` uploaded into ``package`` (once per job)."""
+        exists = self.session.scalar(
+            select(PackageBuildInfo.id).where(PackageBuildInfo.package_id == package.id, PackageBuildInfo.ci_job_id == job_id)
+        )
+        if exists is None:
+            self.session.add(PackageBuildInfo(package_id=package.id, ci_job_id=job_id))
+            self.session.flush()
+
+    def builds(self, package: Package) -> list[CiJob]:
+        """The jobs that uploaded into ``package``, newest first."""
+        return list(
+            self.session.scalars(
+                select(CiJob)
+                .join(PackageBuildInfo, PackageBuildInfo.ci_job_id == CiJob.id)
+                .where(PackageBuildInfo.package_id == package.id)
+                .order_by(PackageBuildInfo.id.desc())
+            )
+        )
