@@ -8,11 +8,12 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from flask import Flask
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
-from . import api, pages, surfaces
+from . import api, ops, pages, surfaces
 from .config import load_settings, stored_secret_key
-from .db import db, engine_options
+from .db import create_tables, db, engine_options
+from .names import MAX_ID
 from .storage import build_storage
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,26 @@ class FilePathConverter(BaseConverter):
     part_isolating = False
 
 
+def _at_most(limit: int) -> str:
+    """A regex of the decimal numbers from 0 to ``limit``."""
+    digits = str(limit)
+    parts = [rf"\d{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(int(d) for d in digits):
+        if digit:
+            rest = len(digits) - i - 1
+            lower = f"[0-{digit - 1}]" if digit > 1 else "0"
+            parts.append(digits[:i] + lower + (rf"\d{{{rest}}}" if rest else ""))
+    return "(?:" + "|".join([*parts, digits]) + ")"
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every rule: a row id, so at most ``MAX_ID``; a larger number matches no route
+    (404) instead of overflowing the database driver (a 500). The bound is in the regex: werkzeug
+    answers 405 when a rule's converter refuses a value that another method's rule would take."""
+
+    regex = _at_most(MAX_ID)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``MODELSHELF_*`` environment, then ``config`` (which wins)."""
     settings = load_settings(config)
@@ -51,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.strict_slashes = False
     app.url_map.converters["project"] = ProjectRefConverter
     app.url_map.converters["filepath"] = FilePathConverter
+    app.url_map.converters["int"] = IdConverter
 
     if settings["DATABASE_URL"].startswith("sqlite:///"):
         os.makedirs(os.path.dirname(settings["DATABASE_URL"][len("sqlite:///") :]) or ".", exist_ok=True)
@@ -64,6 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions["modelshelf.storage"] = build_storage(settings)
 
+    ops.register(app)  # first: its request hook must see every request
     api.register(app)
     pages.register(app)  # before plugins: they extend its navigation
     surfaces.register(app)
@@ -71,7 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     if settings["CREATE_SCHEMA"]:
         with app.app_context():
-            db.create_all()
+            create_tables()
     return app
 
 

@@ -160,7 +160,10 @@ class PersonalAccessTokenAuthenticator:
         if row is None:
             return None
         kind = "project_access_token" if row.user.is_bot else "personal_access_token"
-        return Principal(user=row.user, scopes=frozenset(row.scope_list), kind=kind, token_id=row.id)
+        # A bot's powers end at its project's edge: elsewhere it is no more than an anonymous caller.
+        return Principal(
+            user=row.user, scopes=frozenset(row.scope_list), kind=kind, project_id=row.user.bot_project_id, token_id=row.id
+        )
 
 
 class DeployTokenAuthenticator:

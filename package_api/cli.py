@@ -11,19 +11,30 @@ from typing import Any
 import click
 from flask import Flask
 
+from . import audit
+from . import migrate as migrations
 from .app import create_app
 from .db import db
 from .errors import ModelshelfError
-from .projects import ProjectService, parse_visibility
+from .members import MemberService
+from .projects import ProjectService, parse_role, parse_visibility
 from .tokens import TokenService
 from .users import UserService
 
 
-def _app(data_dir: str | None, **overrides: Any) -> Flask:
-    config: dict[str, Any] = dict(overrides)
+def _app(data_dir: str | None, *, migrate: bool = True, **overrides: Any) -> Flask:
+    """The app of a command, its database checked (and, when allowed, upgraded) first: see
+    ``package_api.migrate``. Commands never make tables with ``create_all``."""
+    config: dict[str, Any] = {"CREATE_SCHEMA": False, **overrides}
     if data_dir:
         config["DATA_DIR"] = data_dir
-    return create_app(config)
+    app = create_app(config)
+    if migrate:
+        try:
+            migrations.prepare(app)
+        except migrations.SchemaOutOfDate as exc:
+            raise _Fail(str(exc)) from None
+    return app
 
 
 def data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,15 +57,24 @@ def main() -> None:
 @click.option("--port", default=8080, show_default=True, type=int, envvar="MODELSHELF_PORT")
 @click.option("--workers", default=1, show_default=True, type=int, envvar="MODELSHELF_WORKERS")
 @click.option("--threads", default=8, show_default=True, type=int, envvar="MODELSHELF_THREADS")
+@click.option(
+    "--graceful-timeout",
+    default=120,
+    show_default=True,
+    type=int,
+    envvar="MODELSHELF_GRACEFUL_TIMEOUT",
+    help="Seconds in-flight requests get to finish on SIGTERM before their worker is killed.",
+)
 @data_dir_option
-def serve(host: str, port: int, workers: int, threads: int, data_dir: str | None) -> None:
+def serve(host: str, port: int, workers: int, threads: int, graceful_timeout: int, data_dir: str | None) -> None:
     """Run the registry under gunicorn (threaded workers; uploads and downloads stream)."""
     from .server import run
 
     if data_dir:
         os.environ["MODELSHELF_DATA_DIR"] = data_dir
-    _app(data_dir)  # create the schema once, before workers start
-    run(host=host, port=port, workers=workers, threads=threads)
+    _app(data_dir)  # check (or upgrade) the schema once, before workers start
+    os.environ["MODELSHELF_CREATE_SCHEMA"] = "false"  # the workers' apps: the schema is ready
+    run(host=host, port=port, workers=workers, threads=threads, graceful_timeout=graceful_timeout)
 
 
 @main.group()
@@ -96,22 +116,71 @@ def create_project(full_path: str, owner: str, visibility: str, data_dir: str | 
         click.echo(project.id)
 
 
+@admin.command("add-member")
+@click.argument("full_path", metavar="NAMESPACE/NAME")
+@click.argument("username", metavar="USER")
+@click.argument("role", metavar="ROLE")
+@data_dir_option
+def add_member(full_path: str, username: str, role: str, data_dir: str | None) -> None:
+    """Give USER the ROLE (guest, reporter, developer, maintainer, owner, or 10..50) in a project,
+    adding them as a member or changing the role they have."""
+    with _app(data_dir).app_context():
+        try:
+            project = ProjectService(db.session).get(full_path)
+            user = UserService(db.session).get(username)
+            level = parse_role(role)
+            members = MemberService(db.session)
+            found = members.find(project, user.id)
+            before = found.access_level if found is not None else None
+            member = members.put(project, user, level)
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+        audit.record(
+            db.session,
+            "member_added" if before is None else "member_updated",
+            project=project,
+            target_type="User",
+            target_id=user.id,
+            target_details=user.username,
+            details={"access_level": int(level) if before is None else {"from": before, "to": int(level)}},
+        )
+        db.session.commit()
+        click.echo(f"{user.username} is {level.name.lower()} ({member.access_level}) in {project.full_path}", err=True)
+
+
 @admin.command("create-token")
 @click.option("--user", "username", required=True)
 @click.option("--scopes", default="api", show_default=True, help="Comma-separated: api, read_api.")
+@click.option("--scope", "scope_list", multiple=True, help="A scope (repeatable); replaces --scopes.")
 @click.option("--name", default="cli", show_default=True)
 @click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="YYYY-MM-DD")
 @data_dir_option
-def create_token(username: str, scopes: str, name: str, expires: datetime.datetime | None, data_dir: str | None) -> None:
+def create_token(
+    username: str,
+    scopes: str,
+    scope_list: tuple[str, ...],
+    name: str,
+    expires: datetime.datetime | None,
+    data_dir: str | None,
+) -> None:
     """Create a personal access token; print only the token."""
     with _app(data_dir).app_context():
         try:
             user = UserService(db.session).get(username)
-            _row, secret = TokenService(db.session).create(
-                user, name, scopes.split(","), expires.date() if expires else None
+            row, secret = TokenService(db.session).create(
+                user, name, list(scope_list) or scopes.split(","), expires.date() if expires else None
             )
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None
+        audit.record(
+            db.session,
+            "personal_access_token_created",
+            project=None,
+            target_type="PersonalAccessToken",
+            target_id=row.id,
+            target_details=row.name,
+            details={"user": user.username, "scopes": row.scope_list, "expires_at": row.expires_at},
+        )
         db.session.commit()
         click.echo(secret)
 
@@ -151,6 +220,43 @@ def verify(sha256_prefix: str, data_dir: str | None) -> None:
     click.echo(report.summary())
     if report.problems:
         sys.exit(1)
+
+
+@main.group("db")
+def db_group() -> None:
+    """Schema migrations (Alembic)."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
+@data_dir_option
+def db_upgrade(revision: str, data_dir: str | None) -> None:
+    """Bring the database schema up to date (run once, from one node, before starting new nodes)."""
+    app = _app(data_dir, migrate=False)
+    migrations.upgrade(app, revision)
+    click.echo(f"database at {', '.join(sorted(migrations.current(app))) or 'base'}")
+
+
+@db_group.command("current")
+@data_dir_option
+def db_current(data_dir: str | None) -> None:
+    """Print the database's revisions and whether they are this version's heads (exit 1 if not)."""
+    app = _app(data_dir, migrate=False)
+    found, wanted = migrations.current(app), migrations.heads(app)
+    click.echo(f"database at {', '.join(sorted(found)) or 'base'}; this version needs {', '.join(sorted(wanted))}")
+    if not migrations.is_current(app):
+        sys.exit(1)
+
+
+@db_group.command("stamp")
+@click.argument("revision", default="heads")
+@data_dir_option
+def db_stamp(revision: str, data_dir: str | None) -> None:
+    """Record REVISION as the database's schema without changing it (a database made before
+    migrations whose schema is this version's)."""
+    app = _app(data_dir, migrate=False)
+    migrations.stamp(app, revision)
+    click.echo(f"database stamped at {', '.join(sorted(migrations.current(app)))}")
 
 
 if __name__ == "__main__":

@@ -40,8 +40,14 @@ DEFAULTS: dict[str, Any] = {
     # worker on this machine; set it explicitly for nodes that do not share a data directory.
     "SECRET_KEY": None,
     "CREATE_SCHEMA": True,
+    # Whether `modelshelf` commands upgrade the database themselves: auto = only an SQLite one.
+    "AUTO_MIGRATE": "auto",
     #: Entry-point names of ``package_api.plugins`` to load, comma-separated; ``all`` or ``none``.
     "PLUGINS": "all",
+    #: Networks that may read ``/-/metrics`` (comma-separated); others get a 404.
+    "METRICS_ALLOWED_CIDRS": "127.0.0.0/8,::1",
+    #: ``text`` or ``json`` (one object per line): the log lines of ``modelshelf serve``.
+    "LOG_FORMAT": "text",
 }
 
 _BOOLS = {"S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS"}

@@ -5,9 +5,12 @@ import datetime
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import DeclarativeBase
+
+from .errors import InvalidInput
 
 
 class Base(DeclarativeBase):
@@ -17,16 +20,47 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
+def refused_value(exc: DataError) -> InvalidInput:
+    """The domain error for a value the database refused: text with a NUL character (PostgreSQL),
+    text longer than its column, a number past its column's range. The client sent that value, so
+    it is a 400 that names the reason, not a 500. The surfaces' error handlers call this (after a
+    rollback) for every ``DataError``; services check what they can name better themselves."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return InvalidInput(f"the database refused a value: {reason}")
+
+
 def utcnow() -> datetime.datetime:
     """Now, in UTC, without tzinfo (as stored)."""
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 def engine_options(database_url: str) -> dict[str, Any]:
-    """Engine options that suit the database: SQLite waits for its write lock instead of failing."""
-    if database_url.startswith("sqlite"):
+    """Engine options that suit the database: SQLite waits for its write lock instead of failing and
+    lets the threads of a worker share its connections; a server's connections are checked before
+    use (a restarted PostgreSQL, or a pooler that dropped them)."""
+    if make_url(database_url).get_backend_name() == "sqlite":
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
     return {"pool_pre_ping": True}
+
+
+#: Key of the PostgreSQL advisory lock that ``create_tables`` holds (any constant of our own).
+CREATE_TABLES_LOCK = 0x6D6F64656C  # "model"
+
+
+def create_tables() -> None:
+    """``db.create_all()``, one process at a time. Nodes (and their workers) that start together on
+    one PostgreSQL database would otherwise all see a table missing and all create it, and all but
+    one fail; they take turns on an advisory lock instead. SQLite's write lock does this already."""
+    if db.engine.dialect.name != "postgresql":
+        db.create_all()
+        return
+    with db.engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": CREATE_TABLES_LOCK})
+        try:
+            db.create_all()
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": CREATE_TABLES_LOCK})
+            lock.commit()
 
 
 @event.listens_for(Engine, "connect")

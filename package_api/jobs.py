@@ -9,15 +9,16 @@ finished or its time to live passes. Uploads made with it record the job on the 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .db import utcnow
 from .errors import InvalidParameter, NotFound
 from .models import CiJob, JobStatus, Package, PackageBuildInfo, Project
+from .paging import Page, choice, query_page
 from .tokens import JOB_TOKEN_PREFIX, digest, find_by_digest, new_secret, stamp
 from .users import UserService
 
@@ -129,6 +130,14 @@ class JobService:
         stamp(job, now)
         return job
 
+    def page_for(self, project: Project, *, status: str | None = None, page: int = 1, per_page: int = 20) -> Page:
+        """A page of ``project``'s jobs, newest first (``status``: only those); raise
+        ``InvalidParameter`` for an unknown status."""
+        query = select(CiJob).where(CiJob.project_id == project.id).options(joinedload(CiJob.user))
+        if status:
+            query = query.where(CiJob.status == JobStatus(choice("status", status, [s.value for s in JobStatus])))
+        return query_page(self.session, query, [CiJob.id.desc()], page, per_page)
+
     def list_for(self, project: Project, limit: int = 100) -> list[CiJob]:
         return list(
             self.session.scalars(
@@ -149,11 +158,21 @@ class JobService:
 
     def builds(self, package: Package) -> list[CiJob]:
         """The jobs that uploaded into ``package``, newest first."""
-        return list(
-            self.session.scalars(
-                select(CiJob)
-                .join(PackageBuildInfo, PackageBuildInfo.ci_job_id == CiJob.id)
-                .where(PackageBuildInfo.package_id == package.id)
-                .order_by(PackageBuildInfo.id.desc())
-            )
+        return self.builds_of([package.id])[package.id]
+
+    def builds_of(self, package_ids: Iterable[int]) -> dict[int, list[CiJob]]:
+        """The jobs that uploaded into each of these packages, newest first, with their users: one
+        query for a whole page of packages."""
+        found: dict[int, list[CiJob]] = {package_id: [] for package_id in package_ids}
+        if not found:
+            return found
+        rows = self.session.execute(
+            select(PackageBuildInfo.package_id, CiJob)
+            .join(CiJob, PackageBuildInfo.ci_job_id == CiJob.id)
+            .where(PackageBuildInfo.package_id.in_(list(found)))
+            .options(joinedload(CiJob.user))
+            .order_by(PackageBuildInfo.id.desc())
         )
+        for package_id, job in rows:
+            found[package_id].append(job)
+        return found

@@ -23,6 +23,8 @@ HEX_RE = re.compile(r"\A[0-9a-fA-F]+\Z")
 MAX_NAME_LENGTH = 255
 MAX_PATH_LENGTH = 1024
 MAX_PATH_DEPTH = 32
+#: Row ids are INTEGER columns: 32-bit signed on PostgreSQL (SQLite's are wider).
+MAX_ID = 2**31 - 1
 
 
 def package_name(value: str) -> str:
@@ -70,6 +72,17 @@ def project_path(value: str) -> tuple[str, str]:
     if any(p.endswith((".git", ".atom")) or ".." in p for p in parts):
         raise InvalidParameter("path")
     return parts[0], parts[1]
+
+
+def row_id(value: str) -> int | None:
+    """``value`` as a row id when it is one (ASCII digits within ``MAX_ID``), else ``None``: a
+    reference that may be an id or a name (``42`` or ``team/project``) is a name otherwise.
+    ``str.isdigit`` alone is not enough: ``"²".isdigit()`` is true and ``int("²")`` fails, and a
+    larger number overflows the database driver."""
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_ID)):
+        return None
+    number = int(value)
+    return number if number <= MAX_ID else None
 
 
 def username(value: str) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import names, signals
+from . import audit, names, signals
 from .aliases import VersionResolver
 from .db import utcnow
 from .errors import (
@@ -30,7 +30,7 @@ from .errors import (
 from .models import Blob, Package, PackageFile, PackageStatus, Project, User
 from .paging import Page, choice, contains, descending, query_page
 from .storage import BlobReader, BlobStorage, StorageError
-from .streams import ExpectedDigests, HashingReader
+from .streams import NO_METER, ExpectedDigests, HashingReader, TransferMeter
 from .uploads import UploadLeases, new_key
 
 #: How often recording a finished upload is retried after losing a race (unique name/version,
@@ -51,10 +51,19 @@ def parse_status(value: str | None, *, allowed: tuple[str, ...] = ("default", "h
     return PackageStatus(value)
 
 
+#: PostgreSQL's SQLSTATEs for a transaction that lost to a concurrent one and may simply be redone:
+#: serialization_failure and deadlock_detected.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
 def _is_lost_race(exc: Exception) -> bool:
-    return isinstance(exc, IntegrityError) or (
-        isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
-    )
+    """A unique row taken first by another writer, SQLite's write lock held too long, or a
+    PostgreSQL transaction chosen as a deadlock's (or a serialization conflict's) victim."""
+    if isinstance(exc, IntegrityError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    return "locked" in str(exc.orig).lower() or getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 class PackageService:
@@ -68,6 +77,7 @@ class PackageService:
         clock: Callable[[], datetime.datetime] = utcnow,
         leases: UploadLeases | None = None,
         resolvers: Sequence[VersionResolver] = (),
+        meter: TransferMeter = NO_METER,
     ) -> None:
         self.session = session
         self.storage = storage
@@ -76,6 +86,7 @@ class PackageService:
         self.clock = clock
         self.leases = leases or UploadLeases(session, clock=clock)
         self.resolvers = resolvers  # what ``latest`` (and other aliases) of a package name mean
+        self.meter = meter  # told of bytes received and of uploads that fail
 
     # -- upload --------------------------------------------------------------------------------
 
@@ -102,7 +113,9 @@ class PackageService:
         name, version = names.package_name(name), names.package_version(version)
         path = names.file_path(path, spaces_in_name=spaces_in_name)
         if content_length is not None and content_length > self.max_file_size:
-            raise FileTooLarge()
+            refused = FileTooLarge()
+            self.meter.upload_failed(refused)
+            raise refused
         # Refuse a forbidden duplicate before taking gigabytes; checked again when recording.
         self._check_duplicate(project, name, version, path)
         project_id, creator_id = project.id, creator.id if creator else None
@@ -111,14 +124,15 @@ class PackageService:
         # Committing the lease also ends the read transaction: a long upload must not hold a
         # connection or a snapshot.
         heartbeat = self.leases.begin(key)
-        reader = HashingReader(body, self.max_file_size, expected=expected, heartbeat=heartbeat)
+        reader = HashingReader(body, self.max_file_size, expected=expected, heartbeat=heartbeat, meter=self.meter)
         try:
             self.storage.put(key, reader)
             reader.check()
             created, package, package_file = self._record(
                 project_id, name, version, path, creator_id, status, reader.sha256, key=key, size=reader.size
             )
-        except BaseException:
+        except BaseException as exc:
+            self.meter.upload_failed(exc)
             self._abandon(key)
             raise
         if package_file.blob.storage_key != key:
@@ -158,6 +172,25 @@ class PackageService:
             signals.package_created.send(self.app, package=package)
         signals.package_file_added.send(self.app, package=package, package_file=package_file)
         return package_file
+
+    def _audit(self, what: str, package: Package, package_file: PackageFile | None = None, /, **details: Any) -> None:
+        """Record ``<noun>_<what>`` (``package_created``, ``model_version_file_deleted``...) in the
+        session of the change, for the caller to commit with it."""
+        target = f"{package.name}/{package.version}"
+        info: dict[str, Any] = {"name": package.name, "version": package.version, "package_id": package.id}
+        if package_file is not None:
+            info["file_name"] = package_file.file_name
+        # A file event targets the file; a package created with its first file targets the package.
+        on_file = package_file is not None and what.startswith("file_")
+        audit.record(
+            self.session,
+            f"{audit.package_noun(self.app, package)}_{what}",
+            project=package.project_id,
+            target_type="PackageFile" if on_file else "Package",
+            target_id=package_file.id if on_file and package_file is not None else package.id,
+            target_details=f"{target}/{package_file.file_name}" if on_file and package_file is not None else target,
+            details={**info, **details},
+        )
 
     def _discard(self, key: str) -> None:
         try:
@@ -249,6 +282,8 @@ class PackageService:
         package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
         self.session.add(package_file)
         self.session.flush()
+        # In this transaction: a retry after a lost race rolls it back with the rows, and records it again.
+        self._audit("created" if created else "file_added", package, package_file, size=blob.size, sha256=sha256)
         return created, package, package_file
 
     def create_package(self, project: Project, name: str, version: str, *, creator: User | None) -> Package:
@@ -264,6 +299,8 @@ class PackageService:
         )
         self.session.add(package)
         try:
+            self.session.flush()
+            self._audit("created", package)
             self.session.commit()
         except IntegrityError:
             self.session.rollback()
@@ -271,9 +308,12 @@ class PackageService:
         signals.package_created.send(self.app, package=package)
         return package
 
-    def attach(self, package: Package, files: Sequence[tuple[str, Blob]]) -> list[PackageFile]:
+    def attach(
+        self, package: Package, files: Sequence[tuple[str, Blob]], *, audited: bool = True
+    ) -> list[PackageFile]:
         """Add files to ``package`` whose bytes are stored already (``(path, blob)`` pairs): new
-        rows, no bytes copied. Commit, and send ``package_file_added`` for each.
+        rows, no bytes copied. Commit, and send ``package_file_added`` for each. ``audited=False``
+        when the caller records the change as a whole (a version registered with its files).
 
         Raises ``InvalidParameter`` for a bad path and ``DuplicateNotAllowed`` (nothing added).
         """
@@ -286,13 +326,18 @@ class PackageService:
             self.session.add(package_file)
             added.append(package_file)
         package.updated_at = self.clock()
+        if audited:
+            self.session.flush()
+            for package_file in added:
+                self._audit("file_added", package, package_file, size=package_file.blob.size, sha256=package_file.blob.sha256)
         self.session.commit()
         for package_file in added:
             signals.package_file_added.send(self.app, package=package, package_file=package_file)
         return added
 
-    def rename(self, packages: Sequence[Package], name: str) -> None:
+    def rename(self, packages: Sequence[Package], name: str, *, audited: bool = True) -> None:
         """Give ``packages`` another name, all or none (renaming a model renames its versions).
+        ``audited=False`` when the caller records the rename as a whole (the model's).
 
         Raises ``InvalidParameter``, and ``AlreadyExists`` when a live package has the new name and
         one of their versions.
@@ -302,7 +347,9 @@ class PackageService:
             if self._find_live(package.project_id, name, package.version) is not None:
                 raise AlreadyExists("Package")
         for package in packages:
-            package.name = name
+            before, package.name = package.name, name
+            if audited:
+                self._audit("renamed", package, change="name", **{"from": before, "to": name})
         try:
             self.session.commit()
         except IntegrityError:
@@ -483,11 +530,14 @@ class PackageService:
 
     # -- deletion ------------------------------------------------------------------------------
 
-    def delete(self, package: Package) -> None:
-        """Mark the package and its files for destruction; ``modelshelf gc`` reclaims the bytes."""
+    def delete(self, package: Package, *, audited: bool = True) -> None:
+        """Mark the package and its files for destruction; ``modelshelf gc`` reclaims the bytes.
+        ``audited=False`` when the caller records the deletion as a whole (a model's, with its versions)."""
         package.status = PackageStatus.PENDING_DESTRUCTION
         for package_file in self.session.scalars(select(PackageFile).where(PackageFile.package_id == package.id)):
             package_file.status = PackageStatus.PENDING_DESTRUCTION
+        if audited:
+            self._audit("deleted", package)
         self.session.commit()
         signals.package_deleted.send(self.app, package=package)
 
@@ -512,6 +562,7 @@ class PackageService:
 
     def delete_file(self, package_file: PackageFile) -> None:
         package_file.status = PackageStatus.PENDING_DESTRUCTION
+        self._audit("file_deleted", package_file.package, package_file)
         self.session.commit()
         signals.package_file_deleted.send(self.app, package=package_file.package, package_file=package_file)
 

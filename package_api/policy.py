@@ -16,9 +16,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from .auth import Principal
@@ -40,6 +41,7 @@ class Action(enum.Enum):
     ADMIN_PROJECT = "admin_project"  # settings, members, tokens, audit events
     OWN_PROJECT = "own_project"  # visibility, deleting the project
     REGISTER_JOB = "register_job"  # what a project CI token is for
+    READ_JOB = "read_job"  # the registered CI jobs of a project (GitLab's read_build: Reporter)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ CORE_RULES: dict[object, Rule] = {
     Action.OWN_PROJECT: Rule(Role.OWNER),
     # Only the project CI token (a principal of kind ``ci_token``) registers jobs; see ``Policy``.
     Action.REGISTER_JOB: Rule(Role.MAINTAINER),
+    Action.READ_JOB: Rule(Role.REPORTER),
 }
 #: ``(action, package name, version) -> action or None``: the rule a package follows instead.
 PackageRule = Callable[[object, str, str], object | None]
@@ -176,6 +179,11 @@ class Policy:
 
     def visible_projects(self, principal: Principal) -> list[Project]:
         """Every project ``principal`` may see (``can_see`` as one query), by path."""
+        query = self.visible_query(principal)
+        return list(self.session.scalars(query.order_by(Project.namespace, Project.path)))
+
+    def visible_query(self, principal: Principal) -> Select[Any]:
+        """The projects ``principal`` may see, as a query to refine (``can_see`` as one query)."""
         query = select(Project)
         if principal.project_id is not None:
             query = query.where(or_(Project.visibility == Visibility.PUBLIC, Project.id == principal.project_id))
@@ -187,32 +195,55 @@ class Policy:
                     Project.id.in_(select(Membership.project_id).where(Membership.user_id == principal.user.id))
                 )
             query = query.where(or_(*seen))
-        return list(self.session.scalars(query.order_by(Project.namespace, Project.path)))
+        return query
 
     # -- decisions ----------------------------------------------------------------------------
 
-    def can(self, principal: Principal, project: Project, action: object, *, package: tuple[str, str] | None = None) -> bool:
-        return self._refusal(principal, project, self._action(action, package)) is None
+    def can(
+        self,
+        principal: Principal,
+        project: Project,
+        action: object,
+        *,
+        package: tuple[str, str] | None = None,
+        reading: bool = False,
+    ) -> bool:
+        return self._refusal(principal, project, self._action(action, package), reading) is None
 
     def authorize(
-        self, principal: Principal, project: Project, action: object, *, package: tuple[str, str] | None = None
+        self,
+        principal: Principal,
+        project: Project,
+        action: object,
+        *,
+        package: tuple[str, str] | None = None,
+        reading: bool = False,
     ) -> None:
         """Raise unless ``principal`` may do ``action`` in ``project`` (to ``package``, a name and
-        version, when the action is about one)."""
-        refusal = self._refusal(principal, project, self._action(action, package))
+        version, when the action is about one). ``reading``: the request only reads (a GET of
+        something only Maintainers see, say), so ``read_api`` tokens may make it and anonymous
+        callers of hidden projects get a 404, as for every read."""
+        refusal = self._refusal(principal, project, self._action(action, package), reading)
         if refusal is not None:
             raise refusal
+
+    def changes(self, action: object, *, package: tuple[str, str] | None = None, reading: bool = False) -> bool:
+        """Whether doing ``action`` changes something (so needs an authenticated, ``api``-scoped caller)."""
+        return not (self.rules.actions[self._action(action, package)].read or reading)
 
     def _action(self, action: object, package: tuple[str, str] | None) -> object:
         return action if package is None else self.rules.package_action(action, *package)
 
-    def _refusal(self, principal: Principal, project: Project, action: object) -> Exception | None:
+    def _refusal(self, principal: Principal, project: Project, action: object, reading: bool) -> Exception | None:
         """``None`` if allowed, else the error to answer with."""
         rule = self.rules.actions[action]
+        changes = self.changes(action, reading=reading)
         if not self.can_see(principal, project):
-            if principal.is_anonymous and not rule.read:
+            if principal.is_anonymous and changes:
                 return Unauthorized("authentication required")
             return NotFound("Project")
+        if principal.is_anonymous and changes:
+            return Unauthorized("authentication required")
         if action == Action.REGISTER_JOB:
             return None if principal.kind == "ci_token" and principal.acts_in(project.id) else Forbidden()
         if principal.kind == "ci_token":
@@ -229,7 +260,7 @@ class Policy:
             return Forbidden("insufficient_scope" if principal.acts_in(project.id) else "")
         if principal.kind == "job_token" and principal.acts_in(project.id) and not rule.job_token:
             return Forbidden("job tokens may not do this")
-        if not rule.read and not principal.can_write:
+        if changes and not principal.can_write:
             if principal.is_anonymous:
                 return Unauthorized("authentication required")
             return Forbidden("insufficient_scope")

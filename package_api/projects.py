@@ -1,12 +1,21 @@
 """Projects and their members."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
-from . import names
+from . import audit, names
 from .errors import AlreadyExists, InvalidParameter, NotFound
 from .models import Membership, Project, Role, User, Visibility
+from .paging import Page, choice, contains, descending, query_page
+
+#: ``order_by`` values of the projects list (GitLab's, those we keep columns for).
+PROJECT_ORDERS = {"id": Project.id, "name": Project.path, "path": Project.path, "created_at": Project.created_at}
+
+#: ``projects.description`` holds this many characters.
+MAX_DESCRIPTION_LENGTH = 2000
 
 
 def parse_visibility(value: str) -> Visibility:
@@ -33,6 +42,8 @@ class ProjectService:
     ) -> Project:
         """Create ``namespace/name`` with ``owner`` as Owner; raise ``InvalidParameter``/``AlreadyExists``."""
         namespace, path = names.project_path(full_path)
+        if len(description) > MAX_DESCRIPTION_LENGTH:
+            raise InvalidParameter("description", f"is too long (maximum is {MAX_DESCRIPTION_LENGTH} characters)")
         if self.find_by_path(f"{namespace}/{path}") is not None:
             raise AlreadyExists("Project")
         project = Project(
@@ -40,7 +51,17 @@ class ProjectService:
         )
         self.session.add(project)
         self.session.flush()
-        self.add_member(project, owner, Role.OWNER)
+        self.session.add(Membership(project_id=project.id, user_id=owner.id, access_level=int(Role.OWNER)))
+        audit.record(
+            self.session,
+            "project_created",
+            project=project,
+            target_type="Project",
+            target_id=project.id,
+            target_details=project.full_path,
+            details={"visibility": visibility.value, "owner": owner.username},
+        )
+        self.session.flush()
         return project
 
     def find_by_path(self, full_path: str) -> Project | None:
@@ -50,22 +71,78 @@ class ProjectService:
     def get(self, ref: str | int) -> Project:
         """Find a project by numeric id or ``namespace/name`` path; raise ``NotFound("Project")``."""
         ref = str(ref)
-        project = self.session.get(Project, int(ref)) if ref.isdigit() else self.find_by_path(ref)
+        project_id = names.row_id(ref)
+        project = self.session.get(Project, project_id) if project_id is not None else self.find_by_path(ref)
         if project is None:
             raise NotFound("Project")
         return project
 
     def add_member(self, project: Project, user: User, role: Role) -> Membership:
+        """Make ``user`` a member with ``role``, or give a member ``role`` (audited as
+        ``member_added`` or ``member_updated``; the caller commits)."""
         member = self.session.scalar(
             select(Membership).where(Membership.project_id == project.id, Membership.user_id == user.id)
         )
         if member is None:
             member = Membership(project_id=project.id, user_id=user.id, access_level=int(role))
             self.session.add(member)
+            event, details = "member_added", {"username": user.username, "access_level": int(role), "role": role.name.lower()}
+        elif member.access_level != int(role):
+            before, member.access_level = Role(member.access_level), int(role)
+            event = "member_updated"
+            details = {"username": user.username, "change": "access_level", "from": before.name.lower(), "to": role.name.lower()}
         else:
-            member.access_level = int(role)
+            return member  # no change
+        audit.record(
+            self.session,
+            event,
+            project=project,
+            target_type="User",
+            target_id=user.id,
+            target_details=user.username,
+            details=details,
+        )
         self.session.flush()
         return member
+
+    def page(
+        self,
+        visible: Select[Any],
+        *,
+        user: User | None = None,
+        search: str | None = None,
+        visibility: Visibility | None = None,
+        min_access_level: Role | None = None,
+        order_by: str = "created_at",
+        sort: str = "desc",
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Page:
+        """A page of the projects ``visible`` selects (``Policy.visible_query``): those whose path
+        contains ``search``, of ``visibility``, where ``user`` holds at least ``min_access_level``."""
+        column = PROJECT_ORDERS[choice("order_by", order_by, PROJECT_ORDERS)]
+        query = visible
+        if search:
+            query = query.where(contains(Project.namespace + "/" + Project.path, search))
+        if visibility is not None:
+            query = query.where(Project.visibility == visibility)
+        if min_access_level is not None:
+            member_of = select(Membership.project_id).where(
+                Membership.user_id == (user.id if user is not None else None),
+                Membership.access_level >= int(min_access_level),
+            )
+            query = query.where(Project.id.in_(member_of))
+        order = (column.desc(), Project.id.desc()) if descending(sort) else (column.asc(), Project.id.asc())
+        return query_page(self.session, query, order, page, per_page)
+
+    def delete(self, project: Project) -> None:
+        """Delete ``project`` with everything in it (the database cascades to its members, tokens
+        and their bot users, features, jobs, packages and files, and what plugins keep per project).
+        The bytes of its files stay in the store until ``modelshelf gc`` finds no file using them;
+        its audit events stay too."""
+        self.session.execute(delete(Project).where(Project.id == project.id), execution_options={"synchronize_session": False})
+        self.session.expunge(project)
+        self.session.flush()
 
     def update_package_settings(
         self, project: Project, *, duplicates_allowed: bool | None = None, exception_regex: str | None = None

@@ -14,13 +14,14 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, delete, not_, or_, select
 from sqlalchemy.orm import Session
 
 from . import names
 from .db import utcnow
 from .errors import InvalidParameter, NotFound
 from .models import DeployToken, Membership, PersonalAccessToken, Project, Role, User
+from .paging import Page, choice, contains, query_page
 
 SCOPES = ("api", "read_api")
 DEPLOY_SCOPES = ("read_package_registry", "write_package_registry")
@@ -62,7 +63,23 @@ def _scopes(values: Iterable[str], allowed: tuple[str, ...]) -> str:
     return ",".join(scope_list)
 
 
-def _live(row: PersonalAccessToken | DeployToken, now: datetime.datetime) -> bool:
+def parse_expiry(value: object, param: str = "expires_at") -> datetime.date | None:
+    """``YYYY-MM-DD`` (or an ISO 8601 time, of which the date counts), or ``None`` for no expiry."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).date()  # noqa: FURB162  (3.10 reads no Z)
+    except ValueError:
+        raise InvalidParameter(param, "is invalid") from None
+
+
+def is_live(row: PersonalAccessToken | DeployToken, now: datetime.datetime) -> bool:
+    """Neither revoked nor expired (a token expires at the start of its ``expires_at`` day, UTC)."""
     return not row.revoked and (row.expires_at is None or row.expires_at > now.date())
 
 
@@ -98,7 +115,7 @@ class TokenService:
         """Return the live token with this secret, stamping ``last_used_at``; ``None`` otherwise."""
         row = find_by_digest(self.session, PersonalAccessToken, secret)
         now = self.clock()
-        if row is None or not _live(row, now):
+        if row is None or not is_live(row, now):
             return None
         stamp(row, now)
         return row
@@ -122,6 +139,34 @@ class TokenService:
         row.revoked = True
         self.session.flush()
         return row
+
+    def page(
+        self,
+        user: User | None,
+        *,
+        state: str | None = None,
+        revoked: bool | None = None,
+        search: str | None = None,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Page:
+        """A page of ``user``'s tokens (everyone's for ``None``), oldest first; ``state`` is
+        ``active`` or ``inactive`` (revoked or expired)."""
+        query = select(PersonalAccessToken)
+        if user is not None:
+            query = query.where(PersonalAccessToken.user_id == user.id)
+        today = self.clock().date()
+        live = and_(
+            PersonalAccessToken.revoked.is_(False),
+            or_(PersonalAccessToken.expires_at.is_(None), PersonalAccessToken.expires_at > today),
+        )
+        if state is not None:
+            query = query.where(live if choice("state", state, ("active", "inactive")) == "active" else not_(live))
+        if revoked is not None:
+            query = query.where(PersonalAccessToken.revoked.is_(revoked))
+        if search:
+            query = query.where(contains(PersonalAccessToken.name, search))
+        return query_page(self.session, query, (PersonalAccessToken.id,), page, per_page)
 
     # -- project access tokens ----------------------------------------------------------------
 
@@ -171,6 +216,25 @@ class TokenService:
             raise NotFound("Token")
         return row
 
+    def bot_level(self, row: PersonalAccessToken) -> int | None:
+        """The role of a project access token's bot in its project (``None`` once revoked)."""
+        return self.session.scalar(
+            select(Membership.access_level).where(
+                Membership.project_id == row.user.bot_project_id, Membership.user_id == row.user_id
+            )
+        )
+
+    def revoke_for_project(self, project: Project, token_id: int) -> PersonalAccessToken:
+        """Revoke a project access token and end its bot's membership (GitLab blocks the bot);
+        the bot user stays, so the audit trail and package creators still name it."""
+        row = self.get_for_project(project, token_id)
+        row.revoked = True
+        self.session.execute(
+            delete(Membership).where(Membership.project_id == project.id, Membership.user_id == row.user_id)
+        )
+        self.session.flush()
+        return row
+
 
 class DeployTokenService:
     def __init__(self, session: Session, clock: Callable[[], datetime.datetime] = utcnow) -> None:
@@ -209,17 +273,22 @@ class DeployTokenService:
         """The live deploy token with this secret (and this username, for Basic auth)."""
         row = find_by_digest(self.session, DeployToken, secret)
         now = self.clock()
-        if row is None or not _live(row, now):
+        if row is None or not is_live(row, now):
             return None
         if username is not None and not hmac.compare_digest(row.username.encode(), username.encode()):
             return None
         stamp(row, now)
         return row
 
-    def list_for(self, project: Project) -> list[DeployToken]:
-        return list(
+    def list_for(self, project: Project, *, active: bool | None = None) -> list[DeployToken]:
+        """``project``'s deploy tokens, oldest first; only the live (or only the dead) ones with ``active``."""
+        rows = list(
             self.session.scalars(select(DeployToken).where(DeployToken.project_id == project.id).order_by(DeployToken.id))
         )
+        if active is None:
+            return rows
+        now = self.clock()
+        return [row for row in rows if is_live(row, now) == active]
 
     def get(self, project: Project, token_id: int) -> DeployToken:
         row = self.session.get(DeployToken, token_id)

@@ -1,13 +1,14 @@
 """Users: created by admins, signed in with a password hashed by werkzeug.security."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import names
 from .errors import AlreadyExists, InvalidParameter, NotFound
 from .models import User
+from .paging import Page, contains, query_page
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -25,7 +26,7 @@ class UserService:
             raise InvalidParameter("password", f"is too short (minimum is {MIN_PASSWORD_LENGTH} characters)")
         user = User(
             username=username,
-            name=name or username,
+            name=names.token_name(name) if name else username,
             is_admin=admin,
             password_hash=generate_password_hash(password) if password else None,
         )
@@ -45,6 +46,26 @@ class UserService:
             raise InvalidParameter("password", f"is too short (minimum is {MIN_PASSWORD_LENGTH} characters)")
         user.password_hash = generate_password_hash(password)
         self.session.flush()
+
+    def page(
+        self,
+        *,
+        username: str | None = None,
+        search: str | None = None,
+        without_bots: bool = False,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Page:
+        """A page of users by id: the one named ``username``, or those whose username or name
+        contains ``search``; without project bots if asked."""
+        query = select(User)
+        if username is not None:
+            query = query.where(func.lower(User.username) == username.lower())
+        if search:
+            query = query.where(or_(contains(User.username, search), contains(User.name, search)))
+        if without_bots:
+            query = query.where(User.bot_project_id.is_(None))
+        return query_page(self.session, query, (User.id,), page, per_page)
 
     def get(self, username: str) -> User:
         user = self.find(username)

@@ -15,6 +15,7 @@ from package_api.packages import PackageService
 from package_api.paging import Page, choice, contains, descending, query_page, slice_page
 
 from . import semver
+from .auditing import change, model_event
 from .projection import Projection
 from .records import Model, ModelVersion
 
@@ -62,6 +63,8 @@ class ModelService:
         )
         self.session.add(model)
         try:
+            self.session.flush()
+            model_event(self.session, "created", model, description=model.description)
             self.session.commit()
         except IntegrityError:
             self.session.rollback()
@@ -71,7 +74,8 @@ class ModelService:
     def get(self, project: Project, ref: str | int) -> Model:
         """Find a model by id or by name; raise ``NotFound("Model")``."""
         ref = str(ref)
-        model = self.session.get(Model, int(ref)) if ref.isdigit() else self.projection.find_model(project.id, ref)
+        model_id = names.row_id(ref)
+        model = self.session.get(Model, model_id) if model_id is not None else self.projection.find_model(project.id, ref)
         if model is None or model.project_id != project.id:
             raise NotFound("Model")
         return model
@@ -115,13 +119,21 @@ class ModelService:
 
     def update(self, model: Model, *, description_: str | None) -> Model:
         if description_ is not None:
-            model.description = description(description_)
+            text = description(description_)
+            if text != model.description:
+                before, model.description = model.description, text
+                model_event(self.session, "updated", model, **change("description", before, text))
         self.session.commit()
         return model
 
     def delete(self, model: Model) -> None:
-        """Delete the model, its versions and their packages (storage is reclaimed by gc)."""
-        for version in self.versions(model):
-            self.packages.delete(version.package)  # the package-deleted signal drops the version row
+        """Delete the model, its versions and their packages (storage is reclaimed by gc): one
+        ``model_deleted`` event names the versions that went with it."""
+        versions = self.versions(model)
+        gone = [v.version for v in versions]
+        for version in versions:
+            # The package-deleted signal drops the version row.
+            self.packages.delete(version.package, audited=False)
+        model_event(self.session, "deleted", model, versions=gone)
         self.session.delete(model)
         self.session.commit()

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from package_api import names
 from package_api.errors import AlreadyExists, NotFound
 from package_api.models import Package, PackageFile, Project, User
 from package_api.packages import PackageService
 from package_api.paging import Page, choice, descending, slice_page
 
 from . import semver
+from .auditing import change, version_event
 from .models import description
 from .projection import Projection
 from .records import Model, ModelVersion
@@ -89,7 +91,8 @@ class VersionService:
     def get(self, model: Model, ref: str | int) -> ModelVersion:
         """Find a version of ``model`` by id or by version string; raise ``NotFound``."""
         ref = str(ref)
-        row = self.session.get(ModelVersion, int(ref)) if ref.isdigit() else self.find(model, ref)
+        version_id = names.row_id(ref)
+        row = self.session.get(ModelVersion, version_id) if version_id is not None else self.find(model, ref)
         if row is None or row.model_id != model.id:
             raise NotFound("Model version")
         return row
@@ -137,12 +140,16 @@ class VersionService:
 
     def update(self, row: ModelVersion, *, description_: str | None) -> ModelVersion:
         if description_ is not None:
-            row.description = description(description_)
+            text = description(description_)
+            if text != row.description:
+                before, row.description = row.description, text
+                version_event(self.session, "updated", row, **change("description", before, text))
         self.session.commit()
         return row
 
     def delete(self, row: ModelVersion) -> None:
-        """Delete the version and its package (the package-deleted signal drops the row)."""
+        """Delete the version and its package (the package-deleted signal drops the row; the
+        package service records ``model_version_deleted``)."""
         self.packages.delete(row.package)
 
     def files(self, row: ModelVersion) -> Sequence[PackageFile]:

@@ -20,6 +20,7 @@ from package_api.projects import ProjectService
 from package_api.tokens import TokenService
 from package_api.users import UserService
 
+from .databases import SCHEMAS, database_settings
 from .services import SeaweedFS, Server, start_seaweedfs, start_server, stop
 
 MAX_FILE_SIZE = 1024 * 1024  # small, so that the size limit is cheap to hit
@@ -34,7 +35,28 @@ def settings(tmp_path: Path) -> dict[str, object]:
         "SECRET_KEY": "test",
         # package_api must work on its own (DESIGN.md); plugin tests override this.
         "PLUGINS": "none",
+        # SQLite in the data directory, or a PostgreSQL schema (emptied and reused: the app makes its tables).
+        **database_settings(tmp_path / "data", reuse=True),
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_schemas() -> Iterator[None]:
+    """On PostgreSQL (``MODELSHELF_TEST_DATABASE_URL``, see tests/databases.py), drop the session's
+    schemas at its end."""
+    yield
+    if SCHEMAS is not None:
+        SCHEMAS.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_postgres_schemas() -> Iterator[None]:
+    """Give back the schemas a test took when it ends, emptied. Fixtures of wider scope are set up
+    before this one, so the schemas of module-wide servers outlive the test."""
+    before = SCHEMAS.taken() if SCHEMAS is not None else set()
+    yield
+    if SCHEMAS is not None:
+        SCHEMAS.release(SCHEMAS.taken() - before)
 
 
 @pytest.fixture

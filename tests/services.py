@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .databases import database_settings
+
 S3_ACCESS_KEY = "modelshelf-test"
 S3_SECRET_KEY = "modelshelf-test-secret"
 
@@ -194,7 +196,11 @@ def start_server(data_dir: Path, settings: Mapping[str, object] | None = None, *
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSHELF_")}
     env["MODELSHELF_DATA_DIR"] = str(data_dir)
-    for name, value in (settings or {}).items():
+    settings = dict(settings or {})
+    if "DATABASE_URL" not in settings:
+        # The data directory's own database: SQLite inside it, or its PostgreSQL schema (tests/databases.py).
+        settings.update(database_settings(data_dir))
+    for name, value in settings.items():
         env[f"MODELSHELF_{name}"] = str(value)
     log = open(data_dir.parent / f"serve-{port}.log", "wb")
     process = subprocess.Popen(

@@ -18,6 +18,8 @@ from package_api.db import db
 from package_api.tokens import TokenService
 from package_api.users import UserService
 
+from .databases import database_settings
+
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -26,6 +28,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(f"MODELSHELF_{name}", raising=False)
     path = tmp_path / "data"
     monkeypatch.setenv("MODELSHELF_DATA_DIR", str(path))
+    for name, value in database_settings(path).items():  # on PostgreSQL: the data directory's schema
+        monkeypatch.setenv(f"MODELSHELF_{name}", value)
     return path
 
 
@@ -101,7 +105,12 @@ def test_short_password_from_stdin_fails(cli: Invoke, data_dir: Path) -> None:
     fails_with(cli("admin", "create-user", "alice", "--password-stdin", input="short\n"), "password is too short")
 
 
-def test_data_dir_option_and_environment_name_the_same_store(cli: Invoke, data_dir: Path, tmp_path: Path) -> None:
+def test_data_dir_option_and_environment_name_the_same_store(
+    cli: Invoke, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The database the data directory names: the default SQLite file in it (on PostgreSQL the
+    # database URL, not the data directory, names the database).
+    monkeypatch.delenv("MODELSHELF_DATABASE_URL", raising=False)
     elsewhere = tmp_path / "elsewhere"
     assert cli("admin", "create-user", "bob", "--data-dir", str(elsewhere)).exit_code == 0
 

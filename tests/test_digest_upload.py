@@ -69,8 +69,10 @@ def test_a_digest_held_only_by_another_project_is_refused_like_an_unknown_one(ap
     assert client.put(generic_url(private, path="secret.bin"), data=secret, headers=world.headers("owner")).status_code == 201
     target = generic_url(public, path="copy.bin")
 
-    held_elsewhere = put_digest(client, target, sha256(secret), world.headers("developer"))
-    held_nowhere = put_digest(client, target, sha256(b"nobody has these bytes"), world.headers("developer"))
+    # The same request id for both: the answer's X-Request-Id echoes it, and nothing else may differ.
+    headers = {**world.headers("developer"), "X-Request-Id": "probe"}
+    held_elsewhere = put_digest(client, target, sha256(secret), headers)
+    held_nowhere = put_digest(client, target, sha256(b"nobody has these bytes"), headers)
 
     assert held_elsewhere.status_code == held_nowhere.status_code == 404
     assert held_elsewhere.get_json() == held_nowhere.get_json() == {"message": "404 Blob Not Found"}

@@ -20,6 +20,7 @@ from plugin.records import ModelVersion
 from plugin.tracking.model_versions import next_version
 from plugin.tracking.cards import CardService
 from tests.conftest import World, generic_url
+from tests.jobs_support import register_job
 
 Call = Callable[..., TestResponse]
 
@@ -315,6 +316,7 @@ def test_version_card_reads_the_versions_run(
     )
     version = call("GET", "model-versions/get", name="m", version="1").get_json()["model_version"]
     run_id = version["run_id"]
+    register_job(app, project, "developer", "42")  # the job gitlab.CI_JOB_ID names
     call("POST", "runs/log-batch", {
         "run_id": run_id,
         "params": [{"key": "lr", "value": "0.1"}],
@@ -330,6 +332,7 @@ def test_version_card_reads_the_versions_run(
         assert (card.params, card.metrics, card.tags) == ([("lr", "0.1")], [("auc", 0.9)], [("validated", "yes")])
         assert card.metadata == [("gitlab.CI_JOB_ID", "42"), ("owner", "ml-team")]
         assert card.ci_job is not None and card.ci_job.job_id == "42"
+        assert card.job is not None and card.job.external_id == "42"
         assert card.aliases == []
         assert [(p.step, p.value) for p in service.metric_history(row, "auc")] == [(0, 0.7), (1, 0.8), (2, 0.9)]
 

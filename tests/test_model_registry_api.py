@@ -8,6 +8,7 @@ import pytest
 from package_api.db import db
 from package_api.gc import GarbageCollector
 from tests.conftest import generic_url
+from tests.databases import database_settings
 
 
 @pytest.fixture
@@ -223,6 +224,6 @@ def test_anonymous_reads_public_models(client, world):
 def test_package_api_without_the_plugin_makes_no_models(tmp_path):
     from package_api import create_app
 
-    app = create_app({"DATA_DIR": str(tmp_path), "STORAGE": "memory", "PLUGINS": "none"})
+    app = create_app({"DATA_DIR": str(tmp_path), "STORAGE": "memory", "PLUGINS": "none", **database_settings(tmp_path, reuse=True)})
     assert "model_registry_api" not in app.blueprints
     assert app.test_client().get("/api/v4/projects/1/ml/models").status_code == 404

@@ -8,6 +8,7 @@ from package_api.db import db
 from package_api.models import User
 from package_api.users import UserService
 from tests.conftest import generic_url
+from tests.databases import database_settings
 from tests.pages_support import csrf_from, page_csrf, set_password, signed_in
 
 PASSWORD = "correct horse battery"
@@ -162,7 +163,8 @@ def test_an_anonymous_session_is_anonymous_on_the_api(client, world):
 def test_a_session_outlives_a_restart_without_a_configured_key(tmp_path):
     """Without ``SECRET_KEY`` the key is kept in the data directory, so every worker and every
     restart accepts the cookies the others signed."""
-    settings = {"DATA_DIR": str(tmp_path / "data"), "STORAGE": "memory", "PLUGINS": "none"}
+    data_dir = tmp_path / "data"
+    settings = {"DATA_DIR": str(data_dir), "STORAGE": "memory", "PLUGINS": "none", **database_settings(data_dir, reuse=True)}
     apps = [create_app(settings), create_app(settings)]
     try:
         with apps[0].app_context():

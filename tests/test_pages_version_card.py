@@ -6,6 +6,7 @@ import pytest
 
 from plugin.charts import line_chart
 from tests.conftest import generic_url
+from tests.jobs_support import register_job
 from tests.pages_support import signed_in
 
 
@@ -23,6 +24,8 @@ def test_version_card_shows_the_runs_params_metrics_history_metadata_ci_job_and_
     assert client.put(generic_url(project, "fraud-detector", "1.4.0"), data=b"w", headers=headers).status_code == 201
     version = client.get(mlflow(project, "model-versions/get?name=fraud-detector&version=1"), headers=headers).json
     run_id = version["model_version"]["run_id"]
+    # The tag links the run to the job the CI registered under that id (an unknown one is refused).
+    register_job(app, project, "developer", "4242", job_url="https://ci.example.com/jobs/4242", job_name="train")
     batch = {
         "run_id": run_id,
         "params": [{"key": "learning_rate", "value": "0.01"}],

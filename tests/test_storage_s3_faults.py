@@ -17,6 +17,7 @@ from package_api.storage import BlobNotFound, BlobStorage, StorageUnavailable
 from package_api.storage.s3 import S3Storage
 
 from .conftest import MAX_FILE_SIZE, World, generic_url
+from .databases import database_settings
 from .services import S3_ACCESS_KEY, S3_SECRET_KEY, SeaweedFS, free_port
 
 pytestmark = pytest.mark.s3
@@ -36,7 +37,8 @@ def dead_endpoint() -> str:
 
 
 def base_settings(tmp_path: Path) -> dict[str, object]:
-    return {"DATA_DIR": str(tmp_path / "data"), "MAX_FILE_SIZE": MAX_FILE_SIZE, "SECRET_KEY": "test"}
+    data_dir = tmp_path / "data"
+    return {"DATA_DIR": str(data_dir), "MAX_FILE_SIZE": MAX_FILE_SIZE, "SECRET_KEY": "test", **database_settings(data_dir, reuse=True)}
 
 
 # -- the store itself -----------------------------------------------------------------------------

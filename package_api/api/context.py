@@ -7,8 +7,9 @@ from flask import current_app, g, request, session
 
 from .. import aliases
 from ..archives import ArchiveService
-from ..auth import Principal, api_credentials, default_resolver
+from ..auth import SAFE_METHODS, Principal, api_credentials, default_resolver
 from ..db import db
+from ..errors import NotFound, Unauthorized
 from ..models import Package, Project
 from ..packages import PackageService
 from ..policy import Policy, rules
@@ -24,7 +25,10 @@ def principal() -> Principal:
     """
     if "principal" not in g:
         credentials = api_credentials(request.headers, request.args, session, request.method)
-        g.principal = default_resolver(db.session).resolve(credentials)
+        # No autoflush: loading the token's user would flush its last_used_at stamp, and a flushed
+        # change is no longer ``dirty``, so it would be rolled back at the end of the request.
+        with db.session.no_autoflush:
+            g.principal = default_resolver(db.session).resolve(credentials)
         if db.session.dirty:  # the token's last_used_at stamp
             db.session.commit()
     return g.principal
@@ -48,6 +52,7 @@ def package_services() -> PackageService:
         app=app,
         leases=UploadLeases(db.session, lease=datetime.timedelta(seconds=float(settings["UPLOAD_LEASE_SECONDS"]))),
         resolvers=aliases.resolvers(app),
+        meter=app.extensions["modelshelf.metrics"],
     )
 
 
@@ -58,16 +63,37 @@ def archive_services() -> ArchiveService:
 def authorized_project(ref: str, action: object, *, package: tuple[str, str] | None = None) -> Project:
     """The project ``ref`` names, if the caller may do ``action`` there (to the package ``package``
     names, a name and version, when given); raise otherwise."""
-    caller = principal()
+    caller, judge = principal(), policy()
+    if caller.is_anonymous and judge.changes(action, package=package, reading=_reading()):
+        # Before the lookup, as GitLab's ``authenticate_non_get!``: a 401 whether or not the project
+        # exists, so anonymous writes cannot probe for private projects.
+        raise Unauthorized("authentication required")
     project = project_services().get(ref)
-    policy().authorize(caller, project, action, package=package)
+    judge.authorize(caller, project, action, package=package, reading=_reading())
+    return project
+
+
+def visible_project(ref: str) -> Project:
+    """The project ``ref`` names, if the caller can see it, before a package in it is looked up and
+    judged by ``authorize_package``. Anonymous changes get a 401 first (GitLab's
+    ``authenticate_non_get!``)."""
+    caller = principal()
+    if caller.is_anonymous and not _reading():
+        raise Unauthorized("authentication required")
+    project = project_services().get(ref)
+    if not policy().can_see(caller, project):
+        raise NotFound("Project")
     return project
 
 
 def authorize_package(project: Project, package: Package, action: object) -> Package:
     """``package``, if the caller may do ``action`` to it; raise otherwise."""
-    policy().authorize(principal(), project, action, package=(package.name, package.version))
+    policy().authorize(principal(), project, action, package=(package.name, package.version), reading=_reading())
     return package
+
+
+def _reading() -> bool:
+    return request.method in SAFE_METHODS
 
 
 def base_url() -> str:

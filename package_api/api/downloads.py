@@ -2,11 +2,14 @@
 store when it serves downloads itself, and streamed package archives."""
 from __future__ import annotations
 
-from flask import Response, request
+from collections.abc import Iterable
+
+from flask import Response, current_app, request
 
 from ..archives import Archive
 from ..models import PackageFile
 from ..packages import PackageService
+from ..streams import MeteredBody
 
 
 def file_response(service: PackageService, package_file: PackageFile) -> Response:
@@ -48,7 +51,7 @@ def file_response(service: PackageService, package_file: PackageFile) -> Respons
     if request.method == "HEAD":
         return Response(status=status, headers=headers)
     reader = service.open_file(package_file, start, length)
-    return Response(reader, status=status, headers=headers, direct_passthrough=True)
+    return Response(_metered(reader), status=status, headers=headers, direct_passthrough=True)
 
 
 def archive_response(service: PackageService, archive: Archive) -> Response:
@@ -66,4 +69,8 @@ def archive_response(service: PackageService, archive: Archive) -> Response:
         return Response(status=200, headers=headers)
     if archive.entries:
         service.note_download(archive.package)
-    return Response(iter(archive), status=200, headers=headers, direct_passthrough=True)
+    return Response(_metered(iter(archive)), status=200, headers=headers, direct_passthrough=True)
+
+
+def _metered(chunks: Iterable[bytes]) -> MeteredBody:
+    return MeteredBody(chunks, current_app.extensions["modelshelf.metrics"])

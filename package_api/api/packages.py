@@ -3,11 +3,21 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from ..db import db
+from ..jobs import JobService
 from ..models import Package, Project
 from ..packages import LIVE_STATUSES
 from ..policy import Action
 from . import entities, pagination
-from .context import authorize_package, authorized_project, base_url, package_services, policy, principal
+from .context import (
+    authorize_package,
+    authorized_project,
+    base_url,
+    package_services,
+    policy,
+    principal,
+    visible_project,
+)
 
 bp = Blueprint("packages", __name__, url_prefix="/api/v4")
 
@@ -36,24 +46,27 @@ def list_packages(project_ref: str) -> Response:
         per_page=per_page,
     )
     root = base_url()
-    return _paginated([entities.package(p, root, can_delete=_can_delete(project, p)) for p in page.items], page)
+    builds = JobService(db.session).builds_of(p.id for p in page.items)
+    return _paginated(
+        [entities.package(p, root, can_delete=_can_delete(project, p), builds=builds) for p in page.items], page
+    )
 
 
 @bp.get("/projects/<project:project_ref>/packages/<int:package_id>")
 def get_package(project_ref: str, package_id: int) -> Response:
-    project = authorized_project(project_ref, Action.READ_PROJECT)
+    project = visible_project(project_ref)
     service = package_services()
     package = authorize_package(project, service.get(project, package_id), Action.READ_PACKAGE)
+    versions = service.other_versions(package)
+    builds = JobService(db.session).builds_of([package.id, *(v.id for v in versions)])
     return jsonify(
-        entities.package(
-            package, base_url(), can_delete=_can_delete(project, package), versions=service.other_versions(package)
-        )
+        entities.package(package, base_url(), can_delete=_can_delete(project, package), versions=versions, builds=builds)
     )
 
 
 @bp.get("/projects/<project:project_ref>/packages/<int:package_id>/package_files")
 def list_files(project_ref: str, package_id: int) -> Response:
-    project = authorized_project(project_ref, Action.READ_PROJECT)
+    project = visible_project(project_ref)
     service = package_services()
     number, per_page = pagination.page_args(request.args)
     page = service.list_files(
@@ -68,7 +81,7 @@ def list_files(project_ref: str, package_id: int) -> Response:
 
 @bp.delete("/projects/<project:project_ref>/packages/<int:package_id>")
 def delete_package(project_ref: str, package_id: int) -> tuple[str, int]:
-    project = authorized_project(project_ref, Action.READ_PROJECT)
+    project = visible_project(project_ref)
     service = package_services()
     service.delete(authorize_package(project, service.get(project, package_id, statuses=LIVE_STATUSES), Action.DELETE_PACKAGE))
     return "", 204
@@ -76,7 +89,7 @@ def delete_package(project_ref: str, package_id: int) -> tuple[str, int]:
 
 @bp.delete("/projects/<project:project_ref>/packages/<int:package_id>/package_files/<int:file_id>")
 def delete_file(project_ref: str, package_id: int, file_id: int) -> tuple[str, int]:
-    project = authorized_project(project_ref, Action.READ_PROJECT)
+    project = visible_project(project_ref)
     service = package_services()
     package = authorize_package(project, service.get(project, package_id, statuses=LIVE_STATUSES), Action.DELETE_PACKAGE)
     service.delete_file(service.get_file(package, file_id))

@@ -13,9 +13,11 @@ from ..paging import Page
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+#: Pages past this would put the query's OFFSET past what the database takes (a 500, not an empty page).
+MAX_PAGE = 2**31 - 1
 
 
-def _int_arg(args: Mapping[str, str], name: str, default: int) -> int:
+def _int_arg(args: Mapping[str, str], name: str, default: int, maximum: int | None = None) -> int:
     raw = args.get(name)
     if raw in (None, ""):
         return default
@@ -23,14 +25,14 @@ def _int_arg(args: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise InvalidParameter(name) from None
-    if value < 1:
+    if value < 1 or (maximum is not None and value > maximum):
         raise InvalidParameter(name, "does not have a valid value")
     return value
 
 
 def page_args(args: Mapping[str, str]) -> tuple[int, int]:
     """Return ``(page, per_page)``; ``per_page`` is capped at 100 as GitLab does."""
-    return _int_arg(args, "page", 1), min(_int_arg(args, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
+    return _int_arg(args, "page", 1, MAX_PAGE), min(_int_arg(args, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
 
 
 def headers(page: Page, base_url: str, args: Mapping[str, str]) -> dict[str, str]:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from flask import request
+from sqlalchemy.exc import IntegrityError
 
 from .. import names
 from ..db import db
 from ..errors import InvalidParameter
 from ..jobs import JobService
-from ..models import PackageFile, PackageStatus, Project
+from ..models import Package, PackageFile, PackageStatus, Project
 from ..streams import ExpectedDigests
 from .context import package_services, principal
 
@@ -37,10 +38,20 @@ def receive(
             spaces_in_name=spaces_in_name,
             expected=_expected_digests(),
         )
-    if caller.job_id is not None:  # provenance: the CI job that built this package
-        JobService(db.session).record_build(stored.package, caller.job_id)
-        db.session.commit()
+    record_provenance(stored.package)
     return stored
+
+
+def record_provenance(package: Package) -> None:
+    """Remember the CI job whose token uploaded into ``package`` (its provenance), if one did."""
+    job_id = principal().job_id
+    if job_id is None:
+        return
+    try:
+        JobService(db.session).record_build(package, job_id)
+        db.session.commit()
+    except IntegrityError:  # a parallel upload of the same job recorded it first
+        db.session.rollback()
 
 
 def _has_body() -> bool:

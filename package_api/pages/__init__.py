@@ -1,4 +1,5 @@
-"""The HTML pages: sign-in, the project list and the package registry, server-rendered with Jinja.
+"""The HTML pages: sign-in, the project list, the package registry, project settings and user
+settings (personal access tokens), server-rendered with Jinja.
 
 Every asset is served from ``package_api/static`` (no CDN); templates live under
 ``package_api/templates/<blueprint>/`` and extend ``base.html``.
@@ -13,10 +14,12 @@ For plugins that add pages:
 - CSRF: every non-GET request outside ``/api/`` must carry the session's token, checked before the
   view runs. Put ``{{ csrf_field() }}`` in forms; scripts send the ``X-CSRF-Token`` header (from
   ``<meta name="csrf-token">``, or call ``Modelshelf.fetch``). ``csrf_token()`` gives the token.
-- Errors: domain errors raised by a page view become HTML error pages (``errors.py``).
+- Errors: domain errors raised by a page view become HTML error pages (``errors.py``); a mistake in
+  a form is shown beside its field instead (``forms.attempt``, which also rolls the change back).
 - ``base.html`` blocks: ``title``, ``head``, ``breadcrumbs``, ``content``, ``scripts``. Pass
   ``project`` to ``render_template`` to get the project sidebar. ``macros.html`` has
-  ``pagination(page)`` and ``confirm_button(action, label, message)``.
+  ``pagination(page)``, ``confirm_button(action, label, message)``, ``field_error``/``invalid``
+  (a ``forms.FormError`` beside its field) and ``new_secret`` (a token shown once, with a copy button).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from typing import Any
 from flask import Flask, Response, has_request_context, request
 
 from ..surfaces import is_api_request
-from . import csrf, filters, navigation, packages, projects, sessions
+from . import csrf, filters, navigation, packages, projects, sessions, settings, user_settings
 from .context import current_user
 from .navigation import NavEntry, PackageLink, add_package_links, add_project_nav
 
@@ -37,7 +40,7 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
-BLUEPRINTS = (sessions.bp, projects.bp, packages.bp)
+BLUEPRINTS = (sessions.bp, projects.bp, packages.bp, settings.bp, user_settings.bp)
 
 
 def _security_headers(response: Response) -> Response:
@@ -61,6 +64,7 @@ def register(app: Flask) -> None:
     csrf.register(app)
     filters.register(app)
     navigation.register(app)
+    settings.register(app)  # Manage > Settings, after Deploy > Package registry
     app.context_processor(_template_context)
     app.after_request(_security_headers)
     for bp in BLUEPRINTS:

@@ -5,11 +5,12 @@ state-changing requests are checked before any view runs (``csrf.py``), so a vie
 """
 from __future__ import annotations
 
-from flask import g, session
+from flask import g, request, session
 
 from ..api.context import package_services, policy, project_services
-from ..auth import Principal, default_resolver, session_credential
+from ..auth import SAFE_METHODS, Principal, default_resolver, session_credential
 from ..db import db
+from ..errors import NotFound, Unauthorized
 from ..models import Package, Project, User
 
 __all__ = [
@@ -43,13 +44,25 @@ def authorized_project(
     Raise ``NotFound`` (also for projects the caller may not see), ``Unauthorized`` or ``Forbidden``.
     """
     project = project_services().get(f"{namespace}/{path}")
-    policy().authorize(principal(), project, action, package=package)
+    policy().authorize(principal(), project, action, package=package, reading=request.method in SAFE_METHODS)
+    return project
+
+
+def visible_project(namespace: str, path: str) -> Project:
+    """The project ``namespace/path``, if the caller can see it, before a package in it is looked
+    up and judged by ``authorize_package``."""
+    project = project_services().get(f"{namespace}/{path}")
+    if not policy().can_see(principal(), project):
+        if principal().is_anonymous and request.method not in SAFE_METHODS:
+            raise Unauthorized("authentication required")
+        raise NotFound("Project")
     return project
 
 
 def authorize_package(project: Project, package: Package, action: object) -> Package:
     """``package``, if the caller may do ``action`` to it; raise otherwise."""
-    policy().authorize(principal(), project, action, package=(package.name, package.version))
+    reading = request.method in SAFE_METHODS
+    policy().authorize(principal(), project, action, package=(package.name, package.version), reading=reading)
     return package
 
 

@@ -3,6 +3,8 @@
 - ``{{ n | filesize }}``: ``1.5 MiB``.
 - ``{{ when | timestamp }}``: ``<time datetime="…Z" title="…">3 days ago</time>``.
 - ``{{ url_with(page=2) }}``: this page's URL with some query arguments replaced (``None`` drops one).
+- ``{{ token | token_state }}``: ``active``, ``revoked`` or ``expired`` (any token row with
+  ``revoked`` and ``expires_at``).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from flask import Flask, request
 from markupsafe import Markup, escape
 
 from ..db import utcnow
+from ..tokens import is_live
 
 UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
 #: (seconds per unit, unit): the largest unit that fits names the age.
@@ -56,6 +59,12 @@ def timestamp(when: datetime.datetime | None, clock: Callable[[], datetime.datet
     return Markup(f'<time datetime="{machine}" title="{exact}">{escape(age(when, clock()))}</time>')
 
 
+def token_state(row: Any, clock: Callable[[], datetime.datetime] = utcnow) -> str:
+    if row.revoked:
+        return "revoked"
+    return "active" if is_live(row, clock()) else "expired"
+
+
 def url_with(**changes: Any) -> str:
     args = {k: v for k, v in request.args.items() if k not in changes}
     args.update({k: v for k, v in changes.items() if v is not None})
@@ -64,5 +73,5 @@ def url_with(**changes: Any) -> str:
 
 
 def register(app: Flask) -> None:
-    app.jinja_env.filters.update(filesize=filesize, timestamp=timestamp)
+    app.jinja_env.filters.update(filesize=filesize, timestamp=timestamp, token_state=token_state)
     app.jinja_env.globals.update(url_with=url_with)

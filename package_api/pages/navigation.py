@@ -13,7 +13,9 @@ whatever they hold and knows nothing of who added it.
 
     The URL is ``url_for(endpoint, namespace=project.namespace, project=project.path)`` unless
     ``url`` (a callable taking the ``Project``) says otherwise. The entry is highlighted on every
-    page of the endpoint's blueprint, or of the blueprints listed in ``active_blueprints``.
+    page of the endpoint's blueprint, or of the blueprints listed in ``active_blueprints``, and
+    shown only to callers for whom ``visible(project)`` is true, when given (**Manage > Settings**
+    is for Maintainers: ``visible=lambda project: can(project, Action.ADMIN_PROJECT)``).
 
 ``app.extensions["modelshelf.package_links"]``: ``list[PackageLinkProvider]``
     Callables that take a ``Package`` and return ``PackageLink`` items (or ``(label, url)``
@@ -48,6 +50,8 @@ class NavEntry:
     url: Callable[[Project], str] | None = None
     #: Blueprints whose pages highlight this item; by default the endpoint's own blueprint.
     active_blueprints: tuple[str, ...] = ()
+    #: Whether the caller sees this item in a project (asked inside the request); by default always.
+    visible: Callable[[Project], bool] | None = None
 
     def url_for(self, project: Project) -> str:
         if self.url is not None:
@@ -97,6 +101,8 @@ def project_nav(project: Project) -> list[NavSection]:
     """The sidebar of ``project``'s pages, for the base template."""
     sections: dict[str, NavSection] = {}
     for entry in current_app.extensions.get(PROJECT_NAV, []):
+        if entry.visible is not None and not entry.visible(project):
+            continue
         section = sections.setdefault(entry.section, NavSection(entry.section))
         section.items.append(NavItem(entry.label, entry.url_for(project), entry.is_active()))
     return list(sections.values())

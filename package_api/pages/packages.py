@@ -10,7 +10,7 @@ from ..api.downloads import file_response
 from ..api.pagination import page_args
 from ..packages import LIVE_STATUSES
 from ..policy import Action
-from .context import authorize_package, authorized_project, can, package_services
+from .context import authorize_package, authorized_project, can, package_services, visible_project
 from .listing import listing_query
 from .navigation import package_links
 
@@ -46,7 +46,7 @@ def index(namespace: str, project: str) -> ResponseReturnValue:
 
 @bp.get(f"{PREFIX}/packages/<int:package_id>")
 def show(namespace: str, project: str, package_id: int) -> ResponseReturnValue:
-    found = authorized_project(namespace, project, Action.READ_PROJECT)
+    found = visible_project(namespace, project)
     service = package_services()
     package = authorize_package(found, service.get(found, package_id), Action.READ_PACKAGE)
     number, _ = page_args(request.args)
@@ -64,7 +64,7 @@ def show(namespace: str, project: str, package_id: int) -> ResponseReturnValue:
 
 @bp.post(f"{PREFIX}/packages/<int:package_id>/delete")
 def delete(namespace: str, project: str, package_id: int) -> ResponseReturnValue:
-    found = authorized_project(namespace, project, Action.READ_PROJECT)
+    found = visible_project(namespace, project)
     service = package_services()
     package = authorize_package(found, service.get(found, package_id, statuses=LIVE_STATUSES), Action.DELETE_PACKAGE)
     service.delete(package)
@@ -74,7 +74,7 @@ def delete(namespace: str, project: str, package_id: int) -> ResponseReturnValue
 
 @bp.post(f"{PREFIX}/packages/<int:package_id>/package_files/<int:file_id>/delete")
 def delete_file(namespace: str, project: str, package_id: int, file_id: int) -> ResponseReturnValue:
-    found = authorized_project(namespace, project, Action.READ_PROJECT)
+    found = visible_project(namespace, project)
     service = package_services()
     package = authorize_package(found, service.get(found, package_id, statuses=LIVE_STATUSES), Action.DELETE_PACKAGE)
     package_file = service.get_file(package, file_id)
@@ -85,7 +85,7 @@ def delete_file(namespace: str, project: str, package_id: int, file_id: int) -> 
 
 @bp.get(f"{PREFIX}/package_files/<int:file_id>/download")
 def download(namespace: str, project: str, file_id: int) -> Response:
-    found = authorized_project(namespace, project, Action.READ_PROJECT)
+    found = visible_project(namespace, project)
     service = package_services()
     package_file = service.get_project_file(found, file_id)
     authorize_package(found, package_file.package, Action.READ_PACKAGE)

@@ -7,6 +7,8 @@
  *   Modelshelf.confirm(message, {title, confirmLabel})   Promise<boolean> from the page's dialog
  *   <form method="post" data-confirm="…" data-confirm-title="…" data-confirm-button="Delete">
  *                                            asks before submitting
+ *   <button type="button" data-clipboard="#selector">Copy</button>
+ *                                            copies that input's value (says "Copied" for a moment)
  */
 (function () {
   "use strict";
@@ -70,6 +72,34 @@
     var dialog = document.getElementById("confirm-dialog");
     if (dialog && event.target === dialog) {
       dialog.close("cancel");
+    }
+  });
+
+  function copyValue(input, button) {
+    var label = button.textContent;
+    var done = function () {
+      button.textContent = "Copied";
+      window.setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    var fallback = function () {
+      input.focus();
+      input.select();
+      if (document.execCommand("copy")) {
+        done();
+      }
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, fallback);
+    } else {
+      fallback();
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element ? event.target.closest("[data-clipboard]") : null;
+    var input = button ? document.querySelector(button.getAttribute("data-clipboard")) : null;
+    if (input) {
+      copyValue(input, button);
     }
   });
 

@@ -157,5 +157,12 @@ class FilesystemStorage:
         return None
 
     def check(self) -> None:
-        if not os.access(self.root, os.W_OK) and os.path.exists(self.root):
-            raise StorageUnavailable(f"{self.root} is not writable")
+        # Write, rather than ask os.access: root may write anywhere by permissions, yet not to a
+        # read-only mount, a full disk or a root that is not a directory.
+        try:
+            os.makedirs(self.root, exist_ok=True)
+            # Named like an unfinished write, should the file system not do anonymous files.
+            with tempfile.TemporaryFile(prefix=f"{_TMP_PREFIX}readiness.", dir=self.root) as probe:
+                probe.write(b"ok")
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot write to {self.root}: {exc.strerror or exc}") from exc

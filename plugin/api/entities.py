@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from package_api.api.entities import package_file, timestamp
-from package_api.models import PackageFile, Project, User
+from package_api.api.entities import job, package_file, timestamp
+from package_api.models import CiJob, PackageFile, Project, User
 
 from ..models import ModelSummary
 from ..records import ModelVersion
@@ -23,7 +23,10 @@ def version(
     *,
     files: list[PackageFile] | None = None,
     aliases: list[str] | None = None,
+    ci_job: CiJob | None = None,
 ) -> dict[str, Any]:
+    """A version; with ``files`` (one version's view) also its artifacts and ``ci_job``, the
+    registered CI job that produced it (GitLab's candidate ``ciJob``), or ``null``."""
     api = f"{base_url}/api/v4/projects/{project.id}"
     body: dict[str, Any] = {
         "id": row.id,
@@ -47,6 +50,7 @@ def version(
     if files is not None:
         body["artifacts_count"] = len(files)
         body["files"] = [package_file(f) for f in files]
+        body["ci_job"] = None if ci_job is None else job(ci_job, base_url)
     return body
 
 

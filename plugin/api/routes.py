@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from package_api import names
 from package_api.api import pagination
 from package_api.api.context import (
     archive_services,
@@ -16,12 +17,14 @@ from package_api.api.context import (
     principal,
 )
 from package_api.api.downloads import archive_response, file_response
-from package_api.api.uploads import receive
+from package_api.api.uploads import receive, record_provenance
 from package_api.db import db
-from package_api.errors import InvalidParameter
+from package_api.errors import InvalidInput, InvalidParameter
+from package_api.models import CiJob
 from package_api.packages import parse_status
 
 from ..access import ModelAction
+from ..records import ModelVersion
 from ..services import model_services, version_services
 from ..tracking.cards import CardService
 from . import entities
@@ -30,11 +33,31 @@ bp = Blueprint("model_registry_api", __name__, url_prefix="/api/v4/projects/<pro
 
 
 def _body() -> dict[str, Any]:
-    return dict(request.get_json(silent=True) or request.form or {})
+    """The JSON object or the form the request sends; raise ``InvalidInput`` for other JSON."""
+    data = request.get_json(silent=True)
+    if data is not None and not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return dict(data or request.form or {})
+
+
+def _text(params: dict[str, Any], name: str) -> str | None:
+    """Parameter ``name`` as text (a number is taken as its digits); raise ``InvalidParameter`` for
+    a list or an object."""
+    value = params.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        raise InvalidParameter(name)
+    return str(value)
 
 
 def _paginated(items: list[dict[str, Any]], page: pagination.Page) -> Response:
     return pagination.paginated(items, page, base_url())
+
+
+def _job(row: ModelVersion) -> CiJob | None:
+    """The registered CI job that produced the version (``CardService.job_of``)."""
+    return CardService(db.session).job_of(row)
 
 
 # -- models ----------------------------------------------------------------------------------------
@@ -60,12 +83,11 @@ def list_models(project_ref: str) -> Response:
 def create_model(project_ref: str) -> tuple[Response, int]:
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
     params = _body()
-    if not params.get("name"):
+    name = _text(params, "name")
+    if not name:
         raise InvalidParameter("name", "is missing")
     service = model_services()
-    model = service.create(
-        project, str(params["name"]), description_=str(params.get("description") or ""), author=principal().user
-    )
+    model = service.create(project, name, description_=_text(params, "description") or "", author=principal().user)
     return jsonify(entities.model(service.summary(model), project, base_url())), 201
 
 
@@ -81,7 +103,7 @@ def update_model(project_ref: str, model_ref: str) -> Response:
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
     service = model_services()
     params = _body()
-    model = service.update(service.get(project, model_ref), description_=params.get("description"))
+    model = service.update(service.get(project, model_ref), description_=_text(params, "description"))
     return jsonify(entities.model(service.summary(model), project, base_url()))
 
 
@@ -118,12 +140,14 @@ def create_version(project_ref: str, model_ref: str) -> tuple[Response, int]:
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
     model = model_services().get(project, model_ref)
     params = _body()
-    if not params.get("version"):
+    version = _text(params, "version")
+    if not version:
         raise InvalidParameter("version", "is missing")
     row = version_services().create(
-        project, model, str(params["version"]), description_=str(params.get("description") or ""), author=principal().user
+        project, model, version, description_=_text(params, "description") or "", author=principal().user
     )
-    return jsonify(entities.version(row, project, base_url(), files=[])), 201
+    record_provenance(row.package)  # a CI job's token made this version
+    return jsonify(entities.version(row, project, base_url(), files=[], ci_job=_job(row))), 201
 
 
 @bp.get("/ml/models/<model_ref>/versions/<version_ref>")
@@ -131,8 +155,11 @@ def get_version(project_ref: str, model_ref: str, version_ref: str) -> Response:
     project = authorized_project(project_ref, ModelAction.READ_MODEL)
     versions = version_services()
     row = versions.get(model_services().get(project, model_ref), version_ref)
-    aliases = CardService(db.session).aliases(row)
-    return jsonify(entities.version(row, project, base_url(), files=versions.files(row), aliases=aliases))
+    cards = CardService(db.session)
+    body = entities.version(
+        row, project, base_url(), files=versions.files(row), aliases=cards.aliases(row), ci_job=cards.job_of(row)
+    )
+    return jsonify(body)
 
 
 @bp.put("/ml/models/<model_ref>/versions/<version_ref>")
@@ -140,8 +167,8 @@ def update_version(project_ref: str, model_ref: str, version_ref: str) -> Respon
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
     versions = version_services()
     row = versions.get(model_services().get(project, model_ref), version_ref)
-    row = versions.update(row, description_=_body().get("description"))
-    return jsonify(entities.version(row, project, base_url(), files=versions.files(row)))
+    row = versions.update(row, description_=_text(_body(), "description"))
+    return jsonify(entities.version(row, project, base_url(), files=versions.files(row), ci_job=_job(row)))
 
 
 @bp.delete("/ml/models/<model_ref>/versions/<version_ref>")
@@ -182,10 +209,12 @@ def delete_files(project_ref: str, model_ref: str, version_ref: str) -> tuple[st
     """Delete several files at once: ``{"ids": [1, 2]}`` (or ``?ids[]=1&ids[]=2``)."""
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
     raw = _body().get("ids") or request.args.getlist("ids[]") or request.args.getlist("ids")
-    try:
-        ids = [int(i) for i in raw]
-    except (TypeError, ValueError):
-        raise InvalidParameter("ids") from None
+    if not isinstance(raw, list):
+        raise InvalidParameter("ids")
+    found = [None if isinstance(i, bool) else names.row_id(str(i)) for i in raw]
+    ids = [i for i in found if i is not None]
+    if len(ids) != len(found):
+        raise InvalidParameter("ids")
     if not ids:
         raise InvalidParameter("ids", "is missing")
     versions = version_services()

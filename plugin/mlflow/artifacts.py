@@ -11,6 +11,7 @@ from flask import Response, request
 
 from package_api.api.context import package_services
 from package_api.api.downloads import file_response
+from package_api.api.uploads import record_provenance
 
 from ..tracking.errors import Unsupported
 from . import context, entities
@@ -41,13 +42,14 @@ def server_info(project_ref: str) -> Response:
 @ARTIFACTS.put("/artifacts/<path:artifact_path>")
 def upload_artifact(project_ref: str, artifact_path: str) -> Response:
     project = context.writable(project_ref)
-    context.artifacts().upload(
+    stored = context.artifacts().upload(
         project,
         artifact_path,
         cast(BinaryIO, request.stream),
         content_length=request.content_length,
         creator=context.user(),
     )
+    record_provenance(stored.package)
     return Response(b"", status=200)
 
 

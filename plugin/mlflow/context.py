@@ -29,6 +29,11 @@ def user() -> User | None:
     return principal().user
 
 
+def job_id() -> int | None:
+    """The registered CI job whose token made this request (its runs and uploads are its work)."""
+    return principal().job_id
+
+
 def experiments() -> ExperimentService:
     return ExperimentService(db.session)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
+from package_api.db import db, refused_value
 from package_api.errors import AlreadyExists, Forbidden, InvalidInput, ModelshelfError, NotFound, Unauthorized
 from package_api.storage import BlobNotFound, StorageUnavailable
 
@@ -86,7 +88,14 @@ def http_error_response(exc: HTTPException) -> Response:
     return error(code, exc.description or exc.name, status)
 
 
+def data_error_response(exc: DataError) -> Response:
+    """A value the database refused (``package_api.db.refused_value``): the client's to fix."""
+    db.session.rollback()
+    return error_response(refused_value(exc))
+
+
 def register(bp: Blueprint) -> None:
     """Answer every error raised under ``bp`` (and its nested blueprints) in MLflow's shape."""
     bp.register_error_handler(ModelshelfError, error_response)
+    bp.register_error_handler(DataError, data_error_response)
     bp.register_error_handler(HTTPException, http_error_response)

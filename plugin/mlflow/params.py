@@ -12,6 +12,8 @@ from werkzeug.datastructures import MultiDict
 from package_api.errors import InvalidInput
 
 _SEE_DOCS = "See the API docs for more information about request parameters."
+#: The range of MLflow's int64 fields (and of the BIGINT columns they are stored in).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _missing(name: str) -> InvalidInput:
@@ -22,6 +24,17 @@ def _wrong_type(name: str, value: object) -> InvalidInput:
     return InvalidInput(
         f"Invalid value {value!r} for parameter '{name}' supplied:  Hint: Value was of type '{type(value).__name__}'. {_SEE_DOCS}"
     )
+
+
+def field(item: Mapping[str, Any], name: str, path: str) -> str | None:
+    """Text field ``name`` of one message of a repeated field (``path``: ``metrics.key``); raise
+    ``InvalidInput`` for a list or an object."""
+    value = item.get(name)
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        raise _wrong_type(path, value)
+    return value if isinstance(value, str) else str(value)
 
 
 class Params:
@@ -68,23 +81,27 @@ class Params:
         return value
 
     def integer(self, name: str, *, required: bool = False) -> int | None:
+        """An int64 field (MLflow's protos): past its range is as wrong as text."""
         value = self._raw(name)
         if value is None or value == "":
             if required:
                 raise _missing(name)
             return None
+        number: int | None = None
         if isinstance(value, bool):
-            raise _wrong_type(name, value)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
+            number = None
+        elif isinstance(value, int):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str):
             try:
-                return int(value)
+                number = int(value)
             except ValueError:
                 pass
-        raise _wrong_type(name, value)
+        if number is None or not INT64_MIN <= number <= INT64_MAX:
+            raise _wrong_type(name, value)
+        return number
 
     def boolean(self, name: str) -> bool:
         value = self._raw(name)

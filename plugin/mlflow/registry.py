@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Response
 
+from package_api.api.uploads import record_provenance
+
 from ..records import Model, ModelVersion
 from ..tracking.registry import RegistryService
 from . import context, entities
@@ -158,6 +160,7 @@ def create_model_version(project_ref: str) -> Response:
         version_ref=registry.version_reference(project, source),
         author=context.user(),
     )
+    record_provenance(view.version.package)  # a CI job's token made this version
     return json_response({"model_version": entities.model_version(view)})
 
 

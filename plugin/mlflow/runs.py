@@ -10,7 +10,7 @@ from ..tracking.artifacts import Entry, run_root
 from ..tracking.times import now_ms
 from . import context, entities
 from .blueprints import API
-from .params import Params
+from .params import INT64_MAX, INT64_MIN, Params, field
 from .responses import empty, json_response, page_response
 
 # -- experiments -------------------------------------------------------------------------------------
@@ -109,6 +109,7 @@ def create_run(project_ref: str) -> Response:
         run_name=params.string("run_name"),
         start_time=params.integer("start_time") or now_ms(),
         tags={k or "": v or "" for k, v in params.pairs("tags")},
+        ci_job_id=context.job_id(),
     )
     return json_response({"run": entities.run(service.view(run))})
 
@@ -195,7 +196,7 @@ def log_batch(project_ref: str) -> Response:
     params = Params.from_request()
     service = context.runs()
     metrics = [
-        (m.get("key"), m.get("value"), _int_or_none(m.get("timestamp")), _int_or_none(m.get("step")))
+        (field(m, "key", "metrics.key"), m.get("value"), _int_or_none(m.get("timestamp")), _int_or_none(m.get("step")))
         for m in params.objects("metrics")
     ]
     service.log_batch(
@@ -214,7 +215,8 @@ def log_outputs(project_ref: str) -> Response:
     service, models = context.runs(), context.logged_models()
     run = service.get_active(project, params.run_id())
     outputs = [
-        (models.get(project, m.get("model_id")), _int_or_none(m.get("step")) or 0) for m in params.objects("models")
+        (models.get(project, field(m, "model_id", "models.model_id")), _int_or_none(m.get("step")) or 0)
+        for m in params.objects("models")
     ]
     service.log_outputs(run, outputs)
     return empty()
@@ -270,6 +272,9 @@ def _int_or_none(value: object) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise InvalidInput(f"Invalid value {value!r}: an integer is expected.") from None
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
+        number = None
+    if number is None or isinstance(value, bool) or not INT64_MIN <= number <= INT64_MAX:
+        raise InvalidInput(f"Invalid value {value!r}: an integer is expected.")
+    return number

@@ -22,6 +22,7 @@ from typing import BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from package_api import names
 from package_api.models import Blob, Package, PackageFile, Project, User
 from package_api.packages import PackageService
 
@@ -92,10 +93,11 @@ class ArtifactService:
         """The package location ``artifact_path`` names, or ``None`` if it names no run or logged
         model of ``project``. Raise ``InvalidInput("Invalid path")`` for traversal."""
         segments = validation.artifact_path(artifact_path)
-        if len(segments) < 3 or not segments[0].isdigit():
+        iid = names.row_id(segments[0]) if len(segments) >= 3 else None
+        if iid is None:
             return None
         experiment = self.session.scalar(
-            select(Experiment).where(Experiment.project_id == project.id, Experiment.iid == int(segments[0]))
+            select(Experiment).where(Experiment.project_id == project.id, Experiment.iid == iid)
         )
         if experiment is None:
             return None

@@ -1,6 +1,7 @@
 """What a version's page shows of its run: params, the latest value and the history of each metric,
 metadata (tags), and the CI job that produced it. The run is the one MLflow reports for the
-version (its own run, or the training run it was registered from)."""
+version (its own run, or the training run it was registered from). The job is a registered one
+(``package_api.jobs``): the newest that uploaded into the version's package, else the run's."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,18 +9,21 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from package_api.jobs import JobService
+from package_api.models import CiJob as Job
+
 from ..records import ModelVersion
 from .records import Run, RunMetric
 from .registry_records import Alias, VersionTag
-from .runs import MetricPoint, RunService
+from .runs import CI_JOB_TAG, MetricPoint, RunService
 from .version_runs import VersionRuns
 
 #: Tags MLflow sets itself (``mlflow.user``, ``mlflow.source.name``...): not the user's metadata.
 SYSTEM_TAG_PREFIX = "mlflow."
 #: GitLab's convention: ``mlflow.set_tag("gitlab.CI_JOB_ID", os.getenv("CI_JOB_ID"))`` links a run
-#: to its CI job. Modelshelf has no CI of its own; the page shows what the tags say.
+#: to its CI job (``RunService`` links it to the registered job); other ``gitlab.CI_*`` tags are shown
+#: as given.
 CI_TAG_PREFIX = "gitlab.CI_"
-CI_JOB_TAG = "gitlab.CI_JOB_ID"
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ class VersionCard:
     metadata: list[tuple[str, str]] = field(default_factory=list)
     tags: list[tuple[str, str]] = field(default_factory=list)  # the version's own (registry) tags
     aliases: list[str] = field(default_factory=list)  # champion, ... (not the semantic version)
-    ci_job: CiJob | None = None
+    ci_job: CiJob | None = None  # what the run's gitlab.CI_* tags say
+    job: Job | None = None  # the registered CI job that produced the version: its provenance
 
 
 class CardService:
@@ -65,8 +70,9 @@ class CardService:
         )
         aliases = self.aliases(version)
         run = self.run_of(version)
+        job = self.job_of(version, run)
         if run is None:
-            return VersionCard(tags=tags, aliases=aliases)
+            return VersionCard(tags=tags, aliases=aliases, job=job)
         view = self.runs.view(run)
         ci = {k.removeprefix("gitlab."): v for k, v in view.tags.items() if k.startswith(CI_TAG_PREFIX)}
         return VersionCard(
@@ -77,7 +83,17 @@ class CardService:
             tags=tags,
             aliases=aliases,
             ci_job=CiJob(view.tags[CI_JOB_TAG], ci) if CI_JOB_TAG in view.tags else None,
+            job=job,
         )
+
+    def job_of(self, version: ModelVersion, run: Run | None = None) -> Job | None:
+        """The registered CI job that produced ``version``: the newest that uploaded into its
+        package, else the job of its run (``run``, or the one MLflow reports for it)."""
+        builds = JobService(self.session).builds(version.package)
+        if builds:
+            return builds[0]
+        run = run if run is not None else self.run_of(version)
+        return None if run is None else run.ci_job
 
     def metric_history(self, version: ModelVersion, key: str) -> list[MetricPoint]:
         """Every point of metric ``key`` of the version's run, by step then time (for a chart)."""

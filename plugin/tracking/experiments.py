@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from package_api import audit, names
 from package_api.errors import AlreadyExists, InvalidInput
 from package_api.models import Project, User
 
@@ -84,6 +85,7 @@ class ExperimentService:
             self.session.add(experiment)
             self.session.flush()
             self.session.add_all(ExperimentTag(experiment_id=experiment.id, key=k, value=v) for k, v in checked.items())
+            _audit(self.session, "created", experiment)  # in the unit of work: a retry records it once
             return experiment
 
         return committed(self.session, work)
@@ -97,9 +99,9 @@ class ExperimentService:
         """The experiment with MLflow id ``experiment_id`` (``0`` is made on first use); raise
         ``InvalidInput`` or ``MissingResource``."""
         text = str(experiment_id if experiment_id is not None else "")
-        if not text.isdigit():
+        iid = names.row_id(text)
+        if iid is None:
             raise InvalidInput(f"Invalid experiment ID: '{text}'")
-        iid = int(text)
         if iid == DEFAULT_EXPERIMENT_ID:
             return self._default(project.id)
         experiment = self.session.scalar(
@@ -228,7 +230,9 @@ class ExperimentService:
         name = validation.experiment_name(new_name)
         if self.find_by_name(experiment.project_id, name) not in (None, experiment):
             raise AlreadyExists(f"Experiment(name={name})")
-        experiment.name = name
+        before, experiment.name = experiment.name, name
+        if before != name:
+            _audit(self.session, "updated", experiment, change="name", **{"from": before, "to": name})
         self.session.commit()
 
     def delete(self, experiment: Experiment) -> None:
@@ -236,11 +240,15 @@ class ExperimentService:
         self._refuse_model_experiment(experiment, "deleted")
         if experiment.iid == DEFAULT_EXPERIMENT_ID:
             raise InvalidInput("Cannot delete the default experiment '0'. This is an internally reserved experiment.")
-        experiment.lifecycle_stage = DELETED
+        if experiment.lifecycle_stage != DELETED:
+            experiment.lifecycle_stage = DELETED
+            _audit(self.session, "deleted", experiment)
         self.session.commit()
 
     def restore(self, experiment: Experiment) -> None:
-        experiment.lifecycle_stage = ACTIVE
+        if experiment.lifecycle_stage != ACTIVE:
+            experiment.lifecycle_stage = ACTIVE
+            _audit(self.session, "restored", experiment)
         self.session.commit()
 
     @staticmethod
@@ -249,6 +257,20 @@ class ExperimentService:
             raise InvalidInput(
                 f"Experiment '{experiment.name}' is the default experiment of a model and cannot be {verb}."
             )
+
+
+def _audit(session: Session, what: str, experiment: Experiment, **details: Any) -> None:
+    """Record ``experiment_<what>`` in ``session`` (tracking data beyond creation, deletion and
+    names, such as tags, is not audited)."""
+    audit.record(
+        session,
+        f"experiment_{what}",
+        project=experiment.project_id,
+        target_type="Experiment",
+        target_id=experiment.id,
+        target_details=experiment.name,
+        details={"name": experiment.name, "experiment_id": str(experiment.iid), **details},
+    )
 
 
 def _field(view: ExperimentView, kind: str, key: str) -> str | float | None:

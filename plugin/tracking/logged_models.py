@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from package_api import audit
 from package_api.errors import InvalidInput
 from package_api.models import Project, User
 
@@ -23,6 +24,8 @@ from .times import milliseconds
 from .transactions import committed
 
 STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
+#: ``ml_logged_models.model_type`` holds this many characters.
+MAX_MODEL_TYPE_LENGTH = 255
 #: The tag MLflow keeps on a logged model: the registered versions made from it (a JSON list).
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 NUMERIC = frozenset({"creation_timestamp", "creation_time", "last_updated_timestamp", "last_updated_time"})
@@ -65,6 +68,7 @@ class LoggedModelService:
         """Create a pending logged model; raise ``InvalidInput`` for a bad tag or param."""
         checked_tags = {validation.key(k): validation.tag_value(v) for k, v in (tags or {}).items()}
         checked_params = {validation.key(k): validation.param_value(v) for k, v in (params or {}).items()}
+        checked_type = validation.length("Logged model type", model_type or "", MAX_MODEL_TYPE_LENGTH)
         token = uuid.uuid4().hex
 
         def work() -> LoggedModel:
@@ -74,7 +78,7 @@ class LoggedModelService:
                 uuid=f"m-{token}",
                 name=validation.length("Logged model name", name or f"model-{token[:8]}", 500),
                 source_run_id=source_run.id if source_run else None,
-                model_type=model_type or "",
+                model_type=checked_type,
                 creator_id=creator.id if creator else None,
             )
             self.session.add(model)
@@ -85,6 +89,7 @@ class LoggedModelService:
             self.session.add_all(
                 LoggedModelParam(logged_model_id=model.id, key=k, value=v) for k, v in checked_params.items()
             )
+            _audit(self.session, "created", model)  # in the unit of work: a retry records it once
             return model
 
         return committed(self.session, work)
@@ -130,7 +135,9 @@ class LoggedModelService:
         self.session.commit()
 
     def delete(self, model: LoggedModel) -> None:
-        model.lifecycle_stage = DELETED
+        if model.lifecycle_stage != DELETED:
+            model.lifecycle_stage = DELETED
+            _audit(self.session, "deleted", model)
         self.session.commit()
 
     def note_version(self, model: LoggedModel, name: str, version: int) -> None:
@@ -200,6 +207,19 @@ class LoggedModelService:
         ]
         keys.append((lambda v: v.model.id, False))
         return search.paginate(search.sort(views, keys), start, size)
+
+
+def _audit(session: Session, what: str, model: LoggedModel) -> None:
+    """Record ``logged_model_<what>`` in ``session`` (its creation and deletion, as for runs)."""
+    audit.record(
+        session,
+        f"logged_model_{what}",
+        project=model.project_id,
+        target_type="LoggedModel",
+        target_id=model.id,
+        target_details=model.name,
+        details={"model_id": model.uuid, "name": model.name},
+    )
 
 
 def _field(view: LoggedModelView, kind: str, key: str) -> str | float | None:

@@ -18,6 +18,7 @@ from package_api.packages import PackageService
 
 from .tags import put_tag, remove_tag
 from .. import semver
+from ..auditing import change, version_event
 from ..records import Model, ModelVersion
 from ..versions import VersionService
 from . import filters, search, validation
@@ -163,7 +164,8 @@ class ModelVersionService:
         row = self._new_version(project, model, checked.get(VERSION_TAG), description, author)
         self._register(row, resolved, checked, run_link)
         if resolved.files:
-            self.packages.attach(row.package, resolved.files)
+            # Part of creating the version, which ``versions.create`` recorded (model_version_created).
+            self.packages.attach(row.package, resolved.files, audited=False)
         if resolved.logged_model is not None:
             self.logged_models.note_version(resolved.logged_model, model.name, row.sequence)
         return self.view(row)
@@ -215,11 +217,13 @@ class ModelVersionService:
         key, value = validation.key(key), validation.registry_tag_value(value or "")
         put_tag(self.session, VersionTag.version_id, row.id, key, value)
         row.updated_at = utcnow()
+        version_event(self.session, "tag_set", row, key=key, value=value)
         self.session.commit()
 
     def delete_tag(self, row: ModelVersion, key: str | None) -> None:
         if remove_tag(self.session, VersionTag.version_id, row.id, key or ""):
             row.updated_at = utcnow()
+            version_event(self.session, "tag_deleted", row, key=key)
             self.session.commit()
 
     def transition(
@@ -234,13 +238,17 @@ class ModelVersionService:
                 " stage. Valid stages are Staging and Production"
             )
         now = utcnow()
+        archived = []
         if archive_existing:
             for other in self.views([v for v in self.all_of(model) if v.id != row.id]):
                 if other.registration.stage == target:
                     other.registration.stage = "Archived"
                     other.version.updated_at = now
-        self.version_runs.ensure(row).stage = target
+                    archived.append(other.version.version)
+        registration = self.version_runs.ensure(row)
+        before, registration.stage = registration.stage, target
         row.updated_at = now
+        version_event(self.session, "stage_updated", row, **change("stage", before, target), archived=archived)
         self.session.commit()
         return row
 

@@ -15,7 +15,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from package_api.db import db, utcnow
-from package_api.models import User
+from package_api.models import CiJob, User
 
 from ..records import Model, ModelVersion
 
@@ -78,11 +78,16 @@ class Run(db.Model):
     model_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("ml_model_versions.id", ondelete="SET NULL"), nullable=True, unique=True
     )
+    #: The registered CI job that ran it (the ``gitlab.CI_JOB_ID`` tag, or the job token that made it).
+    ci_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ci_jobs.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
 
     experiment: Mapped[Experiment] = relationship()
     creator: Mapped[User | None] = relationship()
     model_version: Mapped[ModelVersion | None] = relationship()
+    ci_job: Mapped[CiJob | None] = relationship()
 
 
 class RunParam(KeyValue, db.Model):

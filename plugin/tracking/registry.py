@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from package_api import names
 from package_api.db import utcnow
 from package_api.errors import AlreadyExists, InvalidInput
 from package_api.models import Project, User
 from package_api.packages import PackageService
 
 from .tags import put_tag, remove_tag
+from ..auditing import change, model_event
 from ..models import ModelService, model_name
 from ..projection import Projection
 from ..records import Model, ModelVersion
@@ -100,10 +102,11 @@ class RegistryService:
         if experiment is not None and experiment.model_id != model.id:
             raise AlreadyExists(f"Experiment(name={experiment.name})")
         self.experiments.rename_for_model(model, new_name)
-        model.name = new_name
+        before, model.name = model.name, new_name
         model.updated_at = utcnow()
-        # One commit renames the packages, the model and its experiment together.
-        self.packages.rename([v.package for v in self.versions.all_of(model)], new_name)
+        model_event(self.session, "updated", model, **change("name", before, new_name))
+        # One commit renames the packages, the model and its experiment together (and records it once).
+        self.packages.rename([v.package for v in self.versions.all_of(model)], new_name, audited=False)
         return model
 
     def delete(self, model: Model) -> None:
@@ -114,11 +117,13 @@ class RegistryService:
         key, value = validation.key(key), validation.registry_tag_value(value or "")
         put_tag(self.session, ModelTag.model_id, model.id, key, value)
         model.updated_at = utcnow()
+        model_event(self.session, "tag_set", model, key=key, value=value)
         self.session.commit()
 
     def delete_tag(self, model: Model, key: str | None) -> None:
         if remove_tag(self.session, ModelTag.model_id, model.id, key or ""):
             model.updated_at = utcnow()
+            model_event(self.session, "tag_deleted", model, key=key)
             self.session.commit()
 
     # -- aliases -----------------------------------------------------------------------------------
@@ -129,18 +134,32 @@ class RegistryService:
         alias = validation.alias(alias)
         row = self.versions.get(model, version)
         existing = self.session.scalar(select(Alias).where(Alias.model_id == model.id, Alias.alias == alias))
+        before = None if existing is None else self.session.get(ModelVersion, existing.version_id)
         if existing is None:
             self.session.add(Alias(model_id=model.id, alias=alias, version_id=row.id))
         else:
             existing.version_id = row.id
         model.updated_at = utcnow()
+        model_event(
+            self.session,
+            "alias_set",
+            model,
+            alias=alias,
+            version=row.version,
+            version_number=row.sequence,
+            **{"from": before.version if before is not None else None, "to": row.version},
+        )
         self.session.commit()
 
     def delete_alias(self, model: Model, alias: str | None) -> None:
         existing = self.session.scalar(select(Alias).where(Alias.model_id == model.id, Alias.alias == (alias or "")))
         if existing is not None:
+            pointed = self.session.get(ModelVersion, existing.version_id)
             self.session.delete(existing)
             model.updated_at = utcnow()
+            model_event(
+                self.session, "alias_deleted", model, alias=existing.alias, version=pointed.version if pointed else None
+            )
             self.session.commit()
 
     # -- versions by reference -----------------------------------------------------------------------
@@ -164,7 +183,7 @@ class RegistryService:
         return self.versions.reference(project, model, row)
 
     def _by_suffix(self, model: Model, suffix: str) -> ModelVersion:
-        if suffix.isdigit():
+        if names.row_id(suffix) is not None:
             return self.versions.get(model, suffix)
         latest = self.versions.latest(model, [] if suffix.lower() == LATEST else [suffix])
         if not latest:

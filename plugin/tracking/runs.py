@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from package_api import audit
 from package_api.errors import InvalidInput
-from package_api.models import Project, User
+from package_api.jobs import JobService
+from package_api.models import CiJob, Project, User
 
 from .tags import put_tag, remove_tag
 from . import filters, search, validation
@@ -21,6 +23,9 @@ from .records import Experiment, LoggedModel, Run, RunMetric, RunOutput, RunPara
 from .transactions import committed
 
 RUN_NAME_TAG = "mlflow.runName"
+#: GitLab's tag that links a run to the CI job that ran it: ``mlflow.set_tag("gitlab.CI_JOB_ID",
+#: os.environ["CI_JOB_ID"])``. Here the value is the job id a CI system registered the job with.
+CI_JOB_TAG = "gitlab.CI_JOB_ID"
 SEARCH_GRAMMAR = filters.Grammar(
     attributes=frozenset(
         {"run_id", "run_name", "status", "user_id", "start_time", "end_time", "artifact_uri", "created"}
@@ -88,15 +93,28 @@ class RunService:
         run_name: str | None = None,
         start_time: int,
         tags: dict[str, str] | None = None,
+        ci_job_id: int | None = None,
     ) -> Run:
-        """Start a run in ``experiment`` (committed); raise ``InvalidInput`` for a bad tag."""
+        """Start a run in ``experiment`` (committed), run by the CI job ``ci_job_id`` or the one its
+        ``gitlab.CI_JOB_ID`` tag names; raise ``InvalidInput`` for a bad tag or an unknown job."""
         checked = {validation.key(k): validation.tag_value(v) for k, v in (tags or {}).items()}
-        return committed(
-            self.session,
-            lambda: self.build(
-                experiment, creator=creator, user_name=user_name, run_name=run_name, start_time=start_time, tags=checked
-            ),
-        )
+        job = self._tagged_job(experiment.project_id, checked)
+        ci_job_id = job.id if job is not None else ci_job_id
+
+        def work() -> Run:
+            run = self.build(
+                experiment,
+                creator=creator,
+                user_name=user_name,
+                run_name=run_name,
+                start_time=start_time,
+                tags=checked,
+                ci_job_id=ci_job_id,
+            )
+            _audit(self.session, "created", run)  # in the unit of work: a retry records it once
+            return run
+
+        return committed(self.session, work)
 
     def build(
         self,
@@ -108,6 +126,7 @@ class RunService:
         start_time: int,
         tags: dict[str, str] | None = None,
         model_version_id: int | None = None,
+        ci_job_id: int | None = None,
     ) -> Run:
         """Add a run (flushed, not committed: the caller's unit of work commits it)."""
         tags = tags or {}
@@ -120,6 +139,7 @@ class RunService:
             creator_id=creator.id if creator else None,
             start_time=start_time,
             model_version_id=model_version_id,
+            ci_job_id=ci_job_id,
         )
         self.session.add(run)
         self.session.flush()
@@ -160,11 +180,15 @@ class RunService:
         """Mark ``run`` deleted; raise ``InvalidInput`` for a model version's own run."""
         if run.model_version_id is not None:
             raise InvalidInput(f"Run {run.uuid} is the run of a model version and cannot be deleted.")
-        run.lifecycle_stage = DELETED
+        if run.lifecycle_stage != DELETED:
+            run.lifecycle_stage = DELETED
+            _audit(self.session, "deleted", run)
         self.session.commit()
 
     def restore(self, run: Run) -> None:
-        run.lifecycle_stage = ACTIVE
+        if run.lifecycle_stage != ACTIVE:
+            run.lifecycle_stage = ACTIVE
+            _audit(self.session, "restored", run)
         self.session.commit()
 
     # -- logging -----------------------------------------------------------------------------------
@@ -204,6 +228,7 @@ class RunService:
             )
         checked_params = self._checked_params(run, params)
         checked_tags = {validation.key(k): validation.tag_value(v or "") for k, v in tags}
+        job = self._tagged_job(run.project_id, checked_tags)
         points = []
         for key, value, timestamp, step in metrics:
             key = validation.key(key)
@@ -227,7 +252,25 @@ class RunService:
             put_tag(self.session, RunTag.run_id, run.id, key, value)
             if key == RUN_NAME_TAG:
                 run.name = value
+        if job is not None:
+            run.ci_job_id = job.id
         self.session.commit()
+
+    def _tagged_job(self, project_id: int, tags: dict[str, str]) -> CiJob | None:
+        """The job a ``gitlab.CI_JOB_ID`` tag names, registered in the same project; ``None`` without
+        the tag. Raise ``InvalidInput`` when no such job was registered (GitLab's "must refer to an
+        existing build")."""
+        if CI_JOB_TAG not in tags:
+            return None
+        value = tags[CI_JOB_TAG].strip()
+        project = self.session.get(Project, project_id)
+        job = JobService(self.session).find_external(project, value) if project is not None and value else None
+        if job is None:
+            raise InvalidInput(
+                f"{CI_JOB_TAG} must refer to a CI job registered in this project (POST /api/v4/projects/"
+                f"{project_id}/jobs): none has job id {value!r}"
+            )
+        return job
 
     def _checked_params(self, run: Run, params: Sequence[tuple[str | None, str | None]]) -> dict[str, str]:
         """The params that are new (a value logged again is fine, a changed one is not)."""
@@ -353,6 +396,20 @@ class RunService:
             keys.append((lambda v: v.run.start_time, False))
         keys.append((lambda v: v.run.id, False))
         return search.paginate(search.sort(views, keys), start, size)
+
+
+def _audit(session: Session, what: str, run: Run) -> None:
+    """Record ``run_<what>`` in ``session``. Only a run's creation, deletion and restoration are
+    audited: what is logged on it (metrics, params, tags) is tracking data, not a change to audit."""
+    audit.record(
+        session,
+        f"run_{what}",
+        project=run.project_id,
+        target_type="Run",
+        target_id=run.id,
+        target_details=run.name or run.uuid,
+        details={"run_id": run.uuid, "run_name": run.name, "experiment_id": str(run.experiment.iid)},
+    )
 
 
 def _field(view: RunView, kind: str, key: str) -> str | float | None:

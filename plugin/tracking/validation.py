@@ -7,6 +7,7 @@ import posixpath
 import re
 
 from package_api.errors import InvalidInput
+from package_api.names import MAX_ID
 
 from .. import semver
 from .errors import ReservedName
@@ -144,7 +145,9 @@ def version_number(value: str | int | None) -> int:
     try:
         number = int(str(value))
     except ValueError:
-        raise InvalidInput(f"Parameter 'version' must be an integer, got '{value}'.") from None
+        number = None
+    if number is None or abs(number) > MAX_ID:  # past the INTEGER column, a database error otherwise
+        raise InvalidInput(f"Parameter 'version' must be an integer, got '{value}'.")
     return number
 
 

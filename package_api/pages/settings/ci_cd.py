@@ -1,0 +1,57 @@
+"""Settings > CI/CD: the project CI token (rotate it; the new one is shown once and the old one
+stops working) and the CI jobs registered with it, newest first."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.typing import ResponseReturnValue
+
+from ... import audit
+from ...api.context import base_url
+from ...api.pagination import page_args
+from ...db import db
+from ...jobs import JobService
+from ...models import Project
+from ...policy import Action
+from ...tokens import CiTokenService
+from ..context import authorized_project
+from ..forms import SHOWN_ONCE
+from .blueprint import PREFIX, bp, page
+
+CI_CD = f"{PREFIX}/ci_cd"
+
+
+def _ci_cd(project: Project, **context: Any) -> str:
+    number, per_page = page_args(request.args)
+    return page(
+        "ci_cd.html",
+        project,
+        jobs=JobService(db.session).page_for(project, page=number, per_page=per_page),
+        has_ci_token=project.ci_token_digest is not None,
+        base_url=base_url(),
+        **context,
+    )
+
+
+@bp.get(CI_CD)
+def ci_cd(namespace: str, project: str) -> ResponseReturnValue:
+    return _ci_cd(authorized_project(namespace, project, Action.ADMIN_PROJECT))
+
+
+@bp.post(f"{CI_CD}/ci_token")
+def rotate_ci_token(namespace: str, project: str) -> ResponseReturnValue:
+    found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
+    replaced = found.ci_token_digest is not None
+    secret = CiTokenService(db.session).rotate(found)
+    audit.record(
+        db.session,
+        "ci_token_rotated",
+        project=found,
+        target_type="Project",
+        target_id=found.id,
+        target_details=found.full_path,
+        details={"replaced": replaced},
+    )
+    db.session.commit()
+    return _ci_cd(found, new_token=secret, replaced=replaced), 201, SHOWN_ONCE
