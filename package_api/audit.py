@@ -18,16 +18,18 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, g, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .auth import Principal
 from .errors import NotFound
 from .models import AuditEvent, Package, Project
 from .paging import Page, query_page
+
+if TYPE_CHECKING:  # the token services record events: importing ``auth`` here would be circular
+    from .auth import Principal
 
 #: ``noun(package)``: what ``package`` is called in event names (``"model_version"``), or ``None``.
 PackageNoun = Callable[[Package], "str | None"]

@@ -11,7 +11,6 @@ from typing import Any
 import click
 from flask import Flask
 
-from . import audit
 from . import migrate as migrations
 from .app import create_app
 from .db import db
@@ -129,21 +128,9 @@ def add_member(full_path: str, username: str, role: str, data_dir: str | None) -
             project = ProjectService(db.session).get(full_path)
             user = UserService(db.session).get(username)
             level = parse_role(role)
-            members = MemberService(db.session)
-            found = members.find(project, user.id)
-            before = found.access_level if found is not None else None
-            member = members.put(project, user, level)
+            member = MemberService(db.session).put(project, user, level)
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None
-        audit.record(
-            db.session,
-            "member_added" if before is None else "member_updated",
-            project=project,
-            target_type="User",
-            target_id=user.id,
-            target_details=user.username,
-            details={"access_level": int(level) if before is None else {"from": before, "to": int(level)}},
-        )
         db.session.commit()
         click.echo(f"{user.username} is {level.name.lower()} ({member.access_level}) in {project.full_path}", err=True)
 
@@ -167,20 +154,11 @@ def create_token(
     with _app(data_dir).app_context():
         try:
             user = UserService(db.session).get(username)
-            row, secret = TokenService(db.session).create(
+            _, secret = TokenService(db.session).create(
                 user, name, list(scope_list) or scopes.split(","), expires.date() if expires else None
             )
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None
-        audit.record(
-            db.session,
-            "personal_access_token_created",
-            project=None,
-            target_type="PersonalAccessToken",
-            target_id=row.id,
-            target_details=row.name,
-            details={"user": user.username, "scopes": row.scope_list, "expires_at": row.expires_at},
-        )
         db.session.commit()
         click.echo(secret)
 

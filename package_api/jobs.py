@@ -4,7 +4,8 @@ Modelshelf runs no CI of its own. A CI system (GitLab CI, GitHub Actions, Jenkin
 when it starts, with the project's CI token and the job's metadata, and gets a job token back. The
 job token acts with the triggering user's role in that project only, until the job is marked
 finished or its time to live passes. Uploads made with it record the job on the package
-(``PackageBuildInfo``): that is a model version's provenance.
+(``PackageBuildInfo``): that is a model version's provenance. Registering and finishing a job
+are recorded in the audit trail (``job_registered``, ``job_finished``).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from . import audit
 from .db import utcnow
 from .errors import InvalidParameter, NotFound
 from .models import CiJob, JobStatus, Package, PackageBuildInfo, Project
@@ -51,6 +53,11 @@ def _text(params: Mapping[str, Any], param: str, limit: int) -> str:
     if param in URL_PARAMS and value and not value.lower().startswith(("https://", "http://")):
         raise InvalidParameter(param, "must be an http(s) URL")
     return value
+
+
+def _label(job: CiJob) -> str:
+    """``job`` in a few words: its CI system, its id there and its name."""
+    return " ".join(part for part in (job.ci_system, job.external_id, job.name) if part)
 
 
 class JobService:
@@ -90,6 +97,7 @@ class JobService:
         )
         self.session.add(job)
         self.session.flush()
+        self._record("job_registered", job, user=user.username, expires_at=job.expires_at)
         return job, secret
 
     def get(self, project: Project, job_id: int) -> CiJob:
@@ -118,8 +126,20 @@ class JobService:
         if job.status == JobStatus.RUNNING:
             job.status = final
             job.finished_at = self.clock()
+            self._record("job_finished", job, status=final.value)
             self.session.flush()
         return job
+
+    def _record(self, event: str, job: CiJob, **details: object) -> None:
+        audit.record(
+            self.session,
+            event,
+            project=job.project_id,
+            target_type="CiJob",
+            target_id=job.id,
+            target_details=_label(job),
+            details=details,
+        )
 
     def find_active(self, secret: str) -> CiJob | None:
         """The running, unexpired job whose token this is, stamping ``last_used_at``."""

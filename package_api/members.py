@@ -3,7 +3,8 @@
 Every project keeps at least one Owner: demoting or removing the last one is refused, so a project
 can always be administered by someone other than an admin. Who may make a change (Maintainers up
 to Maintainer, Owners for anything about the Owner role) is the policy's business; this module
-keeps the invariants.
+keeps the invariants, and records every change in the audit trail (``member_added``,
+``member_updated``, ``member_removed``), whichever surface makes it.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from . import audit
 from .errors import AlreadyExists, InvalidInput, NotFound
 from .models import Membership, Project, Role, User
 from .paging import Page, contains
@@ -81,18 +83,32 @@ class MemberService:
             raise AlreadyExists("Member")
         if user.bot_project_id is not None and user.bot_project_id != project.id:
             raise InvalidInput("a project access token's bot belongs to its own project only")
+        member = self._join(project, user, role)
+        self._record("member_added", project, member, access_level=int(role))
+        return member
+
+    def add_creator(self, project: Project, creator: User) -> Member:
+        """Make the creator of the new ``project`` its first Owner (``project_created`` records it)."""
+        return self._join(project, creator, Role.OWNER)
+
+    def _join(self, project: Project, user: User, role: Role) -> Member:
         membership = Membership(project_id=project.id, user_id=user.id, access_level=int(role))
         self.session.add(membership)
         self.session.flush()
         return Member(membership, user)
 
     def update(self, project: Project, user_id: int, role: Role) -> Member:
-        """Give member ``user_id`` ``role``; raise ``NotFound("Member")``, and ``InvalidInput`` when
-        that would leave the project without an Owner."""
+        """Give member ``user_id`` ``role`` (the same role changes nothing and records nothing);
+        raise ``NotFound("Member")``, and ``InvalidInput`` when that would leave the project
+        without an Owner."""
         member = self.get(project, user_id)
-        if member.access_level == Role.OWNER and role != Role.OWNER:
+        before = member.access_level
+        if before == int(role):
+            return member
+        if before == Role.OWNER:
             self._keep_an_owner(project)
         member.membership.access_level = int(role)
+        self._record("member_updated", project, member, access_level={"from": before, "to": int(role)})
         self.session.flush()
         return member
 
@@ -109,8 +125,20 @@ class MemberService:
         if member.access_level == Role.OWNER:
             self._keep_an_owner(project)
         self.session.delete(member.membership)
+        self._record("member_removed", project, member, access_level=member.access_level)
         self.session.flush()
         return member
+
+    def _record(self, event: str, project: Project, member: Member, **details: object) -> None:
+        audit.record(
+            self.session,
+            event,
+            project=project,
+            target_type="User",
+            target_id=member.user.id,
+            target_details=member.user.username,
+            details=details,
+        )
 
     def _keep_an_owner(self, project: Project) -> None:
         """Raise ``InvalidInput`` unless ``project`` has another Owner than the one about to go."""

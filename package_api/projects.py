@@ -1,4 +1,4 @@
-"""Projects and their members."""
+"""Projects (their members are ``package_api.members``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, names
 from .errors import AlreadyExists, InvalidParameter, NotFound
+from .members import MemberService
 from .models import Membership, Project, Role, User, Visibility
 from .paging import Page, choice, contains, descending, query_page
 
@@ -51,7 +52,7 @@ class ProjectService:
         )
         self.session.add(project)
         self.session.flush()
-        self.session.add(Membership(project_id=project.id, user_id=owner.id, access_level=int(Role.OWNER)))
+        MemberService(self.session).add_creator(project, owner)
         audit.record(
             self.session,
             "project_created",
@@ -76,34 +77,6 @@ class ProjectService:
         if project is None:
             raise NotFound("Project")
         return project
-
-    def add_member(self, project: Project, user: User, role: Role) -> Membership:
-        """Make ``user`` a member with ``role``, or give a member ``role`` (audited as
-        ``member_added`` or ``member_updated``; the caller commits)."""
-        member = self.session.scalar(
-            select(Membership).where(Membership.project_id == project.id, Membership.user_id == user.id)
-        )
-        if member is None:
-            member = Membership(project_id=project.id, user_id=user.id, access_level=int(role))
-            self.session.add(member)
-            event, details = "member_added", {"username": user.username, "access_level": int(role), "role": role.name.lower()}
-        elif member.access_level != int(role):
-            before, member.access_level = Role(member.access_level), int(role)
-            event = "member_updated"
-            details = {"username": user.username, "change": "access_level", "from": before.name.lower(), "to": role.name.lower()}
-        else:
-            return member  # no change
-        audit.record(
-            self.session,
-            event,
-            project=project,
-            target_type="User",
-            target_id=user.id,
-            target_details=user.username,
-            details=details,
-        )
-        self.session.flush()
-        return member
 
     def page(
         self,

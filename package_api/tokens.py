@@ -3,7 +3,9 @@
 Every secret is issued once and stored only as its SHA-256 (``digest``); lookups go by digest and
 compare again in constant time. Each kind has its own prefix (like GitLab's ``glpat-``) so that
 secret scanners and people recognise a leaked token, and so that the resolver knows which table to
-ask. CI job tokens live with their jobs (``package_api.jobs``).
+ask. CI job tokens live with their jobs (``package_api.jobs``). Creating, revoking and rotating
+are recorded in the audit trail here, whichever surface asks; revoking a revoked token records
+nothing.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, delete, not_, or_, select
 from sqlalchemy.orm import Session
 
-from . import names
+from . import audit, names
 from .db import utcnow
 from .errors import InvalidParameter, NotFound
 from .models import DeployToken, Membership, PersonalAccessToken, Project, Role, User
@@ -83,6 +85,32 @@ def is_live(row: PersonalAccessToken | DeployToken, now: datetime.datetime) -> b
     return not row.revoked and (row.expires_at is None or row.expires_at > now.date())
 
 
+def _record_personal(
+    session: Session, event: str, row: PersonalAccessToken, *, project: Project | int | None = None, **details: object
+) -> None:
+    audit.record(
+        session,
+        event,
+        project=project,
+        target_type="PersonalAccessToken",
+        target_id=row.id,
+        target_details=row.name,
+        details={"user": row.user.username, **details},
+    )
+
+
+def _record_deploy(session: Session, event: str, row: DeployToken, **details: object) -> None:
+    audit.record(
+        session,
+        event,
+        project=row.project_id,
+        target_type="DeployToken",
+        target_id=row.id,
+        target_details=row.name,
+        details={"username": row.username, **details},
+    )
+
+
 class TokenService:
     """Personal access tokens, and project access tokens (a bot member holding a personal token)."""
 
@@ -109,6 +137,9 @@ class TokenService:
         )
         self.session.add(row)
         self.session.flush()
+        _record_personal(
+            self.session, "personal_access_token_created", row, scopes=row.scope_list, expires_at=row.expires_at
+        )
         return row, secret
 
     def find_active(self, secret: str) -> PersonalAccessToken | None:
@@ -135,8 +166,22 @@ class TokenService:
         return row
 
     def revoke(self, token_id: int, user: User) -> PersonalAccessToken:
-        row = self.get(token_id, user)
+        """Revoke ``user``'s token (any token for admins; a project access token as
+        ``revoke_for_project`` does); raise ``NotFound("Token")``."""
+        return self._revoke(self.get(token_id, user))
+
+    def _revoke(self, row: PersonalAccessToken) -> PersonalAccessToken:
+        if row.revoked:
+            return row
         row.revoked = True
+        project_id = row.user.bot_project_id
+        if project_id is None:
+            _record_personal(self.session, "personal_access_token_revoked", row)
+        else:
+            self.session.execute(
+                delete(Membership).where(Membership.project_id == project_id, Membership.user_id == row.user_id)
+            )
+            _record_personal(self.session, "project_access_token_revoked", row, project=project_id)
         self.session.flush()
         return row
 
@@ -198,6 +243,15 @@ class TokenService:
         )
         self.session.add(row)
         self.session.flush()
+        _record_personal(
+            self.session,
+            "project_access_token_created",
+            row,
+            project=project,
+            access_level=int(role),
+            scopes=row.scope_list,
+            expires_at=row.expires_at,
+        )
         return row, secret
 
     def list_for_project(self, project: Project) -> list[PersonalAccessToken]:
@@ -227,13 +281,7 @@ class TokenService:
     def revoke_for_project(self, project: Project, token_id: int) -> PersonalAccessToken:
         """Revoke a project access token and end its bot's membership (GitLab blocks the bot);
         the bot user stays, so the audit trail and package creators still name it."""
-        row = self.get_for_project(project, token_id)
-        row.revoked = True
-        self.session.execute(
-            delete(Membership).where(Membership.project_id == project.id, Membership.user_id == row.user_id)
-        )
-        self.session.flush()
-        return row
+        return self._revoke(self.get_for_project(project, token_id))
 
 
 class DeployTokenService:
@@ -266,6 +314,7 @@ class DeployTokenService:
         self.session.flush()
         # GitLab's default username is ``gitlab+deploy-token-<id>``.
         row.username = names.username(username) if username else f"modelshelf+deploy-token-{row.id}"
+        _record_deploy(self.session, "deploy_token_created", row, scopes=row.scope_list, expires_at=row.expires_at)
         self.session.flush()
         return row, secret
 
@@ -297,9 +346,12 @@ class DeployTokenService:
         return row
 
     def revoke(self, project: Project, token_id: int) -> DeployToken:
+        """Revoke ``project``'s deploy token ``token_id``; raise ``NotFound("Deploy token")``."""
         row = self.get(project, token_id)
-        row.revoked = True
-        self.session.flush()
+        if not row.revoked:
+            row.revoked = True
+            _record_deploy(self.session, "deploy_token_revoked", row)
+            self.session.flush()
         return row
 
 
@@ -312,7 +364,17 @@ class CiTokenService:
     def rotate(self, project: Project) -> str:
         """Issue a new CI token for ``project`` (the old one stops working); return it."""
         secret = new_secret(CI_TOKEN_PREFIX)
+        replaced = project.ci_token_digest is not None
         project.ci_token_digest = digest(secret)
+        audit.record(
+            self.session,
+            "ci_token_rotated",
+            project=project,
+            target_type="Project",
+            target_id=project.id,
+            target_details=project.full_path,
+            details={"replaced": replaced},
+        )
         self.session.flush()
         return secret
 

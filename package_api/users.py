@@ -5,7 +5,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import names
+from . import audit, names
 from .errors import AlreadyExists, InvalidParameter, NotFound
 from .models import User
 from .paging import Page, contains, query_page
@@ -18,7 +18,7 @@ class UserService:
         self.session = session
 
     def create(self, username: str, password: str | None = None, *, admin: bool = False, name: str = "") -> User:
-        """Create a user; raise ``InvalidParameter`` or ``AlreadyExists``."""
+        """Create a user (audited as ``user_created``); raise ``InvalidParameter`` or ``AlreadyExists``."""
         username = names.username(username)
         if self.find(username) is not None:
             raise AlreadyExists("Username")
@@ -32,6 +32,15 @@ class UserService:
         )
         self.session.add(user)
         self.session.flush()
+        audit.record(
+            self.session,
+            "user_created",
+            project=None,
+            target_type="User",
+            target_id=user.id,
+            target_details=user.username,
+            details={"admin": user.is_admin},
+        )
         return user
 
     def find(self, username: str) -> User | None:

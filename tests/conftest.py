@@ -15,6 +15,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from package_api import create_app
 from package_api.db import db
+from package_api.members import MemberService
 from package_api.models import Role, Visibility
 from package_api.projects import ProjectService
 from package_api.tokens import TokenService
@@ -119,7 +120,7 @@ def world(app: Flask) -> World:
             project = projects.create(f"acme/{visibility.value}", people["owner"], visibility=visibility)
             seeded.projects[visibility.value] = project.id
             for name, role in MEMBERS.items():
-                projects.add_member(project, people[name], role)
+                MemberService(db.session).add(project, people[name], role)
         for name, user in people.items():
             seeded.tokens[name] = tokens.create(user, "test", ["api"])[1]
             seeded.read_tokens[name] = tokens.create(user, "test-read", ["read_api"])[1]

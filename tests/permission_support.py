@@ -35,6 +35,7 @@ from werkzeug.test import TestResponse
 from package_api.auth import session_fingerprint
 from package_api.db import db
 from package_api.jobs import JobService
+from package_api.members import MemberService
 from package_api.models import (
     AuditEvent,
     FeatureAccess,
@@ -435,7 +436,7 @@ class Ctx:
         def make() -> int:
             with self.world.app.app_context():
                 user = UserService(db.session).create(self.unique("tmp-member"))
-                ProjectService(db.session).add_member(db.session.get_one(Project, self.seed.id), user, role)
+                MemberService(db.session).add(db.session.get_one(Project, self.seed.id), user, role)
                 db.session.commit()
                 return user.id
 
@@ -630,7 +631,7 @@ class World:
             users, projects, tokens = UserService(session), ProjectService(session), TokenService(session)
             project = projects.create(spec.path, users.get("owner"), visibility=Visibility(spec.visibility))
             for name in ROLE_USERS[:-1]:
-                projects.add_member(project, users.get(name), Role[name.upper()])
+                MemberService(session).add(project, users.get(name), Role[name.upper()])
             job, job_secret = JobService(session).register(project, {"user": "developer", "job_id": "77", "ci_system": "gitlab"})
             deploy_read, deploy_read_secret = DeployTokenService(session).create(project, "deploy-read", ["read_package_registry"])
             _, deploy_write_secret = DeployTokenService(session).create(project, "deploy-write", ["write_package_registry"])
@@ -672,7 +673,7 @@ def build_world(app: Flask) -> World:
         signer = users.create("signer")
         signer.password_hash = generate_password_hash(SIGNER_PASSWORD, method="pbkdf2:sha256:1000")
         other = ProjectService(session).create(OTHER.path, people["owner"], visibility=Visibility(OTHER.visibility))
-        ProjectService(session).add_member(other, people["developer"], Role.DEVELOPER)
+        MemberService(session).add(other, people["developer"], Role.DEVELOPER)
         for caller in role_callers():
             if caller.user is not None:
                 world.headers[caller.name] = {"PRIVATE-TOKEN": tokens.create(people[caller.user], "matrix", ["api"])[1]}

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from package_api import audit
 from package_api.db import db
+from package_api.members import MemberService
 from package_api.models import AuditEvent, Package, PackageFile, Project, Role
-from package_api.projects import ProjectService
 from package_api.tokens import DeployTokenService
 from package_api.users import UserService
 from tests.conftest import World, generic_url
@@ -470,26 +470,26 @@ def test_project_creation_settings_and_members(app: Flask, client: FlaskClient, 
     trail.none()
 
     with app.app_context():  # the command line (``modelshelf admin``) has no request: its events say cli
-        service, users = ProjectService(db.session), UserService(db.session)
+        service, users = MemberService(db.session), UserService(db.session)
         target = db.session.get(Project, project)
         newcomer = users.create("newcomer")
-        db.session.flush()
-        service.add_member(target, newcomer, Role.DEVELOPER)
+        db.session.commit()
+        assert trail.one()["event_name"] == "user_created"
+        service.put(target, newcomer, Role.DEVELOPER)
         db.session.commit()
         added = trail.one()
         assert (added["event_name"], added["target_type"], added["target_id"]) == ("member_added", "User", newcomer.id)
         assert (added["token_type"], added["author_id"], added["ip_address"]) == ("cli", None, "")
         assert added["details"]["access_level"] == int(Role.DEVELOPER)
-        service.add_member(target, newcomer, Role.DEVELOPER)
+        service.put(target, newcomer, Role.DEVELOPER)
         db.session.commit()
         trail.none()
-        service.add_member(target, newcomer, Role.MAINTAINER)
+        service.put(target, newcomer, Role.MAINTAINER)
         db.session.commit()
         updated = trail.one()
-        assert (updated["event_name"], updated["details"]["from"], updated["details"]["to"]) == (
+        assert (updated["event_name"], updated["details"]["access_level"]) == (
             "member_updated",
-            "developer",
-            "maintainer",
+            {"from": int(Role.DEVELOPER), "to": int(Role.MAINTAINER)},
         )
 
 

@@ -24,7 +24,7 @@ def test_admins_create_users(app, client, world):
         users = UserService(db.session)
         assert users.authenticate("carol", "correct horse").id == r.json["id"]
         assert users.authenticate("carol", "wrong password") is None
-        event = db.session.scalar(select(AuditEvent).where(AuditEvent.event_name == "user_created"))
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.event_name == "user_created", AuditEvent.target_details == "carol"))
         assert (event.project_id, event.author_name, event.target_id, event.target_details) == (None, "root", r.json["id"], "carol")
         assert "correct horse" not in event.details and json.loads(event.details) == {"admin": False}
 

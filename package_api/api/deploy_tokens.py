@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from .. import audit
 from ..db import db, utcnow
-from ..models import DeployToken, Project
+from ..models import DeployToken
 from ..paging import slice_page
 from ..policy import Action
 from ..tokens import DeployTokenService, is_live, parse_expiry
@@ -23,18 +22,6 @@ def _tokens() -> DeployTokenService:
 
 def _entity(row: DeployToken, token: str | None = None) -> dict[str, object]:
     return access_entities.deploy_token(row, active=is_live(row, utcnow()), token=token)
-
-
-def _record(event: str, project: Project, row: DeployToken, **details: object) -> None:
-    audit.record(
-        db.session,
-        event,
-        project=project,
-        target_type="DeployToken",
-        target_id=row.id,
-        target_details=row.name,
-        details={"username": row.username, **details},
-    )
 
 
 @bp.get("/projects/<project:project_ref>/deploy_tokens")
@@ -63,7 +50,6 @@ def create_deploy_token(project_ref: str) -> tuple[Response, int]:
         username=params.text(values, "username"),
         expires_at=parse_expiry(values.get("expires_at")),
     )
-    _record("deploy_token_created", project, row, scopes=row.scope_list, expires_at=row.expires_at)
     db.session.commit()
     return jsonify(_entity(row, secret)), 201
 
@@ -71,10 +57,6 @@ def create_deploy_token(project_ref: str) -> tuple[Response, int]:
 @bp.delete("/projects/<project:project_ref>/deploy_tokens/<int:token_id>")
 def revoke_deploy_token(project_ref: str, token_id: int) -> tuple[str, int]:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
-    tokens = _tokens()
-    row = tokens.get(project, token_id)
-    if not row.revoked:
-        tokens.revoke(project, token_id)
-        _record("deploy_token_revoked", project, row)
-        db.session.commit()
+    _tokens().revoke(project, token_id)
+    db.session.commit()
     return "", 204

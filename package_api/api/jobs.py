@@ -19,11 +19,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from .. import audit
 from ..db import db
 from ..errors import InvalidParameter
 from ..jobs import JobService
-from ..models import CiJob, JobStatus, Project
+from ..models import Project
 from ..policy import Action
 from ..tokens import CiTokenService
 from . import entities, pagination
@@ -43,24 +42,10 @@ def _body() -> dict[str, Any]:
     return body if isinstance(body, dict) else request.form.to_dict()
 
 
-def _label(job: CiJob) -> str:
-    return " ".join(part for part in (job.ci_system, job.external_id, job.name) if part)
-
-
 @bp.post("/ci_token")
 def rotate_ci_token(project_ref: str) -> tuple[Response, int]:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
-    replaced = project.ci_token_digest is not None
     token = CiTokenService(db.session).rotate(project)
-    audit.record(
-        db.session,
-        "ci_token_rotated",
-        project=project,
-        target_type="Project",
-        target_id=project.id,
-        target_details=project.full_path,
-        details={"replaced": replaced},
-    )
     db.session.commit()
     return jsonify({"token": token}), 201
 
@@ -69,15 +54,6 @@ def rotate_ci_token(project_ref: str) -> tuple[Response, int]:
 def register_job(project_ref: str) -> tuple[Response, int]:
     project = authorized_project(project_ref, Action.REGISTER_JOB)
     job, token = job_services().register(project, _body())
-    audit.record(
-        db.session,
-        "job_registered",
-        project=project,
-        target_type="CiJob",
-        target_id=job.id,
-        target_details=_label(job),
-        details={"user": job.user.username if job.user else None, "expires_at": job.expires_at},
-    )
     db.session.commit()
     return jsonify({**entities.job(job, base_url()), "token": token}), 201
 
@@ -100,19 +76,7 @@ def finish_job(project_ref: str, job_id: int) -> Response:
     if not status:
         raise InvalidParameter("status", "is missing")
     service = job_services()
-    job = service.get(project, job_id)
-    running = job.status == JobStatus.RUNNING
-    service.finish(job, str(status))
-    if running:
-        audit.record(
-            db.session,
-            "job_finished",
-            project=project,
-            target_type="CiJob",
-            target_id=job.id,
-            target_details=_label(job),
-            details={"status": job.status.value},
-        )
+    job = service.finish(service.get(project, job_id), str(status))
     db.session.commit()
     return jsonify(entities.job(job, base_url()))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from .. import audit
 from ..db import db
 from ..errors import InvalidParameter, NotFound
 from ..members import Member, MemberService
@@ -35,18 +34,6 @@ def _require_owner_for(project: Project, *levels: int) -> None:
     """Anything that grants, changes or removes the Owner role needs an Owner (or an admin)."""
     if Role.OWNER in levels:
         policy().authorize(principal(), project, Action.OWN_PROJECT)
-
-
-def _record(event: str, project: Project, member: Member, **details: object) -> None:
-    audit.record(
-        db.session,
-        event,
-        project=project,
-        target_type="User",
-        target_id=member.user.id,
-        target_details=member.user.username,
-        details=details,
-    )
 
 
 def _user(values: dict[str, object]) -> User:
@@ -93,7 +80,6 @@ def add_member(project_ref: str) -> tuple[Response, int]:
     user = _user(values)
     _require_owner_for(project, role)
     member = _members().add(project, user, role)
-    _record("member_added", project, member, access_level=int(role))
     db.session.commit()
     return jsonify(_entity(member)), 201
 
@@ -103,10 +89,8 @@ def update_member(project_ref: str, user_id: int) -> Response:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
     role = parse_role(params.text(params.request_params(), "access_level", required=True) or "")
     members = _members()
-    before = members.get(project, user_id).access_level
-    _require_owner_for(project, before, role)
+    _require_owner_for(project, members.get(project, user_id).access_level, role)
     member = members.update(project, user_id, role)
-    _record("member_updated", project, member, access_level={"from": before, "to": int(role)})
     db.session.commit()
     return jsonify(_entity(member))
 
@@ -116,7 +100,6 @@ def remove_member(project_ref: str, user_id: int) -> tuple[str, int]:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
     members = _members()
     _require_owner_for(project, members.get(project, user_id).access_level)
-    member = members.remove(project, user_id)
-    _record("member_removed", project, member, access_level=member.access_level)
+    members.remove(project, user_id)
     db.session.commit()
     return "", 204

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from .. import audit
 from ..auth import Principal
 from ..db import db, utcnow
 from ..errors import Forbidden, InvalidInput, NotFound
-from ..models import PersonalAccessToken, Project, Role, User
+from ..models import PersonalAccessToken, Role, User
 from ..paging import choice, slice_page
 from ..policy import Action
 from ..projects import parse_role
@@ -36,18 +35,6 @@ def _entity(row: PersonalAccessToken, token: str | None = None) -> dict[str, obj
     return access_entities.personal_access_token(row, active=is_live(row, utcnow()), token=token)
 
 
-def _record(event: str, row: PersonalAccessToken, *, project: Project | int | None = None, **details: object) -> None:
-    audit.record(
-        db.session,
-        event,
-        project=project,
-        target_type="PersonalAccessToken",
-        target_id=row.id,
-        target_details=row.name,
-        details={"user": row.user.username, **details},
-    )
-
-
 # -- personal access tokens -------------------------------------------------------------------
 
 
@@ -61,7 +48,6 @@ def _create_personal(user: User) -> tuple[Response, int]:
         params.strings(values, "scopes", required=True),
         parse_expiry(values.get("expires_at")),
     )
-    _record("personal_access_token_created", row, scopes=row.scope_list, expires_at=row.expires_at)
     db.session.commit()
     return jsonify(_entity(row, secret)), 201
 
@@ -131,23 +117,12 @@ def get_personal_token(token_id: int) -> Response:
     return jsonify(_entity(_tokens().get(token_id, caller.user)))
 
 
-def _revoke(row: PersonalAccessToken) -> None:
-    if row.revoked:
-        return
-    tokens = _tokens()
-    if row.user.bot_project_id is not None:
-        tokens.revoke_for_project(db.session.get_one(Project, row.user.bot_project_id), row.id)
-        _record("project_access_token_revoked", row, project=row.user.bot_project_id)
-    else:
-        row.revoked = True
-        _record("personal_access_token_revoked", row)
-    db.session.commit()
-
-
 @bp.delete("/personal_access_tokens/self")
 def revoke_self_token() -> tuple[str, int]:
     # Any scope may give itself up: it only takes power away.
-    _revoke(_self_token(account_caller(write=False)))
+    row = _self_token(account_caller(write=False))
+    _tokens().revoke(row.id, row.user)
+    db.session.commit()
     return "", 204
 
 
@@ -155,7 +130,8 @@ def revoke_self_token() -> tuple[str, int]:
 def revoke_personal_token(token_id: int) -> tuple[str, int]:
     caller = account_caller(write=True)
     assert caller.user is not None
-    _revoke(_tokens().get(token_id, caller.user))
+    _tokens().revoke(token_id, caller.user)
+    db.session.commit()
     return "", 204
 
 
@@ -206,14 +182,6 @@ def create_project_token(project_ref: str) -> tuple[Response, int]:
         role,
         parse_expiry(values.get("expires_at")),
     )
-    _record(
-        "project_access_token_created",
-        row,
-        project=project,
-        access_level=int(role),
-        scopes=row.scope_list,
-        expires_at=row.expires_at,
-    )
     db.session.commit()
     return jsonify(_project_entity(row, secret)), 201
 
@@ -221,5 +189,6 @@ def create_project_token(project_ref: str) -> tuple[Response, int]:
 @bp.delete("/projects/<project:project_ref>/access_tokens/<int:token_id>")
 def revoke_project_token(project_ref: str, token_id: int) -> tuple[str, int]:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
-    _revoke(_tokens().get_for_project(project, token_id))
+    _tokens().revoke_for_project(project, token_id)
+    db.session.commit()
     return "", 204

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from .. import audit
 from ..auth import Principal
 from ..db import db
 from ..errors import Forbidden, NotFound, Unauthorized
@@ -53,15 +52,6 @@ def create_user() -> tuple[Response, int]:
         params.text(values, "password"),
         admin=bool(params.flag(values, "admin")),
         name=params.text(values, "name") or "",
-    )
-    audit.record(
-        db.session,
-        "user_created",
-        project=None,
-        target_type="User",
-        target_id=user.id,
-        target_details=user.username,
-        details={"admin": user.is_admin},
     )
     db.session.commit()
     return jsonify(access_entities.user_public(user, base_url(), admin_view=True)), 201

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from .. import audit
 from ..db import db
 from ..errors import NotFound, Unauthorized
 from ..models import User
@@ -58,15 +57,6 @@ def create_personal_access_token() -> ResponseReturnValue:
     if isinstance(result, FormError):
         return _page(user, form=form, error=result), result.status
     row, secret = result
-    audit.record(
-        db.session,
-        "personal_access_token_created",
-        project=None,
-        target_type="PersonalAccessToken",
-        target_id=row.id,
-        target_details=row.name,
-        details={"scopes": row.scope_list, "expires_at": row.expires_at},
-    )
     db.session.commit()
     return _page(user, new_token=secret, new_row=row), 201, SHOWN_ONCE
 
@@ -78,14 +68,6 @@ def revoke_personal_access_token(token_id: int) -> ResponseReturnValue:
     if tokens.get(token_id, user).user_id != user.id:  # admins revoke others' tokens through the API
         raise NotFound("Token")
     row = tokens.revoke(token_id, user)
-    audit.record(
-        db.session,
-        "personal_access_token_revoked",
-        project=None,
-        target_type="PersonalAccessToken",
-        target_id=row.id,
-        target_details=row.name,
-    )
     db.session.commit()
     flash(f"Personal access token {row.name} revoked.", "success")
     return redirect(url_for(".personal_access_tokens"))

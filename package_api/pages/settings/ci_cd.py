@@ -7,7 +7,6 @@ from typing import Any
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from ... import audit
 from ...api.context import base_url
 from ...api.pagination import page_args
 from ...db import db
@@ -44,14 +43,5 @@ def rotate_ci_token(namespace: str, project: str) -> ResponseReturnValue:
     found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
     replaced = found.ci_token_digest is not None
     secret = CiTokenService(db.session).rotate(found)
-    audit.record(
-        db.session,
-        "ci_token_rotated",
-        project=found,
-        target_type="Project",
-        target_id=found.id,
-        target_details=found.full_path,
-        details={"replaced": replaced},
-    )
     db.session.commit()
     return _ci_cd(found, new_token=secret, replaced=replaced), 201, SHOWN_ONCE

@@ -8,10 +8,9 @@ from __future__ import annotations
 from flask import flash, redirect, request
 from flask.typing import ResponseReturnValue
 
-from ... import audit
 from ...api.pagination import page_args
 from ...db import db
-from ...members import Member, MemberService
+from ...members import MemberService
 from ...models import Project, Role
 from ...policy import Action
 from ...projects import parse_role
@@ -47,18 +46,6 @@ def _page(project: Project, *, error: FormError | None = None, username: str = "
     )
 
 
-def _record(event: str, project: Project, member: Member, **details: object) -> None:
-    audit.record(
-        db.session,
-        event,
-        project=project,
-        target_type="User",
-        target_id=member.user.id,
-        target_details=member.user.username,
-        details=details,
-    )
-
-
 def _done(project: Project, message: str) -> ResponseReturnValue:
     db.session.commit()
     flash(message, "success")
@@ -85,7 +72,6 @@ def add_member(namespace: str, project: str) -> ResponseReturnValue:
     )
     if isinstance(result, FormError):
         return _page(found, error=result, username=username, role=role), result.status
-    _record("member_added", found, result, access_level=int(role))
     return _done(found, f"{user.username} added as {role.name.capitalize()}.")
 
 
@@ -98,17 +84,14 @@ def update_member(namespace: str, project: str, user_id: int) -> ResponseReturnV
     result = attempt(lambda: _members().update(found, user_id, role))
     if isinstance(result, FormError):
         return _page(found, error=FormError(result.message, f"member-{user_id}")), result.status
-    _record("member_updated", found, result, access_level=int(role), previous_access_level=before)
     return _done(found, f"{result.user.username} is now {role.name.capitalize()}.")
 
 
 @bp.post(f"{MEMBERS}/<int:user_id>/remove")
 def remove_member(namespace: str, project: str, user_id: int) -> ResponseReturnValue:
     found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
-    before = _members().get(found, user_id).access_level
-    _authorize_roles(found, before)
+    _authorize_roles(found, _members().get(found, user_id).access_level)
     result = attempt(lambda: _members().remove(found, user_id))
     if isinstance(result, FormError):
         return _page(found, error=FormError(result.message, f"member-{user_id}")), result.status
-    _record("member_removed", found, result, previous_access_level=before)
     return _done(found, f"{result.user.username} removed from {found.full_path}.")

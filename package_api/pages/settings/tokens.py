@@ -7,9 +7,8 @@ from typing import Any
 from flask import flash, redirect, request
 from flask.typing import ResponseReturnValue
 
-from ... import audit
 from ...db import db
-from ...models import DeployToken, PersonalAccessToken, Project, Role
+from ...models import Project, Role
 from ...policy import Action
 from ...projects import parse_role
 from ...tokens import (
@@ -38,18 +37,6 @@ def _form() -> dict[str, Any]:
         "access_level": request.form.get("access_level", ""),
         "username": request.form.get("username", "").strip(),
     }
-
-
-def _record(event: str, project: Project, row: PersonalAccessToken | DeployToken, **details: object) -> None:
-    audit.record(
-        db.session,
-        event,
-        project=project,
-        target_type="DeployToken" if isinstance(row, DeployToken) else "PersonalAccessToken",
-        target_id=row.id,
-        target_details=row.name,
-        details=details,
-    )
 
 
 # -- project access tokens -----------------------------------------------------------------------
@@ -87,7 +74,6 @@ def create_access_token(namespace: str, project: str) -> ResponseReturnValue:
     if isinstance(result, FormError):
         return _access_tokens(found, form=form, error=result), result.status
     row, secret = result
-    _record("project_access_token_created", found, row, scopes=row.scope_list, access_level=int(role))
     db.session.commit()
     return _access_tokens(found, new_token=secret, new_row=row), 201, SHOWN_ONCE
 
@@ -96,7 +82,6 @@ def create_access_token(namespace: str, project: str) -> ResponseReturnValue:
 def revoke_access_token(namespace: str, project: str, token_id: int) -> ResponseReturnValue:
     found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
     row = TokenService(db.session).revoke_for_project(found, token_id)
-    _record("project_access_token_revoked", found, row)
     db.session.commit()
     flash(f"Project access token {row.name} revoked.", "success")
     return redirect(tab_url(found, "access_tokens"))
@@ -138,7 +123,6 @@ def create_deploy_token(namespace: str, project: str) -> ResponseReturnValue:
     if isinstance(result, FormError):
         return _deploy_tokens(found, form=form, error=result), result.status
     row, secret = result
-    _record("deploy_token_created", found, row, username=row.username, scopes=row.scope_list)
     db.session.commit()
     return _deploy_tokens(found, new_token=secret, new_row=row), 201, SHOWN_ONCE
 
@@ -147,7 +131,6 @@ def create_deploy_token(namespace: str, project: str) -> ResponseReturnValue:
 def revoke_deploy_token(namespace: str, project: str, token_id: int) -> ResponseReturnValue:
     found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
     row = DeployTokenService(db.session).revoke(found, token_id)
-    _record("deploy_token_revoked", found, row, username=row.username)
     db.session.commit()
     flash(f"Deploy token {row.name} revoked.", "success")
     return redirect(tab_url(found, "deploy_tokens"))
