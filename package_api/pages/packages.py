@@ -19,6 +19,8 @@ bp = Blueprint("package_pages", __name__)
 PREFIX = "/<namespace>/<project>/-"
 #: A package page lists this many files at a time.
 FILES_PER_PAGE = 100
+#: (order_by, label) of the sort menu.
+PACKAGE_ORDERS = (("created_at", "Created"), ("name", "Name"), ("version", "Version"), ("type", "Type"))
 
 
 @bp.get(f"{PREFIX}/packages")
@@ -40,6 +42,7 @@ def index(namespace: str, project: str) -> ResponseReturnValue:
         search=query.search,
         order_by=query.order_by,
         sort=query.sort,
+        orders=PACKAGE_ORDERS,
         base_url=base_url(),
     )
 

@@ -7,13 +7,13 @@ from flask.typing import ResponseReturnValue
 
 from package_api.api.context import base_url
 from package_api.pages.context import authorized_project, can, principal
+from package_api.pages.forms import FormError, attempt
 from package_api.pages.listing import listing_query
 
 from .. import markdown
 from ..access import ModelAction
 from ..services import model_services, version_services
 from .blueprint import PREFIX, bp, selected_tab
-from .forms import FormError, attempt
 
 #: (order_by, label) of the sort menus.
 MODEL_ORDERS = (("created_at", "Created"), ("updated_at", "Updated"), ("name", "Name"), ("latest_version", "Latest version"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from package_api.pages.context import authorized_project, can, principal
-
 from package_api.db import db
+from package_api.pages.context import authorized_project, can, principal
+from package_api.pages.forms import FormError, attempt
 
 from .. import charts as charts_
 from .. import markdown
@@ -15,7 +15,6 @@ from ..access import ModelAction
 from ..services import model_services, version_services
 from ..tracking.cards import CardService
 from .blueprint import PREFIX, bp, selected_tab
-from .forms import FormError, attempt
 
 TABS = ("card", "artifacts")
 VERSION = f"{PREFIX}/models/<int:model_id>/versions/<int:version_id>"
