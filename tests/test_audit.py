@@ -590,7 +590,7 @@ def test_filters_and_pagination(app: Flask, client: FlaskClient, world: World) -
     offset = _events(client, project, maintainer, created_after="2024-05-04T13:00:00+02:00")
     assert [e["id"] for e in offset.json] == [ids[4], ids[3]]  # 11:00 UTC on the 4th
     assert _events(client, project, maintainer, created_after="2030-01-01").json == []
-    for bad in ("yesterday", "2024-13-01", "2024-05-01T25:00:00Z"):
+    for bad in ("yesterday", "2024-13-01", "2024-05-01T25:00:00Z", "0001-01-01T00:00:00+01:00"):
         response = _events(client, project, maintainer, created_after=bad)
         assert (response.status_code, response.json) == (400, {"error": "created_after is invalid"}), bad
     assert _events(client, project, maintainer, created_before="soon").status_code == 400

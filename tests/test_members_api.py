@@ -90,6 +90,17 @@ def test_members_are_paginated_and_searchable(client, world):
     assert [m["username"] for m in found.json] == ["reporter"]
 
 
+def test_members_are_filtered_by_user_ids_and_bad_ids_are_refused(app, client, world):
+    project = world.projects["private"]
+    wanted = [user_id(app, "guest"), user_id(app, "reporter")]
+    found = client.get(members_url(project) + f"?user_ids={wanted[0]},{wanted[1]}", headers=world.headers("owner"))
+    assert sorted(m["username"] for m in found.json) == ["guest", "reporter"]
+    # Schemathesis found that an id beyond SQLite's integers was a 500.
+    for bad in ("x", "-1", str(2**64), "9" * 5000):
+        refused = client.get(members_url(project) + f"?user_ids=1,{bad}", headers=world.headers("owner"))
+        assert (refused.status_code, refused.json) == (400, {"error": "user_ids is invalid"}), bad
+
+
 @pytest.mark.parametrize(
     ("caller", "status"),
     [("outsider", 404), ("guest", 403), ("reporter", 403), ("developer", 403), ("maintainer", 201), ("owner", 201), ("root", 201)],
@@ -130,6 +141,7 @@ def test_add_by_user_id_as_a_form_and_refuse_duplicates(app, client, world):
         ({"username": "outsider", "user_id": 1, "access_level": 30}, 400),
         ({"username": "nobody", "access_level": 30}, 404),
         ({"user_id": 9999, "access_level": 30}, 404),
+        ({"user_id": 2**64, "access_level": 30}, 400),  # beyond what the database holds: not a 500
     ],
 )
 def test_invalid_additions_are_refused(client, world, body, status):

@@ -43,7 +43,10 @@ def iso8601(name: str, value: str | None) -> datetime.datetime | None:
     else:
         raise InvalidParameter(name)
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise InvalidParameter(name) from None
     return parsed
 
 

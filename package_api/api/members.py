@@ -54,13 +54,12 @@ def list_members(project_ref: str) -> Response:
     project = authorized_project(project_ref, Action.READ_PROJECT)
     number, per_page = pagination.page_args(request.args)
     values = params.request_params()
-    user_ids = []
-    for raw in params.strings(values, "user_ids"):
-        if not raw.isdigit():
-            raise InvalidParameter("user_ids", "is invalid")
-        user_ids.append(int(raw))
     page = _members().list(
-        project, query=params.text(values, "query"), user_ids=user_ids, page=number, per_page=per_page
+        project,
+        query=params.text(values, "query"),
+        user_ids=params.ids(values, "user_ids"),
+        page=number,
+        per_page=per_page,
     )
     return pagination.paginated([_entity(m) for m in page.items], page, base_url())
 

@@ -12,6 +12,9 @@ from werkzeug.datastructures import MultiDict
 from ..errors import InvalidParameter
 
 ARRAY_SUFFIX = "[]"
+#: The integers SQL databases hold (SQLite's and PostgreSQL's ``bigint``): a larger number in a
+#: parameter is refused, not sent to the database to fail there.
+INTEGER_RANGE = range(-(2**63), 2**63)
 
 
 def _merge(into: dict[str, Any], source: MultiDict[str, str]) -> None:
@@ -54,9 +57,12 @@ def integer(params: Mapping[str, Any], name: str, *, required: bool = False) -> 
     if isinstance(value, bool):
         raise InvalidParameter(name, "is invalid")
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
         raise InvalidParameter(name, "is invalid") from None
+    if number not in INTEGER_RANGE:
+        raise InvalidParameter(name, "is invalid")
+    return number
 
 
 def flag(params: Mapping[str, Any], name: str) -> bool | None:
@@ -86,3 +92,15 @@ def strings(params: Mapping[str, Any], name: str, *, required: bool = False) -> 
     if required and not items:
         raise InvalidParameter(name, "is missing")
     return items
+
+
+def ids(params: Mapping[str, Any], name: str) -> list[int]:
+    """A list of row ids (``user_ids=1,2``, ``user_ids[]=1&user_ids[]=2`` or a JSON list)."""
+    found = []
+    for raw in strings(params, name):
+        # Twenty digits hold any id; longer numbers would also trip int()'s 4300-digit limit.
+        number = int(raw) if raw.isdecimal() and len(raw) <= 20 else -1
+        if number not in INTEGER_RANGE or number < 0:
+            raise InvalidParameter(name, "is invalid")
+        found.append(number)
+    return found

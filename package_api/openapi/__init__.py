@@ -45,10 +45,11 @@ def add_piece(app: Flask, path: Path) -> None:
 
 
 def load_piece(path: Path) -> dict[str, Any]:
+    """The piece at ``path``, without its ``x-anchors``; raise ``TypeError`` if it is no mapping."""
     with open(path, encoding="utf-8") as stream:
         piece = yaml.load(stream, Loader=_LOADER)
     if not isinstance(piece, dict):
-        raise ValueError(f"{path}: an OpenAPI piece must be a mapping")
+        raise TypeError(f"{path}: an OpenAPI piece must be a mapping")
     piece.pop(ANCHORS, None)
     return piece
 
