@@ -48,9 +48,11 @@ CREATE_TABLES_LOCK = 0x6D6F64656C  # "model"
 
 
 def create_tables() -> None:
-    """``db.create_all()``, one process at a time. Nodes (and their workers) that start together on
-    one PostgreSQL database would otherwise all see a table missing and all create it, and all but
-    one fail; they take turns on an advisory lock instead. SQLite's write lock does this already."""
+    """``db.create_all()``, one app at a time (``CREATE_SCHEMA``; ``modelshelf`` commands migrate
+    instead). Apps that start together on one PostgreSQL database, such as the workers of a WSGI
+    server that each call ``create_app()``, would otherwise all see a table missing, all create it,
+    and all but one fail; they take turns on an advisory lock instead. SQLite's write lock does this
+    already."""
     if db.engine.dialect.name != "postgresql":
         db.create_all()
         return

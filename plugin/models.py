@@ -82,7 +82,9 @@ class ModelService:
 
     def versions(self, model: Model) -> Sequence[ModelVersion]:
         """All versions of ``model``, highest precedence first."""
-        rows = self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id)).all()
+        rows = self.session.scalars(
+            select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id)  # ties: by id
+        ).all()
         return semver.ordered(rows, lambda v: v.version, descending=True)
 
     def summary(self, model: Model) -> ModelSummary:
@@ -110,8 +112,10 @@ class ModelService:
             order = (column.desc(), Model.id.desc()) if reverse else (column.asc(), Model.id.asc())
             page_ = query_page(self.session, query, order, page, per_page)
             return Page([self.summary(m) for m in page_.items], page_.total, page, per_page)
-        # Precedence is not a column: order in Python. Models without versions come last.
-        summaries = [self.summary(m) for m in self.session.scalars(query).all()]
+        # Precedence is not a column: order in Python. Models without versions come last. The ids
+        # break ties (equal latest versions) the same way on every database and every request.
+        tiebreak = Model.id.desc() if reverse else Model.id.asc()
+        summaries = [self.summary(m) for m in self.session.scalars(query.order_by(tiebreak)).all()]
         with_versions = [s for s in summaries if s.latest_version is not None]
         ordered = semver.ordered(with_versions, lambda s: s.latest_version.version, descending=reverse)  # type: ignore[union-attr]
         ordered += [s for s in summaries if s.latest_version is None]

@@ -26,7 +26,9 @@ LATEST = "latest"
 
 def latest_of(session: Session, model: Model) -> ModelVersion | None:
     """The model's latest version (``semver.latest``: the highest release, else the highest prerelease)."""
-    rows = session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id)).all()
+    # By id first: versions of equal precedence (``1.0.0+a``, ``1.0.0+b``) resolve the same way on
+    # every database, whatever order it keeps rows in.
+    rows = session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id)).all()
     return semver.latest(rows, lambda v: v.version)
 
 
@@ -129,7 +131,9 @@ class VersionService:
     ) -> Page:
         choice("order_by", order_by, ORDERS)
         reverse = descending(sort)
-        rows = list(self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id)))
+        rows = list(
+            self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id))
+        )
         if search:
             rows = [r for r in rows if search.lower() in r.version.lower()]
         if order_by == "version":

@@ -148,6 +148,19 @@ class Schemas:
 SCHEMAS: Schemas | None = Schemas(os.environ[ENV_URL]) if os.environ.get(ENV_URL) else None
 
 
+def require_postgres() -> Schemas:
+    """The session's schemas; skip the calling test on SQLite, or fail it where CI asks for
+    PostgreSQL (``MODELSHELF_TEST_REQUIRE_POSTGRES``) and none is named."""
+    import pytest
+
+    if SCHEMAS is None:
+        message = f"needs PostgreSQL: set {ENV_URL} (.ci/postgres start DIR prints one)"
+        if os.environ.get(ENV_REQUIRE):
+            pytest.fail(f"{ENV_REQUIRE} is set but {ENV_URL} is not: {message}")
+        pytest.skip(message)
+    return SCHEMAS
+
+
 def database_settings(data_dir: Path | str, *, reuse: bool = False) -> dict[str, str]:
     """The settings of ``data_dir``'s database: ``{}`` on SQLite (the app's default, a file in the
     data directory); on PostgreSQL its schema's ``DATABASE_URL``, with ``AUTO_MIGRATE`` on so that

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from .databases import ENV_REQUIRE, ENV_URL, SCHEMAS, database_settings
+from .databases import database_settings, require_postgres
 from .e2e_support import Account, create_account
 from .services import Server, start_server, stop
 
@@ -31,11 +31,7 @@ FILES_PER_NODE = 6
 @pytest.fixture
 def shared_database(tmp_path: Path) -> dict[str, str]:
     """One schema of the test PostgreSQL for both nodes."""
-    if SCHEMAS is None:
-        message = f"the two-node test needs PostgreSQL: set {ENV_URL} (see .ci/postgres)"
-        if os.environ.get(ENV_REQUIRE):
-            pytest.fail(f"{ENV_REQUIRE} is set but {ENV_URL} is not: {message}")
-        pytest.skip(message)
+    require_postgres()
     return database_settings(tmp_path / "shared-database")
 
 

@@ -77,6 +77,23 @@ def test_latest_is_a_prerelease_when_no_release_exists(client, world, project):
     assert _models(client, project, world.headers("guest"))[0]["latest_version"]["version"] == "1.0.0-beta"
 
 
+def test_versions_of_equal_precedence_keep_one_order_after_an_update(client, world, project, reporter):
+    """Build metadata does not count for precedence (``1.0.0+a`` == ``1.0.0+b``): such versions keep
+    the order they were made in, and which is latest does not change when one is edited (a database
+    may hand back an updated row in another place; PostgreSQL does)."""
+    for version in ("1.0.0+a", "1.0.0+b", "1.0.0+c"):
+        client.put(generic_url(project, "m", version), data=version.encode(), headers=world.headers("developer"))
+    before = client.get(api(project, "/m/versions"), headers=reporter).json
+    latest = _models(client, project, reporter)[0]["latest_version"]["version"]
+
+    r = client.put(api(project, "/m/versions/1.0.0+a"), json={"description": "edited"}, headers=reporter)
+    assert r.status_code == 200, r.json
+
+    after = client.get(api(project, "/m/versions"), headers=reporter).json
+    assert [v["version"] for v in after] == [v["version"] for v in before] == ["1.0.0+a", "1.0.0+b", "1.0.0+c"]
+    assert _models(client, project, reporter)[0]["latest_version"]["version"] == latest == "1.0.0+a"
+
+
 def test_create_model_and_version_through_the_api(client, world, project, reporter):
     r = client.post(api(project), json={"name": "churn", "description": "# Churn\nPredicts churn."}, headers=reporter)
     assert r.status_code == 201

@@ -547,7 +547,9 @@ def test_create_a_personal_access_token_see_it_once_use_it_and_revoke_it(app, cl
     assert "Personal access token laptop revoked." in client.get(TOKENS_PAGE).text
     assert client.get("/api/v4/user", headers={"PRIVATE-TOKEN": secret}).status_code == 401
     with app.app_context():
-        events = db.session.scalars(select(AuditEvent).where(AuditEvent.target_type == "PersonalAccessToken")).all()
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.target_type == "PersonalAccessToken").order_by(AuditEvent.id)
+        ).all()
         assert [(e.event_name, e.author_name, e.project_id) for e in events][-2:] == [
             ("personal_access_token_created", "developer", None),
             ("personal_access_token_revoked", "developer", None),

@@ -103,7 +103,9 @@ class ModelVersionService:
         return row
 
     def all_of(self, model: Model) -> list[ModelVersion]:
-        return list(self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id)))
+        return list(
+            self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id))
+        )
 
     def views(self, rows: Sequence[ModelVersion]) -> list[VersionView]:
         """``rows`` with registrations (made if missing), tags and aliases, loaded in bulk."""
