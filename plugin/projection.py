@@ -67,6 +67,10 @@ class Projection:
         def work() -> ModelVersion:
             row = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package_id))
             if row is None:
+                # Numbering takes turns on the model's row (PostgreSQL holds the lock until commit), so
+                # racing first uploads of many versions do not all take the same next number; the
+                # retries stay for SQLite, which serializes writers at commit instead.
+                self.session.scalar(select(Model.id).where(Model.id == model_id).with_for_update())
                 sequence = (
                     self.session.scalar(select(func.max(ModelVersion.sequence)).where(ModelVersion.model_id == model_id))
                     or 0
