@@ -212,7 +212,7 @@ def db_upgrade(revision: str, data_dir: str | None) -> None:
     """Bring the database schema up to date (run once, from one node, before starting new nodes)."""
     app = _app(data_dir, migrate=False)
     migrations.upgrade(app, revision)
-    click.echo(f"database at {', '.join(sorted(migrations.current(app))) or 'base'}")
+    click.echo(f"database at {', '.join(sorted(migrations.applied(app))) or 'base'}")
 
 
 @db_group.command("current")
@@ -220,7 +220,7 @@ def db_upgrade(revision: str, data_dir: str | None) -> None:
 def db_current(data_dir: str | None) -> None:
     """Print the database's revisions and whether they are this version's heads (exit 1 if not)."""
     app = _app(data_dir, migrate=False)
-    found, wanted = migrations.current(app), migrations.heads(app)
+    found, wanted = migrations.applied(app), migrations.heads(app)
     click.echo(f"database at {', '.join(sorted(found)) or 'base'}; this version needs {', '.join(sorted(wanted))}")
     if not migrations.is_current(app):
         sys.exit(1)
@@ -234,7 +234,7 @@ def db_stamp(revision: str, data_dir: str | None) -> None:
     migrations whose schema is this version's)."""
     app = _app(data_dir, migrate=False)
     migrations.stamp(app, revision)
-    click.echo(f"database stamped at {', '.join(sorted(migrations.current(app)))}")
+    click.echo(f"database stamped at {', '.join(sorted(migrations.applied(app)))}")
 
 
 if __name__ == "__main__":
