@@ -122,6 +122,12 @@ class Policy:
     def __init__(self, session: Session, rules: Rules | None = None) -> None:
         self.session = session
         self.rules = rules or Rules()
+        # One decision asks for the caller's role and a feature's level more than once (can the
+        # caller see the project, is the feature open to them, is their role enough), and a page of
+        # packages asks once per package: each is read once per Policy (a Policy lives for a call
+        # or a request's list, never across changes).
+        self._roles: dict[tuple[int, int], int | None] = {}
+        self._features: dict[tuple[int, str], FeatureAccess] = {}
 
     # -- facts --------------------------------------------------------------------------------
 
@@ -129,19 +135,25 @@ class Policy:
         """The caller's access level in ``project``, or ``None`` for non-members."""
         if principal.user is None or not principal.acts_in(project.id):
             return None
-        return self.session.scalar(
-            select(Membership.access_level).where(
-                Membership.project_id == project.id, Membership.user_id == principal.user.id
+        key = (principal.user.id, project.id)
+        if key not in self._roles:
+            self._roles[key] = self.session.scalar(
+                select(Membership.access_level).where(
+                    Membership.project_id == project.id, Membership.user_id == principal.user.id
+                )
             )
-        )
+        return self._roles[key]
 
     def feature_access(self, project: Project, feature: str) -> FeatureAccess:
-        level = self.session.scalar(
-            select(ProjectFeature.access_level).where(
-                ProjectFeature.project_id == project.id, ProjectFeature.feature == feature
+        key = (project.id, feature)
+        if key not in self._features:
+            level = self.session.scalar(
+                select(ProjectFeature.access_level).where(
+                    ProjectFeature.project_id == project.id, ProjectFeature.feature == feature
+                )
             )
-        )
-        return level or FeatureAccess.ENABLED
+            self._features[key] = level or FeatureAccess.ENABLED
+        return self._features[key]
 
     def feature_levels(self, project: Project) -> dict[str, FeatureAccess]:
         """Every registered feature's access level in ``project``."""
@@ -164,6 +176,7 @@ class Policy:
             self.session.add(ProjectFeature(project_id=project.id, feature=feature, access_level=level))
         else:
             row.access_level = level
+        self._features[(project.id, feature)] = level
         self.session.flush()
 
     def can_see(self, principal: Principal, project: Project) -> bool:

@@ -216,3 +216,31 @@ def test_visibility_change_needs_owner(client, world):
     r = client.put(url, json={"visibility": "public"}, headers=world.headers("owner"))
     assert r.status_code == 200 and r.json["visibility"] == "public"
     assert client.get(url).status_code == 200
+
+
+def test_listing_asks_for_the_callers_role_once_however_many_packages(app, client, world) -> None:
+    """Each row says whether the caller may delete it; the role and features behind that are read
+    once per page, not once per package."""
+    from sqlalchemy import event
+
+    project, maintainer = world.projects["private"], world.headers("maintainer")
+
+    def statements_listing(count: int) -> int:
+        for n in range(count):
+            client.put(generic_url(project, f"many-{count}", f"1.0.{n}"), data=b"x", headers=maintainer)
+        seen: list[str] = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args, **kwargs: seen.append(args[2])  # noqa: E731  (statement text)
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            listed = client.get(
+                f"/api/v4/projects/{project}/packages", query_string={"package_name": f"many-{count}"}, headers=maintainer
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        assert listed.status_code == 200 and len(listed.json) == count
+        assert all("delete_api_path" in p["_links"] for p in listed.json)
+        return sum("memberships" in s for s in seen)
+
+    assert statements_listing(1) == statements_listing(6)

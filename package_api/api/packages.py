@@ -7,7 +7,7 @@ from ..db import db
 from ..jobs import JobService
 from ..models import Package, Project
 from ..packages import LIVE_STATUSES
-from ..policy import Action
+from ..policy import Action, Policy
 from . import entities, pagination
 from .context import (
     authorize_package,
@@ -22,8 +22,11 @@ from .context import (
 bp = Blueprint("packages", __name__, url_prefix="/api/v4")
 
 
-def _can_delete(project: Project, package: Package) -> bool:
-    return policy().can(principal(), project, Action.DELETE_PACKAGE, package=(package.name, package.version))
+def _can_delete(project: Project, package: Package, judge: Policy | None = None) -> bool:
+    """Whether the caller may delete ``package`` (``judge``: one policy for a whole page, so the
+    caller's role and the features are read once)."""
+    judge = judge or policy()
+    return judge.can(principal(), project, Action.DELETE_PACKAGE, package=(package.name, package.version))
 
 
 def _paginated(items: list[dict[str, object]], page: pagination.Page) -> Response:
@@ -47,8 +50,9 @@ def list_packages(project_ref: str) -> Response:
     )
     root = base_url()
     builds = JobService(db.session).builds_of(p.id for p in page.items)
+    judge = policy()
     return _paginated(
-        [entities.package(p, root, can_delete=_can_delete(project, p), builds=builds) for p in page.items], page
+        [entities.package(p, root, can_delete=_can_delete(project, p, judge), builds=builds) for p in page.items], page
     )
 
 
