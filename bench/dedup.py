@@ -104,7 +104,7 @@ def stored_bytes(server: Server) -> tuple[int, int]:
     """(bytes of every live file, bytes of every blob), from ``modelshelf`` itself."""
     code = (
         "from package_api import create_app; from package_api.db import db; "
-        "from package_api.models import Blob, PackageFile; from sqlalchemy import func, select; "
+        "from package_api.packages.models import Blob, PackageFile; from sqlalchemy import func, select; "
         "app = create_app({'PLUGINS': 'none'}); ctx = app.app_context(); ctx.push(); "
         "files = db.session.scalar(select(func.sum(Blob.size)).join(PackageFile, PackageFile.blob_id == Blob.id)); "
         "blobs = db.session.scalar(select(func.sum(Blob.size))); print(files or 0, blobs or 0)"

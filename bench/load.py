@@ -336,7 +336,7 @@ def main() -> int:
         # The schema first, as an operator would (serve refuses an unmigrated PostgreSQL).
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSHELF_")}
         env.update({f"MODELSHELF_{k}": str(v) for k, v in settings.items()}, MODELSHELF_DATA_DIR=str(data_dirs[0]))
-        subprocess.run([sys.executable, "-m", "package_api.cli", "db", "upgrade"], env=env, check=True,
+        subprocess.run([sys.executable, "-m", "package_api.ops.cli", "db", "upgrade"], env=env, check=True,
                        capture_output=True, cwd=ROOT)
 
         nodes.append(start_server(data_dirs[0], settings, workers=args.workers, threads=args.threads))
@@ -345,13 +345,13 @@ def main() -> int:
 
         before = server_counts(nodes)
         one, one_cpu = run_phase("one", nodes, target, args)
-        counted_one = [after - b for after, b in zip(server_counts(nodes), before)]
+        counted_one = [after - b for after, b in zip(server_counts(nodes), before, strict=True)]
 
         nodes.append(start_server(data_dirs[1], settings, workers=args.workers, threads=args.threads))
         print(f"node B {nodes[1].url} (pid {nodes[1].process.pid})", flush=True)
         before = server_counts(nodes)
         two, two_cpu = run_phase("two", nodes, target, args)
-        counted_two = [after - b for after, b in zip(server_counts(nodes), before)]
+        counted_two = [after - b for after, b in zip(server_counts(nodes), before, strict=True)]
 
         print(f"\n{args.clients} clients; each node: gunicorn gthread {args.workers} worker(s) x {args.threads} threads; "
               f"{os.cpu_count()} CPUs; {database}; SeaweedFS; downloads of {args.file_size // KIB} KiB, "

@@ -10,11 +10,13 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import BaseConverter, IntegerConverter
 
-from . import api, ops, pages, surfaces
-from .config import load_settings, stored_secret_key
-from .db import create_tables, db, engine_options
-from .names import MAX_ID
-from .storage import build_storage
+from package_api.config import load_settings, stored_secret_key
+from package_api.db import create_tables, db, engine_options
+from package_api.names import MAX_ID
+from package_api.ops import monitoring
+from package_api.storage import build_storage
+from package_api.web import api, pages
+from package_api.web import errors as surfaces
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ class IdConverter(IntegerConverter):
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``MODELSHELF_*`` environment, then ``config`` (which wins)."""
     settings = load_settings(config)
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config["MODELSHELF"] = settings
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings["DATABASE_URL"])
@@ -86,7 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions["modelshelf.storage"] = build_storage(settings)
 
-    ops.register(app)  # first: its request hook must see every request
+    monitoring.register(app)  # first: its request hook must see every request
     api.register(app)
     pages.register(app)  # before plugins: they extend its navigation
     surfaces.register(app)

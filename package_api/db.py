@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import DeclarativeBase
 
-from .errors import InvalidInput
+from package_api.errors import InvalidInput
 
 
 class Base(DeclarativeBase):

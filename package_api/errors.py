@@ -16,7 +16,7 @@
      └── StorageError        (package_api.storage.errors)
           ├── BlobNotFound
           └── StorageUnavailable
-               └── UploadAbandoned   (package_api.uploads) gc reclaimed an upload that stopped moving
+               └── UploadAbandoned   (package_api.packages.leases) gc reclaimed an upload that stopped moving
 """
 from __future__ import annotations
 

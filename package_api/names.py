@@ -8,7 +8,7 @@ import base64
 import binascii
 import re
 
-from .errors import InvalidParameter
+from package_api.errors import InvalidParameter
 
 PACKAGE_NAME_RE = re.compile(r"\A[A-Za-z0-9._+-]+\Z")
 #: ``maven_version_regex``: word characters, ``+ . -``, never ``..``.

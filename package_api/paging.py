@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from .errors import InvalidParameter
+from package_api.errors import InvalidParameter
 
 T = TypeVar("T")
 

@@ -6,23 +6,31 @@ It learns about packages only through ``package_api.signals``.
 from __future__ import annotations
 
 from pathlib import Path
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from package_api import aliases, audit, migrate, openapi, signals
-from package_api.db import db
-from package_api.models import Package, Project
-
-from . import access, pages, records  # noqa: F401  (records: the tables must be known before create_all)
-from . import mlflow, tracking  # the MLflow API and its experiment tracking
-from .api import bp as api_bp
-from .projection import Projection, is_model_version
-from .versions import LATEST, latest_of
+from package_api.plugin_api import (
+    Package,
+    Project,
+    add_openapi_piece,
+    db,
+    package_created,
+    package_deleted,
+    register_migrations,
+    register_package_noun,
+    register_version_resolver,
+)
+from plugin import tracking
+from plugin.registry import access
+from plugin.registry import models as _tables  # noqa: F401  (the tables must be known before create_all)
+from plugin.registry.projection import Projection, is_model_version
+from plugin.registry.version_service import LATEST, latest_of
+from plugin.web import mlflow, pages
+from plugin.web.api import bp as api_bp
 
 #: This plugin's piece of the ``/api/v4`` OpenAPI document (its routes; merged into the served one).
-OPENAPI = Path(__file__).with_name("openapi.yaml")
+OPENAPI = Path(__file__).parent / "web" / "openapi.yaml"
 
 
 def _audit_noun(package: Package) -> str | None:
@@ -50,13 +58,13 @@ def _resolve_latest(project: Project, name: str, version: str) -> Package | None
 def register(app: Flask) -> None:
     """Add the model registry to ``app``."""
     access.register(app)
-    migrate.register_versions(app, Path(__file__).parent / "migrations")
+    register_migrations(app, Path(__file__).parent / "migrations")
     app.register_blueprint(api_bp)
     pages.register(app)
-    signals.package_created.connect(_on_package_created, sender=app)
-    signals.package_deleted.connect(_on_package_deleted, sender=app)
-    aliases.register_resolver(app, _resolve_latest)
-    audit.register_package_noun(app, _audit_noun)
+    package_created.connect(_on_package_created, sender=app)
+    package_deleted.connect(_on_package_deleted, sender=app)
+    register_version_resolver(app, _resolve_latest)
+    register_package_noun(app, _audit_noun)
     tracking.register(app)  # after the projection: every new version gets its own run
     mlflow.register(app)
-    openapi.add_piece(app, OPENAPI)
+    add_openapi_piece(app, OPENAPI)

@@ -1,11 +1,9 @@
 """Per-request construction of the plugin's services (shared by the API and the pages)."""
 from __future__ import annotations
 
-from package_api.api.context import package_services
-from package_api.db import db
-
-from .models import ModelService
-from .versions import VersionService
+from package_api.plugin_api import db, package_services
+from plugin.registry.model_service import ModelService
+from plugin.registry.version_service import VersionService
 
 
 def model_services() -> ModelService:

@@ -14,12 +14,12 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from package_api import create_app
+from package_api.access.members import MemberService
+from package_api.access.models import Role, Visibility
+from package_api.access.projects import ProjectService
+from package_api.access.tokens import TokenService
+from package_api.access.users import UserService
 from package_api.db import db
-from package_api.members import MemberService
-from package_api.models import Role, Visibility
-from package_api.projects import ProjectService
-from package_api.tokens import TokenService
-from package_api.users import UserService
 
 from .databases import SCHEMAS, database_settings
 from .services import SeaweedFS, Server, start_seaweedfs, start_server, stop

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from package_api.access.ci_jobs import JobService
+from package_api.access.models import Project
 from package_api.db import db
-from package_api.jobs import JobService
-from package_api.models import Project
 
 
 def register_job(app: Flask, project_id: int, username: str, external_id: str, **metadata: str) -> tuple[int, str]:

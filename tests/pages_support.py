@@ -6,9 +6,9 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 
-from package_api.auth import SESSION_CSRF_TOKEN, start_session
+from package_api.access.authentication import SESSION_CSRF_TOKEN, start_session
+from package_api.access.users import UserService
 from package_api.db import db
-from package_api.users import UserService
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 

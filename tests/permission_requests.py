@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from package_api.models import Role
+from package_api.access.models import Role
 
 from .permission_support import Builder, Ctx, Req, is_page
 

@@ -32,22 +32,16 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 from werkzeug.test import TestResponse
 
-from package_api.auth import session_fingerprint
+from package_api.access.authentication import session_fingerprint
+from package_api.access.ci_jobs import JobService
+from package_api.access.members import MemberService
+from package_api.access.models import FeatureAccess, Project, Role, User, Visibility
+from package_api.access.policy import Policy, rules
+from package_api.access.projects import ProjectService
+from package_api.access.tokens import CiTokenService, DeployTokenService, TokenService
+from package_api.access.users import UserService
+from package_api.audit.models import AuditEvent
 from package_api.db import db
-from package_api.jobs import JobService
-from package_api.members import MemberService
-from package_api.models import (
-    AuditEvent,
-    FeatureAccess,
-    Project,
-    Role,
-    User,
-    Visibility,
-)
-from package_api.policy import Policy, rules
-from package_api.projects import ProjectService
-from package_api.tokens import CiTokenService, DeployTokenService, TokenService
-from package_api.users import UserService
 
 # -- outcomes ---------------------------------------------------------------------------------------
 

@@ -181,7 +181,7 @@ class Server:
     def cli(self, *args: str, input: str | None = None) -> str:
         """Run ``modelshelf ARGS`` against this server's data; return stdout."""
         result = subprocess.run(
-            [sys.executable, "-m", "package_api.cli", *args],
+            [sys.executable, "-m", "package_api.ops.cli", *args],
             env=self.env,
             input=input,
             capture_output=True,
@@ -205,7 +205,7 @@ def start_server(data_dir: Path, settings: Mapping[str, object] | None = None, *
     log = open(data_dir.parent / f"serve-{port}.log", "wb")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "package_api.cli", "serve",
+            sys.executable, "-m", "package_api.ops.cli", "serve",
             "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--threads", str(threads),
         ],

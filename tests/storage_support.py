@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from package_api.db import db
-from package_api.models import Blob, Package, PackageFile, Upload
+from package_api.packages.models import Blob, Package, PackageFile, Upload
 
 MIB = 1024 * 1024
 

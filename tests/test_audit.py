@@ -17,11 +17,13 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
 from package_api import audit
+from package_api.access.members import MemberService
+from package_api.access.models import Project, Role
+from package_api.access.tokens import DeployTokenService
+from package_api.access.users import UserService
+from package_api.audit.models import AuditEvent
 from package_api.db import db
-from package_api.members import MemberService
-from package_api.models import AuditEvent, Package, PackageFile, Project, Role
-from package_api.tokens import DeployTokenService
-from package_api.users import UserService
+from package_api.packages.models import Package, PackageFile
 from tests.conftest import World, generic_url
 from tests.jobs_support import register_job
 from tests.pages_support import signed_in

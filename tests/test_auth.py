@@ -6,9 +6,9 @@ import datetime
 
 import pytest
 
+from package_api.access.tokens import TokenService
+from package_api.access.users import UserService
 from package_api.db import db
-from package_api.tokens import TokenService
-from package_api.users import UserService
 from tests.conftest import generic_url
 
 
@@ -124,7 +124,7 @@ def test_tokens_are_stored_only_as_digests_and_stamp_last_use(app, client, world
     token_id, secret = _token(app, "developer")
     _put(client, project, {"PRIVATE-TOKEN": secret})
     with app.app_context():
-        from package_api.models import PersonalAccessToken
+        from package_api.access.models import PersonalAccessToken
 
         row = db.session.get(PersonalAccessToken, token_id)
         assert secret not in (row.token_digest, row.name, row.scopes)

@@ -12,11 +12,11 @@ from click.testing import CliRunner, Result
 from flask import Flask
 
 from package_api import create_app
-from package_api.cli import main
+from package_api.access.tokens import TokenService
+from package_api.access.users import UserService
 from package_api.config import DEFAULTS
 from package_api.db import db
-from package_api.tokens import TokenService
-from package_api.users import UserService
+from package_api.ops.cli import main
 
 from .databases import database_settings
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from package_api.access.models import Membership, PersonalAccessToken
+from package_api.access.projects import ProjectService
+from package_api.access.tokens import digest
+from package_api.access.users import UserService
+from package_api.audit.models import AuditEvent
 from package_api.db import db
-from package_api.models import AuditEvent, Membership, PersonalAccessToken
-from package_api.projects import ProjectService
-from package_api.tokens import digest
-from package_api.users import UserService
 
 from .test_cli import Invoke, cli, data_dir, fails_with, opened  # noqa: F401  (fixtures)
 

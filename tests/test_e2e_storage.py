@@ -27,7 +27,7 @@ from flask import Flask
 
 from package_api import create_app
 from package_api.db import db
-from package_api.gc import GarbageCollector
+from package_api.packages.gc import GarbageCollector
 
 from .e2e_support import Account, create_account
 from .services import Server, start_seaweedfs, start_server, stop
@@ -59,7 +59,7 @@ def local_app(server: Server) -> Flask:
 
 def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "package_api.cli", *args], env=server.env, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "package_api.ops.cli", *args], env=server.env, capture_output=True, text=True, timeout=300,
         check=False,
     )
 
@@ -201,7 +201,7 @@ def test_gc_racing_50_concurrent_uploads_loses_no_file(account: Account, server:
     assert verified.returncode == 0, verified.stdout
     after = stored(app)
     with app.app_context():
-        from package_api.models import Blob
+        from package_api.packages.models import Blob
 
         blob_keys = sorted(db.session.scalars(db.select(Blob.storage_key)))
     assert after.objects == blob_keys  # nothing stray, nothing missing
@@ -225,7 +225,7 @@ def test_verify_reports_corrupted_and_missing_blobs(account: Account, server: Se
     app = local_app(server)
     storage = app.extensions["modelshelf.storage"]
     with app.app_context():
-        from package_api.models import Blob
+        from package_api.packages.models import Blob
 
         keys = {b.sha256: b.storage_key for b in db.session.scalars(db.select(Blob))}
     rotten = bytearray(files["rotten.bin"])
@@ -327,8 +327,8 @@ def stored_rows(app: Flask) -> tuple[int, int, int, int]:
     """Leases, blobs, files and packages, without asking the (maybe stopped) store."""
     from sqlalchemy import func, select
 
-    from package_api.models import Blob, Package, PackageFile
-    from package_api.models import Upload as Lease
+    from package_api.packages.models import Blob, Package, PackageFile
+    from package_api.packages.models import Upload as Lease
 
     with app.app_context():
         return tuple(db.session.scalar(select(func.count()).select_from(m)) for m in (Lease, Blob, PackageFile, Package))  # type: ignore[return-value]

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 
 from package_api.db import db
-from package_api.gc import GarbageCollector, GcReport
-from package_api.uploads import new_key
+from package_api.packages.gc import GarbageCollector, GcReport
+from package_api.packages.leases import new_key
 from tests.conftest import generic_url
 from tests.storage_support import MIB, NOTHING, make_remnant, payload, sha256, stored
 

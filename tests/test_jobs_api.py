@@ -13,10 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
+from package_api.access.models import CiJob, Project
+from package_api.access.tokens import DeployTokenService, digest
+from package_api.audit.models import AuditEvent
 from package_api.db import db, utcnow
-from package_api.models import AuditEvent, CiJob, Project
-from package_api.tokens import DeployTokenService, digest
-from plugin.tracking.records import Run
+from plugin.tracking.models import Run
 from tests.conftest import World, generic_url
 
 TTL = 600  # seconds: JOB_TOKEN_TTL in these tests

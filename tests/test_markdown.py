@@ -1,7 +1,7 @@
 """Descriptions render as Markdown and never as live HTML."""
 from __future__ import annotations
 
-from plugin.markdown import render
+from plugin.web.markdown import render
 
 
 def test_markdown_formats():

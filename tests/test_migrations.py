@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from package_api import create_app, migrate
+from package_api import create_app
 from package_api.config import DEFAULTS
 from package_api.db import db
+from package_api.ops import migrate
 
 from .databases import database_settings
 
@@ -77,7 +78,7 @@ def _modelshelf(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedP
     environ.update({f"MODELSHELF_{k}": str(v) for k, v in database_settings(data_dir).items()})
     environ.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "package_api.cli", *args], env=environ, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "package_api.ops.cli", *args], env=environ, capture_output=True, text=True, timeout=120
     )
 
 

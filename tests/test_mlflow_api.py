@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
-from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from package_api.db import db
-from plugin import semver
-from plugin.records import ModelVersion
-from plugin.tracking.model_versions import next_version
-from plugin.tracking.cards import CardService
+from plugin.mlflow_registry.cards import CardService
+from plugin.mlflow_registry.model_versions import next_version
+from plugin.registry import semver
+from plugin.registry.models import ModelVersion
 from tests.conftest import World, generic_url
 from tests.jobs_support import register_job
 

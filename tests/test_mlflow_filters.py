@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from package_api.errors import InvalidInput
+from plugin.mlflow_registry.model_versions import SEARCH_GRAMMAR as VERSIONS
+from plugin.mlflow_registry.registered_models import SEARCH_GRAMMAR as MODELS
 from plugin.tracking import filters, search
 from plugin.tracking.filters import ATTRIBUTE, METRIC, PARAM, TAG, Comparison
-from plugin.tracking.model_versions import SEARCH_GRAMMAR as VERSIONS
-from plugin.tracking.registry import SEARCH_GRAMMAR as MODELS
 from plugin.tracking.runs import SEARCH_GRAMMAR as RUNS
 
 

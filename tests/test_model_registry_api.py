@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from package_api.db import db
-from package_api.gc import GarbageCollector
+from package_api.packages.gc import GarbageCollector
 from tests.conftest import generic_url
 from tests.databases import database_settings
 

@@ -11,8 +11,9 @@ import pytest
 from flask import Flask
 from openapi_spec_validator import validate
 
-from package_api import create_app, openapi
+from package_api import create_app
 from package_api.db import db
+from package_api.web import openapi
 
 API_PREFIX = "/api/v4"
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
@@ -53,7 +54,7 @@ def piece_for(app: Flask, endpoint: str) -> str:
     for piece in app.extensions[openapi.EXTENSION]["pieces"]:
         if root in Path(piece).resolve().parents:
             return str(Path(piece).relative_to(root.parent))
-    return f"a piece that {package}'s register() adds with package_api.openapi.add_piece()"
+    return f"a piece that {package}'s register() adds with package_api.web.openapi.add_piece()"
 
 
 def test_the_document_is_valid_openapi_3_1(loaded_app: Flask) -> None:

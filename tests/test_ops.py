@@ -20,8 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import TestResponse
 
 from package_api import create_app
-from package_api.logs import RequestIdFilter, logging_config
-from package_api.ops import address_allowed, parse_networks
+from package_api.ops.logs import RequestIdFilter, logging_config
+from package_api.ops.monitoring import address_allowed, parse_networks
 
 from .conftest import MAX_FILE_SIZE, World, generic_url
 from .services import S3_ACCESS_KEY, S3_SECRET_KEY, free_port
@@ -72,7 +72,7 @@ class TestReadinessWhenTheStoreIsDown:
         return {**settings, "STORAGE": "s3", "S3_ENDPOINT": dead, "S3_ACCESS_KEY": S3_ACCESS_KEY, "S3_SECRET_KEY": S3_SECRET_KEY}
 
     def test_readiness_answers_503_naming_the_store(self, client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
-        caplog.set_level(logging.WARNING, logger="package_api.ops")
+        caplog.set_level(logging.WARNING, logger="package_api.ops.monitoring")
         caplog.handler.addFilter(RequestIdFilter())  # as the handler of ``modelshelf serve`` has
         response = get(client, "/-/readiness", headers={"X-Request-Id": "probe-7"})
         assert response.status_code == 503
@@ -82,7 +82,7 @@ class TestReadinessWhenTheStoreIsDown:
         }
         assert b"Traceback" not in response.data
         # The reason goes to the log, under the request's id.
-        [record] = [r for r in caplog.records if r.name == "package_api.ops"]
+        [record] = [r for r in caplog.records if r.name == "package_api.ops.monitoring"]
         assert "storage" in record.getMessage() and "unreachable" in record.getMessage()
         assert record.request_id == "probe-7"  # type: ignore[attr-defined]
 

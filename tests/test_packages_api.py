@@ -7,7 +7,7 @@ import pytest
 
 from package_api import signals
 from package_api.db import db
-from package_api.gc import GarbageCollector
+from package_api.packages.gc import GarbageCollector
 from tests.conftest import generic_url
 
 

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from package_api.pages import NavEntry, PackageLink, add_package_links, add_project_nav
+from package_api.web.pages import NavEntry, PackageLink, add_package_links, add_project_nav
 from tests.conftest import generic_url
 from tests.pages_support import page_csrf, signed_in
 

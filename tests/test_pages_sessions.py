@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from package_api import create_app
+from package_api.access.models import User
+from package_api.access.users import UserService
 from package_api.db import db
-from package_api.models import User
-from package_api.users import UserService
 from tests.conftest import generic_url
 from tests.databases import database_settings
 from tests.pages_support import csrf_from, page_csrf, set_password, signed_in

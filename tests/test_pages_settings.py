@@ -11,20 +11,13 @@ import re
 import pytest
 from sqlalchemy import select
 
+from package_api.access.ci_jobs import JobService
+from package_api.access.models import DeployToken, Membership, PersonalAccessToken, Project, Role, User
+from package_api.access.policy import Policy
+from package_api.access.tokens import CiTokenService
+from package_api.access.users import UserService
+from package_api.audit.models import AuditEvent
 from package_api.db import db
-from package_api.jobs import JobService
-from package_api.models import (
-    AuditEvent,
-    DeployToken,
-    Membership,
-    PersonalAccessToken,
-    Project,
-    Role,
-    User,
-)
-from package_api.policy import Policy
-from package_api.tokens import CiTokenService
-from package_api.users import UserService
 from tests.conftest import generic_url
 from tests.pages_support import signed_in
 

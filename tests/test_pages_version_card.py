@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.charts import line_chart
+from plugin.web.pages.charts import line_chart
 from tests.conftest import generic_url
 from tests.jobs_support import register_job
 from tests.pages_support import signed_in

@@ -5,7 +5,7 @@ The routes come from the app's URL map: a route without an entry in ``EXPECTATIO
 ``test_every_route_has_an_expectation``, and so does an entry whose route is gone. An entry names
 the action the route needs and, where the seed's ids are not enough, how to make a valid request
 (a body, a throwaway object to delete). The outcome each caller should get is worked out from the
-rules written out in this file (``expected``), not from ``package_api.policy``; the response is
+rules written out in this file (``expected``), not from ``package_api.access.policy``; the response is
 read as allowed / unauthenticated / forbidden / hidden (``permission_support.classify``), and an
 allowed request must also have succeeded, so that what is tested is the permission decision.
 
@@ -35,8 +35,8 @@ import pytest
 from flask import Flask
 
 from package_api import create_app
+from package_api.access.models import Role
 from package_api.db import db
-from package_api.models import Role
 
 from .databases import database_settings
 from .permission_requests import (

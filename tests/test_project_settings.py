@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from package_api.access.models import FeatureAccess, Project, Visibility
+from package_api.access.policy import Policy, rules
+from package_api.access.project_settings import ProjectSettingsService
+from package_api.audit.models import AuditEvent
 from package_api.db import db
 from package_api.errors import InvalidParameter
-from package_api.models import AuditEvent, FeatureAccess, Project, Visibility
-from package_api.policy import Policy, rules
-from package_api.project_settings import ProjectSettingsService
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ import json
 import pytest
 from sqlalchemy import inspect, select, text
 
+from package_api.access.ci_jobs import JobService
+from package_api.access.models import Project, User
+from package_api.access.tokens import CiTokenService
+from package_api.audit.models import AuditEvent
 from package_api.db import db
-from package_api.gc import GarbageCollector
-from package_api.jobs import JobService
-from package_api.models import AuditEvent, Project, User
-from package_api.tokens import CiTokenService
+from package_api.packages.gc import GarbageCollector
 from tests.conftest import generic_url
 
 
@@ -46,8 +47,8 @@ def test_the_list_holds_what_the_caller_can_see(client, world, caller, seen):
 
 
 def test_the_list_narrows_to_memberships_and_pages(app, client, world):
-    from package_api.projects import ProjectService
-    from package_api.users import UserService
+    from package_api.access.projects import ProjectService
+    from package_api.access.users import UserService
 
     with app.app_context():
         ProjectService(db.session).create("outsider/own", UserService(db.session).get("outsider"))

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from package_api.errors import InvalidParameter
-from plugin import semver
+from plugin.registry import semver
 
 
 @pytest.mark.parametrize("value", ["1.0.0", "0.0.1", "1.4.0-rc.1", "2.0.0+build.5", "1.0.0-alpha.beta+exp.sha.5114f85"])

@@ -11,10 +11,11 @@ import json
 import pytest
 from sqlalchemy import String, Text, select, update
 
+from package_api.access.ci_jobs import JobService
+from package_api.access.models import DeployToken, PersonalAccessToken, Project
+from package_api.access.tokens import CiTokenService
+from package_api.audit.models import AuditEvent
 from package_api.db import db
-from package_api.jobs import JobService
-from package_api.models import AuditEvent, DeployToken, PersonalAccessToken, Project
-from package_api.tokens import CiTokenService
 from tests.conftest import generic_url as _generic_url
 
 TODAY = datetime.date.today()
@@ -129,7 +130,7 @@ def test_a_job_token_cannot_mint_personal_tokens(app, client, world):
 
 def test_admins_create_tokens_for_users(app, client, world):
     with app.app_context():
-        from package_api.users import UserService
+        from package_api.access.users import UserService
 
         developer = UserService(db.session).get("developer").id
     url = f"/api/v4/users/{developer}/personal_access_tokens"
@@ -148,7 +149,7 @@ def test_admins_create_tokens_for_users(app, client, world):
 def test_listing_shows_ones_own_tokens_and_admins_choose_whose(app, client, world):
     mine = client.get("/api/v4/personal_access_tokens", headers=world.headers("developer"))
     with app.app_context():
-        from package_api.users import UserService
+        from package_api.access.users import UserService
 
         developer = UserService(db.session).get("developer").id
 
@@ -275,8 +276,8 @@ def test_a_project_token_acts_with_its_role_in_its_project_only(client, world):
 
 
 def test_a_project_token_is_invisible_to_other_private_projects(app, client, world):
-    from package_api.projects import ProjectService
-    from package_api.users import UserService
+    from package_api.access.projects import ProjectService
+    from package_api.access.users import UserService
 
     with app.app_context():
         other = ProjectService(db.session).create("acme/secret", UserService(db.session).get("owner")).id

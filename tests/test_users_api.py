@@ -6,9 +6,9 @@ import json
 import pytest
 from sqlalchemy import select
 
+from package_api.access.users import UserService
+from package_api.audit.models import AuditEvent
 from package_api.db import db
-from package_api.models import AuditEvent
-from package_api.users import UserService
 
 
 def test_admins_create_users(app, client, world):

@@ -1,4 +1,4 @@
-"""Alembic's environment: run by ``package_api.migrate`` with the app's engine and metadata."""
+"""Alembic's environment: run by ``package_api.ops.migrate`` with the app's engine and metadata."""
 from __future__ import annotations
 
 from alembic import context

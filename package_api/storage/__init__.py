@@ -9,10 +9,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .base import CHUNK_SIZE, BlobReader, BlobStorage, Remnant, check_key
-from .errors import BlobNotFound, StorageError, StorageUnavailable
-from .filesystem import FilesystemStorage
-from .memory import MemoryStorage
+from package_api.storage.base import CHUNK_SIZE, BlobReader, BlobStorage, Remnant, check_key
+from package_api.storage.errors import BlobNotFound, StorageError, StorageUnavailable
+from package_api.storage.filesystem import FilesystemStorage
+from package_api.storage.memory import MemoryStorage
 
 __all__ = [
     "CHUNK_SIZE",
@@ -37,7 +37,7 @@ def build_storage(settings: Mapping[str, Any]) -> BlobStorage:
     if kind == "memory":
         return MemoryStorage()
     if kind == "s3":
-        from .s3 import S3Storage
+        from package_api.storage.s3 import S3Storage
 
         return S3Storage(
             settings["S3_ENDPOINT"],

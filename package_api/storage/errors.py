@@ -1,7 +1,7 @@
 """Storage errors: the only ones that leave ``package_api.storage``. Vendor errors become these."""
 from __future__ import annotations
 
-from ..errors import ModelshelfError
+from package_api.errors import ModelshelfError
 
 
 class StorageError(ModelshelfError):

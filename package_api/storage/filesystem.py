@@ -10,8 +10,8 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from .base import CHUNK_SIZE, Remnant, check_key
-from .errors import BlobNotFound, StorageUnavailable
+from package_api.storage.base import CHUNK_SIZE, Remnant, check_key
+from package_api.storage.errors import BlobNotFound, StorageUnavailable
 
 _TMP_PREFIX = ".tmp-"
 #: What the OS says when a key names no file: nothing there, a directory made for longer keys

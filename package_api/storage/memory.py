@@ -5,8 +5,8 @@ import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from .base import CHUNK_SIZE, Remnant, check_key
-from .errors import BlobNotFound
+from package_api.storage.base import CHUNK_SIZE, Remnant, check_key
+from package_api.storage.errors import BlobNotFound
 
 
 class _ChunkReader:

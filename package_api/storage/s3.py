@@ -20,8 +20,8 @@ from minio import Minio
 from minio.datatypes import Part
 from minio.error import MinioException, S3Error
 
-from .base import CHUNK_SIZE, Remnant, check_key
-from .errors import BlobNotFound, StorageUnavailable
+from package_api.storage.base import CHUNK_SIZE, Remnant, check_key
+from package_api.storage.errors import BlobNotFound, StorageUnavailable
 
 _MISSING_CODES = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
 #: The smallest part S3 accepts is 5 MiB.

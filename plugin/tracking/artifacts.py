@@ -22,13 +22,10 @@ from typing import BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api import names
-from package_api.models import Blob, Package, PackageFile, Project, User
-from package_api.packages import PackageService
-
-from . import validation
-from .errors import MissingResource
-from .records import Experiment, LoggedModel, Run
+from package_api.plugin_api import Blob, Package, PackageFile, PackageService, Project, User, row_id
+from plugin.tracking import validation
+from plugin.tracking.errors import MissingResource
+from plugin.tracking.models import Experiment, LoggedModel, Run
 
 ARTIFACTS = "artifacts"
 MODELS = "models"
@@ -93,7 +90,7 @@ class ArtifactService:
         """The package location ``artifact_path`` names, or ``None`` if it names no run or logged
         model of ``project``. Raise ``InvalidInput("Invalid path")`` for traversal."""
         segments = validation.artifact_path(artifact_path)
-        iid = names.row_id(segments[0]) if len(segments) >= 3 else None
+        iid = row_id(segments[0]) if len(segments) >= 3 else None
         if iid is None:
             return None
         experiment = self.session.scalar(

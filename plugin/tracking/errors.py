@@ -12,7 +12,7 @@ messages where MLflow clients and users expect those words.
 """
 from __future__ import annotations
 
-from package_api.errors import InvalidInput, ModelshelfError, NotFound
+from package_api.plugin_api import InvalidInput, ModelshelfError, NotFound
 
 
 class MissingResource(NotFound):

@@ -10,17 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api import audit, names
-from package_api.errors import AlreadyExists, InvalidInput
-from package_api.models import Project, User
-
-from .tags import put_tag
-from ..records import Model
-from . import filters, search, validation
-from .errors import MissingResource
-from .records import Experiment, ExperimentTag
-from .times import milliseconds
-from .transactions import committed, next_iid
+from package_api.plugin_api import AlreadyExists, InvalidInput, Project, User, record_audit_event, row_id
+from plugin.registry.models import Model
+from plugin.tracking import filters, search, validation
+from plugin.tracking.errors import MissingResource
+from plugin.tracking.models import Experiment, ExperimentTag
+from plugin.tracking.tags import put_tag
+from plugin.tracking.times import milliseconds
+from plugin.tracking.transactions import committed, next_iid
 
 #: MLflow's default experiment: id ``0``, made on first use.
 DEFAULT_EXPERIMENT_ID = 0
@@ -99,7 +96,7 @@ class ExperimentService:
         """The experiment with MLflow id ``experiment_id`` (``0`` is made on first use); raise
         ``InvalidInput`` or ``MissingResource``."""
         text = str(experiment_id if experiment_id is not None else "")
-        iid = names.row_id(text)
+        iid = row_id(text)
         if iid is None:
             raise InvalidInput(f"Invalid experiment ID: '{text}'")
         if iid == DEFAULT_EXPERIMENT_ID:
@@ -262,7 +259,7 @@ class ExperimentService:
 def _audit(session: Session, what: str, experiment: Experiment, **details: Any) -> None:
     """Record ``experiment_<what>`` in ``session`` (tracking data beyond creation, deletion and
     names, such as tags, is not audited)."""
-    audit.record(
+    record_audit_event(
         session,
         f"experiment_{what}",
         project=experiment.project_id,

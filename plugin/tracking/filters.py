@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
-from package_api.errors import InvalidInput
+from package_api.plugin_api import InvalidInput
 
 Value = Union[str, float, tuple[str, ...]]  # noqa: UP007  (an alias evaluated at run time on 3.10)
 

@@ -11,17 +11,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api import audit
-from package_api.errors import InvalidInput
-from package_api.models import Project, User
-
-from .tags import put_tag, remove_tag
-from . import filters, search, validation
-from .errors import MissingResource
-from .experiments import ACTIVE, DELETED
-from .records import Experiment, LoggedModel, LoggedModelParam, LoggedModelTag, Run
-from .times import milliseconds
-from .transactions import committed
+from package_api.plugin_api import InvalidInput, Project, User, record_audit_event
+from plugin.tracking import filters, search, validation
+from plugin.tracking.errors import MissingResource
+from plugin.tracking.experiments import ACTIVE, DELETED
+from plugin.tracking.models import Experiment, LoggedModel, LoggedModelParam, LoggedModelTag, Run
+from plugin.tracking.tags import put_tag, remove_tag
+from plugin.tracking.times import milliseconds
+from plugin.tracking.transactions import committed
 
 STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
 #: ``ml_logged_models.model_type`` holds this many characters.
@@ -211,7 +208,7 @@ class LoggedModelService:
 
 def _audit(session: Session, what: str, model: LoggedModel) -> None:
     """Record ``logged_model_<what>`` in ``session`` (its creation and deletion, as for runs)."""
-    audit.record(
+    record_audit_event(
         session,
         f"logged_model_{what}",
         project=model.project_id,

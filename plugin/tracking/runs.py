@@ -10,17 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api import audit
-from package_api.errors import InvalidInput
-from package_api.jobs import JobService
-from package_api.models import CiJob, Project, User
-
-from .tags import put_tag, remove_tag
-from . import filters, search, validation
-from .errors import MissingResource
-from .experiments import ACTIVE, DELETED, lifecycle_stages
-from .records import Experiment, LoggedModel, Run, RunMetric, RunOutput, RunParam, RunTag
-from .transactions import committed
+from package_api.plugin_api import CiJob, InvalidInput, JobService, Project, User, record_audit_event
+from plugin.tracking import filters, search, validation
+from plugin.tracking.errors import MissingResource
+from plugin.tracking.experiments import ACTIVE, DELETED, lifecycle_stages
+from plugin.tracking.models import Experiment, LoggedModel, Run, RunMetric, RunOutput, RunParam, RunTag
+from plugin.tracking.tags import put_tag, remove_tag
+from plugin.tracking.transactions import committed
 
 RUN_NAME_TAG = "mlflow.runName"
 #: GitLab's tag that links a run to the CI job that ran it: ``mlflow.set_tag("gitlab.CI_JOB_ID",
@@ -285,7 +281,7 @@ class RunService:
             for p in self.session.scalars(select(RunParam).where(RunParam.run_id == run.id, RunParam.key.in_(keys)))
         }
         new: dict[str, str] = {}
-        for key, (_, raw) in zip(keys, params):
+        for key, (_, raw) in zip(keys, params, strict=True):
             value = validation.param_value("" if raw is None else str(raw))
             if key in existing and existing[key] != value:
                 raise InvalidInput(
@@ -401,7 +397,7 @@ class RunService:
 def _audit(session: Session, what: str, run: Run) -> None:
     """Record ``run_<what>`` in ``session``. Only a run's creation, deletion and restoration are
     audited: what is logged on it (metrics, params, tags) is tracking data, not a change to audit."""
-    audit.record(
+    record_audit_event(
         session,
         f"run_{what}",
         project=run.project_id,

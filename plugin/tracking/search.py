@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from package_api.errors import InvalidInput
+from package_api.plugin_api import InvalidInput
 
 T = TypeVar("T")
 

@@ -6,12 +6,10 @@ import math
 import posixpath
 import re
 
-from package_api.errors import InvalidInput
-from package_api.names import MAX_ID
-
-from .. import semver
-from .errors import ReservedName
-from .registry_records import STAGES
+from package_api.plugin_api import MAX_ID, InvalidInput
+from plugin.mlflow_registry.models import STAGES
+from plugin.registry import semver
+from plugin.tracking.errors import ReservedName
 
 MAX_ENTITY_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000

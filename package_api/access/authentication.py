@@ -1,0 +1,345 @@
+"""Who is asking: credentials are read off a request, then each authenticator is asked in turn.
+
+A request may carry a secret in several places (GitLab's five styles). ``credentials_from``
+lists them; an ``Authenticator`` turns one into a ``Principal`` or passes: personal and project
+access tokens, deploy tokens, CI job tokens, the project CI token and the browser session, each
+told apart by its prefix. A secret that no authenticator accepts is a 401, even where anonymous
+access would have worked, as in GitLab.
+
+The browser session is one more credential: Flask's signed session cookie holds the user id and a
+fingerprint of the account (``session_fingerprint``: a new password, or a new user that reuses a
+deleted user's id, ends older sessions), and ``SessionAuthenticator`` turns them into a principal
+with the full ``api`` scope. A cookie is sent by the browser whatever page made the request, so every
+state-changing request that relies on it must also present the session's CSRF token
+(``check_csrf``): the pages accept it as a form field or the ``X-CSRF-Token`` header, the API
+only as the header (GitLab's UI calls its API the same way). A request that carries a token is
+never judged by its cookie.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from package_api.access.ci_jobs import JobService
+from package_api.access.models import User
+from package_api.access.tokens import (
+    CI_TOKEN_PREFIX,
+    DEPLOY_TOKEN_PREFIX,
+    JOB_TOKEN_PREFIX,
+    TOKEN_PREFIX,
+    CiTokenService,
+    DeployTokenService,
+    TokenService,
+)
+from package_api.access.users import UserService
+from package_api.errors import InvalidCsrfToken, Unauthorized
+
+#: Keys of the signed session cookie.
+SESSION_USER_ID = "user_id"
+SESSION_FINGERPRINT = "user_fingerprint"
+SESSION_CSRF_TOKEN = "csrf_token"
+#: Where a request presents the CSRF token: this header (fetch, API) or this form field (pages).
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+#: Methods that change nothing, so need no CSRF token (RFC 9110 safe methods).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A secret and where the request carried it."""
+
+    source: str  # private-token | bearer | basic | query | job-token | deploy-token | ci-token | session
+    secret: str
+    username: str | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller. ``user`` is ``None`` for anonymous requests and deploy tokens.
+
+    ``project_id`` confines a principal to one project (deploy tokens, job tokens, the project CI
+    token): elsewhere it is no more than an anonymous caller. ``token_id`` is the row that
+    authenticated it (a token or a CI job), for provenance and the audit trail.
+    """
+
+    user: User | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    # anonymous | personal_access_token | project_access_token | session | deploy_token | job_token | ci_token
+    kind: str = "anonymous"
+    project_id: int | None = None
+    token_id: int | None = None
+    name: str = ""
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.kind == "anonymous"
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.user and self.user.is_admin and self.project_id is None)
+
+    @property
+    def can_write(self) -> bool:
+        """Whether the token scopes allow changes (``read_api`` does not)."""
+        return "api" in self.scopes
+
+    @property
+    def job_id(self) -> int | None:
+        """The CI job whose token this is."""
+        return self.token_id if self.kind == "job_token" else None
+
+    @property
+    def display_name(self) -> str:
+        if self.user is not None:
+            return self.user.username
+        return self.name
+
+    def acts_in(self, project_id: int) -> bool:
+        """Whether this principal's powers reach ``project_id`` (tokens of one project do not
+        reach others)."""
+        return self.project_id is None or self.project_id == project_id
+
+
+ANONYMOUS = Principal()
+
+
+def credentials_from(headers: Mapping[str, str], args: Mapping[str, str]) -> list[Credential]:
+    """List every credential the request carries, in GitLab's order of precedence."""
+    found: list[Credential] = []
+    if token := headers.get("PRIVATE-TOKEN"):
+        found.append(Credential("private-token", token.strip()))
+    if token := headers.get("JOB-TOKEN"):
+        found.append(Credential("job-token", token.strip()))
+    if token := headers.get("DEPLOY-TOKEN"):
+        found.append(Credential("deploy-token", token.strip()))
+    if token := headers.get("CI-TOKEN"):
+        found.append(Credential("ci-token", token.strip()))
+    authorization = headers.get("Authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        found.append(Credential("bearer", value.strip()))
+    elif scheme.lower() == "basic" and value.strip():
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("malformed Basic credentials") from None
+        username, _, password = decoded.partition(":")
+        found.append(Credential("basic", password, username))
+    if token := args.get("private_token"):
+        found.append(Credential("query", token.strip()))
+    return found
+
+
+class Authenticator(Protocol):
+    def authenticate(self, credential: Credential) -> Principal | None:
+        """Return the principal this credential proves, or ``None`` if it is not this kind's."""
+        ...
+
+
+class PersonalAccessTokenAuthenticator:
+    """Personal access tokens, and project access tokens (the token of a project's bot user)."""
+
+    SOURCES = frozenset({"private-token", "bearer", "basic", "query"})
+
+    def __init__(self, tokens: TokenService) -> None:
+        self.tokens = tokens
+
+    def authenticate(self, credential: Credential) -> Principal | None:
+        if credential.source not in self.SOURCES or not credential.secret.startswith(TOKEN_PREFIX):
+            return None
+        row = self.tokens.find_active(credential.secret)
+        if row is None:
+            return None
+        kind = "project_access_token" if row.user.is_bot else "personal_access_token"
+        # A bot's powers end at its project's edge: elsewhere it is no more than an anonymous caller.
+        return Principal(
+            user=row.user, scopes=frozenset(row.scope_list), kind=kind, project_id=row.user.bot_project_id, token_id=row.id
+        )
+
+
+class DeployTokenAuthenticator:
+    """``DEPLOY-TOKEN: <token>``, or Basic ``<deploy token username>:<token>``."""
+
+    SOURCES = frozenset({"deploy-token", "basic"})
+
+    def __init__(self, tokens: DeployTokenService) -> None:
+        self.tokens = tokens
+
+    def authenticate(self, credential: Credential) -> Principal | None:
+        if credential.source not in self.SOURCES or not credential.secret.startswith(DEPLOY_TOKEN_PREFIX):
+            return None
+        username = credential.username if credential.source == "basic" else None
+        row = self.tokens.find_active(credential.secret, username)
+        if row is None:
+            return None
+        return Principal(
+            scopes=frozenset(row.scope_list),
+            kind="deploy_token",
+            project_id=row.project_id,
+            token_id=row.id,
+            name=row.username,
+        )
+
+
+class JobTokenAuthenticator:
+    """``JOB-TOKEN: <token>``, or Basic ``gitlab-ci-token:<token>`` (what GitLab CI jobs send)."""
+
+    BASIC_USERNAME = "gitlab-ci-token"
+
+    def __init__(self, jobs: JobService) -> None:
+        self.jobs = jobs
+
+    def authenticate(self, credential: Credential) -> Principal | None:
+        if credential.source == "basic" and credential.username != self.BASIC_USERNAME:
+            return None
+        if credential.source not in ("job-token", "basic") or not credential.secret.startswith(JOB_TOKEN_PREFIX):
+            return None
+        job = self.jobs.find_active(credential.secret)
+        if job is None or job.user is None:
+            return None
+        return Principal(
+            user=job.user, scopes=frozenset({"api"}), kind="job_token", project_id=job.project_id, token_id=job.id
+        )
+
+
+class CiTokenAuthenticator:
+    """A project's CI token (``Authorization: Bearer``, ``PRIVATE-TOKEN`` or ``CI-TOKEN``): it may only
+    register and finish that project's jobs."""
+
+    SOURCES = frozenset({"private-token", "bearer", "ci-token"})
+
+    def __init__(self, tokens: CiTokenService) -> None:
+        self.tokens = tokens
+
+    def authenticate(self, credential: Credential) -> Principal | None:
+        if credential.source not in self.SOURCES or not credential.secret.startswith(CI_TOKEN_PREFIX):
+            return None
+        project = self.tokens.find_project(credential.secret)
+        if project is None:
+            return None
+        return Principal(kind="ci_token", project_id=project.id, name=f"{project.full_path} CI")
+
+
+class SessionAuthenticator:
+    """The browser session: the user id a signed cookie holds, with the full ``api`` scope."""
+
+    SOURCE = "session"
+
+    def __init__(self, users: UserService) -> None:
+        self.users = users
+
+    def authenticate(self, credential: Credential) -> Principal | None:
+        if credential.source != self.SOURCE:
+            return None
+        user_id, _, fingerprint = credential.secret.partition(":")
+        user = self.users.find_by_id(int(user_id)) if user_id.isdigit() else None
+        # The cookie is signed, so a mismatch is a session the account has outlived (deleted, or
+        # its password changed): treat it as signed out rather than as a bad credential.
+        if user is None or not hmac.compare_digest(session_fingerprint(user), fingerprint):
+            return ANONYMOUS
+        return Principal(user=user, scopes=frozenset({"api"}), kind="session")
+
+
+class CredentialResolver:
+    def __init__(self, authenticators: Sequence[Authenticator]) -> None:
+        self.authenticators = list(authenticators)
+
+    def resolve(self, credentials: Sequence[Credential]) -> Principal:
+        """Return the principal of the first credential; raise ``Unauthorized`` if it is invalid."""
+        if not credentials:
+            return ANONYMOUS
+        credential = credentials[0]
+        for authenticator in self.authenticators:
+            principal = authenticator.authenticate(credential)
+            if principal is not None:
+                return principal
+        raise Unauthorized("invalid token")
+
+
+def default_resolver(session: Session) -> CredentialResolver:
+    """The resolver every surface uses."""
+    return CredentialResolver(
+        [
+            PersonalAccessTokenAuthenticator(TokenService(session)),
+            DeployTokenAuthenticator(DeployTokenService(session)),
+            JobTokenAuthenticator(JobService(session)),
+            CiTokenAuthenticator(CiTokenService(session)),
+            SessionAuthenticator(UserService(session)),
+        ]
+    )
+
+
+# -- browser sessions -----------------------------------------------------------------------------
+
+
+def session_fingerprint(user: User) -> str:
+    """What a session remembers of the account besides its id, to notice that it has changed."""
+    # The password hash is salted, so even a re-created user of the same name differs.
+    identity = f"{user.id}:{user.username}:{user.password_hash or ''}"
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def session_credential(cookie: Mapping[str, Any]) -> Credential | None:
+    """The signed-in browser session as a credential, or ``None`` when nobody is signed in."""
+    user_id = cookie.get(SESSION_USER_ID)
+    if user_id is None:
+        return None
+    return Credential(SessionAuthenticator.SOURCE, f"{user_id}:{cookie.get(SESSION_FINGERPRINT, '')}")
+
+
+def api_credentials(
+    headers: Mapping[str, str], args: Mapping[str, str], cookie: Mapping[str, Any], method: str
+) -> list[Credential]:
+    """The credentials of an API request: its tokens, or failing those its browser session.
+
+    Raise ``InvalidCsrfToken`` when the session would authorise a state-changing request that lacks
+    the ``X-CSRF-Token`` header (a form on another site can send the cookie, never the header).
+    """
+    found = credentials_from(headers, args)
+    if found:
+        return found
+    browser = session_credential(cookie)
+    if browser is None:
+        return []
+    check_csrf(cookie, method, headers.get(CSRF_HEADER))
+    return [browser]
+
+
+def csrf_token(cookie: MutableMapping[str, Any]) -> str:
+    """This session's CSRF token, issued on first use (anonymous sessions get one too: the
+    sign-in form needs it)."""
+    token = cookie.get(SESSION_CSRF_TOKEN)
+    if not token:
+        token = cookie[SESSION_CSRF_TOKEN] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def check_csrf(cookie: Mapping[str, Any], method: str, presented: str | None) -> None:
+    """Raise ``InvalidCsrfToken`` unless ``method`` is safe or ``presented`` is the session's token."""
+    if method.upper() in SAFE_METHODS:
+        return
+    expected = cookie.get(SESSION_CSRF_TOKEN)
+    if not expected or not presented or not hmac.compare_digest(str(expected), presented):
+        raise InvalidCsrfToken()
+
+
+def start_session(cookie: MutableMapping[str, Any], user: User) -> None:
+    """Sign ``user`` in: a fresh session, so nothing from before (a CSRF token included) carries over."""
+    cookie.clear()
+    cookie[SESSION_USER_ID] = user.id
+    cookie[SESSION_FINGERPRINT] = session_fingerprint(user)
+    cookie[SESSION_CSRF_TOKEN] = secrets.token_urlsafe(32)
+
+
+def end_session(cookie: MutableMapping[str, Any]) -> None:
+    """Sign out: forget everything the session held."""
+    cookie.clear()

@@ -1,0 +1,303 @@
+"""Who may do what: every permission decision in one place. Handlers only ask.
+
+An action has a ``Rule``: the least member role it needs, whether it only reads (then anyone who
+can see the project and the feature may do it), the project feature it belongs to, the deploy-token
+scope that allows it, and whether CI job tokens may do it. Each app has its ``Rules``
+(``rules(app)``); plugins register their own actions and features there and may say that some
+packages follow another action's rule (``register_package_rule``: a SemVer package is a model
+version, so the model registry's rules apply to it on every surface).
+
+A caller who may not even see a project gets ``NotFound("Project")`` (so private names do not
+leak); one who sees it but lacks the role, the scope or the feature gets ``Forbidden``; anonymous
+callers asking for more than they have get ``Unauthorized`` (GitLab's ``authenticate_non_get!``).
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from package_api.access.authentication import Principal
+from package_api.access.models import FeatureAccess, Membership, Project, ProjectFeature, Role, Visibility
+from package_api.errors import Forbidden, NotFound, Unauthorized
+
+PACKAGE_REGISTRY = "package_registry"
+
+#: Deploy-token scopes.
+READ_PACKAGE_REGISTRY = "read_package_registry"
+WRITE_PACKAGE_REGISTRY = "write_package_registry"
+
+
+class Action(enum.Enum):
+    READ_PROJECT = "read_project"
+    READ_PACKAGE = "read_package"
+    PUBLISH_PACKAGE = "publish_package"
+    DELETE_PACKAGE = "delete_package"
+    ADMIN_PROJECT = "admin_project"  # settings, members, tokens, audit events
+    OWN_PROJECT = "own_project"  # visibility, deleting the project
+    REGISTER_JOB = "register_job"  # what a project CI token is for
+    READ_JOB = "read_job"  # the registered CI jobs of a project (GitLab's read_build: Reporter)
+
+
+@dataclass(frozen=True)
+class Rule:
+    role: Role
+    read: bool = False
+    feature: str | None = None
+    deploy_scope: str | None = None
+    job_token: bool = False
+
+
+#: The package registry's own rules; each app starts from these (``Rules``).
+CORE_RULES: dict[object, Rule] = {
+    Action.READ_PROJECT: Rule(Role.GUEST, read=True, deploy_scope=READ_PACKAGE_REGISTRY, job_token=True),
+    Action.READ_PACKAGE: Rule(
+        Role.GUEST, read=True, feature=PACKAGE_REGISTRY, deploy_scope=READ_PACKAGE_REGISTRY, job_token=True
+    ),
+    Action.PUBLISH_PACKAGE: Rule(
+        Role.DEVELOPER, feature=PACKAGE_REGISTRY, deploy_scope=WRITE_PACKAGE_REGISTRY, job_token=True
+    ),
+    Action.DELETE_PACKAGE: Rule(Role.MAINTAINER, feature=PACKAGE_REGISTRY),
+    Action.ADMIN_PROJECT: Rule(Role.MAINTAINER),
+    Action.OWN_PROJECT: Rule(Role.OWNER),
+    # Only the project CI token (a principal of kind ``ci_token``) registers jobs; see ``Policy``.
+    Action.REGISTER_JOB: Rule(Role.MAINTAINER),
+    Action.READ_JOB: Rule(Role.REPORTER),
+}
+#: ``(action, package name, version) -> action or None``: the rule a package follows instead.
+PackageRule = Callable[[object, str, str], object | None]
+
+
+class Rules:
+    """One app's actions, features and package rules: the core's, plus what its plugins add."""
+
+    def __init__(self) -> None:
+        self.actions: dict[object, Rule] = dict(CORE_RULES)
+        #: The features a project has, in the order the settings page lists them.
+        self.features: list[str] = [PACKAGE_REGISTRY]
+        self.package_rules: list[PackageRule] = []
+
+    def register_action(
+        self,
+        action: object,
+        role: Role,
+        *,
+        read: bool = False,
+        feature: str | None = None,
+        deploy_scope: str | None = None,
+        job_token: bool = False,
+    ) -> None:
+        """Add an action (``read`` ones are open to anyone who sees the project and feature)."""
+        self.actions[action] = Rule(role, read=read, feature=feature, deploy_scope=deploy_scope, job_token=job_token)
+
+    def register_feature(self, name: str) -> None:
+        if name not in self.features:
+            self.features.append(name)
+
+    def register_package_rule(self, rule: PackageRule) -> None:
+        """Let some packages follow another action's rule (``rule`` returns that action, or ``None``)."""
+        if rule not in self.package_rules:
+            self.package_rules.append(rule)
+
+    def package_action(self, action: object, name: str, version: str) -> object:
+        """The action a package of ``name``/``version`` is judged by when ``action`` is asked of it."""
+        for rule in self.package_rules:
+            replaced = rule(action, name, version)
+            if replaced is not None:
+                return replaced
+        return action
+
+
+def rules(app: Flask) -> Rules:
+    """``app``'s rules, made on first use."""
+    return app.extensions.setdefault("modelshelf.rules", Rules())  # type: ignore[no-any-return]
+
+
+class Policy:
+    def __init__(self, session: Session, rules: Rules | None = None) -> None:
+        self.session = session
+        self.rules = rules or Rules()
+        # One decision asks for the caller's role and a feature's level more than once (can the
+        # caller see the project, is the feature open to them, is their role enough), and a page of
+        # packages asks once per package: each is read once per Policy (a Policy lives for a call
+        # or a request's list, never across changes).
+        self._roles: dict[tuple[int, int], int | None] = {}
+        self._features: dict[tuple[int, str], FeatureAccess] = {}
+
+    # -- facts --------------------------------------------------------------------------------
+
+    def role(self, principal: Principal, project: Project) -> int | None:
+        """The caller's access level in ``project``, or ``None`` for non-members."""
+        if principal.user is None or not principal.acts_in(project.id):
+            return None
+        key = (principal.user.id, project.id)
+        if key not in self._roles:
+            self._roles[key] = self.session.scalar(
+                select(Membership.access_level).where(
+                    Membership.project_id == project.id, Membership.user_id == principal.user.id
+                )
+            )
+        return self._roles[key]
+
+    def feature_access(self, project: Project, feature: str) -> FeatureAccess:
+        key = (project.id, feature)
+        if key not in self._features:
+            level = self.session.scalar(
+                select(ProjectFeature.access_level).where(
+                    ProjectFeature.project_id == project.id, ProjectFeature.feature == feature
+                )
+            )
+            self._features[key] = level or FeatureAccess.ENABLED
+        return self._features[key]
+
+    def feature_levels(self, project: Project) -> dict[str, FeatureAccess]:
+        """Every registered feature's access level in ``project``."""
+        stored = dict(
+            self.session.execute(
+                select(ProjectFeature.feature, ProjectFeature.access_level).where(
+                    ProjectFeature.project_id == project.id
+                )
+            ).all()
+        )
+        return {name: stored.get(name, FeatureAccess.ENABLED) for name in self.rules.features}
+
+    def set_feature_access(self, project: Project, feature: str, level: FeatureAccess) -> None:
+        if feature not in self.rules.features:
+            raise ValueError(f"unknown feature {feature!r}")
+        row = self.session.scalar(
+            select(ProjectFeature).where(ProjectFeature.project_id == project.id, ProjectFeature.feature == feature)
+        )
+        if row is None:
+            self.session.add(ProjectFeature(project_id=project.id, feature=feature, access_level=level))
+        else:
+            row.access_level = level
+        self._features[(project.id, feature)] = level
+        self.session.flush()
+
+    def can_see(self, principal: Principal, project: Project) -> bool:
+        if principal.kind in ("deploy_token", "ci_token"):
+            return principal.acts_in(project.id) or project.visibility == Visibility.PUBLIC
+        if principal.is_admin and principal.acts_in(project.id):
+            return True
+        if project.visibility == Visibility.PUBLIC:
+            return True
+        if project.visibility == Visibility.INTERNAL and principal.user is not None and principal.acts_in(project.id):
+            return True
+        return self.role(principal, project) is not None
+
+    def visible_projects(self, principal: Principal) -> list[Project]:
+        """Every project ``principal`` may see (``can_see`` as one query), by path."""
+        query = self.visible_query(principal)
+        return list(self.session.scalars(query.order_by(Project.namespace, Project.path)))
+
+    def visible_query(self, principal: Principal) -> Select[Any]:
+        """The projects ``principal`` may see, as a query to refine (``can_see`` as one query)."""
+        query = select(Project)
+        if principal.project_id is not None:
+            query = query.where(or_(Project.visibility == Visibility.PUBLIC, Project.id == principal.project_id))
+        elif not principal.is_admin:
+            seen = [Project.visibility == Visibility.PUBLIC]
+            if principal.user is not None:
+                seen.append(Project.visibility == Visibility.INTERNAL)
+                seen.append(
+                    Project.id.in_(select(Membership.project_id).where(Membership.user_id == principal.user.id))
+                )
+            query = query.where(or_(*seen))
+        return query
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def can(
+        self,
+        principal: Principal,
+        project: Project,
+        action: object,
+        *,
+        package: tuple[str, str] | None = None,
+        reading: bool = False,
+    ) -> bool:
+        return self._refusal(principal, project, self._action(action, package), reading) is None
+
+    def authorize(
+        self,
+        principal: Principal,
+        project: Project,
+        action: object,
+        *,
+        package: tuple[str, str] | None = None,
+        reading: bool = False,
+    ) -> None:
+        """Raise unless ``principal`` may do ``action`` in ``project`` (to ``package``, a name and
+        version, when the action is about one). ``reading``: the request only reads (a GET of
+        something only Maintainers see, say), so ``read_api`` tokens may make it and anonymous
+        callers of hidden projects get a 404, as for every read."""
+        refusal = self._refusal(principal, project, self._action(action, package), reading)
+        if refusal is not None:
+            raise refusal
+
+    def changes(self, action: object, *, package: tuple[str, str] | None = None, reading: bool = False) -> bool:
+        """Whether doing ``action`` changes something (so needs an authenticated, ``api``-scoped caller)."""
+        return not (self.rules.actions[self._action(action, package)].read or reading)
+
+    def _action(self, action: object, package: tuple[str, str] | None) -> object:
+        return action if package is None else self.rules.package_action(action, *package)
+
+    def _refusal(self, principal: Principal, project: Project, action: object, reading: bool) -> Exception | None:
+        """``None`` if allowed, else the error to answer with."""
+        rule = self.rules.actions[action]
+        changes = self.changes(action, reading=reading)
+        if not self.can_see(principal, project):
+            if principal.is_anonymous and changes:
+                return Unauthorized("authentication required")
+            return NotFound("Project")
+        if principal.is_anonymous and changes:
+            return Unauthorized("authentication required")
+        if action == Action.REGISTER_JOB:
+            return None if principal.kind == "ci_token" and principal.acts_in(project.id) else Forbidden()
+        if principal.kind == "ci_token":
+            return Forbidden()
+        if rule.feature is not None:
+            refusal = self._feature_refusal(principal, project, rule.feature)
+            if refusal is not None:
+                return refusal
+        if principal.kind == "deploy_token":
+            if principal.acts_in(project.id) and rule.deploy_scope in principal.scopes:
+                return None
+            if rule.read and project.visibility == Visibility.PUBLIC:
+                return None
+            return Forbidden("insufficient_scope" if principal.acts_in(project.id) else "")
+        if principal.kind == "job_token" and principal.acts_in(project.id) and not rule.job_token:
+            return Forbidden("job tokens may not do this")
+        if changes and not principal.can_write:
+            if principal.is_anonymous:
+                return Unauthorized("authentication required")
+            return Forbidden("insufficient_scope")
+        if principal.is_admin and principal.acts_in(project.id):
+            return None
+        level = self.role(principal, project)
+        if rule.read and level is None:  # a public or internal project, seen as a non-member
+            return None
+        if level is not None and level >= rule.role:
+            return None
+        if principal.is_anonymous:
+            return Unauthorized("authentication required")
+        return Forbidden()
+
+    def _feature_refusal(self, principal: Principal, project: Project, feature: str) -> Exception | None:
+        level = self.feature_access(project, feature)
+        if level == FeatureAccess.DISABLED:
+            return Forbidden(f"the {feature.replace('_', ' ')} is disabled in this project")
+        if level == FeatureAccess.PRIVATE:
+            if principal.kind == "deploy_token" and principal.acts_in(project.id):
+                return None
+            if (principal.is_admin and principal.acts_in(project.id)) or self.role(principal, project) is not None:
+                return None
+            if principal.is_anonymous:
+                return Unauthorized("authentication required")
+            return Forbidden(f"the {feature.replace('_', ' ')} is open to project members only")
+        return None

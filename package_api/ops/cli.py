@@ -1,0 +1,242 @@
+"""The ``modelshelf`` command: ``serve``, ``admin ...``, ``gc`` and ``verify``. Every command reads
+``MODELSHELF_*``."""
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask import Flask
+
+from package_api import services
+from package_api.access.members import MemberService
+from package_api.access.projects import ProjectService, parse_role, parse_visibility
+from package_api.access.tokens import TokenService
+from package_api.access.users import UserService
+from package_api.app import create_app
+from package_api.db import db
+from package_api.errors import ModelshelfError
+from package_api.ops import migrate as migrations
+
+
+def _app(data_dir: str | None, *, migrate: bool = True, **overrides: Any) -> Flask:
+    """The app of a command, its database checked (and, when allowed, upgraded) first: see
+    ``package_api.ops.migrate``. Commands never make tables with ``create_all``."""
+    config: dict[str, Any] = {"CREATE_SCHEMA": False, **overrides}
+    if data_dir:
+        config["DATA_DIR"] = data_dir
+    app = create_app(config)
+    if migrate:
+        try:
+            migrations.prepare(app)
+        except migrations.SchemaOutOfDate as exc:
+            raise _Fail(str(exc)) from None
+    return app
+
+
+def data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--data-dir", envvar="MODELSHELF_DATA_DIR", default=None, help="Data directory (MODELSHELF_DATA_DIR)."
+    )(command)
+
+
+class _Fail(click.ClickException):
+    """A domain error, printed as one line with exit code 1."""
+
+
+@click.group()
+def main() -> None:
+    """Modelshelf: a model registry on a GitLab-compatible generic package registry."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="MODELSHELF_HOST")
+@click.option("--port", default=8080, show_default=True, type=int, envvar="MODELSHELF_PORT")
+@click.option("--workers", default=1, show_default=True, type=int, envvar="MODELSHELF_WORKERS")
+@click.option("--threads", default=8, show_default=True, type=int, envvar="MODELSHELF_THREADS")
+@click.option(
+    "--graceful-timeout",
+    default=120,
+    show_default=True,
+    type=int,
+    envvar="MODELSHELF_GRACEFUL_TIMEOUT",
+    help="Seconds in-flight requests get to finish on SIGTERM before their worker is killed.",
+)
+@data_dir_option
+def serve(host: str, port: int, workers: int, threads: int, graceful_timeout: int, data_dir: str | None) -> None:
+    """Run the registry under gunicorn (threaded workers; uploads and downloads stream)."""
+    from package_api.ops.server import run
+
+    if data_dir:
+        os.environ["MODELSHELF_DATA_DIR"] = data_dir
+    _app(data_dir)  # check (or upgrade) the schema once, before workers start
+    os.environ["MODELSHELF_CREATE_SCHEMA"] = "false"  # the workers' apps: the schema is ready
+    run(host=host, port=port, workers=workers, threads=threads, graceful_timeout=graceful_timeout)
+
+
+@main.group()
+def admin() -> None:
+    """Manage users, projects and tokens."""
+
+
+@admin.command("create-user")
+@click.argument("username")
+@click.option("--admin", "is_admin", is_flag=True, help="Make the user an administrator.")
+@click.option("--password-stdin", is_flag=True, help="Read a password (for the web UI) from stdin.")
+@data_dir_option
+def create_user(username: str, is_admin: bool, password_stdin: bool, data_dir: str | None) -> None:
+    """Create a user."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    with _app(data_dir).app_context():
+        try:
+            user = UserService(db.session).create(username, password, admin=is_admin)
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+        db.session.commit()
+        click.echo(f"created user {user.username} (id {user.id})", err=True)
+
+
+@admin.command("create-project")
+@click.argument("full_path", metavar="NAMESPACE/NAME")
+@click.option("--owner", required=True, help="Username of the owner.")
+@click.option("--visibility", type=click.Choice(["private", "internal", "public"]), default="private", show_default=True)
+@data_dir_option
+def create_project(full_path: str, owner: str, visibility: str, data_dir: str | None) -> None:
+    """Create a project; print its id."""
+    with _app(data_dir).app_context():
+        try:
+            user = UserService(db.session).get(owner)
+            project = ProjectService(db.session).create(full_path, user, visibility=parse_visibility(visibility))
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+        db.session.commit()
+        click.echo(project.id)
+
+
+@admin.command("add-member")
+@click.argument("full_path", metavar="NAMESPACE/NAME")
+@click.argument("username", metavar="USER")
+@click.argument("role", metavar="ROLE")
+@data_dir_option
+def add_member(full_path: str, username: str, role: str, data_dir: str | None) -> None:
+    """Give USER the ROLE (guest, reporter, developer, maintainer, owner, or 10..50) in a project,
+    adding them as a member or changing the role they have."""
+    with _app(data_dir).app_context():
+        try:
+            project = ProjectService(db.session).get(full_path)
+            user = UserService(db.session).get(username)
+            level = parse_role(role)
+            member = MemberService(db.session).put(project, user, level)
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+        db.session.commit()
+        click.echo(f"{user.username} is {level.name.lower()} ({member.access_level}) in {project.full_path}", err=True)
+
+
+@admin.command("create-token")
+@click.option("--user", "username", required=True)
+@click.option("--scopes", default="api", show_default=True, help="Comma-separated: api, read_api.")
+@click.option("--scope", "scope_list", multiple=True, help="A scope (repeatable); replaces --scopes.")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="YYYY-MM-DD")
+@data_dir_option
+def create_token(
+    username: str,
+    scopes: str,
+    scope_list: tuple[str, ...],
+    name: str,
+    expires: datetime.datetime | None,
+    data_dir: str | None,
+) -> None:
+    """Create a personal access token; print only the token."""
+    with _app(data_dir).app_context():
+        try:
+            user = UserService(db.session).get(username)
+            _, secret = TokenService(db.session).create(
+                user, name, list(scope_list) or scopes.split(","), expires.date() if expires else None
+            )
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+        db.session.commit()
+        click.echo(secret)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing.")
+@data_dir_option
+def gc(dry_run: bool, data_dir: str | None) -> None:
+    """Remove deleted packages and files, blobs no file references, and what uploads that never
+    finished left in the store (once their lease, MODELSHELF_UPLOAD_LEASE_SECONDS, has expired)."""
+    from package_api.packages.gc import GarbageCollector
+
+    app = _app(data_dir)
+    with app.app_context():
+        try:
+            report = GarbageCollector(db.session, services.storage(app)).collect(dry_run=dry_run)
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+    click.echo(report.summary(dry_run=dry_run))
+    for key in report.failed_keys:
+        click.echo(f"could not delete object {key}; it will be retried", err=True)
+
+
+@main.command()
+@click.option("--sha256", "sha256_prefix", default="", metavar="PREFIX", help="Only blobs whose SHA-256 starts with this.")
+@data_dir_option
+def verify(sha256_prefix: str, data_dir: str | None) -> None:
+    """Re-read stored blobs and report any whose bytes no longer match their SHA-256 and size.
+    Exits with 1 when any blob is corrupted, missing or unreadable."""
+    from package_api.packages.verification import Verifier
+
+    app = _app(data_dir)
+    with app.app_context():
+        report = Verifier(db.session, services.storage(app)).run(
+            sha256_prefix=sha256_prefix, on_problem=lambda problem: click.echo(str(problem))
+        )
+    click.echo(report.summary())
+    if report.problems:
+        sys.exit(1)
+
+
+@main.group("db")
+def db_group() -> None:
+    """Schema migrations (Alembic)."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="heads", show_default=True, help="Target revision.")
+@data_dir_option
+def db_upgrade(revision: str, data_dir: str | None) -> None:
+    """Bring the database schema up to date (run once, from one node, before starting new nodes)."""
+    app = _app(data_dir, migrate=False)
+    migrations.upgrade(app, revision)
+    click.echo(f"database at {', '.join(sorted(migrations.applied(app))) or 'base'}")
+
+
+@db_group.command("current")
+@data_dir_option
+def db_current(data_dir: str | None) -> None:
+    """Print the database's revisions and whether they are this version's heads (exit 1 if not)."""
+    app = _app(data_dir, migrate=False)
+    found, wanted = migrations.applied(app), migrations.heads(app)
+    click.echo(f"database at {', '.join(sorted(found)) or 'base'}; this version needs {', '.join(sorted(wanted))}")
+    if not migrations.is_current(app):
+        sys.exit(1)
+
+
+@db_group.command("stamp")
+@click.argument("revision", default="heads")
+@data_dir_option
+def db_stamp(revision: str, data_dir: str | None) -> None:
+    """Record REVISION as the database's schema without changing it (a database made before
+    migrations whose schema is this version's)."""
+    app = _app(data_dir, migrate=False)
+    migrations.stamp(app, revision)
+    click.echo(f"database stamped at {', '.join(sorted(migrations.applied(app)))}")
+
+
+if __name__ == "__main__":
+    main()

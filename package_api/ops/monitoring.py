@@ -1,0 +1,217 @@
+"""Operations: ``/-/health``, ``/-/readiness`` and ``/-/metrics``, and what every request passes
+through on its way in and out: an id, one access log line, and its metrics.
+
+- ``/-/health``: the process answers (a liveness probe); nothing else is looked at.
+- ``/-/readiness``: the database answers ``SELECT 1`` and the store its ``check()``; 503 otherwise,
+  naming each failing check and its error class (the message goes to the log, not to the caller).
+- ``/-/metrics``: Prometheus text, for the networks in ``METRICS_ALLOWED_CIDRS`` only; anyone else
+  gets the 404 of a page that does not exist.
+"""
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
+from sqlalchemy import text
+
+from package_api.db import db
+from package_api.ops.logs import REQUEST_ID_HEADER, bind_request_id, request_id_for
+from package_api.ops.metrics import Metrics
+
+log = logging.getLogger(__name__)
+#: One line per request, written when its response has been sent.
+access_log = logging.getLogger("modelshelf.access")
+
+bp = Blueprint("ops", __name__, url_prefix="/-")
+
+#: WSGI environ keys: the request's id, and the URL rule that answered it (the route label).
+REQUEST_ID_KEY = "modelshelf.request_id"
+ROUTE_KEY = "modelshelf.route"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+@bp.get("/health")
+def health() -> Response:
+    return jsonify(status="ok")
+
+
+@bp.get("/readiness")
+def readiness() -> tuple[Response, int]:
+    checks = run_checks({"database": _check_database, "storage": current_app.extensions["modelshelf.storage"].check})
+    ready = all(result["status"] == "ok" for result in checks.values())
+    return jsonify(status="ok" if ready else "unavailable", checks=checks), 200 if ready else 503
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    if not address_allowed(request.remote_addr, current_app.extensions["modelshelf.metrics_networks"]):
+        abort(404)
+    body, content_type = current_app.extensions["modelshelf.metrics"].exposition(request.headers.get("Accept"))
+    return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
+
+
+def _check_database() -> None:
+    with db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def run_checks(checks: Mapping[str, Callable[[], None]]) -> dict[str, dict[str, str]]:
+    """Run each check; one that raises is ``{"status": "error", "error": <its class>}``."""
+    results: dict[str, dict[str, str]] = {}
+    for name, check in checks.items():
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", whatever raised it
+            log.warning("readiness check %s failed: %s: %s", name, type(exc).__name__, exc)
+            results[name] = {"status": "error", "error": type(exc).__name__}
+        else:
+            results[name] = {"status": "ok"}
+    return results
+
+
+def parse_networks(setting: str) -> tuple[Network, ...]:
+    """``127.0.0.0/8,::1`` -> networks; raise ``ValueError`` for a malformed one (at start-up)."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in setting.split(",") if part.strip())
+
+
+def address_allowed(address: str | None, networks: Iterable[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False  # a Unix socket's peer, or no address: not known to be allowed
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d
+    return any(ip in network for network in networks)
+
+
+# -- every request --------------------------------------------------------------------------------
+
+
+class RequestObserver:
+    """WSGI middleware around the Flask app: give the request an id (the client's sane
+    ``X-Request-Id``, or a new one), bind it for the log records of the request, answer it in
+    ``X-Request-Id``, and once the response has been sent (or abandoned), count the request in the
+    metrics and write its access line: method, path (never the query: it may hold a token), status,
+    body bytes sent, duration and id."""
+
+    def __init__(self, app: WSGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        exchange = _Exchange(environ, self.metrics, request_id_for(environ.get("HTTP_X_REQUEST_ID")))
+        environ[REQUEST_ID_KEY] = exchange.request_id
+        bind_request_id(exchange.request_id)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            exchange.status = int(status.split(" ", 1)[0])
+            headers = [(k, v) for k, v in headers if k.lower() != REQUEST_ID_HEADER.lower()]
+            headers.append((REQUEST_ID_HEADER, exchange.request_id))
+            return start_response(status, headers, exc_info)
+
+        try:
+            body = self.app(environ, start)
+        except BaseException:
+            exchange.status = 500
+            exchange.finish(complete=False)
+            raise
+        return _ObservedBody(body, exchange)
+
+
+class _Exchange:
+    def __init__(self, environ: dict[str, Any], metrics: Metrics, request_id: str) -> None:
+        self.environ = environ
+        self.metrics = metrics
+        self.request_id = request_id
+        self.started = time.perf_counter()
+        self.status = 0
+        self.sent = 0
+        self.finished = False
+
+    def finish(self, *, complete: bool) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        seconds = time.perf_counter() - self.started
+        method = str(self.environ.get("REQUEST_METHOD", ""))
+        path = _printable(str(self.environ.get("SCRIPT_NAME", "")) + str(self.environ.get("PATH_INFO", "")))
+        try:
+            self.metrics.observe_request(self.environ.get(ROUTE_KEY), method, self.status, seconds)
+            access_log.info(
+                "%s %s %s %d %.1fms%s",
+                method,
+                path,
+                self.status,
+                self.sent,
+                seconds * 1000,
+                "" if complete else " incomplete",
+                extra={
+                    "request_id": self.request_id,
+                    "http": {
+                        "method": method,
+                        "path": path,
+                        "route": self.environ.get(ROUTE_KEY),
+                        "status": self.status,
+                        "bytes": self.sent,
+                        "duration_ms": round(seconds * 1000, 3),
+                        "complete": complete,
+                        "remote_addr": self.environ.get("REMOTE_ADDR"),
+                    },
+                },
+            )
+        finally:
+            bind_request_id(None)
+
+
+class _ObservedBody:
+    """The response body as the server takes it; ``close`` (which every WSGI server calls, also
+    when the client went away) finishes the exchange."""
+
+    def __init__(self, body: Iterable[bytes], exchange: _Exchange) -> None:
+        self._body = body
+        self._exchange = exchange
+        self._complete = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._body:
+            self._exchange.sent += len(chunk)
+            yield chunk
+        self._complete = True
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._exchange.finish(complete=self._complete)
+
+
+def _printable(path: str) -> str:
+    """``path`` with control characters escaped: a decoded ``%0A`` must not start a log line."""
+    if path.isprintable():
+        return path
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in path)
+
+
+def _note_route() -> None:
+    rule = request.url_rule
+    request.environ[ROUTE_KEY] = rule.rule if rule is not None else None
+
+
+def register(app: Flask) -> None:
+    """Add the ``/-/`` endpoints, the metrics and the request observer to ``app``."""
+    settings = app.config["MODELSHELF"]
+    metrics = Metrics()
+    app.extensions["modelshelf.metrics"] = metrics
+    app.extensions["modelshelf.metrics_networks"] = parse_networks(str(settings["METRICS_ALLOWED_CIDRS"]))
+    app.register_blueprint(bp)
+    # Routing is done before any before_request function runs; this one is registered first.
+    app.before_request_funcs.setdefault(None, []).insert(0, _note_route)
+    app.wsgi_app = RequestObserver(app.wsgi_app, metrics)  # type: ignore[method-assign]

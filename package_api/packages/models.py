@@ -1,0 +1,132 @@
+"""Tables of the generic package registry: packages, their files, the blobs that hold the bytes,
+upload leases and build provenance."""
+from __future__ import annotations
+
+import datetime
+import enum
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from package_api.access.models import CiJob, Project, User
+from package_api.db import db, utcnow
+
+
+class PackageStatus(str, enum.Enum):
+    DEFAULT = "default"
+    HIDDEN = "hidden"
+    PENDING_DESTRUCTION = "pending_destruction"
+
+
+class Blob(db.Model):
+    """Stored bytes, kept once per SHA-256 however many files carry them."""
+
+    __tablename__ = "blobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Upload(db.Model):
+    """A lease on an upload in progress: its bytes are being written under ``storage_key`` and no
+    blob row names them yet. ``package_api.packages.leases`` explains how it keeps gc off those bytes."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    started_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime, index=True)
+
+
+class Package(db.Model):
+    __tablename__ = "packages"
+    __table_args__ = (
+        # One live package per name and version: concurrent first uploads meet here and the loser
+        # re-reads the winner's row. Deleted packages leave the index so the name can be reused.
+        Index(
+            "uq_packages_live_name_version",
+            "project_id",
+            "package_type",
+            "name",
+            "version",
+            unique=True,
+            sqlite_where=text("status != 'pending_destruction'"),
+            postgresql_where=text("status != 'pending_destruction'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(255))
+    package_type: Mapped[str] = mapped_column(String(32), default="generic")
+    status: Mapped[PackageStatus] = mapped_column(
+        Enum(PackageStatus, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
+        default=PackageStatus.DEFAULT,
+    )
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    last_downloaded_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    project: Mapped[Project] = relationship()
+    creator: Mapped[User | None] = relationship()
+
+
+class PackageBuildInfo(db.Model):
+    """A CI job that uploaded into a package (GitLab's ``packages_build_infos``): its provenance."""
+
+    __tablename__ = "package_build_infos"
+    __table_args__ = (UniqueConstraint("package_id", "ci_job_id", name="uq_package_build_infos_package_job"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)
+    ci_job_id: Mapped[int] = mapped_column(ForeignKey("ci_jobs.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+    job: Mapped[CiJob] = relationship(lazy="joined")
+
+
+class PackageFile(db.Model):
+    __tablename__ = "package_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blobs.id"), index=True)
+    #: The path inside the package, subfolders included (``weights/model.onnx``), stored unencoded.
+    file_name: Mapped[str] = mapped_column(String(1024))
+    status: Mapped[PackageStatus] = mapped_column(
+        Enum(PackageStatus, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]),
+        default=PackageStatus.DEFAULT,
+    )
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    package: Mapped[Package] = relationship()
+    blob: Mapped[Blob] = relationship(lazy="joined")
+
+    @property
+    def size(self) -> int:
+        return self.blob.size
+
+    @property
+    def sha256(self) -> str:
+        return self.blob.sha256
+
+    @property
+    def storage_key(self) -> str:
+        return self.blob.storage_key

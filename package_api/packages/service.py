@@ -1,0 +1,563 @@
+"""Packages and their files: streaming upload, upload by digest, lookup, listing, soft deletion.
+
+An upload takes a lease on a fresh key (``uploads``), streams to storage under it while it is hashed
+and checks the digests the client declared; only then is a database transaction opened that finds or
+creates the package, finds or creates the blob by SHA-256, adds the file row and ends the lease. A
+broken upload therefore leaves no row, and identical bytes are kept once.
+"""
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO
+
+from flask import Flask
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from package_api import audit, names, signals
+from package_api.access.models import Project, User
+from package_api.db import utcnow
+from package_api.errors import AlreadyExists, DuplicateNotAllowed, FileTooLarge, InvalidParameter, NotFound
+from package_api.packages.leases import UploadLeases, new_key
+from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
+from package_api.packages.resolvers import VersionResolver
+from package_api.packages.streams import NO_METER, ExpectedDigests, HashingReader, TransferMeter
+from package_api.paging import Page, choice, contains, descending, query_page
+from package_api.storage import BlobReader, BlobStorage, StorageError
+
+#: How often recording a finished upload is retried after losing a race (unique name/version,
+#: unique digest, SQLite's write lock). Each retry re-reads what the winner wrote.
+RECORD_ATTEMPTS = 8
+LIVE_STATUSES = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
+#: ``status`` values the packages list accepts (GitLab's enum); we store a subset of them.
+LISTABLE_STATUSES = ("default", "hidden", "processing", "error", "pending_destruction", "deprecated")
+ORDERS = {"created_at": Package.created_at, "name": Package.name, "version": Package.version, "type": Package.package_type}
+FILE_ORDERS = {"id": PackageFile.id, "created_at": PackageFile.created_at, "file_name": PackageFile.file_name}
+
+
+def parse_status(value: str | None, *, allowed: tuple[str, ...] = ("default", "hidden")) -> PackageStatus | None:
+    if value is None:
+        return None
+    if value not in allowed:
+        raise InvalidParameter("status", "does not have a valid value")
+    return PackageStatus(value)
+
+
+#: PostgreSQL's SQLSTATEs for a transaction that lost to a concurrent one and may simply be redone:
+#: serialization_failure and deadlock_detected.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def _is_lost_race(exc: Exception) -> bool:
+    """A unique row taken first by another writer, SQLite's write lock held too long, or a
+    PostgreSQL transaction chosen as a deadlock's (or a serialization conflict's) victim."""
+    if isinstance(exc, IntegrityError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    return "locked" in str(exc.orig).lower() or getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+class PackageService:
+    def __init__(
+        self,
+        session: Session,
+        storage: BlobStorage,
+        *,
+        max_file_size: int,
+        app: Flask | None = None,
+        clock: Callable[[], datetime.datetime] = utcnow,
+        leases: UploadLeases | None = None,
+        resolvers: Sequence[VersionResolver] = (),
+        meter: TransferMeter = NO_METER,
+    ) -> None:
+        self.session = session
+        self.storage = storage
+        self.max_file_size = max_file_size
+        self.app = app  # the signal sender
+        self.clock = clock
+        self.leases = leases or UploadLeases(session, clock=clock)
+        self.resolvers = resolvers  # what ``latest`` (and other aliases) of a package name mean
+        self.meter = meter  # told of bytes received and of uploads that fail
+
+    # -- upload --------------------------------------------------------------------------------
+
+    def upload(
+        self,
+        project: Project,
+        name: str,
+        version: str,
+        path: str,
+        body: BinaryIO,
+        *,
+        creator: User | None,
+        status: PackageStatus | None = None,
+        content_length: int | None = None,
+        spaces_in_name: bool = False,
+        expected: ExpectedDigests | None = None,
+    ) -> PackageFile:
+        """Stream ``body`` into ``name/version/path``; return the committed file row.
+
+        Raises ``InvalidParameter``, ``FileTooLarge``, ``DuplicateNotAllowed``, ``ChecksumMismatch``
+        when the bytes do not hash to an ``expected`` digest (nothing stored), and
+        ``StorageUnavailable`` (no row written).
+        """
+        name, version = names.package_name(name), names.package_version(version)
+        path = names.file_path(path, spaces_in_name=spaces_in_name)
+        if content_length is not None and content_length > self.max_file_size:
+            refused = FileTooLarge()
+            self.meter.upload_failed(refused)
+            raise refused
+        # Refuse a forbidden duplicate before taking gigabytes; checked again when recording.
+        self._check_duplicate(project, name, version, path)
+        project_id, creator_id = project.id, creator.id if creator else None
+
+        key = new_key()
+        # Committing the lease also ends the read transaction: a long upload must not hold a
+        # connection or a snapshot.
+        heartbeat = self.leases.begin(key)
+        reader = HashingReader(body, self.max_file_size, expected=expected, heartbeat=heartbeat, meter=self.meter)
+        try:
+            self.storage.put(key, reader)
+            reader.check()
+            created, package, package_file = self._record(
+                project_id, name, version, path, creator_id, status, reader.sha256, key=key, size=reader.size
+            )
+        except BaseException as exc:
+            self.meter.upload_failed(exc)
+            self._abandon(key)
+            raise
+        if package_file.blob.storage_key != key:
+            self._discard(key)  # the same bytes were stored already: keep one copy
+        return self._added(created, package, package_file)
+
+    def upload_by_digest(
+        self,
+        project: Project,
+        name: str,
+        version: str,
+        path: str,
+        sha256: str,
+        *,
+        creator: User | None,
+        status: PackageStatus | None = None,
+        spaces_in_name: bool = False,
+    ) -> PackageFile:
+        """Add ``name/version/path`` with the bytes of a live file of ``project`` whose SHA-256 is
+        ``sha256``, without receiving them; return the committed file row.
+
+        Only ``project``'s own files count, so a digest says nothing about other projects. Raises
+        ``InvalidParameter``, ``DuplicateNotAllowed`` and ``NotFound("Blob")`` when the project
+        holds no such bytes (the client must send them).
+        """
+        name, version = names.package_name(name), names.package_version(version)
+        path = names.file_path(path, spaces_in_name=spaces_in_name)
+        sha256 = names.sha256_digest(sha256)
+        self._check_duplicate(project, name, version, path)
+        created, package, package_file = self._record(
+            project.id, name, version, path, creator.id if creator else None, status, sha256
+        )
+        return self._added(created, package, package_file)
+
+    def _added(self, created: bool, package: Package, package_file: PackageFile) -> PackageFile:
+        if created:
+            signals.package_created.send(self.app, package=package)
+        signals.package_file_added.send(self.app, package=package, package_file=package_file)
+        return package_file
+
+    def _audit(self, what: str, package: Package, package_file: PackageFile | None = None, /, **details: Any) -> None:
+        """Record ``<noun>_<what>`` (``package_created``, ``model_version_file_deleted``...) in the
+        session of the change, for the caller to commit with it."""
+        target = f"{package.name}/{package.version}"
+        info: dict[str, Any] = {"name": package.name, "version": package.version, "package_id": package.id}
+        if package_file is not None:
+            info["file_name"] = package_file.file_name
+        # A file event targets the file; a package created with its first file targets the package.
+        on_file = package_file is not None and what.startswith("file_")
+        audit.record(
+            self.session,
+            f"{audit.package_noun(self.app, package)}_{what}",
+            project=package.project_id,
+            target_type="PackageFile" if on_file else "Package",
+            target_id=package_file.id if on_file and package_file is not None else package.id,
+            target_details=f"{target}/{package_file.file_name}" if on_file and package_file is not None else target,
+            details={**info, **details},
+        )
+
+    def _discard(self, key: str) -> None:
+        try:
+            self.storage.delete(key)
+        except StorageError:
+            pass  # an orphaned object costs space, not correctness; gc removes it later
+
+    def _abandon(self, key: str) -> None:
+        """Clean up after a failed upload, as far as the store and the database let us: what is
+        left (bytes, or a lease that will expire), gc reclaims."""
+        self._discard(key)
+        try:
+            self.leases.release(key)
+        except SQLAlchemyError:
+            self.session.rollback()
+
+    def _record(
+        self,
+        project_id: int,
+        name: str,
+        version: str,
+        path: str,
+        creator_id: int | None,
+        status: PackageStatus | None,
+        sha256: str,
+        *,
+        key: str | None = None,
+        size: int = 0,
+    ) -> tuple[bool, Package, PackageFile]:
+        """Record the file in one transaction, retried when it loses a race. With ``key`` the bytes
+        were just stored there under a lease; without, they must be a live file's of the project."""
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                recorded = self._record_once(project_id, name, version, path, creator_id, status, sha256, key, size)
+                self.session.commit()
+                return recorded
+            except (IntegrityError, OperationalError) as exc:
+                self.session.rollback()
+                if not _is_lost_race(exc) or attempt == RECORD_ATTEMPTS - 1:
+                    raise
+            except BaseException:
+                self.session.rollback()
+                raise
+        raise AssertionError("unreachable")
+
+    def _record_once(
+        self,
+        project_id: int,
+        name: str,
+        version: str,
+        path: str,
+        creator_id: int | None,
+        status: PackageStatus | None,
+        sha256: str,
+        key: str | None,
+        size: int,
+    ) -> tuple[bool, Package, PackageFile]:
+        if key is not None:
+            self.leases.claim(key)  # in this transaction: gc cannot have the bytes and us the row
+        project = self.session.get(Project, project_id)
+        if project is None:
+            raise NotFound("Project")
+        if key is None:
+            blob = self._project_blob(project_id, sha256)
+        else:
+            found = self.session.scalar(select(Blob).where(Blob.sha256 == sha256))
+            blob = found if found is not None else Blob(sha256=sha256, size=size, storage_key=key)
+            if found is None:
+                self.session.add(blob)
+                self.session.flush()
+        package = self._find_live(project_id, name, version)
+        created = package is None
+        if package is None:
+            package = Package(
+                project_id=project_id,
+                name=name,
+                version=version,
+                package_type="generic",
+                status=status or PackageStatus.DEFAULT,
+                creator_id=creator_id,
+            )
+            self.session.add(package)
+            self.session.flush()
+        else:
+            if status is not None and package.status != status:
+                package.status = status
+            package.updated_at = self.clock()
+            self._check_duplicate(project, name, version, path, package)
+        package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
+        self.session.add(package_file)
+        self.session.flush()
+        # In this transaction: a retry after a lost race rolls it back with the rows, and records it again.
+        self._audit("created" if created else "file_added", package, package_file, size=blob.size, sha256=sha256)
+        return created, package, package_file
+
+    def create_package(self, project: Project, name: str, version: str, *, creator: User | None) -> Package:
+        """Create the empty package ``name/version`` (a version made before its files are uploaded).
+
+        Raises ``InvalidParameter``, and ``AlreadyExists`` when a live package has that name and version.
+        """
+        name, version = names.package_name(name), names.package_version(version)
+        if self._find_live(project.id, name, version) is not None:
+            raise AlreadyExists("Package")
+        package = Package(
+            project_id=project.id, name=name, version=version, package_type="generic", creator_id=creator.id if creator else None
+        )
+        self.session.add(package)
+        try:
+            self.session.flush()
+            self._audit("created", package)
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise AlreadyExists("Package") from None
+        signals.package_created.send(self.app, package=package)
+        return package
+
+    def attach(
+        self, package: Package, files: Sequence[tuple[str, Blob]], *, audited: bool = True
+    ) -> list[PackageFile]:
+        """Add files to ``package`` whose bytes are stored already (``(path, blob)`` pairs): new
+        rows, no bytes copied. Commit, and send ``package_file_added`` for each. ``audited=False``
+        when the caller records the change as a whole (a version registered with its files).
+
+        Raises ``InvalidParameter`` for a bad path and ``DuplicateNotAllowed`` (nothing added).
+        """
+        checked = [(names.file_path(path, spaces_in_name=True), blob) for path, blob in files]
+        project = package.project
+        added = []
+        for path, blob in checked:
+            self._check_duplicate(project, package.name, package.version, path, package)
+            package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
+            self.session.add(package_file)
+            added.append(package_file)
+        package.updated_at = self.clock()
+        if audited:
+            self.session.flush()
+            for package_file in added:
+                self._audit("file_added", package, package_file, size=package_file.blob.size, sha256=package_file.blob.sha256)
+        self.session.commit()
+        for package_file in added:
+            signals.package_file_added.send(self.app, package=package, package_file=package_file)
+        return added
+
+    def rename(self, packages: Sequence[Package], name: str, *, audited: bool = True) -> None:
+        """Give ``packages`` another name, all or none (renaming a model renames its versions).
+        ``audited=False`` when the caller records the rename as a whole (the model's).
+
+        Raises ``InvalidParameter``, and ``AlreadyExists`` when a live package has the new name and
+        one of their versions.
+        """
+        name = names.package_name(name)
+        for package in packages:
+            if self._find_live(package.project_id, name, package.version) is not None:
+                raise AlreadyExists("Package")
+        for package in packages:
+            before, package.name = package.name, name
+            if audited:
+                self._audit("renamed", package, change="name", **{"from": before, "to": name})
+        try:
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise AlreadyExists("Package") from None
+
+    def find_live(self, project: Project, name: str, version: str) -> Package | None:
+        """The live (default or hidden) package ``name/version``, if any."""
+        return self._find_live(project.id, name, version)
+
+    def duplicates_allowed(self, project: Project, name: str, version: str) -> bool:
+        """GitLab's rule: the exception regex inverts the project's setting for what it matches."""
+        regex = project.generic_duplicate_exception_regex
+        matched = bool(regex) and bool(re.search(regex, name) or re.search(regex, version))
+        return project.generic_duplicates_allowed != matched
+
+    def _check_duplicate(
+        self, project: Project, name: str, version: str, path: str, package: Package | None = None
+    ) -> None:
+        if self.duplicates_allowed(project, name, version):
+            return
+        package = package or self._find_live(project.id, name, version)
+        if package is not None and self._newest_file(package, path) is not None:
+            raise DuplicateNotAllowed()
+
+    # -- lookup --------------------------------------------------------------------------------
+
+    def _find_live(self, project_id: int, name: str, version: str) -> Package | None:
+        return self.session.scalar(
+            select(Package).where(
+                Package.project_id == project_id,
+                Package.package_type == "generic",
+                Package.name == name,
+                Package.version == version,
+                Package.status.in_(LIVE_STATUSES),
+            )
+        )
+
+    def _project_blob(self, project_id: int, sha256: str) -> Blob:
+        """The blob ``sha256`` if a live file of a live package of the project carries it (the file
+        row is read in the transaction that references the blob, so gc cannot remove it between)."""
+        blob = self.session.scalar(
+            select(Blob)
+            .join(PackageFile, PackageFile.blob_id == Blob.id)
+            .join(Package, Package.id == PackageFile.package_id)
+            .where(
+                Blob.sha256 == sha256,
+                Package.project_id == project_id,
+                Package.status.in_(LIVE_STATUSES),
+                PackageFile.status == PackageStatus.DEFAULT,
+            )
+            .limit(1)
+        )
+        if blob is None:
+            raise NotFound("Blob")
+        return blob
+
+    def _newest_file(self, package: Package, path: str) -> PackageFile | None:
+        return self.session.scalar(
+            select(PackageFile)
+            .where(
+                PackageFile.package_id == package.id,
+                PackageFile.file_name == path,
+                PackageFile.status == PackageStatus.DEFAULT,
+            )
+            .order_by(PackageFile.created_at.desc(), PackageFile.id.desc())
+            .limit(1)
+        )
+
+    def find_package(self, project: Project, name: str, version: str) -> Package:
+        """The live package ``name/version`` (hidden included). A version no package has may be an
+        alias a resolver knows (``latest``: the model's latest version). Raise ``NotFound``."""
+        name, version = names.package_name(name), names.package_version(version)
+        package = self._find_live(project.id, name, version)
+        if package is None:
+            resolved = (resolve(project, name, version) for resolve in self.resolvers)
+            package = next((p for p in resolved if p is not None), None)
+        if package is None:
+            raise NotFound("Package")
+        return package
+
+    def find_file(self, project: Project, name: str, version: str, path: str) -> PackageFile:
+        """The newest file ``path`` of ``name/version`` (hidden packages included); raise ``NotFound``."""
+        path = names.file_path(path)
+        return self.newest_file(self.find_package(project, name, version), path)
+
+    def newest_file(self, package: Package, path: str, *, spaces_in_name: bool = False) -> PackageFile:
+        """The newest live file ``path`` of ``package``; raise ``InvalidParameter`` or ``NotFound``."""
+        path = names.file_path(path, spaces_in_name=spaces_in_name)
+        package_file = self._newest_file(package, path)
+        if package_file is None:
+            raise NotFound("Package file")
+        return package_file
+
+    def open_file(self, package_file: PackageFile, start: int = 0, length: int | None = None) -> BlobReader:
+        """Open the file's bytes for streaming and note the download; raise ``BlobNotFound``."""
+        reader = self.storage.open(package_file.storage_key, start, length)
+        self.note_download(package_file.package)
+        return reader
+
+    def download_url(self, package_file: PackageFile) -> str | None:
+        """A short-lived URL the store serves the file's bytes from, when the store is set to
+        answer downloads itself (then the download is noted); ``None`` otherwise."""
+        url = self.storage.download_url(package_file.storage_key, filename=package_file.file_name.rsplit("/", 1)[-1])
+        if url is not None:
+            self.note_download(package_file.package)
+        return url
+
+    def note_download(self, package: Package) -> None:
+        now = self.clock()
+        # At most one write a minute per package: downloads must not serialise on the database.
+        if package.last_downloaded_at is None or now - package.last_downloaded_at > datetime.timedelta(minutes=1):
+            package.last_downloaded_at = now
+            self.session.commit()
+
+    def get(self, project: Project, package_id: int, *, statuses: tuple[PackageStatus, ...] = (PackageStatus.DEFAULT,)) -> Package:
+        package = self.session.get(Package, package_id)
+        if package is None or package.project_id != project.id or package.status not in statuses:
+            raise NotFound("Package")
+        return package
+
+    def other_versions(self, package: Package) -> list[Package]:
+        return list(
+            self.session.scalars(
+                select(Package)
+                .where(
+                    Package.project_id == package.project_id,
+                    Package.package_type == package.package_type,
+                    Package.name == package.name,
+                    Package.id != package.id,
+                    Package.status == PackageStatus.DEFAULT,
+                )
+                .order_by(Package.created_at.desc(), Package.id.desc())
+            )
+        )
+
+    # -- listing -------------------------------------------------------------------------------
+
+    def list(
+        self,
+        project: Project,
+        *,
+        package_type: str | None = None,
+        package_name: str | None = None,
+        package_version: str | None = None,
+        status: str | None = None,
+        order_by: str = "created_at",
+        sort: str = "asc",
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Page:
+        query = select(Package).where(Package.project_id == project.id)
+        if status is not None:
+            query = query.where(Package.status == choice("status", status, LISTABLE_STATUSES))
+        else:
+            query = query.where(Package.status == PackageStatus.DEFAULT)
+        if package_type is not None:
+            query = query.where(Package.package_type == package_type)
+        if package_name:
+            query = query.where(contains(Package.name, package_name))
+        if package_version:
+            query = query.where(Package.version == package_version)
+        column = ORDERS[choice("order_by", order_by, ORDERS)]
+        return self._page(query, column, sort, page, per_page, Package.id)
+
+    def list_files(
+        self, package: Package, *, order_by: str = "id", sort: str = "asc", page: int = 1, per_page: int = 20
+    ) -> Page:
+        query = select(PackageFile).where(
+            PackageFile.package_id == package.id, PackageFile.status == PackageStatus.DEFAULT
+        )
+        column = FILE_ORDERS[choice("order_by", order_by, FILE_ORDERS)]
+        return self._page(query, column, sort, page, per_page, PackageFile.id)
+
+    def _page(self, query: Select[Any], column: Any, sort: str, page: int, per_page: int, tiebreak: Any) -> Page:
+        order = (column.desc(), tiebreak.desc()) if descending(sort) else (column.asc(), tiebreak.asc())
+        return query_page(self.session, query, order, page, per_page)
+
+    # -- deletion ------------------------------------------------------------------------------
+
+    def delete(self, package: Package, *, audited: bool = True) -> None:
+        """Mark the package and its files for destruction; ``modelshelf gc`` reclaims the bytes.
+        ``audited=False`` when the caller records the deletion as a whole (a model's, with its versions)."""
+        package.status = PackageStatus.PENDING_DESTRUCTION
+        for package_file in self.session.scalars(select(PackageFile).where(PackageFile.package_id == package.id)):
+            package_file.status = PackageStatus.PENDING_DESTRUCTION
+        if audited:
+            self._audit("deleted", package)
+        self.session.commit()
+        signals.package_deleted.send(self.app, package=package)
+
+    def get_file(self, package: Package, file_id: int) -> PackageFile:
+        package_file = self.session.get(PackageFile, file_id)
+        if package_file is None or package_file.package_id != package.id or package_file.status != PackageStatus.DEFAULT:
+            raise NotFound("Package file")
+        return package_file
+
+    def get_project_file(self, project: Project, file_id: int) -> PackageFile:
+        """The live file ``file_id`` of a live package of ``project`` (GitLab's download link names
+        only the file); raise ``NotFound``."""
+        package_file = self.session.get(PackageFile, file_id)
+        if (
+            package_file is None
+            or package_file.status != PackageStatus.DEFAULT
+            or package_file.package.project_id != project.id
+            or package_file.package.status not in LIVE_STATUSES
+        ):
+            raise NotFound("Package file")
+        return package_file
+
+    def delete_file(self, package_file: PackageFile) -> None:
+        package_file.status = PackageStatus.PENDING_DESTRUCTION
+        self._audit("file_deleted", package_file.package, package_file)
+        self.session.commit()
+        signals.package_file_deleted.send(self.app, package=package_file.package, package_file=package_file)
+

@@ -1,0 +1,150 @@
+"""What a plugin may use of ``package_api``: this module's ``__all__``, nothing else.
+
+A plugin is a package with a ``register(app)`` function named by an entry point of the group
+``package_api.plugins``. It imports ``package_api`` only through this module (a test walks the
+imports), and extends the app only through the registration functions below, never by patching.
+
+Extension points (call them from ``register``):
+
+=============================  ===============================================================
+``policy_rules(app)``          add actions, features and per-package rules to the one policy
+``package_created`` ...        package events (blinker signals), sent after the change commits
+``register_version_resolver``  resolve ``latest`` (or an alias) in a package download URL
+``register_package_noun``      what a package is called in audit event names
+``register_migrations``        a directory of Alembic revisions for the plugin's tables
+``add_openapi_piece``          the plugin's piece of the ``/api/v4`` OpenAPI document
+``add_project_nav``            an entry in a project's sidebar
+``add_package_links``          links on a package's page
+=============================  ===============================================================
+
+Building blocks: the table base (``db``) and the core tables a plugin's tables may refer to, the
+domain errors (mapped to each surface's answers in one place), names and paging helpers, the
+service factories of the composition root (``package_services``...), and the helpers the core's
+own HTTP surfaces use: the API caller and project (``principal``, ``authorized_project``), file
+and archive responses, streamed upload bodies, GitLab's pagination, and the pages' caller,
+project, forms and listing parameters.
+"""
+from __future__ import annotations
+
+from package_api.access.ci_jobs import JobService
+from package_api.access.models import CiJob, Project, Role, User
+from package_api.access.policy import READ_PACKAGE_REGISTRY, WRITE_PACKAGE_REGISTRY, Action
+from package_api.access.policy import rules as policy_rules
+from package_api.audit import record as record_audit_event
+from package_api.audit import register_package_noun
+from package_api.db import db, refused_value, utcnow
+from package_api.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidInput,
+    InvalidParameter,
+    ModelshelfError,
+    NotFound,
+    Unauthorized,
+)
+from package_api.names import MAX_ID, package_name, row_id
+from package_api.ops.migrate import register_versions as register_migrations
+from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
+from package_api.packages.resolvers import register_resolver as register_version_resolver
+from package_api.packages.service import PackageService, parse_status
+from package_api.paging import Page, choice, contains, descending, query_page, slice_page
+from package_api.services import archive_service as archive_services
+from package_api.services import job_service as job_services
+from package_api.services import package_service as package_services
+from package_api.signals import package_created, package_deleted, package_file_added, package_file_deleted
+from package_api.storage import BlobNotFound, StorageUnavailable
+from package_api.web.api.context import authorized_project, base_url, principal
+from package_api.web.api.downloads import archive_response, file_response
+from package_api.web.api.entities import job as job_json
+from package_api.web.api.entities import package_file as package_file_json
+from package_api.web.api.entities import timestamp
+from package_api.web.api.pagination import page_args, paginated
+from package_api.web.api.upload_bodies import receive, record_provenance
+from package_api.web.openapi import add_piece as add_openapi_piece
+from package_api.web.pages import CONTENT_SECURITY_POLICY, NavEntry, PackageLink, add_package_links, add_project_nav
+from package_api.web.pages.context import authorized_project as page_project
+from package_api.web.pages.context import can
+from package_api.web.pages.context import principal as page_principal
+from package_api.web.pages.forms import FormError, attempt
+from package_api.web.pages.listing import listing_query
+
+__all__ = [
+    # extension points
+    "policy_rules",
+    "Action",
+    "READ_PACKAGE_REGISTRY",
+    "WRITE_PACKAGE_REGISTRY",
+    "package_created",
+    "package_deleted",
+    "package_file_added",
+    "package_file_deleted",
+    "register_version_resolver",
+    "register_package_noun",
+    "register_migrations",
+    "add_openapi_piece",
+    "add_project_nav",
+    "NavEntry",
+    "add_package_links",
+    "PackageLink",
+    # tables and the table base
+    "db",
+    "utcnow",
+    "refused_value",
+    "Blob",
+    "CiJob",
+    "Package",
+    "PackageFile",
+    "PackageStatus",
+    "Project",
+    "Role",
+    "User",
+    # domain errors
+    "ModelshelfError",
+    "AlreadyExists",
+    "Forbidden",
+    "InvalidInput",
+    "InvalidParameter",
+    "NotFound",
+    "Unauthorized",
+    "BlobNotFound",
+    "StorageUnavailable",
+    # names and paging
+    "MAX_ID",
+    "package_name",
+    "row_id",
+    "Page",
+    "choice",
+    "contains",
+    "descending",
+    "query_page",
+    "slice_page",
+    # services (the composition root) and audit
+    "PackageService",
+    "JobService",
+    "parse_status",
+    "package_services",
+    "archive_services",
+    "job_services",
+    "record_audit_event",
+    # the /api/v4 surface's helpers
+    "principal",
+    "authorized_project",
+    "base_url",
+    "file_response",
+    "archive_response",
+    "receive",
+    "record_provenance",
+    "job_json",
+    "package_file_json",
+    "timestamp",
+    "page_args",
+    "paginated",
+    # the pages' helpers
+    "CONTENT_SECURITY_POLICY",
+    "page_principal",
+    "page_project",
+    "can",
+    "FormError",
+    "attempt",
+    "listing_query",
+]

@@ -1,0 +1,89 @@
+"""Per-request wiring: the caller, the services, and the project a URL names."""
+from __future__ import annotations
+
+from flask import current_app, g, request, session
+
+from package_api import services
+from package_api.access.authentication import SAFE_METHODS, Principal, api_credentials, default_resolver
+from package_api.access.models import Project
+from package_api.access.policy import Policy
+from package_api.access.projects import ProjectService
+from package_api.db import db
+from package_api.errors import NotFound, Unauthorized
+from package_api.packages.archives import ArchiveService
+from package_api.packages.models import Package
+from package_api.packages.service import PackageService
+
+
+def principal() -> Principal:
+    """The caller of this request (cached): its token, or else its browser session.
+
+    Raise ``Unauthorized`` for a bad token, and ``InvalidCsrfToken`` for a session-authorised
+    change without the ``X-CSRF-Token`` header.
+    """
+    if "principal" not in g:
+        credentials = api_credentials(request.headers, request.args, session, request.method)
+        # No autoflush: loading the token's user would flush its last_used_at stamp, and a flushed
+        # change is no longer ``dirty``, so it would be rolled back at the end of the request.
+        with db.session.no_autoflush:
+            g.principal = default_resolver(db.session).resolve(credentials)
+        if db.session.dirty:  # the token's last_used_at stamp
+            db.session.commit()
+    return g.principal
+
+
+def policy() -> Policy:
+    return services.policy()
+
+
+def project_services() -> ProjectService:
+    return services.project_service()
+
+
+def package_services() -> PackageService:
+    return services.package_service()
+
+
+def archive_services() -> ArchiveService:
+    return services.archive_service()
+
+
+def authorized_project(ref: str, action: object, *, package: tuple[str, str] | None = None) -> Project:
+    """The project ``ref`` names, if the caller may do ``action`` there (to the package ``package``
+    names, a name and version, when given); raise otherwise."""
+    caller, judge = principal(), policy()
+    if caller.is_anonymous and judge.changes(action, package=package, reading=_reading()):
+        # Before the lookup, as GitLab's ``authenticate_non_get!``: a 401 whether or not the project
+        # exists, so anonymous writes cannot probe for private projects.
+        raise Unauthorized("authentication required")
+    project = project_services().get(ref)
+    judge.authorize(caller, project, action, package=package, reading=_reading())
+    return project
+
+
+def visible_project(ref: str) -> Project:
+    """The project ``ref`` names, if the caller can see it, before a package in it is looked up and
+    judged by ``authorize_package``. Anonymous changes get a 401 first (GitLab's
+    ``authenticate_non_get!``)."""
+    caller = principal()
+    if caller.is_anonymous and not _reading():
+        raise Unauthorized("authentication required")
+    project = project_services().get(ref)
+    if not policy().can_see(caller, project):
+        raise NotFound("Project")
+    return project
+
+
+def authorize_package(project: Project, package: Package, action: object) -> Package:
+    """``package``, if the caller may do ``action`` to it; raise otherwise."""
+    policy().authorize(principal(), project, action, package=(package.name, package.version), reading=_reading())
+    return package
+
+
+def _reading() -> bool:
+    return request.method in SAFE_METHODS
+
+
+def base_url() -> str:
+    configured = current_app.config["MODELSHELF"].get("BASE_URL")
+    return str(configured).rstrip("/") if configured else request.host_url.rstrip("/")

@@ -1,0 +1,194 @@
+"""Personal access tokens (``lib/api/personal_access_tokens.rb``, ``users.rb``) and project access
+tokens (``resource_access_tokens.rb``).
+
+A token's secret is in the answer that creates it and nowhere else. Revoking a project access token
+also ends its bot's membership, so the bot can do nothing in the project even with another token.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from package_api.access.authentication import Principal
+from package_api.access.models import PersonalAccessToken, Role, User
+from package_api.access.policy import Action
+from package_api.access.projects import parse_role
+from package_api.access.tokens import TokenService, is_live, parse_expiry
+from package_api.access.users import UserService
+from package_api.db import db, utcnow
+from package_api.errors import Forbidden, InvalidInput, NotFound
+from package_api.paging import choice, slice_page
+from package_api.web.api import access_entities, pagination, params
+from package_api.web.api.context import authorized_project, base_url, policy, principal
+from package_api.web.api.users import account_caller, admin_caller
+
+bp = Blueprint("tokens", __name__, url_prefix="/api/v4")
+
+#: GitLab's default role for a project access token's bot.
+DEFAULT_PROJECT_TOKEN_ROLE = Role.MAINTAINER
+
+
+def _tokens() -> TokenService:
+    return TokenService(db.session)
+
+
+def _entity(row: PersonalAccessToken, token: str | None = None) -> dict[str, object]:
+    return access_entities.personal_access_token(row, active=is_live(row, utcnow()), token=token)
+
+
+# -- personal access tokens -------------------------------------------------------------------
+
+
+def _create_personal(user: User) -> tuple[Response, int]:
+    if user.is_bot:
+        raise InvalidInput("a project bot's tokens are made as project access tokens")
+    values = params.request_params()
+    row, secret = _tokens().create(
+        user,
+        params.text(values, "name", required=True) or "",
+        params.strings(values, "scopes", required=True),
+        parse_expiry(values.get("expires_at")),
+    )
+    db.session.commit()
+    return jsonify(_entity(row, secret)), 201
+
+
+@bp.post("/user/personal_access_tokens")
+def create_own_token() -> tuple[Response, int]:
+    caller = account_caller(write=True)
+    assert caller.user is not None
+    if caller.user.is_bot:
+        raise Forbidden("project bots cannot create personal access tokens")
+    return _create_personal(caller.user)
+
+
+@bp.post("/users/<int:user_id>/personal_access_tokens")
+def create_user_token(user_id: int) -> tuple[Response, int]:
+    admin_caller(write=True)
+    user = UserService(db.session).find_by_id(user_id)
+    if user is None:
+        raise NotFound("User")
+    return _create_personal(user)
+
+
+@bp.get("/personal_access_tokens")
+def list_personal_tokens() -> Response:
+    caller = account_caller(write=False)
+    assert caller.user is not None
+    values = params.request_params()
+    owner: User | None = caller.user
+    user_id = params.integer(values, "user_id")
+    if caller.is_admin:
+        owner = None if user_id is None else UserService(db.session).find_by_id(user_id)
+        if user_id is not None and owner is None:
+            raise NotFound("User")
+    elif user_id is not None and user_id != caller.user.id:
+        raise Forbidden("only administrators list other users' tokens")
+    number, per_page = pagination.page_args(request.args)
+    page = _tokens().page(
+        owner,
+        state=params.text(values, "state"),
+        revoked=params.flag(values, "revoked"),
+        search=params.text(values, "search"),
+        page=number,
+        per_page=per_page,
+    )
+    return pagination.paginated([_entity(row) for row in page.items], page, base_url())
+
+
+def _self_token(caller: Principal) -> PersonalAccessToken:
+    """The token that authenticated this request; raise ``NotFound`` for other credentials."""
+    if caller.kind not in ("personal_access_token", "project_access_token") or caller.token_id is None:
+        raise NotFound("Token")
+    row = db.session.get(PersonalAccessToken, caller.token_id)
+    if row is None:
+        raise NotFound("Token")
+    return row
+
+
+@bp.get("/personal_access_tokens/self")
+def get_self_token() -> Response:
+    return jsonify(_entity(_self_token(account_caller(write=False))))
+
+
+@bp.get("/personal_access_tokens/<int:token_id>")
+def get_personal_token(token_id: int) -> Response:
+    caller = account_caller(write=False)
+    assert caller.user is not None
+    return jsonify(_entity(_tokens().get(token_id, caller.user)))
+
+
+@bp.delete("/personal_access_tokens/self")
+def revoke_self_token() -> tuple[str, int]:
+    # Any scope may give itself up: it only takes power away.
+    row = _self_token(account_caller(write=False))
+    _tokens().revoke(row.id, row.user)
+    db.session.commit()
+    return "", 204
+
+
+@bp.delete("/personal_access_tokens/<int:token_id>")
+def revoke_personal_token(token_id: int) -> tuple[str, int]:
+    caller = account_caller(write=True)
+    assert caller.user is not None
+    _tokens().revoke(token_id, caller.user)
+    db.session.commit()
+    return "", 204
+
+
+# -- project access tokens --------------------------------------------------------------------
+
+
+def _project_entity(row: PersonalAccessToken, token: str | None = None) -> dict[str, object]:
+    return access_entities.project_access_token(
+        row, access_level=_tokens().bot_level(row), active=is_live(row, utcnow()), token=token
+    )
+
+
+@bp.get("/projects/<project:project_ref>/access_tokens")
+def list_project_tokens(project_ref: str) -> Response:
+    project = authorized_project(project_ref, Action.ADMIN_PROJECT)
+    state = params.text(params.request_params(), "state")
+    rows = _tokens().list_for_project(project)
+    if state is not None:
+        wanted = choice("state", state, ("active", "inactive")) == "active"
+        now = utcnow()
+        rows = [row for row in rows if is_live(row, now) == wanted]
+    number, per_page = pagination.page_args(request.args)
+    page = slice_page(rows, number, per_page)
+    return pagination.paginated([_project_entity(row) for row in page.items], page, base_url())
+
+
+@bp.get("/projects/<project:project_ref>/access_tokens/<int:token_id>")
+def get_project_token(project_ref: str, token_id: int) -> Response:
+    project = authorized_project(project_ref, Action.ADMIN_PROJECT)
+    return jsonify(_project_entity(_tokens().get_for_project(project, token_id)))
+
+
+@bp.post("/projects/<project:project_ref>/access_tokens")
+def create_project_token(project_ref: str) -> tuple[Response, int]:
+    project = authorized_project(project_ref, Action.ADMIN_PROJECT)
+    values = params.request_params()
+    level = params.text(values, "access_level")
+    role = parse_role(level) if level is not None else DEFAULT_PROJECT_TOKEN_ROLE
+    caller = principal()
+    if not caller.is_admin:
+        own = policy().role(caller, project) or 0
+        if role > own:
+            raise Forbidden("a token cannot have a higher access level than its creator")
+    row, secret = _tokens().create_for_project(
+        project,
+        params.text(values, "name", required=True) or "",
+        params.strings(values, "scopes", required=True),
+        role,
+        parse_expiry(values.get("expires_at")),
+    )
+    db.session.commit()
+    return jsonify(_project_entity(row, secret)), 201
+
+
+@bp.delete("/projects/<project:project_ref>/access_tokens/<int:token_id>")
+def revoke_project_token(project_ref: str, token_id: int) -> tuple[str, int]:
+    project = authorized_project(project_ref, Action.ADMIN_PROJECT)
+    _tokens().revoke_for_project(project, token_id)
+    db.session.commit()
+    return "", 204

@@ -1,0 +1,74 @@
+"""Receiving a file from a request, shared by every upload route (generic packages, ml_models)."""
+from __future__ import annotations
+
+from flask import request
+from sqlalchemy.exc import IntegrityError
+
+from package_api import names
+from package_api.access.ci_jobs import JobService
+from package_api.access.models import Project
+from package_api.db import db
+from package_api.errors import InvalidParameter
+from package_api.packages.models import Package, PackageFile, PackageStatus
+from package_api.packages.streams import ExpectedDigests
+from package_api.web.api.context import package_services, principal
+
+
+def receive(
+    project: Project, name: str, version: str, path: str, *, status: PackageStatus | None, spaces_in_name: bool = False
+) -> PackageFile:
+    """Store the request body as ``name/version/path``, checked against the digests the request
+    declares; or, for ``?sha256=<hex>`` without a body, attach the bytes of the project's file with
+    that digest (upload by digest: ``curl -X PUT '...?sha256=<hex>'``)."""
+    caller = principal()
+    service, creator = package_services(), caller.user
+    if "sha256" in request.args and not _has_body():
+        stored = service.upload_by_digest(
+            project, name, version, path, request.args["sha256"], creator=creator, status=status, spaces_in_name=spaces_in_name
+        )
+    else:
+        stored = service.upload(
+            project,
+            name,
+            version,
+            path,
+            request.stream,
+            creator=creator,
+            status=status,
+            content_length=request.content_length,
+            spaces_in_name=spaces_in_name,
+            expected=_expected_digests(),
+        )
+    record_provenance(stored.package)
+    return stored
+
+
+def record_provenance(package: Package) -> None:
+    """Remember the CI job whose token uploaded into ``package`` (its provenance), if one did."""
+    job_id = principal().job_id
+    if job_id is None:
+        return
+    try:
+        JobService(db.session).record_build(package, job_id)
+        db.session.commit()
+    except IntegrityError:  # a parallel upload of the same job recorded it first
+        db.session.rollback()
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _expected_digests() -> ExpectedDigests:
+    """``X-Checksum-SHA256`` (hex or base64; the ``sha256`` parameter means the same) and
+    ``Content-MD5``. Raise ``InvalidParameter`` for a malformed one, or a header and a parameter
+    that disagree."""
+    header, param = request.headers.get("X-Checksum-SHA256"), request.args.get("sha256")
+    sha256 = names.sha256_digest(header, "X-Checksum-SHA256") if header else None
+    if param is not None:
+        from_param = names.sha256_digest(param)
+        if sha256 is not None and sha256 != from_param:
+            raise InvalidParameter("sha256", "does not match X-Checksum-SHA256")
+        sha256 = from_param
+    md5 = request.headers.get("Content-MD5")
+    return ExpectedDigests(sha256, names.md5_digest(md5) if md5 else None)

@@ -1,0 +1,81 @@
+"""Users (``lib/api/users.rb``): admins create them; anyone may look them up (public information).
+
+Account endpoints (users, personal access tokens) answer only credentials that speak for a person:
+a personal access token, a project access token (its bot) or the browser session. Tokens confined
+to one project (deploy, CI job and project CI tokens) are refused even when, like a job token, they
+act for a user: a job must not mint its user lasting credentials.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from package_api.access.authentication import Principal
+from package_api.access.users import UserService
+from package_api.db import db
+from package_api.errors import Forbidden, NotFound, Unauthorized
+from package_api.web.api import access_entities, pagination, params
+from package_api.web.api.context import base_url, principal
+
+bp = Blueprint("users", __name__, url_prefix="/api/v4")
+
+#: Principal kinds that speak for an account.
+ACCOUNT_KINDS = frozenset({"personal_access_token", "project_access_token", "session"})
+
+
+def account_caller(*, write: bool) -> Principal:
+    """The caller, if it speaks for an account (with the ``api`` scope when ``write``); raise
+    ``Unauthorized`` for anonymous callers and ``Forbidden`` for other tokens."""
+    caller = principal()
+    if caller.user is None:
+        raise Unauthorized("authentication required")
+    if caller.kind not in ACCOUNT_KINDS:
+        raise Forbidden("this kind of token cannot manage accounts")
+    if write and not caller.can_write:
+        raise Forbidden("insufficient_scope")
+    return caller
+
+
+def admin_caller(*, write: bool) -> Principal:
+    """The caller, if it is an administrator's account; raise ``Forbidden`` otherwise."""
+    caller = account_caller(write=write)
+    if not caller.is_admin:
+        raise Forbidden()
+    return caller
+
+
+@bp.post("/users")
+def create_user() -> tuple[Response, int]:
+    admin_caller(write=True)
+    values = params.request_params()
+    user = UserService(db.session).create(
+        params.text(values, "username", required=True) or "",
+        params.text(values, "password"),
+        admin=bool(params.flag(values, "admin")),
+        name=params.text(values, "name") or "",
+    )
+    db.session.commit()
+    return jsonify(access_entities.user_public(user, base_url(), admin_view=True)), 201
+
+
+@bp.get("/users")
+def list_users() -> Response:
+    values = params.request_params()
+    number, per_page = pagination.page_args(request.args)
+    page = UserService(db.session).page(
+        username=params.text(values, "username"),
+        search=params.text(values, "search"),
+        without_bots=bool(params.flag(values, "without_project_bots")),
+        page=number,
+        per_page=per_page,
+    )
+    admin_view = principal().is_admin
+    items = [access_entities.user_public(user, base_url(), admin_view=admin_view) for user in page.items]
+    return pagination.paginated(items, page, base_url())
+
+
+@bp.get("/users/<int:user_id>")
+def get_user(user_id: int) -> Response:
+    user = UserService(db.session).find_by_id(user_id)
+    if user is None:
+        raise NotFound("User")
+    return jsonify(access_entities.user_public(user, base_url(), admin_view=principal().is_admin))

@@ -1,0 +1,42 @@
+"""Which surface answers an error: GitLab's JSON under ``/api/``, an HTML page everywhere else.
+
+Each surface maps domain errors to responses in one place (``api/errors.py``, ``pages/errors.py``);
+this routes an error to the right one at app level, so that every blueprint, a plugin's included,
+answers in its surface's format without registering anything. A blueprint that answers otherwise
+(the MLflow API) registers its own handlers, which Flask prefers to these.
+
+A value the database refuses (``sqlalchemy.exc.DataError``: a NUL character in text on PostgreSQL,
+text or a number past its column) came from the client: it is answered as ``InvalidInput``.
+"""
+from __future__ import annotations
+
+from flask import Flask, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import DataError
+from werkzeug.exceptions import HTTPException
+
+from package_api.db import db, refused_value
+from package_api.errors import ModelshelfError
+from package_api.web.api import errors as api_errors
+from package_api.web.pages import errors as page_errors
+
+API_PREFIX = "/api/"
+
+
+def is_api_request() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ModelshelfError)
+    def _domain(exc: ModelshelfError) -> ResponseReturnValue:
+        return api_errors.error_response(exc) if is_api_request() else page_errors.error_page(exc)
+
+    @app.errorhandler(DataError)
+    def _refused(exc: DataError) -> ResponseReturnValue:
+        db.session.rollback()
+        return _domain(refused_value(exc))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> ResponseReturnValue:
+        return api_errors.http_error_response(exc) if is_api_request() else page_errors.http_error_page(exc)

@@ -1,0 +1,73 @@
+"""Per-request wiring of the pages: the signed-in caller and the project a page URL names.
+
+Pages know the caller only by the browser session (``auth.SessionAuthenticator``). CSRF tokens of
+state-changing requests are checked before any view runs (``csrf.py``), so a view never does.
+"""
+from __future__ import annotations
+
+from flask import g, request, session
+
+from package_api.access.authentication import SAFE_METHODS, Principal, default_resolver, session_credential
+from package_api.access.models import Project, User
+from package_api.db import db
+from package_api.errors import NotFound, Unauthorized
+from package_api.packages.models import Package
+from package_api.web.api.context import package_services, policy, project_services
+
+__all__ = [
+    "authorized_project",
+    "can",
+    "current_user",
+    "package_services",
+    "policy",
+    "principal",
+    "project_services",
+]
+
+
+def principal() -> Principal:
+    """The signed-in caller of this page request (cached), or ``ANONYMOUS``."""
+    if "page_principal" not in g:
+        credential = session_credential(session)
+        g.page_principal = default_resolver(db.session).resolve([credential] if credential else [])
+    return g.page_principal
+
+
+def current_user() -> User | None:
+    return principal().user
+
+
+def authorized_project(
+    namespace: str, path: str, action: object, *, package: tuple[str, str] | None = None
+) -> Project:
+    """The project ``namespace/path``, if the caller may do ``action`` there.
+
+    Raise ``NotFound`` (also for projects the caller may not see), ``Unauthorized`` or ``Forbidden``.
+    """
+    project = project_services().get(f"{namespace}/{path}")
+    policy().authorize(principal(), project, action, package=package, reading=request.method in SAFE_METHODS)
+    return project
+
+
+def visible_project(namespace: str, path: str) -> Project:
+    """The project ``namespace/path``, if the caller can see it, before a package in it is looked
+    up and judged by ``authorize_package``."""
+    project = project_services().get(f"{namespace}/{path}")
+    if not policy().can_see(principal(), project):
+        if principal().is_anonymous and request.method not in SAFE_METHODS:
+            raise Unauthorized("authentication required")
+        raise NotFound("Project")
+    return project
+
+
+def authorize_package(project: Project, package: Package, action: object) -> Package:
+    """``package``, if the caller may do ``action`` to it; raise otherwise."""
+    reading = request.method in SAFE_METHODS
+    policy().authorize(principal(), project, action, package=(package.name, package.version), reading=reading)
+    return package
+
+
+def can(project: Project, action: object, *, package: Package | None = None) -> bool:
+    """Whether the caller may do ``action`` in ``project`` (to show or hide a button)."""
+    judged = None if package is None else (package.name, package.version)
+    return policy().can(principal(), project, action, package=judged)

@@ -1,0 +1,339 @@
+"""Model versions as MLflow sees them: numbered by ``sequence``, named by their semantic version
+(listed among their aliases), registered from a source whose files become theirs without copying
+bytes, tagged, staged, searched."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from package_api.plugin_api import AlreadyExists, InvalidInput, PackageService, Project, User, utcnow
+from plugin.mlflow_registry.models import STAGES, Alias, Registration, VersionTag
+from plugin.mlflow_registry.sources import Resolved, SourceResolver, VersionRef
+from plugin.mlflow_registry.version_runs import VersionRuns
+from plugin.registry import semver
+from plugin.registry.auditing import change, version_event
+from plugin.registry.models import Model, ModelVersion
+from plugin.registry.version_service import VersionService
+from plugin.tracking import filters, search, validation
+from plugin.tracking.artifacts import ArtifactService, run_root
+from plugin.tracking.errors import MissingResource
+from plugin.tracking.logged_models import LoggedModelService
+from plugin.tracking.models import LoggedModel, Run
+from plugin.tracking.runs import RunService
+from plugin.tracking.tags import put_tag, remove_tag
+from plugin.tracking.times import milliseconds
+
+#: The tag that chooses a new version's semantic version (GitLab's); without it the latest
+#: version's patch is incremented.
+VERSION_TAG = "gitlab.version"
+#: Attempts at the next patch version when concurrent registrations take the same one.
+AUTO_VERSION_ATTEMPTS = 8
+NUMERIC = frozenset({"version_number", "creation_timestamp", "last_updated_timestamp"})
+SEARCH_GRAMMAR = filters.Grammar(
+    attributes=frozenset({"name", "version_number", "run_id", "source_path"}),
+    numeric=NUMERIC,
+    listable=frozenset({"name", "run_id"}),
+)
+ORDER_KEYS = frozenset({"name", "version_number", "creation_timestamp", "last_updated_timestamp", "timestamp"})
+MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 10000, 200_000
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """A version with what MLflow reports beside it."""
+
+    version: ModelVersion
+    registration: Registration
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)  # real aliases; the semver is added on the wire
+
+    @property
+    def run(self) -> Run | None:
+        return self.registration.run
+
+    @property
+    def logged_model(self) -> LoggedModel | None:
+        return self.registration.logged_model
+
+
+class ModelVersionService:
+    def __init__(self, session: Session, packages: PackageService) -> None:
+        self.session = session
+        self.packages = packages
+        self.versions = VersionService(session, packages)
+        self.version_runs = VersionRuns(session)
+        self.runs = RunService(session)
+        self.logged_models = LoggedModelService(session)
+        self.artifacts = ArtifactService(session, packages)
+
+    # -- lookup ------------------------------------------------------------------------------------
+
+    def get(self, model: Model, number: str | int | None) -> ModelVersion:
+        """Version ``number`` (MLflow's integer version) of ``model``; raise ``InvalidInput`` or
+        ``MissingResource``."""
+        sequence = validation.version_number(number)
+        row = self.session.scalar(
+            select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.sequence == sequence)
+        )
+        if row is None:
+            raise MissingResource(f"Model Version (name={model.name}, version={number}) not found", "Model version")
+        return row
+
+    def by_alias(self, model: Model, alias: str | None) -> ModelVersion:
+        """The version ``alias`` points at, or whose semantic version ``alias`` is; raise
+        ``MissingResource``."""
+        row = self.session.scalar(
+            select(ModelVersion)
+            .join(Alias, Alias.version_id == ModelVersion.id)
+            .where(Alias.model_id == model.id, Alias.alias == (alias or ""))
+        )
+        if row is None and alias:
+            row = self.versions.find(model, alias)
+        if row is None:
+            raise MissingResource(f"Registered model alias {alias} not found.", "Alias")
+        return row
+
+    def all_of(self, model: Model) -> list[ModelVersion]:
+        return list(
+            self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id))
+        )
+
+    def views(self, rows: Sequence[ModelVersion]) -> list[VersionView]:
+        """``rows`` with registrations (made if missing), tags and aliases, loaded in bulk."""
+        ids = [r.id for r in rows]
+        registrations: dict[int, Registration] = {}
+        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+        aliases: dict[int, list[str]] = {i: [] for i in ids}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            found = self.session.scalars(
+                select(Registration)
+                .where(Registration.version_id.in_(chunk))
+                .options(selectinload(Registration.run), selectinload(Registration.logged_model))
+            )
+            registrations.update({r.version_id: r for r in found})
+            for tag in self.session.scalars(select(VersionTag).where(VersionTag.version_id.in_(chunk))):
+                tags[tag.version_id][tag.key] = tag.value
+            for alias in self.session.scalars(select(Alias).where(Alias.version_id.in_(chunk)).order_by(Alias.alias)):
+                aliases[alias.version_id].append(alias.alias)
+        for row in rows:
+            if row.id not in registrations:
+                registrations[row.id] = self.version_runs.ensure(row)  # a version older than tracking
+        return [VersionView(r, registrations[r.id], tags[r.id], aliases[r.id]) for r in rows]
+
+    def view(self, row: ModelVersion) -> VersionView:
+        return self.views([row])[0]
+
+    # -- create ------------------------------------------------------------------------------------
+
+    def reference(self, project: Project, model: Model, row: ModelVersion) -> VersionRef:
+        """What a ``models:/<name>/<N>`` source brings: the version's files, run and logged model."""
+        view = self.view(row)
+        location = self.artifacts.of_run(self.version_runs.own_run(row))
+        return VersionRef(
+            f"models:/{model.name}/{row.sequence}", self.artifacts.blobs(project, location), view.run, view.logged_model
+        )
+
+    def create(
+        self,
+        project: Project,
+        model: Model,
+        *,
+        source: str,
+        run_id: str | None = None,
+        model_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        description: str = "",
+        run_link: str = "",
+        version_ref: VersionRef | None = None,
+        author: User | None,
+    ) -> VersionView:
+        """Register a version of ``model`` from ``source`` (see ``sources``), its files attached
+        without copying bytes. Raise ``InvalidInput`` (bad source, tag or version) or
+        ``AlreadyExists`` (the ``gitlab.version`` is taken)."""
+        checked = {validation.key(k): validation.registry_tag_value(v) for k, v in (tags or {}).items()}
+        resolver = SourceResolver(project, self.artifacts, self.runs, self.logged_models)
+        resolved = resolver.resolve(source, run_id=run_id, model_id=model_id, version_ref=version_ref)
+        row = self._new_version(project, model, checked.get(VERSION_TAG), description, author)
+        self._register(row, resolved, checked, run_link)
+        if resolved.files:
+            # Part of creating the version, which ``versions.create`` recorded (model_version_created).
+            self.packages.attach(row.package, resolved.files, audited=False)
+        if resolved.logged_model is not None:
+            self.logged_models.note_version(resolved.logged_model, model.name, row.sequence)
+        return self.view(row)
+
+    def _new_version(
+        self, project: Project, model: Model, wanted: str | None, description: str, author: User | None
+    ) -> ModelVersion:
+        if wanted is not None:
+            if not semver.is_semver(wanted):
+                raise InvalidInput(
+                    f"Invalid value '{wanted}' for tag '{VERSION_TAG}': it must be a semantic version, for example 1.4.0."
+                )
+            try:
+                return self.versions.create(project, model, wanted, description_=description, author=author)
+            except AlreadyExists:
+                raise AlreadyExists(f"Model Version (name={model.name}, version {wanted})") from None
+        for attempt in range(AUTO_VERSION_ATTEMPTS):
+            following = next_version(
+                self.session.scalars(select(ModelVersion.version).where(ModelVersion.model_id == model.id)).all()
+            )
+            try:
+                return self.versions.create(project, model, following, description_=description, author=author)
+            except AlreadyExists:
+                if attempt == AUTO_VERSION_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _register(self, row: ModelVersion, resolved: Resolved, tags: dict[str, str], run_link: str) -> None:
+        registration = self.version_runs.ensure(row)
+        registration.source = resolved.source
+        registration.run_link = run_link or ""
+        if resolved.run is not None:
+            registration.run_id = resolved.run.id
+        if resolved.logged_model is not None:
+            registration.logged_model_id = resolved.logged_model.id
+        self.session.add_all(VersionTag(version_id=row.id, key=k, value=v) for k, v in tags.items())
+        self.session.commit()
+
+    # -- change ------------------------------------------------------------------------------------
+
+    def update(self, row: ModelVersion, *, description: str | None) -> ModelVersion:
+        return self.versions.update(row, description_=description)
+
+    def delete(self, row: ModelVersion) -> None:
+        """Delete the version and its package (aliases and tags go with it)."""
+        self.versions.delete(row)
+
+    def set_tag(self, row: ModelVersion, key: str | None, value: str | None) -> None:
+        key, value = validation.key(key), validation.registry_tag_value(value or "")
+        put_tag(self.session, VersionTag.version_id, row.id, key, value)
+        row.updated_at = utcnow()
+        version_event(self.session, "tag_set", row, key=key, value=value)
+        self.session.commit()
+
+    def delete_tag(self, row: ModelVersion, key: str | None) -> None:
+        if remove_tag(self.session, VersionTag.version_id, row.id, key or ""):
+            row.updated_at = utcnow()
+            version_event(self.session, "tag_deleted", row, key=key)
+            self.session.commit()
+
+    def transition(
+        self, model: Model, row: ModelVersion, stage: str | None, *, archive_existing: bool = False
+    ) -> ModelVersion:
+        """Move ``row`` to ``stage``; with ``archive_existing`` archive the others in that stage.
+        Raise ``InvalidInput`` for an unknown stage or archiving from an inactive one."""
+        target = validation.stage(stage)
+        if archive_existing and target not in ("Staging", "Production"):
+            raise InvalidInput(
+                f"Model version transition cannot archive existing model versions because '{target}' is not an Active"
+                " stage. Valid stages are Staging and Production"
+            )
+        now = utcnow()
+        archived = []
+        if archive_existing:
+            for other in self.views([v for v in self.all_of(model) if v.id != row.id]):
+                if other.registration.stage == target:
+                    other.registration.stage = "Archived"
+                    other.version.updated_at = now
+                    archived.append(other.version.version)
+        registration = self.version_runs.ensure(row)
+        before, registration.stage = registration.stage, target
+        row.updated_at = now
+        version_event(self.session, "stage_updated", row, **change("stage", before, target), archived=archived)
+        self.session.commit()
+        return row
+
+    # -- read --------------------------------------------------------------------------------------
+
+    def latest(self, model: Model, stages: Sequence[str] = ()) -> list[VersionView]:
+        """The highest-numbered version in each of ``stages`` (every stage when empty), in
+        MLflow's stage order; raise ``InvalidInput`` for an unknown stage."""
+        wanted = [validation.stage(s) for s in stages] or list(STAGES)
+        # Only numbers and stages are needed to choose: read those, then load the chosen few.
+        rows = self.session.execute(
+            select(ModelVersion.id, ModelVersion.sequence, Registration.stage)
+            .outerjoin(Registration, Registration.version_id == ModelVersion.id)
+            .where(ModelVersion.model_id == model.id)
+        )
+        best: dict[str, tuple[int, int]] = {}
+        for version_id, sequence, stage in rows:
+            stage = stage or STAGES[0]
+            if stage in wanted and (stage not in best or sequence > best[stage][1]):
+                best[stage] = (version_id, sequence)
+        chosen = [self.session.get(ModelVersion, best[s][0]) for s in STAGES if s in best]
+        return self.views([row for row in chosen if row is not None])
+
+    def download_uri(self, row: ModelVersion) -> str:
+        """Where the version's own files are, as an artifact URI the client lists and downloads."""
+        return f"mlflow-artifacts:/{run_root(self.version_runs.own_run(row))}"
+
+    def search(
+        self,
+        project: Project,
+        *,
+        filter_: str | None = None,
+        order_by: Sequence[str] = (),
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> search.Results[VersionView]:
+        """Versions of ``project``'s models matching ``filter_``; raise ``InvalidInput``."""
+        comparisons = filters.parse(filter_, SEARCH_GRAMMAR)
+        orderings = [filters.parse_order_by(o, ORDER_KEYS) for o in order_by]
+        size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
+        start = search.offset(page_token)
+        query = (
+            select(ModelVersion).join(Model, Model.id == ModelVersion.model_id).where(Model.project_id == project.id)
+        )
+        names = [c.value for c in comparisons if c.kind == filters.ATTRIBUTE and c.key == "name" and c.operator == "="]
+        if names:  # the usual ``name='m'``: let the database narrow it down first
+            query = query.where(Model.name == names[0])
+        views = [
+            v
+            for v in self.views(list(self.session.scalars(query)))
+            if all(c.matches(version_field(v, c.kind, c.key)) for c in comparisons)
+        ]
+        keys: list[tuple[Callable[..., Any], bool]] = [
+            ((lambda v, o=o: version_field(v, o.kind, o.key)), o.ascending) for o in orderings
+        ]
+        if not orderings:
+            keys.append((lambda v: version_field(v, filters.ATTRIBUTE, "last_updated_timestamp"), False))
+        keys += [(lambda v: v.version.model.name, True), (lambda v: v.version.sequence, False)]
+        return search.paginate(search.sort(views, keys), start, size)
+
+
+_PLAIN_RELEASE = re.compile(r"\A(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
+
+
+def next_version(versions: Sequence[str]) -> str:
+    """``semver.next_patch``, without parsing each of a thousand ``1.0.N`` with the semver library:
+    when every version is a plain release, integer triples order them the same way."""
+    triples = [_PLAIN_RELEASE.match(v) for v in versions]
+    if not all(triples):
+        return semver.next_patch(versions)
+    top = max(((int(m[1]), int(m[2]), int(m[3])) for m in triples if m), default=None)
+    return "1.0.0" if top is None else f"{top[0]}.{top[1]}.{top[2] + 1}"
+
+
+def version_field(view: VersionView, kind: str, key: str) -> str | float | None:
+    """The value ``kind.key`` of a version for filters and ordering."""
+    row = view.version
+    if kind == filters.TAG:
+        return view.tags.get(key)
+    if key == "name":
+        return row.model.name
+    if key == "version_number":
+        return float(row.sequence)
+    if key == "run_id":
+        return view.run.uuid if view.run else ""
+    if key == "source_path":
+        return view.registration.source
+    if key in ("creation_timestamp", "timestamp"):
+        return float(milliseconds(row.created_at) or 0)
+    return float(milliseconds(row.updated_at) or 0)

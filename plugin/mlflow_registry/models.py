@@ -1,0 +1,65 @@
+"""What the registry keeps beside models and versions: their tags, aliases, and each version's
+registration (MLflow stage, source, run and logged model)."""
+from __future__ import annotations
+
+import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from package_api.plugin_api import db, utcnow
+from plugin.registry.models import ModelVersion
+from plugin.tracking.models import KeyValue, LoggedModel, Run
+
+#: MLflow's stages, as it spells them on the wire.
+STAGES = ("None", "Staging", "Production", "Archived")
+
+
+class ModelTag(KeyValue, db.Model):
+    __tablename__ = "ml_model_tags"
+    __table_args__ = (UniqueConstraint("model_id", "key", name="uq_ml_model_tags_key"),)
+
+    model_id: Mapped[int] = mapped_column(ForeignKey("ml_models.id", ondelete="CASCADE"), index=True)
+
+
+class VersionTag(KeyValue, db.Model):
+    __tablename__ = "ml_model_version_tags"
+    __table_args__ = (UniqueConstraint("version_id", "key", name="uq_ml_model_version_tags_key"),)
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("ml_model_versions.id", ondelete="CASCADE"), index=True)
+
+
+class Alias(db.Model):
+    """A movable name for one version of a model (``champion``)."""
+
+    __tablename__ = "ml_model_aliases"
+    __table_args__ = (UniqueConstraint("model_id", "alias", name="uq_ml_model_aliases_alias"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("ml_models.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(255))
+    version_id: Mapped[int] = mapped_column(ForeignKey("ml_model_versions.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+    version: Mapped[ModelVersion] = relationship()
+
+
+class Registration(db.Model):
+    """How a version stands in MLflow's registry: its stage, the source it was registered from,
+    the run MLflow reports (its own run, or the training run it was registered from) and the
+    logged model it holds."""
+
+    __tablename__ = "ml_model_version_registrations"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("ml_model_versions.id", ondelete="CASCADE"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), default="None")
+    source: Mapped[str] = mapped_column(Text, default="")
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("ml_runs.id", ondelete="SET NULL"), nullable=True)
+    logged_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ml_logged_models.id", ondelete="SET NULL"), nullable=True
+    )
+    run_link: Mapped[str] = mapped_column(Text, default="")
+
+    version: Mapped[ModelVersion] = relationship()
+    run: Mapped[Run | None] = relationship()
+    logged_model: Mapped[LoggedModel | None] = relationship()

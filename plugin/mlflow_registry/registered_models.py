@@ -1,0 +1,245 @@
+"""Registered models as MLflow sees them: a registered model is a model (``plugin.registry.model_service``) with
+tags, aliases and a default experiment; renaming one renames its version packages."""
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from package_api.plugin_api import AlreadyExists, InvalidInput, PackageService, Project, User, row_id, utcnow
+from plugin.mlflow_registry.model_versions import ModelVersionService, VersionView
+from plugin.mlflow_registry.models import Alias, ModelTag
+from plugin.mlflow_registry.sources import VersionRef
+from plugin.registry.auditing import change, model_event
+from plugin.registry.model_service import ModelService, model_name
+from plugin.registry.models import Model, ModelVersion
+from plugin.registry.projection import Projection
+from plugin.tracking import filters, search, validation
+from plugin.tracking.errors import MissingResource
+from plugin.tracking.experiments import ExperimentService, model_experiment_name
+from plugin.tracking.tags import put_tag, remove_tag
+from plugin.tracking.times import milliseconds
+
+SEARCH_GRAMMAR = filters.Grammar(attributes=frozenset({"name"}), listable=frozenset({"name"}))
+ORDER_KEYS = frozenset({"name", "creation_timestamp", "last_updated_timestamp", "timestamp"})
+MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 100, 1000
+LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class ModelView:
+    model: Model
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[tuple[str, int]] = field(default_factory=list)  # (alias, version sequence)
+    latest_versions: list[VersionView] = field(default_factory=list)
+
+
+class RegistryService:
+    def __init__(self, session: Session, packages: PackageService) -> None:
+        self.session = session
+        self.packages = packages
+        self.models = ModelService(session, packages)
+        self.versions = ModelVersionService(session, packages)
+        self.experiments = ExperimentService(session)
+
+    def find(self, project: Project, name: str | None) -> Model:
+        """The model named ``name``; raise ``InvalidInput`` without a name, ``MissingResource``."""
+        if not name:
+            raise InvalidInput("Missing value for required parameter 'name'.")
+        model = Projection(self.session).find_model(project.id, name)
+        if model is None:
+            raise MissingResource(f"Registered Model with name={name} not found", "Registered model")
+        return model
+
+    def create(
+        self,
+        project: Project,
+        name: str | None,
+        *,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        author: User | None,
+    ) -> Model:
+        """Create a model (and its default experiment); raise ``InvalidInput`` or ``AlreadyExists``."""
+        if not name:
+            raise InvalidInput("Missing value for required parameter 'name'.")
+        checked = {validation.key(k): validation.registry_tag_value(v) for k, v in (tags or {}).items()}
+        if Projection(self.session).find_model(project.id, name) is not None:
+            raise AlreadyExists(f"Registered Model (name={name})")
+        try:
+            model = self.models.create(project, name, description_=description, author=author)
+        except AlreadyExists:
+            raise AlreadyExists(f"Registered Model (name={name})") from None
+        self.session.add_all(ModelTag(model_id=model.id, key=k, value=v) for k, v in checked.items())
+        self.session.commit()
+        self.experiments.default_for(model)
+        return model
+
+    def update(self, model: Model, *, description: str | None) -> Model:
+        return self.models.update(model, description_=description)
+
+    def rename(self, project: Project, model: Model, new_name: str | None) -> Model:
+        """Rename ``model``, its version packages and its default experiment, all at once.
+        Raise ``InvalidInput`` or ``AlreadyExists``."""
+        if not new_name:
+            raise InvalidInput("Missing value for required parameter 'new_name'.")
+        new_name = model_name(new_name)
+        if new_name == model.name:
+            return model
+        projection = Projection(self.session)
+        if projection.find_model(project.id, new_name) is not None:
+            raise AlreadyExists(f"Registered Model (name={new_name})")
+        experiment = self.experiments.find_by_name(project.id, model_experiment_name(new_name))
+        if experiment is not None and experiment.model_id != model.id:
+            raise AlreadyExists(f"Experiment(name={experiment.name})")
+        self.experiments.rename_for_model(model, new_name)
+        before, model.name = model.name, new_name
+        model.updated_at = utcnow()
+        model_event(self.session, "updated", model, **change("name", before, new_name))
+        # One commit renames the packages, the model and its experiment together (and records it once).
+        self.packages.rename([v.package for v in self.versions.all_of(model)], new_name, audited=False)
+        return model
+
+    def delete(self, model: Model) -> None:
+        """Delete the model with its versions and their packages; its experiment stays."""
+        self.models.delete(model)
+
+    def set_tag(self, model: Model, key: str | None, value: str | None) -> None:
+        key, value = validation.key(key), validation.registry_tag_value(value or "")
+        put_tag(self.session, ModelTag.model_id, model.id, key, value)
+        model.updated_at = utcnow()
+        model_event(self.session, "tag_set", model, key=key, value=value)
+        self.session.commit()
+
+    def delete_tag(self, model: Model, key: str | None) -> None:
+        if remove_tag(self.session, ModelTag.model_id, model.id, key or ""):
+            model.updated_at = utcnow()
+            model_event(self.session, "tag_deleted", model, key=key)
+            self.session.commit()
+
+    # -- aliases -----------------------------------------------------------------------------------
+
+    def set_alias(self, model: Model, alias: str | None, version: str | None) -> None:
+        """Point ``alias`` at version ``version`` (moving it if it exists); raise ``InvalidInput``
+        (``ReservedName`` for reserved names) or ``MissingResource``."""
+        alias = validation.alias(alias)
+        row = self.versions.get(model, version)
+        existing = self.session.scalar(select(Alias).where(Alias.model_id == model.id, Alias.alias == alias))
+        before = None if existing is None else self.session.get(ModelVersion, existing.version_id)
+        if existing is None:
+            self.session.add(Alias(model_id=model.id, alias=alias, version_id=row.id))
+        else:
+            existing.version_id = row.id
+        model.updated_at = utcnow()
+        model_event(
+            self.session,
+            "alias_set",
+            model,
+            alias=alias,
+            version=row.version,
+            version_number=row.sequence,
+            **{"from": before.version if before is not None else None, "to": row.version},
+        )
+        self.session.commit()
+
+    def delete_alias(self, model: Model, alias: str | None) -> None:
+        existing = self.session.scalar(select(Alias).where(Alias.model_id == model.id, Alias.alias == (alias or "")))
+        if existing is not None:
+            pointed = self.session.get(ModelVersion, existing.version_id)
+            self.session.delete(existing)
+            model.updated_at = utcnow()
+            model_event(
+                self.session, "alias_deleted", model, alias=existing.alias, version=pointed.version if pointed else None
+            )
+            self.session.commit()
+
+    # -- versions by reference -----------------------------------------------------------------------
+
+    def version_reference(self, project: Project, source: str) -> VersionRef | None:
+        """The version a ``models:/<name>/<N|stage|latest>`` or ``models:/<name>@<alias>`` source
+        names (``None`` for other sources and ``models:/m-<id>``); raise ``MissingResource``."""
+        parsed = urllib.parse.urlsplit(source)
+        if parsed.scheme != "models" or parsed.netloc:
+            return None
+        parts = [p for p in parsed.path.split("/") if p]
+        if len(parts) == 2:
+            model = self.find(project, parts[0])
+            row = self._by_suffix(model, parts[1])
+        elif len(parts) == 1 and "@" in parts[0]:
+            name, _, alias = parts[0].rpartition("@")
+            model = self.find(project, name)
+            row = self.versions.by_alias(model, alias)
+        else:
+            return None
+        return self.versions.reference(project, model, row)
+
+    def _by_suffix(self, model: Model, suffix: str) -> ModelVersion:
+        if row_id(suffix) is not None:
+            return self.versions.get(model, suffix)
+        latest = self.versions.latest(model, [] if suffix.lower() == LATEST else [suffix])
+        if not latest:
+            raise MissingResource(f"No versions of model with name '{model.name}' found", "Model version")
+        return max(latest, key=lambda v: v.version.sequence).version
+
+    # -- read --------------------------------------------------------------------------------------
+
+    def views(self, models: Sequence[Model]) -> list[ModelView]:
+        ids = [m.id for m in models]
+        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+        aliases: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
+        if ids:
+            for tag in self.session.scalars(select(ModelTag).where(ModelTag.model_id.in_(ids))):
+                tags[tag.model_id][tag.key] = tag.value
+            rows = self.session.execute(
+                select(Alias.model_id, Alias.alias, ModelVersion.sequence)
+                .join(ModelVersion, ModelVersion.id == Alias.version_id)
+                .where(Alias.model_id.in_(ids))
+                .order_by(Alias.alias)
+            )
+            for model_id, alias, sequence in rows:
+                aliases[model_id].append((alias, sequence))
+        return [ModelView(m, tags[m.id], aliases[m.id], self.versions.latest(m)) for m in models]
+
+    def view(self, model: Model) -> ModelView:
+        return self.views([model])[0]
+
+    def search(
+        self,
+        project: Project,
+        *,
+        filter_: str | None = None,
+        order_by: Sequence[str] = (),
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> search.Results[ModelView]:
+        """Models of ``project`` matching ``filter_``; raise ``InvalidInput``."""
+        comparisons = filters.parse(filter_, SEARCH_GRAMMAR)
+        orderings = [filters.parse_order_by(o, ORDER_KEYS) for o in order_by]
+        size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
+        start = search.offset(page_token)
+        models = list(self.session.scalars(select(Model).where(Model.project_id == project.id)))
+        tags: dict[int, dict[str, str]] = {m.id: {} for m in models}
+        if models:
+            for tag in self.session.scalars(select(ModelTag).where(ModelTag.model_id.in_(list(tags)))):
+                tags[tag.model_id][tag.key] = tag.value
+        matched = [m for m in models if all(c.matches(_field(m, tags[m.id], c.kind, c.key)) for c in comparisons)]
+        keys: list[tuple[Callable[..., Any], bool]] = [
+            ((lambda m, o=o: _field(m, tags[m.id], o.kind, o.key)), o.ascending) for o in orderings
+        ]
+        keys.append((lambda m: m.name, True))
+        page = search.paginate(search.sort(matched, keys), start, size)
+        return search.Results(self.views(page.items), page.next_page_token)
+
+
+def _field(model: Model, tags: dict[str, str], kind: str, key: str) -> str | float | None:
+    if kind == filters.TAG:
+        return tags.get(key)
+    if key == "name":
+        return model.name
+    if key in ("creation_timestamp", "timestamp"):
+        return float(milliseconds(model.created_at) or 0)
+    return float(milliseconds(model.updated_at) or 0)

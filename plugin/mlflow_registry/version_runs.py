@@ -1,0 +1,73 @@
+"""Every model version is also a run: its own run in the model's default experiment, made with
+the version, whose artifacts are the version's package. A version's registration records the run
+MLflow reports for it (its own run, or the training run it was registered from)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from package_api.plugin_api import Package, PackageStatus
+from plugin.mlflow_registry.models import Registration
+from plugin.registry.models import ModelVersion
+from plugin.registry.projection import Projection, is_model_version
+from plugin.tracking.experiments import ExperimentService
+from plugin.tracking.models import Run
+from plugin.tracking.runs import RunService
+from plugin.tracking.times import milliseconds
+from plugin.tracking.transactions import committed
+
+#: A version's own run is a record, not a training job: it is finished from the start.
+OWN_RUN_STATUS = "FINISHED"
+
+
+class VersionRuns:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def ensure_for_package(self, package: Package) -> Registration | None:
+        """The registration of the version ``package`` is (made with its run if missing); ``None``
+        for a package that is not a model version."""
+        if not is_model_version(package) or package.status == PackageStatus.PENDING_DESTRUCTION:
+            return None
+        version = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
+        if version is None:  # the projection has not seen the package yet
+            version = Projection(self.session).version_for(package)
+        return None if version is None else self.ensure(version)
+
+    def ensure(self, version: ModelVersion) -> Registration:
+        """The version's registration, with its own run, both made (and committed) if missing."""
+        registration = self.session.get(Registration, version.id)
+        if registration is not None and self.own_run_of(version.id) is not None:
+            return registration
+        experiment = ExperimentService(self.session).default_for(version.model)
+        runs = RunService(self.session)
+        version_id = version.id
+        run_name = f"{version.model.name}-{version.version}"
+        started = milliseconds(version.created_at) or 0
+        author = version.author
+
+        def work() -> Registration:
+            run = self.own_run_of(version_id)
+            if run is None:
+                run = runs.build(
+                    experiment, creator=author, run_name=run_name, start_time=started, model_version_id=version_id
+                )
+                run.status, run.end_time = OWN_RUN_STATUS, started
+            found = self.session.get(Registration, version_id)
+            if found is None:
+                found = Registration(version_id=version_id, run_id=run.id)
+                self.session.add(found)
+                self.session.flush()
+            return found
+
+        return committed(self.session, work)
+
+    def own_run_of(self, version_id: int) -> Run | None:
+        return self.session.scalar(select(Run).where(Run.model_version_id == version_id))
+
+    def own_run(self, version: ModelVersion) -> Run:
+        """The version's own run (made if missing): where its artifacts are addressed."""
+        self.ensure(version)
+        run = self.own_run_of(version.id)
+        assert run is not None  # ensure made it
+        return run

@@ -1,0 +1,48 @@
+"""The model registry's entries in the audit trail (``package_api.audit``): models by their row,
+versions by their package (a version *is* a package, so ``model_version_created`` from a generic
+upload and ``model_version_updated`` from the UI name the same target)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from package_api.plugin_api import record_audit_event
+from plugin.registry.models import Model, ModelVersion
+
+#: The noun of version events; ``package_api`` gets it from ``plugin._audit_noun`` for package events.
+VERSION = "model_version"
+
+
+def model_event(session: Session, what: str, model: Model, **details: Any) -> None:
+    """Record ``model_<what>`` about ``model`` (flushed, so that it has an id) in ``session``."""
+    if model.id is None:
+        session.flush()
+    record_audit_event(
+        session,
+        f"model_{what}",
+        project=model.project_id,
+        target_type="Model",
+        target_id=model.id,
+        target_details=model.name,
+        details={"name": model.name, **details},
+    )
+
+
+def version_event(session: Session, what: str, row: ModelVersion, **details: Any) -> None:
+    """Record ``model_version_<what>`` about version ``row`` in ``session``."""
+    model = row.model
+    record_audit_event(
+        session,
+        f"{VERSION}_{what}",
+        project=model.project_id,
+        target_type="Package",
+        target_id=row.package_id,
+        target_details=f"{model.name}/{row.version}",
+        details={"name": model.name, "version": row.version, "package_id": row.package_id, **details},
+    )
+
+
+def change(field: str, before: Any, after: Any) -> dict[str, Any]:
+    """GitLab's way of saying what changed: ``change``, ``from``, ``to``."""
+    return {"change": field, "from": before, "to": after}

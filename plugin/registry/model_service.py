@@ -1,0 +1,153 @@
+"""Models: create, find, list with their latest version, describe, delete."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from package_api.plugin_api import (
+    AlreadyExists,
+    InvalidParameter,
+    NotFound,
+    PackageService,
+    Page,
+    Project,
+    User,
+    choice,
+    contains,
+    descending,
+    package_name,
+    query_page,
+    row_id,
+    slice_page,
+)
+from plugin.registry import semver
+from plugin.registry.auditing import change, model_event
+from plugin.registry.models import Model, ModelVersion
+from plugin.registry.projection import Projection
+
+MAX_DESCRIPTION = 10_000  # GitLab's limit
+ORDERS = ("name", "created_at", "updated_at", "latest_version")
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """A model with what the index shows beside it."""
+
+    model: Model
+    latest_version: ModelVersion | None
+    version_count: int
+
+
+def description(value: str | None) -> str:
+    value = value or ""
+    if len(value) > MAX_DESCRIPTION:
+        raise InvalidParameter("description", f"is too long (maximum is {MAX_DESCRIPTION} characters)")
+    return value
+
+
+def model_name(value: str) -> str:
+    """A model name is a package name (the model's versions are packages of that name)."""
+    try:
+        return package_name(value)
+    except InvalidParameter:
+        raise InvalidParameter("name", "can contain only letters, digits, '.', '_', '-' and '+'") from None
+
+
+class ModelService:
+    def __init__(self, session: Session, packages: PackageService) -> None:
+        self.session = session
+        self.packages = packages
+        self.projection = Projection(session)
+
+    def create(self, project: Project, name: str, *, description_: str = "", author: User | None) -> Model:
+        """Create a model with no versions; raise ``InvalidParameter`` or ``AlreadyExists``."""
+        name = model_name(name)
+        if self.projection.find_model(project.id, name) is not None:
+            raise AlreadyExists("Model")
+        model = Model(
+            project_id=project.id, name=name, description=description(description_), author_id=author.id if author else None
+        )
+        self.session.add(model)
+        try:
+            self.session.flush()
+            model_event(self.session, "created", model, description=model.description)
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            raise AlreadyExists("Model") from None
+        return model
+
+    def get(self, project: Project, ref: str | int) -> Model:
+        """Find a model by id or by name; raise ``NotFound("Model")``."""
+        ref = str(ref)
+        model_id = row_id(ref)
+        model = self.session.get(Model, model_id) if model_id is not None else self.projection.find_model(project.id, ref)
+        if model is None or model.project_id != project.id:
+            raise NotFound("Model")
+        return model
+
+    def versions(self, model: Model) -> Sequence[ModelVersion]:
+        """All versions of ``model``, highest precedence first."""
+        rows = self.session.scalars(
+            select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id)  # ties: by id
+        ).all()
+        return semver.ordered(rows, lambda v: v.version, descending=True)
+
+    def summary(self, model: Model) -> ModelSummary:
+        versions = self.versions(model)
+        return ModelSummary(model, semver.latest(versions, lambda v: v.version), len(versions))
+
+    def list(
+        self,
+        project: Project,
+        *,
+        search: str | None = None,
+        order_by: str = "created_at",
+        sort: str = "desc",
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Page:
+        """Models of ``project`` as ``ModelSummary`` items."""
+        choice("order_by", order_by, ORDERS)
+        query = select(Model).where(Model.project_id == project.id)
+        if search:
+            query = query.where(contains(Model.name, search))
+        reverse = descending(sort)
+        if order_by != "latest_version":
+            column = getattr(Model, order_by)
+            order = (column.desc(), Model.id.desc()) if reverse else (column.asc(), Model.id.asc())
+            page_ = query_page(self.session, query, order, page, per_page)
+            return Page([self.summary(m) for m in page_.items], page_.total, page, per_page)
+        # Precedence is not a column: order in Python. Models without versions come last. The ids
+        # break ties (equal latest versions) the same way on every database and every request.
+        tiebreak = Model.id.desc() if reverse else Model.id.asc()
+        summaries = [self.summary(m) for m in self.session.scalars(query.order_by(tiebreak)).all()]
+        with_versions = [s for s in summaries if s.latest_version is not None]
+        ordered = semver.ordered(with_versions, lambda s: s.latest_version.version, descending=reverse)  # type: ignore[union-attr]
+        ordered += [s for s in summaries if s.latest_version is None]
+        return slice_page(ordered, page, per_page)
+
+    def update(self, model: Model, *, description_: str | None) -> Model:
+        if description_ is not None:
+            text = description(description_)
+            if text != model.description:
+                before, model.description = model.description, text
+                model_event(self.session, "updated", model, **change("description", before, text))
+        self.session.commit()
+        return model
+
+    def delete(self, model: Model) -> None:
+        """Delete the model, its versions and their packages (storage is reclaimed by gc): one
+        ``model_deleted`` event names the versions that went with it."""
+        versions = self.versions(model)
+        gone = [v.version for v in versions]
+        for version in versions:
+            # The package-deleted signal drops the version row.
+            self.packages.delete(version.package, audited=False)
+        model_event(self.session, "deleted", model, versions=gone)
+        self.session.delete(model)
+        self.session.commit()

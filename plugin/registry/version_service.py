@@ -1,0 +1,179 @@
+"""Model versions: each one is the package ``<model name>/<semver>``."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from package_api.plugin_api import (
+    AlreadyExists,
+    NotFound,
+    Package,
+    PackageFile,
+    PackageService,
+    Page,
+    Project,
+    User,
+    choice,
+    descending,
+    row_id,
+    slice_page,
+)
+from plugin.registry import semver
+from plugin.registry.auditing import change, version_event
+from plugin.registry.model_service import description
+from plugin.registry.models import Model, ModelVersion
+from plugin.registry.projection import Projection
+
+ORDERS = ("version", "created_at")
+#: The version reference that means the model's latest version in download URLs.
+LATEST = "latest"
+
+
+def latest_of(session: Session, model: Model) -> ModelVersion | None:
+    """The model's latest version (``semver.latest``: the highest release, else the highest prerelease)."""
+    # By id first: versions of equal precedence (``1.0.0+a``, ``1.0.0+b``) resolve the same way on
+    # every database, whatever order it keeps rows in.
+    rows = session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id)).all()
+    return semver.latest(rows, lambda v: v.version)
+
+
+@dataclass(frozen=True)
+class Folder:
+    """The files of one folder of a version (``path`` is ``""`` for the top level)."""
+
+    path: str
+    files: Sequence[PackageFile]
+
+
+@dataclass(frozen=True)
+class VersionDetails:
+    """A version and its files (its run's params and metrics are in ``plugin.mlflow_registry.cards``)."""
+
+    version: ModelVersion
+    files: Sequence[PackageFile]
+
+    @property
+    def folders(self) -> list[Folder]:
+        """The files grouped by folder: top-level files first, then folders by path."""
+        grouped: dict[str, list[PackageFile]] = {}
+        for package_file in self.files:
+            grouped.setdefault(package_file.file_name.rpartition("/")[0], []).append(package_file)
+        return [Folder(path, sorted(grouped[path], key=lambda f: f.file_name)) for path in sorted(grouped)]
+
+
+class VersionService:
+    def __init__(self, session: Session, packages: PackageService) -> None:
+        self.session = session
+        self.packages = packages
+        self.projection = Projection(session)
+
+    def create(
+        self, project: Project, model: Model, version: str, *, description_: str = "", author: User | None
+    ) -> ModelVersion:
+        """Create version ``version`` (its package, with no files yet).
+
+        Raises ``InvalidParameter`` for a version that is not semantic, ``AlreadyExists`` for a taken one.
+        """
+        version = semver.validate(version)
+        text = description(description_)
+        if self.find(model, version) is not None:
+            raise AlreadyExists("Model version")
+        try:
+            package = self.packages.create_package(project, model.name, version, creator=author)
+        except AlreadyExists:
+            raise AlreadyExists("Model version") from None
+        row = self.projection.version_for(package)
+        assert row is not None  # a semver package always projects to a version
+        row.description = text
+        if author is not None:
+            row.author_id = author.id
+        self.session.commit()
+        return row
+
+    def find(self, model: Model, version: str) -> ModelVersion | None:
+        return self.session.scalar(
+            select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == version)
+        )
+
+    def get(self, model: Model, ref: str | int) -> ModelVersion:
+        """Find a version of ``model`` by id or by version string; raise ``NotFound``."""
+        ref = str(ref)
+        version_id = row_id(ref)
+        row = self.session.get(ModelVersion, version_id) if version_id is not None else self.find(model, ref)
+        if row is None or row.model_id != model.id:
+            raise NotFound("Model version")
+        return row
+
+    def resolve(self, model: Model, ref: str) -> ModelVersion:
+        """Like ``get``, and ``latest`` names the latest version (for downloads); raise ``NotFound``."""
+        if ref == LATEST:
+            row = latest_of(self.session, model)
+            if row is None:
+                raise NotFound("Model version")
+            return row
+        return self.get(model, ref)
+
+    def for_package(self, package: Package) -> ModelVersion | None:
+        """The version ``package`` is, or ``None`` (it is not a model version)."""
+        return self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
+
+    def get_in_project(self, project: Project, version_id: int) -> ModelVersion:
+        """A version by its id alone (GitLab's ``ml_models/:model_version_id`` URLs)."""
+        row = self.session.get(ModelVersion, version_id)
+        if row is None or row.model.project_id != project.id:
+            raise NotFound("Model version")
+        return row
+
+    def list(
+        self,
+        model: Model,
+        *,
+        search: str | None = None,
+        order_by: str = "version",
+        sort: str = "desc",
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Page:
+        choice("order_by", order_by, ORDERS)
+        reverse = descending(sort)
+        rows = list(
+            self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id))
+        )
+        if search:
+            rows = [r for r in rows if search.lower() in r.version.lower()]
+        if order_by == "version":
+            rows = semver.ordered(rows, lambda r: r.version, descending=reverse)
+        else:
+            rows.sort(key=lambda r: (r.created_at, r.id), reverse=reverse)
+        return slice_page(rows, page, per_page)
+
+    def update(self, row: ModelVersion, *, description_: str | None) -> ModelVersion:
+        if description_ is not None:
+            text = description(description_)
+            if text != row.description:
+                before, row.description = row.description, text
+                version_event(self.session, "updated", row, **change("description", before, text))
+        self.session.commit()
+        return row
+
+    def delete(self, row: ModelVersion) -> None:
+        """Delete the version and its package (the package-deleted signal drops the row; the
+        package service records ``model_version_deleted``)."""
+        self.packages.delete(row.package)
+
+    def files(self, row: ModelVersion) -> Sequence[PackageFile]:
+        """The version's live files, by path."""
+        return sorted(self.packages.list_files(row.package, per_page=10**9).items, key=lambda f: f.file_name)
+
+    def details(self, row: ModelVersion) -> VersionDetails:
+        return VersionDetails(row, self.files(row))
+
+    def delete_files(self, row: ModelVersion, file_ids: Sequence[int]) -> int:
+        """Delete the given files of the version; raise ``NotFound`` (deleting none) if one is not its."""
+        doomed = [self.packages.get_file(row.package, file_id) for file_id in file_ids]
+        for package_file in doomed:
+            self.packages.delete_file(package_file)
+        return len(doomed)

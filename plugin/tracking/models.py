@@ -1,0 +1,169 @@
+"""Tracking tables: experiments, runs, their params, metrics (every logged point: the history),
+tags and model outputs, and logged models.
+
+Identifiers are MLflow's: an experiment's ``iid`` (per project) is its ``experiment_id``, a run's
+``uuid`` (32 hex digits) its ``run_id``, a logged model's ``uuid`` (``m-`` and 32 hex digits) its
+``model_id``. A run's ``id`` names its artifact package (``candidate_<id>``): unlike a per-project
+number it needs no race to allocate, and versions made together each make a run. Times that MLflow sends (``start_time``, metric ``timestamp``) are kept as it sends
+them, in milliseconds.
+"""
+from __future__ import annotations
+
+import datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from package_api.plugin_api import CiJob, User, db, utcnow
+from plugin.registry.models import Model, ModelVersion
+
+
+class KeyValue:
+    """A key and its value for one owner (tags and params: one row per owner and key); each table
+    adds its owner column and the unique constraint on (owner, key)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(250))
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+class Experiment(db.Model):
+    __tablename__ = "ml_experiments"
+    __table_args__ = (
+        UniqueConstraint("project_id", "iid", name="uq_ml_experiments_project_iid"),
+        UniqueConstraint("project_id", "name", name="uq_ml_experiments_project_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    iid: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(500))
+    #: The model whose default experiment this is (``[model]<name>``).
+    model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ml_models.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    lifecycle_stage: Mapped[str] = mapped_column(String(32), default="active")
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    model: Mapped[Model | None] = relationship()
+
+
+class ExperimentTag(KeyValue, db.Model):
+    __tablename__ = "ml_experiment_tags"
+    __table_args__ = (UniqueConstraint("experiment_id", "key", name="uq_ml_experiment_tags_key"),)
+
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("ml_experiments.id", ondelete="CASCADE"), index=True)
+
+
+class Run(db.Model):
+    __tablename__ = "ml_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("ml_experiments.id", ondelete="CASCADE"), index=True)
+    uuid: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(250), default="")
+    #: What the client sent as ``user_id`` (MLflow's user name); the creator is the authenticated user.
+    user_name: Mapped[str] = mapped_column(String(255), default="")
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="RUNNING")
+    start_time: Mapped[int] = mapped_column(BigInteger)
+    end_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    lifecycle_stage: Mapped[str] = mapped_column(String(32), default="active")
+    #: Set on a version's own run: its artifacts are the version's package.
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ml_model_versions.id", ondelete="SET NULL"), nullable=True, unique=True
+    )
+    #: The registered CI job that ran it (the ``gitlab.CI_JOB_ID`` tag, or the job token that made it).
+    ci_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ci_jobs.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+    experiment: Mapped[Experiment] = relationship()
+    creator: Mapped[User | None] = relationship()
+    model_version: Mapped[ModelVersion | None] = relationship()
+    ci_job: Mapped[CiJob | None] = relationship()
+
+
+class RunParam(KeyValue, db.Model):
+    __tablename__ = "ml_run_params"
+    __table_args__ = (UniqueConstraint("run_id", "key", name="uq_ml_run_params_key"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
+
+
+class RunMetric(db.Model):
+    """One logged point; the latest point of a key (step, then timestamp) is the run's value."""
+
+    __tablename__ = "ml_run_metrics"
+    __table_args__ = (Index("ix_ml_run_metrics_run_key", "run_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(250))
+    #: SQLite stores NaN as NULL: NaN is kept as ``is_nan`` with value 0.
+    value: Mapped[float] = mapped_column(Float)
+    is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    step: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RunTag(KeyValue, db.Model):
+    __tablename__ = "ml_run_tags"
+    __table_args__ = (UniqueConstraint("run_id", "key", name="uq_ml_run_tags_key"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
+
+
+class LoggedModel(db.Model):
+    """MLflow 3's logged model (``m-<hex>``); its files are the package
+    ``ml_experiment_<experiment iid>/<uuid>``."""
+
+    __tablename__ = "ml_logged_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("ml_experiments.id", ondelete="CASCADE"), index=True)
+    uuid: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(500))
+    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("ml_runs.id", ondelete="SET NULL"), nullable=True)
+    status: Mapped[str] = mapped_column(String(32), default="LOGGED_MODEL_PENDING")
+    model_type: Mapped[str] = mapped_column(String(255), default="")
+    lifecycle_stage: Mapped[str] = mapped_column(String(32), default="active")
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    experiment: Mapped[Experiment] = relationship()
+    source_run: Mapped[Run | None] = relationship()
+
+
+class LoggedModelTag(KeyValue, db.Model):
+    __tablename__ = "ml_logged_model_tags"
+    __table_args__ = (UniqueConstraint("logged_model_id", "key", name="uq_ml_logged_model_tags_key"),)
+
+    logged_model_id: Mapped[int] = mapped_column(ForeignKey("ml_logged_models.id", ondelete="CASCADE"), index=True)
+
+
+class LoggedModelParam(KeyValue, db.Model):
+    __tablename__ = "ml_logged_model_params"
+    __table_args__ = (UniqueConstraint("logged_model_id", "key", name="uq_ml_logged_model_params_key"),)
+
+    logged_model_id: Mapped[int] = mapped_column(ForeignKey("ml_logged_models.id", ondelete="CASCADE"), index=True)
+
+
+class RunOutput(db.Model):
+    """A logged model a run produced (``runs/outputs``)."""
+
+    __tablename__ = "ml_run_outputs"
+    __table_args__ = (UniqueConstraint("run_id", "logged_model_id", name="uq_ml_run_outputs_model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
+    logged_model_id: Mapped[int] = mapped_column(ForeignKey("ml_logged_models.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    logged_model: Mapped[LoggedModel] = relationship()

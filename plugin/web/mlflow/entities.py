@@ -1,0 +1,137 @@
+"""JSON shapes of MLflow's protos (``service.proto``, ``model_registry.proto``) as its server
+writes them: ids and versions as strings, times as integer milliseconds, empty text as ``""``."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from plugin.mlflow_registry.model_versions import VersionView
+from plugin.mlflow_registry.registered_models import ModelView
+from plugin.tracking.artifacts import Entry, logged_model_root, run_root
+from plugin.tracking.experiments import ExperimentView
+from plugin.tracking.logged_models import LoggedModelView
+from plugin.tracking.runs import MetricPoint, RunView
+from plugin.tracking.times import milliseconds
+
+#: Versions are registered synchronously: the client never has to poll.
+READY = "READY"
+
+
+def key_values(items: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in items.items()]
+
+
+def experiment(view: ExperimentView) -> dict[str, Any]:
+    row = view.experiment
+    return {
+        "experiment_id": str(row.iid),
+        "name": row.name,
+        "artifact_location": f"mlflow-artifacts:/{row.iid}",
+        "lifecycle_stage": row.lifecycle_stage,
+        "last_update_time": milliseconds(row.updated_at),
+        "creation_time": milliseconds(row.created_at),
+        "tags": key_values(view.tags),
+    }
+
+
+def metric(point: MetricPoint) -> dict[str, Any]:
+    return {"key": point.key, "value": point.value, "timestamp": point.timestamp, "step": point.step}
+
+
+def run_info(view: RunView) -> dict[str, Any]:
+    run = view.run
+    info: dict[str, Any] = {
+        "run_id": run.uuid,
+        "run_uuid": run.uuid,
+        "run_name": run.name,
+        "experiment_id": str(run.experiment.iid),
+        "user_id": run.user_name,
+        "status": run.status,
+        "start_time": run.start_time,
+        "artifact_uri": f"mlflow-artifacts:/{run_root(run)}",
+        "lifecycle_stage": run.lifecycle_stage,
+    }
+    if run.end_time is not None:
+        info["end_time"] = run.end_time
+    return info
+
+
+def run(view: RunView) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "info": run_info(view),
+        "data": {
+            "metrics": [metric(p) for p in view.metrics.values()],
+            "params": key_values(view.params),
+            "tags": key_values(view.tags),
+        },
+        "inputs": {},
+    }
+    if view.outputs:
+        body["outputs"] = {"model_outputs": [{"model_id": m, "step": s} for m, s in view.outputs]}
+    return body
+
+
+def model_version(view: VersionView) -> dict[str, Any]:
+    row = view.version
+    body: dict[str, Any] = {
+        "name": row.model.name,
+        "version": str(row.sequence),
+        "creation_timestamp": milliseconds(row.created_at),
+        "last_updated_timestamp": milliseconds(row.updated_at),
+        "user_id": row.author.username if row.author else "",
+        "current_stage": view.registration.stage,
+        "description": row.description or "",
+        "source": view.registration.source,
+        "run_id": view.run.uuid if view.run else "",
+        "status": READY,
+        "tags": key_values(view.tags),
+        "run_link": view.registration.run_link or "",
+        # The semantic version names the version too: models:/<name>@1.4.0 resolves.
+        "aliases": [row.version, *view.aliases],
+    }
+    if view.logged_model is not None:
+        body["model_id"] = view.logged_model.uuid
+    return body
+
+
+def registered_model(view: ModelView) -> dict[str, Any]:
+    row = view.model
+    return {
+        "name": row.name,
+        "creation_timestamp": milliseconds(row.created_at),
+        "last_updated_timestamp": milliseconds(row.updated_at),
+        "user_id": row.author.username if row.author else "",
+        "description": row.description or "",
+        "latest_versions": [model_version(v) for v in view.latest_versions],
+        "tags": key_values(view.tags),
+        "aliases": [{"alias": alias, "version": str(sequence)} for alias, sequence in view.aliases],
+    }
+
+
+def logged_model(view: LoggedModelView) -> dict[str, Any]:
+    row = view.model
+    return {
+        "info": {
+            "model_id": row.uuid,
+            "experiment_id": str(row.experiment.iid),
+            "name": row.name,
+            "creation_timestamp_ms": milliseconds(row.created_at),
+            "last_updated_timestamp_ms": milliseconds(row.updated_at),
+            "artifact_uri": f"mlflow-artifacts:/{logged_model_root(row)}",
+            "status": row.status,
+            "model_type": row.model_type,
+            "source_run_id": row.source_run.uuid if row.source_run else "",
+            "status_message": "",
+            "tags": key_values(view.tags),
+        },
+        "data": {"params": key_values(view.params)},
+    }
+
+
+def files(entries: Iterable[Entry]) -> dict[str, Any]:
+    """``{"files": [...]}``, or ``{}`` when there is nothing (as MLflow answers)."""
+    listed = [
+        {"path": e.path, "is_dir": True} if e.is_dir else {"path": e.path, "is_dir": False, "file_size": e.size}
+        for e in entries
+    ]
+    return {"files": listed} if listed else {}
