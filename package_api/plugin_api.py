@@ -59,6 +59,8 @@ from package_api.web.api.entities import job as job_json
 from package_api.web.api.entities import package_file as package_file_json
 from package_api.web.api.entities import timestamp
 from package_api.web.api.pagination import page_args, paginated
+from package_api.web.api.params import request_body
+from package_api.web.api.params import text as text_param
 from package_api.web.api.upload_bodies import receive, record_provenance
 from package_api.web.openapi import add_piece as add_openapi_piece
 from package_api.web.pages import CONTENT_SECURITY_POLICY, NavEntry, PackageLink, add_package_links, add_project_nav
@@ -139,6 +141,8 @@ __all__ = [
     "timestamp",
     "page_args",
     "paginated",
+    "request_body",
+    "text_param",
     # the pages' helpers
     "CONTENT_SECURITY_POLICY",
     "page_principal",

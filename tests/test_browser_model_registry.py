@@ -279,6 +279,8 @@ def test_index_search_sort_mlflow_dialog_and_model_page(site, page, screenshot, 
     expect(dialog).to_contain_text("export MLFLOW_TRACKING_TOKEN=<your_access_token>")
     expect(dialog).to_contain_text("client.create_registered_model(")
     screenshot("mlflow-dialog")
+    dialog.get_by_role("button", name="Copy").first.click()
+    expect(dialog.get_by_role("button", name="Copied")).to_be_visible()
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
 

@@ -39,8 +39,7 @@ def error_response(exc: ModelshelfError) -> tuple[Response, int]:
     if isinstance(exc, AlreadyExists):
         return _json(409, message=f"409 Conflict - {exc.what} already exists")
     if isinstance(exc, Unauthorized):
-        response, status = _json(401, message="401 Unauthorized")
-        return response, status
+        return _json(401, message="401 Unauthorized")
     if isinstance(exc, Forbidden):
         return _json(403, message=f"403 Forbidden - {exc.reason}" if exc.reason else "403 Forbidden")
     if isinstance(exc, StorageUnavailable):

@@ -9,7 +9,7 @@ from typing import Any
 from flask import request
 from werkzeug.datastructures import MultiDict
 
-from package_api.errors import InvalidParameter
+from package_api.errors import InvalidInput, InvalidParameter
 
 ARRAY_SUFFIX = "[]"
 #: The integers SQL databases hold (SQLite's and PostgreSQL's ``bigint``): a larger number in a
@@ -37,9 +37,21 @@ def request_params() -> dict[str, Any]:
     return found
 
 
-def text(params: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
+def request_body() -> dict[str, Any]:
+    """The JSON object or the form the request sends (not its query string); raise ``InvalidInput``
+    for a JSON body that is not an object."""
+    data = request.get_json(silent=True)
+    if data is not None and not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    return dict(data or request.form or {})
+
+
+def text(params: Mapping[str, Any], name: str, *, required: bool = False, keep_blank: bool = False) -> str | None:
+    """Parameter ``name`` as text (a number is taken as its digits), ``None`` when absent or blank
+    (``keep_blank``: an empty string is a value, as a description cleared by ``""``); raise
+    ``InvalidParameter`` when it is missing but ``required``, or a list or an object."""
     value = params.get(name)
-    if value is None or value == "":
+    if value is None or (value == "" and not keep_blank):
         if required:
             raise InvalidParameter(name, "is missing")
         return None

@@ -9,7 +9,6 @@ from flask import Blueprint, Response, jsonify, request
 
 from package_api.plugin_api import (
     CiJob,
-    InvalidInput,
     InvalidParameter,
     Page,
     archive_response,
@@ -25,7 +24,9 @@ from package_api.plugin_api import (
     principal,
     receive,
     record_provenance,
+    request_body,
     row_id,
+    text_param,
 )
 from plugin.mlflow_registry.cards import CardService
 from plugin.registry.access import ModelAction
@@ -34,25 +35,6 @@ from plugin.services import model_services, version_services
 from plugin.web.api import entities
 
 bp = Blueprint("model_registry_api", __name__, url_prefix="/api/v4/projects/<project:project_ref>")
-
-
-def _body() -> dict[str, Any]:
-    """The JSON object or the form the request sends; raise ``InvalidInput`` for other JSON."""
-    data = request.get_json(silent=True)
-    if data is not None and not isinstance(data, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return dict(data or request.form or {})
-
-
-def _text(params: dict[str, Any], name: str) -> str | None:
-    """Parameter ``name`` as text (a number is taken as its digits); raise ``InvalidParameter`` for
-    a list or an object."""
-    value = params.get(name)
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (dict, list)):
-        raise InvalidParameter(name)
-    return str(value)
 
 
 def _paginated(items: list[dict[str, Any]], page: Page) -> Response:
@@ -86,12 +68,11 @@ def list_models(project_ref: str) -> Response:
 @bp.post("/ml/models")
 def create_model(project_ref: str) -> tuple[Response, int]:
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
-    params = _body()
-    name = _text(params, "name")
-    if not name:
-        raise InvalidParameter("name", "is missing")
+    params = request_body()
+    name = text_param(params, "name", required=True)
     service = model_services()
-    model = service.create(project, name, description_=_text(params, "description") or "", author=principal().user)
+    description = text_param(params, "description") or ""
+    model = service.create(project, name, description_=description, author=principal().user)
     return jsonify(entities.model(service.summary(model), project, base_url())), 201
 
 
@@ -106,8 +87,8 @@ def get_model(project_ref: str, model_ref: str) -> Response:
 def update_model(project_ref: str, model_ref: str) -> Response:
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
     service = model_services()
-    params = _body()
-    model = service.update(service.get(project, model_ref), description_=_text(params, "description"))
+    params = request_body()
+    model = service.update(service.get(project, model_ref), description_=text_param(params, "description", keep_blank=True))
     return jsonify(entities.model(service.summary(model), project, base_url()))
 
 
@@ -143,12 +124,11 @@ def list_versions(project_ref: str, model_ref: str) -> Response:
 def create_version(project_ref: str, model_ref: str) -> tuple[Response, int]:
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
     model = model_services().get(project, model_ref)
-    params = _body()
-    version = _text(params, "version")
-    if not version:
-        raise InvalidParameter("version", "is missing")
+    params = request_body()
+    version = text_param(params, "version", required=True)
+    description = text_param(params, "description") or ""
     row = version_services().create(
-        project, model, version, description_=_text(params, "description") or "", author=principal().user
+        project, model, version, description_=description, author=principal().user
     )
     record_provenance(row.package)  # a CI job's token made this version
     return jsonify(entities.version(row, project, base_url(), files=[], ci_job=_job(row))), 201
@@ -171,7 +151,7 @@ def update_version(project_ref: str, model_ref: str, version_ref: str) -> Respon
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
     versions = version_services()
     row = versions.get(model_services().get(project, model_ref), version_ref)
-    row = versions.update(row, description_=_text(_body(), "description"))
+    row = versions.update(row, description_=text_param(request_body(), "description", keep_blank=True))
     return jsonify(entities.version(row, project, base_url(), files=versions.files(row), ci_job=_job(row)))
 
 
@@ -212,7 +192,7 @@ def download_version_archive(project_ref: str, model_ref: str, version_ref: str)
 def delete_files(project_ref: str, model_ref: str, version_ref: str) -> tuple[str, int]:
     """Delete several files at once: ``{"ids": [1, 2]}`` (or ``?ids[]=1&ids[]=2``)."""
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
-    raw = _body().get("ids") or request.args.getlist("ids[]") or request.args.getlist("ids")
+    raw = request_body().get("ids") or request.args.getlist("ids[]") or request.args.getlist("ids")
     if not isinstance(raw, list):
         raise InvalidParameter("ids")
     found = [None if isinstance(i, bool) else row_id(str(i)) for i in raw]

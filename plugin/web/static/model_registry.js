@@ -4,7 +4,6 @@
  *
  *   details[data-dropdown]        a menu; closes on a click elsewhere or Escape
  *   [data-open-dialog="id"]       opens <dialog id="id">
- *   [data-copy="#selector"]       copies that input's value
  *   input[data-semver]            checked against SemVer 2.0 as it is typed and on submit
  *   form[data-version-form]       with queued artifacts: creates the version through the API, then
  *                                 uploads them, then opens the version
@@ -68,7 +67,7 @@
     show(element, text);
   }
 
-  // -- menus, dialogs, copy -------------------------------------------------------------------
+  // -- menus and dialogs (copy buttons are modelshelf.js's [data-clipboard]) ----------------
 
   function closeMenus(except) {
     document.querySelectorAll("details[data-dropdown][open]").forEach(function (menu) {
@@ -95,13 +94,6 @@
       return;
     }
 
-    var copier = target.closest("[data-copy]");
-    if (copier) {
-      var source = document.querySelector(copier.getAttribute("data-copy"));
-      copy(source, copier);
-      return;
-    }
-
     // A click on a dialog's backdrop (outside its box; its padding is the dialog too) closes it.
     if (target instanceof HTMLDialogElement && target.id !== "confirm-dialog") {
       var box = target.getBoundingClientRect();
@@ -117,27 +109,6 @@
       closeMenus();
     }
   });
-
-  function copy(input, button) {
-    if (!input) {
-      return;
-    }
-    var done = function () {
-      var label = button.textContent;
-      button.textContent = "Copied";
-      window.setTimeout(function () { button.textContent = label; }, 1500);
-    };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(input.value).then(done, function () {
-        input.select();
-      });
-    } else {
-      input.select();
-      if (document.execCommand("copy")) {
-        done();
-      }
-    }
-  }
 
   // -- the version field ------------------------------------------------------------------------
 
