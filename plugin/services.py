@@ -1,9 +1,18 @@
-"""Per-request construction of the plugin's services (shared by the API and the pages)."""
+"""The plugin's composition root: every service of the model registry, experiment tracking and
+the MLflow registry layer, built on the current app's session and ``package_api``'s services.
+The REST API, the pages and the MLflow surface ask here; none constructs a service itself."""
 from __future__ import annotations
 
 from package_api.plugin_api import db, package_services
+from plugin.mlflow_registry.cards import CardService
+from plugin.mlflow_registry.model_versions import ModelVersionService
+from plugin.mlflow_registry.registered_models import RegistryService
 from plugin.registry.model_service import ModelService
 from plugin.registry.version_service import VersionService
+from plugin.tracking.artifacts import ArtifactService
+from plugin.tracking.experiments import ExperimentService
+from plugin.tracking.logged_models import LoggedModelService
+from plugin.tracking.runs import RunService
 
 
 def model_services() -> ModelService:
@@ -12,3 +21,31 @@ def model_services() -> ModelService:
 
 def version_services() -> VersionService:
     return VersionService(db.session, package_services())
+
+
+def card_services() -> CardService:
+    return CardService(db.session)
+
+
+def experiment_services() -> ExperimentService:
+    return ExperimentService(db.session)
+
+
+def run_services() -> RunService:
+    return RunService(db.session)
+
+
+def logged_model_services() -> LoggedModelService:
+    return LoggedModelService(db.session)
+
+
+def registry_services() -> RegistryService:
+    return RegistryService(db.session, package_services())
+
+
+def model_version_services() -> ModelVersionService:
+    return ModelVersionService(db.session, package_services())
+
+
+def artifact_services() -> ArtifactService:
+    return ArtifactService(db.session, package_services())

@@ -15,7 +15,6 @@ from package_api.plugin_api import (
     archive_services,
     authorized_project,
     base_url,
-    db,
     file_response,
     package_services,
     page_args,
@@ -28,10 +27,9 @@ from package_api.plugin_api import (
     row_id,
     text_param,
 )
-from plugin.mlflow_registry.cards import CardService
 from plugin.registry.access import ModelAction
 from plugin.registry.models import ModelVersion
-from plugin.services import model_services, version_services
+from plugin.services import card_services, model_services, version_services
 from plugin.web.api import entities
 
 bp = Blueprint("model_registry_api", __name__, url_prefix="/api/v4/projects/<project:project_ref>")
@@ -43,7 +41,7 @@ def _paginated(items: list[dict[str, Any]], page: Page) -> Response:
 
 def _job(row: ModelVersion) -> CiJob | None:
     """The registered CI job that produced the version (``CardService.job_of``)."""
-    return CardService(db.session).job_of(row)
+    return card_services().job_of(row)
 
 
 # -- models ----------------------------------------------------------------------------------------
@@ -139,7 +137,7 @@ def get_version(project_ref: str, model_ref: str, version_ref: str) -> Response:
     project = authorized_project(project_ref, ModelAction.READ_MODEL)
     versions = version_services()
     row = versions.get(model_services().get(project, model_ref), version_ref)
-    cards = CardService(db.session)
+    cards = card_services()
     body = entities.version(
         row, project, base_url(), files=versions.files(row), aliases=cards.aliases(row), ci_job=cards.job_of(row)
     )

@@ -1,15 +1,29 @@
 """Per-request wiring of the MLflow surface: the project a tracking URI names, checked against
-the model registry's actions, and the tracking services."""
+the model registry's actions, the caller, and the services (from ``plugin.services``) under the
+short names its handlers use."""
 from __future__ import annotations
 
-from package_api.plugin_api import Project, User, authorized_project, db, package_services, principal
-from plugin.mlflow_registry.model_versions import ModelVersionService
-from plugin.mlflow_registry.registered_models import RegistryService
+from package_api.plugin_api import Project, User, authorized_project, principal
 from plugin.registry.access import ModelAction
-from plugin.tracking.artifacts import ArtifactService
-from plugin.tracking.experiments import ExperimentService
-from plugin.tracking.logged_models import LoggedModelService
-from plugin.tracking.runs import RunService
+from plugin.services import artifact_services as artifacts
+from plugin.services import experiment_services as experiments
+from plugin.services import logged_model_services as logged_models
+from plugin.services import model_version_services as model_versions
+from plugin.services import registry_services as registry
+from plugin.services import run_services as runs
+
+__all__ = [
+    "artifacts",
+    "experiments",
+    "job_id",
+    "logged_models",
+    "model_versions",
+    "readable",
+    "registry",
+    "runs",
+    "user",
+    "writable",
+]
 
 
 def readable(project_ref: str) -> Project:
@@ -29,27 +43,3 @@ def user() -> User | None:
 def job_id() -> int | None:
     """The registered CI job whose token made this request (its runs and uploads are its work)."""
     return principal().job_id
-
-
-def experiments() -> ExperimentService:
-    return ExperimentService(db.session)
-
-
-def runs() -> RunService:
-    return RunService(db.session)
-
-
-def logged_models() -> LoggedModelService:
-    return LoggedModelService(db.session)
-
-
-def registry() -> RegistryService:
-    return RegistryService(db.session, package_services())
-
-
-def model_versions() -> ModelVersionService:
-    return ModelVersionService(db.session, package_services())
-
-
-def artifacts() -> ArtifactService:
-    return ArtifactService(db.session, package_services())

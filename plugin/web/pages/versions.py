@@ -5,12 +5,11 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from package_api.plugin_api import FormError, attempt, can, db
+from package_api.plugin_api import FormError, attempt, can
 from package_api.plugin_api import page_principal as principal
 from package_api.plugin_api import page_project as authorized_project
-from plugin.mlflow_registry.cards import CardService
 from plugin.registry.access import ModelAction
-from plugin.services import model_services, version_services
+from plugin.services import card_services, model_services, version_services
 from plugin.web import markdown
 from plugin.web.pages import charts as charts_
 from plugin.web.pages.blueprint import PREFIX, bp, selected_tab
@@ -71,7 +70,7 @@ def version(namespace: str, project: str, model_id: int, version_id: int) -> Res
     found = authorized_project(namespace, project, ModelAction.READ_MODEL)
     versions = version_services()
     details = versions.details(versions.get(model_services().get(found, model_id), version_id))
-    cards = CardService(db.session)
+    cards = card_services()
     charts = {
         key: charts_.line_chart(key, [(p.step, p.value) for p in points])
         for key, points in cards.metric_histories(details.version).items()
