@@ -1,7 +1,7 @@
-"""The README's "Publishing from CI" snippets, run as the CI systems would run them, with bash, the
+"""The "Publishing from CI" snippets of docs/ci.md, run as the CI systems would run them, with bash, the
 real curl and jq, against a live ``modelshelf serve``.
 
-The snippets are read from README.md itself (the fenced blocks of that section), so what users copy
+The snippets are read from docs/ci.md itself (the fenced blocks of that section), so what users copy
 is what is tested. A small emulation of each runner runs them: GitLab CI joins ``script`` into one
 shell with the job's ``variables`` and runs ``after_script`` in a second one with
 ``$CI_JOB_STATUS``; GitHub Actions substitutes ``${{ ... }}`` expressions, runs each step's ``run``
@@ -49,7 +49,7 @@ EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
 def readme_section(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
+    text = (README.parent / "docs" / "ci.md").read_text(encoding="utf-8")
     start = text.index(f"\n## {title}\n")
     end = text.find("\n## ", start + 1)
     return text[start : end if end != -1 else len(text)]
