@@ -19,10 +19,12 @@ Extension points (call them from ``register``):
 
 Building blocks: the table base (``db``) and the core tables a plugin's tables may refer to, the
 domain errors (mapped to each surface's answers in one place), names and paging helpers, the
-service factories of the composition root (``package_services``...), and the helpers the core's
-own HTTP surfaces use: the API caller and project (``principal``, ``authorized_project``), file
-and archive responses, streamed upload bodies, GitLab's pagination, and the pages' caller,
-project, forms and listing parameters.
+service factories of the composition root (``package_services``...), the audit trail
+(``record_audit_event``, by an ``Actor``: a plugin's services take it in their constructor, and
+``request_actor`` is the request's, whichever surface serves it), and the helpers the core's own
+HTTP surfaces use: the API caller and project (``principal``, ``authorized_project``), file and
+archive responses, streamed upload bodies, GitLab's pagination, and the pages' caller, project,
+forms and listing parameters.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ from package_api.errors import (
     NotFound,
     Unauthorized,
 )
+from package_api.identity import Actor
 from package_api.names import MAX_ID, package_name, row_id
 from package_api.ops.migrate import register_versions as register_migrations
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
@@ -53,6 +56,7 @@ from package_api.services import job_service as job_services
 from package_api.services import package_service as package_services
 from package_api.signals import package_created, package_deleted, package_file_added, package_file_deleted
 from package_api.storage import BlobNotFound, StorageUnavailable
+from package_api.web.actors import request_actor
 from package_api.web.api.context import authorized_project, base_url, principal
 from package_api.web.api.downloads import archive_response, file_response
 from package_api.web.api.entities import job as job_json
@@ -128,6 +132,8 @@ __all__ = [
     "archive_services",
     "job_services",
     "record_audit_event",
+    "Actor",
+    "request_actor",
     # the /api/v4 surface's helpers
     "principal",
     "authorized_project",

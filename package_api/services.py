@@ -1,9 +1,11 @@
 """The composition root: every service built from an app's settings and extensions, in one place.
 
 Handlers, commands and plugins ask here instead of constructing services themselves, so what a
-service needs (storage, limits, leases, resolvers, the transfer meter) is wired once. Each factory
-takes the app (default: the current one) and a session (default: the app's ``db.session``); none
-needs a request.
+service needs (storage, limits, leases, resolvers, the transfer meter, the job token lifetime) is
+wired once. Each factory takes the app (default: the current one) and a session (default: the app's
+``db.session``); none needs a request. Services that change state (and record it in the audit trail)
+also take the ``actor`` who makes the changes: the request contexts pass the request's caller, the
+``modelshelf`` command ``identity.COMMAND_LINE``. Every service commits its own changes.
 """
 from __future__ import annotations
 
@@ -13,9 +15,14 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from package_api.access.ci_jobs import JobService
+from package_api.access.members import MemberService
 from package_api.access.policy import Policy, rules
+from package_api.access.project_settings import ProjectSettingsService
 from package_api.access.projects import ProjectService
+from package_api.access.tokens import CiTokenService, DeployTokenService, TokenService
+from package_api.access.users import UserService
 from package_api.db import db
+from package_api.identity import Actor
 from package_api.packages import resolvers
 from package_api.packages.archives import ArchiveService
 from package_api.packages.leases import UploadLeases
@@ -53,13 +60,44 @@ def archive_service(app: Flask | None = None, session: Session | None = None) ->
     return ArchiveService(session if session is not None else db.session, storage(app))
 
 
-def project_service(session: Session | None = None) -> ProjectService:
-    return ProjectService(session if session is not None else db.session)
-
-
-def job_service(session: Session | None = None) -> JobService:
-    return JobService(session if session is not None else db.session)
-
-
 def policy(app: Flask | None = None, session: Session | None = None) -> Policy:
     return Policy(session if session is not None else db.session, rules(_app(app)))
+
+
+def project_service(session: Session | None = None, *, actor: Actor | None = None) -> ProjectService:
+    return ProjectService(session if session is not None else db.session, actor=actor)
+
+
+def project_settings_service(
+    app: Flask | None = None, session: Session | None = None, *, actor: Actor | None = None
+) -> ProjectSettingsService:
+    session = session if session is not None else db.session
+    return ProjectSettingsService(session, policy(app, session), actor=actor)
+
+
+def member_service(session: Session | None = None, *, actor: Actor | None = None) -> MemberService:
+    return MemberService(session if session is not None else db.session, actor=actor)
+
+
+def user_service(session: Session | None = None, *, actor: Actor | None = None) -> UserService:
+    return UserService(session if session is not None else db.session, actor=actor)
+
+
+def token_service(session: Session | None = None, *, actor: Actor | None = None) -> TokenService:
+    return TokenService(session if session is not None else db.session, actor=actor)
+
+
+def deploy_token_service(session: Session | None = None, *, actor: Actor | None = None) -> DeployTokenService:
+    return DeployTokenService(session if session is not None else db.session, actor=actor)
+
+
+def ci_token_service(session: Session | None = None, *, actor: Actor | None = None) -> CiTokenService:
+    return CiTokenService(session if session is not None else db.session, actor=actor)
+
+
+def job_service(
+    session: Session | None = None, *, app: Flask | None = None, actor: Actor | None = None
+) -> JobService:
+    """CI jobs, whose tokens live ``JOB_TOKEN_TTL`` seconds."""
+    ttl = datetime.timedelta(seconds=float(_app(app).config["MODELSHELF"]["JOB_TOKEN_TTL"]))
+    return JobService(session if session is not None else db.session, ttl=ttl, actor=actor)

@@ -1,9 +1,11 @@
 """The plugin's composition root: every service of the model registry, experiment tracking and
 the MLflow registry layer, built on the current app's session and ``package_api``'s services.
-The REST API, the pages and the MLflow surface ask here; none constructs a service itself."""
+The REST API, the pages and the MLflow surface ask here; none constructs a service itself. The
+services that change things make their changes as the request's actor (``request_actor``: the
+API's caller under ``/api/``, the pages' elsewhere), the author of their audit events."""
 from __future__ import annotations
 
-from package_api.plugin_api import db, package_services
+from package_api.plugin_api import db, package_services, request_actor
 from plugin.mlflow_registry.cards import CardService
 from plugin.mlflow_registry.model_versions import ModelVersionService
 from plugin.mlflow_registry.registered_models import RegistryService
@@ -16,11 +18,11 @@ from plugin.tracking.runs import RunService
 
 
 def model_services() -> ModelService:
-    return ModelService(db.session, package_services())
+    return ModelService(db.session, package_services(), actor=request_actor())
 
 
 def version_services() -> VersionService:
-    return VersionService(db.session, package_services())
+    return VersionService(db.session, package_services(), actor=request_actor())
 
 
 def card_services() -> CardService:
@@ -28,22 +30,24 @@ def card_services() -> CardService:
 
 
 def experiment_services() -> ExperimentService:
-    return ExperimentService(db.session)
+    return ExperimentService(db.session, actor=request_actor())
 
 
 def run_services() -> RunService:
-    return RunService(db.session)
+    return RunService(db.session, actor=request_actor())
 
 
 def logged_model_services() -> LoggedModelService:
-    return LoggedModelService(db.session)
+    return LoggedModelService(db.session, actor=request_actor())
 
 
 def registry_services() -> RegistryService:
-    return RegistryService(db.session, package_services())
+    return RegistryService(db.session, package_services(), actor=request_actor())
 
 
 def model_version_services() -> ModelVersionService:
+    # It takes no actor yet (it is being reworked with the upload pipeline): its events are by the
+    # actor the request context bound to the session, the same caller.
     return ModelVersionService(db.session, package_services())
 
 

@@ -1,10 +1,12 @@
 """Who is asking: credentials are read off a request, then each authenticator is asked in turn.
 
 A request may carry a secret in several places (GitLab's five styles). ``credentials_from``
-lists them; an ``Authenticator`` turns one into a ``Principal`` or passes: personal and project
-access tokens, deploy tokens, CI job tokens, the project CI token and the browser session, each
-told apart by its prefix. A secret that no authenticator accepts is a 401, even where anonymous
-access would have worked, as in GitLab.
+lists them; an ``Authenticator`` turns one into a ``Principal`` (``package_api.identity``) or
+passes: personal and project access tokens, deploy tokens, CI job tokens, the project CI token and
+the browser session, each told apart by its prefix. A secret that no authenticator accepts is a
+401, even where anonymous access would have worked, as in GitLab. Accepting a token stamps its
+``last_used_at`` and commits the stamp (the token services' ``find_active``), so resolving a caller
+is the one write a request may make before its handler runs.
 
 The browser session is one more credential: Flask's signed session cookie holds the user id and a
 fingerprint of the account (``session_fingerprint``: a new password, or a new user that reuses a
@@ -23,7 +25,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -41,6 +43,7 @@ from package_api.access.tokens import (
 )
 from package_api.access.users import UserService
 from package_api.errors import InvalidCsrfToken, Unauthorized
+from package_api.identity import ANONYMOUS, Principal, PrincipalKind
 
 #: Keys of the signed session cookie.
 SESSION_USER_ID = "user_id"
@@ -60,56 +63,6 @@ class Credential:
     source: str  # private-token | bearer | basic | query | job-token | deploy-token | ci-token | session
     secret: str
     username: str | None = None
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller. ``user`` is ``None`` for anonymous requests and deploy tokens.
-
-    ``project_id`` confines a principal to one project (deploy tokens, job tokens, the project CI
-    token): elsewhere it is no more than an anonymous caller. ``token_id`` is the row that
-    authenticated it (a token or a CI job), for provenance and the audit trail.
-    """
-
-    user: User | None = None
-    scopes: frozenset[str] = field(default_factory=frozenset)
-    # anonymous | personal_access_token | project_access_token | session | deploy_token | job_token | ci_token
-    kind: str = "anonymous"
-    project_id: int | None = None
-    token_id: int | None = None
-    name: str = ""
-
-    @property
-    def is_anonymous(self) -> bool:
-        return self.kind == "anonymous"
-
-    @property
-    def is_admin(self) -> bool:
-        return bool(self.user and self.user.is_admin and self.project_id is None)
-
-    @property
-    def can_write(self) -> bool:
-        """Whether the token scopes allow changes (``read_api`` does not)."""
-        return "api" in self.scopes
-
-    @property
-    def job_id(self) -> int | None:
-        """The CI job whose token this is."""
-        return self.token_id if self.kind == "job_token" else None
-
-    @property
-    def display_name(self) -> str:
-        if self.user is not None:
-            return self.user.username
-        return self.name
-
-    def acts_in(self, project_id: int) -> bool:
-        """Whether this principal's powers reach ``project_id`` (tokens of one project do not
-        reach others)."""
-        return self.project_id is None or self.project_id == project_id
-
-
-ANONYMOUS = Principal()
 
 
 def credentials_from(headers: Mapping[str, str], args: Mapping[str, str]) -> list[Credential]:
@@ -159,7 +112,7 @@ class PersonalAccessTokenAuthenticator:
         row = self.tokens.find_active(credential.secret)
         if row is None:
             return None
-        kind = "project_access_token" if row.user.is_bot else "personal_access_token"
+        kind = PrincipalKind.PROJECT_ACCESS_TOKEN if row.user.is_bot else PrincipalKind.PERSONAL_ACCESS_TOKEN
         # A bot's powers end at its project's edge: elsewhere it is no more than an anonymous caller.
         return Principal(
             user=row.user, scopes=frozenset(row.scope_list), kind=kind, project_id=row.user.bot_project_id, token_id=row.id
@@ -183,7 +136,7 @@ class DeployTokenAuthenticator:
             return None
         return Principal(
             scopes=frozenset(row.scope_list),
-            kind="deploy_token",
+            kind=PrincipalKind.DEPLOY_TOKEN,
             project_id=row.project_id,
             token_id=row.id,
             name=row.username,
@@ -207,7 +160,11 @@ class JobTokenAuthenticator:
         if job is None or job.user is None:
             return None
         return Principal(
-            user=job.user, scopes=frozenset({"api"}), kind="job_token", project_id=job.project_id, token_id=job.id
+            user=job.user,
+            scopes=frozenset({"api"}),
+            kind=PrincipalKind.JOB_TOKEN,
+            project_id=job.project_id,
+            token_id=job.id,
         )
 
 
@@ -226,7 +183,7 @@ class CiTokenAuthenticator:
         project = self.tokens.find_project(credential.secret)
         if project is None:
             return None
-        return Principal(kind="ci_token", project_id=project.id, name=f"{project.full_path} CI")
+        return Principal(kind=PrincipalKind.CI_TOKEN, project_id=project.id, name=f"{project.full_path} CI")
 
 
 class SessionAuthenticator:
@@ -246,7 +203,7 @@ class SessionAuthenticator:
         # its password changed): treat it as signed out rather than as a bad credential.
         if user is None or not hmac.compare_digest(session_fingerprint(user), fingerprint):
             return ANONYMOUS
-        return Principal(user=user, scopes=frozenset({"api"}), kind="session")
+        return Principal(user=user, scopes=frozenset({"api"}), kind=PrincipalKind.SESSION)
 
 
 class CredentialResolver:

@@ -5,7 +5,8 @@ when it starts, with the project's CI token and the job's metadata, and gets a j
 job token acts with the triggering user's role in that project only, until the job is marked
 finished or its time to live passes. Uploads made with it record the job on the package
 (``PackageBuildInfo``): that is a model version's provenance. Registering and finishing a job
-are recorded in the audit trail (``job_registered``, ``job_finished``).
+are recorded in the audit trail (``job_registered``, ``job_finished``); each change is committed
+by the method that makes it.
 """
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from package_api import audit
 from package_api.access.models import CiJob, JobStatus, Project
 from package_api.access.tokens import JOB_TOKEN_PREFIX, digest, find_by_digest, new_secret, stamp
 from package_api.access.users import UserService
-from package_api.db import utcnow
+from package_api.db import unit_of_work, utcnow
 from package_api.errors import InvalidParameter, NotFound
+from package_api.identity import Actor
 from package_api.packages.models import Package, PackageBuildInfo
 from package_api.paging import Page, choice, query_page
 
@@ -68,15 +70,22 @@ class JobService:
         *,
         ttl: datetime.timedelta = datetime.timedelta(hours=3),
         clock: Callable[[], datetime.datetime] = utcnow,
+        actor: Actor | None = None,
     ) -> None:
         self.session = session
         self.ttl = ttl
         self.clock = clock
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
 
     def register(self, project: Project, params: Mapping[str, Any]) -> tuple[CiJob, str]:
-        """Record a running job of ``project``; return it and its token (shown once).
+        """Record a running job of ``project`` and commit; return it and its token (shown once).
 
-        ``user`` (a username) is who triggered it: the token acts with that user's role here."""
+        ``user`` (a username) is who triggered it: the token acts with that user's role here. Raise
+        ``InvalidParameter``, or ``NotFound("User")``."""
+        with unit_of_work(self.session):
+            return self._register(project, params)
+
+    def _register(self, project: Project, params: Mapping[str, Any]) -> tuple[CiJob, str]:
         username = params.get("user") or params.get("username")
         if not username:
             raise InvalidParameter("user", "is missing")
@@ -117,7 +126,8 @@ class JobService:
         )
 
     def finish(self, job: CiJob, status: str) -> CiJob:
-        """Mark the job finished (``success``, ``failed`` or ``canceled``): its token stops working."""
+        """Mark the job finished (``success``, ``failed`` or ``canceled``) and commit: its token
+        stops working. Raise ``InvalidParameter`` for another status."""
         try:
             final = JobStatus(status)
         except ValueError:
@@ -125,10 +135,10 @@ class JobService:
         if final not in FINISHED:
             raise InvalidParameter("status", "does not have a valid value")
         if job.status == JobStatus.RUNNING:
-            job.status = final
-            job.finished_at = self.clock()
-            self._record("job_finished", job, status=final.value)
-            self.session.flush()
+            with unit_of_work(self.session):
+                job.status = final
+                job.finished_at = self.clock()
+                self._record("job_finished", job, status=final.value)
         return job
 
     def _record(self, event: str, job: CiJob, **details: object) -> None:
@@ -140,15 +150,16 @@ class JobService:
             target_id=job.id,
             target_details=_label(job),
             details=details,
+            actor=self.actor,
         )
 
     def find_active(self, secret: str) -> CiJob | None:
-        """The running, unexpired job whose token this is, stamping ``last_used_at``."""
+        """The running, unexpired job whose token this is, its ``last_used_at`` stamped (committed)."""
         job: CiJob | None = find_by_digest(self.session, CiJob, secret)
         now = self.clock()
         if job is None or job.status != JobStatus.RUNNING or job.expires_at <= now:
             return None
-        stamp(job, now)
+        stamp(self.session, job, now)
         return job
 
     def page_for(self, project: Project, *, status: str | None = None, page: int = 1, per_page: int = 20) -> Page:
@@ -169,13 +180,14 @@ class JobService:
     # -- provenance ---------------------------------------------------------------------------
 
     def record_build(self, package: Package, job_id: int) -> None:
-        """Remember that job ``job_id`` uploaded into ``package`` (once per job)."""
+        """Remember that job ``job_id`` uploaded into ``package`` (once per job), and commit. Raise
+        ``IntegrityError`` when a parallel upload of the same job recorded it first."""
         exists = self.session.scalar(
             select(PackageBuildInfo.id).where(PackageBuildInfo.package_id == package.id, PackageBuildInfo.ci_job_id == job_id)
         )
         if exists is None:
-            self.session.add(PackageBuildInfo(package_id=package.id, ci_job_id=job_id))
-            self.session.flush()
+            with unit_of_work(self.session):
+                self.session.add(PackageBuildInfo(package_id=package.id, ci_job_id=job_id))
 
     def builds(self, package: Package) -> list[CiJob]:
         """The jobs that uploaded into ``package``, newest first."""

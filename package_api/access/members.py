@@ -3,8 +3,8 @@
 Every project keeps at least one Owner: demoting or removing the last one is refused, so a project
 can always be administered by someone other than an admin. Who may make a change (Maintainers up
 to Maintainer, Owners for anything about the Owner role) is the policy's business; this module
-keeps the invariants, and records every change in the audit trail (``member_added``,
-``member_updated``, ``member_removed``), whichever surface makes it.
+keeps the invariants, records every change in the audit trail (``member_added``,
+``member_updated``, ``member_removed``), whichever surface makes it, and commits each change.
 """
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from package_api import audit
 from package_api.access.models import Membership, Project, Role, User
+from package_api.db import unit_of_work
 from package_api.errors import AlreadyExists, InvalidInput, NotFound
+from package_api.identity import Actor
 from package_api.paging import Page, contains
 
 LAST_OWNER = "a project must keep at least one Owner: make another member Owner first"
@@ -35,8 +37,9 @@ class Member:
 
 
 class MemberService:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
         self.session = session
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
 
     def _query(self, project: Project) -> Select[Membership, User]:
         return (
@@ -77,18 +80,20 @@ class MemberService:
         return member
 
     def add(self, project: Project, user: User, role: Role) -> Member:
-        """Make ``user`` a member with ``role``; raise ``AlreadyExists("Member")`` if they are one,
-        ``InvalidInput`` for a project bot of another project."""
-        if self.find(project, user.id) is not None:
-            raise AlreadyExists("Member")
-        if user.bot_project_id is not None and user.bot_project_id != project.id:
-            raise InvalidInput("a project access token's bot belongs to its own project only")
-        member = self._join(project, user, role)
-        self._record("member_added", project, member, access_level=int(role))
-        return member
+        """Make ``user`` a member with ``role`` and commit; raise ``AlreadyExists("Member")`` if they
+        are one, ``InvalidInput`` for a project bot of another project."""
+        with unit_of_work(self.session):
+            if self.find(project, user.id) is not None:
+                raise AlreadyExists("Member")
+            if user.bot_project_id is not None and user.bot_project_id != project.id:
+                raise InvalidInput("a project access token's bot belongs to its own project only")
+            member = self._join(project, user, role)
+            self._record("member_added", project, member, access_level=int(role))
+            return member
 
     def add_creator(self, project: Project, creator: User) -> Member:
-        """Make the creator of the new ``project`` its first Owner (``project_created`` records it)."""
+        """Make the creator of the new ``project`` its first Owner: a step of ``ProjectService.create``,
+        whose unit of work (and its ``project_created`` event) this joins, so it commits nothing."""
         return self._join(project, creator, Role.OWNER)
 
     def _join(self, project: Project, user: User, role: Role) -> Member:
@@ -98,19 +103,19 @@ class MemberService:
         return Member(membership, user)
 
     def update(self, project: Project, user_id: int, role: Role) -> Member:
-        """Give member ``user_id`` ``role`` (the same role changes nothing and records nothing);
-        raise ``NotFound("Member")``, and ``InvalidInput`` when that would leave the project
-        without an Owner."""
-        member = self.get(project, user_id)
-        before = member.access_level
-        if before == int(role):
+        """Give member ``user_id`` ``role`` and commit (the same role changes nothing and records
+        nothing); raise ``NotFound("Member")``, and ``InvalidInput`` when that would leave the
+        project without an Owner."""
+        with unit_of_work(self.session):
+            member = self.get(project, user_id)
+            before = member.access_level
+            if before == int(role):
+                return member
+            if before == Role.OWNER:
+                self._keep_an_owner(project)
+            member.membership.access_level = int(role)
+            self._record("member_updated", project, member, access_level={"from": before, "to": int(role)})
             return member
-        if before == Role.OWNER:
-            self._keep_an_owner(project)
-        member.membership.access_level = int(role)
-        self._record("member_updated", project, member, access_level={"from": before, "to": int(role)})
-        self.session.flush()
-        return member
 
     def put(self, project: Project, user: User, role: Role) -> Member:
         """Add ``user`` with ``role``, or change their role if they are a member already."""
@@ -119,15 +124,15 @@ class MemberService:
         return self.update(project, user.id, role)
 
     def remove(self, project: Project, user_id: int) -> Member:
-        """End ``user_id``'s membership; raise ``NotFound("Member")``, and ``InvalidInput`` for the
-        last Owner."""
-        member = self.get(project, user_id)
-        if member.access_level == Role.OWNER:
-            self._keep_an_owner(project)
-        self.session.delete(member.membership)
-        self._record("member_removed", project, member, access_level=member.access_level)
-        self.session.flush()
-        return member
+        """End ``user_id``'s membership and commit; raise ``NotFound("Member")``, and ``InvalidInput``
+        for the last Owner."""
+        with unit_of_work(self.session):
+            member = self.get(project, user_id)
+            if member.access_level == Role.OWNER:
+                self._keep_an_owner(project)
+            self.session.delete(member.membership)
+            self._record("member_removed", project, member, access_level=member.access_level)
+            return member
 
     def _record(self, event: str, project: Project, member: Member, **details: object) -> None:
         audit.record(
@@ -138,6 +143,7 @@ class MemberService:
             target_id=member.user.id,
             target_details=member.user.username,
             details=details,
+            actor=self.actor,
         )
 
     def _keep_an_owner(self, project: Project) -> None:

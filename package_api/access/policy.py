@@ -22,9 +22,9 @@ from flask import Flask
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from package_api.access.authentication import Principal
 from package_api.access.models import FeatureAccess, Membership, Project, ProjectFeature, Role, Visibility
 from package_api.errors import Forbidden, NotFound, Unauthorized
+from package_api.identity import Principal, PrincipalKind
 
 PACKAGE_REGISTRY = "package_registry"
 
@@ -180,7 +180,7 @@ class Policy:
         self.session.flush()
 
     def can_see(self, principal: Principal, project: Project) -> bool:
-        if principal.kind in ("deploy_token", "ci_token"):
+        if principal.kind in (PrincipalKind.DEPLOY_TOKEN, PrincipalKind.CI_TOKEN):
             return principal.acts_in(project.id) or project.visibility == Visibility.PUBLIC
         if principal.is_admin and principal.acts_in(project.id):
             return True
@@ -240,6 +240,39 @@ class Policy:
         if refusal is not None:
             raise refusal
 
+    def authorize_roles(self, principal: Principal, project: Project, *levels: int) -> None:
+        """Raise unless ``principal`` may grant, change or take away each of the roles ``levels`` in
+        ``project``: anything about the Owner role takes an Owner (``Action.OWN_PROJECT``), the rest
+        the Maintainer that ``Action.ADMIN_PROJECT`` asked for already."""
+        if Role.OWNER in levels:
+            self.authorize(principal, project, Action.OWN_PROJECT)
+
+    def authorize_visibility(self, principal: Principal, project: Project, visibility: str | None) -> None:
+        """Raise unless ``principal`` may set ``project``'s visibility to ``visibility`` (``None``:
+        left as it is): a new visibility takes an Owner (``Action.OWN_PROJECT``)."""
+        if visibility is not None and visibility != project.visibility.value:
+            self.authorize(principal, project, Action.OWN_PROJECT)
+
+    def authorize_token_role(self, principal: Principal, project: Project, role: Role) -> None:
+        """Raise ``Forbidden`` unless ``principal`` may issue a project access token with ``role`` in
+        ``project``: no higher than its own role there (admins any)."""
+        if not principal.is_admin and role > (self.role(principal, project) or 0):
+            raise Forbidden("a token cannot have a higher access level than its creator")
+
+    def authorize_job_finish(self, principal: Principal, project: Project, job_id: int) -> None:
+        """Raise unless ``principal`` may mark ``project``'s CI job ``job_id`` finished: the job's own
+        token, the project's CI token (``Action.REGISTER_JOB``), or a Maintainer, who may end a job
+        token that leaked (``Action.ADMIN_PROJECT``)."""
+        if principal.job_id is not None and principal.job_id == job_id and principal.acts_in(project.id):
+            return
+        self.authorize(principal, project, Action.REGISTER_JOB if principal.kind is PrincipalKind.CI_TOKEN else Action.ADMIN_PROJECT)
+
+    def authorize_namespace(self, principal: Principal, namespace: str) -> None:
+        """Raise ``Forbidden`` unless ``principal`` may create a project in ``namespace``: its user's
+        own namespace, or any for admins."""
+        if not principal.is_admin and (principal.user is None or namespace != principal.user.username):
+            raise Forbidden("only administrators create projects outside their own namespace")
+
     def changes(self, action: object, *, package: tuple[str, str] | None = None, reading: bool = False) -> bool:
         """Whether doing ``action`` changes something (so needs an authenticated, ``api``-scoped caller)."""
         return not (self.rules.actions[self._action(action, package)].read or reading)
@@ -258,20 +291,20 @@ class Policy:
         if principal.is_anonymous and changes:
             return Unauthorized("authentication required")
         if action == Action.REGISTER_JOB:
-            return None if principal.kind == "ci_token" and principal.acts_in(project.id) else Forbidden()
-        if principal.kind == "ci_token":
+            return None if principal.kind is PrincipalKind.CI_TOKEN and principal.acts_in(project.id) else Forbidden()
+        if principal.kind is PrincipalKind.CI_TOKEN:
             return Forbidden()
         if rule.feature is not None:
             refusal = self._feature_refusal(principal, project, rule.feature)
             if refusal is not None:
                 return refusal
-        if principal.kind == "deploy_token":
+        if principal.kind is PrincipalKind.DEPLOY_TOKEN:
             if principal.acts_in(project.id) and rule.deploy_scope in principal.scopes:
                 return None
             if rule.read and project.visibility == Visibility.PUBLIC:
                 return None
             return Forbidden("insufficient_scope" if principal.acts_in(project.id) else "")
-        if principal.kind == "job_token" and principal.acts_in(project.id) and not rule.job_token:
+        if principal.kind is PrincipalKind.JOB_TOKEN and principal.acts_in(project.id) and not rule.job_token:
             return Forbidden("job tokens may not do this")
         if changes and not principal.can_write:
             if principal.is_anonymous:
@@ -293,7 +326,7 @@ class Policy:
         if level == FeatureAccess.DISABLED:
             return Forbidden(f"the {feature.replace('_', ' ')} is disabled in this project")
         if level == FeatureAccess.PRIVATE:
-            if principal.kind == "deploy_token" and principal.acts_in(project.id):
+            if principal.kind is PrincipalKind.DEPLOY_TOKEN and principal.acts_in(project.id):
                 return None
             if (principal.is_admin and principal.acts_in(project.id)) or self.role(principal, project) is not None:
                 return None

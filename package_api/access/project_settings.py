@@ -3,8 +3,10 @@ access level of each feature, and the duplicate-package policy.
 
 Each method checks all of its input before it changes anything, so a mistake changes nothing; it
 raises ``InvalidParameter`` naming the field. Every change is added to the audit trail in the same
-session (``package_api.audit``); the caller commits. Who may call what is the policy's business
-(``Action.ADMIN_PROJECT``; visibility needs ``Action.OWN_PROJECT``), asked before these run.
+session (``package_api.audit``), and each method commits its changes as one unit of work (``update``
+makes several kinds of change at once, as the API's ``PUT /projects/:id`` does). Who may call what
+is the policy's business (``Action.ADMIN_PROJECT``; a new visibility needs ``Action.OWN_PROJECT``,
+``Policy.authorize_visibility``), asked before these run.
 """
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from sqlalchemy.orm import Session
 from package_api import audit, names
 from package_api.access.models import FeatureAccess, Project, Visibility
 from package_api.access.policy import Policy
-from package_api.access.projects import MAX_DESCRIPTION_LENGTH, ProjectService, parse_visibility
+from package_api.access.projects import MAX_DESCRIPTION_LENGTH, parse_visibility
+from package_api.db import unit_of_work
 from package_api.errors import InvalidParameter
+from package_api.identity import Actor
 
 
 def feature_param(feature: str) -> str:
@@ -32,12 +36,41 @@ def parse_feature_access(feature: str, value: str) -> FeatureAccess:
 
 
 class ProjectSettingsService:
-    def __init__(self, session: Session, policy: Policy) -> None:
+    def __init__(self, session: Session, policy: Policy, *, actor: Actor | None = None) -> None:
         self.session = session
         self.policy = policy
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
+
+    def update(
+        self,
+        project: Project,
+        *,
+        visibility: str | None = None,
+        features: Mapping[str, str] | None = None,
+        description: str | None = None,
+        duplicates_allowed: bool | None = None,
+        exception_regex: str | None = None,
+    ) -> None:
+        """Change what is given (``None``: leave it) in one unit of work: the visibility and feature
+        access levels (``update_access``), the description, and the duplicate-package policy (a half
+        not given stays as it is). Raise ``InvalidParameter``; then nothing changes."""
+        with unit_of_work(self.session):
+            self._access(project, visibility, features)
+            if description is not None:
+                self._description(project, description)
+            if duplicates_allowed is not None or exception_regex is not None:
+                self._duplicates(
+                    project,
+                    project.generic_duplicates_allowed if duplicates_allowed is None else duplicates_allowed,
+                    project.generic_duplicate_exception_regex if exception_regex is None else exception_regex,
+                )
 
     def update_description(self, project: Project, description: str) -> bool:
-        """Set the description; return whether it changed."""
+        """Set the description and commit; return whether it changed."""
+        with unit_of_work(self.session):
+            return self._description(project, description)
+
+    def _description(self, project: Project, description: str) -> bool:
         description = description.replace("\r\n", "\n").strip()
         if len(description) > MAX_DESCRIPTION_LENGTH:
             raise InvalidParameter("description", f"is too long (maximum is {MAX_DESCRIPTION_LENGTH} characters)")
@@ -52,6 +85,7 @@ class ProjectSettingsService:
             target_id=project.id,
             target_details=project.full_path,
             details={"from": before, "to": description},
+            actor=self.actor,
         )
         self.session.flush()
         return True
@@ -60,7 +94,11 @@ class ProjectSettingsService:
         self, project: Project, *, visibility: str | None = None, features: Mapping[str, str] | None = None
     ) -> list[str]:
         """Set the visibility (when given) and the access level of each feature named in
-        ``features`` (feature -> ``disabled``/``private``/``enabled``); return what changed."""
+        ``features`` (feature -> ``disabled``/``private``/``enabled``) and commit; return what changed."""
+        with unit_of_work(self.session):
+            return self._access(project, visibility, features)
+
+    def _access(self, project: Project, visibility: str | None, features: Mapping[str, str] | None) -> list[str]:
         wanted_visibility: Visibility | None = parse_visibility(visibility) if visibility is not None else None
         levels: dict[str, FeatureAccess] = {}
         for feature, value in (features or {}).items():
@@ -80,6 +118,7 @@ class ProjectSettingsService:
                 target_id=project.id,
                 target_details=project.full_path,
                 details={"from": before.value, "to": wanted_visibility.value},
+                actor=self.actor,
             )
         current = self.policy.feature_levels(project)
         for feature, level in levels.items():
@@ -95,18 +134,21 @@ class ProjectSettingsService:
                 target_id=project.id,
                 target_details=project.full_path,
                 details={"feature": feature, "from": current[feature].value, "to": level.value},
+                actor=self.actor,
             )
         self.session.flush()
         return changed
 
     def update_duplicates(self, project: Project, *, allowed: bool, exception_regex: str) -> bool:
         """Set whether generic packages may be published twice, and the names or versions
-        (``exception_regex``) that are the exception; return whether anything changed."""
-        names.duplicate_exception_regex(exception_regex)  # checked before anything changes
+        (``exception_regex``) that are the exception, and commit; return whether anything changed."""
+        with unit_of_work(self.session):
+            return self._duplicates(project, allowed, exception_regex)
+
+    def _duplicates(self, project: Project, allowed: bool, exception_regex: str) -> bool:
+        regex = names.duplicate_exception_regex(exception_regex)  # checked before anything changes
         before = (project.generic_duplicates_allowed, project.generic_duplicate_exception_regex)
-        ProjectService(self.session).update_package_settings(
-            project, duplicates_allowed=allowed, exception_regex=exception_regex
-        )
+        project.generic_duplicates_allowed, project.generic_duplicate_exception_regex = allowed, regex
         after = (project.generic_duplicates_allowed, project.generic_duplicate_exception_regex)
         if after == before:
             return False
@@ -121,6 +163,7 @@ class ProjectSettingsService:
                 "generic_duplicates_allowed": allowed,
                 "generic_duplicate_exception_regex": project.generic_duplicate_exception_regex,
             },
+            actor=self.actor,
         )
         self.session.flush()
         return True

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 from package_api import audit, names
 from package_api.access.members import MemberService
 from package_api.access.models import Membership, Project, Role, User, Visibility
+from package_api.db import unit_of_work
 from package_api.errors import AlreadyExists, InvalidParameter, NotFound
+from package_api.identity import Actor
 from package_api.paging import Page, choice, contains, descending, query_page
 
 #: ``order_by`` values of the projects list (GitLab's, those we keep columns for).
@@ -35,13 +37,19 @@ def parse_role(value: str | int) -> Role:
 
 
 class ProjectService:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
         self.session = session
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
 
     def create(
         self, full_path: str, owner: User, *, visibility: Visibility = Visibility.PRIVATE, description: str = ""
     ) -> Project:
-        """Create ``namespace/name`` with ``owner`` as Owner; raise ``InvalidParameter``/``AlreadyExists``."""
+        """Create ``namespace/name`` with ``owner`` as Owner (audited as ``project_created``) and
+        commit; raise ``InvalidParameter``/``AlreadyExists``."""
+        with unit_of_work(self.session):
+            return self._create(full_path, owner, visibility, description)
+
+    def _create(self, full_path: str, owner: User, visibility: Visibility, description: str) -> Project:
         namespace, path = names.project_path(full_path)
         if len(description) > MAX_DESCRIPTION_LENGTH:
             raise InvalidParameter("description", f"is too long (maximum is {MAX_DESCRIPTION_LENGTH} characters)")
@@ -52,7 +60,7 @@ class ProjectService:
         )
         self.session.add(project)
         self.session.flush()
-        MemberService(self.session).add_creator(project, owner)
+        MemberService(self.session, actor=self.actor).add_creator(project, owner)
         audit.record(
             self.session,
             "project_created",
@@ -61,6 +69,7 @@ class ProjectService:
             target_id=project.id,
             target_details=project.full_path,
             details={"visibility": visibility.value, "owner": owner.username},
+            actor=self.actor,
         )
         self.session.flush()
         return project
@@ -109,20 +118,21 @@ class ProjectService:
         return query_page(self.session, query, order, page, per_page)
 
     def delete(self, project: Project) -> None:
-        """Delete ``project`` with everything in it (the database cascades to its members, tokens
-        and their bot users, features, jobs, packages and files, and what plugins keep per project).
-        The bytes of its files stay in the store until ``modelshelf gc`` finds no file using them;
-        its audit events stay too."""
-        self.session.execute(delete(Project).where(Project.id == project.id), execution_options={"synchronize_session": False})
-        self.session.expunge(project)
-        self.session.flush()
-
-    def update_package_settings(
-        self, project: Project, *, duplicates_allowed: bool | None = None, exception_regex: str | None = None
-    ) -> Project:
-        if duplicates_allowed is not None:
-            project.generic_duplicates_allowed = duplicates_allowed
-        if exception_regex is not None:
-            project.generic_duplicate_exception_regex = names.duplicate_exception_regex(exception_regex)
-        self.session.flush()
-        return project
+        """Delete ``project`` with everything in it (audited as ``project_deleted``) and commit. The
+        database cascades to its members, tokens and their bot users, features, jobs, packages and
+        files, and what plugins keep per project. The bytes of its files stay in the store until
+        ``modelshelf gc`` finds no file using them; its audit events stay too."""
+        with unit_of_work(self.session):
+            audit.record(
+                self.session,
+                "project_deleted",
+                project=project,
+                target_type="Project",
+                target_id=project.id,
+                target_details=project.full_path,
+                actor=self.actor,
+            )
+            self.session.execute(
+                delete(Project).where(Project.id == project.id), execution_options={"synchronize_session": False}
+            )
+            self.session.expunge(project)

@@ -4,8 +4,9 @@ Every secret is issued once and stored only as its SHA-256 (``digest``); lookups
 compare again in constant time. Each kind has its own prefix (like GitLab's ``glpat-``) so that
 secret scanners and people recognise a leaked token, and so that the resolver knows which table to
 ask. CI job tokens live with their jobs (``package_api.access.ci_jobs``). Creating, revoking and rotating
-are recorded in the audit trail here, whichever surface asks; revoking a revoked token records
-nothing.
+are recorded in the audit trail here, whichever surface asks, and committed with the change; revoking a
+revoked token records nothing. Accepting a token (``find_active``) stamps its ``last_used_at`` and
+commits the stamp.
 """
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from package_api import audit, names
 from package_api.access.models import DeployToken, Membership, PersonalAccessToken, Project, Role, User
-from package_api.db import utcnow
-from package_api.errors import InvalidParameter, NotFound
+from package_api.db import unit_of_work, utcnow
+from package_api.errors import InvalidInput, InvalidParameter, NotFound
+from package_api.identity import Actor, Principal, PrincipalKind
 from package_api.paging import Page, choice, contains, query_page
 
 SCOPES = ("api", "read_api")
@@ -33,6 +35,8 @@ CI_TOKEN_PREFIX = "msci-"
 JOB_TOKEN_PREFIX = "msjob-"
 #: Stamp ``last_used_at`` at most this often: a busy CI token must not turn every download into a write.
 STAMP_EVERY = datetime.timedelta(minutes=1)
+#: The kinds of principal a personal access token authenticates (a project access token is one too).
+OWN_TOKEN_KINDS = frozenset({PrincipalKind.PERSONAL_ACCESS_TOKEN, PrincipalKind.PROJECT_ACCESS_TOKEN})
 
 def digest(token: str) -> str:
     """The stored form of a token. Tokens carry 256 random bits, so a plain hash is enough."""
@@ -53,9 +57,11 @@ def find_by_digest(session: Session, model: Any, secret: str) -> Any:
     return row
 
 
-def stamp(row: Any, now: datetime.datetime) -> None:
+def stamp(session: Session, row: Any, now: datetime.datetime) -> None:
+    """Set ``row.last_used_at`` to ``now`` and commit, unless it was set less than ``STAMP_EVERY`` ago."""
     if row.last_used_at is None or now - row.last_used_at > STAMP_EVERY:
-        row.last_used_at = now
+        with unit_of_work(session):
+            row.last_used_at = now
 
 
 def _scopes(values: Iterable[str], allowed: tuple[str, ...]) -> str:
@@ -86,7 +92,13 @@ def is_live(row: PersonalAccessToken | DeployToken, now: datetime.datetime) -> b
 
 
 def _record_personal(
-    session: Session, event: str, row: PersonalAccessToken, *, project: Project | int | None = None, **details: object
+    session: Session,
+    actor: Actor | None,
+    event: str,
+    row: PersonalAccessToken,
+    *,
+    project: Project | int | None = None,
+    **details: object,
 ) -> None:
     audit.record(
         session,
@@ -96,10 +108,11 @@ def _record_personal(
         target_id=row.id,
         target_details=row.name,
         details={"user": row.user.username, **details},
+        actor=actor,
     )
 
 
-def _record_deploy(session: Session, event: str, row: DeployToken, **details: object) -> None:
+def _record_deploy(session: Session, actor: Actor | None, event: str, row: DeployToken, **details: object) -> None:
     audit.record(
         session,
         event,
@@ -108,15 +121,19 @@ def _record_deploy(session: Session, event: str, row: DeployToken, **details: ob
         target_id=row.id,
         target_details=row.name,
         details={"username": row.username, **details},
+        actor=actor,
     )
 
 
 class TokenService:
     """Personal access tokens, and project access tokens (a bot member holding a personal token)."""
 
-    def __init__(self, session: Session, clock: Callable[[], datetime.datetime] = utcnow) -> None:
+    def __init__(
+        self, session: Session, clock: Callable[[], datetime.datetime] = utcnow, *, actor: Actor | None = None
+    ) -> None:
         self.session = session
         self.clock = clock
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
 
     def _expiry(self, expires_at: datetime.date | None) -> datetime.date | None:
         if expires_at is not None and expires_at <= self.clock().date():
@@ -126,7 +143,17 @@ class TokenService:
     def create(
         self, user: User, name: str, scopes: Iterable[str], expires_at: datetime.date | None = None
     ) -> tuple[PersonalAccessToken, str]:
-        """Issue a token; return its row and the secret, which is never retrievable again."""
+        """Issue ``user`` a token and commit; return its row and the secret, which is never
+        retrievable again. Raise ``InvalidParameter``, or ``InvalidInput`` for a project bot (its
+        tokens are project access tokens: ``create_for_project``)."""
+        if user.is_bot:
+            raise InvalidInput("a project bot's tokens are made as project access tokens")
+        with unit_of_work(self.session):
+            return self._create(user, name, scopes, expires_at)
+
+    def _create(
+        self, user: User, name: str, scopes: Iterable[str], expires_at: datetime.date | None
+    ) -> tuple[PersonalAccessToken, str]:
         secret = new_secret(TOKEN_PREFIX)
         row = PersonalAccessToken(
             user_id=user.id,
@@ -138,17 +165,33 @@ class TokenService:
         self.session.add(row)
         self.session.flush()
         _record_personal(
-            self.session, "personal_access_token_created", row, scopes=row.scope_list, expires_at=row.expires_at
+            self.session,
+            self.actor,
+            "personal_access_token_created",
+            row,
+            scopes=row.scope_list,
+            expires_at=row.expires_at,
         )
         return row, secret
 
     def find_active(self, secret: str) -> PersonalAccessToken | None:
-        """Return the live token with this secret, stamping ``last_used_at``; ``None`` otherwise."""
+        """Return the live token with this secret, stamping ``last_used_at`` (committed); ``None``
+        otherwise."""
         row = find_by_digest(self.session, PersonalAccessToken, secret)
         now = self.clock()
         if row is None or not is_live(row, now):
             return None
-        stamp(row, now)
+        stamp(self.session, row, now)
+        return row
+
+    def find_own(self, principal: Principal) -> PersonalAccessToken:
+        """The personal or project access token that authenticated ``principal``; raise
+        ``NotFound("Token")`` for other credentials."""
+        if principal.kind not in OWN_TOKEN_KINDS or principal.token_id is None:
+            raise NotFound("Token")
+        row = self.session.get(PersonalAccessToken, principal.token_id)
+        if row is None:
+            raise NotFound("Token")
         return row
 
     def list_for(self, user: User) -> list[PersonalAccessToken]:
@@ -167,22 +210,35 @@ class TokenService:
 
     def revoke(self, token_id: int, user: User) -> PersonalAccessToken:
         """Revoke ``user``'s token (any token for admins; a project access token as
-        ``revoke_for_project`` does); raise ``NotFound("Token")``."""
+        ``revoke_for_project`` does) and commit; raise ``NotFound("Token")``."""
         return self._revoke(self.get(token_id, user))
+
+    def revoke_own(self, token_id: int, user: User) -> PersonalAccessToken:
+        """Revoke ``user``'s own token ``token_id`` and commit; raise ``NotFound("Token")`` for
+        anyone else's, an admin's included (admins revoke others' tokens with ``revoke``)."""
+        row = self.get(token_id, user)
+        if row.user_id != user.id:
+            raise NotFound("Token")
+        return self._revoke(row)
+
+    def revoke_self(self, principal: Principal) -> PersonalAccessToken:
+        """Revoke the token that authenticated ``principal`` and commit; raise ``NotFound("Token")``
+        for other credentials."""
+        return self._revoke(self.find_own(principal))
 
     def _revoke(self, row: PersonalAccessToken) -> PersonalAccessToken:
         if row.revoked:
             return row
-        row.revoked = True
-        project_id = row.user.bot_project_id
-        if project_id is None:
-            _record_personal(self.session, "personal_access_token_revoked", row)
-        else:
-            self.session.execute(
-                delete(Membership).where(Membership.project_id == project_id, Membership.user_id == row.user_id)
-            )
-            _record_personal(self.session, "project_access_token_revoked", row, project=project_id)
-        self.session.flush()
+        with unit_of_work(self.session):
+            row.revoked = True
+            project_id = row.user.bot_project_id
+            if project_id is None:
+                _record_personal(self.session, self.actor, "personal_access_token_revoked", row)
+            else:
+                self.session.execute(
+                    delete(Membership).where(Membership.project_id == project_id, Membership.user_id == row.user_id)
+                )
+                _record_personal(self.session, self.actor, "project_access_token_revoked", row, project=project_id)
         return row
 
     def page(
@@ -224,7 +280,13 @@ class TokenService:
         expires_at: datetime.date | None = None,
     ) -> tuple[PersonalAccessToken, str]:
         """A bot user, member of ``project`` with ``role``, and its token (GitLab's project access
-        tokens). Owner-level bots are refused, as in GitLab."""
+        tokens), committed. Owner-level bots are refused, as in GitLab: raise ``InvalidParameter``."""
+        with unit_of_work(self.session):
+            return self._create_for_project(project, name, scopes, role, expires_at)
+
+    def _create_for_project(
+        self, project: Project, name: str, scopes: Iterable[str], role: Role, expires_at: datetime.date | None
+    ) -> tuple[PersonalAccessToken, str]:
         if role not in (Role.GUEST, Role.REPORTER, Role.DEVELOPER, Role.MAINTAINER):
             raise InvalidParameter("access_level", "does not have a valid value")
         scope_value = _scopes(scopes, SCOPES)
@@ -245,6 +307,7 @@ class TokenService:
         self.session.flush()
         _record_personal(
             self.session,
+            self.actor,
             "project_access_token_created",
             row,
             project=project,
@@ -279,15 +342,19 @@ class TokenService:
         )
 
     def revoke_for_project(self, project: Project, token_id: int) -> PersonalAccessToken:
-        """Revoke a project access token and end its bot's membership (GitLab blocks the bot);
-        the bot user stays, so the audit trail and package creators still name it."""
+        """Revoke a project access token and end its bot's membership (GitLab blocks the bot), and
+        commit; raise ``NotFound("Token")``. The bot user stays, so the audit trail and package
+        creators still name it."""
         return self._revoke(self.get_for_project(project, token_id))
 
 
 class DeployTokenService:
-    def __init__(self, session: Session, clock: Callable[[], datetime.datetime] = utcnow) -> None:
+    def __init__(
+        self, session: Session, clock: Callable[[], datetime.datetime] = utcnow, *, actor: Actor | None = None
+    ) -> None:
         self.session = session
         self.clock = clock
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
 
     def create(
         self,
@@ -297,6 +364,19 @@ class DeployTokenService:
         *,
         username: str | None = None,
         expires_at: datetime.date | None = None,
+    ) -> tuple[DeployToken, str]:
+        """Issue a deploy token of ``project`` and commit; return its row and the secret, which is
+        never retrievable again. Raise ``InvalidParameter``."""
+        with unit_of_work(self.session):
+            return self._create(project, name, scopes, username, expires_at)
+
+    def _create(
+        self,
+        project: Project,
+        name: str,
+        scopes: Iterable[str],
+        username: str | None,
+        expires_at: datetime.date | None,
     ) -> tuple[DeployToken, str]:
         if expires_at is not None and expires_at <= self.clock().date():
             raise InvalidParameter("expires_at", "must be in the future")
@@ -314,19 +394,22 @@ class DeployTokenService:
         self.session.flush()
         # GitLab's default username is ``gitlab+deploy-token-<id>``.
         row.username = names.username(username) if username else f"modelshelf+deploy-token-{row.id}"
-        _record_deploy(self.session, "deploy_token_created", row, scopes=row.scope_list, expires_at=row.expires_at)
+        _record_deploy(
+            self.session, self.actor, "deploy_token_created", row, scopes=row.scope_list, expires_at=row.expires_at
+        )
         self.session.flush()
         return row, secret
 
     def find_active(self, secret: str, username: str | None = None) -> DeployToken | None:
-        """The live deploy token with this secret (and this username, for Basic auth)."""
+        """The live deploy token with this secret (and this username, for Basic auth), its
+        ``last_used_at`` stamped (committed)."""
         row = find_by_digest(self.session, DeployToken, secret)
         now = self.clock()
         if row is None or not is_live(row, now):
             return None
         if username is not None and not hmac.compare_digest(row.username.encode(), username.encode()):
             return None
-        stamp(row, now)
+        stamp(self.session, row, now)
         return row
 
     def list_for(self, project: Project, *, active: bool | None = None) -> list[DeployToken]:
@@ -346,37 +429,39 @@ class DeployTokenService:
         return row
 
     def revoke(self, project: Project, token_id: int) -> DeployToken:
-        """Revoke ``project``'s deploy token ``token_id``; raise ``NotFound("Deploy token")``."""
+        """Revoke ``project``'s deploy token ``token_id`` and commit; raise ``NotFound("Deploy token")``."""
         row = self.get(project, token_id)
         if not row.revoked:
-            row.revoked = True
-            _record_deploy(self.session, "deploy_token_revoked", row)
-            self.session.flush()
+            with unit_of_work(self.session):
+                row.revoked = True
+                _record_deploy(self.session, self.actor, "deploy_token_revoked", row)
         return row
 
 
 class CiTokenService:
     """The project CI token: what an external CI presents to register its jobs. Maintainers rotate it."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
         self.session = session
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
 
     def rotate(self, project: Project) -> str:
-        """Issue a new CI token for ``project`` (the old one stops working); return it."""
-        secret = new_secret(CI_TOKEN_PREFIX)
-        replaced = project.ci_token_digest is not None
-        project.ci_token_digest = digest(secret)
-        audit.record(
-            self.session,
-            "ci_token_rotated",
-            project=project,
-            target_type="Project",
-            target_id=project.id,
-            target_details=project.full_path,
-            details={"replaced": replaced},
-        )
-        self.session.flush()
-        return secret
+        """Issue a new CI token for ``project`` (the old one stops working) and commit; return it."""
+        with unit_of_work(self.session):
+            secret = new_secret(CI_TOKEN_PREFIX)
+            replaced = project.ci_token_digest is not None
+            project.ci_token_digest = digest(secret)
+            audit.record(
+                self.session,
+                "ci_token_rotated",
+                project=project,
+                target_type="Project",
+                target_id=project.id,
+                target_details=project.full_path,
+                details={"replaced": replaced},
+                actor=self.actor,
+            )
+            return secret
 
     def find_project(self, secret: str) -> Project | None:
         wanted = digest(secret)

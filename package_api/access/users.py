@@ -7,18 +7,26 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from package_api import audit, names
 from package_api.access.models import User
+from package_api.db import unit_of_work
 from package_api.errors import AlreadyExists, InvalidParameter, NotFound
+from package_api.identity import Actor
 from package_api.paging import Page, contains, query_page
 
 MIN_PASSWORD_LENGTH = 8
 
 
 class UserService:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
         self.session = session
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
 
     def create(self, username: str, password: str | None = None, *, admin: bool = False, name: str = "") -> User:
-        """Create a user (audited as ``user_created``); raise ``InvalidParameter`` or ``AlreadyExists``."""
+        """Create a user (audited as ``user_created``) and commit; raise ``InvalidParameter`` or
+        ``AlreadyExists``."""
+        with unit_of_work(self.session):
+            return self._create(username, password, admin=admin, name=name)
+
+    def _create(self, username: str, password: str | None, *, admin: bool, name: str) -> User:
         username = names.username(username)
         if self.find(username) is not None:
             raise AlreadyExists("Username")
@@ -40,6 +48,7 @@ class UserService:
             target_id=user.id,
             target_details=user.username,
             details={"admin": user.is_admin},
+            actor=self.actor,
         )
         return user
 
@@ -50,11 +59,11 @@ class UserService:
         return self.session.get(User, user_id)
 
     def set_password(self, user: User, password: str) -> None:
-        """Replace the user's password; raise ``InvalidParameter`` if it is too short."""
+        """Replace the user's password and commit; raise ``InvalidParameter`` if it is too short."""
         if len(password) < MIN_PASSWORD_LENGTH:
             raise InvalidParameter("password", f"is too short (minimum is {MIN_PASSWORD_LENGTH} characters)")
-        user.password_hash = generate_password_hash(password)
-        self.session.flush()
+        with unit_of_work(self.session):
+            user.password_hash = generate_password_hash(password)
 
     def page(
         self,

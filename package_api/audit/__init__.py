@@ -1,9 +1,10 @@
-"""The audit trail: ``record`` a change in its own transaction, read a project's events back.
+"""The audit trail: ``record`` a change in the transaction of the change, read a project's events back.
 The table is ``models.AuditEvent``; the functions live in ``trail``."""
 from __future__ import annotations
 
 from package_api.audit.trail import (
     MAX_DETAILS,
+    bind_actor,
     details_of,
     get,
     package_noun,
@@ -12,4 +13,13 @@ from package_api.audit.trail import (
     register_package_noun,
 )
 
-__all__ = ["MAX_DETAILS", "details_of", "get", "package_noun", "page_for", "record", "register_package_noun"]
+__all__ = [
+    "MAX_DETAILS",
+    "bind_actor",
+    "details_of",
+    "get",
+    "package_noun",
+    "page_for",
+    "record",
+    "register_package_noun",
+]

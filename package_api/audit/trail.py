@@ -2,10 +2,17 @@
 
 ``record`` adds an ``AuditEvent`` to the session of the change itself, so the event commits (or
 rolls back) with it: a change that fails leaves no event, and a transaction that is retried after
-a lost race records its event again in the retry, once. The actor is the request's principal (API
-or page), or the ``actor`` passed in (the ``modelshelf`` command passes none: its events say
-``cli``). Reads record nothing, and neither does ``modelshelf gc``: reclaiming the bytes of what a
-user deleted is housekeeping; the deletion was the change, and it was recorded then.
+a lost race records its event again in the retry, once. Who made the change is the ``actor``
+passed in (``package_api.identity.Actor``: a principal and the client's address), which services
+receive in their constructor: the request contexts build it from the request's caller, the
+``modelshelf`` command passes ``COMMAND_LINE`` (its events say ``cli``). Reads record nothing, and
+neither does ``modelshelf gc``: reclaiming the bytes of what a user deleted is housekeeping; the
+deletion was the change, and it was recorded then.
+
+A caller that passes no actor gets the one bound to the session (``bind_actor``: the request
+contexts bind the caller when they resolve it), else ``COMMAND_LINE``. That is for the services
+that take no actor yet (``PackageService``, and the MLflow model version service with the services
+it builds itself); once they do, the binding can go.
 
 Event names are GitLab's style of snake case, ``<target>_<what happened>``: ``package_created``,
 ``package_file_added``, ``model_updated``, ``member_added``... ``package_api`` knows no models, so a
@@ -18,20 +25,18 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from package_api.access.models import Project
 from package_api.audit.models import AuditEvent
 from package_api.errors import NotFound
+from package_api.identity import COMMAND_LINE, Actor
 from package_api.packages.models import Package
 from package_api.paging import Page, query_page
-
-if TYPE_CHECKING:  # the token services record events: importing ``auth`` here would be circular
-    from package_api.access.authentication import Principal
 
 #: ``noun(package)``: what ``package`` is called in event names (``"model_version"``), or ``None``.
 PackageNoun = Callable[[Package], "str | None"]
@@ -40,13 +45,20 @@ PACKAGE = "package"
 #: Longest string kept in ``details`` (descriptions can be 10 000 characters; the column holds 4 000).
 MAX_DETAIL_TEXT = 500
 MAX_DETAILS = 4000
+#: Key of ``Session.info`` under which ``bind_actor`` keeps the actor of a session's changes.
+BOUND_ACTOR = "modelshelf.actor"
 
 
-def current_actor() -> Principal | None:
-    """The principal of the request being served, if it has been resolved."""
-    if not has_request_context():
-        return None
-    return g.get("principal") or g.get("page_principal")
+def bind_actor(session: Session, actor: Actor) -> None:
+    """Make ``actor`` the author of the events recorded in ``session`` without one (until the
+    session ends: a request's session ends with the request)."""
+    session.info[BOUND_ACTOR] = actor
+
+
+def bound_actor(session: Session) -> Actor:
+    """The actor bound to ``session``, or ``COMMAND_LINE``."""
+    actor = session.info.get(BOUND_ACTOR)
+    return actor if isinstance(actor, Actor) else COMMAND_LINE
 
 
 def record(
@@ -58,21 +70,22 @@ def record(
     target_id: int | None = None,
     target_details: str = "",
     details: Mapping[str, Any] | None = None,
-    actor: Principal | None = None,
+    actor: Actor | None = None,
 ) -> AuditEvent:
-    """Add one event (``model_created``, ``member_updated``...) to ``session``."""
-    who = actor or current_actor()
+    """Add one event (``model_created``, ``member_updated``...) by ``actor`` (by default the
+    session's, see ``bound_actor``) to ``session``, for the caller to commit with the change."""
+    who = actor if actor is not None else bound_actor(session)
     project_id = project.id if isinstance(project, Project) else project
     event = AuditEvent(
         project_id=project_id,
-        author_id=who.user.id if who is not None and who.user is not None else None,
-        author_name=who.display_name if who is not None else "",
-        token_type=who.kind if who is not None else "cli",
+        author_id=who.author_id,
+        author_name=who.author_name,
+        token_type=who.token_type,
         event_name=event_name,
         target_type=target_type,
         target_id=target_id,
         target_details=target_details[:1000],
-        ip_address=(request.remote_addr or "") if has_request_context() else "",
+        ip_address=who.ip_address,
         details=_dump(details or {}),
     )
     session.add(event)
@@ -132,19 +145,6 @@ def package_noun(app: Flask | None, package: Package) -> str:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-
-
-def events_for(session: Session, project: Project, *, limit: int, offset: int = 0) -> list[AuditEvent]:
-    """``project``'s events, newest first."""
-    return list(
-        session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.project_id == project.id)
-            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-    )
 
 
 def page_for(

@@ -1,5 +1,6 @@
 """The ``modelshelf`` command: ``serve``, ``admin ...``, ``gc`` and ``verify``. Every command reads
-``MODELSHELF_*``."""
+``MODELSHELF_*``. The ``admin`` commands change things as ``identity.COMMAND_LINE`` (their audit
+events say ``cli``), through services that commit their own changes."""
 from __future__ import annotations
 
 import datetime
@@ -12,13 +13,11 @@ import click
 from flask import Flask
 
 from package_api import services
-from package_api.access.members import MemberService
-from package_api.access.projects import ProjectService, parse_role, parse_visibility
-from package_api.access.tokens import TokenService
-from package_api.access.users import UserService
+from package_api.access.projects import parse_role, parse_visibility
 from package_api.app import create_app
 from package_api.db import db
 from package_api.errors import ModelshelfError
+from package_api.identity import COMMAND_LINE
 from package_api.ops import migrate as migrations
 
 
@@ -92,10 +91,9 @@ def create_user(username: str, is_admin: bool, password_stdin: bool, data_dir: s
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     with _app(data_dir).app_context():
         try:
-            user = UserService(db.session).create(username, password, admin=is_admin)
+            user = services.user_service(actor=COMMAND_LINE).create(username, password, admin=is_admin)
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None
-        db.session.commit()
         click.echo(f"created user {user.username} (id {user.id})", err=True)
 
 
@@ -108,11 +106,11 @@ def create_project(full_path: str, owner: str, visibility: str, data_dir: str | 
     """Create a project; print its id."""
     with _app(data_dir).app_context():
         try:
-            user = UserService(db.session).get(owner)
-            project = ProjectService(db.session).create(full_path, user, visibility=parse_visibility(visibility))
+            user = services.user_service().get(owner)
+            projects = services.project_service(actor=COMMAND_LINE)
+            project = projects.create(full_path, user, visibility=parse_visibility(visibility))
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None
-        db.session.commit()
         click.echo(project.id)
 
 
@@ -126,13 +124,12 @@ def add_member(full_path: str, username: str, role: str, data_dir: str | None) -
     adding them as a member or changing the role they have."""
     with _app(data_dir).app_context():
         try:
-            project = ProjectService(db.session).get(full_path)
-            user = UserService(db.session).get(username)
+            project = services.project_service().get(full_path)
+            user = services.user_service().get(username)
             level = parse_role(role)
-            member = MemberService(db.session).put(project, user, level)
+            member = services.member_service(actor=COMMAND_LINE).put(project, user, level)
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None
-        db.session.commit()
         click.echo(f"{user.username} is {level.name.lower()} ({member.access_level}) in {project.full_path}", err=True)
 
 
@@ -154,13 +151,12 @@ def create_token(
     """Create a personal access token; print only the token."""
     with _app(data_dir).app_context():
         try:
-            user = UserService(db.session).get(username)
-            _, secret = TokenService(db.session).create(
+            user = services.user_service().get(username)
+            _, secret = services.token_service(actor=COMMAND_LINE).create(
                 user, name, list(scope_list) or scopes.split(","), expires.date() if expires else None
             )
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None
-        db.session.commit()
         click.echo(secret)
 
 

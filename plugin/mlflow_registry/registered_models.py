@@ -10,7 +10,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import AlreadyExists, InvalidInput, PackageService, Project, User, row_id, utcnow
+from package_api.plugin_api import (
+    Actor,
+    AlreadyExists,
+    InvalidInput,
+    PackageService,
+    Project,
+    User,
+    row_id,
+    utcnow,
+)
 from plugin.mlflow_registry.model_versions import ModelVersionService, VersionView
 from plugin.mlflow_registry.models import Alias, ModelTag
 from plugin.mlflow_registry.sources import VersionRef
@@ -39,12 +48,13 @@ class ModelView:
 
 
 class RegistryService:
-    def __init__(self, session: Session, packages: PackageService) -> None:
+    def __init__(self, session: Session, packages: PackageService, *, actor: Actor | None = None) -> None:
         self.session = session
         self.packages = packages
-        self.models = ModelService(session, packages)
-        self.versions = ModelVersionService(session, packages)
-        self.experiments = ExperimentService(session)
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
+        self.models = ModelService(session, packages, actor=actor)
+        self.versions = ModelVersionService(session, packages)  # records as the session's actor
+        self.experiments = ExperimentService(session, actor=actor)
 
     def find(self, project: Project, name: str | None) -> Model:
         """The model named ``name``; raise ``InvalidInput`` without a name, ``MissingResource``."""
@@ -99,7 +109,7 @@ class RegistryService:
         self.experiments.rename_for_model(model, new_name)
         before, model.name = model.name, new_name
         model.updated_at = utcnow()
-        model_event(self.session, "updated", model, **change("name", before, new_name))
+        model_event(self.session, "updated", model, actor=self.actor, **change("name", before, new_name))
         # One commit renames the packages, the model and its experiment together (and records it once).
         self.packages.rename([v.package for v in self.versions.all_of(model)], new_name, audited=False)
         return model
@@ -112,13 +122,13 @@ class RegistryService:
         key, value = validation.key(key), validation.registry_tag_value(value or "")
         put_tag(self.session, ModelTag.model_id, model.id, key, value)
         model.updated_at = utcnow()
-        model_event(self.session, "tag_set", model, key=key, value=value)
+        model_event(self.session, "tag_set", model, actor=self.actor, key=key, value=value)
         self.session.commit()
 
     def delete_tag(self, model: Model, key: str | None) -> None:
         if remove_tag(self.session, ModelTag.model_id, model.id, key or ""):
             model.updated_at = utcnow()
-            model_event(self.session, "tag_deleted", model, key=key)
+            model_event(self.session, "tag_deleted", model, actor=self.actor, key=key)
             self.session.commit()
 
     # -- aliases -----------------------------------------------------------------------------------
@@ -139,6 +149,7 @@ class RegistryService:
             self.session,
             "alias_set",
             model,
+            actor=self.actor,
             alias=alias,
             version=row.version,
             version_number=row.sequence,
@@ -153,7 +164,12 @@ class RegistryService:
             self.session.delete(existing)
             model.updated_at = utcnow()
             model_event(
-                self.session, "alias_deleted", model, alias=existing.alias, version=pointed.version if pointed else None
+                self.session,
+                "alias_deleted",
+                model,
+                actor=self.actor,
+                alias=existing.alias,
+                version=pointed.version if pointed else None,
             )
             self.session.commit()
 

@@ -7,15 +7,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import record_audit_event
+from package_api.plugin_api import Actor, record_audit_event
 from plugin.registry.models import Model, ModelVersion
 
 #: The noun of version events; ``package_api`` gets it from ``plugin._audit_noun`` for package events.
 VERSION = "model_version"
 
 
-def model_event(session: Session, what: str, model: Model, **details: Any) -> None:
-    """Record ``model_<what>`` about ``model`` (flushed, so that it has an id) in ``session``."""
+def model_event(session: Session, what: str, model: Model, /, *, actor: Actor | None = None, **details: Any) -> None:
+    """Record ``model_<what>`` about ``model`` (flushed, so that it has an id) by ``actor`` in
+    ``session`` (without one, the session's: see ``record_audit_event``)."""
     if model.id is None:
         session.flush()
     record_audit_event(
@@ -26,11 +27,15 @@ def model_event(session: Session, what: str, model: Model, **details: Any) -> No
         target_id=model.id,
         target_details=model.name,
         details={"name": model.name, **details},
+        actor=actor,
     )
 
 
-def version_event(session: Session, what: str, row: ModelVersion, **details: Any) -> None:
-    """Record ``model_version_<what>`` about version ``row`` in ``session``."""
+def version_event(
+    session: Session, what: str, row: ModelVersion, /, *, actor: Actor | None = None, **details: Any
+) -> None:
+    """Record ``model_version_<what>`` about version ``row`` by ``actor`` in ``session`` (without
+    one, the session's: see ``record_audit_event``)."""
     model = row.model
     record_audit_event(
         session,
@@ -40,6 +45,7 @@ def version_event(session: Session, what: str, row: ModelVersion, **details: Any
         target_id=row.package_id,
         target_details=f"{model.name}/{row.version}",
         details={"name": model.name, "version": row.version, "package_id": row.package_id, **details},
+        actor=actor,
     )
 
 

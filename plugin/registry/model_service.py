@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
+    Actor,
     AlreadyExists,
     InvalidParameter,
     NotFound,
@@ -58,10 +59,11 @@ def model_name(value: str) -> str:
 
 
 class ModelService:
-    def __init__(self, session: Session, packages: PackageService) -> None:
+    def __init__(self, session: Session, packages: PackageService, *, actor: Actor | None = None) -> None:
         self.session = session
         self.packages = packages
         self.projection = Projection(session)
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
 
     def create(self, project: Project, name: str, *, description_: str = "", author: User | None) -> Model:
         """Create a model with no versions; raise ``InvalidParameter`` or ``AlreadyExists``."""
@@ -74,7 +76,7 @@ class ModelService:
         self.session.add(model)
         try:
             self.session.flush()
-            model_event(self.session, "created", model, description=model.description)
+            model_event(self.session, "created", model, actor=self.actor, description=model.description)
             self.session.commit()
         except IntegrityError:
             self.session.rollback()
@@ -136,7 +138,7 @@ class ModelService:
             text = description(description_)
             if text != model.description:
                 before, model.description = model.description, text
-                model_event(self.session, "updated", model, **change("description", before, text))
+                model_event(self.session, "updated", model, actor=self.actor, **change("description", before, text))
         self.session.commit()
         return model
 
@@ -148,6 +150,6 @@ class ModelService:
         for version in versions:
             # The package-deleted signal drops the version row.
             self.packages.delete(version.package, audited=False)
-        model_event(self.session, "deleted", model, versions=gone)
+        model_event(self.session, "deleted", model, actor=self.actor, versions=gone)
         self.session.delete(model)
         self.session.commit()

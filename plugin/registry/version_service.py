@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
+    Actor,
     AlreadyExists,
     NotFound,
     Package,
@@ -65,10 +66,11 @@ class VersionDetails:
 
 
 class VersionService:
-    def __init__(self, session: Session, packages: PackageService) -> None:
+    def __init__(self, session: Session, packages: PackageService, *, actor: Actor | None = None) -> None:
         self.session = session
         self.packages = packages
         self.projection = Projection(session)
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
 
     def create(
         self, project: Project, model: Model, version: str, *, description_: str = "", author: User | None
@@ -155,7 +157,7 @@ class VersionService:
             text = description(description_)
             if text != row.description:
                 before, row.description = row.description, text
-                version_event(self.session, "updated", row, **change("description", before, text))
+                version_event(self.session, "updated", row, actor=self.actor, **change("description", before, text))
         self.session.commit()
         return row
 

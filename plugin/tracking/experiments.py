@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import AlreadyExists, InvalidInput, Project, User, record_audit_event, row_id
+from package_api.plugin_api import Actor, AlreadyExists, InvalidInput, Project, User, record_audit_event, row_id
 from plugin.registry.models import Model
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
@@ -51,8 +51,9 @@ class ExperimentView:
 
 
 class ExperimentService:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
         self.session = session
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
 
     def create(
         self, project: Project, name: str | None, *, tags: dict[str, str] | None = None, creator: User | None
@@ -82,7 +83,7 @@ class ExperimentService:
             self.session.add(experiment)
             self.session.flush()
             self.session.add_all(ExperimentTag(experiment_id=experiment.id, key=k, value=v) for k, v in checked.items())
-            _audit(self.session, "created", experiment)  # in the unit of work: a retry records it once
+            _audit(self.session, self.actor, "created", experiment)  # in the unit of work: a retry records it once
             return experiment
 
         return committed(self.session, work)
@@ -229,7 +230,7 @@ class ExperimentService:
             raise AlreadyExists(f"Experiment(name={name})")
         before, experiment.name = experiment.name, name
         if before != name:
-            _audit(self.session, "updated", experiment, change="name", **{"from": before, "to": name})
+            _audit(self.session, self.actor, "updated", experiment, change="name", **{"from": before, "to": name})
         self.session.commit()
 
     def delete(self, experiment: Experiment) -> None:
@@ -239,13 +240,13 @@ class ExperimentService:
             raise InvalidInput("Cannot delete the default experiment '0'. This is an internally reserved experiment.")
         if experiment.lifecycle_stage != DELETED:
             experiment.lifecycle_stage = DELETED
-            _audit(self.session, "deleted", experiment)
+            _audit(self.session, self.actor, "deleted", experiment)
         self.session.commit()
 
     def restore(self, experiment: Experiment) -> None:
         if experiment.lifecycle_stage != ACTIVE:
             experiment.lifecycle_stage = ACTIVE
-            _audit(self.session, "restored", experiment)
+            _audit(self.session, self.actor, "restored", experiment)
         self.session.commit()
 
     @staticmethod
@@ -256,7 +257,7 @@ class ExperimentService:
             )
 
 
-def _audit(session: Session, what: str, experiment: Experiment, **details: Any) -> None:
+def _audit(session: Session, actor: Actor | None, what: str, experiment: Experiment, **details: Any) -> None:
     """Record ``experiment_<what>`` in ``session`` (tracking data beyond creation, deletion and
     names, such as tags, is not audited)."""
     record_audit_event(
@@ -267,6 +268,7 @@ def _audit(session: Session, what: str, experiment: Experiment, **details: Any) 
         target_id=experiment.id,
         target_details=experiment.name,
         details={"name": experiment.name, "experiment_id": str(experiment.iid), **details},
+        actor=actor,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import InvalidInput, Project, User, record_audit_event
+from package_api.plugin_api import Actor, InvalidInput, Project, User, record_audit_event
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ACTIVE, DELETED
@@ -48,8 +48,9 @@ def _status(value: str | None) -> str:
 
 
 class LoggedModelService:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
         self.session = session
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
 
     def create(
         self,
@@ -86,7 +87,7 @@ class LoggedModelService:
             self.session.add_all(
                 LoggedModelParam(logged_model_id=model.id, key=k, value=v) for k, v in checked_params.items()
             )
-            _audit(self.session, "created", model)  # in the unit of work: a retry records it once
+            _audit(self.session, self.actor, "created", model)  # in the unit of work: a retry records it once
             return model
 
         return committed(self.session, work)
@@ -134,7 +135,7 @@ class LoggedModelService:
     def delete(self, model: LoggedModel) -> None:
         if model.lifecycle_stage != DELETED:
             model.lifecycle_stage = DELETED
-            _audit(self.session, "deleted", model)
+            _audit(self.session, self.actor, "deleted", model)
         self.session.commit()
 
     def note_version(self, model: LoggedModel, name: str, version: int) -> None:
@@ -206,7 +207,7 @@ class LoggedModelService:
         return search.paginate(search.sort(views, keys), start, size)
 
 
-def _audit(session: Session, what: str, model: LoggedModel) -> None:
+def _audit(session: Session, actor: Actor | None, what: str, model: LoggedModel) -> None:
     """Record ``logged_model_<what>`` in ``session`` (its creation and deletion, as for runs)."""
     record_audit_event(
         session,
@@ -216,6 +217,7 @@ def _audit(session: Session, what: str, model: LoggedModel) -> None:
         target_id=model.id,
         target_details=model.name,
         details={"model_id": model.uuid, "name": model.name},
+        actor=actor,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import CiJob, InvalidInput, JobService, Project, User, record_audit_event
+from package_api.plugin_api import Actor, CiJob, InvalidInput, JobService, Project, User, record_audit_event
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ACTIVE, DELETED, lifecycle_stages
@@ -75,8 +75,9 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
 
 
 class RunService:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
         self.session = session
+        self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
 
     # -- runs --------------------------------------------------------------------------------------
 
@@ -107,7 +108,7 @@ class RunService:
                 tags=checked,
                 ci_job_id=ci_job_id,
             )
-            _audit(self.session, "created", run)  # in the unit of work: a retry records it once
+            _audit(self.session, self.actor, "created", run)  # in the unit of work: a retry records it once
             return run
 
         return committed(self.session, work)
@@ -178,13 +179,13 @@ class RunService:
             raise InvalidInput(f"Run {run.uuid} is the run of a model version and cannot be deleted.")
         if run.lifecycle_stage != DELETED:
             run.lifecycle_stage = DELETED
-            _audit(self.session, "deleted", run)
+            _audit(self.session, self.actor, "deleted", run)
         self.session.commit()
 
     def restore(self, run: Run) -> None:
         if run.lifecycle_stage != ACTIVE:
             run.lifecycle_stage = ACTIVE
-            _audit(self.session, "restored", run)
+            _audit(self.session, self.actor, "restored", run)
         self.session.commit()
 
     # -- logging -----------------------------------------------------------------------------------
@@ -394,7 +395,7 @@ class RunService:
         return search.paginate(search.sort(views, keys), start, size)
 
 
-def _audit(session: Session, what: str, run: Run) -> None:
+def _audit(session: Session, actor: Actor | None, what: str, run: Run) -> None:
     """Record ``run_<what>`` in ``session``. Only a run's creation, deletion and restoration are
     audited: what is logged on it (metrics, params, tags) is tracking data, not a change to audit."""
     record_audit_event(
@@ -405,6 +406,7 @@ def _audit(session: Session, what: str, run: Run) -> None:
         target_id=run.id,
         target_details=run.name or run.uuid,
         details={"run_id": run.uuid, "run_name": run.name, "experiment_id": str(run.experiment.iid)},
+        actor=actor,
     )
 
 

@@ -1,35 +1,45 @@
-"""Per-request wiring: the caller, the services, and the project a URL names."""
+"""Per-request wiring: the caller, the actor it makes changes as, the services, and the project a
+URL names."""
 from __future__ import annotations
 
 from flask import current_app, g, request, session
 
-from package_api import services
-from package_api.access.authentication import SAFE_METHODS, Principal, api_credentials, default_resolver
+from package_api import audit, services
+from package_api.access.authentication import SAFE_METHODS, api_credentials, default_resolver
+from package_api.access.ci_jobs import JobService
+from package_api.access.members import MemberService
 from package_api.access.models import Project
 from package_api.access.policy import Policy
+from package_api.access.project_settings import ProjectSettingsService
 from package_api.access.projects import ProjectService
+from package_api.access.tokens import CiTokenService, DeployTokenService, TokenService
+from package_api.access.users import UserService
 from package_api.db import db
 from package_api.errors import NotFound, Unauthorized
+from package_api.identity import Actor, Principal
 from package_api.packages.archives import ArchiveService
 from package_api.packages.models import Package
 from package_api.packages.service import PackageService
 
 
 def principal() -> Principal:
-    """The caller of this request (cached): its token, or else its browser session.
+    """The caller of this request (cached): its token, or else its browser session. Accepting a
+    token commits its ``last_used_at`` stamp; the caller becomes the author of what the request's
+    session records without an actor of its own (``audit.bind_actor``).
 
     Raise ``Unauthorized`` for a bad token, and ``InvalidCsrfToken`` for a session-authorised
     change without the ``X-CSRF-Token`` header.
     """
     if "principal" not in g:
         credentials = api_credentials(request.headers, request.args, session, request.method)
-        # No autoflush: loading the token's user would flush its last_used_at stamp, and a flushed
-        # change is no longer ``dirty``, so it would be rolled back at the end of the request.
-        with db.session.no_autoflush:
-            g.principal = default_resolver(db.session).resolve(credentials)
-        if db.session.dirty:  # the token's last_used_at stamp
-            db.session.commit()
+        g.principal = default_resolver(db.session).resolve(credentials)
+        audit.bind_actor(db.session, actor())
     return g.principal
+
+
+def actor() -> Actor:
+    """Who this request makes its changes as: the caller, from the client's address."""
+    return Actor(principal(), request.remote_addr or "")
 
 
 def policy() -> Policy:
@@ -37,7 +47,35 @@ def policy() -> Policy:
 
 
 def project_services() -> ProjectService:
-    return services.project_service()
+    return services.project_service(actor=actor())
+
+
+def settings_services() -> ProjectSettingsService:
+    return services.project_settings_service(actor=actor())
+
+
+def member_services() -> MemberService:
+    return services.member_service(actor=actor())
+
+
+def user_services() -> UserService:
+    return services.user_service(actor=actor())
+
+
+def token_services() -> TokenService:
+    return services.token_service(actor=actor())
+
+
+def deploy_token_services() -> DeployTokenService:
+    return services.deploy_token_service(actor=actor())
+
+
+def ci_token_services() -> CiTokenService:
+    return services.ci_token_service(actor=actor())
+
+
+def job_services() -> JobService:
+    return services.job_service(actor=actor())
 
 
 def package_services() -> PackageService:

@@ -7,17 +7,14 @@ from flask import Blueprint, Response, jsonify, request
 
 from package_api.access.models import DeployToken
 from package_api.access.policy import Action
-from package_api.access.tokens import DeployTokenService, is_live, parse_expiry
-from package_api.db import db, utcnow
+from package_api.access.tokens import is_live, parse_expiry
+from package_api.db import utcnow
 from package_api.paging import slice_page
 from package_api.web.api import access_entities, pagination, params
 from package_api.web.api.context import authorized_project, base_url
+from package_api.web.api.context import deploy_token_services as _tokens
 
 bp = Blueprint("deploy_tokens", __name__, url_prefix="/api/v4")
-
-
-def _tokens() -> DeployTokenService:
-    return DeployTokenService(db.session)
 
 
 def _entity(row: DeployToken, token: str | None = None) -> dict[str, object]:
@@ -50,7 +47,6 @@ def create_deploy_token(project_ref: str) -> tuple[Response, int]:
         username=params.text(values, "username"),
         expires_at=parse_expiry(values.get("expires_at")),
     )
-    db.session.commit()
     return jsonify(_entity(row, secret)), 201
 
 
@@ -58,5 +54,4 @@ def create_deploy_token(project_ref: str) -> tuple[Response, int]:
 def revoke_deploy_token(project_ref: str, token_id: int) -> tuple[str, int]:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
     _tokens().revoke(project, token_id)
-    db.session.commit()
     return "", 204

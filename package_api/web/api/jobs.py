@@ -14,26 +14,25 @@ visibility shows any signed-in user, and may publish nothing.
 """
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
-from package_api.access.ci_jobs import JobService
 from package_api.access.models import Project
 from package_api.access.policy import Action
-from package_api.access.tokens import CiTokenService
-from package_api.db import db
 from package_api.errors import InvalidParameter
 from package_api.web.api import entities, pagination
-from package_api.web.api.context import authorized_project, base_url, policy, principal, project_services
+from package_api.web.api.context import (
+    authorized_project,
+    base_url,
+    ci_token_services,
+    job_services,
+    policy,
+    principal,
+    project_services,
+)
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v4/projects/<project:project_ref>")
-
-
-def job_services() -> JobService:
-    ttl = float(current_app.config["MODELSHELF"]["JOB_TOKEN_TTL"])
-    return JobService(db.session, ttl=datetime.timedelta(seconds=ttl))
 
 
 def _body() -> dict[str, Any]:
@@ -45,8 +44,7 @@ def _body() -> dict[str, Any]:
 @bp.post("/ci_token")
 def rotate_ci_token(project_ref: str) -> tuple[Response, int]:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
-    token = CiTokenService(db.session).rotate(project)
-    db.session.commit()
+    token = ci_token_services().rotate(project)
     return jsonify({"token": token}), 201
 
 
@@ -54,7 +52,6 @@ def rotate_ci_token(project_ref: str) -> tuple[Response, int]:
 def register_job(project_ref: str) -> tuple[Response, int]:
     project = authorized_project(project_ref, Action.REGISTER_JOB)
     job, token = job_services().register(project, _body())
-    db.session.commit()
     return jsonify({**entities.job(job, base_url()), "token": token}), 201
 
 
@@ -63,9 +60,7 @@ def _finishing(project_ref: str, job_id: int) -> Project:
     CI token, or a Maintainer (who may end a job token that leaked). Raise otherwise."""
     caller = principal()
     project = project_services().get(project_ref)
-    if caller.job_id is not None and caller.job_id == job_id and caller.acts_in(project.id):
-        return project
-    policy().authorize(caller, project, Action.REGISTER_JOB if caller.kind == "ci_token" else Action.ADMIN_PROJECT)
+    policy().authorize_job_finish(caller, project, job_id)
     return project
 
 
@@ -77,7 +72,6 @@ def finish_job(project_ref: str, job_id: int) -> Response:
         raise InvalidParameter("status", "is missing")
     service = job_services()
     job = service.finish(service.get(project, job_id), str(status))
-    db.session.commit()
     return jsonify(entities.job(job, base_url()))
 
 

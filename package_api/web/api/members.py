@@ -9,31 +9,26 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from package_api.access.members import Member, MemberService
-from package_api.access.models import Project, Role, User
+from package_api import services
+from package_api.access.members import Member
+from package_api.access.models import Project, User
 from package_api.access.policy import Action
 from package_api.access.projects import parse_role
-from package_api.access.users import UserService
-from package_api.db import db
 from package_api.errors import InvalidParameter, NotFound
 from package_api.web.api import access_entities, pagination, params
 from package_api.web.api.context import authorized_project, base_url, policy, principal
+from package_api.web.api.context import member_services as _members
 
 bp = Blueprint("members", __name__, url_prefix="/api/v4")
-
-
-def _members() -> MemberService:
-    return MemberService(db.session)
 
 
 def _entity(member: Member) -> dict[str, object]:
     return access_entities.member(member, base_url())
 
 
-def _require_owner_for(project: Project, *levels: int) -> None:
-    """Anything that grants, changes or removes the Owner role needs an Owner (or an admin)."""
-    if Role.OWNER in levels:
-        policy().authorize(principal(), project, Action.OWN_PROJECT)
+def _authorize_roles(project: Project, *levels: int) -> None:
+    """Raise unless the caller may grant, change or take away each of ``levels`` (Owner takes an Owner)."""
+    policy().authorize_roles(principal(), project, *levels)
 
 
 def _user(values: dict[str, object]) -> User:
@@ -41,7 +36,7 @@ def _user(values: dict[str, object]) -> User:
     user_id, username = params.integer(values, "user_id"), params.text(values, "username")
     if (user_id is None) == (username is None):
         raise InvalidParameter("user_id, username", "are missing, exactly one parameter must be provided")
-    users = UserService(db.session)
+    users = services.user_service()
     user = users.find_by_id(user_id) if user_id is not None else users.find(str(username))
     if user is None:
         raise NotFound("User")
@@ -77,10 +72,8 @@ def add_member(project_ref: str) -> tuple[Response, int]:
     values = params.request_params()
     role = parse_role(params.text(values, "access_level", required=True) or "")
     user = _user(values)
-    _require_owner_for(project, role)
-    member = _members().add(project, user, role)
-    db.session.commit()
-    return jsonify(_entity(member)), 201
+    _authorize_roles(project, role)
+    return jsonify(_entity(_members().add(project, user, role))), 201
 
 
 @bp.put("/projects/<project:project_ref>/members/<int:user_id>")
@@ -88,17 +81,14 @@ def update_member(project_ref: str, user_id: int) -> Response:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
     role = parse_role(params.text(params.request_params(), "access_level", required=True) or "")
     members = _members()
-    _require_owner_for(project, members.get(project, user_id).access_level, role)
-    member = members.update(project, user_id, role)
-    db.session.commit()
-    return jsonify(_entity(member))
+    _authorize_roles(project, members.get(project, user_id).access_level, role)
+    return jsonify(_entity(members.update(project, user_id, role)))
 
 
 @bp.delete("/projects/<project:project_ref>/members/<int:user_id>")
 def remove_member(project_ref: str, user_id: int) -> tuple[str, int]:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
     members = _members()
-    _require_owner_for(project, members.get(project, user_id).access_level)
+    _authorize_roles(project, members.get(project, user_id).access_level)
     members.remove(project, user_id)
-    db.session.commit()
     return "", 204

@@ -5,16 +5,21 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from package_api import audit
 from package_api.access.models import Project, Role, Visibility
 from package_api.access.policy import Action
-from package_api.access.project_settings import ProjectSettingsService, feature_param
+from package_api.access.project_settings import feature_param
 from package_api.access.projects import parse_role, parse_visibility
-from package_api.db import db
-from package_api.errors import Forbidden, InvalidInput, InvalidParameter
+from package_api.errors import InvalidInput, InvalidParameter
 from package_api.web.api import entities, pagination
 from package_api.web.api import params as request_values
-from package_api.web.api.context import authorized_project, base_url, policy, principal, project_services
+from package_api.web.api.context import (
+    authorized_project,
+    base_url,
+    policy,
+    principal,
+    project_services,
+    settings_services,
+)
 from package_api.web.api.users import account_caller
 
 bp = Blueprint("projects", __name__, url_prefix="/api/v4")
@@ -95,40 +100,37 @@ def create_project() -> tuple[Response, int]:
     if not path:
         raise InvalidParameter("path", "is missing")
     namespace = str(params.get("namespace") or caller.user.username)
-    if namespace != caller.user.username and not caller.is_admin:
-        raise Forbidden("only administrators create projects outside their own namespace")
+    policy().authorize_namespace(caller, namespace)
     visibility = parse_visibility(str(params.get("visibility", Visibility.PRIVATE.value)))
     project = project_services().create(
         f"{namespace}/{path}", caller.user, visibility=visibility, description=str(params.get("description", ""))
     )
-    db.session.commit()  # ProjectService.create recorded "project_created"
     return jsonify(_entity(project)), 201
+
+
+def _text(params: dict[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    return None if value is None else str(value)
 
 
 @bp.put("/projects/<project:project_ref>")
 def update_project(project_ref: str) -> Response:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
     params = _body()
-    settings = ProjectSettingsService(db.session, policy())  # it records each change in the audit trail
-    visibility = params.get("visibility")
-    if visibility is not None and str(visibility) != project.visibility.value:
-        policy().authorize(principal(), project, Action.OWN_PROJECT)
-    features = {
-        feature: str(params[feature_param(feature)])
-        for feature in policy().rules.features
-        if params.get(feature_param(feature)) is not None
-    }
-    settings.update_access(project, visibility=None if visibility is None else str(visibility), features=features)
-    if params.get("description") is not None:
-        settings.update_description(project, str(params["description"]))
-    allowed, regex = _bool(params, "generic_duplicates_allowed"), params.get("generic_duplicate_exception_regex")
-    if allowed is not None or regex is not None:
-        settings.update_duplicates(
-            project,
-            allowed=project.generic_duplicates_allowed if allowed is None else allowed,
-            exception_regex=project.generic_duplicate_exception_regex if regex is None else str(regex),
-        )
-    db.session.commit()
+    visibility = _text(params, "visibility")
+    policy().authorize_visibility(principal(), project, visibility)
+    settings_services().update(  # it records each change in the audit trail
+        project,
+        visibility=visibility,
+        features={
+            feature: str(params[feature_param(feature)])
+            for feature in policy().rules.features
+            if params.get(feature_param(feature)) is not None
+        },
+        description=_text(params, "description"),
+        duplicates_allowed=_bool(params, "generic_duplicates_allowed"),
+        exception_regex=_text(params, "generic_duplicate_exception_regex"),
+    )
     return jsonify(_entity(project))
 
 
@@ -137,14 +139,5 @@ def delete_project(project_ref: str) -> tuple[Response, int]:
     """Delete the project and everything in it (Owner). GitLab deletes in the background and answers
     202; here it is gone on return, and ``modelshelf gc`` reclaims the bytes of its files."""
     project = authorized_project(project_ref, Action.OWN_PROJECT)
-    audit.record(
-        db.session,
-        "project_deleted",
-        project=project,
-        target_type="Project",
-        target_id=project.id,
-        target_details=project.full_path,
-    )
-    project_services().delete(project)
-    db.session.commit()
+    project_services().delete(project)  # it records "project_deleted"
     return jsonify(message="202 Accepted"), 202

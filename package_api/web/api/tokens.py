@@ -8,27 +8,23 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from package_api.access.authentication import Principal
+from package_api import services
 from package_api.access.models import PersonalAccessToken, Role, User
 from package_api.access.policy import Action
 from package_api.access.projects import parse_role
-from package_api.access.tokens import TokenService, is_live, parse_expiry
-from package_api.access.users import UserService
-from package_api.db import db, utcnow
-from package_api.errors import Forbidden, InvalidInput, NotFound
+from package_api.access.tokens import is_live, parse_expiry
+from package_api.db import utcnow
+from package_api.errors import Forbidden, NotFound
 from package_api.paging import choice, slice_page
 from package_api.web.api import access_entities, pagination, params
 from package_api.web.api.context import authorized_project, base_url, policy, principal
+from package_api.web.api.context import token_services as _tokens
 from package_api.web.api.users import account_caller, admin_caller
 
 bp = Blueprint("tokens", __name__, url_prefix="/api/v4")
 
 #: GitLab's default role for a project access token's bot.
 DEFAULT_PROJECT_TOKEN_ROLE = Role.MAINTAINER
-
-
-def _tokens() -> TokenService:
-    return TokenService(db.session)
 
 
 def _entity(row: PersonalAccessToken, token: str | None = None) -> dict[str, object]:
@@ -39,8 +35,6 @@ def _entity(row: PersonalAccessToken, token: str | None = None) -> dict[str, obj
 
 
 def _create_personal(user: User) -> tuple[Response, int]:
-    if user.is_bot:
-        raise InvalidInput("a project bot's tokens are made as project access tokens")
     values = params.request_params()
     row, secret = _tokens().create(
         user,
@@ -48,7 +42,6 @@ def _create_personal(user: User) -> tuple[Response, int]:
         params.strings(values, "scopes", required=True),
         parse_expiry(values.get("expires_at")),
     )
-    db.session.commit()
     return jsonify(_entity(row, secret)), 201
 
 
@@ -64,7 +57,7 @@ def create_own_token() -> tuple[Response, int]:
 @bp.post("/users/<int:user_id>/personal_access_tokens")
 def create_user_token(user_id: int) -> tuple[Response, int]:
     admin_caller(write=True)
-    user = UserService(db.session).find_by_id(user_id)
+    user = services.user_service().find_by_id(user_id)
     if user is None:
         raise NotFound("User")
     return _create_personal(user)
@@ -78,7 +71,7 @@ def list_personal_tokens() -> Response:
     owner: User | None = caller.user
     user_id = params.integer(values, "user_id")
     if caller.is_admin:
-        owner = None if user_id is None else UserService(db.session).find_by_id(user_id)
+        owner = None if user_id is None else services.user_service().find_by_id(user_id)
         if user_id is not None and owner is None:
             raise NotFound("User")
     elif user_id is not None and user_id != caller.user.id:
@@ -95,19 +88,9 @@ def list_personal_tokens() -> Response:
     return pagination.paginated([_entity(row) for row in page.items], page, base_url())
 
 
-def _self_token(caller: Principal) -> PersonalAccessToken:
-    """The token that authenticated this request; raise ``NotFound`` for other credentials."""
-    if caller.kind not in ("personal_access_token", "project_access_token") or caller.token_id is None:
-        raise NotFound("Token")
-    row = db.session.get(PersonalAccessToken, caller.token_id)
-    if row is None:
-        raise NotFound("Token")
-    return row
-
-
 @bp.get("/personal_access_tokens/self")
 def get_self_token() -> Response:
-    return jsonify(_entity(_self_token(account_caller(write=False))))
+    return jsonify(_entity(_tokens().find_own(account_caller(write=False))))
 
 
 @bp.get("/personal_access_tokens/<int:token_id>")
@@ -120,9 +103,7 @@ def get_personal_token(token_id: int) -> Response:
 @bp.delete("/personal_access_tokens/self")
 def revoke_self_token() -> tuple[str, int]:
     # Any scope may give itself up: it only takes power away.
-    row = _self_token(account_caller(write=False))
-    _tokens().revoke(row.id, row.user)
-    db.session.commit()
+    _tokens().revoke_self(account_caller(write=False))
     return "", 204
 
 
@@ -131,7 +112,6 @@ def revoke_personal_token(token_id: int) -> tuple[str, int]:
     caller = account_caller(write=True)
     assert caller.user is not None
     _tokens().revoke(token_id, caller.user)
-    db.session.commit()
     return "", 204
 
 
@@ -170,11 +150,7 @@ def create_project_token(project_ref: str) -> tuple[Response, int]:
     values = params.request_params()
     level = params.text(values, "access_level")
     role = parse_role(level) if level is not None else DEFAULT_PROJECT_TOKEN_ROLE
-    caller = principal()
-    if not caller.is_admin:
-        own = policy().role(caller, project) or 0
-        if role > own:
-            raise Forbidden("a token cannot have a higher access level than its creator")
+    policy().authorize_token_role(principal(), project, role)
     row, secret = _tokens().create_for_project(
         project,
         params.text(values, "name", required=True) or "",
@@ -182,7 +158,6 @@ def create_project_token(project_ref: str) -> tuple[Response, int]:
         role,
         parse_expiry(values.get("expires_at")),
     )
-    db.session.commit()
     return jsonify(_project_entity(row, secret)), 201
 
 
@@ -190,5 +165,4 @@ def create_project_token(project_ref: str) -> tuple[Response, int]:
 def revoke_project_token(project_ref: str, token_id: int) -> tuple[str, int]:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
     _tokens().revoke_for_project(project, token_id)
-    db.session.commit()
     return "", 204

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from package_api.access.authentication import Principal
-from package_api.access.users import UserService
-from package_api.db import db
+from package_api import services
 from package_api.errors import Forbidden, NotFound, Unauthorized
+from package_api.identity import Principal, PrincipalKind
 from package_api.web.api import access_entities, pagination, params
-from package_api.web.api.context import base_url, principal
+from package_api.web.api.context import base_url, principal, user_services
 
 bp = Blueprint("users", __name__, url_prefix="/api/v4")
 
 #: Principal kinds that speak for an account.
-ACCOUNT_KINDS = frozenset({"personal_access_token", "project_access_token", "session"})
+ACCOUNT_KINDS = frozenset({PrincipalKind.PERSONAL_ACCESS_TOKEN, PrincipalKind.PROJECT_ACCESS_TOKEN, PrincipalKind.SESSION})
 
 
 def account_caller(*, write: bool) -> Principal:
@@ -47,13 +46,12 @@ def admin_caller(*, write: bool) -> Principal:
 def create_user() -> tuple[Response, int]:
     admin_caller(write=True)
     values = params.request_params()
-    user = UserService(db.session).create(
+    user = user_services().create(
         params.text(values, "username", required=True) or "",
         params.text(values, "password"),
         admin=bool(params.flag(values, "admin")),
         name=params.text(values, "name") or "",
     )
-    db.session.commit()
     return jsonify(access_entities.user_public(user, base_url(), admin_view=True)), 201
 
 
@@ -61,7 +59,7 @@ def create_user() -> tuple[Response, int]:
 def list_users() -> Response:
     values = params.request_params()
     number, per_page = pagination.page_args(request.args)
-    page = UserService(db.session).page(
+    page = services.user_service().page(
         username=params.text(values, "username"),
         search=params.text(values, "search"),
         without_bots=bool(params.flag(values, "without_project_bots")),
@@ -75,7 +73,7 @@ def list_users() -> Response:
 
 @bp.get("/users/<int:user_id>")
 def get_user(user_id: int) -> Response:
-    user = UserService(db.session).find_by_id(user_id)
+    user = services.user_service().find_by_id(user_id)
     if user is None:
         raise NotFound("User")
     return jsonify(access_entities.user_public(user, base_url(), admin_view=principal().is_admin))

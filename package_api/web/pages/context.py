@@ -1,4 +1,5 @@
-"""Per-request wiring of the pages: the signed-in caller and the project a page URL names.
+"""Per-request wiring of the pages: the signed-in caller, the actor it makes changes as, the
+services, and the project a page URL names.
 
 Pages know the caller only by the browser session (``auth.SessionAuthenticator``). CSRF tokens of
 state-changing requests are checked before any view runs (``csrf.py``), so a view never does.
@@ -7,30 +8,87 @@ from __future__ import annotations
 
 from flask import g, request, session
 
-from package_api.access.authentication import SAFE_METHODS, Principal, default_resolver, session_credential
+from package_api import audit, services
+from package_api.access.authentication import SAFE_METHODS, default_resolver, session_credential
+from package_api.access.ci_jobs import JobService
+from package_api.access.members import MemberService
 from package_api.access.models import Project, User
+from package_api.access.project_settings import ProjectSettingsService
+from package_api.access.projects import ProjectService
+from package_api.access.tokens import CiTokenService, DeployTokenService, TokenService
+from package_api.access.users import UserService
 from package_api.db import db
 from package_api.errors import NotFound, Unauthorized
+from package_api.identity import Actor, Principal
 from package_api.packages.models import Package
-from package_api.web.api.context import package_services, policy, project_services
+from package_api.web.api.context import package_services, policy
 
 __all__ = [
+    "actor",
     "authorized_project",
     "can",
+    "ci_token_services",
     "current_user",
+    "deploy_token_services",
+    "job_services",
+    "member_services",
     "package_services",
     "policy",
     "principal",
     "project_services",
+    "settings_services",
+    "token_services",
+    "user_services",
 ]
 
 
 def principal() -> Principal:
-    """The signed-in caller of this page request (cached), or ``ANONYMOUS``."""
+    """The signed-in caller of this page request (cached), or ``ANONYMOUS``. Unless the request's
+    API caller was resolved first, it becomes the author of what the request's session records
+    without an actor of its own (``audit.bind_actor``)."""
     if "page_principal" not in g:
         credential = session_credential(session)
         g.page_principal = default_resolver(db.session).resolve([credential] if credential else [])
+        if "principal" not in g:
+            audit.bind_actor(db.session, actor())
     return g.page_principal
+
+
+def actor() -> Actor:
+    """Who this page request makes its changes as: the signed-in caller, from the client's address."""
+    return Actor(principal(), request.remote_addr or "")
+
+
+def project_services() -> ProjectService:
+    return services.project_service(actor=actor())
+
+
+def settings_services() -> ProjectSettingsService:
+    return services.project_settings_service(actor=actor())
+
+
+def member_services() -> MemberService:
+    return services.member_service(actor=actor())
+
+
+def user_services() -> UserService:
+    return services.user_service(actor=actor())
+
+
+def token_services() -> TokenService:
+    return services.token_service(actor=actor())
+
+
+def deploy_token_services() -> DeployTokenService:
+    return services.deploy_token_service(actor=actor())
+
+
+def ci_token_services() -> CiTokenService:
+    return services.ci_token_service(actor=actor())
+
+
+def job_services() -> JobService:
+    return services.job_service(actor=actor())
 
 
 def current_user() -> User | None:

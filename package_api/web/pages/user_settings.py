@@ -8,10 +8,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from package_api.access.models import User
-from package_api.access.tokens import SCOPES, TokenService, parse_expiry
-from package_api.db import db
-from package_api.errors import NotFound, Unauthorized
-from package_api.web.pages.context import current_user
+from package_api.access.tokens import SCOPES, parse_expiry
+from package_api.errors import Unauthorized
+from package_api.web.pages.context import current_user, token_services
 from package_api.web.pages.forms import SHOWN_ONCE, FormError, attempt, tomorrow
 
 bp = Blueprint("user_settings", __name__)
@@ -30,7 +29,7 @@ def _user() -> User:
 def _page(user: User, **context: Any) -> str:
     return render_template(
         "user_settings/personal_access_tokens.html",
-        tokens=TokenService(db.session).list_for(user),
+        tokens=token_services().list_for(user),
         scopes=SCOPES,
         tomorrow=tomorrow(),
         form=context.pop("form", {"scopes": []}),
@@ -52,22 +51,16 @@ def create_personal_access_token() -> ResponseReturnValue:
         "expires_at": request.form.get("expires_at", "").strip(),
     }
     result = attempt(
-        lambda: TokenService(db.session).create(user, form["name"], form["scopes"], parse_expiry(form["expires_at"]))
+        lambda: token_services().create(user, form["name"], form["scopes"], parse_expiry(form["expires_at"]))
     )
     if isinstance(result, FormError):
         return _page(user, form=form, error=result), result.status
     row, secret = result
-    db.session.commit()
     return _page(user, new_token=secret, new_row=row), 201, SHOWN_ONCE
 
 
 @bp.post(f"{TOKENS}/<int:token_id>/revoke")
 def revoke_personal_access_token(token_id: int) -> ResponseReturnValue:
-    user = _user()
-    tokens = TokenService(db.session)
-    if tokens.get(token_id, user).user_id != user.id:  # admins revoke others' tokens through the API
-        raise NotFound("Token")
-    row = tokens.revoke(token_id, user)
-    db.session.commit()
+    row = token_services().revoke_own(token_id, _user())  # admins revoke others' tokens through the API
     flash(f"Personal access token {row.name} revoked.", "success")
     return redirect(url_for(".personal_access_tokens"))

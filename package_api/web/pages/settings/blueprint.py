@@ -7,9 +7,7 @@ from flask import Blueprint, render_template, url_for
 
 from package_api.access.models import Project, Role
 from package_api.access.policy import Action
-from package_api.access.project_settings import ProjectSettingsService
-from package_api.db import db
-from package_api.web.pages.context import can, policy
+from package_api.web.pages.context import can
 
 bp = Blueprint("project_settings", __name__)
 
@@ -23,10 +21,6 @@ TABS = (
     ("ci_cd", "CI/CD"),
     ("audit_events", "Audit events"),
 )
-
-
-def settings_services() -> ProjectSettingsService:
-    return ProjectSettingsService(db.session, policy())
 
 
 def tab_url(project: Project, endpoint: str, **args: Any) -> str:

@@ -7,14 +7,11 @@ from typing import Any
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from package_api.access.ci_jobs import JobService
 from package_api.access.models import Project
 from package_api.access.policy import Action
-from package_api.access.tokens import CiTokenService
-from package_api.db import db
 from package_api.web.api.context import base_url
 from package_api.web.api.pagination import page_args
-from package_api.web.pages.context import authorized_project
+from package_api.web.pages.context import authorized_project, ci_token_services, job_services
 from package_api.web.pages.forms import SHOWN_ONCE
 from package_api.web.pages.settings.blueprint import PREFIX, bp, page
 
@@ -26,7 +23,7 @@ def _ci_cd(project: Project, **context: Any) -> str:
     return page(
         "ci_cd.html",
         project,
-        jobs=JobService(db.session).page_for(project, page=number, per_page=per_page),
+        jobs=job_services().page_for(project, page=number, per_page=per_page),
         has_ci_token=project.ci_token_digest is not None,
         base_url=base_url(),
         **context,
@@ -42,6 +39,5 @@ def ci_cd(namespace: str, project: str) -> ResponseReturnValue:
 def rotate_ci_token(namespace: str, project: str) -> ResponseReturnValue:
     found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
     replaced = found.ci_token_digest is not None
-    secret = CiTokenService(db.session).rotate(found)
-    db.session.commit()
+    secret = ci_token_services().rotate(found)
     return _ci_cd(found, new_token=secret, replaced=replaced), 201, SHOWN_ONCE

@@ -7,14 +7,12 @@ from typing import Any
 from flask import current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from package_api import audit
 from package_api.access.models import FeatureAccess, Project, Visibility
 from package_api.access.policy import Action, rules
 from package_api.access.project_settings import feature_param
-from package_api.db import db
-from package_api.web.pages.context import authorized_project, policy, principal, project_services
+from package_api.web.pages.context import authorized_project, policy, principal, project_services, settings_services
 from package_api.web.pages.forms import FormError, attempt
-from package_api.web.pages.settings.blueprint import PREFIX, bp, page, settings_services, tab_url
+from package_api.web.pages.settings.blueprint import PREFIX, bp, page, tab_url
 
 #: GitLab's words for the feature access levels.
 FEATURE_LEVELS = (
@@ -58,7 +56,6 @@ def _general(project: Project, *, form: str | None = None, error: FormError | No
 
 
 def _saved(project: Project, changed: bool, message: str) -> ResponseReturnValue:
-    db.session.commit()
     flash(message if changed else "Nothing to save: the settings were already so.", "success" if changed else "info")
     return redirect(tab_url(project, "general"))
 
@@ -82,8 +79,7 @@ def update_general(namespace: str, project: str) -> ResponseReturnValue:
 def update_permissions(namespace: str, project: str) -> ResponseReturnValue:
     found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
     visibility = request.form.get("visibility")
-    if visibility is not None and visibility != found.visibility.value:  # Maintainers see it read-only
-        policy().authorize(principal(), found, Action.OWN_PROJECT)
+    policy().authorize_visibility(principal(), found, visibility)  # Maintainers see it read-only
     features = {
         name: request.form[feature_param(name)] for name in rules(current_app).features if feature_param(name) in request.form
     }
@@ -115,10 +111,6 @@ def delete(namespace: str, project: str) -> ResponseReturnValue:
     if typed != full_path:
         error = FormError(f"Type {full_path} to confirm.", "confirm_path")
         return _general(found, form="delete", error=error, confirm_path=typed), error.status
-    audit.record(
-        db.session, "project_deleted", project=found, target_type="Project", target_id=found.id, target_details=full_path
-    )
-    project_services().delete(found)
-    db.session.commit()
+    project_services().delete(found)  # it records "project_deleted"
     flash(f"Project {full_path} deleted. Its files leave the store at the next modelshelf gc.", "success")
     return redirect(url_for("project_pages.index"))

@@ -8,28 +8,22 @@ from __future__ import annotations
 from flask import flash, redirect, request
 from flask.typing import ResponseReturnValue
 
-from package_api.access.members import MemberService
+from package_api import services
 from package_api.access.models import Project, Role
 from package_api.access.policy import Action
 from package_api.access.projects import parse_role
-from package_api.access.users import UserService
-from package_api.db import db
 from package_api.web.api.pagination import page_args
 from package_api.web.pages.context import authorized_project, policy, principal
+from package_api.web.pages.context import member_services as _members
 from package_api.web.pages.forms import FormError, attempt
 from package_api.web.pages.settings.blueprint import PREFIX, bp, page, tab_url
 
 MEMBERS = f"{PREFIX}/members"
 
 
-def _members() -> MemberService:
-    return MemberService(db.session)
-
-
 def _authorize_roles(project: Project, *roles: int) -> None:
     """Raise unless the caller may give or take away each of ``roles``: Owner takes an Owner."""
-    if Role.OWNER in roles:
-        policy().authorize(principal(), project, Action.OWN_PROJECT)
+    policy().authorize_roles(principal(), project, *roles)
 
 
 def _page(project: Project, *, error: FormError | None = None, username: str = "", role: Role = Role.DEVELOPER) -> str:
@@ -47,7 +41,6 @@ def _page(project: Project, *, error: FormError | None = None, username: str = "
 
 
 def _done(project: Project, message: str) -> ResponseReturnValue:
-    db.session.commit()
     flash(message, "success")
     return redirect(tab_url(project, "members"))
 
@@ -63,7 +56,7 @@ def add_member(namespace: str, project: str) -> ResponseReturnValue:
     username = request.form.get("username", "").strip()
     role = parse_role(request.form.get("access_level", ""))  # a select: anything else is forged, a 400 page
     _authorize_roles(found, role)
-    user = UserService(db.session).find(username) if username else None
+    user = services.user_service().find(username) if username else None
     if user is None:
         error = FormError(f"There is no user named {username}." if username else "Enter a username.", "username", 404)
         return _page(found, error=error, username=username, role=role), error.status

@@ -10,9 +10,8 @@ from flask.typing import ResponseReturnValue
 from package_api.access.models import Project, Role
 from package_api.access.policy import Action
 from package_api.access.projects import parse_role
-from package_api.access.tokens import DEPLOY_SCOPES, SCOPES, DeployTokenService, TokenService, parse_expiry
-from package_api.db import db
-from package_api.web.pages.context import authorized_project
+from package_api.access.tokens import DEPLOY_SCOPES, SCOPES, parse_expiry
+from package_api.web.pages.context import authorized_project, deploy_token_services, token_services
 from package_api.web.pages.forms import SHOWN_ONCE, FormError, attempt, tomorrow
 from package_api.web.pages.settings.blueprint import PREFIX, bp, page, tab_url
 
@@ -37,7 +36,7 @@ def _form() -> dict[str, Any]:
 
 
 def _access_tokens(project: Project, **context: Any) -> str:
-    tokens = TokenService(db.session)
+    tokens = token_services()
     return page(
         "access_tokens.html",
         project,
@@ -61,22 +60,20 @@ def create_access_token(namespace: str, project: str) -> ResponseReturnValue:
     form = _form()
     role = parse_role(form["access_level"])  # a select: anything else is forged, a 400 page
     result = attempt(
-        lambda: TokenService(db.session).create_for_project(
+        lambda: token_services().create_for_project(
             found, form["name"], form["scopes"], role, parse_expiry(form["expires_at"])
         )
     )
     if isinstance(result, FormError):
         return _access_tokens(found, form=form, error=result), result.status
     row, secret = result
-    db.session.commit()
     return _access_tokens(found, new_token=secret, new_row=row), 201, SHOWN_ONCE
 
 
 @bp.post(f"{ACCESS_TOKENS}/<int:token_id>/revoke")
 def revoke_access_token(namespace: str, project: str, token_id: int) -> ResponseReturnValue:
     found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
-    row = TokenService(db.session).revoke_for_project(found, token_id)
-    db.session.commit()
+    row = token_services().revoke_for_project(found, token_id)
     flash(f"Project access token {row.name} revoked.", "success")
     return redirect(tab_url(found, "access_tokens"))
 
@@ -88,7 +85,7 @@ def _deploy_tokens(project: Project, **context: Any) -> str:
     return page(
         "deploy_tokens.html",
         project,
-        tokens=DeployTokenService(db.session).list_for(project),
+        tokens=deploy_token_services().list_for(project),
         scopes=DEPLOY_SCOPES,
         tomorrow=tomorrow(),
         form=context.pop("form", {"scopes": []}),
@@ -106,7 +103,7 @@ def create_deploy_token(namespace: str, project: str) -> ResponseReturnValue:
     found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
     form = _form()
     result = attempt(
-        lambda: DeployTokenService(db.session).create(
+        lambda: deploy_token_services().create(
             found,
             form["name"],
             form["scopes"],
@@ -117,14 +114,12 @@ def create_deploy_token(namespace: str, project: str) -> ResponseReturnValue:
     if isinstance(result, FormError):
         return _deploy_tokens(found, form=form, error=result), result.status
     row, secret = result
-    db.session.commit()
     return _deploy_tokens(found, new_token=secret, new_row=row), 201, SHOWN_ONCE
 
 
 @bp.post(f"{DEPLOY_TOKENS}/<int:token_id>/revoke")
 def revoke_deploy_token(namespace: str, project: str, token_id: int) -> ResponseReturnValue:
     found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
-    row = DeployTokenService(db.session).revoke(found, token_id)
-    db.session.commit()
+    row = deploy_token_services().revoke(found, token_id)
     flash(f"Deploy token {row.name} revoked.", "success")
     return redirect(tab_url(found, "deploy_tokens"))
