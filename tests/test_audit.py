@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 from package_api import audit
 from package_api.access.members import MemberService
 from package_api.access.models import Project, Role
-from package_api.access.tokens import DeployTokenService
+from package_api.access.tokens import CiTokenService, DeployTokenService
 from package_api.access.users import UserService
 from package_api.audit.models import AuditEvent
 from package_api.db import db
+from package_api.identity import COMMAND_LINE, Actor, Principal, PrincipalKind
 from package_api.packages.models import Package, PackageFile
 from tests.conftest import World, generic_url
 from tests.jobs_support import register_job
@@ -472,27 +473,54 @@ def test_project_creation_settings_and_members(app: Flask, client: FlaskClient, 
     trail.none()
 
     with app.app_context():  # the command line (``modelshelf admin``) has no request: its events say cli
-        service, users = MemberService(db.session), UserService(db.session)
+        service, users = MemberService(db.session, actor=COMMAND_LINE), UserService(db.session, actor=COMMAND_LINE)
         target = db.session.get(Project, project)
-        newcomer = users.create("newcomer")
-        db.session.commit()
+        newcomer = users.create("newcomer")  # services commit their own changes
         assert trail.one()["event_name"] == "user_created"
         service.put(target, newcomer, Role.DEVELOPER)
-        db.session.commit()
         added = trail.one()
         assert (added["event_name"], added["target_type"], added["target_id"]) == ("member_added", "User", newcomer.id)
         assert (added["token_type"], added["author_id"], added["ip_address"]) == ("cli", None, "")
         assert added["details"]["access_level"] == int(Role.DEVELOPER)
         service.put(target, newcomer, Role.DEVELOPER)
-        db.session.commit()
         trail.none()
         service.put(target, newcomer, Role.MAINTAINER)
-        db.session.commit()
         updated = trail.one()
         assert (updated["event_name"], updated["details"]["access_level"]) == (
             "member_updated",
             {"from": int(Role.DEVELOPER), "to": int(Role.MAINTAINER)},
         )
+
+
+def test_the_author_is_the_actor_a_service_is_given(app: Flask, world: World, project: int, trail: Trail) -> None:
+    """A service records its changes as the actor its constructor names (the request contexts pass
+    the caller and its address, the command line ``COMMAND_LINE``); ``audit.record`` without one
+    takes the actor bound to the session, else the command line's."""
+    with app.app_context():
+        owner = UserService(db.session).get("owner")
+        caller = Actor(Principal(user=owner, scopes=frozenset({"api"}), kind=PrincipalKind.SESSION), "198.51.100.9")
+        target = db.session.get_one(Project, project)
+        CiTokenService(db.session, actor=caller).rotate(target)
+        by_caller = trail.one()
+        assert (by_caller["event_name"], by_caller["author_id"], by_caller["author_name"]) == (
+            "ci_token_rotated",
+            owner.id,
+            "owner",
+        )
+        assert (by_caller["token_type"], by_caller["ip_address"]) == ("session", "198.51.100.9")
+        CiTokenService(db.session, actor=COMMAND_LINE).rotate(target)
+        by_command = trail.one()
+        assert (by_command["author_id"], by_command["author_name"], by_command["token_type"]) == (None, "", "cli")
+        assert by_command["ip_address"] == ""
+
+        audit.record(db.session, "package_created", project=project, target_type="Package")
+        db.session.commit()
+        assert trail.one()["token_type"] == "cli"  # nothing bound
+        audit.bind_actor(db.session, caller)
+        audit.record(db.session, "package_created", project=project, target_type="Package")
+        db.session.commit()
+        bound = trail.one()
+        assert (bound["author_name"], bound["token_type"], bound["ip_address"]) == ("owner", "session", "198.51.100.9")
 
 
 # -- the API -------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from package_api.access.tokens import TokenService
 from package_api.access.users import UserService
 from package_api.db import db
+from package_api.identity import ANONYMOUS, Principal, PrincipalKind
 from tests.conftest import generic_url
 
 
@@ -136,3 +137,21 @@ def test_current_user(client, world):
     assert r.status_code == 200
     assert r.json["username"] == "developer" and r.json["is_admin"] is False
     assert client.get("/api/v4/user").status_code == 401
+
+
+def test_principal_kinds_keep_the_values_the_audit_trail_stores():
+    assert {kind.value for kind in PrincipalKind} == {
+        "anonymous",
+        "personal_access_token",
+        "project_access_token",
+        "session",
+        "deploy_token",
+        "job_token",
+        "ci_token",
+        "cli",
+    }
+    assert ANONYMOUS.is_anonymous and ANONYMOUS.kind == "anonymous"
+    job = Principal(kind="job_token", token_id=7)  # a kind given as its value is that kind
+    assert job.kind is PrincipalKind.JOB_TOKEN and job.job_id == 7
+    with pytest.raises(ValueError):
+        Principal(kind="root")

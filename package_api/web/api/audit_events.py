@@ -13,6 +13,7 @@ from package_api.access.policy import Action
 from package_api.audit.models import AuditEvent
 from package_api.db import db
 from package_api.errors import InvalidParameter
+from package_api.identity import PrincipalKind
 from package_api.web.api import pagination
 from package_api.web.api.context import authorized_project, base_url
 from package_api.web.api.entities import timestamp
@@ -21,10 +22,10 @@ bp = Blueprint("audit_events", __name__, url_prefix="/api/v4")
 
 #: ``details.author_class`` by how the author authenticated (GitLab names the class of the author).
 AUTHOR_CLASSES = {
-    "deploy_token": "DeployToken",
-    "ci_token": "CiToken",
-    "cli": "System",
-    "anonymous": "UnauthenticatedAuthor",
+    PrincipalKind.DEPLOY_TOKEN.value: "DeployToken",
+    PrincipalKind.CI_TOKEN.value: "CiToken",
+    PrincipalKind.CLI.value: "System",
+    PrincipalKind.ANONYMOUS.value: "UnauthenticatedAuthor",
 }
 
 

@@ -56,8 +56,8 @@ def register_job(project_ref: str) -> tuple[Response, int]:
 
 
 def _finishing(project_ref: str, job_id: int) -> Project:
-    """The project, if the caller may finish its job ``job_id``: the job's own token, the project's
-    CI token, or a Maintainer (who may end a job token that leaked). Raise otherwise."""
+    """The project, if the caller may finish its job ``job_id`` (``Policy.authorize_job_finish``:
+    the job's own token, the project's CI token, or a Maintainer). Raise otherwise."""
     caller = principal()
     project = project_services().get(project_ref)
     policy().authorize_job_finish(caller, project, job_id)

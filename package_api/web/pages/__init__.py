@@ -9,7 +9,8 @@ For plugins that add pages:
 - Sidebar items and package-page links: ``NavEntry``/``add_project_nav`` and
   ``PackageLink``/``add_package_links`` (``navigation.py`` documents the extension points).
 - The caller of a page request: ``package_api.web.pages.context.principal()`` (the browser session,
-  or ``ANONYMOUS``); ``authorized_project(namespace, path, action)`` and ``can(project, action)``
+  or ``ANONYMOUS``), and ``actor()``, who it makes changes as (services take it; they commit their
+  own changes); ``authorized_project(namespace, path, action)`` and ``can(project, action)``
   ask the policy. In templates: ``current_user`` (a ``User`` or ``None``).
 - CSRF: every non-GET request outside ``/api/`` must carry the session's token, checked before the
   view runs. Put ``{{ csrf_field() }}`` in forms; scripts send the ``X-CSRF-Token`` header (from

@@ -32,9 +32,11 @@ class FormError:
 
 
 def attempt(work: Callable[[], T], *, duplicate: FormError | None = None) -> T | FormError:
-    """Run ``work`` (a service call) for a form; return its result, or the ``FormError`` of an
-    invalid input, or ``duplicate`` (if given) when the name it would take exists already. On an
-    error the session is rolled back, so nothing the work did before it failed is kept.
+    """Run ``work`` (a service call, which commits its own change) for a form; return its result,
+    or the ``FormError`` of an invalid input, or ``duplicate`` (if given) when the name it would take
+    exists already. On an error the session is rolled back: a service has rolled its unit of work
+    back already, and this drops whatever else ``work`` left in the session before it failed, so
+    nothing of it is kept and the form is re-rendered from what is stored.
 
     Any other error (``NotFound``, ``Forbidden``, storage) propagates to the HTML error pages.
     """
