@@ -167,6 +167,9 @@ class Policy:
         return {name: stored.get(name, FeatureAccess.ENABLED) for name in self.rules.features}
 
     def set_feature_access(self, project: Project, feature: str, level: FeatureAccess) -> None:
+        """Set ``feature``'s access level in ``project``: a step of a settings change
+        (``ProjectSettingsService``), whose unit of work commits it; raise ``ValueError`` for an
+        unknown feature."""
         if feature not in self.rules.features:
             raise ValueError(f"unknown feature {feature!r}")
         row = self.session.scalar(
@@ -265,7 +268,8 @@ class Policy:
         token that leaked (``Action.ADMIN_PROJECT``)."""
         if principal.job_id is not None and principal.job_id == job_id and principal.acts_in(project.id):
             return
-        self.authorize(principal, project, Action.REGISTER_JOB if principal.kind is PrincipalKind.CI_TOKEN else Action.ADMIN_PROJECT)
+        action = Action.REGISTER_JOB if principal.kind is PrincipalKind.CI_TOKEN else Action.ADMIN_PROJECT
+        self.authorize(principal, project, action)
 
     def authorize_namespace(self, principal: Principal, namespace: str) -> None:
         """Raise ``Forbidden`` unless ``principal`` may create a project in ``namespace``: its user's
