@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from package_api.access.ci_jobs import JobService
+from package_api import services
 from package_api.access.models import Project
 from package_api.access.policy import Action, Policy
-from package_api.db import db
 from package_api.packages.models import Package
 from package_api.packages.service import LIVE_STATUSES
 from package_api.web.api import entities, pagination
@@ -50,7 +49,7 @@ def list_packages(project_ref: str) -> Response:
         per_page=per_page,
     )
     root = base_url()
-    builds = JobService(db.session).builds_of(p.id for p in page.items)
+    builds = services.job_service().builds_of(p.id for p in page.items)
     judge = policy()
     return _paginated(
         [entities.package(p, root, can_delete=_can_delete(project, p, judge), builds=builds) for p in page.items], page
@@ -63,7 +62,7 @@ def get_package(project_ref: str, package_id: int) -> Response:
     service = package_services()
     package = authorize_package(project, service.get(project, package_id), Action.READ_PACKAGE)
     versions = service.other_versions(package)
-    builds = JobService(db.session).builds_of([package.id, *(v.id for v in versions)])
+    builds = services.job_service().builds_of([package.id, *(v.id for v in versions)])
     return jsonify(
         entities.package(package, base_url(), can_delete=_can_delete(project, package), versions=versions, builds=builds)
     )

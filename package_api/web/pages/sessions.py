@@ -4,9 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from package_api import services
 from package_api.access.authentication import end_session, start_session
-from package_api.access.users import UserService
-from package_api.db import db
 from package_api.web.pages.context import current_user
 
 bp = Blueprint("sessions", __name__)
@@ -34,7 +33,7 @@ def new() -> ResponseReturnValue:
 def create() -> ResponseReturnValue:
     username = request.form.get("username", "").strip()
     redirect_to = _local(request.form.get("redirect_to"))
-    user = UserService(db.session).authenticate(username, request.form.get("password", ""))
+    user = services.user_service().authenticate(username, request.form.get("password", ""))
     if user is None:
         page = render_template("sessions/new.html", redirect_to=redirect_to, username=username, error=BAD_CREDENTIALS)
         return page, 401
