@@ -38,6 +38,7 @@ STAMP_EVERY = datetime.timedelta(minutes=1)
 #: The kinds of principal a personal access token authenticates (a project access token is one too).
 OWN_TOKEN_KINDS = frozenset({PrincipalKind.PERSONAL_ACCESS_TOKEN, PrincipalKind.PROJECT_ACCESS_TOKEN})
 
+
 def digest(token: str) -> str:
     """The stored form of a token. Tokens carry 256 random bits, so a plain hash is enough."""
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()

@@ -16,7 +16,6 @@ from package_api.access.models import Project, User
 from package_api.access.project_settings import ProjectSettingsService
 from package_api.access.projects import ProjectService
 from package_api.access.tokens import CiTokenService, DeployTokenService, TokenService
-from package_api.access.users import UserService
 from package_api.db import db
 from package_api.errors import NotFound, Unauthorized
 from package_api.identity import Actor, Principal
@@ -38,7 +37,6 @@ __all__ = [
     "project_services",
     "settings_services",
     "token_services",
-    "user_services",
 ]
 
 
@@ -69,10 +67,6 @@ def settings_services() -> ProjectSettingsService:
 
 def member_services() -> MemberService:
     return services.member_service(actor=actor())
-
-
-def user_services() -> UserService:
-    return services.user_service(actor=actor())
 
 
 def token_services() -> TokenService:
