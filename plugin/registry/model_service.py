@@ -17,6 +17,7 @@ from package_api.plugin_api import (
     Project,
     User,
     choice,
+    committed,
     contains,
     descending,
     package_name,
@@ -141,13 +142,16 @@ class ModelService:
         return model
 
     def delete(self, model: Model) -> None:
-        """Delete the model, its versions and their packages (storage is reclaimed by gc): one
-        ``model_deleted`` event names the versions that went with it."""
-        versions = self.versions(model)
-        gone = [v.version for v in versions]
-        for version in versions:
-            # The package-deleted signal drops the version row.
-            self.packages.delete(version.package, audited=False)
-        model_event(self.session, "deleted", model, versions=gone)
-        self.session.delete(model)
-        self.session.commit()
+        """Delete the model, its versions and their packages (storage is reclaimed by gc), in one
+        transaction: one ``model_deleted`` event names the versions that went with it."""
+
+        def work() -> None:
+            versions = self.versions(model)
+            gone = [v.version for v in versions]
+            for version in versions:
+                # The package pipeline's model_version step drops the version row.
+                self.packages.delete(version.package, audited=False)
+            model_event(self.session, "deleted", model, versions=gone)
+            self.session.delete(model)
+
+        committed(self.session, work)

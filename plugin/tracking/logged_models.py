@@ -11,14 +11,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import InvalidInput, Project, User, record_audit_event
+from package_api.plugin_api import InvalidInput, Project, User, committed, record_audit_event
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ACTIVE, DELETED
 from plugin.tracking.models import Experiment, LoggedModel, LoggedModelParam, LoggedModelTag, Run
 from plugin.tracking.tags import put_tag, remove_tag
 from plugin.tracking.times import milliseconds
-from plugin.tracking.transactions import committed
 
 STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
 #: ``ml_logged_models.model_type`` holds this many characters.
@@ -139,19 +138,23 @@ class LoggedModelService:
 
     def note_version(self, model: LoggedModel, name: str, version: int) -> None:
         """Add a registered version to the model's ``mlflow.modelVersions`` tag (as MLflow's
-        server does; the client adds its own entry after)."""
-        tags = self.view(model).tags
-        try:
-            noted = json.loads(tags.get(MODEL_VERSIONS_TAG, "[]"))
-        except ValueError:
-            noted = []
+        server does; the client adds its own entry after), in the unit of work in progress or in one
+        of its own."""
         entry = {"name": name, "version": version}
-        if not isinstance(noted, list):
-            noted = []
-        if entry not in noted:
-            noted.append(entry)
-        put_tag(self.session, LoggedModelTag.logged_model_id, model.id, MODEL_VERSIONS_TAG, json.dumps(noted))
-        self.session.commit()
+
+        def work() -> None:
+            tags = self.view(model).tags
+            try:
+                noted = json.loads(tags.get(MODEL_VERSIONS_TAG, "[]"))
+            except ValueError:
+                noted = []
+            if not isinstance(noted, list):
+                noted = []
+            if entry not in noted:
+                noted.append(entry)
+            put_tag(self.session, LoggedModelTag.logged_model_id, model.id, MODEL_VERSIONS_TAG, json.dumps(noted))
+
+        committed(self.session, work)
 
     def views(self, models: Sequence[LoggedModel]) -> list[LoggedModelView]:
         ids = [m.id for m in models]

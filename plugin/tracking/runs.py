@@ -10,13 +10,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import CiJob, InvalidInput, JobService, Project, User, record_audit_event
+from package_api.plugin_api import CiJob, InvalidInput, JobService, Project, User, committed, record_audit_event
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ACTIVE, DELETED, lifecycle_stages
 from plugin.tracking.models import Experiment, LoggedModel, Run, RunMetric, RunOutput, RunParam, RunTag
 from plugin.tracking.tags import put_tag, remove_tag
-from plugin.tracking.transactions import committed
 
 RUN_NAME_TAG = "mlflow.runName"
 #: GitLab's tag that links a run to the CI job that ran it: ``mlflow.set_tag("gitlab.CI_JOB_ID",
