@@ -9,19 +9,20 @@ model version made empty by the model registry's REST API, its pages or MLflow's
 
 A package is **created** (by its first upload, or empty)::
 
-    before   the upload's lease is committed, its bytes streamed to storage and hashed   (PackageService.upload)
-    1 rows        the lease claimed, the blob found or added by SHA-256, the package    (PackageService._record_once,
-                  row, the file row; an empty package: only its row                      PackageService.create_package)
-    2 steps       the steps plugins registered for "created", in order
-                  (``register_package_step``). The model registry's:
-                    model_version  the model (made if missing) and the version row,     plugin.registry.projection
-                                   numbered while the model row is locked
-                    version_run    the version's own run in ``[model]<name>``, and its  plugin.mlflow_registry.version_runs
-                                   registration
-    3 provenance  the CI job whose token made the change (``PackageBuildInfo``)         JobService.record_build
-    4 audit       ``<noun>_created`` (``model_version_created`` for a model version)
-      commit      one; on a lost race everything from 1 on is rolled back and redone
-    5 signals     ``package_created``, then ``package_file_added`` for an upload: notifications, after the commit
+    before        lease committed; bytes streamed to storage, hashed     PackageService.upload
+    1 rows        lease claimed; blob found or added by SHA-256;         PackageService._record
+                  package row; file row (empty package: its row only)    PackageService.create_package
+    2 steps       the "created" steps plugins registered, in order (register_package_step):
+                    model_version  the model (made if missing) and the   plugin.registry.projection
+                                   version row, numbered under the
+                                   model row's lock
+                    version_run    the version's own run in              plugin.mlflow_registry.version_runs
+                                   [model]<name>, and its registration
+    3 provenance  the CI job whose token made the change                 JobService.record_build
+    4 audit       <noun>_created (model_version_created for a version)   audit.record
+      commit      one; after a lost race 1-4 are rolled back and redone  package_api.transactions.committed
+    5 signals     package_created, then package_file_added (an upload):  package_api.signals
+                  notifications, sent after the commit
 
 A file is **added** to a live package (an upload, or files attached without copying bytes:
 ``PackageService.attach``): 1 (the file row), 2 ("file_added" steps), 3, 4 ``<noun>_file_added``,
@@ -44,6 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from blinker import NamedSignal
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -109,7 +111,13 @@ def _steps(app: Flask | None, event: str) -> list[tuple[str, PackageStep]]:
 
 
 def audit_package_event(
-    session: Session, app: Flask | None, what: str, package: Package, package_file: PackageFile | None = None, /, **details: Any
+    session: Session,
+    app: Flask | None,
+    what: str,
+    package: Package,
+    package_file: PackageFile | None = None,
+    /,
+    **details: Any,
 ) -> None:
     """Record ``<noun>_<what>`` (``package_created``, ``model_version_file_deleted``...) in ``session``,
     for the change's transaction to commit with it."""
@@ -178,11 +186,11 @@ class PackagePipeline:
         if not change.audited:
             return
         package_file = change.package_file
-        stored = {}
+        stored: dict[str, Any] = {}
         if package_file is not None and what in (CREATED, FILE_ADDED):
             stored = {"size": package_file.blob.size, "sha256": package_file.blob.sha256}
         audit_package_event(self.session, self.app, what, change.package, package_file, **stored)
 
-    def _notify(self, signal: Any, **kwargs: Any) -> None:
+    def _notify(self, signal: NamedSignal, **kwargs: Any) -> None:
         app = self.app
         after_commit(self.session, lambda: signal.send(app, **kwargs))

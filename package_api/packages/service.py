@@ -118,8 +118,9 @@ class PackageService:
             package_file = committed(
                 self.session,
                 lambda: self._record(
-                    project_id, name, version, path, creator_id, job_id, status, reader.sha256, key=key, size=reader.size
-                ),
+                    project_id, name, version, path, creator_id, job_id, status, reader.sha256,
+                    key=key, size=reader.size,
+                ),  # fmt: skip
             )
         except BaseException as exc:
             self.meter.upload_failed(exc)

@@ -196,7 +196,9 @@ class ModelVersionService:
                     f"Invalid value '{wanted}' for tag '{VERSION_TAG}': it must be a semantic version, for example 1.4.0."
                 )
             try:
-                return self.versions.create(project, model, wanted, description_=description, author=author, job_id=job_id)
+                return self.versions.create(
+                    project, model, wanted, description_=description, author=author, job_id=job_id
+                )
             except AlreadyExists:
                 raise AlreadyExists(f"Model Version (name={model.name}, version {wanted})") from None
 
@@ -205,7 +207,9 @@ class ModelVersionService:
                 self.session.scalars(select(ModelVersion.version).where(ModelVersion.model_id == model.id)).all()
             )
             try:
-                return self.versions.create(project, model, following, description_=description, author=author, job_id=job_id)
+                return self.versions.create(
+                    project, model, following, description_=description, author=author, job_id=job_id
+                )
             except AlreadyExists as taken:  # a concurrent registration took the next patch version
                 raise LostRace(taken) from None
 
