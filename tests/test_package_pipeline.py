@@ -134,6 +134,21 @@ def test_a_step_that_fails_undoes_the_package(app: Flask, client: FlaskClient, w
     assert count(app, Blob) == 1 and count(app, Upload) == 0  # the refused bytes went with their lease
 
 
+def test_a_signal_receiver_that_fails_after_the_commit_keeps_the_upload(
+    app: Flask, client: FlaskClient, world: World, project: int
+) -> None:
+    """Signals are notifications after the commit: a receiver that raises fails the request, as it
+    always did, but cannot undo the upload or cost it its bytes."""
+
+    def broken(sender: Flask, package: Package) -> None:
+        raise RuntimeError("a broken receiver")
+
+    with signals.package_created.connected_to(broken), pytest.raises(RuntimeError, match="a broken receiver"):
+        client.put(generic_url(project, "kept", "1.0.0"), data=b"kept", headers=world.headers("developer"))
+    assert client.get(generic_url(project, "kept", "1.0.0"), headers=world.headers("developer")).data == b"kept"
+    assert count(app, Upload) == 0
+
+
 def test_a_lost_race_in_a_step_redoes_the_whole_upload(app: Flask, client: FlaskClient, world: World, project: int) -> None:
     """A step's write loses a race for a unique row (here: a model of the same name, as a concurrent
     first upload of another version would make it on PostgreSQL): the whole upload (lease claim,

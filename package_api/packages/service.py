@@ -30,7 +30,7 @@ from package_api.packages.resolvers import VersionResolver
 from package_api.packages.streams import NO_METER, ExpectedDigests, HashingReader, TransferMeter
 from package_api.paging import Page, choice, contains, descending, query_page
 from package_api.storage import BlobReader, BlobStorage, StorageError
-from package_api.transactions import committed, in_unit
+from package_api.transactions import after_commit, committed, in_unit
 
 LIVE_STATUSES = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
 #: ``status`` values the packages list accepts (GitLab's enum); we store a subset of them.
@@ -112,19 +112,24 @@ class PackageService:
         # connection or a snapshot.
         heartbeat = self.leases.begin(key)
         reader = HashingReader(body, self.max_file_size, expected=expected, heartbeat=heartbeat, meter=self.meter)
+        recorded: list[bool] = []
+
+        def record() -> PackageFile:
+            # First of the callbacks: a signal receiver that fails after the commit must not cost
+            # the bytes that the committed rows name.
+            after_commit(self.session, lambda: recorded.append(True))
+            return self._record(
+                project_id, name, version, path, creator_id, job_id, status, reader.sha256, key=key, size=reader.size
+            )
+
         try:
             self.storage.put(key, reader)
             reader.check()
-            package_file = committed(
-                self.session,
-                lambda: self._record(
-                    project_id, name, version, path, creator_id, job_id, status, reader.sha256,
-                    key=key, size=reader.size,
-                ),  # fmt: skip
-            )
+            package_file = committed(self.session, record)
         except BaseException as exc:
-            self.meter.upload_failed(exc)
-            self._abandon(key)
+            if not recorded:
+                self.meter.upload_failed(exc)
+                self._abandon(key)
             raise
         if package_file.blob.storage_key != key:
             self._discard(key)  # the same bytes were stored already: keep one copy
