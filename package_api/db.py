@@ -3,16 +3,14 @@ transaction policy of services: each method that changes state commits its own u
 rolls all of it back), never its caller."""
 from __future__ import annotations
 
-import contextlib
 import datetime
-from collections.abc import Iterator
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DataError
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase
 
 from package_api.errors import InvalidInput
 
@@ -31,18 +29,6 @@ def refused_value(exc: DataError) -> InvalidInput:
     rollback) for every ``DataError``; services check what they can name better themselves."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     return InvalidInput(f"the database refused a value: {reason}")
-
-
-@contextlib.contextmanager
-def unit_of_work(session: Session) -> Iterator[None]:
-    """Commit what the block changes in ``session``; if the block (or the commit) raises, roll all
-    of it back and re-raise, so that a failed change leaves nothing behind for a later commit."""
-    try:
-        yield
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def utcnow() -> datetime.datetime:

@@ -8,7 +8,10 @@ Extension points (call them from ``register``):
 
 =============================  ===============================================================
 ``policy_rules(app)``          add actions, features and per-package rules to the one policy
-``package_created`` ...        package events (blinker signals), sent after the change commits
+``register_package_step``      a step in the transaction of a package change (``created``,
+                               ``file_added``, ``file_deleted``, ``deleted``): see
+                               ``package_api.packages.pipeline`` for the order
+``package_created`` ...        package events (blinker signals): notifications after the commit
 ``register_version_resolver``  resolve ``latest`` (or an alias) in a package download URL
 ``register_package_noun``      what a package is called in audit event names
 ``register_migrations``        a directory of Alembic revisions for the plugin's tables
@@ -18,13 +21,14 @@ Extension points (call them from ``register``):
 =============================  ===============================================================
 
 Building blocks: the table base (``db``) and the core tables a plugin's tables may refer to, the
-domain errors (mapped to each surface's answers in one place), names and paging helpers, the
-service factories of the composition root (``package_services``...), the audit trail
-(``record_audit_event``, by an ``Actor``: a plugin's services take it in their constructor, and
-``request_actor`` is the request's, whichever surface serves it), and the helpers the core's own
-HTTP surfaces use: the API caller and project (``principal``, ``authorized_project``), file and
-archive responses, streamed upload bodies, GitLab's pagination, and the pages' caller, project,
-forms and listing parameters.
+domain errors (mapped to each surface's answers in one place), names and paging helpers, the one
+transaction policy (``committed``: a unit of work, redone after a lost race; ``unit_of_work`` and
+``commit`` for work that is not redone, joining a unit in progress), the service factories
+of the composition root (``package_services``...), the audit trail (``record_audit_event``, by an
+``Actor``: a plugin's services take it in their constructor, and ``request_actor`` is the
+request's, whichever surface serves it), and the helpers the core's own HTTP surfaces use: the API
+caller and project (``principal``, ``authorized_project``), file and archive responses, streamed
+upload bodies, GitLab's pagination, and the pages' caller, project, forms and listing parameters.
 """
 from __future__ import annotations
 
@@ -48,6 +52,7 @@ from package_api.identity import Actor
 from package_api.names import MAX_ID, package_name, row_id
 from package_api.ops.migrate import register_versions as register_migrations
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
+from package_api.packages.pipeline import PackageChange, register_package_step
 from package_api.packages.resolvers import register_resolver as register_version_resolver
 from package_api.packages.service import PackageService, parse_status
 from package_api.paging import Page, choice, contains, descending, query_page, slice_page
@@ -56,6 +61,7 @@ from package_api.services import job_service as job_services
 from package_api.services import package_service as package_services
 from package_api.signals import package_created, package_deleted, package_file_added, package_file_deleted
 from package_api.storage import BlobNotFound, StorageUnavailable
+from package_api.transactions import LostRace, commit, committed, unit_of_work
 from package_api.web.actors import request_actor
 from package_api.web.api.context import authorized_project, base_url, principal
 from package_api.web.api.downloads import archive_response, file_response
@@ -65,7 +71,7 @@ from package_api.web.api.entities import timestamp
 from package_api.web.api.pagination import page_args, paginated
 from package_api.web.api.params import request_body
 from package_api.web.api.params import text as text_param
-from package_api.web.api.upload_bodies import receive, record_provenance
+from package_api.web.api.upload_bodies import receive
 from package_api.web.openapi import add_piece as add_openapi_piece
 from package_api.web.pages import CONTENT_SECURITY_POLICY, NavEntry, PackageLink, add_package_links, add_project_nav
 from package_api.web.pages.context import authorized_project as page_project
@@ -80,6 +86,8 @@ __all__ = [
     "Action",
     "READ_PACKAGE_REGISTRY",
     "WRITE_PACKAGE_REGISTRY",
+    "register_package_step",
+    "PackageChange",
     "package_created",
     "package_deleted",
     "package_file_added",
@@ -124,6 +132,11 @@ __all__ = [
     "descending",
     "query_page",
     "slice_page",
+    # transactions
+    "commit",
+    "committed",
+    "unit_of_work",
+    "LostRace",
     # services (the composition root) and audit
     "PackageService",
     "JobService",
@@ -141,7 +154,6 @@ __all__ = [
     "file_response",
     "archive_response",
     "receive",
-    "record_provenance",
     "job_json",
     "package_file_json",
     "timestamp",

@@ -26,6 +26,7 @@ from package_api.identity import Actor
 from package_api.packages import resolvers
 from package_api.packages.archives import ArchiveService
 from package_api.packages.leases import UploadLeases
+from package_api.packages.pipeline import PackagePipeline
 from package_api.packages.service import PackageService
 from package_api.storage import BlobStorage
 
@@ -53,6 +54,7 @@ def package_service(app: Flask | None = None, session: Session | None = None) ->
         leases=UploadLeases(session, lease=datetime.timedelta(seconds=float(settings["UPLOAD_LEASE_SECONDS"]))),
         resolvers=resolvers.resolvers(app),
         meter=app.extensions["modelshelf.metrics"],
+        pipeline=PackagePipeline(session, app),
     )
 
 

@@ -1,30 +1,32 @@
 """The model registry plugin: projects generic packages into models and versions.
 
 Registered through the ``package_api.plugins`` entry point; ``package_api`` never imports it.
-It learns about packages only through ``package_api.signals``.
+It takes part in package changes through steps of the package pipeline (``register_package_step``;
+``package_api.packages.pipeline`` lists them in order): a created model version package gets its
+version row (``model_version``, here) and then its own run (``version_run``, ``plugin.tracking``),
+in the package's transaction; a deleted one loses its version row.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from flask import Flask
 
 from package_api.plugin_api import (
     Package,
+    PackageChange,
     Project,
     add_openapi_piece,
     db,
-    package_created,
-    package_deleted,
     register_migrations,
     register_package_noun,
+    register_package_step,
     register_version_resolver,
 )
 from plugin import tracking
 from plugin.registry import access
 from plugin.registry import models as _tables  # noqa: F401  (the tables must be known before create_all)
-from plugin.registry.projection import Projection, is_model_version
+from plugin.registry.projection import MODEL_VERSION_STEP, Projection, is_model_version
 from plugin.registry.version_service import LATEST, latest_of
 from plugin.web import mlflow, pages
 from plugin.web.api import bp as api_bp
@@ -38,12 +40,12 @@ def _audit_noun(package: Package) -> str | None:
     return "model_version" if is_model_version(package) else None
 
 
-def _on_package_created(app: Flask, package: Package, **_: Any) -> None:
-    Projection(db.session).version_for(package)
+def _project_version(change: PackageChange) -> None:
+    Projection(change.session).version_for(change.package)
 
 
-def _on_package_deleted(app: Flask, package: Package, **_: Any) -> None:
-    Projection(db.session).forget(package)
+def _forget_version(change: PackageChange) -> None:
+    Projection(change.session).forget(change.package)
 
 
 def _resolve_latest(project: Project, name: str, version: str) -> Package | None:
@@ -61,10 +63,10 @@ def register(app: Flask) -> None:
     register_migrations(app, Path(__file__).parent / "migrations")
     app.register_blueprint(api_bp)
     pages.register(app)
-    package_created.connect(_on_package_created, sender=app)
-    package_deleted.connect(_on_package_deleted, sender=app)
+    register_package_step(app, "created", MODEL_VERSION_STEP, _project_version)
+    register_package_step(app, "deleted", MODEL_VERSION_STEP, _forget_version)
     register_version_resolver(app, _resolve_latest)
     register_package_noun(app, _audit_noun)
-    tracking.register(app)  # after the projection: every new version gets its own run
+    tracking.register(app)
     mlflow.register(app)
     add_openapi_piece(app, OPENAPI)

@@ -21,11 +21,12 @@ from package_api import audit
 from package_api.access.models import CiJob, JobStatus, Project
 from package_api.access.tokens import JOB_TOKEN_PREFIX, digest, find_by_digest, new_secret, stamp
 from package_api.access.users import UserService
-from package_api.db import unit_of_work, utcnow
+from package_api.db import utcnow
 from package_api.errors import InvalidParameter, NotFound
 from package_api.identity import Actor
 from package_api.packages.models import Package, PackageBuildInfo
 from package_api.paging import Page, choice, query_page
+from package_api.transactions import unit_of_work
 
 #: Metadata a registration may carry: parameter -> (column, maximum length).
 METADATA = {

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from package_api import audit
 from package_api.access.models import Membership, Project, Role, User
-from package_api.db import unit_of_work
 from package_api.errors import AlreadyExists, InvalidInput, NotFound
 from package_api.identity import Actor
 from package_api.paging import Page, contains
+from package_api.transactions import unit_of_work
 
 LAST_OWNER = "a project must keep at least one Owner: make another member Owner first"
 

@@ -18,9 +18,9 @@ from package_api import audit, names
 from package_api.access.models import FeatureAccess, Project, Visibility
 from package_api.access.policy import Policy
 from package_api.access.projects import MAX_DESCRIPTION_LENGTH, parse_visibility
-from package_api.db import unit_of_work
 from package_api.errors import InvalidParameter
 from package_api.identity import Actor
+from package_api.transactions import unit_of_work
 
 
 def feature_param(feature: str) -> str:

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 from package_api import audit, names
 from package_api.access.members import MemberService
 from package_api.access.models import Membership, Project, Role, User, Visibility
-from package_api.db import unit_of_work
 from package_api.errors import AlreadyExists, InvalidParameter, NotFound
 from package_api.identity import Actor
 from package_api.paging import Page, choice, contains, descending, query_page
+from package_api.transactions import unit_of_work
 
 #: ``order_by`` values of the projects list (GitLab's, those we keep columns for).
 PROJECT_ORDERS = {"id": Project.id, "name": Project.path, "path": Project.path, "created_at": Project.created_at}

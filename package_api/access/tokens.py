@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 
 from package_api import audit, names
 from package_api.access.models import DeployToken, Membership, PersonalAccessToken, Project, Role, User
-from package_api.db import unit_of_work, utcnow
+from package_api.db import utcnow
 from package_api.errors import InvalidInput, InvalidParameter, NotFound
 from package_api.identity import Actor, Principal, PrincipalKind
 from package_api.paging import Page, choice, contains, query_page
+from package_api.transactions import unit_of_work
 
 SCOPES = ("api", "read_api")
 DEPLOY_SCOPES = ("read_package_registry", "write_package_registry")

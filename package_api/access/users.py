@@ -7,10 +7,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from package_api import audit, names
 from package_api.access.models import User
-from package_api.db import unit_of_work
 from package_api.errors import AlreadyExists, InvalidParameter, NotFound
 from package_api.identity import Actor
 from package_api.paging import Page, contains, query_page
+from package_api.transactions import unit_of_work
 
 MIN_PASSWORD_LENGTH = 8
 

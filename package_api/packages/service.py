@@ -3,7 +3,9 @@
 An upload takes a lease on a fresh key (``uploads``), streams to storage under it while it is hashed
 and checks the digests the client declared; only then is a database transaction opened that finds or
 creates the package, finds or creates the blob by SHA-256, adds the file row and ends the lease. A
-broken upload therefore leaves no row, and identical bytes are kept once.
+broken upload therefore leaves no row, and identical bytes are kept once. The rest of that
+transaction (the plugins' steps, provenance, audit) and the signals after it are the package
+pipeline's: ``package_api.packages.pipeline`` tells the whole story in order.
 """
 from __future__ import annotations
 
@@ -14,23 +16,22 @@ from typing import Any, BinaryIO
 
 from flask import Flask
 from sqlalchemy import Select, select
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from package_api import audit, names, signals
+from package_api import names
 from package_api.access.models import Project, User
 from package_api.db import utcnow
 from package_api.errors import AlreadyExists, DuplicateNotAllowed, FileTooLarge, InvalidParameter, NotFound
 from package_api.packages.leases import UploadLeases, new_key
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
+from package_api.packages.pipeline import PackageChange, PackagePipeline, audit_package_event
 from package_api.packages.resolvers import VersionResolver
 from package_api.packages.streams import NO_METER, ExpectedDigests, HashingReader, TransferMeter
 from package_api.paging import Page, choice, contains, descending, query_page
 from package_api.storage import BlobReader, BlobStorage, StorageError
+from package_api.transactions import after_commit, commit, committed, in_unit
 
-#: How often recording a finished upload is retried after losing a race (unique name/version,
-#: unique digest, SQLite's write lock). Each retry re-reads what the winner wrote.
-RECORD_ATTEMPTS = 8
 LIVE_STATUSES = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
 #: ``status`` values the packages list accepts (GitLab's enum); we store a subset of them.
 LISTABLE_STATUSES = ("default", "hidden", "processing", "error", "pending_destruction", "deprecated")
@@ -46,21 +47,6 @@ def parse_status(value: str | None, *, allowed: tuple[str, ...] = ("default", "h
     return PackageStatus(value)
 
 
-#: PostgreSQL's SQLSTATEs for a transaction that lost to a concurrent one and may simply be redone:
-#: serialization_failure and deadlock_detected.
-RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
-
-
-def _is_lost_race(exc: Exception) -> bool:
-    """A unique row taken first by another writer, SQLite's write lock held too long, or a
-    PostgreSQL transaction chosen as a deadlock's (or a serialization conflict's) victim."""
-    if isinstance(exc, IntegrityError):
-        return True
-    if not isinstance(exc, OperationalError):
-        return False
-    return "locked" in str(exc.orig).lower() or getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
-
-
 class PackageService:
     def __init__(
         self,
@@ -73,15 +59,17 @@ class PackageService:
         leases: UploadLeases | None = None,
         resolvers: Sequence[VersionResolver] = (),
         meter: TransferMeter = NO_METER,
+        pipeline: PackagePipeline | None = None,
     ) -> None:
         self.session = session
         self.storage = storage
         self.max_file_size = max_file_size
-        self.app = app  # the signal sender
+        self.app = app  # where the pipeline's steps are registered, and the signals' sender
         self.clock = clock
         self.leases = leases or UploadLeases(session, clock=clock)
         self.resolvers = resolvers  # what ``latest`` (and other aliases) of a package name mean
         self.meter = meter  # told of bytes received and of uploads that fail
+        self.pipeline = pipeline or PackagePipeline(session, app)  # what a change does in its transaction
 
     # -- upload --------------------------------------------------------------------------------
 
@@ -94,17 +82,21 @@ class PackageService:
         body: BinaryIO,
         *,
         creator: User | None,
+        job_id: int | None = None,
         status: PackageStatus | None = None,
         content_length: int | None = None,
         spaces_in_name: bool = False,
         expected: ExpectedDigests | None = None,
     ) -> PackageFile:
-        """Stream ``body`` into ``name/version/path``; return the committed file row.
+        """Stream ``body`` into ``name/version/path`` (``job_id``: the CI job uploading it); return the
+        committed file row. Not inside a unit of work: the lease commits before the bytes flow.
 
         Raises ``InvalidParameter``, ``FileTooLarge``, ``DuplicateNotAllowed``, ``ChecksumMismatch``
-        when the bytes do not hash to an ``expected`` digest (nothing stored), and
-        ``StorageUnavailable`` (no row written).
+        when the bytes do not hash to an ``expected`` digest (nothing stored), ``StorageUnavailable``
+        (no row written), and what a pipeline step raises (nothing recorded).
         """
+        if in_unit(self.session):
+            raise RuntimeError("an upload commits its lease before its transaction: not inside a unit of work")
         name, version = names.package_name(name), names.package_version(version)
         path = names.file_path(path, spaces_in_name=spaces_in_name)
         if content_length is not None and content_length > self.max_file_size:
@@ -120,19 +112,28 @@ class PackageService:
         # connection or a snapshot.
         heartbeat = self.leases.begin(key)
         reader = HashingReader(body, self.max_file_size, expected=expected, heartbeat=heartbeat, meter=self.meter)
+        recorded: list[bool] = []
+
+        def record() -> PackageFile:
+            # First of the callbacks: a signal receiver that fails after the commit must not cost
+            # the bytes that the committed rows name.
+            after_commit(self.session, lambda: recorded.append(True))
+            return self._record(
+                project_id, name, version, path, creator_id, job_id, status, reader.sha256, key=key, size=reader.size
+            )
+
         try:
             self.storage.put(key, reader)
             reader.check()
-            created, package, package_file = self._record(
-                project_id, name, version, path, creator_id, status, reader.sha256, key=key, size=reader.size
-            )
+            package_file = committed(self.session, record)
         except BaseException as exc:
-            self.meter.upload_failed(exc)
-            self._abandon(key)
+            if not recorded:
+                self.meter.upload_failed(exc)
+                self._abandon(key)
             raise
         if package_file.blob.storage_key != key:
             self._discard(key)  # the same bytes were stored already: keep one copy
-        return self._added(created, package, package_file)
+        return package_file
 
     def upload_by_digest(
         self,
@@ -143,49 +144,29 @@ class PackageService:
         sha256: str,
         *,
         creator: User | None,
+        job_id: int | None = None,
         status: PackageStatus | None = None,
         spaces_in_name: bool = False,
     ) -> PackageFile:
         """Add ``name/version/path`` with the bytes of a live file of ``project`` whose SHA-256 is
-        ``sha256``, without receiving them; return the committed file row.
+        ``sha256``, without receiving them (``job_id``: the CI job adding it); return the committed
+        file row.
 
         Only ``project``'s own files count, so a digest says nothing about other projects. Raises
-        ``InvalidParameter``, ``DuplicateNotAllowed`` and ``NotFound("Blob")`` when the project
-        holds no such bytes (the client must send them).
+        ``InvalidParameter``, ``DuplicateNotAllowed``, ``NotFound("Blob")`` when the project holds no
+        such bytes (the client must send them), and what a pipeline step raises (nothing recorded).
         """
         name, version = names.package_name(name), names.package_version(version)
         path = names.file_path(path, spaces_in_name=spaces_in_name)
         sha256 = names.sha256_digest(sha256)
         self._check_duplicate(project, name, version, path)
-        created, package, package_file = self._record(
-            project.id, name, version, path, creator.id if creator else None, status, sha256
+        project_id, creator_id = project.id, creator.id if creator else None
+        return committed(
+            self.session, lambda: self._record(project_id, name, version, path, creator_id, job_id, status, sha256)
         )
-        return self._added(created, package, package_file)
-
-    def _added(self, created: bool, package: Package, package_file: PackageFile) -> PackageFile:
-        if created:
-            signals.package_created.send(self.app, package=package)
-        signals.package_file_added.send(self.app, package=package, package_file=package_file)
-        return package_file
 
     def _audit(self, what: str, package: Package, package_file: PackageFile | None = None, /, **details: Any) -> None:
-        """Record ``<noun>_<what>`` (``package_created``, ``model_version_file_deleted``...) in the
-        session of the change, for the caller to commit with it."""
-        target = f"{package.name}/{package.version}"
-        info: dict[str, Any] = {"name": package.name, "version": package.version, "package_id": package.id}
-        if package_file is not None:
-            info["file_name"] = package_file.file_name
-        # A file event targets the file; a package created with its first file targets the package.
-        on_file = package_file is not None and what.startswith("file_")
-        audit.record(
-            self.session,
-            f"{audit.package_noun(self.app, package)}_{what}",
-            project=package.project_id,
-            target_type="PackageFile" if on_file else "Package",
-            target_id=package_file.id if on_file and package_file is not None else package.id,
-            target_details=f"{target}/{package_file.file_name}" if on_file and package_file is not None else target,
-            details={**info, **details},
-        )
+        audit_package_event(self.session, self.app, what, package, package_file, **details)
 
     def _discard(self, key: str) -> None:
         try:
@@ -209,40 +190,16 @@ class PackageService:
         version: str,
         path: str,
         creator_id: int | None,
+        job_id: int | None,
         status: PackageStatus | None,
         sha256: str,
         *,
         key: str | None = None,
         size: int = 0,
-    ) -> tuple[bool, Package, PackageFile]:
-        """Record the file in one transaction, retried when it loses a race. With ``key`` the bytes
-        were just stored there under a lease; without, they must be a live file's of the project."""
-        for attempt in range(RECORD_ATTEMPTS):
-            try:
-                recorded = self._record_once(project_id, name, version, path, creator_id, status, sha256, key, size)
-                self.session.commit()
-                return recorded
-            except (IntegrityError, OperationalError) as exc:
-                self.session.rollback()
-                if not _is_lost_race(exc) or attempt == RECORD_ATTEMPTS - 1:
-                    raise
-            except BaseException:
-                self.session.rollback()
-                raise
-        raise AssertionError("unreachable")
-
-    def _record_once(
-        self,
-        project_id: int,
-        name: str,
-        version: str,
-        path: str,
-        creator_id: int | None,
-        status: PackageStatus | None,
-        sha256: str,
-        key: str | None,
-        size: int,
-    ) -> tuple[bool, Package, PackageFile]:
+    ) -> PackageFile:
+        """Record the file (stage 1 of the pipeline), then run the pipeline's ``created`` or
+        ``file_added`` stages, in the caller's unit of work. With ``key`` the bytes were just stored
+        there under a lease; without, they must be a live file's of the project."""
         if key is not None:
             self.leases.claim(key)  # in this transaction: gc cannot have the bytes and us the row
         project = self.session.get(Project, project_id)
@@ -277,58 +234,66 @@ class PackageService:
         package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
         self.session.add(package_file)
         self.session.flush()
-        # In this transaction: a retry after a lost race rolls it back with the rows, and records it again.
-        self._audit("created" if created else "file_added", package, package_file, size=blob.size, sha256=sha256)
-        return created, package, package_file
+        change = PackageChange(self.session, package, package_file, job_id=job_id)
+        if created:
+            self.pipeline.created(change)
+        else:
+            self.pipeline.file_added(change)
+        return package_file
 
-    def create_package(self, project: Project, name: str, version: str, *, creator: User | None) -> Package:
-        """Create the empty package ``name/version`` (a version made before its files are uploaded).
+    def create_package(
+        self, project: Project, name: str, version: str, *, creator: User | None, job_id: int | None = None
+    ) -> Package:
+        """Create the empty package ``name/version`` (a version made before its files are uploaded;
+        ``job_id``: the CI job making it), in the caller's unit of work or in one of its own.
 
-        Raises ``InvalidParameter``, and ``AlreadyExists`` when a live package has that name and version.
+        Raises ``InvalidParameter``, ``AlreadyExists`` when a live package has that name and version,
+        and what a pipeline step raises.
         """
         name, version = names.package_name(name), names.package_version(version)
-        if self._find_live(project.id, name, version) is not None:
-            raise AlreadyExists("Package")
-        package = Package(
-            project_id=project.id, name=name, version=version, package_type="generic", creator_id=creator.id if creator else None
-        )
-        self.session.add(package)
-        try:
+        project_id, creator_id = project.id, creator.id if creator else None
+
+        def work() -> Package:
+            # Also how a lost race ends: the redo finds the winner's package.
+            if self._find_live(project_id, name, version) is not None:
+                raise AlreadyExists("Package")
+            package = Package(
+                project_id=project_id, name=name, version=version, package_type="generic", creator_id=creator_id
+            )
+            self.session.add(package)
             self.session.flush()
-            self._audit("created", package)
-            self.session.commit()
-        except IntegrityError:
-            self.session.rollback()
-            raise AlreadyExists("Package") from None
-        signals.package_created.send(self.app, package=package)
-        return package
+            self.pipeline.created(PackageChange(self.session, package, job_id=job_id))
+            return package
+
+        return committed(self.session, work)
 
     def attach(
         self, package: Package, files: Sequence[tuple[str, Blob]], *, audited: bool = True
     ) -> list[PackageFile]:
         """Add files to ``package`` whose bytes are stored already (``(path, blob)`` pairs): new
-        rows, no bytes copied. Commit, and send ``package_file_added`` for each. ``audited=False``
-        when the caller records the change as a whole (a version registered with its files).
+        rows, no bytes copied, in the caller's unit of work or in one of its own (each file goes
+        through the pipeline's ``file_added`` stages). ``audited=False`` when the caller records the
+        change as a whole (a version registered with its files).
 
         Raises ``InvalidParameter`` for a bad path and ``DuplicateNotAllowed`` (nothing added).
         """
         checked = [(names.file_path(path, spaces_in_name=True), blob) for path, blob in files]
-        project = package.project
-        added = []
-        for path, blob in checked:
-            self._check_duplicate(project, package.name, package.version, path, package)
-            package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
-            self.session.add(package_file)
-            added.append(package_file)
-        package.updated_at = self.clock()
-        if audited:
+
+        def work() -> list[PackageFile]:
+            project = package.project
+            added = []
+            for path, blob in checked:
+                self._check_duplicate(project, package.name, package.version, path, package)
+                package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
+                self.session.add(package_file)
+                added.append(package_file)
+            package.updated_at = self.clock()
             self.session.flush()
             for package_file in added:
-                self._audit("file_added", package, package_file, size=package_file.blob.size, sha256=package_file.blob.sha256)
-        self.session.commit()
-        for package_file in added:
-            signals.package_file_added.send(self.app, package=package, package_file=package_file)
-        return added
+                self.pipeline.file_added(PackageChange(self.session, package, package_file, audited=audited))
+            return added
+
+        return committed(self.session, work)
 
     def rename(self, packages: Sequence[Package], name: str, *, audited: bool = True) -> None:
         """Give ``packages`` another name, all or none (renaming a model renames its versions).
@@ -458,7 +423,7 @@ class PackageService:
         # At most one write a minute per package: downloads must not serialise on the database.
         if package.last_downloaded_at is None or now - package.last_downloaded_at > datetime.timedelta(minutes=1):
             package.last_downloaded_at = now
-            self.session.commit()
+            commit(self.session)
 
     def get(self, project: Project, package_id: int, *, statuses: tuple[PackageStatus, ...] = (PackageStatus.DEFAULT,)) -> Package:
         package = self.session.get(Package, package_id)
@@ -526,15 +491,19 @@ class PackageService:
     # -- deletion ------------------------------------------------------------------------------
 
     def delete(self, package: Package, *, audited: bool = True) -> None:
-        """Mark the package and its files for destruction; ``modelshelf gc`` reclaims the bytes.
-        ``audited=False`` when the caller records the deletion as a whole (a model's, with its versions)."""
-        package.status = PackageStatus.PENDING_DESTRUCTION
-        for package_file in self.session.scalars(select(PackageFile).where(PackageFile.package_id == package.id)):
-            package_file.status = PackageStatus.PENDING_DESTRUCTION
-        if audited:
-            self._audit("deleted", package)
-        self.session.commit()
-        signals.package_deleted.send(self.app, package=package)
+        """Mark the package and its files for destruction (``modelshelf gc`` reclaims the bytes), then
+        run the pipeline's ``deleted`` stages, in the caller's unit of work or in one of its own.
+        ``audited=False`` when the caller records the deletion as a whole (a model's, with its versions).
+
+        Raises what a pipeline step raises (nothing deleted)."""
+
+        def work() -> None:
+            package.status = PackageStatus.PENDING_DESTRUCTION
+            for package_file in self.session.scalars(select(PackageFile).where(PackageFile.package_id == package.id)):
+                package_file.status = PackageStatus.PENDING_DESTRUCTION
+            self.pipeline.deleted(PackageChange(self.session, package, audited=audited))
+
+        committed(self.session, work)
 
     def get_file(self, package: Package, file_id: int) -> PackageFile:
         package_file = self.session.get(PackageFile, file_id)
@@ -556,8 +525,12 @@ class PackageService:
         return package_file
 
     def delete_file(self, package_file: PackageFile) -> None:
-        package_file.status = PackageStatus.PENDING_DESTRUCTION
-        self._audit("file_deleted", package_file.package, package_file)
-        self.session.commit()
-        signals.package_file_deleted.send(self.app, package=package_file.package, package_file=package_file)
+        """Mark the file for destruction, then run the pipeline's ``file_deleted`` stages, in the
+        caller's unit of work or in one of its own. Raises what a pipeline step raises."""
+
+        def work() -> None:
+            package_file.status = PackageStatus.PENDING_DESTRUCTION
+            self.pipeline.file_deleted(PackageChange(self.session, package_file.package, package_file))
+
+        committed(self.session, work)
 

@@ -11,7 +11,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from package_api.plugin_api import AlreadyExists, InvalidInput, PackageService, Project, User, utcnow
+from package_api.plugin_api import (
+    AlreadyExists,
+    InvalidInput,
+    LostRace,
+    PackageService,
+    Project,
+    User,
+    commit,
+    committed,
+    utcnow,
+)
 from plugin.mlflow_registry.models import STAGES, Alias, Registration, VersionTag
 from plugin.mlflow_registry.sources import Resolved, SourceResolver, VersionRef
 from plugin.mlflow_registry.version_runs import VersionRuns
@@ -31,8 +41,6 @@ from plugin.tracking.times import milliseconds
 #: The tag that chooses a new version's semantic version (GitLab's); without it the latest
 #: version's patch is incremented.
 VERSION_TAG = "gitlab.version"
-#: Attempts at the next patch version when concurrent registrations take the same one.
-AUTO_VERSION_ATTEMPTS = 8
 NUMERIC = frozenset({"version_number", "creation_timestamp", "last_updated_timestamp"})
 SEARCH_GRAMMAR = filters.Grammar(
     attributes=frozenset({"name", "version_number", "run_id", "source_path"}),
@@ -152,24 +160,36 @@ class ModelVersionService:
         run_link: str = "",
         version_ref: VersionRef | None = None,
         author: User | None,
+        job_id: int | None = None,
     ) -> VersionView:
         """Register a version of ``model`` from ``source`` (see ``sources``), its files attached
-        without copying bytes. Raise ``InvalidInput`` (bad source, tag or version) or
-        ``AlreadyExists`` (the ``gitlab.version`` is taken)."""
+        without copying bytes, in one transaction (``job_id``: the CI job registering it). Raise
+        ``InvalidInput`` (bad source, tag or version) or ``AlreadyExists`` (the ``gitlab.version`` is
+        taken)."""
         checked = {validation.key(k): validation.registry_tag_value(v) for k, v in (tags or {}).items()}
         resolver = SourceResolver(project, self.artifacts, self.runs, self.logged_models)
         resolved = resolver.resolve(source, run_id=run_id, model_id=model_id, version_ref=version_ref)
-        row = self._new_version(project, model, checked.get(VERSION_TAG), description, author)
-        self._register(row, resolved, checked, run_link)
-        if resolved.files:
-            # Part of creating the version, which ``versions.create`` recorded (model_version_created).
-            self.packages.attach(row.package, resolved.files, audited=False)
-        if resolved.logged_model is not None:
-            self.logged_models.note_version(resolved.logged_model, model.name, row.sequence)
-        return self.view(row)
+
+        def work() -> ModelVersion:
+            row = self._new_version(project, model, checked.get(VERSION_TAG), description, author, job_id)
+            self._register(row, resolved, checked, run_link)
+            if resolved.files:
+                # Part of creating the version, which ``versions.create`` recorded (model_version_created).
+                self.packages.attach(row.package, resolved.files, audited=False)
+            if resolved.logged_model is not None:
+                self.logged_models.note_version(resolved.logged_model, model.name, row.sequence)
+            return row
+
+        return self.view(committed(self.session, work))
 
     def _new_version(
-        self, project: Project, model: Model, wanted: str | None, description: str, author: User | None
+        self,
+        project: Project,
+        model: Model,
+        wanted: str | None,
+        description: str,
+        author: User | None,
+        job_id: int | None,
     ) -> ModelVersion:
         if wanted is not None:
             if not semver.is_semver(wanted):
@@ -177,19 +197,24 @@ class ModelVersionService:
                     f"Invalid value '{wanted}' for tag '{VERSION_TAG}': it must be a semantic version, for example 1.4.0."
                 )
             try:
-                return self.versions.create(project, model, wanted, description_=description, author=author)
+                return self.versions.create(
+                    project, model, wanted, description_=description, author=author, job_id=job_id
+                )
             except AlreadyExists:
                 raise AlreadyExists(f"Model Version (name={model.name}, version {wanted})") from None
-        for attempt in range(AUTO_VERSION_ATTEMPTS):
+
+        def work() -> ModelVersion:
             following = next_version(
                 self.session.scalars(select(ModelVersion.version).where(ModelVersion.model_id == model.id)).all()
             )
             try:
-                return self.versions.create(project, model, following, description_=description, author=author)
-            except AlreadyExists:
-                if attempt == AUTO_VERSION_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+                return self.versions.create(
+                    project, model, following, description_=description, author=author, job_id=job_id
+                )
+            except AlreadyExists as taken:  # a concurrent registration took the next patch version
+                raise LostRace(taken) from None
+
+        return committed(self.session, work)
 
     def _register(self, row: ModelVersion, resolved: Resolved, tags: dict[str, str], run_link: str) -> None:
         registration = self.version_runs.ensure(row)
@@ -200,7 +225,6 @@ class ModelVersionService:
         if resolved.logged_model is not None:
             registration.logged_model_id = resolved.logged_model.id
         self.session.add_all(VersionTag(version_id=row.id, key=k, value=v) for k, v in tags.items())
-        self.session.commit()
 
     # -- change ------------------------------------------------------------------------------------
 
@@ -216,13 +240,13 @@ class ModelVersionService:
         put_tag(self.session, VersionTag.version_id, row.id, key, value)
         row.updated_at = utcnow()
         version_event(self.session, "tag_set", row, key=key, value=value)
-        self.session.commit()
+        commit(self.session)
 
     def delete_tag(self, row: ModelVersion, key: str | None) -> None:
         if remove_tag(self.session, VersionTag.version_id, row.id, key or ""):
             row.updated_at = utcnow()
             version_event(self.session, "tag_deleted", row, key=key)
-            self.session.commit()
+            commit(self.session)
 
     def transition(
         self, model: Model, row: ModelVersion, stage: str | None, *, archive_existing: bool = False
@@ -247,7 +271,7 @@ class ModelVersionService:
         before, registration.stage = registration.stage, target
         row.updated_at = now
         version_event(self.session, "stage_updated", row, **change("stage", before, target), archived=archived)
-        self.session.commit()
+        commit(self.session)
         return row
 
     # -- read --------------------------------------------------------------------------------------

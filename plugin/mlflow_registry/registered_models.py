@@ -17,6 +17,7 @@ from package_api.plugin_api import (
     PackageService,
     Project,
     User,
+    commit,
     row_id,
     utcnow,
 )
@@ -85,7 +86,7 @@ class RegistryService:
         except AlreadyExists:
             raise AlreadyExists(f"Registered Model (name={name})") from None
         self.session.add_all(ModelTag(model_id=model.id, key=k, value=v) for k, v in checked.items())
-        self.session.commit()
+        commit(self.session)
         self.experiments.default_for(model)
         return model
 
@@ -123,13 +124,13 @@ class RegistryService:
         put_tag(self.session, ModelTag.model_id, model.id, key, value)
         model.updated_at = utcnow()
         model_event(self.session, "tag_set", model, actor=self.actor, key=key, value=value)
-        self.session.commit()
+        commit(self.session)
 
     def delete_tag(self, model: Model, key: str | None) -> None:
         if remove_tag(self.session, ModelTag.model_id, model.id, key or ""):
             model.updated_at = utcnow()
             model_event(self.session, "tag_deleted", model, actor=self.actor, key=key)
-            self.session.commit()
+            commit(self.session)
 
     # -- aliases -----------------------------------------------------------------------------------
 
@@ -155,7 +156,7 @@ class RegistryService:
             version_number=row.sequence,
             **{"from": before.version if before is not None else None, "to": row.version},
         )
-        self.session.commit()
+        commit(self.session)
 
     def delete_alias(self, model: Model, alias: str | None) -> None:
         existing = self.session.scalar(select(Alias).where(Alias.model_id == model.id, Alias.alias == (alias or "")))
@@ -171,7 +172,7 @@ class RegistryService:
                 alias=existing.alias,
                 version=pointed.version if pointed else None,
             )
-            self.session.commit()
+            commit(self.session)
 
     # -- versions by reference -----------------------------------------------------------------------
 

@@ -1,12 +1,13 @@
 """Every model version is also a run: its own run in the model's default experiment, made with
-the version, whose artifacts are the version's package. A version's registration records the run
-MLflow reports for it (its own run, or the training run it was registered from)."""
+the version (the package pipeline's ``version_run`` step, in the transaction that creates the
+version's package), whose artifacts are the version's package. A version's registration records the
+run MLflow reports for it (its own run, or the training run it was registered from)."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import Package, PackageStatus
+from package_api.plugin_api import Package, PackageStatus, committed
 from plugin.mlflow_registry.models import Registration
 from plugin.registry.models import ModelVersion
 from plugin.registry.projection import Projection, is_model_version
@@ -14,7 +15,6 @@ from plugin.tracking.experiments import ExperimentService
 from plugin.tracking.models import Run
 from plugin.tracking.runs import RunService
 from plugin.tracking.times import milliseconds
-from plugin.tracking.transactions import committed
 
 #: A version's own run is a record, not a training job: it is finished from the start.
 OWN_RUN_STATUS = "FINISHED"
@@ -25,17 +25,18 @@ class VersionRuns:
         self.session = session
 
     def ensure_for_package(self, package: Package) -> Registration | None:
-        """The registration of the version ``package`` is (made with its run if missing); ``None``
-        for a package that is not a model version."""
+        """The registration of the version ``package`` is (made with its run if missing, in the unit
+        of work in progress or in one of its own); ``None`` for a package that is not a model version."""
         if not is_model_version(package) or package.status == PackageStatus.PENDING_DESTRUCTION:
             return None
         version = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
-        if version is None:  # the projection has not seen the package yet
+        if version is None:  # a package older than the model registry: project it now
             version = Projection(self.session).version_for(package)
         return None if version is None else self.ensure(version)
 
     def ensure(self, version: ModelVersion) -> Registration:
-        """The version's registration, with its own run, both made (and committed) if missing."""
+        """The version's registration, with its own run, both made if missing (a unit of work:
+        ``committed``)."""
         registration = self.session.get(Registration, version.id)
         if registration is not None and self.own_run_of(version.id) is not None:
             return registration

@@ -18,6 +18,8 @@ from package_api.plugin_api import (
     Project,
     User,
     choice,
+    commit,
+    committed,
     contains,
     descending,
     package_name,
@@ -77,7 +79,7 @@ class ModelService:
         try:
             self.session.flush()
             model_event(self.session, "created", model, actor=self.actor, description=model.description)
-            self.session.commit()
+            commit(self.session)
         except IntegrityError:
             self.session.rollback()
             raise AlreadyExists("Model") from None
@@ -139,17 +141,20 @@ class ModelService:
             if text != model.description:
                 before, model.description = model.description, text
                 model_event(self.session, "updated", model, actor=self.actor, **change("description", before, text))
-        self.session.commit()
+        commit(self.session)
         return model
 
     def delete(self, model: Model) -> None:
-        """Delete the model, its versions and their packages (storage is reclaimed by gc): one
-        ``model_deleted`` event names the versions that went with it."""
-        versions = self.versions(model)
-        gone = [v.version for v in versions]
-        for version in versions:
-            # The package-deleted signal drops the version row.
-            self.packages.delete(version.package, audited=False)
-        model_event(self.session, "deleted", model, actor=self.actor, versions=gone)
-        self.session.delete(model)
-        self.session.commit()
+        """Delete the model, its versions and their packages (storage is reclaimed by gc), in one
+        transaction: one ``model_deleted`` event names the versions that went with it."""
+
+        def work() -> None:
+            versions = self.versions(model)
+            gone = [v.version for v in versions]
+            for version in versions:
+                # The package pipeline's model_version step drops the version row.
+                self.packages.delete(version.package, audited=False)
+            model_event(self.session, "deleted", model, actor=self.actor, versions=gone)
+            self.session.delete(model)
+
+        committed(self.session, work)

@@ -1,21 +1,18 @@
 """The mapping layer: a generic package whose version is a semantic version is a version of the
-model with the package's name. Package events keep the model and version rows in step."""
+model with the package's name. The package pipeline's ``model_version`` steps keep the model and
+version rows in step with the packages, in each package change's transaction."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import Package, PackageStatus
+from package_api.plugin_api import Package, PackageStatus, committed
 from plugin.registry import semver
 from plugin.registry.models import Model, ModelVersion
 
-T = TypeVar("T")
-#: Attempts to win a race for a unique row (model name, version sequence) before giving up.
-ATTEMPTS = 8
+#: The name of the package pipeline's step that projects a created package into a version (and of
+#: the one that forgets a deleted package's version).
+MODEL_VERSION_STEP = "model_version"
 
 
 def is_model_version(package: Package) -> bool:
@@ -23,27 +20,17 @@ def is_model_version(package: Package) -> bool:
 
 
 class Projection:
+    """The model and version rows of packages. Each method is a unit of work (``committed``): on its
+    own it commits, and as a step of a package change it is part of that change's transaction."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def _retrying(self, work: Callable[[], T]) -> T:
-        """Run ``work`` and commit; on a lost race roll back and run it again (it re-reads)."""
-        for attempt in range(ATTEMPTS):
-            try:
-                result = work()
-                self.session.commit()
-                return result
-            except (IntegrityError, OperationalError):
-                self.session.rollback()
-                if attempt == ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
 
     def find_model(self, project_id: int, name: str) -> Model | None:
         return self.session.scalar(select(Model).where(Model.project_id == project_id, Model.name == name))
 
     def model_for(self, project_id: int, name: str, *, author_id: int | None) -> Model:
-        """The model named ``name``, created (committed) if it does not exist yet."""
+        """The model named ``name``, created if it does not exist yet."""
 
         def work() -> Model:
             model = self.find_model(project_id, name)
@@ -53,22 +40,23 @@ class Projection:
                 self.session.flush()
             return model
 
-        return self._retrying(work)
+        return committed(self.session, work)
 
     def version_for(self, package: Package) -> ModelVersion | None:
-        """The version row of ``package`` (created and committed if missing); ``None`` for a package
+        """The version row of ``package`` (created, with its model if missing); ``None`` for a package
         that is not a model version."""
         if not is_model_version(package) or package.status == PackageStatus.PENDING_DESTRUCTION:
             return None
-        package_id, project_id, name, creator_id = package.id, package.project_id, package.name, package.creator_id
-        model_id = self.model_for(project_id, name, author_id=creator_id).id
+        package_id, project_id, name, version = package.id, package.project_id, package.name, package.version
+        creator_id = package.creator_id
 
         def work() -> ModelVersion:
+            model_id = self.model_for(project_id, name, author_id=creator_id).id
             row = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package_id))
             if row is None:
                 # Numbering takes turns on the model's row (PostgreSQL holds the lock until commit), so
-                # racing first uploads of many versions do not all take the same next number; the
-                # retries stay for SQLite, which serializes writers at commit instead.
+                # racing first uploads of many versions do not all take the same next number; a lost
+                # race stays possible on SQLite, which serializes writers at their first write instead.
                 self.session.scalar(select(Model.id).where(Model.id == model_id).with_for_update())
                 sequence = (
                     self.session.scalar(select(func.max(ModelVersion.sequence)).where(ModelVersion.model_id == model_id))
@@ -77,7 +65,7 @@ class Projection:
                 row = ModelVersion(
                     model_id=model_id,
                     package_id=package_id,
-                    version=self.session.get(Package, package_id).version,  # type: ignore[union-attr]
+                    version=version,
                     sequence=sequence + 1,
                     author_id=creator_id,
                 )
@@ -85,11 +73,15 @@ class Projection:
                 self.session.flush()
             return row
 
-        return self._retrying(work)
+        return committed(self.session, work)
 
     def forget(self, package: Package) -> None:
         """Drop the version row of a deleted package."""
-        row = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
-        if row is not None:
-            self.session.delete(row)
-            self.session.commit()
+        package_id = package.id
+
+        def work() -> None:
+            row = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package_id))
+            if row is not None:
+                self.session.delete(row)
+
+        committed(self.session, work)

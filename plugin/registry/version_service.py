@@ -18,6 +18,8 @@ from package_api.plugin_api import (
     Project,
     User,
     choice,
+    commit,
+    committed,
     descending,
     row_id,
     slice_page,
@@ -26,7 +28,6 @@ from plugin.registry import semver
 from plugin.registry.auditing import change, version_event
 from plugin.registry.model_service import description
 from plugin.registry.models import Model, ModelVersion
-from plugin.registry.projection import Projection
 
 ORDERS = ("version", "created_at")
 #: The version reference that means the model's latest version in download URLs.
@@ -69,31 +70,41 @@ class VersionService:
     def __init__(self, session: Session, packages: PackageService, *, actor: Actor | None = None) -> None:
         self.session = session
         self.packages = packages
-        self.projection = Projection(session)
         self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
 
     def create(
-        self, project: Project, model: Model, version: str, *, description_: str = "", author: User | None
+        self,
+        project: Project,
+        model: Model,
+        version: str,
+        *,
+        description_: str = "",
+        author: User | None,
+        job_id: int | None = None,
     ) -> ModelVersion:
-        """Create version ``version`` (its package, with no files yet).
+        """Create version ``version`` (its package, with no files yet; ``job_id``: the CI job making
+        it), in the caller's unit of work or in one of its own: the package pipeline projects it into
+        the version row, which gets the description in the same transaction.
 
         Raises ``InvalidParameter`` for a version that is not semantic, ``AlreadyExists`` for a taken one.
         """
         version = semver.validate(version)
         text = description(description_)
-        if self.find(model, version) is not None:
-            raise AlreadyExists("Model version")
-        try:
-            package = self.packages.create_package(project, model.name, version, creator=author)
-        except AlreadyExists:
-            raise AlreadyExists("Model version") from None
-        row = self.projection.version_for(package)
-        assert row is not None  # a semver package always projects to a version
-        row.description = text
-        if author is not None:
-            row.author_id = author.id
-        self.session.commit()
-        return row
+
+        def work() -> ModelVersion:
+            # Also how a lost race ends: the redo finds the winner's version.
+            if self.find(model, version) is not None:
+                raise AlreadyExists("Model version")
+            try:
+                package = self.packages.create_package(project, model.name, version, creator=author, job_id=job_id)
+            except AlreadyExists:
+                raise AlreadyExists("Model version") from None
+            row = self.for_package(package)
+            assert row is not None  # the pipeline's model_version step projected the semver package
+            row.description = text
+            return row
+
+        return committed(self.session, work)
 
     def find(self, model: Model, version: str) -> ModelVersion | None:
         return self.session.scalar(
@@ -158,12 +169,12 @@ class VersionService:
             if text != row.description:
                 before, row.description = row.description, text
                 version_event(self.session, "updated", row, actor=self.actor, **change("description", before, text))
-        self.session.commit()
+        commit(self.session)
         return row
 
     def delete(self, row: ModelVersion) -> None:
-        """Delete the version and its package (the package-deleted signal drops the row; the
-        package service records ``model_version_deleted``)."""
+        """Delete the version and its package (the package pipeline's ``model_version`` step drops
+        the row; its audit records ``model_version_deleted``)."""
         self.packages.delete(row.package)
 
     def files(self, row: ModelVersion) -> Sequence[PackageFile]:

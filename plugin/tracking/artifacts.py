@@ -127,10 +127,18 @@ class ArtifactService:
     # -- operations --------------------------------------------------------------------------------
 
     def upload(
-        self, project: Project, artifact_path: str, body: BinaryIO, *, content_length: int | None, creator: User | None
+        self,
+        project: Project,
+        artifact_path: str,
+        body: BinaryIO,
+        *,
+        content_length: int | None,
+        creator: User | None,
+        job_id: int | None = None,
     ) -> PackageFile:
-        """Stream ``body`` into the file ``artifact_path`` names. Raise ``InvalidInput``,
-        ``MissingResource`` for a path of no run or logged model, ``FileTooLarge``..."""
+        """Stream ``body`` into the file ``artifact_path`` names (``job_id``: the CI job uploading it,
+        its provenance). Raise ``InvalidInput``, ``MissingResource`` for a path of no run or logged
+        model, ``FileTooLarge``..."""
         location = self._require(project, artifact_path)
         return self.packages.upload(
             project,
@@ -139,6 +147,7 @@ class ArtifactService:
             location.path,
             body,
             creator=creator,
+            job_id=job_id,
             content_length=content_length,
             spaces_in_name=True,
         )

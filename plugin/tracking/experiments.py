@@ -7,17 +7,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import Actor, AlreadyExists, InvalidInput, Project, User, record_audit_event, row_id
+from package_api.plugin_api import (
+    Actor,
+    AlreadyExists,
+    InvalidInput,
+    Project,
+    User,
+    commit,
+    committed,
+    record_audit_event,
+    row_id,
+)
 from plugin.registry.models import Model
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.models import Experiment, ExperimentTag
 from plugin.tracking.tags import put_tag
 from plugin.tracking.times import milliseconds
-from plugin.tracking.transactions import committed, next_iid
 
 #: MLflow's default experiment: id ``0``, made on first use.
 DEFAULT_EXPERIMENT_ID = 0
@@ -30,6 +39,14 @@ SEARCH_GRAMMAR = filters.Grammar(
 )
 ORDER_KEYS = frozenset({"name", "experiment_id", "creation_time", "last_update_time"})
 MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 1000, 50000
+
+
+def next_iid(session: Session, project_id: int) -> int:
+    """The next experiment id of the project (MLflow's ``experiment_id``): one more than the highest.
+    Two experiments made at once may take the same; the unique constraint refuses one, and its unit
+    of work (``committed``) is redone and takes the next."""
+    highest = session.scalar(select(func.max(Experiment.iid)).where(Experiment.project_id == project_id))
+    return int(highest or 0) + 1
 
 
 def model_experiment_name(model_name: str) -> str:
@@ -75,7 +92,7 @@ class ExperimentService:
                 raise AlreadyExists(f"Experiment(name={name})")
             experiment = Experiment(
                 project_id=project_id,
-                iid=next_iid(self.session, Experiment.iid, Experiment.project_id, project_id),
+                iid=next_iid(self.session, project_id),
                 name=name,
                 model_id=model_id,
                 creator_id=creator_id,
@@ -155,7 +172,7 @@ class ExperimentService:
             if experiment is None:
                 experiment = self.find_by_name(project_id, name)
                 if experiment is None:
-                    iid = next_iid(self.session, Experiment.iid, Experiment.project_id, project_id)
+                    iid = next_iid(self.session, project_id)
                     experiment = Experiment(project_id=project_id, iid=iid, name=name, creator_id=author_id)
                     self.session.add(experiment)
                 experiment.model_id = model_id
@@ -231,7 +248,7 @@ class ExperimentService:
         before, experiment.name = experiment.name, name
         if before != name:
             _audit(self.session, self.actor, "updated", experiment, change="name", **{"from": before, "to": name})
-        self.session.commit()
+        commit(self.session)
 
     def delete(self, experiment: Experiment) -> None:
         """Mark the experiment deleted; raise ``InvalidInput`` for a model's or the default one."""
@@ -241,13 +258,13 @@ class ExperimentService:
         if experiment.lifecycle_stage != DELETED:
             experiment.lifecycle_stage = DELETED
             _audit(self.session, self.actor, "deleted", experiment)
-        self.session.commit()
+        commit(self.session)
 
     def restore(self, experiment: Experiment) -> None:
         if experiment.lifecycle_stage != ACTIVE:
             experiment.lifecycle_stage = ACTIVE
             _audit(self.session, self.actor, "restored", experiment)
-        self.session.commit()
+        commit(self.session)
 
     @staticmethod
     def _refuse_model_experiment(experiment: Experiment, verb: str) -> None:

@@ -11,14 +11,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import Actor, InvalidInput, Project, User, record_audit_event
+from package_api.plugin_api import Actor, InvalidInput, Project, User, commit, committed, record_audit_event
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ACTIVE, DELETED
 from plugin.tracking.models import Experiment, LoggedModel, LoggedModelParam, LoggedModelTag, Run
 from plugin.tracking.tags import put_tag, remove_tag
 from plugin.tracking.times import milliseconds
-from plugin.tracking.transactions import committed
 
 STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
 #: ``ml_logged_models.model_type`` holds this many characters.
@@ -103,20 +102,20 @@ class LoggedModelService:
 
     def finalize(self, model: LoggedModel, status: str | None) -> LoggedModel:
         model.status = _status(status)
-        self.session.commit()
+        commit(self.session)
         return model
 
     def set_tags(self, model: LoggedModel, tags: dict[str, str]) -> None:
         checked = {validation.key(k): validation.tag_value(v) for k, v in tags.items()}
         for key, value in checked.items():
             put_tag(self.session, LoggedModelTag.logged_model_id, model.id, key, value)
-        self.session.commit()
+        commit(self.session)
 
     def delete_tag(self, model: LoggedModel, key: str) -> None:
         """Raise ``MissingResource`` when the model has no such tag."""
         if not remove_tag(self.session, LoggedModelTag.logged_model_id, model.id, key):
             raise MissingResource(f"No tag with key '{key}' found for model with ID '{model.uuid}'.", "Tag")
-        self.session.commit()
+        commit(self.session)
 
     def log_params(self, model: LoggedModel, params: dict[str, str]) -> None:
         for key, value in params.items():
@@ -130,29 +129,33 @@ class LoggedModelService:
                 self.session.add(LoggedModelParam(logged_model_id=model.id, key=key, value=value))
             else:
                 row.value = value
-        self.session.commit()
+        commit(self.session)
 
     def delete(self, model: LoggedModel) -> None:
         if model.lifecycle_stage != DELETED:
             model.lifecycle_stage = DELETED
             _audit(self.session, self.actor, "deleted", model)
-        self.session.commit()
+        commit(self.session)
 
     def note_version(self, model: LoggedModel, name: str, version: int) -> None:
         """Add a registered version to the model's ``mlflow.modelVersions`` tag (as MLflow's
-        server does; the client adds its own entry after)."""
-        tags = self.view(model).tags
-        try:
-            noted = json.loads(tags.get(MODEL_VERSIONS_TAG, "[]"))
-        except ValueError:
-            noted = []
+        server does; the client adds its own entry after), in the unit of work in progress or in one
+        of its own."""
         entry = {"name": name, "version": version}
-        if not isinstance(noted, list):
-            noted = []
-        if entry not in noted:
-            noted.append(entry)
-        put_tag(self.session, LoggedModelTag.logged_model_id, model.id, MODEL_VERSIONS_TAG, json.dumps(noted))
-        self.session.commit()
+
+        def work() -> None:
+            tags = self.view(model).tags
+            try:
+                noted = json.loads(tags.get(MODEL_VERSIONS_TAG, "[]"))
+            except ValueError:
+                noted = []
+            if not isinstance(noted, list):
+                noted = []
+            if entry not in noted:
+                noted.append(entry)
+            put_tag(self.session, LoggedModelTag.logged_model_id, model.id, MODEL_VERSIONS_TAG, json.dumps(noted))
+
+        committed(self.session, work)
 
     def views(self, models: Sequence[LoggedModel]) -> list[LoggedModelView]:
         ids = [m.id for m in models]

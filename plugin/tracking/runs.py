@@ -10,13 +10,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import Actor, CiJob, InvalidInput, JobService, Project, User, record_audit_event
+from package_api.plugin_api import (
+    Actor,
+    CiJob,
+    InvalidInput,
+    JobService,
+    Project,
+    User,
+    commit,
+    committed,
+    record_audit_event,
+)
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ACTIVE, DELETED, lifecycle_stages
 from plugin.tracking.models import Experiment, LoggedModel, Run, RunMetric, RunOutput, RunParam, RunTag
 from plugin.tracking.tags import put_tag, remove_tag
-from plugin.tracking.transactions import committed
 
 RUN_NAME_TAG = "mlflow.runName"
 #: GitLab's tag that links a run to the CI job that ran it: ``mlflow.set_tag("gitlab.CI_JOB_ID",
@@ -170,7 +179,7 @@ class RunService:
         if run_name:
             run.name = validation.length("Run name", run_name, 250)
             put_tag(self.session, RunTag.run_id, run.id, RUN_NAME_TAG, run_name)
-        self.session.commit()
+        commit(self.session)
         return run
 
     def delete(self, run: Run) -> None:
@@ -180,13 +189,13 @@ class RunService:
         if run.lifecycle_stage != DELETED:
             run.lifecycle_stage = DELETED
             _audit(self.session, self.actor, "deleted", run)
-        self.session.commit()
+        commit(self.session)
 
     def restore(self, run: Run) -> None:
         if run.lifecycle_stage != ACTIVE:
             run.lifecycle_stage = ACTIVE
             _audit(self.session, self.actor, "restored", run)
-        self.session.commit()
+        commit(self.session)
 
     # -- logging -----------------------------------------------------------------------------------
 
@@ -203,7 +212,7 @@ class RunService:
         """Raise ``MissingResource`` when the run has no such tag."""
         if not remove_tag(self.session, RunTag.run_id, run.id, key or ""):
             raise MissingResource(f"No tag with name: {key} in run with id {run.uuid}", "Tag")
-        self.session.commit()
+        commit(self.session)
 
     def log_batch(
         self,
@@ -251,7 +260,7 @@ class RunService:
                 run.name = value
         if job is not None:
             run.ci_job_id = job.id
-        self.session.commit()
+        commit(self.session)
 
     def _tagged_job(self, project_id: int, tags: dict[str, str]) -> CiJob | None:
         """The job a ``gitlab.CI_JOB_ID`` tag names, registered in the same project; ``None`` without
@@ -303,7 +312,7 @@ class RunService:
                 self.session.add(RunOutput(run_id=run.id, logged_model_id=model.id, step=step))
             else:
                 row.step = step
-        self.session.commit()
+        commit(self.session)
 
     # -- reading -----------------------------------------------------------------------------------
 

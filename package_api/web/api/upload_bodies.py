@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 from flask import request
-from sqlalchemy.exc import IntegrityError
 
 from package_api import names
-from package_api.access.ci_jobs import JobService
 from package_api.access.models import Project
-from package_api.db import db
 from package_api.errors import InvalidParameter
-from package_api.packages.models import Package, PackageFile, PackageStatus
+from package_api.packages.models import PackageFile, PackageStatus
 from package_api.packages.streams import ExpectedDigests
 from package_api.web.api.context import package_services, principal
 
@@ -19,40 +16,35 @@ def receive(
 ) -> PackageFile:
     """Store the request body as ``name/version/path``, checked against the digests the request
     declares; or, for ``?sha256=<hex>`` without a body, attach the bytes of the project's file with
-    that digest (upload by digest: ``curl -X PUT '...?sha256=<hex>'``)."""
+    that digest (upload by digest: ``curl -X PUT '...?sha256=<hex>'``). A CI job's token records the
+    job as the package's provenance, in the upload's transaction."""
     caller = principal()
-    service, creator = package_services(), caller.user
+    service, creator, job_id = package_services(), caller.user, caller.job_id
     if "sha256" in request.args and not _has_body():
-        stored = service.upload_by_digest(
-            project, name, version, path, request.args["sha256"], creator=creator, status=status, spaces_in_name=spaces_in_name
-        )
-    else:
-        stored = service.upload(
+        return service.upload_by_digest(
             project,
             name,
             version,
             path,
-            request.stream,
+            request.args["sha256"],
             creator=creator,
+            job_id=job_id,
             status=status,
-            content_length=request.content_length,
             spaces_in_name=spaces_in_name,
-            expected=_expected_digests(),
         )
-    record_provenance(stored.package)
-    return stored
-
-
-def record_provenance(package: Package) -> None:
-    """Remember the CI job whose token uploaded into ``package`` (its provenance), if one did."""
-    job_id = principal().job_id
-    if job_id is None:
-        return
-    try:
-        JobService(db.session).record_build(package, job_id)
-        db.session.commit()
-    except IntegrityError:  # a parallel upload of the same job recorded it first
-        db.session.rollback()
+    return service.upload(
+        project,
+        name,
+        version,
+        path,
+        request.stream,
+        creator=creator,
+        job_id=job_id,
+        status=status,
+        content_length=request.content_length,
+        spaces_in_name=spaces_in_name,
+        expected=_expected_digests(),
+    )
 
 
 def _has_body() -> bool:

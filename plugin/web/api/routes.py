@@ -22,7 +22,6 @@ from package_api.plugin_api import (
     parse_status,
     principal,
     receive,
-    record_provenance,
     request_body,
     row_id,
     text_param,
@@ -125,10 +124,15 @@ def create_version(project_ref: str, model_ref: str) -> tuple[Response, int]:
     params = request_body()
     version = text_param(params, "version", required=True)
     description = text_param(params, "description") or ""
+    caller = principal()
     row = version_services().create(
-        project, model, version, description_=description, author=principal().user
+        project,
+        model,
+        version,
+        description_=description,
+        author=caller.user,
+        job_id=caller.job_id,  # a CI job's token makes this version: its provenance
     )
-    record_provenance(row.package)  # a CI job's token made this version
     return jsonify(entities.version(row, project, base_url(), files=[], ci_job=_job(row))), 201
 
 

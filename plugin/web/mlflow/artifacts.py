@@ -9,7 +9,7 @@ from typing import BinaryIO, cast
 
 from flask import Response, request
 
-from package_api.plugin_api import file_response, package_services, record_provenance
+from package_api.plugin_api import file_response, package_services
 from plugin.tracking.errors import Unsupported
 from plugin.web.mlflow import context, entities
 from plugin.web.mlflow.blueprints import ARTIFACTS, ROOT
@@ -39,14 +39,14 @@ def server_info(project_ref: str) -> Response:
 @ARTIFACTS.put("/artifacts/<path:artifact_path>")
 def upload_artifact(project_ref: str, artifact_path: str) -> Response:
     project = context.writable(project_ref)
-    stored = context.artifacts().upload(
+    context.artifacts().upload(
         project,
         artifact_path,
         cast(BinaryIO, request.stream),
         content_length=request.content_length,
         creator=context.user(),
+        job_id=context.job_id(),
     )
-    record_provenance(stored.package)
     return Response(b"", status=200)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Response
 
-from package_api.plugin_api import record_provenance
 from plugin.mlflow_registry.registered_models import RegistryService
 from plugin.registry.models import Model, ModelVersion
 from plugin.web.mlflow import context, entities
@@ -158,8 +157,8 @@ def create_model_version(project_ref: str) -> Response:
         run_link=params.string("run_link") or "",
         version_ref=registry.version_reference(project, source),
         author=context.user(),
+        job_id=context.job_id(),  # a CI job's token makes this version: its provenance
     )
-    record_provenance(view.version.package)  # a CI job's token made this version
     return json_response({"model_version": entities.model_version(view)})
 
 

@@ -1,0 +1,196 @@
+"""Where a package change goes: what happens, in order, in its one transaction.
+
+Start here to follow an upload. Every route that makes a package ends in ``PackageService``: a generic
+``PUT`` (``web.api.upload_bodies.receive``, also GitLab's ``ml_models`` files route), an upload by
+digest (``?sha256=`` without a body), an MLflow artifact ``PUT`` (``plugin.tracking.artifacts``), and a
+model version made empty by the model registry's REST API, its pages or MLflow's
+``model-versions/create`` (``PackageService.create_package``). Each is one unit of work
+(``package_api.transactions.committed``): one commit, redone as a whole after a lost race.
+
+A package is **created** (by its first upload, or empty)::
+
+    before        lease committed; bytes streamed to storage, hashed     PackageService.upload
+    1 rows        lease claimed; blob found or added by SHA-256;         PackageService._record
+                  package row; file row (empty package: its row only)    PackageService.create_package
+    2 steps       the "created" steps plugins registered, in order (register_package_step):
+                    model_version  the model (made if missing) and the   plugin.registry.projection
+                                   version row, numbered under the
+                                   model row's lock
+                    version_run    the version's own run in              plugin.mlflow_registry.version_runs
+                                   [model]<name>, and its registration
+    3 provenance  the CI job whose token made the change                 JobService.record_build
+    4 audit       <noun>_created (model_version_created for a version)   audit.record
+      commit      one; after a lost race 1-4 are rolled back and redone  package_api.transactions.committed
+    5 signals     package_created, then package_file_added (an upload):  package_api.signals
+                  notifications, sent after the commit
+
+A file is **added** to a live package (an upload, or files attached without copying bytes:
+``PackageService.attach``): 1 (the file row), 2 ("file_added" steps), 3, 4 ``<noun>_file_added``,
+commit, 5 ``package_file_added``.
+
+A file is **deleted**: 1 (the file marked), 2 ("file_deleted" steps), 4 ``<noun>_file_deleted``,
+commit, 5 ``package_file_deleted``.
+
+A package is **deleted**: 1 (it and its files marked pending destruction; gc reclaims the bytes), 2
+("deleted" steps; the model registry's ``model_version`` forgets the version row), 4
+``<noun>_deleted``, commit, 5 ``package_deleted``.
+
+A step runs inside the change's transaction: what it writes commits with the package, and what it
+raises undoes the package (a lost race redoes the whole change). Steps that need the outcome of the
+change, not a part in it, connect to the signals instead.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from blinker import NamedSignal
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from package_api import audit, signals
+from package_api.access.ci_jobs import JobService
+from package_api.packages.models import Package, PackageFile
+from package_api.transactions import after_commit
+
+CREATED, FILE_ADDED, FILE_DELETED, DELETED = "created", "file_added", "file_deleted", "deleted"
+#: The package events, which plugins may add steps to; each sends the signal of the same name.
+EVENTS = (CREATED, FILE_ADDED, FILE_DELETED, DELETED)
+#: ``app.extensions`` key of the registered steps: event -> ``[(name, step)]`` in order.
+STEPS = "modelshelf.package_steps"
+
+
+@dataclass(frozen=True)
+class PackageChange:
+    """A change to ``package`` in the transaction in progress, as its steps see it."""
+
+    session: Session
+    package: Package
+    #: The file uploaded, attached or deleted; ``None`` for an empty package and a package's deletion.
+    package_file: PackageFile | None = None
+    #: The CI job whose token made the change (its provenance), if one did.
+    job_id: int | None = None
+    #: ``False`` when the caller records the change in the audit trail as a whole (a model's deletion).
+    audited: bool = True
+
+
+#: ``step(change)``: a plugin's part in a package change, run in its transaction.
+PackageStep = Callable[[PackageChange], None]
+
+
+def register_package_step(app: Flask, event: str, name: str, step: PackageStep, *, after: str | None = None) -> None:
+    """Run ``step`` in the transaction of every package ``event`` (``"created"``, ``"file_added"``,
+    ``"file_deleted"``, ``"deleted"``): after the steps registered before it, or right after the step
+    named ``after``.
+
+    Raises ``ValueError`` for an unknown event, a name taken, or an ``after`` not registered (a step
+    that needs another's rows must say so, and fails loudly when that one is missing).
+    """
+    if event not in EVENTS:
+        raise ValueError(f"unknown package event {event!r}; one of {', '.join(EVENTS)}")
+    steps: list[tuple[str, PackageStep]] = app.extensions.setdefault(STEPS, {}).setdefault(event, [])
+    names = [registered for registered, _ in steps]
+    if name in names:
+        raise ValueError(f"a {event!r} step is named {name!r} already")
+    if after is None:
+        steps.append((name, step))
+    elif after in names:
+        steps.insert(names.index(after) + 1, (name, step))
+    else:
+        raise ValueError(f"{name!r} must run after {after!r}, which is not a registered {event!r} step")
+
+
+def package_steps(app: Flask | None, event: str) -> list[str]:
+    """The names of ``event``'s registered steps, in the order they run."""
+    return [name for name, _ in _steps(app, event)]
+
+
+def _steps(app: Flask | None, event: str) -> list[tuple[str, PackageStep]]:
+    return list(app.extensions.get(STEPS, {}).get(event, ())) if app is not None else []
+
+
+def audit_package_event(
+    session: Session,
+    app: Flask | None,
+    what: str,
+    package: Package,
+    package_file: PackageFile | None = None,
+    /,
+    **details: Any,
+) -> None:
+    """Record ``<noun>_<what>`` (``package_created``, ``model_version_file_deleted``...) in ``session``,
+    for the change's transaction to commit with it."""
+    target = f"{package.name}/{package.version}"
+    info: dict[str, Any] = {"name": package.name, "version": package.version, "package_id": package.id}
+    if package_file is not None:
+        info["file_name"] = package_file.file_name
+    # A file event targets the file; a package created with its first file targets the package.
+    on_file = package_file is not None and what.startswith("file_")
+    audit.record(
+        session,
+        f"{audit.package_noun(app, package)}_{what}",
+        project=package.project_id,
+        target_type="PackageFile" if on_file else "Package",
+        target_id=package_file.id if on_file and package_file is not None else package.id,
+        target_details=f"{target}/{package_file.file_name}" if on_file and package_file is not None else target,
+        details={**info, **details},
+    )
+
+
+class PackagePipeline:
+    """Runs stages 2 to 5 of a package change (the module docstring), in the unit of work in progress:
+    the caller has written the rows (stage 1) and flushed them, and its unit commits."""
+
+    def __init__(self, session: Session, app: Flask | None) -> None:
+        self.session = session
+        self.app = app  # where the steps are registered, and the signals' sender
+
+    def created(self, change: PackageChange) -> None:
+        """A new package, empty or with its first file."""
+        self._steps(CREATED, change)
+        self._provenance(change)
+        self._audit(CREATED, change)
+        self._notify(signals.package_created, package=change.package)
+        if change.package_file is not None:
+            self._notify(signals.package_file_added, package=change.package, package_file=change.package_file)
+
+    def file_added(self, change: PackageChange) -> None:
+        """A file added to a live package."""
+        self._steps(FILE_ADDED, change)
+        self._provenance(change)
+        self._audit(FILE_ADDED, change)
+        self._notify(signals.package_file_added, package=change.package, package_file=change.package_file)
+
+    def file_deleted(self, change: PackageChange) -> None:
+        """A file marked for destruction."""
+        self._steps(FILE_DELETED, change)
+        self._audit(FILE_DELETED, change)
+        self._notify(signals.package_file_deleted, package=change.package, package_file=change.package_file)
+
+    def deleted(self, change: PackageChange) -> None:
+        """A package marked for destruction, with its files."""
+        self._steps(DELETED, change)
+        self._audit(DELETED, change)
+        self._notify(signals.package_deleted, package=change.package)
+
+    def _steps(self, event: str, change: PackageChange) -> None:
+        for _name, step in _steps(self.app, event):
+            step(change)
+
+    def _provenance(self, change: PackageChange) -> None:
+        if change.job_id is not None:
+            JobService(self.session).record_build(change.package, change.job_id)
+
+    def _audit(self, what: str, change: PackageChange) -> None:
+        if not change.audited:
+            return
+        package_file = change.package_file
+        stored: dict[str, Any] = {}
+        if package_file is not None and what in (CREATED, FILE_ADDED):
+            stored = {"size": package_file.blob.size, "sha256": package_file.blob.sha256}
+        audit_package_event(self.session, self.app, what, change.package, package_file, **stored)
+
+    def _notify(self, signal: NamedSignal, **kwargs: Any) -> None:
+        app = self.app
+        after_commit(self.session, lambda: signal.send(app, **kwargs))
