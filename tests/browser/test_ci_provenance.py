@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-pytestmark = [pytest.mark.browser, pytest.mark.server]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 PASSWORD = "s3cret-passw0rd"
 GITLAB = "https://gitlab.example.com/team/models"

@@ -13,7 +13,7 @@ import requests
 
 from tests.support.servers import Server
 
-pytestmark = [pytest.mark.browser, pytest.mark.server]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 PASSWORD = "s3cret-passw0rd"
 MAX_FILE_SIZE = 2 * 1024 * 1024  # small, so that the browser's size check is cheap to hit

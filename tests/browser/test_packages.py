@@ -12,7 +12,7 @@ import requests
 
 from tests.support.servers import Server
 
-pytestmark = [pytest.mark.browser, pytest.mark.server]
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 PASSWORD = "s3cret-passw0rd"
 MODEL = b"onnx weights " * 1000

@@ -13,7 +13,7 @@ import requests
 
 from tests.support.live_server import Account, blobs_on_disk, create_account
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
 @pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])

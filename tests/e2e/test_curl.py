@@ -268,6 +268,7 @@ def assert_nothing_half_stored(server: Server) -> None:
     assert files_on_disk(server) == []
 
 
+@pytest.mark.slow
 def test_traversal_is_refused_and_nothing_is_stored(limited: Account, tmp_path: Path) -> None:
     project, _ = limited.create_project()
     model = write(tmp_path, "m", b"not where it belongs")
@@ -288,6 +289,7 @@ def test_traversal_is_refused_and_nothing_is_stored(limited: Account, tmp_path: 
     assert [p.read_bytes() for p in blobs_on_disk(limited.server)] == [b"not where it belongs"]
 
 
+@pytest.mark.slow
 def test_size_limit_refuses_large_uploads_and_stores_nothing(limited: Account, tmp_path: Path) -> None:
     project, _ = limited.create_project()
     too_large = os.urandom(2 * MIB)

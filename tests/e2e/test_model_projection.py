@@ -10,7 +10,7 @@ import requests
 
 from tests.support.live_server import Account, create_account
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
 @pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])

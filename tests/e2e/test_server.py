@@ -126,6 +126,7 @@ def test_metrics_add_up_every_worker(serve) -> None:  # type: ignore[no-untyped-
     assert any(r["logger"] == "gunicorn.error" and "Booting worker" in str(r["message"]) for r in json_lines(server))
 
 
+@pytest.mark.slow
 def test_an_upload_cut_short_stores_nothing(serve) -> None:  # type: ignore[no-untyped-def]
     server = serve()  # text logs, the default
     account = create_account(server)
@@ -204,6 +205,7 @@ def test_client_connections_have_tcp_nodelay(serve) -> None:  # type: ignore[no-
         connection.close()
 
 
+@pytest.mark.slow
 def test_a_restart_does_not_wait_for_idle_connections(serve) -> None:  # type: ignore[no-untyped-def]
     server = serve(workers=2)
     host, port = server.url.removeprefix("http://").split(":")

@@ -32,7 +32,7 @@ from tests.support.live_server import Account, create_account
 from tests.support.servers import Server, start_seaweedfs, start_server, stop
 from tests.support.storage import MIB, NOTHING, Stored, payload, sha256, stored
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 CURL = shutil.which("curl") or "/usr/bin/curl"
 

@@ -22,7 +22,7 @@ from tests.support.databases import database_settings, require_postgres
 from tests.support.live_server import Account, create_account
 from tests.support.servers import Server, start_server, stop
 
-pytestmark = [pytest.mark.server, pytest.mark.s3, pytest.mark.postgres]
+pytestmark = [pytest.mark.server, pytest.mark.s3, pytest.mark.postgres, pytest.mark.slow]
 
 MIB = 1024 * 1024
 FILES_PER_NODE = 6

@@ -81,6 +81,7 @@ def _modelshelf(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.slow
 def test_serve_refuses_an_unmigrated_database_and_says_what_to_run(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     refused = _modelshelf(data_dir, "serve", "--port", "0", MODELSHELF_AUTO_MIGRATE="false")
