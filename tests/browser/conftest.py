@@ -1,6 +1,6 @@
 """Real-browser fixtures: Debian's headless Chromium driven by Playwright.
 
-The fixtures ``browser``, ``page`` and ``screenshot`` of every test in this folder. Playwright's
+The fixtures ``browser``, ``page`` and ``screenshot`` for every test in this folder. Playwright's
 own browser download is never used: ``apt-get install chromium`` provides ``/usr/bin/chromium``.
 Without it (or without the ``playwright`` package) the browser tests skip, unless
 ``MODELSHELF_TEST_REQUIRE_BROWSER`` is set, as CI sets it: then they fail.
