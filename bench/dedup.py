@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.services import Server, start_seaweedfs, start_server, stop  # noqa: E402
+from tests.support.servers import Server, start_seaweedfs, start_server, stop  # noqa: E402
 
 MIB = 1024 * 1024
 

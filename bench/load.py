@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from tests.services import SeaweedFS, Server, start_seaweedfs, start_server, stop  # noqa: E402
+from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_server, stop  # noqa: E402
 
 KIB = 1024
 #: Operation -> share of the requests.

@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 warnings.filterwarnings("ignore", message=".*stages.*", category=FutureWarning)  # get_latest_versions
 
-from tests.e2e_support import create_account  # noqa: E402
-from tests.services import free_port, start_server, stop, wait_for_port  # noqa: E402
+from tests.support.live_server import create_account  # noqa: E402
+from tests.support.servers import free_port, start_server, stop, wait_for_port  # noqa: E402
 
 MODEL = "bench-model"
 METRIC_KEYS = ("loss", "accuracy", "precision", "recall", "f1")

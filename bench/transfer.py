@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from minio import Minio  # noqa: E402
 
-from tests.services import SeaweedFS, Server, start_seaweedfs, start_server, stop  # noqa: E402
+from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_server, stop  # noqa: E402
 
 MIB = 1024 * 1024
 PART_SIZE = 16 * MIB

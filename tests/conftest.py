@@ -2,11 +2,9 @@
 tokens, and the real services (SeaweedFS, ``modelshelf serve``) for the tests that need them."""
 from __future__ import annotations
 
-import base64
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -15,16 +13,14 @@ from flask.testing import FlaskClient, FlaskCliRunner
 
 from package_api import create_app
 from package_api.access.members import MemberService
-from package_api.access.models import Role, Visibility
+from package_api.access.models import Visibility
 from package_api.access.projects import ProjectService
 from package_api.access.tokens import TokenService
 from package_api.access.users import UserService
 from package_api.db import db
-
-from .databases import SCHEMAS, database_settings
-from .services import SeaweedFS, Server, start_seaweedfs, start_server, stop
-
-MAX_FILE_SIZE = 1024 * 1024  # small, so that the size limit is cheap to hit
+from tests.support.databases import SCHEMAS, database_settings
+from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_server, stop
+from tests.support.world import MAX_FILE_SIZE, MEMBERS, World
 
 
 @pytest.fixture
@@ -43,7 +39,7 @@ def settings(tmp_path: Path) -> dict[str, object]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _postgres_schemas() -> Iterator[None]:
-    """On PostgreSQL (``MODELSHELF_TEST_DATABASE_URL``, see tests/databases.py), drop the session's
+    """On PostgreSQL (``MODELSHELF_TEST_DATABASE_URL``, see tests/support/databases.py), drop the session's
     schemas at its end."""
     yield
     if SCHEMAS is not None:
@@ -85,27 +81,6 @@ def storage(app: Flask):  # type: ignore[no-untyped-def]
     return app.extensions["modelshelf.storage"]
 
 
-@dataclass
-class World:
-    """Users with tokens, and projects where they hold each role."""
-
-    tokens: dict[str, str] = field(default_factory=dict)  # username -> api token
-    read_tokens: dict[str, str] = field(default_factory=dict)  # username -> read_api token
-    projects: dict[str, int] = field(default_factory=dict)  # "private" / "public" / "internal" -> id
-
-    def headers(self, username: str, *, read_only: bool = False) -> dict[str, str]:
-        token = (self.read_tokens if read_only else self.tokens)[username]
-        return {"PRIVATE-TOKEN": token}
-
-    def basic(self, username: str) -> dict[str, str]:
-        raw = base64.b64encode(f"anything:{self.tokens[username]}".encode()).decode()
-        return {"Authorization": f"Basic {raw}"}
-
-
-#: Roles held in every seeded project by the user of the same name.
-MEMBERS = {"guest": Role.GUEST, "reporter": Role.REPORTER, "developer": Role.DEVELOPER, "maintainer": Role.MAINTAINER}
-
-
 @pytest.fixture
 def world(app: Flask) -> World:
     """owner (Owner everywhere), guest/reporter/developer/maintainer, outsider (no role), root (admin);
@@ -126,10 +101,6 @@ def world(app: Flask) -> World:
             seeded.read_tokens[name] = tokens.create(user, "test-read", ["read_api"])[1]
         db.session.commit()
     return seeded
-
-
-def generic_url(project: int | str, name: str = "pkg", version: str = "1.0.0", path: str = "file.bin") -> str:
-    return f"/api/v4/projects/{project}/packages/generic/{name}/{version}/{path}"
 
 
 # -- real services --------------------------------------------------------------------------------

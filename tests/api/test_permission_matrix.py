@@ -1,0 +1,729 @@
+"""The permission matrix: every route of the app (all plugins loaded), every method, asked by every
+kind of caller of projects of every visibility, and compared with what the rules below say.
+
+The routes come from the app's URL map: a route without an entry in ``EXPECTATIONS`` fails
+``test_every_route_has_an_expectation``, and so does an entry whose route is gone. An entry names
+the action the route needs and, where the seed's ids are not enough, how to make a valid request
+(a body, a throwaway object to delete). The outcome each caller should get is worked out from the
+rules written out in this file (``expected``), not from ``package_api.access.policy``; the response is
+read as allowed / unauthenticated / forbidden / hidden (``permission_support.classify``), and an
+allowed request must also have succeeded, so that what is tested is the permission decision.
+
+Each route is asked by (``cases``): anonymous, a non-member, Guest, Reporter, Developer, Maintainer,
+Owner and an administrator on private, internal and public projects (personal access tokens with
+``api`` on the API, browser sessions on pages); on the private project also a ``read_api`` token of
+a Maintainer, a project access token (a Developer bot), read and write deploy tokens, a CI job
+token of a Developer's job, the project CI token and the browser session calling the API; the
+deploy token and job token of another project on every visibility; and, for the actions of a
+feature, anonymous, a non-member and a Reporter of public projects whose model registry is
+disabled or for members only. A package route is asked of a plain package and of a SemVer one.
+Destructive requests take throwaway objects (kept for the next caller when refused); a request
+that changes the project itself puts it back (``Req.after``), or the project is made anew.
+
+The callers, the seeded world and the request machinery are in ``tests/permission_support.py``;
+the request builders of the table in ``tests/permission_requests.py``. Run alone, the module prints
+the matrix's size and time.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from package_api import create_app
+from package_api.access.models import Role
+from package_api.db import db
+from tests.support.databases import database_settings
+from tests.support.permission_requests import (
+    add_member,
+    at,
+    body,
+    change_member,
+    delete_project,
+    experiment,
+    flip_visibility,
+    form,
+    mlflow_version,
+    model,
+    own_fresh_token,
+    page_throwaway_model,
+    page_throwaway_version,
+    revoke,
+    rotate_ci_token,
+    run,
+    same_feature_level,
+    throwaway_package,
+    throwaway_version_file,
+    unique,
+    with_alias,
+    with_tag,
+)
+from tests.support.permissions import (
+    ALLOWED,
+    FORBIDDEN,
+    HIDDEN,
+    PROJECT_NOT_FOUND,
+    PROJECTS,
+    SAFE_METHODS,
+    SIGNER_PASSWORD,
+    UNAUTHENTICATED,
+    Builder,
+    Ctx,
+    ProjectSpec,
+    Who,
+    World,
+    build_world,
+    classify,
+    describe,
+    is_page,
+    other_project_tokens,
+    page_token_callers,
+    role_callers,
+    token_callers,
+)
+
+# == the rules ======================================================================================
+
+GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
+ROLES = {"guest": GUEST, "reporter": REPORTER, "developer": DEVELOPER, "maintainer": MAINTAINER, "owner": OWNER}
+
+READ_PROJECT, READ_PACKAGE, PUBLISH_PACKAGE, DELETE_PACKAGE = "READ_PROJECT", "READ_PACKAGE", "PUBLISH_PACKAGE", "DELETE_PACKAGE"
+READ_MODEL, WRITE_MODEL = "READ_MODEL", "WRITE_MODEL"
+ADMIN_PROJECT, OWN_PROJECT = "ADMIN_PROJECT", "OWN_PROJECT"
+REGISTER_JOB, READ_JOB, FINISH_JOB = "REGISTER_JOB", "READ_JOB", "FINISH_JOB"
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What an action in a project needs."""
+
+    role: int  # the least member role
+    open: bool  # anyone who can see the project (and the feature) may do it, member or not
+    feature: str | None = None  # the project feature it belongs to
+    deploy_scope: str | None = None  # the deploy-token scope that allows it
+    job_token: bool = False  # whether CI job tokens may do it (package and model reads and writes only)
+
+
+NEEDS = {
+    READ_PROJECT: Needs(GUEST, True, None, "read_package_registry", True),
+    READ_PACKAGE: Needs(GUEST, True, "package_registry", "read_package_registry", True),
+    PUBLISH_PACKAGE: Needs(DEVELOPER, False, "package_registry", "write_package_registry", True),
+    DELETE_PACKAGE: Needs(MAINTAINER, False, "package_registry"),
+    READ_MODEL: Needs(GUEST, True, "model_registry", "read_package_registry", True),
+    # The seed document: "at least the Reporter role to modify or delete models and model versions".
+    WRITE_MODEL: Needs(REPORTER, False, "model_registry", "write_package_registry", True),
+    ADMIN_PROJECT: Needs(MAINTAINER, False),  # settings, members, tokens, audit events
+    OWN_PROJECT: Needs(OWNER, False),  # visibility, deleting the project, the Owner role
+    READ_JOB: Needs(REPORTER, False),  # GitLab's read_build
+}
+READS = {READ_PROJECT, READ_PACKAGE, READ_MODEL, READ_JOB}
+#: A SemVer package is a model version: the model registry's rules judge it on every surface.
+AS_MODEL = {READ_PACKAGE: READ_MODEL, PUBLISH_PACKAGE: WRITE_MODEL, DELETE_PACKAGE: WRITE_MODEL}
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a route about no project needs. Account routes answer only credentials that speak for
+    a person (personal and project access tokens, the browser session): no user behind the
+    request is a 401; a job token, confined to its project's packages and models, a 403."""
+
+    write: bool = False  # the api scope (read_api cannot write)
+    admin: bool = False
+    no_bots: bool = False
+    owner: str | None = None  # about a thing of this user's: anyone else gets a 404 ...
+    admins_see: bool = True  # ... but administrators
+
+
+PUBLIC = "public"  # nothing at all (sign-in, static files, health)
+ACCOUNT, ACCOUNT_WRITE = "account", "account:write"
+PERSON_WRITE = "account:write, no bots"
+DEVELOPERS_TOKEN, DEVELOPERS_TOKEN_WRITE = "developer's token", "developer's token:write"
+DEVELOPERS_OWN_TOKEN_WRITE = "developer's token:write, not even admins"
+ADMIN, ADMIN_WRITE = "admin", "admin:write"
+ACCOUNT_NEEDS = {
+    ACCOUNT: Account(),
+    ACCOUNT_WRITE: Account(write=True),
+    PERSON_WRITE: Account(write=True, no_bots=True),
+    DEVELOPERS_TOKEN: Account(owner="developer"),
+    DEVELOPERS_TOKEN_WRITE: Account(write=True, owner="developer"),
+    DEVELOPERS_OWN_TOKEN_WRITE: Account(write=True, owner="developer", admins_see=False),
+    ADMIN: Account(admin=True),
+    ADMIN_WRITE: Account(write=True, admin=True),
+}
+
+
+def member_role(who: Who, project: ProjectSpec) -> int | None:
+    """The seeded roles: each role user holds its role in every project of the matrix; the project
+    bot is a Developer of ``acme/private``; a token confined to another project has no role here."""
+    if who.confined_elsewhere(project.key):
+        return None
+    if who.kind == "bot":
+        return DEVELOPER if project.key == "private" else None
+    return ROLES.get(who.user or "")
+
+
+def sees(who: Who, project: ProjectSpec) -> bool:
+    """Public projects: everyone. Internal: any signed-in user, token users included (not a token
+    of another project). Private: members and administrators. Deploy and CI tokens: their own
+    project, and public ones."""
+    elsewhere = who.confined_elsewhere(project.key)
+    if who.kind in ("deploy", "ci"):
+        return not elsewhere or project.visibility == "public"
+    if who.is_admin or project.visibility == "public":
+        return True
+    if project.visibility == "internal":
+        return who.kind != "anonymous" and not elsewhere
+    return member_role(who, project) is not None
+
+
+def expected(action: str, who: Who, project: ProjectSpec | None, *, method: str, page: bool) -> str:
+    """The outcome the rules give ``who`` asking ``action`` of ``project`` by ``method``."""
+    if action == PUBLIC:
+        return ALLOWED
+    if action in ACCOUNT_NEEDS:
+        return expected_of_account(ACCOUNT_NEEDS[action], who)
+    assert project is not None
+    if action == FINISH_JOB:  # the project's CI token, or a Maintainer who ends a leaked job token
+        return expected(REGISTER_JOB if who.kind == "ci" else ADMIN_PROJECT, who, project, method=method, page=page)
+    anonymous, elsewhere = who.kind == "anonymous", who.confined_elsewhere(project.key)
+    # A read is a read by any method (MLflow searches by POST); anything else changes something
+    # unless it is a GET (a settings page, a list of tokens).
+    writes = action not in READS and method not in SAFE_METHODS
+    if action == REGISTER_JOB:
+        if not sees(who, project):
+            return UNAUTHENTICATED if anonymous else HIDDEN
+        if anonymous:
+            return UNAUTHENTICATED
+        return ALLOWED if who.kind == "ci" and not elsewhere else FORBIDDEN
+    needs = NEEDS[action]
+    role = member_role(who, project)
+    if anonymous and writes:
+        return UNAUTHENTICATED  # any anonymous change asks for sign-in (GitLab's authenticate_non_get!)
+    if not sees(who, project):
+        return HIDDEN  # private names do not leak
+    if who.kind == "ci":
+        return FORBIDDEN  # a CI token registers jobs and nothing else
+    level = project.features.get(needs.feature or "", "enabled")
+    if level == "disabled":
+        return FORBIDDEN
+    if level == "private" and not (role is not None or who.is_admin or (who.kind == "deploy" and not elsewhere)):
+        return UNAUTHENTICATED if anonymous else FORBIDDEN
+    if who.kind == "deploy":
+        if not elsewhere and needs.deploy_scope in who.scopes:
+            return ALLOWED
+        return ALLOWED if needs.open and project.visibility == "public" else FORBIDDEN
+    if who.kind == "job" and not elsewhere and not needs.job_token:
+        return FORBIDDEN
+    if writes:
+        if anonymous:
+            return UNAUTHENTICATED
+        if "api" not in who.scopes:
+            return FORBIDDEN  # read_api reads everything its role may read, and changes nothing
+    if who.is_admin:
+        return ALLOWED
+    if needs.open and role is None:
+        return ALLOWED  # a public or internal project, seen by a non-member
+    if role is not None and role >= needs.role:
+        return ALLOWED
+    return UNAUTHENTICATED if anonymous else FORBIDDEN
+
+
+def expected_of_account(needs: Account, who: Who) -> str:
+    if who.kind in ("anonymous", "deploy", "ci"):
+        return UNAUTHENTICATED  # no person behind the request
+    if who.kind == "job":
+        return FORBIDDEN  # job tokens are for their project's packages and models only
+    if needs.write and "api" not in who.scopes:
+        return FORBIDDEN
+    if needs.admin and not who.is_admin:
+        return FORBIDDEN
+    if needs.no_bots and who.kind == "bot":
+        return FORBIDDEN
+    if needs.owner is not None and who.user != needs.owner and not (who.is_admin and needs.admins_see):
+        return HIDDEN
+    return ALLOWED
+
+
+# == the expectations ===============================================================================
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to call a route: the action it needs, how to build a valid request (default: the
+    route's URL with the seed's ids), the package it is about, the API messages of a 404 that
+    hides something, and the statuses besides 1xx-3xx that mean an allowed request did what it
+    should (``ok``; ``ok_for``: for one kind of caller only)."""
+
+    name: str
+    action: str
+    build: Builder | None = None
+    package: str | None = None  # "plain" | "semver"
+    hidden: frozenset[str] = PROJECT_NOT_FOUND
+    ok: frozenset[int] = frozenset()
+    ok_for: tuple[tuple[str, int], ...] = ()
+
+    def succeeded(self, who: Who, status: int) -> bool:
+        return status < 400 or status in self.ok or (who.kind, status) in self.ok_for
+
+
+def expect(
+    action: str,
+    build: Builder | None = None,
+    *,
+    ok: tuple[int, ...] = (),
+    ok_for: tuple[tuple[str, int], ...] = (),
+    hidden: tuple[str, ...] = (),
+) -> tuple[Variant, ...]:
+    found = PROJECT_NOT_FOUND | frozenset(hidden)
+    return (Variant("", action, build, None, found, frozenset(ok), ok_for),)
+
+
+def on_package(action: str, build: Builder | None = None) -> tuple[Variant, ...]:
+    """A route about one package: asked of a plain package and of a SemVer one (a model version)."""
+    return (Variant("plain package", action, build, "plain"), Variant("semver package", AS_MODEL[action], build, "semver"))
+
+
+def variants(**named: tuple[str, Builder]) -> tuple[Variant, ...]:
+    return tuple(Variant(name.replace("_", " "), action, build) for name, (action, build) in named.items())
+
+
+# -- the table ------------------------------------------------------------------------------------------
+
+P = "/api/v4/projects/<project:project_ref>"
+GENERIC = f"{P}/packages/generic/<package_name>/<package_version>"
+ML = f"{P}/ml/models"
+VERSION = f"{ML}/<model_ref>/versions/<version_ref>"
+ML_FILES = f"{P}/packages/ml_models/<int:version_id>/files/<filepath:file_path>"
+MLFLOW = f"{P}/ml/mlflow"
+REST = f"{MLFLOW}/api/2.0/mlflow"
+ARTIFACTS = f"{MLFLOW}/api/2.0/mlflow-artifacts"
+PAGE = "/<namespace>/<project>"
+MODEL_PAGE = f"{PAGE}/-/ml/models/<int:model_id>"
+VERSION_PAGE = f"{MODEL_PAGE}/versions/<int:version_id>"
+
+version_file = at(file_path=lambda c: c.seed.version_file)
+upload = lambda c: c.req({"file_path": c.unique("upload") + ".bin"}, data=b"uploaded")
+model_version = body(name=model, version=mlflow_version)
+artifact_at = lambda c: c.req({"artifact_path": f"{c.seed.run_root}/mpu.bin"}, json={"path": "mpu.bin"})
+
+#: "METHOD rule" -> the ways to call it. Every route of the URL map needs one (HEAD and OPTIONS
+#: aside). Add yours here with the action it needs; see ``Variant`` and the builders above.
+EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
+    # -- projects, members, tokens, CI jobs, audit events -----------------------------------------
+    "GET /api/v4/projects": expect(PUBLIC),  # the projects the caller can see
+    "POST /api/v4/projects": expect(ACCOUNT_WRITE, body(path=unique("made"))),
+    f"GET {P}": expect(READ_PROJECT),
+    f"PUT {P}": variants(
+        settings=(ADMIN_PROJECT, body(generic_duplicates_allowed=True)),
+        features=(ADMIN_PROJECT, same_feature_level),
+        visibility=(OWN_PROJECT, flip_visibility),
+    ),
+    f"DELETE {P}": expect(OWN_PROJECT, delete_project),
+    f"GET {P}/members": expect(READ_PROJECT),
+    f"GET {P}/members/all": expect(READ_PROJECT),
+    f"GET {P}/members/<int:user_id>": expect(READ_PROJECT),
+    f"GET {P}/members/all/<int:user_id>": expect(READ_PROJECT),
+    f"POST {P}/members": variants(
+        developer=(ADMIN_PROJECT, add_member(Role.DEVELOPER)), owner=(OWN_PROJECT, add_member(Role.OWNER))
+    ),
+    f"PUT {P}/members/<int:user_id>": variants(
+        developer_to_reporter=(ADMIN_PROJECT, change_member(Role.DEVELOPER, Role.REPORTER)),
+        developer_to_owner=(OWN_PROJECT, change_member(Role.DEVELOPER, Role.OWNER)),
+        owner_to_developer=(OWN_PROJECT, change_member(Role.OWNER, Role.DEVELOPER)),
+    ),
+    f"DELETE {P}/members/<int:user_id>": variants(
+        developer=(ADMIN_PROJECT, change_member(Role.DEVELOPER, None)), owner=(OWN_PROJECT, change_member(Role.OWNER, None))
+    ),
+    f"GET {P}/access_tokens": expect(ADMIN_PROJECT),
+    f"GET {P}/access_tokens/<int:token_id>": expect(ADMIN_PROJECT, at(token_id=lambda c: c.seed.bot_token_id)),
+    f"POST {P}/access_tokens": expect(ADMIN_PROJECT, body(name=unique("bot"), scopes=["read_api"], access_level=10)),
+    f"DELETE {P}/access_tokens/<int:token_id>": expect(ADMIN_PROJECT, revoke(lambda c: c.new_project_token())),
+    f"GET {P}/deploy_tokens": expect(ADMIN_PROJECT),
+    f"GET {P}/deploy_tokens/<int:token_id>": expect(ADMIN_PROJECT, at(token_id=lambda c: c.seed.deploy_token_id)),
+    f"POST {P}/deploy_tokens": expect(ADMIN_PROJECT, body(name=unique("deploy"), scopes=["read_package_registry"])),
+    f"DELETE {P}/deploy_tokens/<int:token_id>": expect(ADMIN_PROJECT, revoke(lambda c: c.new_deploy_token())),
+    f"POST {P}/ci_token": expect(ADMIN_PROJECT, rotate_ci_token),
+    f"POST {P}/jobs": expect(REGISTER_JOB, body(user="developer", job_id=unique("job"), ci_system="gitlab")),
+    f"PUT {P}/jobs/<int:job_id>": expect(
+        FINISH_JOB, lambda c: c.req({"job_id": c.new_job()}, json={"status": "success"})
+    ),
+    f"GET {P}/jobs": expect(READ_JOB),
+    f"GET {P}/jobs/<int:job_id>": expect(READ_JOB),
+    f"GET {P}/audit_events": expect(ADMIN_PROJECT),
+    f"GET {P}/audit_events/<int:event_id>": expect(ADMIN_PROJECT),
+    # -- users and personal access tokens -----------------------------------------------------------
+    "GET /api/v4/user": expect(ACCOUNT),
+    "GET /api/v4/users": expect(PUBLIC),
+    "GET /api/v4/users/<int:user_id>": expect(PUBLIC),
+    "POST /api/v4/users": expect(ADMIN_WRITE, body(username=unique("made-user"))),
+    "POST /api/v4/users/<int:user_id>/personal_access_tokens": expect(
+        ADMIN_WRITE,
+        lambda c: c.req({"user_id": c.world.user_ids["outsider"]}, json={"name": "given", "scopes": ["read_api"]}),
+    ),
+    "POST /api/v4/user/personal_access_tokens": expect(PERSON_WRITE, body(name="mine", scopes=["read_api"])),
+    "GET /api/v4/personal_access_tokens": expect(ACCOUNT),
+    # The browser session holds no token: "self" is not found for it.
+    "GET /api/v4/personal_access_tokens/self": expect(ACCOUNT, ok_for=(("session", 404),)),
+    "DELETE /api/v4/personal_access_tokens/self": expect(ACCOUNT, own_fresh_token, ok_for=(("session", 404),)),
+    "GET /api/v4/personal_access_tokens/<int:token_id>": expect(
+        DEVELOPERS_TOKEN, at(token_id=lambda c: c.world.developer_token_id), hidden=("404 Token Not Found",)
+    ),
+    "DELETE /api/v4/personal_access_tokens/<int:token_id>": expect(
+        DEVELOPERS_TOKEN_WRITE, revoke(lambda c: c.new_personal_token()), hidden=("404 Token Not Found",)
+    ),
+    "GET /api/v4/openapi.json": expect(PUBLIC),
+    # -- packages API and generic packages ------------------------------------------------------
+    f"GET {P}/packages": expect(READ_PACKAGE),
+    f"GET {P}/packages/<int:package_id>": on_package(READ_PACKAGE),
+    f"DELETE {P}/packages/<int:package_id>": on_package(DELETE_PACKAGE, throwaway_package),
+    f"GET {P}/packages/<int:package_id>/package_files": on_package(READ_PACKAGE),
+    f"DELETE {P}/packages/<int:package_id>/package_files/<int:file_id>": on_package(DELETE_PACKAGE, throwaway_package),
+    f"GET {GENERIC}": on_package(READ_PACKAGE),
+    f"PUT {GENERIC}/<filepath:file_path>": on_package(PUBLISH_PACKAGE, upload),
+    f"GET {GENERIC}/<filepath:file_path>": on_package(READ_PACKAGE),
+    # -- model registry REST and ml_models files --------------------------------------------------
+    f"GET {ML}": expect(READ_MODEL),
+    f"POST {ML}": expect(WRITE_MODEL, body(name=unique("model"))),
+    f"GET {ML}/<model_ref>": expect(READ_MODEL),
+    f"PUT {ML}/<model_ref>": expect(WRITE_MODEL, body(description="new words")),
+    f"DELETE {ML}/<model_ref>": expect(WRITE_MODEL, at(model_ref=lambda c: c.new_model()[0])),
+    f"GET {ML}/<model_ref>/versions": expect(READ_MODEL),
+    f"POST {ML}/<model_ref>/versions": expect(WRITE_MODEL, body(version=lambda c: f"4.0.{c.unique('v').split('-')[1]}")),
+    f"GET {VERSION}": expect(READ_MODEL),
+    f"PUT {VERSION}": expect(WRITE_MODEL, body(description="new words")),
+    f"DELETE {VERSION}": expect(WRITE_MODEL, at(version_ref=lambda c: c.new_version()[0])),
+    f"GET {VERSION}/archive": expect(READ_MODEL),
+    f"GET {VERSION}/files": expect(READ_MODEL),
+    f"DELETE {VERSION}/files": expect(WRITE_MODEL, throwaway_version_file),
+    f"GET {VERSION}/files/<filepath:file_path>": expect(READ_MODEL, version_file),
+    f"DELETE {VERSION}/files/<int:file_id>": expect(WRITE_MODEL, throwaway_version_file),
+    f"PUT {ML_FILES}": expect(WRITE_MODEL, upload),
+    f"GET {ML_FILES}": expect(READ_MODEL, version_file),
+    # -- MLflow ---------------------------------------------------------------------------------------
+    f"GET {MLFLOW}/api/3.0/mlflow/server-info": expect(READ_MODEL),
+    **{
+        # MLflow's answer for a route it does not have: the same for everyone, project or not.
+        f"{method} {MLFLOW}/<path:unknown>": expect(PUBLIC, at(unknown="api/2.0/mlflow/no-such-endpoint"), ok=(404,))
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+    },
+    f"GET {ARTIFACTS}/artifacts": expect(READ_MODEL, body(path=lambda c: c.seed.run_root)),
+    f"GET {ARTIFACTS}/artifacts/<path:artifact_path>": expect(READ_MODEL, at(artifact_path=lambda c: c.seed.artifact)),
+    f"PUT {ARTIFACTS}/artifacts/<path:artifact_path>": expect(
+        WRITE_MODEL, lambda c: c.req({"artifact_path": f"{c.seed.run_root}/{c.unique('up')}.txt"}, data=b"uploaded")
+    ),
+    f"DELETE {ARTIFACTS}/artifacts/<path:artifact_path>": expect(WRITE_MODEL, at(artifact_path=lambda c: c.new_artifact())),
+    # Multipart and presigned URLs are not offered: an allowed caller learns that (501).
+    f"POST {ARTIFACTS}/mpu/create/<path:artifact_path>": expect(WRITE_MODEL, artifact_at, ok=(501,)),
+    f"POST {ARTIFACTS}/mpu/complete/<path:artifact_path>": expect(WRITE_MODEL, artifact_at, ok=(501,)),
+    f"POST {ARTIFACTS}/mpu/abort/<path:artifact_path>": expect(WRITE_MODEL, artifact_at, ok=(501,)),
+    f"GET {ARTIFACTS}/presigned/<path:artifact_path>": expect(READ_MODEL, artifact_at, ok=(501,)),
+    f"GET {REST}/artifacts/list": expect(READ_MODEL, body(run_id=run)),
+    f"POST {REST}/experiments/create": expect(WRITE_MODEL, body(name=unique("experiment"))),
+    f"POST {REST}/experiments/delete": expect(WRITE_MODEL, body(experiment_id=lambda c: c.new_experiment())),
+    f"GET {REST}/experiments/get": expect(READ_MODEL, body(experiment_id=experiment)),
+    f"GET {REST}/experiments/get-by-name": expect(READ_MODEL, body(experiment_name=lambda c: c.seed.experiment_name)),
+    f"POST {REST}/experiments/restore": expect(WRITE_MODEL, body(experiment_id=lambda c: c.new_experiment(deleted=True))),
+    f"GET {REST}/experiments/search": expect(READ_MODEL),
+    f"POST {REST}/experiments/search": expect(READ_MODEL, body()),
+    f"POST {REST}/experiments/set-experiment-tag": expect(WRITE_MODEL, body(experiment_id=experiment, key="k", value="v")),
+    f"POST {REST}/experiments/update": expect(
+        WRITE_MODEL, body(experiment_id=lambda c: c.new_experiment(), new_name=unique("renamed"))
+    ),
+    f"POST {REST}/logged-models": expect(WRITE_MODEL, body(experiment_id=experiment)),
+    f"GET {REST}/logged-models/<model_id>": expect(READ_MODEL, at(model_id=lambda c: c.seed.logged_model_id)),
+    f"PATCH {REST}/logged-models/<model_id>": expect(
+        WRITE_MODEL, lambda c: c.req({"model_id": c.new_logged_model()}, json={"status": "LOGGED_MODEL_READY"})
+    ),
+    f"DELETE {REST}/logged-models/<model_id>": expect(WRITE_MODEL, at(model_id=lambda c: c.new_logged_model())),
+    f"POST {REST}/logged-models/<model_id>/params": expect(
+        WRITE_MODEL,
+        lambda c: c.req({"model_id": c.seed.logged_model_id}, json={"params": [{"key": c.unique("p"), "value": "1"}]}),
+    ),
+    f"PATCH {REST}/logged-models/<model_id>/tags": expect(
+        WRITE_MODEL, lambda c: c.req({"model_id": c.seed.logged_model_id}, json={"tags": [{"key": "k", "value": "v"}]})
+    ),
+    f"DELETE {REST}/logged-models/<model_id>/tags/<path:key>": expect(WRITE_MODEL, with_tag("logged model")),
+    f"POST {REST}/logged-models/search": expect(READ_MODEL, body(experiment_ids=lambda c: [c.seed.experiment_id])),
+    f"GET {REST}/metrics/get-history": expect(READ_MODEL, body(run_id=run, metric_key="loss")),
+    f"POST {REST}/model-versions/create": expect(WRITE_MODEL, body(name=model, source="s3://bucket/model")),
+    f"DELETE {REST}/model-versions/delete": expect(
+        WRITE_MODEL, body(name=model, version=lambda c: c.new_mlflow_version())
+    ),
+    f"DELETE {REST}/model-versions/delete-tag": expect(WRITE_MODEL, with_tag("model version")),
+    f"GET {REST}/model-versions/get": expect(READ_MODEL, model_version),
+    f"GET {REST}/model-versions/get-download-uri": expect(READ_MODEL, model_version),
+    f"GET {REST}/model-versions/search": expect(READ_MODEL),
+    f"POST {REST}/model-versions/set-tag": expect(
+        WRITE_MODEL, body(name=model, version=mlflow_version, key="k", value="v")
+    ),
+    f"POST {REST}/model-versions/transition-stage": expect(
+        WRITE_MODEL, body(name=model, version=mlflow_version, stage="Staging", archive_existing_versions=False)
+    ),
+    f"PATCH {REST}/model-versions/update": expect(
+        WRITE_MODEL, body(name=model, version=mlflow_version, description="new words")
+    ),
+    f"POST {REST}/registered-models/alias": expect(
+        WRITE_MODEL, body(name=model, alias="champion", version=mlflow_version)
+    ),
+    f"GET {REST}/registered-models/alias": expect(READ_MODEL, body(name=model, alias="champion")),
+    f"DELETE {REST}/registered-models/alias": expect(WRITE_MODEL, with_alias),
+    f"POST {REST}/registered-models/create": expect(WRITE_MODEL, body(name=unique("registered"))),
+    f"DELETE {REST}/registered-models/delete": expect(WRITE_MODEL, body(name=lambda c: c.new_model()[1])),
+    f"DELETE {REST}/registered-models/delete-tag": expect(WRITE_MODEL, with_tag("registered model")),
+    f"GET {REST}/registered-models/get": expect(READ_MODEL, body(name=model)),
+    f"GET {REST}/registered-models/get-latest-versions": expect(READ_MODEL, body(name=model)),
+    f"POST {REST}/registered-models/get-latest-versions": expect(READ_MODEL, body(name=model)),
+    f"POST {REST}/registered-models/rename": expect(
+        WRITE_MODEL, body(name=lambda c: c.new_model()[1], new_name=unique("renamed"))
+    ),
+    f"GET {REST}/registered-models/search": expect(READ_MODEL),
+    f"POST {REST}/registered-models/set-tag": expect(WRITE_MODEL, body(name=model, key="k", value="v")),
+    f"PATCH {REST}/registered-models/update": expect(WRITE_MODEL, body(name=model, description="new words")),
+    f"POST {REST}/runs/create": expect(WRITE_MODEL, body(experiment_id=experiment)),
+    f"POST {REST}/runs/delete": expect(WRITE_MODEL, body(run_id=lambda c: c.new_run())),
+    f"POST {REST}/runs/delete-tag": expect(WRITE_MODEL, with_tag("run")),
+    f"GET {REST}/runs/get": expect(READ_MODEL, body(run_id=run)),
+    f"POST {REST}/runs/log-batch": expect(
+        WRITE_MODEL, body(run_id=run, metrics=[{"key": "loss", "value": 0.4, "timestamp": 2, "step": 1}])
+    ),
+    f"POST {REST}/runs/log-metric": expect(WRITE_MODEL, body(run_id=run, key="loss", value=0.3, timestamp=3, step=2)),
+    f"POST {REST}/runs/log-parameter": expect(WRITE_MODEL, body(run_id=run, key=unique("param"), value="1")),
+    f"POST {REST}/runs/outputs": expect(
+        WRITE_MODEL, body(run_id=run, models=lambda c: [{"model_id": c.seed.logged_model_id, "step": 0}])
+    ),
+    f"POST {REST}/runs/restore": expect(WRITE_MODEL, body(run_id=lambda c: c.new_run(deleted=True))),
+    f"POST {REST}/runs/search": expect(READ_MODEL, body(experiment_ids=lambda c: [c.seed.experiment_id])),
+    f"POST {REST}/runs/set-tag": expect(WRITE_MODEL, body(run_id=run, key="k", value="v")),
+    f"POST {REST}/runs/update": expect(WRITE_MODEL, body(run_id=run, run_name="renamed-run")),
+    # -- pages ------------------------------------------------------------------------------------------
+    "GET /": expect(PUBLIC),  # the projects the caller may see
+    "GET /users/sign_in": expect(PUBLIC),
+    "POST /users/sign_in": expect(PUBLIC, form(username="signer", password=SIGNER_PASSWORD)),
+    "POST /users/sign_out": expect(PUBLIC, form()),
+    "GET /static/<path:filename>": expect(PUBLIC, at(filename="modelshelf.css")),
+    "GET /-/model_registry/static/<path:filename>": expect(PUBLIC, at(filename="model_registry.css")),
+    f"GET {PAGE}": expect(READ_PROJECT),
+    f"GET {PAGE}/-/packages": expect(READ_PACKAGE),
+    f"GET {PAGE}/-/packages/<int:package_id>": on_package(READ_PACKAGE),
+    f"POST {PAGE}/-/packages/<int:package_id>/delete": on_package(DELETE_PACKAGE, throwaway_package),
+    f"POST {PAGE}/-/packages/<int:package_id>/package_files/<int:file_id>/delete": on_package(
+        DELETE_PACKAGE, throwaway_package
+    ),
+    f"GET {PAGE}/-/package_files/<int:file_id>/download": on_package(READ_PACKAGE),
+    f"GET {PAGE}/-/ml/models": expect(READ_MODEL),
+    f"GET {PAGE}/-/ml/models/new": expect(WRITE_MODEL),
+    f"POST {PAGE}/-/ml/models/new": expect(WRITE_MODEL, form(name=unique("model"), description="words")),
+    f"GET {MODEL_PAGE}": expect(READ_MODEL),
+    f"GET {MODEL_PAGE}/edit": expect(WRITE_MODEL),
+    f"POST {MODEL_PAGE}/edit": expect(WRITE_MODEL, form(description="new words")),
+    f"POST {MODEL_PAGE}/delete": expect(WRITE_MODEL, page_throwaway_model),
+    f"GET {MODEL_PAGE}/versions/new": expect(WRITE_MODEL),
+    f"POST {MODEL_PAGE}/versions/new": expect(
+        WRITE_MODEL, form(version=lambda c: f"5.0.{c.unique('v').split('-')[1]}", description="words")
+    ),
+    f"GET {VERSION_PAGE}": expect(READ_MODEL),
+    f"GET {VERSION_PAGE}/edit": expect(WRITE_MODEL),
+    f"POST {VERSION_PAGE}/edit": expect(WRITE_MODEL, form(description="new words")),
+    f"POST {VERSION_PAGE}/delete": expect(WRITE_MODEL, page_throwaway_version),
+    # -- settings pages -----------------------------------------------------------------------------
+    f"GET {PAGE}/-/settings": expect(ADMIN_PROJECT),
+    f"POST {PAGE}/-/settings/general": expect(ADMIN_PROJECT, form(description="new words")),
+    f"POST {PAGE}/-/settings/packages": expect(ADMIN_PROJECT, form(generic_duplicates_allowed="1")),
+    f"POST {PAGE}/-/settings/permissions": variants(
+        features=(ADMIN_PROJECT, same_feature_level), visibility=(OWN_PROJECT, flip_visibility)
+    ),
+    f"POST {PAGE}/-/settings/delete": expect(OWN_PROJECT, delete_project),
+    f"GET {PAGE}/-/settings/members": expect(ADMIN_PROJECT),
+    f"POST {PAGE}/-/settings/members": variants(
+        developer=(ADMIN_PROJECT, add_member(Role.DEVELOPER)), owner=(OWN_PROJECT, add_member(Role.OWNER))
+    ),
+    f"POST {PAGE}/-/settings/members/<int:user_id>": variants(
+        developer_to_reporter=(ADMIN_PROJECT, change_member(Role.DEVELOPER, Role.REPORTER)),
+        developer_to_owner=(OWN_PROJECT, change_member(Role.DEVELOPER, Role.OWNER)),
+        owner_to_developer=(OWN_PROJECT, change_member(Role.OWNER, Role.DEVELOPER)),
+    ),
+    f"POST {PAGE}/-/settings/members/<int:user_id>/remove": variants(
+        developer=(ADMIN_PROJECT, change_member(Role.DEVELOPER, None)), owner=(OWN_PROJECT, change_member(Role.OWNER, None))
+    ),
+    f"GET {PAGE}/-/settings/access_tokens": expect(ADMIN_PROJECT),
+    f"POST {PAGE}/-/settings/access_tokens": expect(
+        ADMIN_PROJECT, form(name=unique("bot"), scopes="read_api", access_level="10")
+    ),
+    f"POST {PAGE}/-/settings/access_tokens/<int:token_id>/revoke": expect(
+        ADMIN_PROJECT, revoke(lambda c: c.new_project_token())
+    ),
+    f"GET {PAGE}/-/settings/deploy_tokens": expect(ADMIN_PROJECT),
+    f"POST {PAGE}/-/settings/deploy_tokens": expect(
+        ADMIN_PROJECT, form(name=unique("deploy"), scopes="read_package_registry")
+    ),
+    f"POST {PAGE}/-/settings/deploy_tokens/<int:token_id>/revoke": expect(
+        ADMIN_PROJECT, revoke(lambda c: c.new_deploy_token())
+    ),
+    f"GET {PAGE}/-/settings/ci_cd": expect(ADMIN_PROJECT),
+    f"POST {PAGE}/-/settings/ci_cd/ci_token": expect(ADMIN_PROJECT, rotate_ci_token),
+    f"GET {PAGE}/-/settings/audit_events": expect(ADMIN_PROJECT),
+    # -- user settings pages ------------------------------------------------------------------------
+    "GET /-/user_settings/personal_access_tokens": expect(ACCOUNT),
+    "POST /-/user_settings/personal_access_tokens": expect(ACCOUNT_WRITE, form(name="mine", scopes="read_api")),
+    # Administrators revoke other people's tokens through the API, not on their own settings page.
+    "POST /-/user_settings/personal_access_tokens/<int:token_id>/revoke": expect(
+        DEVELOPERS_OWN_TOKEN_WRITE, revoke(lambda c: c.new_personal_token())
+    ),
+    # -- operations (by network, not by caller: /-/metrics answers the allowed networks, loopback here)
+    "GET /-/health": expect(PUBLIC),
+    "GET /-/readiness": expect(PUBLIC),
+    "GET /-/metrics": expect(PUBLIC),
+}
+
+
+# == the matrix ========================================================================================
+
+
+def routes(app: Flask) -> set[str]:
+    """``METHOD rule`` of every route of ``app``, HEAD and OPTIONS aside."""
+    return {
+        f"{method} {rule.rule}"
+        for rule in app.url_map.iter_rules()
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+    }
+
+
+def cases(rule: str, action: str) -> list[tuple[str | None, Who]]:
+    """(project, caller) pairs a route is asked by: about no project, every caller once; otherwise
+    each role on each visibility, every token kind on the private project, the tokens of another
+    project on every visibility, and, for an action of a project feature, a Reporter, a non-member
+    and anonymous where the model registry is disabled or for members only.
+
+    Pages know the browser session alone: the roles call them by their sessions, and the tokens
+    asked of them (one of each header) must count for nothing."""
+    page = is_page(rule)
+    tokens = page_token_callers() if page else token_callers()
+    about_project = "<project:project_ref>" in rule or "<namespace>" in rule
+    if not about_project:
+        return [(None, w) for w in [*role_callers(), *tokens]]
+    found: list[tuple[str | None, Who]] = [("private", w) for w in [*role_callers(), *tokens]]
+    for key in ("internal", "public"):
+        found += [(key, w) for w in [*role_callers(), *([] if page else other_project_tokens())]]
+    if action in NEEDS and NEEDS[action].feature is not None:
+        few = [w for w in role_callers() if w.name in ("anonymous", "outsider", "reporter")]
+        for key in ("public-mr-disabled", "public-mr-private"):
+            found += [(key, w) for w in few]
+    return found
+
+
+@dataclass
+class Matrix:
+    app: Flask
+    world: World
+    routes: set[str]
+    requests: int = 0
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Any:
+    started = time.perf_counter()
+    data = Path(tmp_path_factory.mktemp("matrix")) / "data"
+    settings = {
+        "DATA_DIR": str(data),
+        "STORAGE": "memory",
+        "SECRET_KEY": "test",
+        "PLUGINS": "all",
+        **database_settings(data),
+    }
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    found = Matrix(app, build_world(app), routes(app))
+    yield found
+    plugins = request.config.pluginmanager
+    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+    if reporter is not None and capture is not None and found.requests:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(
+                f"\npermission matrix: {len(found.routes)} routes (method and rule), {found.requests} requests, "
+                f"{time.perf_counter() - started:.0f} s"
+            )
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_every_route_has_an_expectation(matrix: Matrix) -> None:
+    missing = sorted(matrix.routes - EXPECTATIONS.keys())
+    gone = sorted(EXPECTATIONS.keys() - matrix.routes)
+    problems = []
+    if missing:
+        problems.append(
+            "Routes without an expectation: add each to EXPECTATIONS in tests/test_permission_matrix.py with "
+            "the action it needs (and a request builder if the seed's ids do not make a valid request):"
+        )
+        problems += [f"  {key}" for key in missing]
+    if gone:
+        problems.append("Expectations of routes the app no longer has: remove them from EXPECTATIONS:")
+        problems += [f"  {key}" for key in gone]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTATIONS))
+def test_permissions(matrix: Matrix, key: str) -> None:
+    if key not in matrix.routes:
+        pytest.fail(f"{key} is not a route of the app any more: remove its expectation")
+    method, rule = key.split(" ", 1)
+    page, world = is_page(rule), matrix.world
+    problems = []
+    for variant in EXPECTATIONS[key]:
+        for project_key, who in cases(rule, variant.action):
+            seed = world.seeds[project_key or "private"]
+            package = {"plain": seed.plain, "semver": seed.semver}.get(variant.package or "")
+            ctx = Ctx(world, seed, method, rule, package, who)
+            request = variant.build(ctx) if variant.build else ctx.req()
+            response = world.send(who, request, page=page)
+            matrix.requests += 1
+            got = classify(response, page=page, method=method, hidden=variant.hidden)
+            if got != ALLOWED:
+                world.give_back(ctx)
+            caller = who.on_pages() if page else who
+            project = PROJECTS[project_key] if project_key else None
+            want = expected(variant.action, caller, project, method=method, page=page)
+            where = f"{project_key or '-'} · {who}" + (f" [{variant.name}]" if variant.name else "")
+            if got != want:
+                problems.append(f"{where}: expected {want} ({variant.action}), got {got}: {describe(response)}")
+            elif got == ALLOWED and not variant.succeeded(who, response.status_code):
+                problems.append(
+                    f"{where}: allowed, but the request failed (fix its builder, or the handler): {describe(response)}"
+                )
+    assert not problems, f"{key}: {len(problems)} unexpected answers\n" + "\n".join(problems)
+
+
+#: GET routes whose HEAD is asked too (Flask answers HEAD with the GET view): downloads, where a
+#: HEAD tells a client the size and checksum of what it may not read.
+HEAD_SAMPLE = (
+    f"GET {GENERIC}/<filepath:file_path>",
+    f"GET {ML_FILES}",
+    f"GET {ARTIFACTS}/artifacts/<path:artifact_path>",
+    f"GET {PAGE}/-/package_files/<int:file_id>/download",
+)
+
+
+@pytest.mark.parametrize("key", HEAD_SAMPLE)
+def test_head_is_judged_as_get(matrix: Matrix, key: str) -> None:
+    method, rule = key.split(" ", 1)
+    page, world = is_page(rule), matrix.world
+    problems = []
+    for variant in EXPECTATIONS[key]:
+        for project_key, who in cases(rule, variant.action):
+            seed = world.seeds[project_key or "private"]
+            package = {"plain": seed.plain, "semver": seed.semver}.get(variant.package or "")
+            ctx = Ctx(world, seed, method, rule, package, who)
+            request = variant.build(ctx) if variant.build else ctx.req()
+            got = world.send(who, request, page=page)
+            request.method = "HEAD"
+            head = world.send(who, request, page=page)
+            matrix.requests += 2
+            if (head.status_code, head.headers.get("Location")) != (got.status_code, got.headers.get("Location")) or head.data:
+                where = f"{project_key} · {who}" + (f" [{variant.name}]" if variant.name else "")
+                problems.append(f"{where}: GET {got.status_code}, HEAD {head.status_code} with {len(head.data)} bytes")
+    assert not problems, f"HEAD of {rule}:\n" + "\n".join(problems)

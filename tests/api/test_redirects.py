@@ -1,0 +1,80 @@
+"""``MODELSHELF_S3_REDIRECT_DOWNLOADS``: a download is a 302 to a short-lived presigned URL of the S3
+store (GitLab's direct download), and the redirect keeps ``X-Checksum-SHA256`` and ``ETag``."""
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from tests.support.storage import MIB, payload, sha256
+from tests.support.world import generic_url
+
+DATA = payload(6 * MIB + 1, seed=31)
+
+
+@pytest.fixture
+def settings(settings, backend_settings):
+    return {**settings, **backend_settings, "MAX_FILE_SIZE": 64 * MIB, "S3_REDIRECT_DOWNLOADS": True,
+            "S3_REDIRECT_EXPIRY": 120, "PLUGINS": "all"}
+
+
+@pytest.fixture
+def url(client, world):
+    url = generic_url(world.projects["private"], "fraud-detector", "1.4.0", "weights/model.onnx")
+    assert client.put(url, data=DATA, headers=world.headers("developer")).status_code == 201
+    return url
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("backend_settings", ["s3"], indirect=True)
+class TestS3:
+    def test_a_download_is_a_302_to_the_store_with_the_checksum_and_etag(self, client, world, url, seaweedfs):
+        response = client.get(url, headers=world.headers("guest"))
+
+        assert response.status_code == 302
+        assert response.headers["X-Checksum-SHA256"] == sha256(DATA)
+        assert response.headers["ETag"] == f'"{sha256(DATA)}"'
+        assert response.headers["Cache-Control"] == "no-store"
+        location = response.headers["Location"]
+        assert urlsplit(location).netloc == seaweedfs.endpoint
+        assert parse_qs(urlsplit(location).query)["X-Amz-Expires"] == ["120"]
+
+        fetched = requests.get(location, timeout=30)  # no credentials: the signature is the permission
+        assert fetched.status_code == 200
+        assert fetched.content == DATA
+        assert fetched.headers["Content-Disposition"] == 'attachment; filename="model.onnx"'
+
+    def test_the_store_answers_a_range_through_the_redirect(self, client, world, url):
+        location = client.get(url, headers=world.headers("guest")).headers["Location"]
+        ranged = requests.get(location, headers={"Range": "bytes=5242870-5242889"}, timeout=30)
+        assert ranged.status_code == 206
+        assert ranged.content == DATA[5242870:5242890]
+
+    def test_head_and_if_none_match_are_answered_here(self, client, world, url):
+        head = client.head(url, headers=world.headers("guest"))
+        assert head.status_code == 200
+        assert head.headers["Content-Length"] == str(len(DATA))
+        assert head.headers["X-Checksum-SHA256"] == sha256(DATA)
+        cached = client.get(url, headers={**world.headers("guest"), "If-None-Match": f'"{sha256(DATA)}"'})
+        assert cached.status_code == 304
+
+    def test_the_model_registry_file_route_redirects_too(self, client, world, url):
+        project = world.projects["private"]
+        response = client.get(f"/api/v4/projects/{project}/ml/models/fraud-detector/versions/latest/files/weights/model.onnx",
+                              headers=world.headers("guest"))
+        assert response.status_code == 302
+        assert response.headers["X-Checksum-SHA256"] == sha256(DATA)
+
+    def test_archives_are_streamed_not_redirected(self, client, world, url):
+        response = client.get(f"/api/v4/projects/{world.projects['private']}/packages/generic/fraud-detector/1.4.0",
+                              headers=world.headers("guest"))
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/zip"
+
+
+@pytest.mark.parametrize("backend_settings", ["filesystem"], indirect=True)
+def test_the_setting_means_nothing_to_the_filesystem_store(client, world, url):
+    response = client.get(url, headers=world.headers("guest"))
+    assert (response.status_code, response.data) == (200, DATA)
+    assert response.headers["X-Checksum-SHA256"] == sha256(DATA)

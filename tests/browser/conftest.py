@@ -1,0 +1,84 @@
+"""Real-browser fixtures: Debian's headless Chromium driven by Playwright.
+
+The fixtures ``browser``, ``page`` and ``screenshot`` for every test in this folder. Playwright's
+own browser download is never used: ``apt-get install chromium`` provides ``/usr/bin/chromium``.
+Without it (or without the ``playwright`` package) the browser tests skip, unless
+``MODELSHELF_TEST_REQUIRE_BROWSER`` is set, as CI sets it: then they fail.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+#: Where the browser tests save screenshots of the main pages (for the README).
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+TIMEOUT_MS = 15_000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("MODELSHELF_TEST_REQUIRE_BROWSER"):
+        pytest.fail(f"browser tests are required here: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the session; closed (with its processes) at the end."""
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies) and a page in it, 1280x800."""
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def save_screenshot(page: Page, name: str, directory: Path = SCREENSHOTS) -> Path:
+    """Save the viewport as ``<directory>/<name>.png``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+@pytest.fixture
+def screenshot(page: Page, tmp_path: Path) -> Callable[[str], Path]:
+    """``screenshot("package-list")`` saves the page's viewport: under ``docs/screenshots/`` when
+    ``MODELSHELF_UPDATE_SCREENSHOTS=1`` (to refresh the README's pictures), else in the test's
+    temporary directory, so that a test run leaves the checkout as it found it."""
+    directory = SCREENSHOTS if os.environ.get("MODELSHELF_UPDATE_SCREENSHOTS") else tmp_path / "screenshots"
+    return lambda name: save_screenshot(page, name, directory)

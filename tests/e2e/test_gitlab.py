@@ -1,0 +1,156 @@
+"""python-gitlab against a real ``modelshelf serve``, used as GitLab users use it."""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import gitlab
+import pytest
+from gitlab.v4.objects import Project
+
+from tests.support.live_server import Account, create_account, running_server
+
+pytestmark = pytest.mark.server
+
+#: The package most tests publish into.
+FRAUD = {"package_name": "fraud-detector", "package_version": "1.4.0"}
+
+
+@pytest.fixture(scope="module")
+def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
+    with running_server(tmp_path_factory.mktemp("gitlab") / "data") as server:
+        yield create_account(server, "alice")
+
+
+@pytest.fixture
+def gl(account: Account) -> Iterator[gitlab.Gitlab]:
+    with gitlab.Gitlab(account.server.url, private_token=account.token) as client:
+        yield client
+
+
+@pytest.fixture
+def project(account: Account, gl: gitlab.Gitlab) -> Project:
+    project_id, _ = account.create_project()
+    return gl.projects.get(project_id)
+
+
+def test_auth_names_the_token_owner(gl: gitlab.Gitlab) -> None:
+    gl.auth()
+
+    assert gl.user is not None
+    assert gl.user.username == "alice"
+
+
+def test_project_by_id_and_by_path(account: Account, gl: gitlab.Gitlab) -> None:
+    project_id, full_path = account.create_project()
+
+    by_id = gl.projects.get(project_id)
+    by_path = gl.projects.get(full_path)
+
+    assert by_id.id == by_path.id == project_id
+    assert by_id.path_with_namespace == by_path.path_with_namespace == full_path
+
+
+def test_upload_from_path_and_from_data_then_download(project: Project, tmp_path: Path) -> None:
+    from_disk = os.urandom(50_000)
+    local = tmp_path / "model.onnx"
+    local.write_bytes(from_disk)
+    in_memory = b"tokenizer config"
+
+    uploaded = project.generic_packages.upload(
+        **FRAUD, file_name="model.onnx", path=str(local)
+    )
+    project.generic_packages.upload(
+        **FRAUD, file_name="tokenizer.json", data=in_memory
+    )
+
+    assert uploaded.message == "201 Created"
+    download = project.generic_packages.download
+    assert download(**FRAUD, file_name="model.onnx") == from_disk
+    assert download(**FRAUD, file_name="tokenizer.json") == in_memory
+
+
+def test_streamed_download_hands_every_chunk_to_the_action(project: Project) -> None:
+    data = os.urandom(200_000)
+    project.generic_packages.upload(package_name="big", package_version="1.0", file_name="weights.bin", data=data)
+    chunks: list[bytes] = []
+
+    result = project.generic_packages.download(
+        package_name="big", package_version="1.0", file_name="weights.bin",
+        streamed=True, action=chunks.append, chunk_size=8192,
+    )
+
+    assert result is None
+    assert len(chunks) > 1
+    assert b"".join(chunks) == data
+
+
+def test_packages_and_their_files_are_listed(project: Project) -> None:
+    data = os.urandom(1234)
+    project.generic_packages.upload(**FRAUD, file_name="model.onnx", data=data)
+
+    [package] = project.packages.list(get_all=True)
+    [package_file] = package.package_files.list()
+
+    assert (package.name, package.version, package.package_type) == ("fraud-detector", "1.4.0", "generic")
+    assert package_file.file_name == "model.onnx"
+    assert package_file.size == len(data)
+    assert package_file.file_sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_deleted_package_disappears_and_cannot_be_downloaded(project: Project) -> None:
+    project.generic_packages.upload(**FRAUD, file_name="model.onnx", data=b"w")
+    [package] = project.packages.list(get_all=True)
+
+    project.packages.delete(package.id)
+
+    assert project.packages.list(get_all=True) == []
+    with pytest.raises(gitlab.GitlabGetError) as caught:
+        project.generic_packages.download(**FRAUD, file_name="model.onnx")
+    assert caught.value.response_code == 404
+
+
+def test_deleting_one_package_file_keeps_the_others(project: Project) -> None:
+    upload = project.generic_packages.upload
+    upload(**FRAUD, file_name="model.onnx", data=b"model")
+    upload(**FRAUD, file_name="card.md", data=b"card")
+    [package] = project.packages.list(get_all=True)
+    doomed = next(f for f in package.package_files.list() if f.file_name == "model.onnx")
+
+    package.package_files.delete(doomed.id)
+
+    assert [f.file_name for f in package.package_files.list()] == ["card.md"]
+    download = project.generic_packages.download
+    with pytest.raises(gitlab.GitlabGetError) as caught:
+        download(**FRAUD, file_name="model.onnx")
+    assert caught.value.response_code == 404
+    assert download(**FRAUD, file_name="card.md") == b"card"
+
+
+def test_pagination_collects_every_page(project: Project) -> None:
+    versions = [f"1.0.{n}" for n in range(5)]
+    for version in versions:
+        project.generic_packages.upload(package_name="fraud-detector", package_version=version, file_name="m",
+                                        data=b"m")
+
+    # python-gitlab reads the X-Total header to warn that one page is not everything.
+    with pytest.warns(UserWarning, match="returned 2 of 5 items"):
+        first_page = project.packages.list(per_page=2)
+    everything = project.packages.list(per_page=2, get_all=True)
+    lazily = list(project.packages.list(per_page=2, iterator=True))
+
+    assert len(first_page) == 2
+    assert sorted(p.version for p in everything) == versions
+    assert sorted(p.version for p in lazily) == versions
+
+
+def test_create_project_in_own_namespace(gl: gitlab.Gitlab) -> None:
+    created = gl.projects.create({"name": "newproj"})
+
+    assert created.path_with_namespace == "alice/newproj"
+    assert gl.projects.get("alice/newproj").id == created.id
+    package = {"package_name": "p", "package_version": "1", "file_name": "f"}
+    created.generic_packages.upload(**package, data=b"owner may publish")
+    assert created.generic_packages.download(**package) == b"owner may publish"

@@ -1,0 +1,193 @@
+"""The package pipeline (``package_api.packages.pipeline``): what a package change does happens in
+its one transaction, in the stated order: rows, the plugins' steps (the model version, then its run),
+provenance, audit; one commit; then the signals. A step that fails undoes the package; a lost race
+redoes the whole change."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from package_api import signals
+from package_api.audit.models import AuditEvent
+from package_api.db import db
+from package_api.errors import InvalidInput
+from package_api.packages.models import Blob, Package, PackageBuildInfo, Upload
+from package_api.packages.pipeline import PackageChange, package_steps, register_package_step
+from plugin.registry.models import Model, ModelVersion
+from tests.support.jobs import register_job
+from tests.support.world import World, generic_url
+
+#: What creating a model version writes, in its one transaction (a first upload adds a blob and a
+#: file; a CI job adds its provenance).
+VERSION_TABLES = {"packages", "ml_models", "ml_model_versions", "ml_experiments", "ml_runs", "ml_run_tags",
+                  "ml_model_version_registrations", "audit_events"}  # fmt: skip
+#: What stamping a token's ``last_used_at`` writes, in a transaction of its own.
+STAMPS = ({"ci_jobs"}, {"personal_access_tokens"})
+
+
+@pytest.fixture
+def settings(settings: dict[str, object]) -> dict[str, object]:
+    return {**settings, "PLUGINS": "all"}
+
+
+@pytest.fixture
+def project(world: World) -> int:
+    return world.projects["private"]
+
+
+@pytest.fixture
+def transactions() -> Iterator[list[set[str]]]:
+    """The tables each committed transaction wrote (those that wrote nothing, or only stamped a token,
+    are left out)."""
+    committed: list[set[str]] = []
+    written: set[str] = set()
+
+    def flushed(session: Session, _: Any) -> None:
+        for row in [*session.new, *session.dirty, *session.deleted]:
+            written.add(row.__table__.name)
+
+    def commit(_: Session) -> None:
+        if written and written not in STAMPS:
+            committed.append(set(written))
+        written.clear()
+
+    def rollback(_: Session, previous: Any) -> None:
+        written.clear()
+
+    hooks = (("after_flush", flushed), ("after_commit", commit), ("after_soft_rollback", rollback))
+    for name, hook in hooks:
+        event.listen(Session, name, hook)
+    yield committed
+    for name, hook in hooks:
+        event.remove(Session, name, hook)
+
+
+def count(app: Flask, table: Any, *where: Any) -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(table).where(*where)) or 0)
+
+
+def test_the_steps_in_order(app: Flask) -> None:
+    assert package_steps(app, "created") == ["model_version", "version_run"]
+    assert package_steps(app, "deleted") == ["model_version"]
+    assert package_steps(app, "file_added") == package_steps(app, "file_deleted") == []
+    with pytest.raises(ValueError, match="unknown package event"):
+        register_package_step(app, "renamed", "x", lambda change: None)
+    with pytest.raises(ValueError, match="named 'version_run' already"):
+        register_package_step(app, "created", "version_run", lambda change: None)
+    with pytest.raises(ValueError, match="not a registered"):
+        register_package_step(app, "created", "card", lambda change: None, after="thumbnail")
+    register_package_step(app, "created", "between", lambda change: None, after="model_version")
+    assert package_steps(app, "created") == ["model_version", "between", "version_run"]
+
+
+def test_a_first_upload_by_a_ci_job_is_one_transaction(
+    app: Flask, client: FlaskClient, world: World, project: int, transactions: list[set[str]]
+) -> None:
+    job_id, token = register_job(app, project, "developer", "41")
+    transactions.clear()
+    url = generic_url(project, "fraud-detector", "1.0.0", "model.onnx")
+    assert client.put(url, data=b"weights", headers={"JOB-TOKEN": token}).status_code == 201
+    # The lease (committed before the bytes flow), then everything else at once.
+    lease, *rest = transactions
+    assert lease == {"uploads"}
+    assert rest == [VERSION_TABLES | {"blobs", "package_files", "package_build_infos"}]
+    [package_id] = [p for p in _ids(app, Package.id, Package.name == "fraud-detector")]
+    assert count(app, PackageBuildInfo, PackageBuildInfo.package_id == package_id, PackageBuildInfo.ci_job_id == job_id) == 1
+
+
+def test_a_version_made_through_the_api_by_a_ci_job_is_one_transaction(
+    app: Flask, client: FlaskClient, world: World, project: int, transactions: list[set[str]]
+) -> None:
+    models = f"/api/v4/projects/{project}/ml/models"
+    assert client.post(models, json={"name": "ranker"}, headers=world.headers("developer")).status_code == 201
+    job_id, token = register_job(app, project, "developer", "42")
+    transactions.clear()
+    created = client.post(f"{models}/ranker/versions", json={"version": "2.0.0", "description": "d"},
+                          headers={"JOB-TOKEN": token})  # fmt: skip
+    assert created.status_code == 201 and created.json["description"] == "d"
+    assert transactions == [VERSION_TABLES - {"ml_models"} | {"package_build_infos"}]
+    assert created.json["ci_job"]["id"] == job_id
+
+
+def test_a_step_that_fails_undoes_the_package(app: Flask, client: FlaskClient, world: World, project: int) -> None:
+    def refuse(change: PackageChange) -> None:
+        if change.package.name == "refused":
+            raise InvalidInput("refused by a step")
+
+    register_package_step(app, "created", "refuse", refuse)
+    created: list[str] = []
+    with signals.package_created.connected_to(lambda sender, package: created.append(package.name)):
+        refused = client.put(generic_url(project, "refused", "1.0.0"), data=b"bytes", headers=world.headers("developer"))
+        assert refused.status_code == 400 and refused.json == {"message": "400 Bad request - refused by a step"}
+        assert client.put(generic_url(project, "kept", "1.0.0"), data=b"kept", headers=world.headers("developer")).status_code == 201
+    assert created == ["kept"]
+    assert count(app, Package, Package.name == "refused") == 0
+    assert count(app, Model, Model.name == "refused") == 0
+    assert count(app, AuditEvent, AuditEvent.target_details.like("refused/%")) == 0
+    assert count(app, Blob) == 1 and count(app, Upload) == 0  # the refused bytes went with their lease
+
+
+def test_a_signal_receiver_that_fails_after_the_commit_keeps_the_upload(
+    app: Flask, client: FlaskClient, world: World, project: int
+) -> None:
+    """Signals are notifications after the commit: a receiver that raises fails the request, as it
+    always did, but cannot undo the upload or cost it its bytes."""
+
+    def broken(sender: Flask, package: Package) -> None:
+        raise RuntimeError("a broken receiver")
+
+    with signals.package_created.connected_to(broken), pytest.raises(RuntimeError, match="a broken receiver"):
+        client.put(generic_url(project, "kept", "1.0.0"), data=b"kept", headers=world.headers("developer"))
+    assert client.get(generic_url(project, "kept", "1.0.0"), headers=world.headers("developer")).data == b"kept"
+    assert count(app, Upload) == 0
+
+
+def test_a_lost_race_in_a_step_redoes_the_whole_upload(app: Flask, client: FlaskClient, world: World, project: int) -> None:
+    """A step's write loses a race for a unique row (here: a model of the same name, as a concurrent
+    first upload of another version would make it on PostgreSQL): the whole upload (lease claim,
+    blob, package, file, version, run, audit) is rolled back and redone, and recorded once."""
+    attempts: list[str] = []
+
+    def collide(change: PackageChange) -> None:
+        attempts.append(change.package.name)
+        if len(attempts) == 1:
+            change.session.add(Model(project_id=project, name="fraud", description=""))
+            change.session.flush()  # the projection made "fraud" already: a unique violation
+
+    register_package_step(app, "created", "collide", collide, after="version_run")
+    created: list[str] = []
+    with signals.package_created.connected_to(lambda sender, package: created.append(package.name)):
+        response = client.put(generic_url(project, "fraud", "1.0.0"), data=b"w", headers=world.headers("developer"))
+    assert response.status_code == 201
+    assert attempts == ["fraud", "fraud"] and created == ["fraud"]
+    assert count(app, Model, Model.name == "fraud") == 1
+    assert _ids(app, ModelVersion.sequence) == [1]
+    assert count(app, Package, Package.name == "fraud") == 1 and count(app, Blob) == 1 and count(app, Upload) == 0
+    assert count(app, AuditEvent, AuditEvent.event_name == "model_version_created") == 1
+
+
+def test_deleting_a_version_package_forgets_the_version_in_the_same_transaction(
+    app: Flask, client: FlaskClient, world: World, project: int, transactions: list[set[str]]
+) -> None:
+    assert client.put(generic_url(project, "fraud", "1.0.0"), data=b"w", headers=world.headers("developer")).status_code == 201
+    [package_id] = _ids(app, Package.id, Package.name == "fraud")
+    transactions.clear()
+    deleted: list[int] = []
+    with signals.package_deleted.connected_to(lambda sender, package: deleted.append(package.id)):
+        url = f"/api/v4/projects/{project}/packages/{package_id}"
+        assert client.delete(url, headers=world.headers("maintainer")).status_code == 204
+    assert deleted == [package_id]
+    assert transactions == [{"packages", "package_files", "ml_model_versions", "audit_events"}]
+    assert count(app, ModelVersion) == 0
+
+
+def _ids(app: Flask, column: Any, *where: Any) -> list[Any]:
+    with app.app_context():
+        return list(db.session.scalars(select(column).where(*where)))

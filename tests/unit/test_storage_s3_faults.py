@@ -1,0 +1,207 @@
+"""The S3 store when S3 fails, and the generic package API on top of a real S3 store (SeaweedFS).
+
+An unreachable or misconfigured store must answer promptly with ``StorageUnavailable`` (503 over
+HTTP) and leave nothing behind; a working one must give back the bytes and keep identical bytes once.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from package_api.storage import BlobNotFound, BlobStorage, StorageUnavailable
+from package_api.storage.s3 import S3Storage
+from tests.support.databases import database_settings
+from tests.support.servers import S3_ACCESS_KEY, S3_SECRET_KEY, SeaweedFS, free_port
+from tests.support.world import MAX_FILE_SIZE, World, generic_url
+
+pytestmark = pytest.mark.s3
+
+MIB = 1024 * 1024
+#: Short enough that a store that does not answer fails the test run in seconds, not minutes.
+TIMEOUT = 2.0
+
+
+def payload(size: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def dead_endpoint() -> str:
+    """``host:port`` where nothing listens: a port the OS just handed out and took back."""
+    return f"127.0.0.1:{free_port()}"
+
+
+def base_settings(tmp_path: Path) -> dict[str, object]:
+    data_dir = tmp_path / "data"
+    return {"DATA_DIR": str(data_dir), "MAX_FILE_SIZE": MAX_FILE_SIZE, "SECRET_KEY": "test", **database_settings(data_dir, reuse=True)}
+
+
+# -- the store itself -----------------------------------------------------------------------------
+
+
+def unreachable_store() -> S3Storage:
+    return S3Storage(dead_endpoint(), "modelshelf", S3_ACCESS_KEY, S3_SECRET_KEY, timeout=TIMEOUT)
+
+
+def test_an_unreachable_store_raises_storage_unavailable_on_put() -> None:
+    with pytest.raises(StorageUnavailable):
+        unreachable_store().put("blobs/ab/key", io.BytesIO(b"weights"))
+
+
+def test_an_unreachable_store_raises_storage_unavailable_on_open() -> None:
+    store = unreachable_store()
+    with pytest.raises(StorageUnavailable):
+        store.open("blobs/ab/key")
+    with pytest.raises(StorageUnavailable):
+        store.open("blobs/ab/key", 0, 0)
+
+
+def test_an_unreachable_store_raises_storage_unavailable_on_size() -> None:
+    with pytest.raises(StorageUnavailable):
+        unreachable_store().size("blobs/ab/key")
+
+
+def test_an_unreachable_store_raises_storage_unavailable_everywhere_else() -> None:
+    store = unreachable_store()
+    with pytest.raises(StorageUnavailable):
+        store.delete("blobs/ab/key")  # not "missing, so fine": the store did not say so
+    with pytest.raises(StorageUnavailable):
+        list(store.keys())
+    with pytest.raises(StorageUnavailable):
+        store.check()
+
+
+@pytest.fixture
+def wrong_secret_store(seaweedfs: SeaweedFS, s3_settings: dict[str, object]) -> S3Storage:
+    return S3Storage(seaweedfs.endpoint, str(s3_settings["S3_BUCKET"]), S3_ACCESS_KEY, "not-the-secret", timeout=TIMEOUT)
+
+
+def test_a_wrong_secret_key_raises_storage_unavailable(wrong_secret_store: S3Storage) -> None:
+    with pytest.raises(StorageUnavailable):
+        wrong_secret_store.put("blobs/ab/key", io.BytesIO(b"weights"))
+    with pytest.raises(StorageUnavailable):
+        wrong_secret_store.check()
+
+
+def test_a_wrong_secret_key_is_not_mistaken_for_a_missing_blob(
+    seaweedfs: SeaweedFS, s3_settings: dict[str, object], wrong_secret_store: S3Storage
+) -> None:
+    good = S3Storage(seaweedfs.endpoint, str(s3_settings["S3_BUCKET"]), S3_ACCESS_KEY, S3_SECRET_KEY, timeout=TIMEOUT)
+    good.put("blobs/ab/key", io.BytesIO(b"weights"))
+    for key in ("blobs/ab/key", "blobs/ab/missing"):
+        with pytest.raises(StorageUnavailable):
+            wrong_secret_store.open(key)
+        with pytest.raises(StorageUnavailable):
+            wrong_secret_store.size(key)
+    with pytest.raises(StorageUnavailable):
+        wrong_secret_store.delete("blobs/ab/key")
+    assert b"".join(good.open("blobs/ab/key")) == b"weights"  # nothing was deleted
+
+
+def test_a_working_store_reports_missing_blobs_as_missing(s3_settings: dict[str, object], seaweedfs: SeaweedFS) -> None:
+    store = S3Storage(seaweedfs.endpoint, str(s3_settings["S3_BUCKET"]), S3_ACCESS_KEY, S3_SECRET_KEY, timeout=TIMEOUT)
+    with pytest.raises(BlobNotFound):
+        store.size("blobs/ab/missing")
+
+
+# -- the HTTP API over a dead store ---------------------------------------------------------------
+
+
+class TestUploadWhenTheStoreIsDown:
+    @pytest.fixture
+    def settings(self, tmp_path: Path) -> dict[str, object]:
+        return {
+            **base_settings(tmp_path),
+            "STORAGE": "s3",
+            "S3_ENDPOINT": dead_endpoint(),
+            "S3_BUCKET": "modelshelf",
+            "S3_ACCESS_KEY": S3_ACCESS_KEY,
+            "S3_SECRET_KEY": S3_SECRET_KEY,
+        }
+
+    def test_an_upload_answers_503_and_records_no_package(self, client: FlaskClient, world: World) -> None:
+        project = world.projects["private"]
+        response = client.put(generic_url(project), data=b"weights", headers=world.headers("developer"))
+        assert response.status_code == 503
+        assert response.get_json()["message"]
+
+        listed = client.get(f"/api/v4/projects/{project}/packages", headers=world.headers("owner"))
+        assert listed.status_code == 200
+        assert listed.get_json() == []
+        download = client.get(generic_url(project), headers=world.headers("owner"))
+        assert download.status_code == 404
+
+    def test_an_upload_with_basic_auth_answers_503_too(self, client: FlaskClient, world: World) -> None:
+        response = client.put(generic_url(world.projects["public"]), data=b"w", headers=world.basic("maintainer"))
+        assert response.status_code == 503
+        assert "message" in response.get_json()
+
+
+# -- the HTTP API over a working store ------------------------------------------------------------
+
+
+class TestUploadToSeaweedFS:
+    @pytest.fixture
+    def settings(self, tmp_path: Path, s3_settings: dict[str, object]) -> dict[str, object]:
+        return {**base_settings(tmp_path), **s3_settings, "S3_PART_SIZE": 5 * MIB, "MAX_FILE_SIZE": 16 * MIB}
+
+    def test_an_upload_downloads_back_identical(self, client: FlaskClient, world: World, storage: BlobStorage) -> None:
+        project, data = world.projects["private"], payload(6 * MIB + 7, seed=1)  # two S3 parts
+        url = generic_url(project, "fraud-detector", "1.4.0", "weights/model.onnx")
+        uploaded = client.put(url, data=data, headers=world.headers("developer"))
+        assert uploaded.status_code == 201, uploaded.get_json()
+
+        downloaded = client.get(url, headers=world.headers("reporter"))
+        assert downloaded.status_code == 200
+        assert downloaded.data == data
+        assert downloaded.headers["X-Checksum-SHA256"] == hashlib.sha256(data).hexdigest()
+
+        ranged = client.get(url, headers={**world.headers("reporter"), "Range": "bytes=5242870-5242889"})
+        assert ranged.status_code == 206
+        assert ranged.data == data[5242870:5242890]
+        assert len(list(storage.keys())) == 1
+
+    def test_an_empty_file_round_trips(self, client: FlaskClient, world: World) -> None:
+        url = generic_url(world.projects["private"], path="empty.txt")
+        assert client.put(url, data=b"", headers=world.headers("developer")).status_code == 201
+        downloaded = client.get(url, headers=world.headers("developer"))
+        assert downloaded.status_code == 200
+        assert downloaded.data == b""
+
+    def test_identical_bytes_are_stored_once(self, client: FlaskClient, world: World, storage: BlobStorage) -> None:
+        project, data = world.projects["private"], payload(300_000, seed=2)
+        first = generic_url(project, "pkg", "1.0.0", "model.bin")
+        second = generic_url(project, "other", "2.0.0", "copy/model.bin")
+        for url in (first, second):
+            assert client.put(url, data=data, headers=world.headers("developer")).status_code == 201
+
+        assert len(list(storage.keys())) == 1
+        for url in (first, second):
+            assert client.get(url, headers=world.headers("developer")).data == data
+
+        different = generic_url(project, "pkg", "1.0.0", "other.bin")
+        assert client.put(different, data=data + b"!", headers=world.headers("developer")).status_code == 201
+        assert len(list(storage.keys())) == 2
+
+    def test_an_upload_past_the_size_limit_leaves_nothing_in_the_bucket(
+        self, client: FlaskClient, world: World, storage: BlobStorage
+    ) -> None:
+        # No Content-Length (chunked, as a streaming client sends), so the limit is hit mid-stream,
+        # after a whole S3 part has gone up.
+        project = world.projects["private"]
+        body = io.BytesIO(payload(16 * MIB + 1, seed=3))
+        response = client.put(
+            generic_url(project, path="too-big.bin"),
+            input_stream=body,
+            headers={**world.headers("developer"), "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+        assert response.status_code == 400  # GitLab's answer: "400 Bad request - File is too large"
+        assert "too large" in response.get_json()["message"]
+        assert list(storage.keys()) == []
+        listed = client.get(f"/api/v4/projects/{project}/packages", headers=world.headers("owner"))
+        assert listed.get_json() == []
