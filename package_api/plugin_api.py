@@ -48,7 +48,7 @@ from package_api.errors import (
     NotFound,
     Unauthorized,
 )
-from package_api.identity import Actor
+from package_api.identity import COMMAND_LINE, Actor
 from package_api.names import MAX_ID, package_name, row_id
 from package_api.ops.migrate import register_versions as register_migrations
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
@@ -146,6 +146,7 @@ __all__ = [
     "job_services",
     "record_audit_event",
     "Actor",
+    "COMMAND_LINE",
     "request_actor",
     # the /api/v4 surface's helpers
     "principal",

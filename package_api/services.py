@@ -22,7 +22,7 @@ from package_api.access.projects import ProjectService
 from package_api.access.tokens import CiTokenService, DeployTokenService, TokenService
 from package_api.access.users import UserService
 from package_api.db import db
-from package_api.identity import Actor
+from package_api.identity import COMMAND_LINE, Actor
 from package_api.packages import resolvers
 from package_api.packages.archives import ArchiveService
 from package_api.packages.leases import UploadLeases
@@ -42,7 +42,9 @@ def storage(app: Flask | None = None) -> BlobStorage:
     return _app(app).extensions[STORAGE]  # type: ignore[no-any-return]
 
 
-def package_service(app: Flask | None = None, session: Session | None = None) -> PackageService:
+def package_service(
+    app: Flask | None = None, session: Session | None = None, *, actor: Actor = COMMAND_LINE
+) -> PackageService:
     app = _app(app)
     settings = app.config["MODELSHELF"]
     session = session if session is not None else db.session
@@ -55,6 +57,7 @@ def package_service(app: Flask | None = None, session: Session | None = None) ->
         resolvers=resolvers.resolvers(app),
         meter=app.extensions["modelshelf.metrics"],
         pipeline=PackagePipeline(session, app),
+        actor=actor,
     )
 
 
@@ -66,39 +69,39 @@ def policy(app: Flask | None = None, session: Session | None = None) -> Policy:
     return Policy(session if session is not None else db.session, rules(_app(app)))
 
 
-def project_service(session: Session | None = None, *, actor: Actor | None = None) -> ProjectService:
+def project_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> ProjectService:
     return ProjectService(session if session is not None else db.session, actor=actor)
 
 
 def project_settings_service(
-    app: Flask | None = None, session: Session | None = None, *, actor: Actor | None = None
+    app: Flask | None = None, session: Session | None = None, *, actor: Actor = COMMAND_LINE
 ) -> ProjectSettingsService:
     session = session if session is not None else db.session
     return ProjectSettingsService(session, policy(app, session), actor=actor)
 
 
-def member_service(session: Session | None = None, *, actor: Actor | None = None) -> MemberService:
+def member_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> MemberService:
     return MemberService(session if session is not None else db.session, actor=actor)
 
 
-def user_service(session: Session | None = None, *, actor: Actor | None = None) -> UserService:
+def user_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> UserService:
     return UserService(session if session is not None else db.session, actor=actor)
 
 
-def token_service(session: Session | None = None, *, actor: Actor | None = None) -> TokenService:
+def token_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> TokenService:
     return TokenService(session if session is not None else db.session, actor=actor)
 
 
-def deploy_token_service(session: Session | None = None, *, actor: Actor | None = None) -> DeployTokenService:
+def deploy_token_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> DeployTokenService:
     return DeployTokenService(session if session is not None else db.session, actor=actor)
 
 
-def ci_token_service(session: Session | None = None, *, actor: Actor | None = None) -> CiTokenService:
+def ci_token_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> CiTokenService:
     return CiTokenService(session if session is not None else db.session, actor=actor)
 
 
 def job_service(
-    session: Session | None = None, *, app: Flask | None = None, actor: Actor | None = None
+    session: Session | None = None, *, app: Flask | None = None, actor: Actor = COMMAND_LINE
 ) -> JobService:
     """CI jobs, whose tokens live ``JOB_TOKEN_TTL`` seconds."""
     ttl = datetime.timedelta(seconds=float(_app(app).config["MODELSHELF"]["JOB_TOKEN_TTL"]))

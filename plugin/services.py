@@ -5,7 +5,7 @@ services that change things make their changes as the request's actor (``request
 API's caller under ``/api/``, the pages' elsewhere), the author of their audit events."""
 from __future__ import annotations
 
-from package_api.plugin_api import db, package_services, request_actor
+from package_api.plugin_api import Actor, PackageService, db, package_services, request_actor
 from plugin.mlflow_registry.cards import CardService
 from plugin.mlflow_registry.model_versions import ModelVersionService
 from plugin.mlflow_registry.registered_models import RegistryService
@@ -17,12 +17,18 @@ from plugin.tracking.logged_models import LoggedModelService
 from plugin.tracking.runs import RunService
 
 
+def _packages(actor: Actor) -> PackageService:
+    return package_services(actor=actor)
+
+
 def model_services() -> ModelService:
-    return ModelService(db.session, package_services(), actor=request_actor())
+    actor = request_actor()
+    return ModelService(db.session, _packages(actor), actor=actor)
 
 
 def version_services() -> VersionService:
-    return VersionService(db.session, package_services(), actor=request_actor())
+    actor = request_actor()
+    return VersionService(db.session, _packages(actor), actor=actor)
 
 
 def card_services() -> CardService:
@@ -42,14 +48,14 @@ def logged_model_services() -> LoggedModelService:
 
 
 def registry_services() -> RegistryService:
-    return RegistryService(db.session, package_services(), actor=request_actor())
+    actor = request_actor()
+    return RegistryService(db.session, _packages(actor), actor=actor)
 
 
 def model_version_services() -> ModelVersionService:
-    # It takes no actor yet (it is being reworked with the upload pipeline): its events are by the
-    # actor the request context bound to the session, the same caller.
-    return ModelVersionService(db.session, package_services())
+    actor = request_actor()
+    return ModelVersionService(db.session, _packages(actor), actor=actor)
 
 
 def artifact_services() -> ArtifactService:
-    return ArtifactService(db.session, package_services())
+    return ArtifactService(db.session, _packages(request_actor()))

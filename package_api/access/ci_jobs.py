@@ -23,7 +23,7 @@ from package_api.access.tokens import JOB_TOKEN_PREFIX, digest, find_by_digest, 
 from package_api.access.users import UserService
 from package_api.db import utcnow
 from package_api.errors import InvalidParameter, NotFound
-from package_api.identity import Actor
+from package_api.identity import COMMAND_LINE, Actor
 from package_api.packages.models import Package, PackageBuildInfo
 from package_api.paging import Page, choice, query_page
 from package_api.transactions import unit_of_work
@@ -71,12 +71,12 @@ class JobService:
         *,
         ttl: datetime.timedelta = datetime.timedelta(hours=3),
         clock: Callable[[], datetime.datetime] = utcnow,
-        actor: Actor | None = None,
+        actor: Actor = COMMAND_LINE,
     ) -> None:
         self.session = session
         self.ttl = ttl
         self.clock = clock
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
+        self.actor = actor  # who makes the changes
 
     def register(self, project: Project, params: Mapping[str, Any]) -> tuple[CiJob, str]:
         """Record a running job of ``project`` and commit; return it and its token (shown once).

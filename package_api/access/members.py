@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from package_api import audit
 from package_api.access.models import Membership, Project, Role, User
 from package_api.errors import AlreadyExists, InvalidInput, NotFound
-from package_api.identity import Actor
+from package_api.identity import COMMAND_LINE, Actor
 from package_api.paging import Page, contains
 from package_api.transactions import unit_of_work
 
@@ -37,9 +37,9 @@ class Member:
 
 
 class MemberService:
-    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
+    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
+        self.actor = actor  # who makes the changes
 
     def _query(self, project: Project) -> Select[Membership, User]:
         return (

@@ -19,7 +19,7 @@ from package_api.access.models import FeatureAccess, Project, Visibility
 from package_api.access.policy import Policy
 from package_api.access.projects import MAX_DESCRIPTION_LENGTH, parse_visibility
 from package_api.errors import InvalidParameter
-from package_api.identity import Actor
+from package_api.identity import COMMAND_LINE, Actor
 from package_api.transactions import unit_of_work
 
 
@@ -36,10 +36,10 @@ def parse_feature_access(feature: str, value: str) -> FeatureAccess:
 
 
 class ProjectSettingsService:
-    def __init__(self, session: Session, policy: Policy, *, actor: Actor | None = None) -> None:
+    def __init__(self, session: Session, policy: Policy, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.policy = policy
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
+        self.actor = actor  # who makes the changes
 
     def update(
         self,

@@ -10,7 +10,7 @@ from package_api import audit, names
 from package_api.access.members import MemberService
 from package_api.access.models import Membership, Project, Role, User, Visibility
 from package_api.errors import AlreadyExists, InvalidParameter, NotFound
-from package_api.identity import Actor
+from package_api.identity import COMMAND_LINE, Actor
 from package_api.paging import Page, choice, contains, descending, query_page
 from package_api.transactions import unit_of_work
 
@@ -37,9 +37,9 @@ def parse_role(value: str | int) -> Role:
 
 
 class ProjectService:
-    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
+    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
+        self.actor = actor  # who makes the changes
 
     def create(
         self, full_path: str, owner: User, *, visibility: Visibility = Visibility.PRIVATE, description: str = ""

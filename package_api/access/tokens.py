@@ -24,7 +24,7 @@ from package_api import audit, names
 from package_api.access.models import DeployToken, Membership, PersonalAccessToken, Project, Role, User
 from package_api.db import utcnow
 from package_api.errors import InvalidInput, InvalidParameter, NotFound
-from package_api.identity import Actor, Principal, PrincipalKind
+from package_api.identity import COMMAND_LINE, Actor, Principal, PrincipalKind
 from package_api.paging import Page, choice, contains, query_page
 from package_api.transactions import unit_of_work
 
@@ -95,7 +95,7 @@ def is_live(row: PersonalAccessToken | DeployToken, now: datetime.datetime) -> b
 
 def _record_personal(
     session: Session,
-    actor: Actor | None,
+    actor: Actor,
     event: str,
     row: PersonalAccessToken,
     *,
@@ -114,7 +114,7 @@ def _record_personal(
     )
 
 
-def _record_deploy(session: Session, actor: Actor | None, event: str, row: DeployToken, **details: object) -> None:
+def _record_deploy(session: Session, actor: Actor, event: str, row: DeployToken, **details: object) -> None:
     audit.record(
         session,
         event,
@@ -131,11 +131,11 @@ class TokenService:
     """Personal access tokens, and project access tokens (a bot member holding a personal token)."""
 
     def __init__(
-        self, session: Session, clock: Callable[[], datetime.datetime] = utcnow, *, actor: Actor | None = None
+        self, session: Session, clock: Callable[[], datetime.datetime] = utcnow, *, actor: Actor = COMMAND_LINE
     ) -> None:
         self.session = session
         self.clock = clock
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
+        self.actor = actor  # who makes the changes
 
     def _expiry(self, expires_at: datetime.date | None) -> datetime.date | None:
         if expires_at is not None and expires_at <= self.clock().date():
@@ -352,11 +352,11 @@ class TokenService:
 
 class DeployTokenService:
     def __init__(
-        self, session: Session, clock: Callable[[], datetime.datetime] = utcnow, *, actor: Actor | None = None
+        self, session: Session, clock: Callable[[], datetime.datetime] = utcnow, *, actor: Actor = COMMAND_LINE
     ) -> None:
         self.session = session
         self.clock = clock
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
+        self.actor = actor  # who makes the changes
 
     def create(
         self,
@@ -443,9 +443,9 @@ class DeployTokenService:
 class CiTokenService:
     """The project CI token: what an external CI presents to register its jobs. Maintainers rotate it."""
 
-    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
+    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
+        self.actor = actor  # who makes the changes
 
     def rotate(self, project: Project) -> str:
         """Issue a new CI token for ``project`` (the old one stops working) and commit; return it."""

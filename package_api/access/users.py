@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from package_api import audit, names
 from package_api.access.models import User
 from package_api.errors import AlreadyExists, InvalidParameter, NotFound
-from package_api.identity import Actor
+from package_api.identity import COMMAND_LINE, Actor
 from package_api.paging import Page, contains, query_page
 from package_api.transactions import unit_of_work
 
@@ -16,9 +16,9 @@ MIN_PASSWORD_LENGTH = 8
 
 
 class UserService:
-    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
+    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``audit.record``)
+        self.actor = actor  # who makes the changes
 
     def create(self, username: str, password: str | None = None, *, admin: bool = False, name: str = "") -> User:
         """Create a user (audited as ``user_created``) and commit; raise ``InvalidParameter`` or

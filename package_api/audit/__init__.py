@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from package_api.audit.trail import (
     MAX_DETAILS,
-    bind_actor,
     details_of,
     get,
     package_noun,
@@ -15,7 +14,6 @@ from package_api.audit.trail import (
 
 __all__ = [
     "MAX_DETAILS",
-    "bind_actor",
     "details_of",
     "get",
     "package_noun",

@@ -9,11 +9,6 @@ receive in their constructor: the request contexts build it from the request's c
 neither does ``modelshelf gc``: reclaiming the bytes of what a user deleted is housekeeping; the
 deletion was the change, and it was recorded then.
 
-A caller that passes no actor gets the one bound to the session (``bind_actor``: the request
-contexts bind the caller when they resolve it), else ``COMMAND_LINE``. That is for the services
-that take no actor yet (``PackageService``, and the MLflow model version service with the services
-it builds itself); once they do, the binding can go.
-
 Event names are GitLab's style of snake case, ``<target>_<what happened>``: ``package_created``,
 ``package_file_added``, ``model_updated``, ``member_added``... ``package_api`` knows no models, so a
 plugin that knows what a package is calls it so (``register_package_noun``): a package that is a
@@ -34,7 +29,7 @@ from sqlalchemy.orm import Session
 from package_api.access.models import Project
 from package_api.audit.models import AuditEvent
 from package_api.errors import NotFound
-from package_api.identity import COMMAND_LINE, Actor
+from package_api.identity import Actor
 from package_api.packages.models import Package
 from package_api.paging import Page, query_page
 
@@ -45,20 +40,6 @@ PACKAGE = "package"
 #: Longest string kept in ``details`` (descriptions can be 10 000 characters; the column holds 4 000).
 MAX_DETAIL_TEXT = 500
 MAX_DETAILS = 4000
-#: Key of ``Session.info`` under which ``bind_actor`` keeps the actor of a session's changes.
-BOUND_ACTOR = "modelshelf.actor"
-
-
-def bind_actor(session: Session, actor: Actor) -> None:
-    """Make ``actor`` the author of the events recorded in ``session`` without one (until the
-    session ends: a request's session ends with the request)."""
-    session.info[BOUND_ACTOR] = actor
-
-
-def bound_actor(session: Session) -> Actor:
-    """The actor bound to ``session``, or ``COMMAND_LINE``."""
-    actor = session.info.get(BOUND_ACTOR)
-    return actor if isinstance(actor, Actor) else COMMAND_LINE
 
 
 def record(
@@ -70,22 +51,21 @@ def record(
     target_id: int | None = None,
     target_details: str = "",
     details: Mapping[str, Any] | None = None,
-    actor: Actor | None = None,
+    actor: Actor,
 ) -> AuditEvent:
-    """Add one event (``model_created``, ``member_updated``...) by ``actor`` (by default the
-    session's, see ``bound_actor``) to ``session``, for the caller to commit with the change."""
-    who = actor if actor is not None else bound_actor(session)
+    """Add one event (``model_created``, ``member_updated``...) by ``actor`` to ``session``, for the
+    caller to commit with the change."""
     project_id = project.id if isinstance(project, Project) else project
     event = AuditEvent(
         project_id=project_id,
-        author_id=who.author_id,
-        author_name=who.author_name,
-        token_type=who.token_type,
+        author_id=actor.author_id,
+        author_name=actor.author_name,
+        token_type=actor.token_type,
         event_name=event_name,
         target_type=target_type,
         target_id=target_id,
         target_details=target_details[:1000],
-        ip_address=who.ip_address,
+        ip_address=actor.ip_address,
         details=_dump(details or {}),
     )
     session.add(event)

@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from package_api import audit, signals
 from package_api.access.ci_jobs import JobService
+from package_api.identity import Actor
 from package_api.packages.models import Package, PackageFile
 from package_api.transactions import after_commit
 
@@ -66,6 +67,8 @@ class PackageChange:
     """A change to ``package`` in the transaction in progress, as its steps see it."""
 
     session: Session
+    #: Who makes the change (the author of its audit event).
+    actor: Actor
     package: Package
     #: The file uploaded, attached or deleted; ``None`` for an empty package and a package's deletion.
     package_file: PackageFile | None = None
@@ -113,14 +116,15 @@ def _steps(app: Flask | None, event: str) -> list[tuple[str, PackageStep]]:
 def audit_package_event(
     session: Session,
     app: Flask | None,
+    actor: Actor,
     what: str,
     package: Package,
     package_file: PackageFile | None = None,
     /,
     **details: Any,
 ) -> None:
-    """Record ``<noun>_<what>`` (``package_created``, ``model_version_file_deleted``...) in ``session``,
-    for the change's transaction to commit with it."""
+    """Record ``<noun>_<what>`` (``package_created``, ``model_version_file_deleted``...) by ``actor`` in
+    ``session``, for the change's transaction to commit with it."""
     target = f"{package.name}/{package.version}"
     info: dict[str, Any] = {"name": package.name, "version": package.version, "package_id": package.id}
     if package_file is not None:
@@ -135,6 +139,7 @@ def audit_package_event(
         target_id=package_file.id if on_file and package_file is not None else package.id,
         target_details=f"{target}/{package_file.file_name}" if on_file and package_file is not None else target,
         details={**info, **details},
+        actor=actor,
     )
 
 
@@ -189,7 +194,7 @@ class PackagePipeline:
         stored: dict[str, Any] = {}
         if package_file is not None and what in (CREATED, FILE_ADDED):
             stored = {"size": package_file.blob.size, "sha256": package_file.blob.sha256}
-        audit_package_event(self.session, self.app, what, change.package, package_file, **stored)
+        audit_package_event(self.session, self.app, change.actor, what, change.package, package_file, **stored)
 
     def _notify(self, signal: NamedSignal, **kwargs: Any) -> None:
         app = self.app

@@ -23,6 +23,7 @@ from package_api import names
 from package_api.access.models import Project, User
 from package_api.db import utcnow
 from package_api.errors import AlreadyExists, DuplicateNotAllowed, FileTooLarge, InvalidParameter, NotFound
+from package_api.identity import COMMAND_LINE, Actor
 from package_api.packages.leases import UploadLeases, new_key
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
 from package_api.packages.pipeline import PackageChange, PackagePipeline, audit_package_event
@@ -60,6 +61,7 @@ class PackageService:
         resolvers: Sequence[VersionResolver] = (),
         meter: TransferMeter = NO_METER,
         pipeline: PackagePipeline | None = None,
+        actor: Actor = COMMAND_LINE,
     ) -> None:
         self.session = session
         self.storage = storage
@@ -70,6 +72,7 @@ class PackageService:
         self.resolvers = resolvers  # what ``latest`` (and other aliases) of a package name mean
         self.meter = meter  # told of bytes received and of uploads that fail
         self.pipeline = pipeline or PackagePipeline(session, app)  # what a change does in its transaction
+        self.actor = actor  # who makes the changes
 
     # -- upload --------------------------------------------------------------------------------
 
@@ -166,7 +169,7 @@ class PackageService:
         )
 
     def _audit(self, what: str, package: Package, package_file: PackageFile | None = None, /, **details: Any) -> None:
-        audit_package_event(self.session, self.app, what, package, package_file, **details)
+        audit_package_event(self.session, self.app, self.actor, what, package, package_file, **details)
 
     def _discard(self, key: str) -> None:
         try:
@@ -234,7 +237,7 @@ class PackageService:
         package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
         self.session.add(package_file)
         self.session.flush()
-        change = PackageChange(self.session, package, package_file, job_id=job_id)
+        change = PackageChange(self.session, self.actor, package, package_file, job_id=job_id)
         if created:
             self.pipeline.created(change)
         else:
@@ -262,7 +265,7 @@ class PackageService:
             )
             self.session.add(package)
             self.session.flush()
-            self.pipeline.created(PackageChange(self.session, package, job_id=job_id))
+            self.pipeline.created(PackageChange(self.session, self.actor, package, job_id=job_id))
             return package
 
         return committed(self.session, work)
@@ -290,7 +293,7 @@ class PackageService:
             package.updated_at = self.clock()
             self.session.flush()
             for package_file in added:
-                self.pipeline.file_added(PackageChange(self.session, package, package_file, audited=audited))
+                self.pipeline.file_added(PackageChange(self.session, self.actor, package, package_file, audited=audited))
             return added
 
         return committed(self.session, work)
@@ -501,7 +504,7 @@ class PackageService:
             package.status = PackageStatus.PENDING_DESTRUCTION
             for package_file in self.session.scalars(select(PackageFile).where(PackageFile.package_id == package.id)):
                 package_file.status = PackageStatus.PENDING_DESTRUCTION
-            self.pipeline.deleted(PackageChange(self.session, package, audited=audited))
+            self.pipeline.deleted(PackageChange(self.session, self.actor, package, audited=audited))
 
         committed(self.session, work)
 
@@ -530,7 +533,7 @@ class PackageService:
 
         def work() -> None:
             package_file.status = PackageStatus.PENDING_DESTRUCTION
-            self.pipeline.file_deleted(PackageChange(self.session, package_file.package, package_file))
+            self.pipeline.file_deleted(PackageChange(self.session, self.actor, package_file.package, package_file))
 
         committed(self.session, work)
 

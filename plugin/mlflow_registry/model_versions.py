@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from package_api.plugin_api import (
+    COMMAND_LINE,
+    Actor,
     AlreadyExists,
     InvalidInput,
     LostRace,
@@ -70,13 +72,14 @@ class VersionView:
 
 
 class ModelVersionService:
-    def __init__(self, session: Session, packages: PackageService) -> None:
+    def __init__(self, session: Session, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.packages = packages
-        self.versions = VersionService(session, packages)
+        self.actor = actor  # who makes the changes
+        self.versions = VersionService(session, packages, actor=actor)
         self.version_runs = VersionRuns(session)
-        self.runs = RunService(session)
-        self.logged_models = LoggedModelService(session)
+        self.runs = RunService(session, actor=actor)
+        self.logged_models = LoggedModelService(session, actor=actor)
         self.artifacts = ArtifactService(session, packages)
 
     # -- lookup ------------------------------------------------------------------------------------
@@ -239,13 +242,13 @@ class ModelVersionService:
         key, value = validation.key(key), validation.registry_tag_value(value or "")
         put_tag(self.session, VersionTag.version_id, row.id, key, value)
         row.updated_at = utcnow()
-        version_event(self.session, "tag_set", row, key=key, value=value)
+        version_event(self.session, "tag_set", row, actor=self.actor, key=key, value=value)
         commit(self.session)
 
     def delete_tag(self, row: ModelVersion, key: str | None) -> None:
         if remove_tag(self.session, VersionTag.version_id, row.id, key or ""):
             row.updated_at = utcnow()
-            version_event(self.session, "tag_deleted", row, key=key)
+            version_event(self.session, "tag_deleted", row, actor=self.actor, key=key)
             commit(self.session)
 
     def transition(
@@ -270,7 +273,9 @@ class ModelVersionService:
         registration = self.version_runs.ensure(row)
         before, registration.stage = registration.stage, target
         row.updated_at = now
-        version_event(self.session, "stage_updated", row, **change("stage", before, target), archived=archived)
+        version_event(
+            self.session, "stage_updated", row, actor=self.actor, **change("stage", before, target), archived=archived
+        )
         commit(self.session)
         return row
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
+    COMMAND_LINE,
     Actor,
     AlreadyExists,
     InvalidInput,
@@ -49,12 +50,12 @@ class ModelView:
 
 
 class RegistryService:
-    def __init__(self, session: Session, packages: PackageService, *, actor: Actor | None = None) -> None:
+    def __init__(self, session: Session, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.packages = packages
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
+        self.actor = actor  # who makes the changes
         self.models = ModelService(session, packages, actor=actor)
-        self.versions = ModelVersionService(session, packages)  # records as the session's actor
+        self.versions = ModelVersionService(session, packages, actor=actor)
         self.experiments = ExperimentService(session, actor=actor)
 
     def find(self, project: Project, name: str | None) -> Model:

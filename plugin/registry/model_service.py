@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
+    COMMAND_LINE,
     Actor,
     AlreadyExists,
     InvalidParameter,
@@ -61,11 +62,11 @@ def model_name(value: str) -> str:
 
 
 class ModelService:
-    def __init__(self, session: Session, packages: PackageService, *, actor: Actor | None = None) -> None:
+    def __init__(self, session: Session, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.packages = packages
         self.projection = Projection(session)
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
+        self.actor = actor  # who makes the changes
 
     def create(self, project: Project, name: str, *, description_: str = "", author: User | None) -> Model:
         """Create a model with no versions; raise ``InvalidParameter`` or ``AlreadyExists``."""

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
+    COMMAND_LINE,
     Actor,
     AlreadyExists,
     NotFound,
@@ -67,10 +68,10 @@ class VersionDetails:
 
 
 class VersionService:
-    def __init__(self, session: Session, packages: PackageService, *, actor: Actor | None = None) -> None:
+    def __init__(self, session: Session, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.packages = packages
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
+        self.actor = actor  # who makes the changes
 
     def create(
         self,

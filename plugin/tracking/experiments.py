@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
+    COMMAND_LINE,
     Actor,
     AlreadyExists,
     InvalidInput,
@@ -68,9 +69,9 @@ class ExperimentView:
 
 
 class ExperimentService:
-    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
+    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
+        self.actor = actor  # who makes the changes
 
     def create(
         self, project: Project, name: str | None, *, tags: dict[str, str] | None = None, creator: User | None
@@ -274,7 +275,7 @@ class ExperimentService:
             )
 
 
-def _audit(session: Session, actor: Actor | None, what: str, experiment: Experiment, **details: Any) -> None:
+def _audit(session: Session, actor: Actor, what: str, experiment: Experiment, **details: Any) -> None:
     """Record ``experiment_<what>`` in ``session`` (tracking data beyond creation, deletion and
     names, such as tags, is not audited)."""
     record_audit_event(

@@ -11,7 +11,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import Actor, InvalidInput, Project, User, commit, committed, record_audit_event
+from package_api.plugin_api import (
+    COMMAND_LINE,
+    Actor,
+    InvalidInput,
+    Project,
+    User,
+    commit,
+    committed,
+    record_audit_event,
+)
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ACTIVE, DELETED
@@ -47,9 +56,9 @@ def _status(value: str | None) -> str:
 
 
 class LoggedModelService:
-    def __init__(self, session: Session, *, actor: Actor | None = None) -> None:
+    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
-        self.actor = actor  # who makes the changes (``None``: the session's, see ``record_audit_event``)
+        self.actor = actor  # who makes the changes
 
     def create(
         self,
@@ -210,7 +219,7 @@ class LoggedModelService:
         return search.paginate(search.sort(views, keys), start, size)
 
 
-def _audit(session: Session, actor: Actor | None, what: str, model: LoggedModel) -> None:
+def _audit(session: Session, actor: Actor, what: str, model: LoggedModel) -> None:
     """Record ``logged_model_<what>`` in ``session`` (its creation and deletion, as for runs)."""
     record_audit_event(
         session,

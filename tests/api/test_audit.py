@@ -494,8 +494,8 @@ def test_project_creation_settings_and_members(app: Flask, client: FlaskClient, 
 
 def test_the_author_is_the_actor_a_service_is_given(app: Flask, world: World, project: int, trail: Trail) -> None:
     """A service records its changes as the actor its constructor names (the request contexts pass
-    the caller and its address, the command line ``COMMAND_LINE``); ``audit.record`` without one
-    takes the actor bound to the session, else the command line's."""
+    the caller and its address, the command line ``COMMAND_LINE``), and ``audit.record`` the actor
+    it is given."""
     with app.app_context():
         owner = UserService(db.session).get("owner")
         caller = Actor(Principal(user=owner, scopes=frozenset({"api"}), kind=PrincipalKind.SESSION), "198.51.100.9")
@@ -513,14 +513,10 @@ def test_the_author_is_the_actor_a_service_is_given(app: Flask, world: World, pr
         assert (by_command["author_id"], by_command["author_name"], by_command["token_type"]) == (None, "", "cli")
         assert by_command["ip_address"] == ""
 
-        audit.record(db.session, "package_created", project=project, target_type="Package")
+        audit.record(db.session, "package_created", project=project, target_type="Package", actor=caller)
         db.session.commit()
-        assert trail.one()["token_type"] == "cli"  # nothing bound
-        audit.bind_actor(db.session, caller)
-        audit.record(db.session, "package_created", project=project, target_type="Package")
-        db.session.commit()
-        bound = trail.one()
-        assert (bound["author_name"], bound["token_type"], bound["ip_address"]) == ("owner", "session", "198.51.100.9")
+        given = trail.one()
+        assert (given["author_name"], given["token_type"], given["ip_address"]) == ("owner", "session", "198.51.100.9")
 
 
 # -- the API -------------------------------------------------------------------------------------------
@@ -593,7 +589,9 @@ def _seed_events(app: Flask, project: int, times: list[datetime.datetime]) -> li
     ids = []
     with app.app_context():
         for when in times:
-            recorded = audit.record(db.session, "package_created", project=project, target_type="Package")
+            recorded = audit.record(
+                db.session, "package_created", project=project, target_type="Package", actor=COMMAND_LINE
+            )
             recorded.created_at = when
             db.session.flush()
             ids.append(recorded.id)
@@ -646,6 +644,7 @@ def test_details_are_clipped_to_stay_valid_json(app: Flask, world: World) -> Non
             project=world.projects["private"],
             target_type="Model",
             details={f"k{i}": "v" * 2000 for i in range(20)},
+            actor=COMMAND_LINE,
         )
         db.session.commit()
         loaded = json.loads(recorded.details)

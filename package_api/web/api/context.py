@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, g, request, session
 
-from package_api import audit, services
+from package_api import services
 from package_api.access.authentication import SAFE_METHODS, api_credentials, default_resolver
 from package_api.access.ci_jobs import JobService
 from package_api.access.members import MemberService
@@ -24,8 +24,7 @@ from package_api.packages.service import PackageService
 
 def principal() -> Principal:
     """The caller of this request (cached): its token, or else its browser session. Accepting a
-    token commits its ``last_used_at`` stamp; the caller becomes the author of what the request's
-    session records without an actor of its own (``audit.bind_actor``).
+    token commits its ``last_used_at`` stamp.
 
     Raise ``Unauthorized`` for a bad token, and ``InvalidCsrfToken`` for a session-authorised
     change without the ``X-CSRF-Token`` header.
@@ -33,7 +32,6 @@ def principal() -> Principal:
     if "principal" not in g:
         credentials = api_credentials(request.headers, request.args, session, request.method)
         g.principal = default_resolver(db.session).resolve(credentials)
-        audit.bind_actor(db.session, actor())
     return g.principal
 
 
@@ -79,7 +77,7 @@ def job_services() -> JobService:
 
 
 def package_services() -> PackageService:
-    return services.package_service()
+    return services.package_service(actor=actor())
 
 
 def archive_services() -> ArchiveService:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import g, request, session
 
-from package_api import audit, services
+from package_api import services
 from package_api.access.authentication import SAFE_METHODS, default_resolver, session_credential
 from package_api.access.ci_jobs import JobService
 from package_api.access.members import MemberService
@@ -20,7 +20,8 @@ from package_api.db import db
 from package_api.errors import NotFound, Unauthorized
 from package_api.identity import Actor, Principal
 from package_api.packages.models import Package
-from package_api.web.api.context import package_services, policy
+from package_api.packages.service import PackageService
+from package_api.web.api.context import policy
 
 __all__ = [
     "actor",
@@ -41,20 +42,20 @@ __all__ = [
 
 
 def principal() -> Principal:
-    """The signed-in caller of this page request (cached), or ``ANONYMOUS``. Unless the request's
-    API caller was resolved first, it becomes the author of what the request's session records
-    without an actor of its own (``audit.bind_actor``)."""
+    """The signed-in caller of this page request (cached), or ``ANONYMOUS``."""
     if "page_principal" not in g:
         credential = session_credential(session)
         g.page_principal = default_resolver(db.session).resolve([credential] if credential else [])
-        if "principal" not in g:
-            audit.bind_actor(db.session, actor())
     return g.page_principal
 
 
 def actor() -> Actor:
     """Who this page request makes its changes as: the signed-in caller, from the client's address."""
     return Actor(principal(), request.remote_addr or "")
+
+
+def package_services() -> PackageService:
+    return services.package_service(actor=actor())
 
 
 def project_services() -> ProjectService:
