@@ -130,7 +130,7 @@ class _ThreadWorker(ThreadWorker):  # type: ignore[misc]
         does) and its next request as soon as the answer came may have both arrive in the drain's
         ``recv``: the next request then waits in the parser's buffer while the poller waits for the
         socket to become readable, until ``keepalive`` runs out and the connection is closed
-        unanswered (gunicorn 26.2). Found by the schemathesis run (tests/test_schemathesis.py).
+        unanswered (gunicorn 26.2). Found by the schemathesis run (tests/e2e/test_schemathesis.py).
         """
         if self.alive and not fs.cancelled() and fs.exception() is None and fs.result() is True:
             unreader = getattr(conn.parser, "unreader", None)
@@ -178,7 +178,7 @@ def run(*, host: str, port: int, workers: int, threads: int, graceful_timeout: i
     worker streams request bodies, so a multi-GB upload neither waits nor buffers.
 
     TCP_NODELAY: gunicorn sets it on its TCP listening socket, and Linux copies it to every socket
-    ``accept`` returns (tests/test_server.py checks a live connection), so small responses are not
+    ``accept`` returns (tests/e2e/test_server.py checks a live connection), so small responses are not
     held back by Nagle's algorithm waiting for the client's delayed ACK.
 
     Metrics: each worker counts in files under ``PROMETHEUS_MULTIPROC_DIR`` (the one given in the

@@ -1,5 +1,5 @@
 """Malformed input gets a 4xx that says what is wrong, never a 500: the cases the schemathesis run
-(tests/test_schemathesis.py) found, pinned down one by one with Flask's test client."""
+(tests/e2e/test_schemathesis.py) found, pinned down one by one with Flask's test client."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,7 +1,7 @@
 """Operations endpoints and what every request carries: ``/-/health``, ``/-/readiness`` (200, and 503
 naming the failing check), ``/-/metrics`` (what it counts, who may read it), request ids and log
 lines. The live-server side (several workers, JSON logs from ``modelshelf serve``) is in
-``tests/test_server.py``."""
+``tests/e2e/test_server.py``."""
 from __future__ import annotations
 
 import hashlib

@@ -20,7 +20,7 @@ disabled or for members only. A package route is asked of a plain package and of
 Destructive requests take throwaway objects (kept for the next caller when refused); a request
 that changes the project itself puts it back (``Req.after``), or the project is made anew.
 
-The callers, the seeded world and the request machinery are in ``tests/permission_support.py``;
+The callers, the seeded world and the request machinery are in ``tests/support/permissions.py``;
 the request builders of the table in ``tests/permission_requests.py``. Run alone, the module prints
 the matrix's size and time.
 """
@@ -657,7 +657,7 @@ def test_every_route_has_an_expectation(matrix: Matrix) -> None:
     problems = []
     if missing:
         problems.append(
-            "Routes without an expectation: add each to EXPECTATIONS in tests/test_permission_matrix.py with "
+            "Routes without an expectation: add each to EXPECTATIONS in tests/api/test_permission_matrix.py with "
             "the action it needs (and a request builder if the seed's ids do not make a valid request):"
         )
         problems += [f"  {key}" for key in missing]

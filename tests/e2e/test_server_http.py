@@ -1,4 +1,4 @@
-"""``modelshelf serve`` at the HTTP level, where the schemathesis run (tests/test_schemathesis.py)
+"""``modelshelf serve`` at the HTTP level, where the schemathesis run (tests/e2e/test_schemathesis.py)
 found two faults: a kept-alive connection whose next request arrived together with the unread body
 of the previous one was left waiting until ``keepalive`` closed it, and the requests gunicorn
 refuses itself were answered with an HTML page."""

@@ -2,7 +2,7 @@
 balancer: what one node writes the other answers at once, uploads through both into one new version
 all land, and nothing a node keeps in its memory makes the two disagree (DESIGN.md, Deployment).
 
-Runs on the PostgreSQL of ``MODELSHELF_TEST_DATABASE_URL`` (see tests/databases.py); skips without
+Runs on the PostgreSQL of ``MODELSHELF_TEST_DATABASE_URL`` (see tests/support/databases.py); skips without
 it, unless ``MODELSHELF_TEST_REQUIRE_POSTGRES`` is set (CI), where that is a failure."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Registering CI jobs in tests, through the service (``tests/test_jobs_api.py`` drives the API)."""
+"""Registering CI jobs in tests, through the service (``tests/api/test_jobs.py`` drives the API)."""
 from __future__ import annotations
 
 from flask import Flask

@@ -1,4 +1,4 @@
-"""Request builders for the permission matrix's table (``tests/test_permission_matrix.py``): each
+"""Request builders for the permission matrix's table (``tests/api/test_permission_matrix.py``): each
 makes a valid request for one route from a ``Ctx`` (the project's seed, the caller, throwaway
 objects), so that what the matrix tests is the permission decision, not a missing parameter."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The machinery of the permission matrix (``tests/test_permission_matrix.py``): one seeded world
+"""The machinery of the permission matrix (``tests/api/test_permission_matrix.py``): one seeded world
 with every kind of caller, valid requests with real ids, throwaway objects for destructive
 requests, and the reading of a response as allowed, unauthenticated, forbidden or hidden.
 

@@ -198,7 +198,7 @@ def start_server(data_dir: Path, settings: Mapping[str, object] | None = None, *
     env["MODELSHELF_DATA_DIR"] = str(data_dir)
     settings = dict(settings or {})
     if "DATABASE_URL" not in settings:
-        # The data directory's own database: SQLite inside it, or its PostgreSQL schema (tests/databases.py).
+        # The data directory's own database: SQLite inside it, or its PostgreSQL schema (tests/support/databases.py).
         settings.update(database_settings(data_dir))
     for name, value in settings.items():
         env[f"MODELSHELF_{name}"] = str(value)

@@ -1,5 +1,5 @@
 """What only a database server shows: apps (workers, nodes) that start together on one PostgreSQL
-database. Runs where ``MODELSHELF_TEST_DATABASE_URL`` names one (see tests/databases.py)."""
+database. Runs where ``MODELSHELF_TEST_DATABASE_URL`` names one (see tests/support/databases.py)."""
 from __future__ import annotations
 
 import threading

@@ -10,7 +10,7 @@ components, typically): after the merge they are one document.
 A piece may keep YAML anchors for its own repeated parts under the top-level key ``x-anchors``,
 which is dropped when the piece is loaded.
 
-``tests/test_openapi.py`` checks the merged document against the app's URL map, both ways.
+``tests/api/test_openapi.py`` checks the merged document against the app's URL map, both ways.
 """
 from __future__ import annotations
 
