@@ -1,16 +1,17 @@
-"""The SQLAlchemy extension, created unbound and bound in ``create_app``; and ``unit_of_work``, the
-transaction policy of services: each method that changes state commits its own unit of work (or
-rolls all of it back), never its caller."""
+"""The SQLAlchemy extension, created unbound and bound in ``create_app``; the base of the tables
+(``DbModel``) and the type of the session a service is handed (``DbSession``). The transaction
+policy of services is ``package_api.transactions``."""
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as AppSession
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DataError
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 from package_api.errors import InvalidInput
 
@@ -20,6 +21,22 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model
+
+    class DbModel(Model, DeclarativeBase):
+        """``db.Model``, the base of every table, as the type checker sees it. mypy takes no
+        attribute as a base class (python/mypy#8603), so the tables subclass this name, which at run
+        time is ``db.Model`` itself: the class flask-sqlalchemy builds from ``Base``, its ``Model``
+        (``query``...) and two mixins (bind key, table name: nothing to type) on ``Base``'s bases."""
+
+else:
+    DbModel = db.Model
+
+#: The session a service is handed: the app's ``db.session`` (the scoped proxy that stands for the
+#: current app context's session, as the composition roots pass it) or a plain ``Session``.
+DbSession: TypeAlias = Session | scoped_session[AppSession]
 
 
 def refused_value(exc: DataError) -> InvalidInput:

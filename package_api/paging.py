@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
 
+from package_api.db import DbSession
 from package_api.errors import InvalidParameter
 
 T = TypeVar("T")
@@ -45,7 +45,7 @@ def contains(column: Any, text: str) -> Any:
     return column.ilike(f"%{escaped}%", escape="\\")
 
 
-def query_page(session: Session, query: Select[Any], order: Sequence[Any], page: int, per_page: int) -> Page:
+def query_page(session: DbSession, query: Select[Any], order: Sequence[Any], page: int, per_page: int) -> Page:
     """A page of ``query`` in ``order``, with the total count."""
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = list(session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page)))

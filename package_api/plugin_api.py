@@ -20,15 +20,17 @@ Extension points (call them from ``register``):
 ``add_package_links``          links on a package's page
 =============================  ===============================================================
 
-Building blocks: the table base (``db``) and the core tables a plugin's tables may refer to, the
-domain errors (mapped to each surface's answers in one place), names and paging helpers, the one
-transaction policy (``committed``: a unit of work, redone after a lost race; ``unit_of_work`` and
-``commit`` for work that is not redone, joining a unit in progress), the service factories
-of the composition root (``package_services``...), the audit trail (``record_audit_event``, by an
-``Actor``: a plugin's services take it in their constructor, and ``request_actor`` is the
-request's, whichever surface serves it), and the helpers the core's own HTTP surfaces use: the API
-caller and project (``principal``, ``authorized_project``), file and archive responses, streamed
-upload bodies, GitLab's pagination, and the pages' caller, project, forms and listing parameters.
+Building blocks: the extension (``db``), the table base (``DbModel``, which is ``db.Model``), the
+type of the session services are handed (``DbSession``) and of an upload's body (``Readable``), the
+core tables a plugin's tables may refer to, the domain errors (mapped to each surface's answers in
+one place), names and paging helpers, the one transaction policy (``committed``: a unit of work,
+redone after a lost race; ``unit_of_work`` and ``commit`` for work that is not redone, joining a
+unit in progress), the service factories of the composition root (``package_services``...), the
+audit trail (``record_audit_event``, by an ``Actor``: a plugin's services take it in their
+constructor, and ``request_actor`` is the request's, whichever surface serves it), and the helpers
+the core's own HTTP surfaces use: the API caller and project (``principal``,
+``authorized_project``), file and archive responses, streamed upload bodies, GitLab's pagination,
+and the pages' caller, project, forms and listing parameters.
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from package_api.access.policy import READ_PACKAGE_REGISTRY, WRITE_PACKAGE_REGIS
 from package_api.access.policy import rules as policy_rules
 from package_api.audit import record as record_audit_event
 from package_api.audit import register_package_noun
-from package_api.db import db, refused_value, utcnow
+from package_api.db import DbModel, DbSession, db, refused_value, utcnow
 from package_api.errors import (
     AlreadyExists,
     Forbidden,
@@ -60,7 +62,7 @@ from package_api.services import archive_service as archive_services
 from package_api.services import job_service as job_services
 from package_api.services import package_service as package_services
 from package_api.signals import package_created, package_deleted, package_file_added, package_file_deleted
-from package_api.storage import BlobNotFound, StorageUnavailable
+from package_api.storage import BlobNotFound, Readable, StorageUnavailable
 from package_api.transactions import LostRace, commit, committed, unit_of_work
 from package_api.web.actors import request_actor
 from package_api.web.api.context import authorized_project, base_url, principal
@@ -100,8 +102,10 @@ __all__ = [
     "NavEntry",
     "add_package_links",
     "PackageLink",
-    # tables and the table base
+    # tables, the table base and the session type
     "db",
+    "DbModel",
+    "DbSession",
     "utcnow",
     "refused_value",
     "Blob",
@@ -139,6 +143,7 @@ __all__ = [
     "LostRace",
     # services (the composition root) and audit
     "PackageService",
+    "Readable",
     "JobService",
     "parse_status",
     "package_services",

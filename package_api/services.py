@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 
 from flask import Flask, current_app
-from sqlalchemy.orm import Session
 
 from package_api.access.ci_jobs import JobService
 from package_api.access.members import MemberService
@@ -21,7 +20,7 @@ from package_api.access.project_settings import ProjectSettingsService
 from package_api.access.projects import ProjectService
 from package_api.access.tokens import CiTokenService, DeployTokenService, TokenService
 from package_api.access.users import UserService
-from package_api.db import db
+from package_api.db import DbSession, db
 from package_api.identity import COMMAND_LINE, Actor
 from package_api.packages import resolvers
 from package_api.packages.archives import ArchiveService
@@ -34,16 +33,17 @@ STORAGE = "modelshelf.storage"
 
 
 def _app(app: Flask | None) -> Flask:
+    # ``current_app`` is a werkzeug LocalProxy, typed as the Flask app it stands for.
     return app if app is not None else current_app._get_current_object()  # type: ignore[attr-defined]
 
 
 def storage(app: Flask | None = None) -> BlobStorage:
     """The app's blob storage (built by ``create_app`` from the ``STORAGE`` setting)."""
-    return _app(app).extensions[STORAGE]  # type: ignore[no-any-return]
+    return _app(app).extensions[STORAGE]  # type: ignore[no-any-return]  # app.extensions holds Any; create_app sets it
 
 
 def package_service(
-    app: Flask | None = None, session: Session | None = None, *, actor: Actor = COMMAND_LINE
+    app: Flask | None = None, session: DbSession | None = None, *, actor: Actor = COMMAND_LINE
 ) -> PackageService:
     app = _app(app)
     settings = app.config["MODELSHELF"]
@@ -61,47 +61,47 @@ def package_service(
     )
 
 
-def archive_service(app: Flask | None = None, session: Session | None = None) -> ArchiveService:
+def archive_service(app: Flask | None = None, session: DbSession | None = None) -> ArchiveService:
     return ArchiveService(session if session is not None else db.session, storage(app))
 
 
-def policy(app: Flask | None = None, session: Session | None = None) -> Policy:
+def policy(app: Flask | None = None, session: DbSession | None = None) -> Policy:
     return Policy(session if session is not None else db.session, rules(_app(app)))
 
 
-def project_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> ProjectService:
+def project_service(session: DbSession | None = None, *, actor: Actor = COMMAND_LINE) -> ProjectService:
     return ProjectService(session if session is not None else db.session, actor=actor)
 
 
 def project_settings_service(
-    app: Flask | None = None, session: Session | None = None, *, actor: Actor = COMMAND_LINE
+    app: Flask | None = None, session: DbSession | None = None, *, actor: Actor = COMMAND_LINE
 ) -> ProjectSettingsService:
     session = session if session is not None else db.session
     return ProjectSettingsService(session, policy(app, session), actor=actor)
 
 
-def member_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> MemberService:
+def member_service(session: DbSession | None = None, *, actor: Actor = COMMAND_LINE) -> MemberService:
     return MemberService(session if session is not None else db.session, actor=actor)
 
 
-def user_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> UserService:
+def user_service(session: DbSession | None = None, *, actor: Actor = COMMAND_LINE) -> UserService:
     return UserService(session if session is not None else db.session, actor=actor)
 
 
-def token_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> TokenService:
+def token_service(session: DbSession | None = None, *, actor: Actor = COMMAND_LINE) -> TokenService:
     return TokenService(session if session is not None else db.session, actor=actor)
 
 
-def deploy_token_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> DeployTokenService:
+def deploy_token_service(session: DbSession | None = None, *, actor: Actor = COMMAND_LINE) -> DeployTokenService:
     return DeployTokenService(session if session is not None else db.session, actor=actor)
 
 
-def ci_token_service(session: Session | None = None, *, actor: Actor = COMMAND_LINE) -> CiTokenService:
+def ci_token_service(session: DbSession | None = None, *, actor: Actor = COMMAND_LINE) -> CiTokenService:
     return CiTokenService(session if session is not None else db.session, actor=actor)
 
 
 def job_service(
-    session: Session | None = None, *, app: Flask | None = None, actor: Actor = COMMAND_LINE
+    session: DbSession | None = None, *, app: Flask | None = None, actor: Actor = COMMAND_LINE
 ) -> JobService:
     """CI jobs, whose tokens live ``JOB_TOKEN_TTL`` seconds."""
     ttl = datetime.timedelta(seconds=float(_app(app).config["MODELSHELF"]["JOB_TOKEN_TTL"]))

@@ -44,7 +44,8 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+
+from package_api.db import DbSession
 
 T = TypeVar("T")
 
@@ -100,12 +101,12 @@ def lost_race(exc: BaseException) -> bool:
     return type(orig).__module__.startswith("sqlite3") and str(orig).lower().startswith(LOST_RACE_SQLITE_MESSAGES)
 
 
-def in_unit(session: Session) -> bool:
+def in_unit(session: DbSession) -> bool:
     """Whether a unit of work is in progress in ``session``."""
     return _UNIT in session.info
 
 
-def committed(session: Session, work: Callable[[], T], *, attempts: int = ATTEMPTS) -> T:
+def committed(session: DbSession, work: Callable[[], T], *, attempts: int = ATTEMPTS) -> T:
     """Run ``work`` and commit; after a lost race roll back and run it again, at most ``attempts``
     times. Inside another unit, run ``work`` in that unit's transaction (it commits and retries).
 
@@ -115,7 +116,7 @@ def committed(session: Session, work: Callable[[], T], *, attempts: int = ATTEMP
     if in_unit(session):
         return work()
     for attempt in range(1, attempts + 1):
-        callbacks: list[Callable[[], None]] = []
+        callbacks: list[Callable[[], object]] = []
         session.info[_UNIT] = callbacks
         try:
             result = work()
@@ -135,7 +136,7 @@ def committed(session: Session, work: Callable[[], T], *, attempts: int = ATTEMP
     raise AssertionError("unreachable")
 
 
-def commit(session: Session) -> None:
+def commit(session: DbSession) -> None:
     """Commit ``session``, unless a unit of work is in progress there: then its commit takes these
     changes with the rest (a service method that commits on its own, called as a step of a unit)."""
     if not in_unit(session):
@@ -143,7 +144,7 @@ def commit(session: Session) -> None:
 
 
 @contextlib.contextmanager
-def unit_of_work(session: Session) -> Iterator[None]:
+def unit_of_work(session: DbSession) -> Iterator[None]:
     """Commit what the block changes in ``session``, once (no redo: use ``committed`` for work that
     can lose a race); inside another unit, join its transaction. If the block (or the commit) raises,
     roll all of it back and re-raise, so that a failed change leaves nothing behind for a later
@@ -151,7 +152,7 @@ def unit_of_work(session: Session) -> Iterator[None]:
     if in_unit(session):
         yield
         return
-    callbacks: list[Callable[[], None]] = []
+    callbacks: list[Callable[[], object]] = []
     session.info[_UNIT] = callbacks
     try:
         yield
@@ -165,12 +166,13 @@ def unit_of_work(session: Session) -> Iterator[None]:
         callback()
 
 
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run ``callback`` after the unit of work in progress in ``session`` commits.
+def after_commit(session: DbSession, callback: Callable[[], object]) -> None:
+    """Run ``callback`` after the unit of work in progress in ``session`` commits (what it returns
+    is dropped).
 
     Raises ``RuntimeError`` outside a unit of work (``committed``).
     """
-    callbacks: list[Callable[[], None]] | None = session.info.get(_UNIT)
+    callbacks: list[Callable[[], object]] | None = session.info.get(_UNIT)
     if callbacks is None:
         raise RuntimeError("after_commit() outside a unit of work: call it inside committed()")
     callbacks.append(callback)

@@ -26,9 +26,7 @@ import hmac
 import secrets
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-from sqlalchemy.orm import Session
+from typing import Any, Protocol, overload
 
 from package_api.access.ci_jobs import JobService
 from package_api.access.models import User
@@ -42,6 +40,7 @@ from package_api.access.tokens import (
     TokenService,
 )
 from package_api.access.users import UserService
+from package_api.db import DbSession
 from package_api.errors import InvalidCsrfToken, Unauthorized
 from package_api.identity import ANONYMOUS, Principal, PrincipalKind
 
@@ -56,6 +55,17 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
+class RequestHeaders(Protocol):
+    """A request's headers as credentials are read from them: werkzeug's ``Headers`` (no
+    ``Mapping``), or a plain mapping."""
+
+    @overload
+    def get(self, key: str, /) -> str | None: ...
+
+    @overload
+    def get(self, key: str, default: str, /) -> str: ...
+
+
 @dataclass(frozen=True)
 class Credential:
     """A secret and where the request carried it."""
@@ -65,7 +75,7 @@ class Credential:
     username: str | None = None
 
 
-def credentials_from(headers: Mapping[str, str], args: Mapping[str, str]) -> list[Credential]:
+def credentials_from(headers: RequestHeaders, args: Mapping[str, str]) -> list[Credential]:
     """List every credential the request carries, in GitLab's order of precedence."""
     found: list[Credential] = []
     if token := headers.get("PRIVATE-TOKEN"):
@@ -222,7 +232,7 @@ class CredentialResolver:
         raise Unauthorized("invalid token")
 
 
-def default_resolver(session: Session) -> CredentialResolver:
+def default_resolver(session: DbSession) -> CredentialResolver:
     """The resolver every surface uses."""
     return CredentialResolver(
         [
@@ -254,7 +264,7 @@ def session_credential(cookie: Mapping[str, Any]) -> Credential | None:
 
 
 def api_credentials(
-    headers: Mapping[str, str], args: Mapping[str, str], cookie: Mapping[str, Any], method: str
+    headers: RequestHeaders, args: Mapping[str, str], cookie: Mapping[str, Any], method: str
 ) -> list[Credential]:
     """The credentials of an API request: its tokens, or failing those its browser session.
 

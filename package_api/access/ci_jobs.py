@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 
 from package_api import audit
 from package_api.access.models import CiJob, JobStatus, Project
 from package_api.access.tokens import JOB_TOKEN_PREFIX, digest, find_by_digest, new_secret, stamp
 from package_api.access.users import UserService
-from package_api.db import utcnow
+from package_api.db import DbSession, utcnow
 from package_api.errors import InvalidParameter, NotFound
 from package_api.identity import COMMAND_LINE, Actor
 from package_api.packages.models import Package, PackageBuildInfo
@@ -67,7 +67,7 @@ def _label(job: CiJob) -> str:
 class JobService:
     def __init__(
         self,
-        session: Session,
+        session: DbSession,
         *,
         ttl: datetime.timedelta = datetime.timedelta(hours=3),
         clock: Callable[[], datetime.datetime] = utcnow,
@@ -156,7 +156,7 @@ class JobService:
 
     def find_active(self, secret: str) -> CiJob | None:
         """The running, unexpired job whose token this is, its ``last_used_at`` stamped (committed)."""
-        job: CiJob | None = find_by_digest(self.session, CiJob, secret)
+        job = find_by_digest(self.session, CiJob, secret)
         now = self.clock()
         if job is None or job.status != JobStatus.RUNNING or job.expires_at <= now:
             return None

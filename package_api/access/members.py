@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
 
 from package_api import audit
 from package_api.access.models import Membership, Project, Role, User
+from package_api.db import DbSession
 from package_api.errors import AlreadyExists, InvalidInput, NotFound
 from package_api.identity import COMMAND_LINE, Actor
 from package_api.paging import Page, contains
@@ -37,7 +37,7 @@ class Member:
 
 
 class MemberService:
-    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.actor = actor  # who makes the changes
 

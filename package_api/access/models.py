@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from package_api.db import db, utcnow
+from package_api.db import DbModel, utcnow
 
 
 class Role(enum.IntEnum):
@@ -50,7 +50,7 @@ class JobStatus(str, enum.Enum):
     CANCELED = "canceled"
 
 
-class User(db.Model):
+class User(DbModel):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -71,7 +71,7 @@ class User(db.Model):
         return self.bot_project_id is not None
 
 
-class Project(db.Model):
+class Project(DbModel):
     __tablename__ = "projects"
     __table_args__ = (UniqueConstraint("namespace", "path", name="uq_projects_namespace_path"),)
 
@@ -96,7 +96,7 @@ class Project(db.Model):
         return f"{self.namespace}/{self.path}"
 
 
-class ProjectFeature(db.Model):
+class ProjectFeature(DbModel):
     """A feature's access level in a project (``package_registry``, ``model_registry``, ...). No row
     means ``enabled``, GitLab's default for a new project."""
 
@@ -111,7 +111,7 @@ class ProjectFeature(db.Model):
     )
 
 
-class Membership(db.Model):
+class Membership(DbModel):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("project_id", "user_id", name="uq_memberships_project_user"),)
 
@@ -122,7 +122,7 @@ class Membership(db.Model):
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class PersonalAccessToken(db.Model):
+class PersonalAccessToken(DbModel):
     __tablename__ = "personal_access_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -143,7 +143,7 @@ class PersonalAccessToken(db.Model):
         return [s for s in self.scopes.split(",") if s]
 
 
-class DeployToken(db.Model):
+class DeployToken(DbModel):
     """A project's deploy token: a username and a secret (stored as its SHA-256) with package scopes."""
 
     __tablename__ = "deploy_tokens"
@@ -166,7 +166,7 @@ class DeployToken(db.Model):
         return [s for s in self.scopes.split(",") if s]
 
 
-class CiJob(db.Model):
+class CiJob(DbModel):
     """A job of an external CI system (GitLab CI, GitHub Actions, Jenkins), registered while it runs.
 
     Its token (stored as a SHA-256) acts with the triggering user's role in this project only, until

@@ -20,9 +20,9 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
 
 from package_api.access.models import FeatureAccess, Membership, Project, ProjectFeature, Role, Visibility
+from package_api.db import DbSession
 from package_api.errors import Forbidden, NotFound, Unauthorized
 from package_api.identity import Principal, PrincipalKind
 
@@ -115,11 +115,12 @@ class Rules:
 
 def rules(app: Flask) -> Rules:
     """``app``'s rules, made on first use."""
+    # app.extensions holds Any; only this function puts ``Rules`` under this key.
     return app.extensions.setdefault("modelshelf.rules", Rules())  # type: ignore[no-any-return]
 
 
 class Policy:
-    def __init__(self, session: Session, rules: Rules | None = None) -> None:
+    def __init__(self, session: DbSession, rules: Rules | None = None) -> None:
         self.session = session
         self.rules = rules or Rules()
         # One decision asks for the caller's role and a feature's level more than once (can the

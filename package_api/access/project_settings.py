@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy.orm import Session
-
 from package_api import audit, names
 from package_api.access.models import FeatureAccess, Project, Visibility
 from package_api.access.policy import Policy
 from package_api.access.projects import MAX_DESCRIPTION_LENGTH, parse_visibility
+from package_api.db import DbSession
 from package_api.errors import InvalidParameter
 from package_api.identity import COMMAND_LINE, Actor
 from package_api.transactions import unit_of_work
@@ -36,7 +35,7 @@ def parse_feature_access(feature: str, value: str) -> FeatureAccess:
 
 
 class ProjectSettingsService:
-    def __init__(self, session: Session, policy: Policy, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, policy: Policy, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.policy = policy
         self.actor = actor  # who makes the changes

@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, delete, select
-from sqlalchemy.orm import Session
 
 from package_api import audit, names
 from package_api.access.members import MemberService
 from package_api.access.models import Membership, Project, Role, User, Visibility
+from package_api.db import DbSession
 from package_api.errors import AlreadyExists, InvalidParameter, NotFound
 from package_api.identity import COMMAND_LINE, Actor
 from package_api.paging import Page, choice, contains, descending, query_page
@@ -37,7 +37,7 @@ def parse_role(value: str | int) -> Role:
 
 
 class ProjectService:
-    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.actor = actor  # who makes the changes
 

@@ -15,14 +15,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, not_, or_, select
-from sqlalchemy.orm import Session
 
 from package_api import audit, names
-from package_api.access.models import DeployToken, Membership, PersonalAccessToken, Project, Role, User
-from package_api.db import utcnow
+from package_api.access.models import CiJob, DeployToken, Membership, PersonalAccessToken, Project, Role, User
+from package_api.db import DbSession, utcnow
 from package_api.errors import InvalidInput, InvalidParameter, NotFound
 from package_api.identity import COMMAND_LINE, Actor, Principal, PrincipalKind
 from package_api.paging import Page, choice, contains, query_page
@@ -49,7 +48,11 @@ def new_secret(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(32)
 
 
-def find_by_digest(session: Session, model: Any, secret: str) -> Any:
+#: The tables whose rows are found by a secret's digest (their ``token_digest``).
+TokenRow = TypeVar("TokenRow", PersonalAccessToken, DeployToken, CiJob)
+
+
+def find_by_digest(session: DbSession, model: type[TokenRow], secret: str) -> TokenRow | None:
     """The row of ``model`` whose ``token_digest`` is the digest of ``secret``, or ``None``."""
     wanted = digest(secret)
     row = session.scalar(select(model).where(model.token_digest == wanted))
@@ -59,7 +62,7 @@ def find_by_digest(session: Session, model: Any, secret: str) -> Any:
     return row
 
 
-def stamp(session: Session, row: Any, now: datetime.datetime) -> None:
+def stamp(session: DbSession, row: Any, now: datetime.datetime) -> None:
     """Set ``row.last_used_at`` to ``now`` and commit, unless it was set less than ``STAMP_EVERY`` ago."""
     if row.last_used_at is None or now - row.last_used_at > STAMP_EVERY:
         with unit_of_work(session):
@@ -94,7 +97,7 @@ def is_live(row: PersonalAccessToken | DeployToken, now: datetime.datetime) -> b
 
 
 def _record_personal(
-    session: Session,
+    session: DbSession,
     actor: Actor,
     event: str,
     row: PersonalAccessToken,
@@ -114,7 +117,7 @@ def _record_personal(
     )
 
 
-def _record_deploy(session: Session, actor: Actor, event: str, row: DeployToken, **details: object) -> None:
+def _record_deploy(session: DbSession, actor: Actor, event: str, row: DeployToken, **details: object) -> None:
     audit.record(
         session,
         event,
@@ -131,7 +134,7 @@ class TokenService:
     """Personal access tokens, and project access tokens (a bot member holding a personal token)."""
 
     def __init__(
-        self, session: Session, clock: Callable[[], datetime.datetime] = utcnow, *, actor: Actor = COMMAND_LINE
+        self, session: DbSession, clock: Callable[[], datetime.datetime] = utcnow, *, actor: Actor = COMMAND_LINE
     ) -> None:
         self.session = session
         self.clock = clock
@@ -352,7 +355,7 @@ class TokenService:
 
 class DeployTokenService:
     def __init__(
-        self, session: Session, clock: Callable[[], datetime.datetime] = utcnow, *, actor: Actor = COMMAND_LINE
+        self, session: DbSession, clock: Callable[[], datetime.datetime] = utcnow, *, actor: Actor = COMMAND_LINE
     ) -> None:
         self.session = session
         self.clock = clock
@@ -443,7 +446,7 @@ class DeployTokenService:
 class CiTokenService:
     """The project CI token: what an external CI presents to register its jobs. Maintainers rotate it."""
 
-    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.actor = actor  # who makes the changes
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from package_api import audit, names
 from package_api.access.models import User
+from package_api.db import DbSession
 from package_api.errors import AlreadyExists, InvalidParameter, NotFound
 from package_api.identity import COMMAND_LINE, Actor
 from package_api.paging import Page, contains, query_page
@@ -16,7 +16,7 @@ MIN_PASSWORD_LENGTH = 8
 
 
 class UserService:
-    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.actor = actor  # who makes the changes
 

@@ -11,10 +11,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from package_api.db import db, utcnow
+from package_api.db import DbModel, utcnow
 
 
-class AuditEvent(db.Model):
+class AuditEvent(DbModel):
     """One change, who made it and from where. Kept when its target (or project) is gone."""
 
     __tablename__ = "audit_events"

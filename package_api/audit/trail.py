@@ -24,10 +24,10 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from package_api.access.models import Project
 from package_api.audit.models import AuditEvent
+from package_api.db import DbSession
 from package_api.errors import NotFound
 from package_api.identity import Actor
 from package_api.packages.models import Package
@@ -43,7 +43,7 @@ MAX_DETAILS = 4000
 
 
 def record(
-    session: Session,
+    session: DbSession,
     event_name: str,
     *,
     project: Project | int | None,
@@ -128,7 +128,7 @@ def package_noun(app: Flask | None, package: Package) -> str:
 
 
 def page_for(
-    session: Session,
+    session: DbSession,
     project: Project,
     *,
     created_after: datetime.datetime | None = None,
@@ -146,7 +146,7 @@ def page_for(
     return query_page(session, query, (AuditEvent.created_at.desc(), AuditEvent.id.desc()), page, per_page)
 
 
-def get(session: Session, project: Project, event_id: int) -> AuditEvent:
+def get(session: DbSession, project: Project, event_id: int) -> AuditEvent:
     """``project``'s event ``event_id``; raise ``NotFound("Audit event")``."""
     event = session.get(AuditEvent, event_id)
     if event is None or event.project_id != project.id:

@@ -214,4 +214,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
     # Routing is done before any before_request function runs; this one is registered first.
     app.before_request_funcs.setdefault(None, []).insert(0, _note_route)
+    # Wrapping ``wsgi_app`` is Flask's way to add WSGI middleware; mypy sees a method replaced.
     app.wsgi_app = RequestObserver(app.wsgi_app, metrics)  # type: ignore[method-assign]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,9 +34,9 @@ class _LengthBody:
     werkzeug's own length-limited stream raises): gunicorn's reader returns what it got when the
     client goes away as if that were all, and an upload cut short would be stored cut short."""
 
-    def __init__(self, body: Body) -> None:
+    def __init__(self, body: Body, reader: LengthReader) -> None:
         self._body = body
-        self._reader: LengthReader = body.reader
+        self._reader = reader  # ``body.reader``, known to be a length reader
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
@@ -84,7 +85,7 @@ def _fast_input(app: Callable[..., Any]) -> Callable[..., Any]:
             unreader = body.reader.unreader
             if hasattr(unreader, "mxchunk"):
                 unreader.mxchunk = max(unreader.mxchunk, RECV_SIZE)
-            environ["wsgi.input"] = _LengthBody(body)
+            environ["wsgi.input"] = _LengthBody(body, body.reader)
         elif isinstance(body, Body):
             environ["wsgi.input"] = _ChunkedBody(body)
         return app(environ, start_response)
@@ -92,20 +93,21 @@ def _fast_input(app: Callable[..., Any]) -> Callable[..., Any]:
     return wsgi
 
 
-def _write_json_error(sock: Any, status: int, reason: str, message: str) -> None:
+def _write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
     """gunicorn's answer to a request it refuses before the app sees it (a request line over 4094
     bytes, a malformed header...), as JSON in GitLab's error shape instead of an HTML page: the
     clients of an API read JSON (the OpenAPI document says so, and the schemathesis run checks it).
-    The URL is unknown at this point, so every surface gets this one shape."""
-    body = json.dumps({"message": f"{status} {reason} - {message}" if message else f"{status} {reason}"}).encode()
+    The URL is unknown at this point, so every surface gets this one shape. The parameters are named
+    as gunicorn names those of the ``write_error`` this replaces."""
+    body = json.dumps({"message": f"{status_int} {reason} - {mesg}" if mesg else f"{status_int} {reason}"}).encode()
     head = (
-        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
-class _ThreadWorker(ThreadWorker):  # type: ignore[misc]
+class _ThreadWorker(ThreadWorker):
     """gunicorn's gthread worker, made to look at its connections at least once a second. On
     SIGTERM it waits for its connections to close, idle kept-alive ones included, but sleeps in its
     poller for the rest of the graceful timeout instead of closing those once ``keepalive`` has
@@ -119,8 +121,9 @@ class _ThreadWorker(ThreadWorker):  # type: ignore[misc]
         gunicorn_util.write_error = _write_json_error  # what gunicorn's handle_error writes with
         super().init_process()
 
-    def wait_for_and_dispatch_events(self, timeout: float) -> None:
-        super().wait_for_and_dispatch_events(min(timeout, 1.0))
+    def wait_for_and_dispatch_events(self, timeout: float | None) -> None:
+        # gunicorn 26 always passes a number; ``None`` (no limit, as the base class allows) is a second too.
+        super().wait_for_and_dispatch_events(1.0 if timeout is None else min(timeout, 1.0))
 
     def finish_request(self, conn: Any, fs: Any) -> None:
         """Serve a kept-alive connection's next request at once when it is already read.
@@ -140,7 +143,7 @@ class _ThreadWorker(ThreadWorker):  # type: ignore[misc]
         super().finish_request(conn, fs)
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
+class _Gunicorn(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
         super().__init__()

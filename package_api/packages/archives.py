@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from package_api.db import DbSession
 from package_api.packages.models import Package, PackageFile, PackageStatus
 from package_api.storage import BlobStorage, StorageError
 
@@ -52,6 +52,9 @@ class _Pipe:
 
     def flush(self) -> None:
         return None
+
+    def close(self) -> None:
+        return None  # never called: zipfile leaves a file it was handed open (typeshed asks for it)
 
     def take(self) -> bytes:
         data, self._pieces = b"".join(self._pieces), []
@@ -87,7 +90,7 @@ class Archive:
 
     def _zip(self) -> Iterator[bytes]:
         pipe = _Pipe()
-        with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED) as archive:  # type: ignore[call-overload]
+        with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_STORED) as archive:
             newest = max((e.created_at for e in self.entries), default=EARLIEST)
             archive.writestr(_info(MANIFEST, len(self.manifest), newest), self.manifest)
             yield pipe.take()
@@ -117,7 +120,7 @@ def _info(name: str, size: int, when: datetime.datetime) -> zipfile.ZipInfo:
 
 
 class ArchiveService:
-    def __init__(self, session: Session, storage: BlobStorage) -> None:
+    def __init__(self, session: DbSession, storage: BlobStorage) -> None:
         self.session = session
         self.storage = storage
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Select, delete, exists, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
+from package_api.db import DbSession
 from package_api.packages.leases import KEY_PREFIX, UploadLeases
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
 from package_api.storage import BlobNotFound, BlobStorage, StorageError
@@ -38,7 +38,7 @@ class GcReport:
 
 
 class GarbageCollector:
-    def __init__(self, session: Session, storage: BlobStorage, leases: UploadLeases | None = None) -> None:
+    def __init__(self, session: DbSession, storage: BlobStorage, leases: UploadLeases | None = None) -> None:
         self.session = session
         self.storage = storage
         self.leases = leases or UploadLeases(session)
@@ -89,6 +89,7 @@ class GarbageCollector:
                     delete(Blob).where(Blob.id == blob.id, ~exists().where(PackageFile.blob_id == blob.id))
                 )
                 self.session.commit()
+                # Session.execute is typed to return Result; a DML statement's is a CursorResult.
                 removed = result.rowcount == 1  # type: ignore[attr-defined]
             except IntegrityError:
                 self.session.rollback()

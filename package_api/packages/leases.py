@@ -23,9 +23,8 @@ import uuid
 from collections.abc import Callable
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
 
-from package_api.db import utcnow
+from package_api.db import DbSession, utcnow
 from package_api.packages.models import Upload
 from package_api.storage import StorageUnavailable
 
@@ -52,7 +51,7 @@ class UploadAbandoned(StorageUnavailable):
 class UploadLeases:
     def __init__(
         self,
-        session: Session,
+        session: DbSession,
         *,
         lease: datetime.timedelta = DEFAULT_LEASE,
         clock: Callable[[], datetime.datetime] = utcnow,
@@ -86,6 +85,7 @@ class UploadLeases:
             .execution_options(synchronize_session=False)
         )
         self.session.commit()
+        # Session.execute is typed to return Result; a DML statement's is a CursorResult.
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise UploadAbandoned(key)
 
@@ -93,6 +93,7 @@ class UploadLeases:
         """Delete the lease on ``key`` in the caller's transaction (the one that records the blob);
         raise ``UploadAbandoned`` if it is gone."""
         result = self.session.execute(delete(Upload).where(Upload.storage_key == key))
+        # Session.execute is typed to return Result; a DML statement's is a CursorResult.
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise UploadAbandoned(key)
 
@@ -115,4 +116,5 @@ class UploadLeases:
             delete(Upload).where(Upload.id == upload.id, Upload.expires_at < self.clock())
         )
         self.session.commit()
+        # Session.execute is typed to return Result; a DML statement's is a CursorResult.
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]

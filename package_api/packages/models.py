@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from package_api.access.models import CiJob, Project, User
-from package_api.db import db, utcnow
+from package_api.db import DbModel, utcnow
 
 
 class PackageStatus(str, enum.Enum):
@@ -28,7 +28,7 @@ class PackageStatus(str, enum.Enum):
     PENDING_DESTRUCTION = "pending_destruction"
 
 
-class Blob(db.Model):
+class Blob(DbModel):
     """Stored bytes, kept once per SHA-256 however many files carry them."""
 
     __tablename__ = "blobs"
@@ -40,7 +40,7 @@ class Blob(db.Model):
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Upload(db.Model):
+class Upload(DbModel):
     """A lease on an upload in progress: its bytes are being written under ``storage_key`` and no
     blob row names them yet. ``package_api.packages.leases`` explains how it keeps gc off those bytes."""
 
@@ -52,7 +52,7 @@ class Upload(db.Model):
     expires_at: Mapped[datetime.datetime] = mapped_column(DateTime, index=True)
 
 
-class Package(db.Model):
+class Package(DbModel):
     __tablename__ = "packages"
     __table_args__ = (
         # One live package per name and version: concurrent first uploads meet here and the loser
@@ -87,7 +87,7 @@ class Package(db.Model):
     creator: Mapped[User | None] = relationship()
 
 
-class PackageBuildInfo(db.Model):
+class PackageBuildInfo(DbModel):
     """A CI job that uploaded into a package (GitLab's ``packages_build_infos``): its provenance."""
 
     __tablename__ = "package_build_infos"
@@ -101,7 +101,7 @@ class PackageBuildInfo(db.Model):
     job: Mapped[CiJob] = relationship(lazy="joined")
 
 
-class PackageFile(db.Model):
+class PackageFile(DbModel):
     __tablename__ = "package_files"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -47,10 +47,10 @@ from typing import Any
 
 from blinker import NamedSignal
 from flask import Flask
-from sqlalchemy.orm import Session
 
 from package_api import audit, signals
 from package_api.access.ci_jobs import JobService
+from package_api.db import DbSession
 from package_api.identity import Actor
 from package_api.packages.models import Package, PackageFile
 from package_api.transactions import after_commit
@@ -66,7 +66,7 @@ STEPS = "modelshelf.package_steps"
 class PackageChange:
     """A change to ``package`` in the transaction in progress, as its steps see it."""
 
-    session: Session
+    session: DbSession
     #: Who makes the change (the author of its audit event).
     actor: Actor
     package: Package
@@ -114,7 +114,7 @@ def _steps(app: Flask | None, event: str) -> list[tuple[str, PackageStep]]:
 
 
 def audit_package_event(
-    session: Session,
+    session: DbSession,
     app: Flask | None,
     actor: Actor,
     what: str,
@@ -147,7 +147,7 @@ class PackagePipeline:
     """Runs stages 2 to 5 of a package change (the module docstring), in the unit of work in progress:
     the caller has written the rows (stage 1) and flushed them, and its unit commits."""
 
-    def __init__(self, session: Session, app: Flask | None) -> None:
+    def __init__(self, session: DbSession, app: Flask | None) -> None:
         self.session = session
         self.app = app  # where the steps are registered, and the signals' sender
 

@@ -12,16 +12,15 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from package_api import names
 from package_api.access.models import Project, User
-from package_api.db import utcnow
+from package_api.db import DbSession, utcnow
 from package_api.errors import AlreadyExists, DuplicateNotAllowed, FileTooLarge, InvalidParameter, NotFound
 from package_api.identity import COMMAND_LINE, Actor
 from package_api.packages.leases import UploadLeases, new_key
@@ -30,7 +29,7 @@ from package_api.packages.pipeline import PackageChange, PackagePipeline, audit_
 from package_api.packages.resolvers import VersionResolver
 from package_api.packages.streams import NO_METER, ExpectedDigests, HashingReader, TransferMeter
 from package_api.paging import Page, choice, contains, descending, query_page
-from package_api.storage import BlobReader, BlobStorage, StorageError
+from package_api.storage import BlobReader, BlobStorage, Readable, StorageError
 from package_api.transactions import after_commit, commit, committed, in_unit
 
 LIVE_STATUSES = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
@@ -51,7 +50,7 @@ def parse_status(value: str | None, *, allowed: tuple[str, ...] = ("default", "h
 class PackageService:
     def __init__(
         self,
-        session: Session,
+        session: DbSession,
         storage: BlobStorage,
         *,
         max_file_size: int,
@@ -82,7 +81,7 @@ class PackageService:
         name: str,
         version: str,
         path: str,
-        body: BinaryIO,
+        body: Readable,
         *,
         creator: User | None,
         job_id: int | None = None,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from package_api.errors import ChecksumMismatch, FileTooLarge
-from package_api.storage import CHUNK_SIZE
+from package_api.storage import CHUNK_SIZE, Readable
 
 
 class TransferMeter(Protocol):
@@ -80,7 +80,7 @@ class HashingReader:
 
     def __init__(
         self,
-        source: BinaryIO,
+        source: Readable,
         limit: int,
         *,
         expected: ExpectedDigests | None = None,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from package_api.db import DbSession
 from package_api.packages.models import Blob, Package, PackageFile
 from package_api.storage import BlobNotFound, BlobStorage, StorageUnavailable
 
@@ -38,7 +38,7 @@ class VerifyReport:
 
 
 class Verifier:
-    def __init__(self, session: Session, storage: BlobStorage) -> None:
+    def __init__(self, session: DbSession, storage: BlobStorage) -> None:
         self.session = session
         self.storage = storage
 

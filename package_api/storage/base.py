@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 #: Bytes per chunk when streaming out of a store.
 CHUNK_SIZE = 1024 * 1024
@@ -20,6 +20,13 @@ def check_key(key: str) -> str:
     if not _KEY_RE.match(key) or ".." in key.split("/"):
         raise ValueError(f"unsafe storage key {key!r}")
     return key
+
+
+class Readable(Protocol):
+    """What a store reads bytes from: ``read(size)`` gives at most ``size`` bytes, ``b""`` at the end
+    (a request body, an open file, a ``HashingReader`` around either)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class BlobReader(Protocol):
@@ -44,7 +51,7 @@ class Remnant:
 class BlobStorage(Protocol):
     """Where file bytes live. Keys are ``check_key``-safe paths chosen by the caller."""
 
-    def put(self, key: str, stream: BinaryIO) -> int:
+    def put(self, key: str, stream: Readable) -> int:
         """Store everything ``stream.read`` yields until EOF under ``key``; return the byte count.
 
         Streams: memory does not grow with the size of the data. Nothing is left under ``key`` when

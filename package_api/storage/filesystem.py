@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from package_api.storage.base import CHUNK_SIZE, Remnant, check_key
+from package_api.storage.base import CHUNK_SIZE, Readable, Remnant, check_key
 from package_api.storage.errors import BlobNotFound, StorageUnavailable
 
 _TMP_PREFIX = ".tmp-"
@@ -46,7 +46,7 @@ class FilesystemStorage:
     def _path(self, key: str) -> str:
         return os.path.join(self.root, *check_key(key).split("/"))
 
-    def put(self, key: str, stream: BinaryIO) -> int:
+    def put(self, key: str, stream: Readable) -> int:
         path = self._path(key)
         directory = os.path.dirname(path)
         try:

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import BinaryIO
 
-from package_api.storage.base import CHUNK_SIZE, Remnant, check_key
+from package_api.storage.base import CHUNK_SIZE, Readable, Remnant, check_key
 from package_api.storage.errors import BlobNotFound
 
 
@@ -26,7 +25,7 @@ class MemoryStorage:
         self._blobs: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
-    def put(self, key: str, stream: BinaryIO) -> int:
+    def put(self, key: str, stream: Readable) -> int:
         check_key(key)
         parts = []
         while chunk := stream.read(CHUNK_SIZE):

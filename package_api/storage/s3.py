@@ -13,14 +13,13 @@ import io
 import queue
 import threading
 from collections.abc import Iterator
-from typing import BinaryIO
 
 import urllib3
 from minio import Minio
 from minio.datatypes import Part
 from minio.error import MinioException, S3Error
 
-from package_api.storage.base import CHUNK_SIZE, Remnant, check_key
+from package_api.storage.base import CHUNK_SIZE, BlobReader, Readable, Remnant, check_key
 from package_api.storage.errors import BlobNotFound, StorageUnavailable
 
 _MISSING_CODES = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
@@ -106,7 +105,7 @@ class S3Storage:
             raise _translate(exc) from exc
         self._bucket_ready = True
 
-    def put(self, key: str, stream: BinaryIO) -> int:
+    def put(self, key: str, stream: Readable) -> int:
         check_key(key)
         self._ensure_bucket()
         counter = _CountingReader(stream)
@@ -142,7 +141,7 @@ class S3Storage:
                 pass  # the store is down: ``remnants`` lists the upload and gc aborts it later
             raise
 
-    def open(self, key: str, start: int = 0, length: int | None = None) -> _ObjectReader:
+    def open(self, key: str, start: int = 0, length: int | None = None) -> BlobReader:
         check_key(key)
         if length == 0:
             # S3 cannot express an empty range; check existence and stream nothing.
@@ -241,7 +240,7 @@ class _CountingReader:
     """Counts the bytes minio reads and remembers a failure of the source stream, so a dropped
     client is not mistaken for a store failure."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Readable) -> None:
         self._stream = stream
         self.count = 0
         self.error: BaseException | None = None
@@ -292,7 +291,8 @@ class _PartSender:
                 continue  # keep taking parts so that ``send`` never blocks on a dead sender
             number, data = item
             try:
-                # urllib3 sends any buffer as it is: the part is not copied again on its way out.
+                # urllib3 sends any buffer as it is: the part is not copied again on its way out (minio
+                # types ``data`` as bytes, hence the ignore).
                 etag = self._client._upload_part(bucket, key, data, None, upload_id, number)  # type: ignore[arg-type]
             except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
                 self._error = exc

@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from package_api.plugin_api import CiJob as Job
-from package_api.plugin_api import JobService
+from package_api.plugin_api import DbSession, JobService
 from plugin.mlflow_registry.models import Alias, VersionTag
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry.models import ModelVersion
@@ -46,7 +45,7 @@ class VersionCard:
 
 
 class CardService:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: DbSession) -> None:
         self.session = session
         self.runs = RunService(session)
         self.version_runs = VersionRuns(session)

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from package_api.plugin_api import (
     COMMAND_LINE,
     Actor,
     AlreadyExists,
+    DbSession,
     InvalidInput,
     LostRace,
     PackageService,
@@ -72,7 +73,7 @@ class VersionView:
 
 
 class ModelVersionService:
-    def __init__(self, session: Session, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.packages = packages
         self.actor = actor  # who makes the changes

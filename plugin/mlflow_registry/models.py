@@ -7,7 +7,7 @@ import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from package_api.plugin_api import db, utcnow
+from package_api.plugin_api import DbModel, utcnow
 from plugin.registry.models import ModelVersion
 from plugin.tracking.models import KeyValue, LoggedModel, Run
 
@@ -15,21 +15,21 @@ from plugin.tracking.models import KeyValue, LoggedModel, Run
 STAGES = ("None", "Staging", "Production", "Archived")
 
 
-class ModelTag(KeyValue, db.Model):
+class ModelTag(KeyValue, DbModel):
     __tablename__ = "ml_model_tags"
     __table_args__ = (UniqueConstraint("model_id", "key", name="uq_ml_model_tags_key"),)
 
     model_id: Mapped[int] = mapped_column(ForeignKey("ml_models.id", ondelete="CASCADE"), index=True)
 
 
-class VersionTag(KeyValue, db.Model):
+class VersionTag(KeyValue, DbModel):
     __tablename__ = "ml_model_version_tags"
     __table_args__ = (UniqueConstraint("version_id", "key", name="uq_ml_model_version_tags_key"),)
 
     version_id: Mapped[int] = mapped_column(ForeignKey("ml_model_versions.id", ondelete="CASCADE"), index=True)
 
 
-class Alias(db.Model):
+class Alias(DbModel):
     """A movable name for one version of a model (``champion``)."""
 
     __tablename__ = "ml_model_aliases"
@@ -44,7 +44,7 @@ class Alias(db.Model):
     version: Mapped[ModelVersion] = relationship()
 
 
-class Registration(db.Model):
+class Registration(DbModel):
     """How a version stands in MLflow's registry: its stage, the source it was registered from,
     the run MLflow reports (its own run, or the training run it was registered from) and the
     logged model it holds."""

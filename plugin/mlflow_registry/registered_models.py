@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
     COMMAND_LINE,
     Actor,
     AlreadyExists,
+    DbSession,
     InvalidInput,
     PackageService,
     Project,
@@ -50,7 +50,7 @@ class ModelView:
 
 
 class RegistryService:
-    def __init__(self, session: Session, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.packages = packages
         self.actor = actor  # who makes the changes

@@ -5,9 +5,8 @@ run MLflow reports for it (its own run, or the training run it was registered fr
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from package_api.plugin_api import Package, PackageStatus, committed
+from package_api.plugin_api import DbSession, Package, PackageStatus, committed
 from plugin.mlflow_registry.models import Registration
 from plugin.registry.models import ModelVersion
 from plugin.registry.projection import Projection, is_model_version
@@ -21,7 +20,7 @@ OWN_RUN_STATUS = "FINISHED"
 
 
 class VersionRuns:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: DbSession) -> None:
         self.session = session
 
     def ensure_for_package(self, package: Package) -> Registration | None:

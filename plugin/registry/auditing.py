@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from package_api.plugin_api import COMMAND_LINE, Actor, record_audit_event
+from package_api.plugin_api import COMMAND_LINE, Actor, DbSession, record_audit_event
 from plugin.registry.models import Model, ModelVersion
 
 #: The noun of version events; ``package_api`` gets it from ``plugin._audit_noun`` for package events.
 VERSION = "model_version"
 
 
-def model_event(session: Session, what: str, model: Model, /, *, actor: Actor = COMMAND_LINE, **details: Any) -> None:
+def model_event(session: DbSession, what: str, model: Model, /, *, actor: Actor = COMMAND_LINE, **details: Any) -> None:
     """Record ``model_<what>`` about ``model`` (flushed, so that it has an id) by ``actor`` in
     ``session`` (without one, the session's: see ``record_audit_event``)."""
     if model.id is None:
@@ -32,7 +30,7 @@ def model_event(session: Session, what: str, model: Model, /, *, actor: Actor = 
 
 
 def version_event(
-    session: Session, what: str, row: ModelVersion, /, *, actor: Actor = COMMAND_LINE, **details: Any
+    session: DbSession, what: str, row: ModelVersion, /, *, actor: Actor = COMMAND_LINE, **details: Any
 ) -> None:
     """Record ``model_version_<what>`` about version ``row`` by ``actor`` in ``session`` (without
     one, the session's: see ``record_audit_event``)."""

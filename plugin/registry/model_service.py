@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
     COMMAND_LINE,
     Actor,
     AlreadyExists,
+    DbSession,
     InvalidParameter,
     NotFound,
     PackageService,
@@ -62,7 +62,7 @@ def model_name(value: str) -> str:
 
 
 class ModelService:
-    def __init__(self, session: Session, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.packages = packages
         self.projection = Projection(session)
@@ -132,6 +132,7 @@ class ModelService:
         tiebreak = Model.id.desc() if reverse else Model.id.asc()
         summaries = [self.summary(m) for m in self.session.scalars(query.order_by(tiebreak)).all()]
         with_versions = [s for s in summaries if s.latest_version is not None]
+        # Each has a latest version (the filter above, which mypy does not carry into the lambda).
         ordered = semver.ordered(with_versions, lambda s: s.latest_version.version, descending=reverse)  # type: ignore[union-attr]
         ordered += [s for s in summaries if s.latest_version is None]
         return slice_page(ordered, page, per_page)

@@ -7,10 +7,10 @@ import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from package_api.plugin_api import Package, User, db, utcnow
+from package_api.plugin_api import DbModel, Package, User, utcnow
 
 
-class Model(db.Model):
+class Model(DbModel):
     __tablename__ = "ml_models"
     __table_args__ = (UniqueConstraint("project_id", "name", name="uq_ml_models_project_name"),)
 
@@ -25,7 +25,7 @@ class Model(db.Model):
     author: Mapped[User | None] = relationship()
 
 
-class ModelVersion(db.Model):
+class ModelVersion(DbModel):
     __tablename__ = "ml_model_versions"
     __table_args__ = (
         UniqueConstraint("model_id", "version", name="uq_ml_model_versions_model_version"),

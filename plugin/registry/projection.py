@@ -4,9 +4,8 @@ version rows in step with the packages, in each package change's transaction."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from package_api.plugin_api import Package, PackageStatus, committed
+from package_api.plugin_api import DbSession, Package, PackageStatus, committed
 from plugin.registry import semver
 from plugin.registry.models import Model, ModelVersion
 
@@ -23,7 +22,7 @@ class Projection:
     """The model and version rows of packages. Each method is a unit of work (``committed``): on its
     own it commits, and as a step of a package change it is part of that change's transaction."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: DbSession) -> None:
         self.session = session
 
     def find_model(self, project_id: int, name: str) -> Model | None:

@@ -5,12 +5,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
     COMMAND_LINE,
     Actor,
     AlreadyExists,
+    DbSession,
     NotFound,
     Package,
     PackageFile,
@@ -35,7 +35,7 @@ ORDERS = ("version", "created_at")
 LATEST = "latest"
 
 
-def latest_of(session: Session, model: Model) -> ModelVersion | None:
+def latest_of(session: DbSession, model: Model) -> ModelVersion | None:
     """The model's latest version (``semver.latest``: the highest release, else the highest prerelease)."""
     # By id first: versions of equal precedence (``1.0.0+a``, ``1.0.0+b``) resolve the same way on
     # every database, whatever order it keeps rows in.
@@ -68,7 +68,7 @@ class VersionDetails:
 
 
 class VersionService:
-    def __init__(self, session: Session, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.packages = packages
         self.actor = actor  # who makes the changes

@@ -17,12 +17,20 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from package_api.plugin_api import Blob, Package, PackageFile, PackageService, Project, User, row_id
+from package_api.plugin_api import (
+    Blob,
+    DbSession,
+    Package,
+    PackageFile,
+    PackageService,
+    Project,
+    Readable,
+    User,
+    row_id,
+)
 from plugin.tracking import validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.models import Experiment, LoggedModel, Run
@@ -71,7 +79,7 @@ class Entry:
 
 
 class ArtifactService:
-    def __init__(self, session: Session, packages: PackageService) -> None:
+    def __init__(self, session: DbSession, packages: PackageService) -> None:
         self.session = session
         self.packages = packages
 
@@ -130,7 +138,7 @@ class ArtifactService:
         self,
         project: Project,
         artifact_path: str,
-        body: BinaryIO,
+        body: Readable,
         *,
         content_length: int | None,
         creator: User | None,

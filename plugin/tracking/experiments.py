@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
     COMMAND_LINE,
     Actor,
     AlreadyExists,
+    DbSession,
     InvalidInput,
     Project,
     User,
@@ -42,7 +42,7 @@ ORDER_KEYS = frozenset({"name", "experiment_id", "creation_time", "last_update_t
 MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 1000, 50000
 
 
-def next_iid(session: Session, project_id: int) -> int:
+def next_iid(session: DbSession, project_id: int) -> int:
     """The next experiment id of the project (MLflow's ``experiment_id``): one more than the highest.
     Two experiments made at once may take the same; the unique constraint refuses one, and its unit
     of work (``committed``) is redone and takes the next."""
@@ -69,7 +69,7 @@ class ExperimentView:
 
 
 class ExperimentService:
-    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.actor = actor  # who makes the changes
 
@@ -275,7 +275,7 @@ class ExperimentService:
             )
 
 
-def _audit(session: Session, actor: Actor, what: str, experiment: Experiment, **details: Any) -> None:
+def _audit(session: DbSession, actor: Actor, what: str, experiment: Experiment, **details: Any) -> None:
     """Record ``experiment_<what>`` in ``session`` (tracking data beyond creation, deletion and
     names, such as tags, is not audited)."""
     record_audit_event(

@@ -19,9 +19,9 @@ An absent tag or param satisfies ``!=`` and ``NOT IN`` and nothing else. Errors 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any, Union
 
 from package_api.plugin_api import InvalidInput
 
@@ -70,7 +70,7 @@ class Comparison:
                 return self.value == "false"
             return self.operator in ("!=", "NOT IN")
         if self.operator in LIST_OPERATORS:
-            inside = str(actual) in self.value  # type: ignore[operator]
+            inside = str(actual) in self.value  # type: ignore[operator]  # a list operator's value is a tuple
             return inside if self.operator == "IN" else not inside
         if self.operator in ("LIKE", "ILIKE"):
             return like(str(self.value), str(actual), ignore_case=self.operator == "ILIKE")
@@ -84,7 +84,7 @@ class Comparison:
         return _COMPARE[self.operator](left, self.value)
 
 
-_COMPARE = {
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
     "<": lambda a, b: a < b,

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
     COMMAND_LINE,
     Actor,
+    DbSession,
     InvalidInput,
     Project,
     User,
@@ -52,11 +52,11 @@ class LoggedModelView:
 def _status(value: str | None) -> str:
     if value not in STATUSES:
         raise InvalidInput(f"Invalid logged model status '{value}'. Valid values are {list(STATUSES)}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 class LoggedModelService:
-    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.actor = actor  # who makes the changes
 
@@ -219,7 +219,7 @@ class LoggedModelService:
         return search.paginate(search.sort(views, keys), start, size)
 
 
-def _audit(session: Session, actor: Actor, what: str, model: LoggedModel) -> None:
+def _audit(session: DbSession, actor: Actor, what: str, model: LoggedModel) -> None:
     """Record ``logged_model_<what>`` in ``session`` (its creation and deletion, as for runs)."""
     record_audit_event(
         session,

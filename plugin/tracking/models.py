@@ -14,7 +14,7 @@ import datetime
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from package_api.plugin_api import CiJob, User, db, utcnow
+from package_api.plugin_api import CiJob, DbModel, User, utcnow
 from plugin.registry.models import Model, ModelVersion
 
 
@@ -27,7 +27,7 @@ class KeyValue:
     value: Mapped[str] = mapped_column(Text, default="")
 
 
-class Experiment(db.Model):
+class Experiment(DbModel):
     __tablename__ = "ml_experiments"
     __table_args__ = (
         UniqueConstraint("project_id", "iid", name="uq_ml_experiments_project_iid"),
@@ -50,14 +50,14 @@ class Experiment(db.Model):
     model: Mapped[Model | None] = relationship()
 
 
-class ExperimentTag(KeyValue, db.Model):
+class ExperimentTag(KeyValue, DbModel):
     __tablename__ = "ml_experiment_tags"
     __table_args__ = (UniqueConstraint("experiment_id", "key", name="uq_ml_experiment_tags_key"),)
 
     experiment_id: Mapped[int] = mapped_column(ForeignKey("ml_experiments.id", ondelete="CASCADE"), index=True)
 
 
-class Run(db.Model):
+class Run(DbModel):
     __tablename__ = "ml_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -88,14 +88,14 @@ class Run(db.Model):
     ci_job: Mapped[CiJob | None] = relationship()
 
 
-class RunParam(KeyValue, db.Model):
+class RunParam(KeyValue, DbModel):
     __tablename__ = "ml_run_params"
     __table_args__ = (UniqueConstraint("run_id", "key", name="uq_ml_run_params_key"),)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
 
 
-class RunMetric(db.Model):
+class RunMetric(DbModel):
     """One logged point; the latest point of a key (step, then timestamp) is the run's value."""
 
     __tablename__ = "ml_run_metrics"
@@ -111,14 +111,14 @@ class RunMetric(db.Model):
     step: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class RunTag(KeyValue, db.Model):
+class RunTag(KeyValue, DbModel):
     __tablename__ = "ml_run_tags"
     __table_args__ = (UniqueConstraint("run_id", "key", name="uq_ml_run_tags_key"),)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
 
 
-class LoggedModel(db.Model):
+class LoggedModel(DbModel):
     """MLflow 3's logged model (``m-<hex>``); its files are the package
     ``ml_experiment_<experiment iid>/<uuid>``."""
 
@@ -141,21 +141,21 @@ class LoggedModel(db.Model):
     source_run: Mapped[Run | None] = relationship()
 
 
-class LoggedModelTag(KeyValue, db.Model):
+class LoggedModelTag(KeyValue, DbModel):
     __tablename__ = "ml_logged_model_tags"
     __table_args__ = (UniqueConstraint("logged_model_id", "key", name="uq_ml_logged_model_tags_key"),)
 
     logged_model_id: Mapped[int] = mapped_column(ForeignKey("ml_logged_models.id", ondelete="CASCADE"), index=True)
 
 
-class LoggedModelParam(KeyValue, db.Model):
+class LoggedModelParam(KeyValue, DbModel):
     __tablename__ = "ml_logged_model_params"
     __table_args__ = (UniqueConstraint("logged_model_id", "key", name="uq_ml_logged_model_params_key"),)
 
     logged_model_id: Mapped[int] = mapped_column(ForeignKey("ml_logged_models.id", ondelete="CASCADE"), index=True)
 
 
-class RunOutput(db.Model):
+class RunOutput(DbModel):
     """A logged model a run produced (``runs/outputs``)."""
 
     __tablename__ = "ml_run_outputs"

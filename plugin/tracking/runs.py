@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
     COMMAND_LINE,
     Actor,
     CiJob,
+    DbSession,
     InvalidInput,
     JobService,
     Project,
@@ -85,7 +85,7 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
 
 
 class RunService:
-    def __init__(self, session: Session, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
         self.actor = actor  # who makes the changes
 
@@ -405,7 +405,7 @@ class RunService:
         return search.paginate(search.sort(views, keys), start, size)
 
 
-def _audit(session: Session, actor: Actor, what: str, run: Run) -> None:
+def _audit(session: DbSession, actor: Actor, what: str, run: Run) -> None:
     """Record ``run_<what>`` in ``session``. Only a run's creation, deletion and restoration are
     audited: what is logged on it (metrics, params, tags) is tracking data, not a change to audit."""
     record_audit_event(

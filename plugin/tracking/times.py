@@ -9,7 +9,7 @@ def milliseconds(value: datetime.datetime | None) -> int | None:
     """A stored (naive UTC) time in MLflow's milliseconds."""
     if value is None:
         return None
-    return int(value.replace(tzinfo=datetime.UTC).timestamp() * 1000)
+    return int(value.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
 
 
 def now_ms() -> int:

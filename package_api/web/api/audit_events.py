@@ -46,7 +46,7 @@ def iso8601(name: str, value: str | None) -> datetime.datetime | None:
         raise InvalidParameter(name)
     if parsed.tzinfo is not None:
         try:
-            parsed = parsed.astimezone(datetime.UTC).replace(tzinfo=None)
+            parsed = parsed.astimezone(datetime.timezone.utc).replace(tzinfo=None)
         except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
             raise InvalidParameter(name) from None
     return parsed

@@ -2,6 +2,8 @@
 URL names."""
 from __future__ import annotations
 
+from typing import cast
+
 from flask import current_app, g, request, session
 
 from package_api import services
@@ -32,7 +34,7 @@ def principal() -> Principal:
     if "principal" not in g:
         credentials = api_credentials(request.headers, request.args, session, request.method)
         g.principal = default_resolver(db.session).resolve(credentials)
-    return g.principal
+    return cast(Principal, g.principal)  # ``g`` is untyped: this is what the branch above stored
 
 
 def actor() -> Actor:

@@ -8,6 +8,7 @@ from package_api.access.models import Project
 from package_api.access.policy import Action, Policy
 from package_api.packages.models import Package
 from package_api.packages.service import LIVE_STATUSES
+from package_api.paging import Page
 from package_api.web.api import entities, pagination
 from package_api.web.api.context import (
     authorize_package,
@@ -29,7 +30,7 @@ def _can_delete(project: Project, package: Package, judge: Policy | None = None)
     return judge.can(principal(), project, Action.DELETE_PACKAGE, package=(package.name, package.version))
 
 
-def _paginated(items: list[dict[str, object]], page: pagination.Page) -> Response:
+def _paginated(items: list[dict[str, object]], page: Page) -> Response:
     return pagination.paginated(items, page, base_url())
 
 

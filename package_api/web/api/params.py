@@ -4,7 +4,7 @@ later wins), with GitLab's array encodings (``scopes[]=api&scopes[]=read_api``, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 from flask import request
 from werkzeug.datastructures import MultiDict
@@ -44,6 +44,14 @@ def request_body() -> dict[str, Any]:
     if data is not None and not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object")
     return dict(data or request.form or {})
+
+
+@overload
+def text(params: Mapping[str, Any], name: str, *, required: Literal[True], keep_blank: bool = False) -> str: ...
+
+
+@overload
+def text(params: Mapping[str, Any], name: str, *, required: bool = False, keep_blank: bool = False) -> str | None: ...
 
 
 def text(params: Mapping[str, Any], name: str, *, required: bool = False, keep_blank: bool = False) -> str | None:

@@ -6,6 +6,8 @@ state-changing requests are checked before any view runs (``csrf.py``), so a vie
 """
 from __future__ import annotations
 
+from typing import cast
+
 from flask import g, request, session
 
 from package_api import services
@@ -46,7 +48,7 @@ def principal() -> Principal:
     if "page_principal" not in g:
         credential = session_credential(session)
         g.page_principal = default_resolver(db.session).resolve([credential] if credential else [])
-    return g.page_principal
+    return cast(Principal, g.page_principal)  # ``g`` is untyped: this is what the branch above stored
 
 
 def actor() -> Actor:

@@ -1,6 +1,7 @@
 """JSON shapes of the model registry REST API (GitLab's GraphQL fields, in snake_case)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from package_api.plugin_api import CiJob, PackageFile, Project, User, timestamp
@@ -21,7 +22,7 @@ def version(
     project: Project,
     base_url: str,
     *,
-    files: list[PackageFile] | None = None,
+    files: Sequence[PackageFile] | None = None,
     aliases: list[str] | None = None,
     ci_job: CiJob | None = None,
 ) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from package_api.plugin_api import (
     authorized_project,
     base_url,
     file_response,
+    package_file_json,
     package_services,
     page_args,
     paginated,
@@ -170,7 +171,7 @@ def list_files(project_ref: str, model_ref: str, version_ref: str) -> Response:
     project = authorized_project(project_ref, ModelAction.READ_MODEL)
     versions = version_services()
     row = versions.get(model_services().get(project, model_ref), version_ref)
-    return jsonify([entities.package_file(f) for f in versions.files(row)])
+    return jsonify([package_file_json(f) for f in versions.files(row)])
 
 
 @bp.get("/ml/models/<model_ref>/versions/<version_ref>/files/<filepath:file_path>")

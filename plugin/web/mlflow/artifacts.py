@@ -5,7 +5,6 @@ words that make the client fall back to one streamed PUT)."""
 from __future__ import annotations
 
 import mimetypes
-from typing import BinaryIO, cast
 
 from flask import Response, request
 
@@ -42,7 +41,7 @@ def upload_artifact(project_ref: str, artifact_path: str) -> Response:
     context.artifacts().upload(
         project,
         artifact_path,
-        cast(BinaryIO, request.stream),
+        request.stream,
         content_length=request.content_length,
         creator=context.user(),
         job_id=context.job_id(),

@@ -270,7 +270,9 @@ def list_run_artifacts(project_ref: str) -> Response:
 def _int_or_none(value: object) -> int | None:
     if value is None or value == "":
         return None
+    number: int | None
     try:
+        # ``value`` is any JSON value; int() raises TypeError for those it cannot take (caught).
         number = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         number = None
