@@ -39,6 +39,15 @@ else:
 DbSession: TypeAlias = Session | scoped_session[AppSession]
 
 
+#: The table options of every table whose rows get their id from the database. An id is never handed
+#: out twice, even after its row is deleted, so that an old link, an audit event or a pinned MLflow
+#: URI never names something else later. SQLite gives a deleted highest id to the next row unless the
+#: table is ``AUTOINCREMENT`` (which keeps the highest id ever used in ``sqlite_sequence``);
+#: PostgreSQL's ``SERIAL`` sequences never go back, so it needs nothing. ``tests/unit/test_ids.py``
+#: checks every table.
+IDS_NEVER_REUSED: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 def refused_value(exc: DataError) -> InvalidInput:
     """The domain error for a value the database refused: text with a NUL character (PostgreSQL),
     text longer than its column, a number past its column's range. The client sent that value, so

@@ -20,7 +20,8 @@ Extension points (call them from ``register``):
 ``add_package_links``          links on a package's page
 =============================  ===============================================================
 
-Building blocks: the extension (``db``), the table base (``DbModel``, which is ``db.Model``), the
+Building blocks: the extension (``db``), the table base (``DbModel``, which is ``db.Model``) and the
+options of every table whose ids the database assigns (``IDS_NEVER_REUSED``), the
 type of the session services are handed (``DbSession``) and of an upload's body (``Readable``), the
 core tables a plugin's tables may refer to, the domain errors (mapped to each surface's answers in
 one place), names and paging helpers, the one transaction policy (``committed``: a unit of work,
@@ -40,7 +41,7 @@ from package_api.access.policy import READ_PACKAGE_REGISTRY, WRITE_PACKAGE_REGIS
 from package_api.access.policy import rules as policy_rules
 from package_api.audit import record as record_audit_event
 from package_api.audit import register_package_noun
-from package_api.db import DbModel, DbSession, db, refused_value, utcnow
+from package_api.db import IDS_NEVER_REUSED, DbModel, DbSession, db, refused_value, utcnow
 from package_api.errors import (
     AlreadyExists,
     Forbidden,
@@ -106,6 +107,7 @@ __all__ = [
     "db",
     "DbModel",
     "DbSession",
+    "IDS_NEVER_REUSED",
     "utcnow",
     "refused_value",
     "Blob",

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from package_api.db import DbModel, utcnow
+from package_api.db import IDS_NEVER_REUSED, DbModel, utcnow
 
 
 class Role(enum.IntEnum):
@@ -52,6 +52,7 @@ class JobStatus(str, enum.Enum):
 
 class User(DbModel):
     __tablename__ = "users"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(255), unique=True)
@@ -73,7 +74,7 @@ class User(DbModel):
 
 class Project(DbModel):
     __tablename__ = "projects"
-    __table_args__ = (UniqueConstraint("namespace", "path", name="uq_projects_namespace_path"),)
+    __table_args__ = (UniqueConstraint("namespace", "path", name="uq_projects_namespace_path"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     namespace: Mapped[str] = mapped_column(String(255))
@@ -101,7 +102,10 @@ class ProjectFeature(DbModel):
     means ``enabled``, GitLab's default for a new project."""
 
     __tablename__ = "project_features"
-    __table_args__ = (UniqueConstraint("project_id", "feature", name="uq_project_features_project_feature"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "feature", name="uq_project_features_project_feature"),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -113,7 +117,7 @@ class ProjectFeature(DbModel):
 
 class Membership(DbModel):
     __tablename__ = "memberships"
-    __table_args__ = (UniqueConstraint("project_id", "user_id", name="uq_memberships_project_user"),)
+    __table_args__ = (UniqueConstraint("project_id", "user_id", name="uq_memberships_project_user"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -124,6 +128,7 @@ class Membership(DbModel):
 
 class PersonalAccessToken(DbModel):
     __tablename__ = "personal_access_tokens"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -147,6 +152,7 @@ class DeployToken(DbModel):
     """A project's deploy token: a username and a secret (stored as its SHA-256) with package scopes."""
 
     __tablename__ = "deploy_tokens"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -173,6 +179,7 @@ class CiJob(DbModel):
     the job is marked finished or ``expires_at`` passes."""
 
     __tablename__ = "ci_jobs"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)

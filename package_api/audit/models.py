@@ -11,14 +11,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from package_api.db import DbModel, utcnow
+from package_api.db import IDS_NEVER_REUSED, DbModel, utcnow
 
 
 class AuditEvent(DbModel):
     """One change, who made it and from where. Kept when its target (or project) is gone."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_project_created", "project_id", "created_at"),)
+    __table_args__ = (Index("ix_audit_events_project_created", "project_id", "created_at"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: No foreign key: the trail of a deleted project stays readable by admins.

@@ -83,11 +83,38 @@ def is_current(app: Flask) -> bool:
 
 
 def upgrade(app: Flask, revision: str = "heads") -> None:
-    """Take the database to ``revision`` (every branch's head by default)."""
-    with app.app_context(), db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
-        command.upgrade(_config(app, connection), revision)
+    """Take the database to ``revision`` (every branch's head by default).
+
+    SQLite changes a table by building a new one and dropping the old (Alembic's batch mode); with
+    foreign keys enforced, dropping the old one would delete the rows that refer to it (or fail). So
+    enforcement is off while the revisions run, and the keys are checked before the commit: raise
+    ``SchemaOutOfDate`` (nothing committed) if a row refers to one that is gone."""
+    with app.app_context(), db.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _enforce_foreign_keys(connection, False)
+        try:
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": UPGRADE_LOCK})
+                command.upgrade(_config(app, connection), revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise SchemaOutOfDate(f"the upgrade would leave rows that refer to missing rows: {broken[:5]}")
+        finally:
+            if sqlite:
+                _enforce_foreign_keys(connection, True)
+
+
+def _enforce_foreign_keys(connection: Any, on: bool) -> None:
+    """Turn SQLite's foreign key enforcement on or off for ``connection``. The pragma does nothing
+    inside a transaction, so it is set outside one and read back."""
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    connection.commit()
+    if bool(connection.exec_driver_sql("PRAGMA foreign_keys").scalar()) != on:
+        raise RuntimeError("could not change SQLite's foreign key enforcement (a transaction is open)")
+    connection.commit()
 
 
 def differences(app: Flask) -> list[Any]:

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from package_api.access.models import CiJob, Project, User
-from package_api.db import DbModel, utcnow
+from package_api.db import IDS_NEVER_REUSED, DbModel, utcnow
 
 
 class PackageStatus(str, enum.Enum):
@@ -32,6 +32,7 @@ class Blob(DbModel):
     """Stored bytes, kept once per SHA-256 however many files carry them."""
 
     __tablename__ = "blobs"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -45,6 +46,7 @@ class Upload(DbModel):
     blob row names them yet. ``package_api.packages.leases`` explains how it keeps gc off those bytes."""
 
     __tablename__ = "uploads"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     storage_key: Mapped[str] = mapped_column(String(255), unique=True)
@@ -67,6 +69,7 @@ class Package(DbModel):
             sqlite_where=text("status != 'pending_destruction'"),
             postgresql_where=text("status != 'pending_destruction'"),
         ),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -91,7 +94,10 @@ class PackageBuildInfo(DbModel):
     """A CI job that uploaded into a package (GitLab's ``packages_build_infos``): its provenance."""
 
     __tablename__ = "package_build_infos"
-    __table_args__ = (UniqueConstraint("package_id", "ci_job_id", name="uq_package_build_infos_package_job"),)
+    __table_args__ = (
+        UniqueConstraint("package_id", "ci_job_id", name="uq_package_build_infos_package_job"),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)
@@ -103,6 +109,7 @@ class PackageBuildInfo(DbModel):
 
 class PackageFile(DbModel):
     __tablename__ = "package_files"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), index=True)

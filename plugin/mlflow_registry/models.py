@@ -7,7 +7,7 @@ import datetime
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from package_api.plugin_api import DbModel, utcnow
+from package_api.plugin_api import IDS_NEVER_REUSED, DbModel, utcnow
 from plugin.registry.models import ModelVersion
 from plugin.tracking.models import KeyValue, LoggedModel, Run
 
@@ -17,14 +17,14 @@ STAGES = ("None", "Staging", "Production", "Archived")
 
 class ModelTag(KeyValue, DbModel):
     __tablename__ = "ml_model_tags"
-    __table_args__ = (UniqueConstraint("model_id", "key", name="uq_ml_model_tags_key"),)
+    __table_args__ = (UniqueConstraint("model_id", "key", name="uq_ml_model_tags_key"), IDS_NEVER_REUSED)
 
     model_id: Mapped[int] = mapped_column(ForeignKey("ml_models.id", ondelete="CASCADE"), index=True)
 
 
 class VersionTag(KeyValue, DbModel):
     __tablename__ = "ml_model_version_tags"
-    __table_args__ = (UniqueConstraint("version_id", "key", name="uq_ml_model_version_tags_key"),)
+    __table_args__ = (UniqueConstraint("version_id", "key", name="uq_ml_model_version_tags_key"), IDS_NEVER_REUSED)
 
     version_id: Mapped[int] = mapped_column(ForeignKey("ml_model_versions.id", ondelete="CASCADE"), index=True)
 
@@ -33,7 +33,7 @@ class Alias(DbModel):
     """A movable name for one version of a model (``champion``)."""
 
     __tablename__ = "ml_model_aliases"
-    __table_args__ = (UniqueConstraint("model_id", "alias", name="uq_ml_model_aliases_alias"),)
+    __table_args__ = (UniqueConstraint("model_id", "alias", name="uq_ml_model_aliases_alias"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("ml_models.id", ondelete="CASCADE"), index=True)

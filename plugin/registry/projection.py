@@ -3,7 +3,7 @@ model with the package's name. The package pipeline's ``model_version`` steps ke
 version rows in step with the packages, in each package change's transaction."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 
 from package_api.plugin_api import DbSession, Package, PackageStatus, committed
 from plugin.registry import semver
@@ -53,19 +53,20 @@ class Projection:
             model_id = self.model_for(project_id, name, author_id=creator_id).id
             row = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package_id))
             if row is None:
-                # Numbering takes turns on the model's row (PostgreSQL holds the lock until commit), so
-                # racing first uploads of many versions do not all take the same next number; a lost
-                # race stays possible on SQLite, which serializes writers at their first write instead.
-                self.session.scalar(select(Model.id).where(Model.id == model_id).with_for_update())
-                sequence = (
-                    self.session.scalar(select(func.max(ModelVersion.sequence)).where(ModelVersion.model_id == model_id))
-                    or 0
-                )
+                # The model's counter gives the number, so a deleted version's number never comes
+                # back (MLflow never reuses one). Numbering takes turns on the model's row: the
+                # update locks it until commit on PostgreSQL, and takes SQLite's write lock.
+                sequence = self.session.execute(
+                    update(Model)
+                    .where(Model.id == model_id)
+                    .values(last_sequence=Model.last_sequence + 1)
+                    .returning(Model.last_sequence)
+                ).scalar_one()
                 row = ModelVersion(
                     model_id=model_id,
                     package_id=package_id,
                     version=version,
-                    sequence=sequence + 1,
+                    sequence=sequence,
                     author_id=creator_id,
                 )
                 self.session.add(row)

@@ -14,7 +14,7 @@ import datetime
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from package_api.plugin_api import CiJob, DbModel, User, utcnow
+from package_api.plugin_api import IDS_NEVER_REUSED, CiJob, DbModel, User, utcnow
 from plugin.registry.models import Model, ModelVersion
 
 
@@ -32,6 +32,7 @@ class Experiment(DbModel):
     __table_args__ = (
         UniqueConstraint("project_id", "iid", name="uq_ml_experiments_project_iid"),
         UniqueConstraint("project_id", "name", name="uq_ml_experiments_project_name"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -52,13 +53,14 @@ class Experiment(DbModel):
 
 class ExperimentTag(KeyValue, DbModel):
     __tablename__ = "ml_experiment_tags"
-    __table_args__ = (UniqueConstraint("experiment_id", "key", name="uq_ml_experiment_tags_key"),)
+    __table_args__ = (UniqueConstraint("experiment_id", "key", name="uq_ml_experiment_tags_key"), IDS_NEVER_REUSED)
 
     experiment_id: Mapped[int] = mapped_column(ForeignKey("ml_experiments.id", ondelete="CASCADE"), index=True)
 
 
 class Run(DbModel):
     __tablename__ = "ml_runs"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -90,7 +92,7 @@ class Run(DbModel):
 
 class RunParam(KeyValue, DbModel):
     __tablename__ = "ml_run_params"
-    __table_args__ = (UniqueConstraint("run_id", "key", name="uq_ml_run_params_key"),)
+    __table_args__ = (UniqueConstraint("run_id", "key", name="uq_ml_run_params_key"), IDS_NEVER_REUSED)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
 
@@ -99,7 +101,7 @@ class RunMetric(DbModel):
     """One logged point; the latest point of a key (step, then timestamp) is the run's value."""
 
     __tablename__ = "ml_run_metrics"
-    __table_args__ = (Index("ix_ml_run_metrics_run_key", "run_id", "key"),)
+    __table_args__ = (Index("ix_ml_run_metrics_run_key", "run_id", "key"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"))
@@ -113,7 +115,7 @@ class RunMetric(DbModel):
 
 class RunTag(KeyValue, DbModel):
     __tablename__ = "ml_run_tags"
-    __table_args__ = (UniqueConstraint("run_id", "key", name="uq_ml_run_tags_key"),)
+    __table_args__ = (UniqueConstraint("run_id", "key", name="uq_ml_run_tags_key"), IDS_NEVER_REUSED)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
 
@@ -123,6 +125,7 @@ class LoggedModel(DbModel):
     ``ml_experiment_<experiment iid>/<uuid>``."""
 
     __tablename__ = "ml_logged_models"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -143,14 +146,17 @@ class LoggedModel(DbModel):
 
 class LoggedModelTag(KeyValue, DbModel):
     __tablename__ = "ml_logged_model_tags"
-    __table_args__ = (UniqueConstraint("logged_model_id", "key", name="uq_ml_logged_model_tags_key"),)
+    __table_args__ = (UniqueConstraint("logged_model_id", "key", name="uq_ml_logged_model_tags_key"), IDS_NEVER_REUSED)
 
     logged_model_id: Mapped[int] = mapped_column(ForeignKey("ml_logged_models.id", ondelete="CASCADE"), index=True)
 
 
 class LoggedModelParam(KeyValue, DbModel):
     __tablename__ = "ml_logged_model_params"
-    __table_args__ = (UniqueConstraint("logged_model_id", "key", name="uq_ml_logged_model_params_key"),)
+    __table_args__ = (
+        UniqueConstraint("logged_model_id", "key", name="uq_ml_logged_model_params_key"),
+        IDS_NEVER_REUSED,
+    )
 
     logged_model_id: Mapped[int] = mapped_column(ForeignKey("ml_logged_models.id", ondelete="CASCADE"), index=True)
 
@@ -159,7 +165,7 @@ class RunOutput(DbModel):
     """A logged model a run produced (``runs/outputs``)."""
 
     __tablename__ = "ml_run_outputs"
-    __table_args__ = (UniqueConstraint("run_id", "logged_model_id", name="uq_ml_run_outputs_model"),)
+    __table_args__ = (UniqueConstraint("run_id", "logged_model_id", name="uq_ml_run_outputs_model"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)

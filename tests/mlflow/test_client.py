@@ -389,6 +389,23 @@ def test_aliases(tracking: Tracking) -> None:
     assert _error_code(gone) == "RESOURCE_DOES_NOT_EXIST"
 
 
+def test_a_deleted_versions_number_is_never_given_again(tracking: Tracking) -> None:
+    """MLflow never reuses a version number: ``models:/m/2`` must not load another model later."""
+    client = tracking.client
+    client.create_registered_model("m")
+    for _ in range(2):
+        client.create_model_version("m", "s3://bucket/model")
+
+    client.delete_model_version("m", "2")
+    third = client.create_model_version("m", "s3://bucket/model")
+
+    assert third.version == "3"
+    assert sorted(v.version for v in client.search_model_versions("name = 'm'")) == ["1", "3"]
+    with pytest.raises(MlflowException) as gone:
+        client.get_model_version("m", "2")
+    assert _error_code(gone) == "RESOURCE_DOES_NOT_EXIST"
+
+
 def test_a_version_without_a_run_gets_its_own_run(tracking: Tracking) -> None:
     client = tracking.client
     client.create_registered_model("m")
