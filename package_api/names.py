@@ -19,6 +19,11 @@ PROJECT_SEGMENT_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 USERNAME_RE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}\Z")
 
 HEX_RE = re.compile(r"\A[0-9a-fA-F]+\Z")
+#: Names that are path segments of their own: clients rewrite a URL that holds them (``curl`` drops
+#: ``./`` and resolves ``../``), so a package, version or model so named could never be asked for
+#: by its URL. GitLab's regexes let ``.`` through.
+DOT_SEGMENTS = frozenset({".", ".."})
+DOT_SEGMENT_PROBLEM = "cannot be '.' or '..'"
 
 MAX_NAME_LENGTH = 255
 MAX_PATH_LENGTH = 1024
@@ -31,6 +36,8 @@ def package_name(value: str) -> str:
     """Return a valid generic package name."""
     if not value or len(value) > MAX_NAME_LENGTH or not PACKAGE_NAME_RE.match(value):
         raise InvalidParameter("package_name")
+    if value in DOT_SEGMENTS:
+        raise InvalidParameter("package_name", DOT_SEGMENT_PROBLEM)
     return value
 
 
@@ -38,6 +45,8 @@ def package_version(value: str) -> str:
     """Return a valid generic package version (not restricted to semver: ``latest`` is fine)."""
     if not value or len(value) > MAX_NAME_LENGTH or not PACKAGE_VERSION_RE.match(value):
         raise InvalidParameter("package_version")
+    if value in DOT_SEGMENTS:
+        raise InvalidParameter("package_version", DOT_SEGMENT_PROBLEM)
     return value
 
 

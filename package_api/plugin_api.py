@@ -52,7 +52,7 @@ from package_api.errors import (
     Unauthorized,
 )
 from package_api.identity import COMMAND_LINE, Actor
-from package_api.names import MAX_ID, package_name, row_id
+from package_api.names import DOT_SEGMENTS, MAX_ID, package_name, row_id
 from package_api.ops.migrate import register_versions as register_migrations
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
 from package_api.packages.pipeline import PackageChange, register_package_step
@@ -130,6 +130,7 @@ __all__ = [
     "StorageUnavailable",
     # names and paging
     "MAX_ID",
+    "DOT_SEGMENTS",
     "package_name",
     "row_id",
     "Page",

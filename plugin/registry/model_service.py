@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from package_api.plugin_api import (
     COMMAND_LINE,
+    DOT_SEGMENTS,
     Actor,
     AlreadyExists,
     DbSession,
@@ -54,10 +55,13 @@ def description(value: str | None) -> str:
 
 
 def model_name(value: str) -> str:
-    """A model name is a package name (the model's versions are packages of that name)."""
+    """A model name is a package name (the model's versions are packages of that name): raise
+    ``InvalidParameter("name")`` for anything else, ``.`` and ``..`` included."""
     try:
         return package_name(value)
-    except InvalidParameter:
+    except InvalidParameter as exc:
+        if value in DOT_SEGMENTS:
+            raise InvalidParameter("name", exc.problem) from None
         raise InvalidParameter("name", "can contain only letters, digits, '.', '_', '-' and '+'") from None
 
 

@@ -229,6 +229,14 @@ BAD_PATHS = [
     ("pkg", "1.0.0", "a%5Cb", "file_name should be a valid file path"),
     ("pkg", "1.0.0", "a%00b", "file_name should be a valid file path"),
     ("pkg", "1.0.0", "a%2Fb%2F..%2Fc", "file_name should be a valid file path"),
+    # An encoded slash would move where the name or version ends (WSGI decodes it before routing).
+    ("pkg", "2.0.1-rc%2F2", "model.onnx", "package_version must not contain an encoded slash (%2F)"),
+    ("pkg", "2.0.1-rc%2f2", "model.onnx", "package_version must not contain an encoded slash (%2F)"),
+    ("fraud%2Fdetector", "1.0.0", "f", "package_name must not contain an encoded slash (%2F)"),
+    # Path segments of their own: no client would ever ask for them by URL.
+    (".", "1.0.0", "f", "package_name cannot be '.' or '..'"),
+    ("..", "1.0.0", "f", "package_name cannot be '.' or '..'"),
+    ("pkg", ".", "f", "package_version cannot be '.' or '..'"),
 ]
 
 
@@ -240,6 +248,24 @@ def test_invalid_names_and_paths_are_refused_and_store_nothing(client, world, st
     assert list(storage.keys()) == []
     assert _files(client, world) == []
     assert client.get(url, headers=world.headers("developer")).status_code == 400
+
+
+def test_an_encoded_slash_in_a_project_or_file_path_is_a_slash(client, world):
+    encoded = "/api/v4/projects/acme%2Fprivate/packages/generic/pkg/1.0.0/weights%2Fmodel.onnx"
+
+    assert client.put(encoded, data=b"w", headers=world.headers("developer")).status_code == 201
+    assert [f["file_name"] for f in _files(client, world)] == ["weights/model.onnx"]
+    plain = generic_url(world.projects["private"], path="weights/model.onnx")
+    assert client.get(plain, headers=world.headers("developer")).data == b"w"
+
+
+def test_an_encoded_slash_splitting_a_version_without_a_file_is_refused(client, world, storage):
+    url = f"/api/v4/projects/{world.projects['private']}/packages/generic/pkg/2.0.1-rc%2F2"
+
+    r = client.put(url, data=b"w", headers=world.headers("developer"))
+
+    assert (r.status_code, r.json) == (400, {"error": "package_version must not contain an encoded slash (%2F)"})
+    assert list(storage.keys()) == []
 
 
 def test_missing_package_and_file_are_404(client, world):

@@ -124,6 +124,8 @@ def test_create_model_and_version_through_the_api(client, world, project, report
     ("body", "status", "error"),
     [
         ({"name": "bad name"}, 400, {"error": "name can contain only letters, digits, '.', '_', '-' and '+'"}),
+        ({"name": "."}, 400, {"error": "name cannot be '.' or '..'"}),
+        ({"name": ".."}, 400, {"error": "name cannot be '.' or '..'"}),
         ({}, 400, {"error": "name is missing"}),
         ({"name": "x", "description": "d" * 10_001}, 400, {"error": "description is too long (maximum is 10000 characters)"}),
     ],

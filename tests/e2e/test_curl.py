@@ -129,6 +129,32 @@ def test_basic_auth_to_encoded_path_with_subfolder_returns_the_file_record(accou
     assert listed["file_name"] == "sub/dir/file"
 
 
+def test_an_encoded_slash_never_splits_a_name_or_a_version(account: Account, tmp_path: Path) -> None:
+    """gunicorn decodes ``%2F`` before routing: ``2.0.1-rc%2F2/model.onnx`` must not become version
+    ``2.0.1-rc`` and file ``2/model.onnx``. In a project or file path it is a slash."""
+    project_id, full_path = account.create_project()
+    model = write(tmp_path, "model.onnx", b"weights")
+    upload = ["--path-as-is", *auth(account), "--upload-file", str(model)]
+
+    split_version = curl(*upload, generic(account, project_id, "model.onnx", version="2.0.1-rc%2F2"))
+    split_name = curl(*upload, generic(account, project_id, "model.onnx", name="fraud%2Fdetector", version="2.0.1"))
+    dots = {name: curl(*upload, generic(account, project_id, "model.onnx", name=name, version="2.0.1"))
+            for name in (".", "..")}
+
+    refused = "must not contain an encoded slash (%2F)"
+    assert (split_version.status, split_version.json()) == (400, {"error": f"package_version {refused}"})
+    assert (split_name.status, split_name.json()) == (400, {"error": f"package_name {refused}"})
+    assert {name: (r.status, r.json()) for name, r in dots.items()} == {
+        name: (400, {"error": "package_name cannot be '.' or '..'"}) for name in (".", "..")
+    }
+    assert packages(account, project_id) == []
+    whole = curl(*upload, generic(account, full_path.replace("/", "%2F"), "weights%2Fmodel.onnx", version="2.0.1-rc"))
+    assert whole.status == 201
+    [package] = packages(account, project_id)
+    assert (package["name"], package["version"]) == ("fraud-detector", "2.0.1-rc")
+    assert [f["file_name"] for f in package_files(account, project_id, package["id"])] == ["weights/model.onnx"]
+
+
 @pytest.mark.parametrize(
     "credential",
     [

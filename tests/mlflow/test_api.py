@@ -96,6 +96,17 @@ def test_errors_have_mlflow_codes_and_statuses(call: Call) -> None:
     assert (status, code) == (400, "INVALID_PARAMETER_VALUE") and "max_results" in message
 
 
+def test_dot_segments_are_no_model_names(call: Call) -> None:
+    """``.`` and ``..`` would be rewritten out of every URL that names the model."""
+    call("POST", "registered-models/create", {"name": "m"})
+    for name in (".", ".."):
+        assert _error(call("POST", "registered-models/create", {"name": name}))[:2] == (400, "INVALID_PARAMETER_VALUE")
+        refused = _error(call("POST", "registered-models/rename", {"name": "m", "new_name": name}))
+        assert refused == (400, "INVALID_PARAMETER_VALUE", "name cannot be '.' or '..'")
+    names = [m["name"] for m in call("GET", "registered-models/search").get_json()["registered_models"]]
+    assert names == ["m"]
+
+
 def test_bad_filters_and_tokens_are_400(call: Call) -> None:
     status, code, message = _error(call("GET", "model-versions/search", filter="nme=='x'"))
     assert (status, code) == (400, "INVALID_PARAMETER_VALUE")

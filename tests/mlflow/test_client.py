@@ -253,6 +253,9 @@ def test_registered_models(tracking: Tracking) -> None:
     with pytest.raises(MlflowException) as missing:
         client.get_registered_model("nope")
     assert _error_code(missing) == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MlflowException) as dots:
+        client.create_registered_model("..")  # no URL could name it
+    assert _error_code(dots) == "INVALID_PARAMETER_VALUE"
 
     client.update_registered_model("fraud", description="better")
     client.set_registered_model_tag("fraud", "domain", "payments")

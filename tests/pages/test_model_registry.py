@@ -138,6 +138,7 @@ def test_create_a_model_through_the_form(app, client, world):
     [
         ("bad name", 400, "Name can contain only letters, digits, &#39;.&#39;, &#39;_&#39;, &#39;-&#39; and &#39;+&#39;"),
         ("", 400, "Name can contain only letters"),
+        ("..", 400, "Name cannot be &#39;.&#39; or &#39;..&#39;"),
         ("fraud-detector", 409, "A model named fraud-detector already exists"),
     ],
 )
@@ -150,7 +151,7 @@ def test_create_model_errors_are_shown_in_the_form(app, client, world, name, sta
     assert error and error.group(1).startswith(message)
     assert 'aria-invalid="true"' in r.text
     assert ">kept</textarea>" in r.text and f'value="{name}"' in r.text  # what was typed stays
-    assert [m for m in ("churn", "bad name") if _model(client, world, "private", m)] == []
+    assert [m for m in ("churn", "bad name", "..") if _model(client, world, "private", m)] == []
 
 
 def test_create_model_needs_the_csrf_token(app, client, world):
