@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import tempfile
 
 import pytest
+from werkzeug import formparser
 
 from tests.support.world import MAX_FILE_SIZE, generic_url
 
@@ -266,6 +269,61 @@ def test_an_encoded_slash_splitting_a_version_without_a_file_is_refused(client, 
 
     assert (r.status_code, r.json) == (400, {"error": "package_version must not contain an encoded slash (%2F)"})
     assert list(storage.keys()) == []
+
+
+def test_a_form_upload_stores_the_file_field_streamed_never_the_envelope(client, world, monkeypatch):
+    """``curl --form file=@model.onnx``: the ``file`` field's bytes are the file (as GitLab's
+    Workhorse takes them), read as they arrive: no temporary file, no form parsing."""
+    for spool in ("TemporaryFile", "SpooledTemporaryFile", "NamedTemporaryFile"):
+        monkeypatch.setattr(tempfile, spool, lambda *a, **k: pytest.fail("the upload was spooled to a file"))
+    monkeypatch.setattr(formparser, "SpooledTemporaryFile", lambda *a, **k: pytest.fail("the form was spooled"))
+    monkeypatch.setattr(formparser.FormDataParser, "parse", lambda *a, **k: pytest.fail("the form was parsed"))
+    data = os.urandom(3 * 1024 * 100 + 7)  # several chunks of the multipart decoder
+    url = generic_url(world.projects["private"], path="model.onnx")
+
+    r = client.put(url, data={"note": "ignored", "file": (io.BytesIO(data), "local-name.onnx")},
+                   headers=world.headers("developer"))
+
+    assert (r.status_code, r.json) == (201, {"message": "201 Created"})
+    assert client.get(url, headers=world.headers("developer")).data == data
+    [stored] = _files(client, world)
+    assert (stored["file_name"], stored["size"]) == ("model.onnx", len(data))
+    assert stored["file_sha256"] == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        ({"other": (io.BytesIO(b"w"), "m.onnx")}, None, "the multipart/form-data body has no 'file' field"),
+        ({"file": [(io.BytesIO(b"a"), "a"), (io.BytesIO(b"b"), "b")]}, None, "more than one 'file' field"),
+        (b"--b\r\nno headers end", "multipart/form-data; boundary=b", "the multipart/form-data body is malformed"),
+        (b"x", "multipart/form-data", "a multipart/form-data body needs a boundary"),
+    ],
+    ids=["no file field", "two file fields", "truncated", "no boundary"],
+)
+def test_a_form_upload_without_one_file_field_stores_nothing(client, world, storage, body, content_type, message):
+    headers = {**world.headers("developer"), **({"Content-Type": content_type} if content_type else {})}
+
+    r = client.put(generic_url(world.projects["private"], path="model.onnx"), data=body, headers=headers)
+
+    assert r.status_code == 400 and message in r.json["message"]
+    assert list(storage.keys()) == [] and _files(client, world) == []
+
+
+def test_workhorse_pre_authorization_is_refused_and_stores_nothing(client, world, storage):
+    """GitLab answers ``.../<file>/authorize`` for its Workhorse only; it is never a file upload."""
+    url = generic_url(world.projects["private"], path="model.onnx") + "/authorize"
+
+    r = client.put(url, data=b"w", headers=world.headers("developer"))
+    anonymous = client.put(url, data=b"w")
+
+    assert r.status_code == 403 and r.json["message"].startswith("403 Forbidden - Request should be executed via GitLab Workhorse")
+    assert "curl --upload-file" in r.json["message"]
+    assert anonymous.status_code == 401
+    assert list(storage.keys()) == [] and _files(client, world) == []
+    # A file named authorize at the top of a package is a file, as in GitLab.
+    top = generic_url(world.projects["private"], path="authorize")
+    assert client.put(top, data=b"a", headers=world.headers("developer")).status_code == 201
 
 
 def test_missing_package_and_file_are_404(client, world):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 
 import pytest
 
@@ -118,6 +119,14 @@ def test_create_model_and_version_through_the_api(client, world, project, report
     assert [f["file_name"] for f in files] == ["weights/my model.bin"]
     bad = f"/api/v4/projects/{project}/packages/ml_models/{version['id']}/files/my folder/x.bin"
     assert client.put(bad, data=b"abc", headers=reporter).status_code == 400
+    # The ml_models docs' style, a form with a file field; and Workhorse's pre-authorization, never a file.
+    form = f"/api/v4/projects/{project}/packages/ml_models/{version['id']}/files/card.md"
+    assert client.put(form, data={"file": (io.BytesIO(b"# churn"), "card.md")}, headers=reporter).status_code == 201
+    assert client.get(form, headers=reporter).data == b"# churn"
+    r = client.put(f"{url}/authorize", data=b"abc", headers=reporter)
+    assert r.status_code == 403 and "GitLab Workhorse" in r.json["message"]
+    files = client.get(api(project, "/churn/versions/0.1.0/files"), headers=reporter).json
+    assert sorted(f["file_name"] for f in files) == ["card.md", "weights/my model.bin"]
 
 
 @pytest.mark.parametrize(

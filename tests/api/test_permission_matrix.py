@@ -37,6 +37,7 @@ from flask import Flask
 from package_api import create_app
 from package_api.access.models import Role
 from package_api.db import db
+from package_api.web.api.upload_bodies import WORKHORSE_ONLY as WORKHORSE_REASON
 from tests.support.databases import database_settings
 from tests.support.permission_requests import (
     add_member,
@@ -265,9 +266,10 @@ class Variant:
     hidden: frozenset[str] = PROJECT_NOT_FOUND
     ok: frozenset[int] = frozenset()
     ok_for: tuple[tuple[str, int], ...] = ()
+    answers: frozenset[str] = frozenset()  # 403 messages that are the route's answer when allowed
 
     def succeeded(self, who: Who, status: int) -> bool:
-        return status < 400 or status in self.ok or (who.kind, status) in self.ok_for
+        return status < 400 or status in self.ok or (who.kind, status) in self.ok_for or (status == 403 and bool(self.answers))
 
 
 def expect(
@@ -277,14 +279,18 @@ def expect(
     ok: tuple[int, ...] = (),
     ok_for: tuple[tuple[str, int], ...] = (),
     hidden: tuple[str, ...] = (),
+    answers: tuple[str, ...] = (),
 ) -> tuple[Variant, ...]:
     found = PROJECT_NOT_FOUND | frozenset(hidden)
-    return (Variant("", action, build, None, found, frozenset(ok), ok_for),)
+    return (Variant("", action, build, None, found, frozenset(ok), ok_for, frozenset(answers)),)
 
 
-def on_package(action: str, build: Builder | None = None) -> tuple[Variant, ...]:
+def on_package(action: str, build: Builder | None = None, *, answers: tuple[str, ...] = ()) -> tuple[Variant, ...]:
     """A route about one package: asked of a plain package and of a SemVer one (a model version)."""
-    return (Variant("plain package", action, build, "plain"), Variant("semver package", AS_MODEL[action], build, "semver"))
+    return (
+        Variant("plain package", action, build, "plain", answers=frozenset(answers)),
+        Variant("semver package", AS_MODEL[action], build, "semver", answers=frozenset(answers)),
+    )
 
 
 def variants(**named: tuple[str, Builder]) -> tuple[Variant, ...]:
@@ -292,6 +298,8 @@ def variants(**named: tuple[str, Builder]) -> tuple[Variant, ...]:
 
 
 # -- the table ------------------------------------------------------------------------------------------
+
+WORKHORSE_ONLY = f"403 Forbidden - {WORKHORSE_REASON}"
 
 P = "/api/v4/projects/<project:project_ref>"
 GENERIC = f"{P}/packages/generic/<package_name>/<package_version>"
@@ -384,6 +392,8 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"DELETE {P}/packages/<int:package_id>/package_files/<int:file_id>": on_package(DELETE_PACKAGE, throwaway_package),
     f"GET {GENERIC}": on_package(READ_PACKAGE),
     f"PUT {GENERIC}/<filepath:file_path>": on_package(PUBLISH_PACKAGE, upload),
+    # Workhorse's pre-authorization: who may publish is told that only Workhorse is answered.
+    f"PUT {GENERIC}/<filepath:file_path>/authorize": on_package(PUBLISH_PACKAGE, upload, answers=(WORKHORSE_ONLY,)),
     f"GET {GENERIC}/<filepath:file_path>": on_package(READ_PACKAGE),
     # -- model registry REST and ml_models files --------------------------------------------------
     f"GET {ML}": expect(READ_MODEL),
@@ -402,6 +412,7 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {VERSION}/files/<filepath:file_path>": expect(READ_MODEL, version_file),
     f"DELETE {VERSION}/files/<int:file_id>": expect(WRITE_MODEL, throwaway_version_file),
     f"PUT {ML_FILES}": expect(WRITE_MODEL, upload),
+    f"PUT {ML_FILES}/authorize": expect(WRITE_MODEL, upload, answers=(WORKHORSE_ONLY,)),
     f"GET {ML_FILES}": expect(READ_MODEL, version_file),
     # -- MLflow ---------------------------------------------------------------------------------------
     f"GET {MLFLOW}/api/3.0/mlflow/server-info": expect(READ_MODEL),
@@ -682,7 +693,7 @@ def test_permissions(matrix: Matrix, key: str) -> None:
             request = variant.build(ctx) if variant.build else ctx.req()
             response = world.send(who, request, page=page)
             matrix.requests += 1
-            got = classify(response, page=page, method=method, hidden=variant.hidden)
+            got = classify(response, page=page, method=method, hidden=variant.hidden, answers=variant.answers)
             if got != ALLOWED:
                 world.give_back(ctx)
             caller = who.on_pages() if page else who

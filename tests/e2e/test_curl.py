@@ -155,6 +155,23 @@ def test_an_encoded_slash_never_splits_a_name_or_a_version(account: Account, tmp
     assert [f["file_name"] for f in package_files(account, project_id, package["id"])] == ["weights/model.onnx"]
 
 
+def test_a_form_upload_stores_the_file_and_authorize_stores_nothing(account: Account, project: int, tmp_path: Path) -> None:
+    """``curl --form file=@model.onnx`` (the style some of GitLab's docs show) stores the file, not
+    the form around it; ``.../model.onnx/authorize`` is Workhorse's pre-authorization, never a file."""
+    data = os.urandom(300_000)
+    model = write(tmp_path, "model.onnx", data)
+
+    form = curl(*auth(account), "--request", "PUT", "--form", f"file=@{model}", generic(account, project, "model.onnx"))
+    authorize = curl(*auth(account), "--upload-file", str(model), generic(account, project, "card.md/authorize"))
+
+    assert (form.status, form.json()) == (201, {"message": "201 Created"})
+    assert curl(*auth(account), generic(account, project, "model.onnx")).body == data
+    assert authorize.status == 403
+    assert str(authorize.json()).startswith("{'message': '403 Forbidden - Request should be executed via GitLab Workhorse")
+    [package] = packages(account, project)
+    assert [(f["file_name"], f["size"]) for f in package_files(account, project, package["id"])] == [("model.onnx", len(data))]
+
+
 @pytest.mark.parametrize(
     "credential",
     [

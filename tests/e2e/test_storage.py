@@ -24,10 +24,12 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
+from sqlalchemy import select
 
 from package_api import create_app
 from package_api.db import db
 from package_api.packages.gc import GarbageCollector
+from package_api.packages.models import Blob
 from tests.support.live_server import Account, create_account
 from tests.support.servers import Server, start_seaweedfs, start_server, stop
 from tests.support.storage import MIB, NOTHING, Stored, payload, sha256, stored
@@ -120,6 +122,24 @@ def test_the_readme_recipes_work_with_curl(account: Account, tmp_path: Path) -> 
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "fraud-detector-1.5.0/model.onnx: OK" in checked.stdout
+
+
+def test_a_form_upload_streams_its_file_field_into_the_store(account: Account, server: Server, tmp_path: Path) -> None:
+    """``curl --form file=@model.onnx``: the file field's bytes, several S3 parts of them, are what the
+    store holds; the form around them is not."""
+    project, _ = account.create_project()
+    weights = tmp_path / "model.onnx"
+    weights.write_bytes(payload(12 * MIB, seed=3))
+
+    sent = curl("--fail", "--header", f"PRIVATE-TOKEN: {account.token}", "--request", "PUT", "--form", f"file=@{weights}",
+                generic(account, project, "fraud-detector", "1.4.0", "model.onnx"))
+
+    assert sent.returncode == 0, sent.stderr
+    held = stored(local_app(server))
+    assert (held.blobs, held.files, held.leases, held.remnants) == (1, 1, 0, [])
+    with local_app(server).app_context():
+        [blob] = db.session.scalars(select(Blob)).all()
+        assert (blob.sha256, blob.size) == (sha256(weights.read_bytes()), 12 * MIB)
 
 
 # -- gc racing uploads ----------------------------------------------------------------------------

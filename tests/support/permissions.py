@@ -62,10 +62,19 @@ def is_page(rule: str) -> bool:
     return not rule.startswith("/api/")
 
 
-def classify(response: TestResponse, *, page: bool, method: str, hidden: frozenset[str] = PROJECT_NOT_FOUND) -> str:
+def classify(
+    response: TestResponse,
+    *,
+    page: bool,
+    method: str,
+    hidden: frozenset[str] = PROJECT_NOT_FOUND,
+    answers: frozenset[str] = frozenset(),
+) -> str:
     """What the response says about the permission decision (anything else is ``ALLOWED``: the
     test then checks separately that the request did succeed). ``hidden``: the API messages of a
-    404 that hides something (other 404s, a missing model, say, are answers of an allowed request)."""
+    404 that hides something (other 404s, a missing model, say, are answers of an allowed request);
+    ``answers``: the API messages of a 403 that is what the route answers a caller it allows (GitLab
+    Workhorse's pre-authorization refuses everyone who is not Workhorse)."""
     status = response.status_code
     if page:
         if status in (301, 302, 303, 307, 308) and urlsplit(response.headers.get("Location", "")).path == SIGN_IN:
@@ -81,7 +90,8 @@ def classify(response: TestResponse, *, page: bool, method: str, hidden: frozens
     if status == 401:
         return UNAUTHENTICATED
     if status == 403:
-        return FORBIDDEN
+        body = response.get_json(silent=True) or {}
+        return ALLOWED if isinstance(body, dict) and body.get("message") in answers else FORBIDDEN
     if status == 404:
         body = response.get_json(silent=True) or {}
         if isinstance(body, dict) and body.get("message") in hidden:

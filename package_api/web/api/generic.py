@@ -2,6 +2,8 @@
 a whole package as one zip."""
 from __future__ import annotations
 
+from typing import NoReturn
+
 from flask import Blueprint, Response, jsonify, request
 
 from package_api.access.policy import Action
@@ -10,7 +12,7 @@ from package_api.packages.service import parse_status
 from package_api.web.api import entities
 from package_api.web.api.context import archive_services, authorized_project, package_services
 from package_api.web.api.downloads import archive_response, file_response
-from package_api.web.api.upload_bodies import receive
+from package_api.web.api.upload_bodies import receive, refuse_workhorse_authorization
 
 bp = Blueprint("generic_packages", __name__, url_prefix="/api/v4")
 
@@ -30,6 +32,13 @@ def upload(project_ref: str, package_name: str, package_version: str, file_path:
     if selected:
         return jsonify(entities.uploaded_file(package_file)), 200
     return jsonify(message="201 Created"), 201
+
+
+@bp.put(f"{ROUTE}/authorize")
+def authorize_upload(project_ref: str, package_name: str, package_version: str, file_path: str) -> NoReturn:
+    """GitLab Workhorse's pre-authorization of an upload: never a file named ``authorize``."""
+    authorized_project(project_ref, Action.PUBLISH_PACKAGE, package=(package_name, package_version))
+    refuse_workhorse_authorization()
 
 
 @bp.get(ROUTE)

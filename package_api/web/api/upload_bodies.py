@@ -1,20 +1,24 @@
 """Receiving a file from a request, shared by every upload route (generic packages, ml_models)."""
 from __future__ import annotations
 
+from typing import BinaryIO, NoReturn, cast
+
 from flask import request
 
 from package_api import names
 from package_api.access.models import Project
-from package_api.errors import InvalidParameter
+from package_api.errors import Forbidden, InvalidParameter
 from package_api.packages.models import PackageFile, PackageStatus
 from package_api.packages.streams import ExpectedDigests
+from package_api.web.api import multipart
 from package_api.web.api.context import package_services, principal
 
 
 def receive(
     project: Project, name: str, version: str, path: str, *, status: PackageStatus | None, spaces_in_name: bool = False
 ) -> PackageFile:
-    """Store the request body as ``name/version/path``, checked against the digests the request
+    """Store the request body as ``name/version/path`` (of a ``multipart/form-data`` body, its
+    ``file`` field: ``package_api.web.api.multipart``), checked against the digests the request
     declares; or, for ``?sha256=<hex>`` without a body, attach the bytes of the project's file with
     that digest (upload by digest: ``curl -X PUT '...?sha256=<hex>'``). A CI job's token records the
     job as the package's provenance, in the upload's transaction."""
@@ -32,19 +36,40 @@ def receive(
             status=status,
             spaces_in_name=spaces_in_name,
         )
+    body: BinaryIO = request.stream
+    content_length = request.content_length
+    if multipart.is_multipart(request.content_type):  # curl --form file=@model.onnx: the file field
+        body, content_length = cast(BinaryIO, multipart.FilePart(request.stream, request.content_type)), None
     return service.upload(
         project,
         name,
         version,
         path,
-        request.stream,
+        body,
         creator=creator,
         job_id=job_id,
         status=status,
-        content_length=request.content_length,
+        content_length=content_length,
         spaces_in_name=spaces_in_name,
         expected=_expected_digests(),
     )
+
+
+#: GitLab answers ``PUT .../<file>/authorize`` for its Workhorse proxy only: Workhorse asks there
+#: before an upload (where to put the bytes, how many it may take), then sends the upload itself to
+#: ``PUT .../<file>``; any other client gets a 403 (``require_gitlab_workhorse!``). There is no
+#: Workhorse here, so every client gets that answer, with the reason, and nothing is stored (the
+#: generic route would otherwise take it for a file ``authorize`` in a folder named like the file).
+WORKHORSE_ONLY = (
+    "Request should be executed via GitLab Workhorse: upload the file with a PUT to its own URL "
+    "(curl --upload-file <path> <URL without /authorize>)"
+)
+
+
+def refuse_workhorse_authorization() -> NoReturn:
+    """Answer Workhorse's pre-authorization as GitLab answers a client that is not Workhorse: raise
+    ``Forbidden``. The caller checks first that the upload itself would be allowed."""
+    raise Forbidden(WORKHORSE_ONLY)
 
 
 def _has_body() -> bool:

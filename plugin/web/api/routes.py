@@ -3,7 +3,7 @@ here) and GitLab's ``packages/ml_models/:model_version_id/files`` endpoints. Err
 ``/api/v4`` mapping in ``package_api.web.api.errors``."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -23,6 +23,7 @@ from package_api.plugin_api import (
     parse_status,
     principal,
     receive,
+    refuse_workhorse_authorization,
     request_body,
     row_id,
     text_param,
@@ -229,6 +230,14 @@ def upload_file(project_ref: str, version_id: int, file_path: str) -> tuple[Resp
     row = version_services().get_in_project(project, version_id)
     receive(project, row.model.name, row.version, file_path, status=status, spaces_in_name=True)
     return jsonify(message="201 Created"), 201
+
+
+@bp.put(f"{FILES}/authorize")
+def authorize_file_upload(project_ref: str, version_id: int, file_path: str) -> NoReturn:
+    """GitLab Workhorse's pre-authorization of an upload: never a file named ``authorize``."""
+    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    version_services().get_in_project(project, version_id)
+    refuse_workhorse_authorization()
 
 
 @bp.get(FILES)
