@@ -35,6 +35,12 @@ from package_api.transactions import after_commit, commit, committed, in_unit
 LIVE_STATUSES = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
 #: ``status`` values the packages list accepts (GitLab's enum); we store a subset of them.
 LISTABLE_STATUSES = ("default", "hidden", "processing", "error", "pending_destruction", "deprecated")
+#: ``package_type`` values the packages list accepts (GitLab's enum, a 400 for any other); only
+#: ``generic`` packages are stored here, so every other type lists nothing.
+PACKAGE_TYPES = (
+    "maven", "npm", "conan", "nuget", "pypi", "composer", "generic", "golang", "debian", "rubygems", "helm",
+    "terraform_module", "rpm", "ml_model",
+)
 ORDERS = {"created_at": Package.created_at, "name": Package.name, "version": Package.version, "type": Package.package_type}
 FILE_ORDERS = {"id": PackageFile.id, "created_at": PackageFile.created_at, "file_name": PackageFile.file_name}
 
@@ -463,13 +469,15 @@ class PackageService:
         page: int = 1,
         per_page: int = 20,
     ) -> Page:
+        """A page of ``project``'s packages; raise ``InvalidParameter`` for a value GitLab refuses
+        (``package_type``, ``status``, ``order_by``, ``sort``)."""
         query = select(Package).where(Package.project_id == project.id)
         if status is not None:
             query = query.where(Package.status == choice("status", status, LISTABLE_STATUSES))
         else:
             query = query.where(Package.status == PackageStatus.DEFAULT)
         if package_type is not None:
-            query = query.where(Package.package_type == package_type)
+            query = query.where(Package.package_type == choice("package_type", package_type, PACKAGE_TYPES))
         if package_name:
             query = query.where(contains(Package.name, package_name))
         if package_version:

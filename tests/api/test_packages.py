@@ -74,6 +74,8 @@ def test_order_and_sort(client, project, dev):
         ("?order_by=size", "order_by does not have a valid value"),
         ("?sort=up", "sort does not have a valid value"),
         ("?status=gone", "status does not have a valid value"),
+        ("?package_type=bogus", "package_type does not have a valid value"),
+        ("?package_type=", "package_type does not have a valid value"),
         ("?page=x", "page is invalid"),
         ("?per_page=0", "per_page does not have a valid value"),
     ],

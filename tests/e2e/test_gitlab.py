@@ -100,6 +100,17 @@ def test_packages_and_their_files_are_listed(project: Project) -> None:
     assert package_file.file_sha256 == hashlib.sha256(data).hexdigest()
 
 
+def test_packages_are_listed_by_type_and_an_unknown_type_is_refused(project: Project) -> None:
+    project.generic_packages.upload(**FRAUD, file_name="model.onnx", data=b"w")
+
+    assert [p.name for p in project.packages.list(package_type="generic", get_all=True)] == ["fraud-detector"]
+    assert project.packages.list(package_type="maven", get_all=True) == []
+    with pytest.raises(gitlab.GitlabListError) as refused:
+        project.packages.list(package_type="bogus", get_all=True)
+    assert refused.value.response_code == 400
+    assert "package_type does not have a valid value" in str(refused.value.error_message)
+
+
 def test_deleted_package_disappears_and_cannot_be_downloaded(project: Project) -> None:
     project.generic_packages.upload(**FRAUD, file_name="model.onnx", data=b"w")
     [package] = project.packages.list(get_all=True)
