@@ -42,7 +42,7 @@ from package_api.access.tokens import (
 from package_api.access.users import UserService
 from package_api.db import DbSession
 from package_api.errors import InvalidCsrfToken, Unauthorized
-from package_api.identity import ANONYMOUS, Principal, PrincipalKind
+from package_api.identity import ANONYMOUS, COMMAND_LINE, Actor, Principal, PrincipalKind
 
 #: Keys of the signed session cookie.
 SESSION_USER_ID = "user_id"
@@ -232,11 +232,13 @@ class CredentialResolver:
         raise Unauthorized("invalid token")
 
 
-def default_resolver(session: DbSession) -> CredentialResolver:
-    """The resolver every surface uses."""
+def default_resolver(session: DbSession, *, actor: Actor = COMMAND_LINE) -> CredentialResolver:
+    """The resolver every surface uses. ``actor``: who the audit trail says made what resolving
+    changes (a leaked rotated token revokes its family: ``TokenService.revoke_family``), the
+    request's anonymous caller from its address."""
     return CredentialResolver(
         [
-            PersonalAccessTokenAuthenticator(TokenService(session)),
+            PersonalAccessTokenAuthenticator(TokenService(session, actor=actor)),
             DeployTokenAuthenticator(DeployTokenService(session)),
             JobTokenAuthenticator(JobService(session)),
             CiTokenAuthenticator(CiTokenService(session)),

@@ -138,6 +138,15 @@ class PersonalAccessToken(DbModel):
     scopes: Mapped[str] = mapped_column(String(255))  # comma-separated
     expires_at: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The token this one replaced when that one was rotated (GitLab's
+    #: ``previous_personal_access_token_id``): a chain of rotations is a token family.
+    previous_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey(
+            "personal_access_tokens.id", ondelete="SET NULL", name="fk_personal_access_tokens_previous_token_id"
+        ),
+        nullable=True,
+        index=True,
+    )
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
 

@@ -7,6 +7,10 @@ ask. CI job tokens live with their jobs (``package_api.access.ci_jobs``). Creati
 are recorded in the audit trail here, whichever surface asks, and committed with the change; revoking a
 revoked token records nothing. Accepting a token (``find_active``) stamps its ``last_used_at`` and
 commits the stamp.
+
+Rotating a personal or project access token revokes it and issues its successor, which names it
+(``previous_token_id``): a chain of rotations is a token family. A revoked token of a family that is
+used again, to authenticate or to be rotated, revokes the family's live token (``revoke_family``).
 """
 from __future__ import annotations
 
@@ -37,6 +41,10 @@ JOB_TOKEN_PREFIX = "msjob-"
 STAMP_EVERY = datetime.timedelta(minutes=1)
 #: The kinds of principal a personal access token authenticates (a project access token is one too).
 OWN_TOKEN_KINDS = frozenset({PrincipalKind.PERSONAL_ACCESS_TOKEN, PrincipalKind.PROJECT_ACCESS_TOKEN})
+#: How long a rotated token lives when the rotation names no ``expires_at``: GitLab's week, which it
+#: gives wherever tokens must expire (its default, ``require_personal_access_token_expiry``). Tokens
+#: need no expiry here, yet a rotation never turns a token that would expire into one that never does.
+ROTATED_TOKEN_LIFETIME = datetime.timedelta(weeks=1)
 
 
 def digest(token: str) -> str:
@@ -181,9 +189,12 @@ class TokenService:
 
     def find_active(self, secret: str) -> PersonalAccessToken | None:
         """Return the live token with this secret, stamping ``last_used_at`` (committed); ``None``
-        otherwise."""
+        otherwise. A revoked token that was rotated revokes its family (``revoke_family``)."""
         row = find_by_digest(self.session, PersonalAccessToken, secret)
         now = self.clock()
+        if row is not None and row.revoked:
+            self.revoke_family(row)
+            return None
         if row is None or not is_live(row, now):
             return None
         stamp(self.session, row, now)
@@ -231,20 +242,109 @@ class TokenService:
         for other credentials."""
         return self._revoke(self.find_own(principal))
 
-    def _revoke(self, row: PersonalAccessToken) -> PersonalAccessToken:
+    def _revoke(self, row: PersonalAccessToken, **details: object) -> PersonalAccessToken:
         if row.revoked:
             return row
         with unit_of_work(self.session):
             row.revoked = True
             project_id = row.user.bot_project_id
             if project_id is None:
-                _record_personal(self.session, self.actor, "personal_access_token_revoked", row)
+                _record_personal(self.session, self.actor, "personal_access_token_revoked", row, **details)
             else:
                 self.session.execute(
                     delete(Membership).where(Membership.project_id == project_id, Membership.user_id == row.user_id)
                 )
-                _record_personal(self.session, self.actor, "project_access_token_revoked", row, project=project_id)
+                _record_personal(
+                    self.session, self.actor, "project_access_token_revoked", row, project=project_id, **details
+                )
         return row
+
+    # -- rotation -------------------------------------------------------------------------------
+
+    def rotate(
+        self, token_id: int, user: User, expires_at: datetime.date | None = None
+    ) -> tuple[PersonalAccessToken, str]:
+        """Rotate ``user``'s token (any token for admins): see ``_rotate``. Raise ``NotFound("Token")``."""
+        return self._rotate(self.get(token_id, user), expires_at)
+
+    def rotate_self(
+        self, principal: Principal, expires_at: datetime.date | None = None
+    ) -> tuple[PersonalAccessToken, str]:
+        """Rotate the token that authenticated ``principal``: see ``_rotate``. Raise
+        ``NotFound("Token")`` for other credentials."""
+        return self._rotate(self.find_own(principal), expires_at)
+
+    def rotate_for_project(
+        self, project: Project, token_id: int, expires_at: datetime.date | None = None
+    ) -> tuple[PersonalAccessToken, str]:
+        """Rotate a project access token of ``project`` (its bot stays a member with its role): see
+        ``_rotate``. Raise ``NotFound("Token")``."""
+        return self._rotate(self.get_for_project(project, token_id), expires_at)
+
+    def rotate_self_for_project(
+        self, project: Project, principal: Principal, expires_at: datetime.date | None = None
+    ) -> tuple[PersonalAccessToken, str]:
+        """Rotate the project access token of ``project`` that authenticated ``principal``: see
+        ``_rotate``. Raise ``NotFound("Token")`` for any other credential."""
+        row = self.find_own(principal)
+        if row.user.bot_project_id != project.id:
+            raise NotFound("Token")
+        return self._rotate(row, expires_at)
+
+    def _rotate(
+        self, row: PersonalAccessToken, expires_at: datetime.date | None
+    ) -> tuple[PersonalAccessToken, str]:
+        """Revoke ``row`` and issue its successor (same owner, name and scopes; a project bot keeps its
+        membership), expiring at ``expires_at`` or in ``ROTATED_TOKEN_LIFETIME``, and commit; return
+        the successor and its secret. Raise ``InvalidParameter`` for an ``expires_at`` not in the
+        future, and ``InvalidInput`` for a revoked token, whose family is revoked then (GitLab's
+        automatic reuse detection: a revoked token being rotated was leaked)."""
+        if row.revoked:
+            self.revoke_family(row)
+            raise InvalidInput("Token already revoked")
+        expiry = self._expiry(expires_at) if expires_at is not None else self.clock().date() + ROTATED_TOKEN_LIFETIME
+        secret = new_secret(TOKEN_PREFIX)
+        with unit_of_work(self.session):
+            row.revoked = True
+            successor = PersonalAccessToken(
+                user_id=row.user_id,
+                name=row.name,
+                token_digest=digest(secret),
+                scopes=row.scopes,
+                expires_at=expiry,
+                previous_token_id=row.id,
+            )
+            self.session.add(successor)
+            self.session.flush()
+            project_id = row.user.bot_project_id
+            _record_personal(
+                self.session,
+                self.actor,
+                "personal_access_token_rotated" if project_id is None else "project_access_token_rotated",
+                successor,
+                project=project_id,
+                rotated_from=row.id,
+                expires_at=expiry,
+            )
+        return successor, secret
+
+    def revoke_family(self, row: PersonalAccessToken) -> list[PersonalAccessToken]:
+        """Revoke every live token rotated from ``row``, directly or not, and commit; return them.
+        Called when the revoked ``row`` is used again (to sign in, or to be rotated): it leaked, so
+        whoever holds it may hold its successor too (GitLab's automatic reuse detection)."""
+        family: list[PersonalAccessToken] = []
+        parents = [row.id]
+        while parents:
+            rotated_from = PersonalAccessToken.previous_token_id.in_(parents)
+            children = list(self.session.scalars(select(PersonalAccessToken).where(rotated_from)))
+            family += children
+            parents = [child.id for child in children]
+        live = [token for token in family if not token.revoked]
+        if live:
+            with unit_of_work(self.session):
+                for token in live:
+                    self._revoke(token, reason="a revoked token of its family was used", used_token=row.id)
+        return live
 
     def page(
         self,

@@ -96,6 +96,9 @@ READ_PROJECT, READ_PACKAGE, PUBLISH_PACKAGE, DELETE_PACKAGE = "READ_PROJECT", "R
 READ_MODEL, WRITE_MODEL = "READ_MODEL", "WRITE_MODEL"
 ADMIN_PROJECT, OWN_PROJECT = "ADMIN_PROJECT", "OWN_PROJECT"
 REGISTER_JOB, READ_JOB, FINISH_JOB = "REGISTER_JOB", "READ_JOB", "FINISH_JOB"
+#: A project access token rotating itself: a credential that speaks for a person, with ``api``, in a
+#: project it sees (only a bot's token of that project is then found: everyone else's is a 404).
+OWN_PROJECT_TOKEN = "OWN_PROJECT_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,9 @@ def expected(action: str, who: Who, project: ProjectSpec | None, *, method: str,
     if action in ACCOUNT_NEEDS:
         return expected_of_account(ACCOUNT_NEEDS[action], who)
     assert project is not None
+    if action == OWN_PROJECT_TOKEN:
+        account = expected_of_account(ACCOUNT_NEEDS[ACCOUNT_WRITE], who)
+        return account if account != ALLOWED else expected(READ_PROJECT, who, project, method=method, page=page)
     if action == FINISH_JOB:  # the project's CI token, or a Maintainer who ends a leaked job token
         return expected(REGISTER_JOB if who.kind == "ci" else ADMIN_PROJECT, who, project, method=method, page=page)
     anonymous, elsewhere = who.kind == "anonymous", who.confined_elsewhere(project.key)
@@ -350,6 +356,11 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {P}/access_tokens/<int:token_id>": expect(ADMIN_PROJECT, at(token_id=lambda c: c.seed.bot_token_id)),
     f"POST {P}/access_tokens": expect(ADMIN_PROJECT, body(name=unique("bot"), scopes=["read_api"], access_level=10)),
     f"DELETE {P}/access_tokens/<int:token_id>": expect(ADMIN_PROJECT, revoke(lambda c: c.new_project_token())),
+    f"POST {P}/access_tokens/<int:token_id>/rotate": expect(ADMIN_PROJECT, revoke(lambda c: c.new_project_token())),
+    # Only a bot's own token of the project is found; anyone else's credential is not one (404).
+    f"POST {P}/access_tokens/self/rotate": expect(
+        OWN_PROJECT_TOKEN, own_fresh_token, ok_for=(("user", 404), ("session", 404))
+    ),
     f"GET {P}/deploy_tokens": expect(ADMIN_PROJECT),
     f"GET {P}/deploy_tokens/<int:token_id>": expect(ADMIN_PROJECT, at(token_id=lambda c: c.seed.deploy_token_id)),
     f"POST {P}/deploy_tokens": expect(ADMIN_PROJECT, body(name=unique("deploy"), scopes=["read_package_registry"])),
@@ -377,10 +388,14 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     # The browser session holds no token: "self" is not found for it.
     "GET /api/v4/personal_access_tokens/self": expect(ACCOUNT, ok_for=(("session", 404),)),
     "DELETE /api/v4/personal_access_tokens/self": expect(ACCOUNT, own_fresh_token, ok_for=(("session", 404),)),
+    "POST /api/v4/personal_access_tokens/self/rotate": expect(ACCOUNT_WRITE, own_fresh_token, ok_for=(("session", 404),)),
     "GET /api/v4/personal_access_tokens/<int:token_id>": expect(
         DEVELOPERS_TOKEN, at(token_id=lambda c: c.world.developer_token_id), hidden=("404 Token Not Found",)
     ),
     "DELETE /api/v4/personal_access_tokens/<int:token_id>": expect(
+        DEVELOPERS_TOKEN_WRITE, revoke(lambda c: c.new_personal_token()), hidden=("404 Token Not Found",)
+    ),
+    "POST /api/v4/personal_access_tokens/<int:token_id>/rotate": expect(
         DEVELOPERS_TOKEN_WRITE, revoke(lambda c: c.new_personal_token()), hidden=("404 Token Not Found",)
     ),
     "GET /api/v4/openapi.json": expect(PUBLIC),

@@ -2,6 +2,7 @@
 managers against a real ``modelshelf serve``, used as GitLab admins and maintainers use them."""
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Iterator
 
@@ -129,6 +130,56 @@ def test_personal_access_tokens_are_listed_read_and_revoked(accounts: dict[str, 
         as_bob.personal_access_tokens.delete("self")
         with pytest.raises(gitlab.GitlabAuthenticationError):
             as_bob.auth()
+
+
+def test_personal_access_tokens_rotate(accounts: dict[str, Account]) -> None:
+    """python-gitlab's ``rotate()``: the object becomes its successor; the old token is dead, and
+    using it again revokes the successor too (GitLab's automatic reuse detection)."""
+    next_month = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
+    with client_for(accounts["root"]) as admin:
+        made = admin.users.get(user_id(admin, "bob"), lazy=True).personal_access_tokens.create(
+            {"name": "deploy-script", "scopes": ["api"]}
+        )
+
+    with client_for(accounts["bob"], made.token) as as_bob:
+        token = as_bob.personal_access_tokens.get(made.id)
+        rotated = token.rotate(expires_at=next_month)
+    assert (token.id, token.token, token.name, token.expires_at) == (rotated["id"], rotated["token"], "deploy-script", next_month)
+    assert token.id != made.id
+    with client_for(accounts["bob"], token.token) as as_new:
+        as_new.auth()
+        assert as_new.user is not None and as_new.user.username == "bob"
+        itself = as_new.personal_access_tokens.rotate("self")
+    in_a_week = (datetime.date.today() + datetime.timedelta(days=7)).isoformat()
+    assert itself["expires_at"] == in_a_week and itself["name"] == "deploy-script"
+
+    with client_for(accounts["bob"], itself["token"]) as as_newest:
+        as_newest.auth()
+    with client_for(accounts["bob"], made.token) as leaked, pytest.raises(gitlab.GitlabAuthenticationError):
+        leaked.auth()
+    with client_for(accounts["bob"], itself["token"]) as as_newest, pytest.raises(gitlab.GitlabAuthenticationError):
+        as_newest.auth()
+
+
+def test_project_access_tokens_rotate(project: Project, accounts: dict[str, Account]) -> None:
+    created = project.access_tokens.create({"name": "publisher", "scopes": ["api"], "access_level": 30})
+    first = created.token
+
+    created.rotate()
+
+    assert created.token != first and created.access_level == 30
+    assert created.expires_at == (datetime.date.today() + datetime.timedelta(days=7)).isoformat()
+    with client_for(accounts["alice"], created.token) as as_bot:
+        bot_project = as_bot.projects.get(project.id)
+        bot_project.generic_packages.upload(package_name="built", package_version="nightly", file_name="m.bin", data=b"m")
+        own = bot_project.access_tokens.get(created.id, lazy=True)
+        rotated = own.rotate(self_rotate=True)
+    assert rotated["access_level"] == 30 and rotated["user_id"] == created.user_id
+    with client_for(accounts["alice"], rotated["token"]) as as_bot:
+        assert as_bot.projects.get(project.id).generic_packages.download(
+            package_name="built", package_version="nightly", file_name="m.bin"
+        ) == b"m"
+    assert [t.active for t in project.access_tokens.list(get_all=True)] == [False, False, True]
 
 
 def test_admins_create_users_and_others_cannot(accounts: dict[str, Account], gl: gitlab.Gitlab) -> None:

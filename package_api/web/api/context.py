@@ -18,7 +18,7 @@ from package_api.access.tokens import CiTokenService, DeployTokenService, TokenS
 from package_api.access.users import UserService
 from package_api.db import db
 from package_api.errors import NotFound, Unauthorized
-from package_api.identity import Actor, Principal
+from package_api.identity import ANONYMOUS, Actor, Principal
 from package_api.packages.archives import ArchiveService
 from package_api.packages.models import Package
 from package_api.packages.service import PackageService
@@ -33,7 +33,8 @@ def principal() -> Principal:
     """
     if "principal" not in g:
         credentials = api_credentials(request.headers, request.args, session, request.method)
-        g.principal = default_resolver(db.session).resolve(credentials)
+        resolving = Actor(ANONYMOUS, request.remote_addr or "")  # who is asking is not known yet
+        g.principal = default_resolver(db.session, actor=resolving).resolve(credentials)
     return cast(Principal, g.principal)  # ``g`` is untyped: this is what the branch above stored
 
 

@@ -3,8 +3,12 @@ tokens (``resource_access_tokens.rb``).
 
 A token's secret is in the answer that creates it and nowhere else. Revoking a project access token
 also ends its bot's membership, so the bot can do nothing in the project even with another token.
+Rotating a token (``POST .../rotate``, python-gitlab's ``rotate()``) revokes it and answers its
+successor with the secret, as GitLab does (200); a project bot keeps its membership.
 """
 from __future__ import annotations
+
+import datetime
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -100,6 +104,26 @@ def get_personal_token(token_id: int) -> Response:
     return jsonify(_entity(_tokens().get(token_id, caller.user)))
 
 
+def _rotation_expiry() -> datetime.date | None:
+    """The ``expires_at`` a rotation asks for (a week from today when none: ``TokenService._rotate``)."""
+    return parse_expiry(params.request_params().get("expires_at"))
+
+
+@bp.post("/personal_access_tokens/self/rotate")
+def rotate_self_token() -> tuple[Response, int]:
+    # GitLab: the api (or self_rotate) scope; a read_api token cannot rotate itself.
+    row, secret = _tokens().rotate_self(account_caller(write=True), _rotation_expiry())
+    return jsonify(_entity(row, secret)), 200
+
+
+@bp.post("/personal_access_tokens/<int:token_id>/rotate")
+def rotate_personal_token(token_id: int) -> tuple[Response, int]:
+    caller = account_caller(write=True)
+    assert caller.user is not None
+    row, secret = _tokens().rotate(token_id, caller.user, _rotation_expiry())
+    return jsonify(_entity(row, secret)), 200
+
+
 @bp.delete("/personal_access_tokens/self")
 def revoke_self_token() -> tuple[str, int]:
     # Any scope may give itself up: it only takes power away.
@@ -159,6 +183,22 @@ def create_project_token(project_ref: str) -> tuple[Response, int]:
         parse_expiry(values.get("expires_at")),
     )
     return jsonify(_project_entity(row, secret)), 201
+
+
+@bp.post("/projects/<project:project_ref>/access_tokens/<int:token_id>/rotate")
+def rotate_project_token(project_ref: str, token_id: int) -> tuple[Response, int]:
+    # The bot keeps its role, which is never above a Maintainer's (creation saw to it).
+    project = authorized_project(project_ref, Action.ADMIN_PROJECT)
+    row, secret = _tokens().rotate_for_project(project, token_id, _rotation_expiry())
+    return jsonify(_project_entity(row, secret)), 200
+
+
+@bp.post("/projects/<project:project_ref>/access_tokens/self/rotate")
+def rotate_self_project_token(project_ref: str) -> tuple[Response, int]:
+    caller = account_caller(write=True)  # the api scope, as GitLab's self-rotation
+    project = authorized_project(project_ref, Action.READ_PROJECT)
+    row, secret = _tokens().rotate_self_for_project(project, caller, _rotation_expiry())
+    return jsonify(_project_entity(row, secret)), 200
 
 
 @bp.delete("/projects/<project:project_ref>/access_tokens/<int:token_id>")
