@@ -242,7 +242,7 @@ class TokenService:
         for other credentials."""
         return self._revoke(self.find_own(principal))
 
-    def _revoke(self, row: PersonalAccessToken, **details: object) -> PersonalAccessToken:
+    def _revoke(self, row: PersonalAccessToken, **details: Any) -> PersonalAccessToken:
         if row.revoked:
             return row
         with unit_of_work(self.session):

@@ -14,6 +14,7 @@ development server and test client set both). A server that sets neither is not 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -68,12 +69,16 @@ def check() -> None:
     raise InvalidInput(f"an encoded slash (%2F) is allowed in a project or a file path only: {path}")
 
 
-def _route(path: str, method: str) -> tuple[str, dict[str, Any]] | None:
+def _route(path: str, method: str) -> tuple[Any, Mapping[str, Any]] | None:
+    """The endpoint and arguments the app's routes give ``path``, or ``None`` if none takes it."""
+    adapter = current_app.create_url_adapter(request)
+    if adapter is None:
+        return None
     try:
-        return current_app.create_url_adapter(request).match(path, method=method)  # type: ignore[union-attr]
+        return adapter.match(path, method=method)
     except HTTPException:
         return None
 
 
-def _restored(args: dict[str, Any], placeholder: str) -> dict[str, Any]:
+def _restored(args: Mapping[str, Any], placeholder: str) -> dict[str, Any]:
     return {k: v.replace(placeholder, "/") if isinstance(v, str) else v for k, v in args.items()}

@@ -9,14 +9,12 @@ part headers, other fields) is never stored. Other fields are read past and drop
 """
 from __future__ import annotations
 
-from typing import BinaryIO
-
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 from werkzeug.sansio.multipart import NEED_DATA, Data, Epilogue, Field, File, MultipartDecoder
 
 from package_api.errors import InvalidInput
-from package_api.storage import CHUNK_SIZE
+from package_api.storage import CHUNK_SIZE, Readable
 
 #: The form field that carries the file, as Workhorse reads it.
 FILE_FIELD = "file"
@@ -34,7 +32,7 @@ class FilePart:
     ``read`` as any upload body. Reading raises ``InvalidInput`` for a body that is not well-formed
     multipart, has no ``file`` field, or has more than one."""
 
-    def __init__(self, stream: BinaryIO, content_type: str | None, *, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(self, stream: Readable, content_type: str | None, *, chunk_size: int = CHUNK_SIZE) -> None:
         boundary = parse_options_header(content_type)[1].get("boundary")
         if not boundary:
             raise InvalidInput("a multipart/form-data body needs a boundary in its Content-Type")
@@ -47,7 +45,7 @@ class FilePart:
         self._file_done = False
         self._ended = False
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1, /) -> bytes:
         wanted = size if size is not None and size > 0 else self._chunk_size
         while len(self._pending) < wanted and not self._file_done:
             self._next()

@@ -1,7 +1,7 @@
 """Receiving a file from a request, shared by every upload route (generic packages, ml_models)."""
 from __future__ import annotations
 
-from typing import BinaryIO, NoReturn, cast
+from typing import NoReturn
 
 from flask import request
 
@@ -10,6 +10,7 @@ from package_api.access.models import Project
 from package_api.errors import Forbidden, InvalidParameter
 from package_api.packages.models import PackageFile, PackageStatus
 from package_api.packages.streams import ExpectedDigests
+from package_api.storage import Readable
 from package_api.web.api import multipart
 from package_api.web.api.context import package_services, principal
 
@@ -36,10 +37,10 @@ def receive(
             status=status,
             spaces_in_name=spaces_in_name,
         )
-    body: BinaryIO = request.stream
+    body: Readable = request.stream
     content_length = request.content_length
     if multipart.is_multipart(request.content_type):  # curl --form file=@model.onnx: the file field
-        body, content_length = cast(BinaryIO, multipart.FilePart(request.stream, request.content_type)), None
+        body, content_length = multipart.FilePart(request.stream, request.content_type), None
     return service.upload(
         project,
         name,
