@@ -1,5 +1,11 @@
-"""Users: created by admins, signed in with a password hashed by werkzeug.security."""
+"""Users: created by admins, signed in with a password hashed by werkzeug.security. Admins change
+a user's name, admin flag or password (``update``, the API's ``PUT /users/:id``, ``modelshelf admin
+set-password``); users change their own password knowing the current one (``change_own_password``).
+Every change is audited: ``user_created``, ``user_updated`` (its details say what changed, never
+the password itself)."""
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -13,6 +19,15 @@ from package_api.paging import Page, contains, query_page
 from package_api.transactions import unit_of_work
 
 MIN_PASSWORD_LENGTH = 8
+#: What a password change records instead of the password.
+PASSWORD_CHANGED = "changed"
+
+
+def valid_password(password: str) -> str:
+    """Return ``password`` if it is long enough; raise ``InvalidParameter``."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidParameter("password", f"is too short (minimum is {MIN_PASSWORD_LENGTH} characters)")
+    return password
 
 
 class UserService:
@@ -30,8 +45,8 @@ class UserService:
         username = names.username(username)
         if self.find(username) is not None:
             raise AlreadyExists("Username")
-        if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-            raise InvalidParameter("password", f"is too short (minimum is {MIN_PASSWORD_LENGTH} characters)")
+        if password is not None:
+            password = valid_password(password)
         user = User(
             username=username,
             name=names.token_name(name) if name else username,
@@ -59,11 +74,57 @@ class UserService:
         return self.session.get(User, user_id)
 
     def set_password(self, user: User, password: str) -> None:
-        """Replace the user's password and commit; raise ``InvalidParameter`` if it is too short."""
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise InvalidParameter("password", f"is too short (minimum is {MIN_PASSWORD_LENGTH} characters)")
+        """Replace the user's password (audited as ``user_updated``) and commit; raise
+        ``InvalidParameter`` if it is too short. Sessions signed in before end (their fingerprint
+        holds the old hash); personal access tokens keep working."""
+        self.update(user, password=password)
+
+    def change_own_password(self, user: User, current: str, password: str, confirmation: str) -> None:
+        """The user's own change: ``current`` must be their password and ``confirmation`` repeat the
+        new one; raise ``InvalidParameter`` (``current_password``, ``password_confirmation``,
+        ``password``) otherwise. Audited and committed as ``set_password``."""
+        if not user.password_hash or not check_password_hash(user.password_hash, current):
+            raise InvalidParameter("current_password", "is incorrect")
+        valid_password(password)
+        if password != confirmation:
+            raise InvalidParameter("password_confirmation", "doesn't match the new password")
+        self.set_password(user, password)
+
+    def update(
+        self, user: User, *, name: str | None = None, admin: bool | None = None, password: str | None = None
+    ) -> User:
+        """Change what is given (``None``: left as it is) and commit, audited as one ``user_updated``
+        event whose details say what changed (a password only that it did); nothing changed, no
+        event. Raise ``InvalidParameter`` for a bad name or a short password, before changing any,
+        and for a password or the admin flag of a project bot (it acts in its project only: signed in
+        to the pages, it would act everywhere)."""
+        if user.is_bot and (password is not None or admin):
+            raise InvalidParameter("password" if password is not None else "admin", "cannot be set for a project bot")
+        new_name = names.token_name(name) if name is not None else None
+        new_hash = generate_password_hash(valid_password(password)) if password is not None else None
         with unit_of_work(self.session):
-            user.password_hash = generate_password_hash(password)
+            changes: dict[str, Any] = {}
+            if new_name is not None and new_name != user.name:
+                changes["name"] = {"from": user.name, "to": new_name}
+                user.name = new_name
+            if admin is not None and admin != user.is_admin:
+                changes["admin"] = {"from": user.is_admin, "to": admin}
+                user.is_admin = admin
+            if new_hash is not None:
+                changes["password"] = PASSWORD_CHANGED
+                user.password_hash = new_hash
+            if changes:
+                audit.record(
+                    self.session,
+                    "user_updated",
+                    project=None,
+                    target_type="User",
+                    target_id=user.id,
+                    target_details=user.username,
+                    details=changes,
+                    actor=self.actor,
+                )
+        return user
 
     def page(
         self,

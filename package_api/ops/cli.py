@@ -81,20 +81,51 @@ def admin() -> None:
     """Manage users, projects and tokens."""
 
 
+def _read_password() -> str:
+    """A password for the web UI: typed twice without echo on a terminal, else one line of stdin
+    (``printf '%s\\n' "$PASSWORD" | modelshelf admin ...``)."""
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True))
+    return sys.stdin.readline().rstrip("\r\n")
+
+
 @admin.command("create-user")
 @click.argument("username")
 @click.option("--admin", "is_admin", is_flag=True, help="Make the user an administrator.")
-@click.option("--password-stdin", is_flag=True, help="Read a password (for the web UI) from stdin.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Give the user a password for the web UI: typed twice without echo on a terminal, else read from stdin.",
+)
 @data_dir_option
 def create_user(username: str, is_admin: bool, password_stdin: bool, data_dir: str | None) -> None:
     """Create a user."""
-    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     with _app(data_dir).app_context():
+        users = services.user_service(actor=COMMAND_LINE)
+        if users.find(username) is not None:  # before asking for a password it would not take
+            raise _Fail(f"Username already exists (a new password: modelshelf admin set-password {username})")
+        password = _read_password() if password_stdin else None
         try:
-            user = services.user_service(actor=COMMAND_LINE).create(username, password, admin=is_admin)
+            user = users.create(username, password, admin=is_admin)
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None
         click.echo(f"created user {user.username} (id {user.id})", err=True)
+
+
+@admin.command("set-password")
+@click.argument("username", metavar="USER")
+@data_dir_option
+def set_password(username: str, data_dir: str | None) -> None:
+    """Give USER a new password for the web UI: typed twice without echo on a terminal, else read
+    as one line from stdin. USER's browser sessions end; their tokens keep working."""
+    with _app(data_dir).app_context():
+        users = services.user_service(actor=COMMAND_LINE)
+        try:
+            user = users.get(username)
+            users.set_password(user, _read_password())
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+        click.echo(f"password of {user.username} changed", err=True)
 
 
 @admin.command("create-project")

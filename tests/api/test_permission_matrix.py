@@ -379,6 +379,9 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     "GET /api/v4/users": expect(PUBLIC),
     "GET /api/v4/users/<int:user_id>": expect(PUBLIC),
     "POST /api/v4/users": expect(ADMIN_WRITE, body(username=unique("made-user"))),
+    "PUT /api/v4/users/<int:user_id>": expect(
+        ADMIN_WRITE, lambda c: c.req({"user_id": c.world.user_ids["outsider"]}, json={"name": c.unique("Outsider")})
+    ),
     "POST /api/v4/users/<int:user_id>/personal_access_tokens": expect(
         ADMIN_WRITE,
         lambda c: c.req({"user_id": c.world.user_ids["outsider"]}, json={"name": "given", "scopes": ["read_api"]}),
@@ -598,6 +601,11 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     # Administrators revoke other people's tokens through the API, not on their own settings page.
     "POST /-/user_settings/personal_access_tokens/<int:token_id>/revoke": expect(
         DEVELOPERS_OWN_TOKEN_WRITE, revoke(lambda c: c.new_personal_token())
+    ),
+    "GET /-/user_settings/password/edit": expect(ACCOUNT),
+    # A wrong current password: the form answers anyone signed in (400), and no seeded session ends.
+    "POST /-/user_settings/password": expect(
+        ACCOUNT_WRITE, form(current_password="not it", password="a new password", password_confirmation="a new password"), ok=(400,)
     ),
     # -- operations (by network, not by caller: /-/metrics answers the allowed networks, loopback here)
     "GET /-/health": expect(PUBLIC),

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from package_api.access.users import UserService
 from package_api.audit.models import AuditEvent
 from package_api.db import db
+from tests.support.pages import page_csrf, signed_in
 
 
 def test_admins_create_users(app, client, world):
@@ -109,3 +110,129 @@ def test_get_a_user(app, client, world):
     assert public.status_code == 200 and public.json["username"] == "root" and "is_admin" not in public.json
     assert as_admin.json["is_admin"] is True
     assert client.get("/api/v4/users/9999").json == {"message": "404 User Not Found"}
+
+
+# -- changing a user (PUT /users/:id, GitLab's "Modify a user") ---------------------------------------
+
+
+def _user_id(app, username):
+    with app.app_context():
+        return UserService(db.session).get(username).id
+
+
+def _events(app, username):
+    with app.app_context():
+        rows = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event_name == "user_updated", AuditEvent.target_details == username)
+        ).all()
+        return [(row.author_name, json.loads(row.details)) for row in rows]
+
+
+def test_admins_change_a_users_name_admin_flag_and_password(app, client, world):
+    outsider = _user_id(app, "outsider")
+
+    r = client.put(
+        f"/api/v4/users/{outsider}",
+        json={"name": "Olive Outsider", "admin": True, "password": "a long new password"},
+        headers=world.headers("root"),
+    )
+
+    assert r.status_code == 200
+    assert (r.json["id"], r.json["name"], r.json["is_admin"]) == (outsider, "Olive Outsider", True)
+    with app.app_context():
+        assert UserService(db.session).authenticate("outsider", "a long new password").id == outsider
+    [(author, details)] = _events(app, "outsider")
+    assert author == "root"
+    assert details == {
+        "name": {"from": "outsider", "to": "Olive Outsider"},
+        "admin": {"from": False, "to": True},
+        "password": "changed",  # never the password itself
+    }
+
+
+def test_a_form_changes_only_what_it_names_and_the_same_values_change_nothing(app, client, world):
+    reporter = _user_id(app, "reporter")
+
+    renamed = client.put(f"/api/v4/users/{reporter}", data={"name": "Rita"}, headers=world.headers("root"))
+    again = client.put(f"/api/v4/users/{reporter}", data={"name": "Rita", "admin": "false"}, headers=world.headers("root"))
+
+    assert renamed.status_code == again.status_code == 200
+    assert (again.json["name"], again.json["is_admin"]) == ("Rita", False)
+    assert [details for _, details in _events(app, "reporter")] == [{"name": {"from": "reporter", "to": "Rita"}}]
+
+
+def test_the_new_password_signs_in_and_ends_the_users_sessions(app, client, world):
+    guest = _user_id(app, "guest")
+    browser = app.test_client()
+    signed_in(app, browser, "guest")
+    assert browser.get("/api/v4/user").status_code == 200
+
+    r = client.put(f"/api/v4/users/{guest}", json={"password": "guest's new password"}, headers=world.headers("root"))
+
+    assert r.status_code == 200
+    assert browser.get("/api/v4/user").status_code == 401  # the old session is over
+    token = page_csrf(browser, "/users/sign_in")
+    form = {"username": "guest", "password": "guest's new password", "csrf_token": token}
+    assert browser.post("/users/sign_in", data=form).status_code == 302
+    assert browser.get("/api/v4/user").json["username"] == "guest"
+
+
+@pytest.mark.parametrize(("caller", "status"), [(None, 401), ("owner", 403), ("maintainer", 403)])
+def test_only_admins_change_users(app, client, world, caller, status):
+    target = _user_id(app, "developer")
+
+    r = client.put(f"/api/v4/users/{target}", json={"admin": True}, headers=world.headers(caller) if caller else {})
+
+    assert r.status_code == status
+    assert _events(app, "developer") == []
+
+
+def test_an_admins_read_api_token_cannot_change_users(app, client, world):
+    target = _user_id(app, "developer")
+
+    r = client.put(f"/api/v4/users/{target}", json={"name": "X"}, headers=world.headers("root", read_only=True))
+
+    assert (r.status_code, r.json) == (403, {"message": "403 Forbidden - insufficient_scope"})
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"),
+    [
+        ({"password": "short"}, {"error": "password is too short (minimum is 8 characters)"}),
+        ({"password": ""}, {"error": "password is too short (minimum is 8 characters)"}),
+        ({"name": "   "}, {"error": "name is invalid"}),
+        ({"admin": "perhaps"}, {"error": "admin is invalid"}),
+        # Nothing of a refused request is kept: the valid name did not change either.
+        ({"name": "Kept?", "password": "short"}, {"error": "password is too short (minimum is 8 characters)"}),
+    ],
+)
+def test_invalid_changes_are_refused_whole(app, client, world, body, answer):
+    target = _user_id(app, "developer")
+
+    r = client.put(f"/api/v4/users/{target}", json=body, headers=world.headers("root"))
+
+    assert (r.status_code, r.json) == (400, answer)
+    assert client.get(f"/api/v4/users/{target}").json["name"] == "developer"
+    assert _events(app, "developer") == []
+
+
+def test_a_project_bot_gets_no_password_and_no_admin_flag(client, world):
+    bot = client.post(
+        f"/api/v4/projects/{world.projects['private']}/access_tokens",
+        json={"name": "bot", "scopes": ["api"]},
+        headers=world.headers("owner"),
+    ).json["user_id"]
+
+    password = client.put(f"/api/v4/users/{bot}", json={"password": "a bot password"}, headers=world.headers("root"))
+    admin = client.put(f"/api/v4/users/{bot}", json={"admin": True}, headers=world.headers("root"))
+    name = client.put(f"/api/v4/users/{bot}", json={"name": "Publisher bot"}, headers=world.headers("root"))
+
+    assert (password.status_code, password.json) == (400, {"error": "password cannot be set for a project bot"})
+    assert (admin.status_code, admin.json) == (400, {"error": "admin cannot be set for a project bot"})
+    assert name.status_code == 200
+
+
+def test_changing_an_unknown_user_is_a_404(client, world):
+    r = client.put("/api/v4/users/9999", json={"name": "Nobody"}, headers=world.headers("root"))
+
+    assert (r.status_code, r.json) == (404, {"message": "404 User Not Found"})

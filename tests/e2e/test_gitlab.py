@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import gitlab
 import pytest
+import requests
 from gitlab.v4.objects import Project
 
 from tests.support.live_server import Account, create_account, running_server
@@ -165,3 +167,25 @@ def test_create_project_in_own_namespace(gl: gitlab.Gitlab) -> None:
     package = {"package_name": "p", "package_version": "1", "file_name": "f"}
     created.generic_packages.upload(**package, data=b"owner may publish")
     assert created.generic_packages.download(**package) == b"owner may publish"
+
+
+def test_an_admin_gives_a_user_a_password_and_a_name_with_python_gitlab(account: Account) -> None:
+    server = account.server
+    server.cli("admin", "create-user", "root", "--admin")
+    server.cli("admin", "create-user", "newcomer")  # as the quick start makes users: no password
+    admin_token = server.cli("admin", "create-token", "--user", "root", "--scopes", "api")
+
+    with gitlab.Gitlab(server.url, private_token=admin_token) as gl:
+        [user] = gl.users.list(username="newcomer")
+        user.name = "New Comer"
+        user.password = "a password for the web UI"
+        user.save()
+        assert gl.users.get(user.id).name == "New Comer"
+
+    browser = requests.Session()
+    page = browser.get(f"{server.url}/users/sign_in", timeout=30)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    form = {"username": "newcomer", "password": "a password for the web UI", "csrf_token": csrf.group(1)}
+    signed_in = browser.post(f"{server.url}/users/sign_in", data=form, timeout=30)
+    assert signed_in.status_code == 200 and "@newcomer" in signed_in.text  # followed to the project list

@@ -1,4 +1,5 @@
-"""Users (``lib/api/users.rb``): admins create them; anyone may look them up (public information).
+"""Users (``lib/api/users.rb``): admins create and change them (name, admin flag, password); anyone
+may look them up (public information).
 
 Account endpoints (users, personal access tokens) answer only credentials that speak for a person:
 a personal access token, a project access token (its bot) or the browser session. Tokens confined
@@ -77,3 +78,23 @@ def get_user(user_id: int) -> Response:
     if user is None:
         raise NotFound("User")
     return jsonify(access_entities.user_public(user, base_url(), admin_view=principal().is_admin))
+
+
+@bp.put("/users/<int:user_id>")
+def update_user(user_id: int) -> Response:
+    """GitLab's "Modify a user" for administrators: ``name``, ``admin`` and ``password`` (the model
+    has no e-mail; a username is a project namespace here, so it does not change). What is not
+    given stays as it is; each change is audited as ``user_updated``."""
+    admin_caller(write=True)
+    users = user_services()
+    user = users.find_by_id(user_id)
+    if user is None:
+        raise NotFound("User")
+    values = params.request_params()
+    users.update(
+        user,
+        name=params.text(values, "name"),
+        admin=params.flag(values, "admin"),
+        password=params.text(values, "password", keep_blank=True),
+    )
+    return jsonify(access_entities.user_public(user, base_url(), admin_view=True))

@@ -18,6 +18,7 @@ from package_api.access.models import Project, User
 from package_api.access.project_settings import ProjectSettingsService
 from package_api.access.projects import ProjectService
 from package_api.access.tokens import CiTokenService, DeployTokenService, TokenService
+from package_api.access.users import UserService
 from package_api.db import db
 from package_api.errors import NotFound, Unauthorized
 from package_api.identity import Actor, Principal
@@ -40,6 +41,7 @@ __all__ = [
     "project_services",
     "settings_services",
     "token_services",
+    "user_services",
 ]
 
 
@@ -74,6 +76,10 @@ def member_services() -> MemberService:
 
 def token_services() -> TokenService:
     return services.token_service(actor=actor())
+
+
+def user_services() -> UserService:
+    return services.user_service(actor=actor())
 
 
 def deploy_token_services() -> DeployTokenService:

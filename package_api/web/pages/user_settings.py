@@ -1,28 +1,32 @@
 """User settings: your personal access tokens (GitLab's ``/-/user_settings/personal_access_tokens``):
-list them, create one (its secret is shown once, in the answer to the form), revoke one."""
+list them, create one (its secret is shown once, in the answer to the form), revoke one; and your
+password (GitLab's ``/-/user_settings/password``): the current one, then the new one twice."""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from package_api.access.authentication import start_session
 from package_api.access.models import User
 from package_api.access.tokens import SCOPES, parse_expiry
+from package_api.access.users import MIN_PASSWORD_LENGTH
 from package_api.errors import Unauthorized
-from package_api.web.pages.context import current_user, token_services
+from package_api.web.pages.context import current_user, token_services, user_services
 from package_api.web.pages.forms import SHOWN_ONCE, FormError, attempt, tomorrow
 
 bp = Blueprint("user_settings", __name__)
 
 TOKENS = "/-/user_settings/personal_access_tokens"
+PASSWORD = "/-/user_settings/password"
 
 
 def _user() -> User:
     """The signed-in user; raise ``Unauthorized`` (a sign-in redirect for a GET) otherwise."""
     user = current_user()
     if user is None:
-        raise Unauthorized("sign in to manage your tokens")
+        raise Unauthorized("sign in to change your settings")
     return user
 
 
@@ -64,3 +68,30 @@ def revoke_personal_access_token(token_id: int) -> ResponseReturnValue:
     row = token_services().revoke_own(token_id, _user())  # admins revoke others' tokens through the API
     flash(f"Personal access token {row.name} revoked.", "success")
     return redirect(url_for(".personal_access_tokens"))
+
+
+def _password_page(**context: Any) -> str:
+    return render_template("user_settings/password.html", min_length=MIN_PASSWORD_LENGTH, **context)
+
+
+@bp.get(f"{PASSWORD}/edit")
+def edit_password() -> ResponseReturnValue:
+    _user()
+    return _password_page()
+
+
+@bp.post(PASSWORD)
+def update_password() -> ResponseReturnValue:
+    user = _user()
+    form = request.form
+    result = attempt(
+        lambda: user_services().change_own_password(
+            user, form.get("current_password", ""), form.get("password", ""), form.get("password_confirmation", "")
+        )
+    )
+    if isinstance(result, FormError):
+        return _password_page(error=result), result.status
+    # The new password ends every session signed in with the old one, this one too: it carries on.
+    start_session(session, user)
+    flash("Password changed. Other browsers signed in as you were signed out.", "success")
+    return redirect(url_for(".edit_password"))
