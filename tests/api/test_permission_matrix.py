@@ -530,6 +530,8 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"POST {REST}/runs/update": expect(WRITE_MODEL, body(run_id=run, run_name="renamed-run")),
     # -- pages ------------------------------------------------------------------------------------------
     "GET /": expect(PUBLIC),  # the projects the caller may see
+    "GET /projects/new": expect(ACCOUNT),
+    "POST /projects": expect(ACCOUNT_WRITE, form(path=unique("made"))),  # in the caller's own namespace
     "GET /users/sign_in": expect(PUBLIC),
     "POST /users/sign_in": expect(PUBLIC, form(username="signer", password=SIGNER_PASSWORD)),
     "POST /users/sign_out": expect(PUBLIC, form()),

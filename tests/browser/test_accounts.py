@@ -79,3 +79,33 @@ def test_a_user_changes_their_password_on_the_password_page(page, server, page_e
     sign_in(page, server, "alice", SECOND)
     assert page_errors == []
 
+
+
+def test_a_user_creates_a_project_from_the_projects_page(page, server, page_errors):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    sign_in(page, server, "alice", FIRST)
+    expect(page.get_by_role("heading", name="No projects to show")).to_be_visible()
+    page.get_by_role("link", name="New project").click()
+    expect(page).to_have_url(server.url + "/projects/new")
+    form = page.get_by_test_id("new-project-form")
+
+    form.get_by_label("Project path").fill("fraud detection")
+    form.get_by_role("button", name="Create project").click()
+    expect(page.get_by_test_id("project-path-error")).to_have_text("Path is invalid")
+    expect(form.get_by_label("Project path")).to_have_value("fraud detection")  # kept, to correct
+    expect(page.locator("#project-path-help")).to_contain_text("Letters, digits")
+
+    form.get_by_label("Project path").fill("fraud")
+    form.get_by_label("Internal").check()
+    form.get_by_label("Description").fill("Fraud models")
+    form.get_by_role("button", name="Create project").click()
+    expect(page).to_have_url(server.url + "/alice/fraud/-/packages")
+    expect(page.get_by_role("status")).to_have_text("Project alice/fraud created.")
+    expect(page.get_by_role("complementary", name="Project navigation")).to_contain_text("fraud")
+
+    page.get_by_role("link", name="Modelshelf").click()
+    row = page.get_by_test_id("project-list").get_by_role("row", name="alice / fraud")
+    expect(row).to_contain_text("Internal")
+    expect(row).to_contain_text("Fraud models")
+    assert page_errors == []
