@@ -11,6 +11,7 @@
      │    ├── FileTooLarge
      │    └── ChecksumMismatch   the bytes received are not the ones the client said it sent
      ├── Unauthorized        no credentials where some are required, or bad ones
+     │    └── CredentialsRefused  the request carried a token (or Basic credentials) nobody accepts
      ├── Forbidden           credentials are fine but not enough
      │    └── InvalidCsrfToken   a session-authorised change without the session's CSRF token
      └── StorageError        (package_api.storage.errors)
@@ -78,6 +79,11 @@ class ChecksumMismatch(InvalidInput):
 
 class Unauthorized(ModelshelfError):
     """The request needs credentials, or the ones it carried are not valid."""
+
+
+class CredentialsRefused(Unauthorized):
+    """The request carried credentials, and they are not valid: an unknown, revoked or expired token,
+    or malformed Basic credentials (a client that sent none is told to send some instead)."""
 
 
 class Forbidden(ModelshelfError):

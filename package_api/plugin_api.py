@@ -44,6 +44,7 @@ from package_api.audit import register_package_noun
 from package_api.db import IDS_NEVER_REUSED, DbModel, DbSession, db, refused_value, utcnow
 from package_api.errors import (
     AlreadyExists,
+    CredentialsRefused,
     Forbidden,
     InvalidInput,
     InvalidParameter,
@@ -121,6 +122,7 @@ __all__ = [
     # domain errors
     "ModelshelfError",
     "AlreadyExists",
+    "CredentialsRefused",
     "Forbidden",
     "InvalidInput",
     "InvalidParameter",

@@ -41,7 +41,7 @@ from package_api.access.tokens import (
 )
 from package_api.access.users import UserService
 from package_api.db import DbSession
-from package_api.errors import InvalidCsrfToken, Unauthorized
+from package_api.errors import CredentialsRefused, InvalidCsrfToken
 from package_api.identity import ANONYMOUS, COMMAND_LINE, Actor, Principal, PrincipalKind
 
 #: Keys of the signed session cookie.
@@ -94,7 +94,7 @@ def credentials_from(headers: RequestHeaders, args: Mapping[str, str]) -> list[C
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized("malformed Basic credentials") from None
+            raise CredentialsRefused("malformed Basic credentials") from None
         username, _, password = decoded.partition(":")
         found.append(Credential("basic", password, username))
     if token := args.get("private_token"):
@@ -221,7 +221,7 @@ class CredentialResolver:
         self.authenticators = list(authenticators)
 
     def resolve(self, credentials: Sequence[Credential]) -> Principal:
-        """Return the principal of the first credential; raise ``Unauthorized`` if it is invalid."""
+        """Return the principal of the first credential; raise ``CredentialsRefused`` if it is invalid."""
         if not credentials:
             return ANONYMOUS
         credential = credentials[0]
@@ -229,7 +229,7 @@ class CredentialResolver:
             principal = authenticator.authenticate(credential)
             if principal is not None:
                 return principal
-        raise Unauthorized("invalid token")
+        raise CredentialsRefused("invalid token")
 
 
 def default_resolver(session: DbSession, *, actor: Actor = COMMAND_LINE) -> CredentialResolver:

@@ -337,5 +337,5 @@ class Policy:
                 return None
             if principal.is_anonymous:
                 return Unauthorized("authentication required")
-            return Forbidden(f"the {feature.replace('_', ' ')} is open to project members only")
+            return Forbidden(f"the {feature.replace('_', ' ')} is visible to project members only")
         return None

@@ -56,7 +56,10 @@ def description(value: str | None) -> str:
 
 def model_name(value: str) -> str:
     """A model name is a package name (the model's versions are packages of that name): raise
-    ``InvalidParameter("name")`` for anything else, ``.`` and ``..`` included."""
+    ``InvalidParameter("name")`` for anything else (``.`` and ``..`` included), saying it is
+    required when it is empty."""
+    if not value.strip():
+        raise InvalidParameter("name", "is required")
     try:
         return package_name(value)
     except InvalidParameter as exc:

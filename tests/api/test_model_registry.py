@@ -135,7 +135,9 @@ def test_create_model_and_version_through_the_api(client, world, project, report
         ({"name": "bad name"}, 400, {"error": "name can contain only letters, digits, '.', '_', '-' and '+'"}),
         ({"name": "."}, 400, {"error": "name cannot be '.' or '..'"}),
         ({"name": ".."}, 400, {"error": "name cannot be '.' or '..'"}),
-        ({}, 400, {"error": "name is missing"}),
+        ({}, 400, {"error": "name is missing"}),  # Grape's words for a parameter not sent
+        ({"name": ""}, 400, {"error": "name is required"}),
+        ({"name": "   "}, 400, {"error": "name is required"}),
         ({"name": "x", "description": "d" * 10_001}, 400, {"error": "description is too long (maximum is 10000 characters)"}),
     ],
 )

@@ -464,6 +464,40 @@ def test_basic_auth_with_the_token_as_password(tracking: Tracking, monkeypatch: 
     assert _error_code(refused) == "UNAUTHENTICATED"
 
 
+def test_a_wrong_token_is_said_to_be_refused_and_a_missing_one_to_be_needed(
+    tracking: Tracking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "mspat-not-a-token-of-this-server")
+    with pytest.raises(RestException) as refused:
+        MlflowClient(tracking.uri).search_registered_models()
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN")
+    with pytest.raises(RestException) as missing:
+        MlflowClient(tracking.uri).create_registered_model("needs-a-token")
+
+    assert _error_code(refused) == _error_code(missing) == "UNAUTHENTICATED"
+    assert "The token was refused" in str(refused.value) and "MLFLOW_TRACKING_TOKEN" in str(refused.value)
+    assert "send a token (MLFLOW_TRACKING_TOKEN)" in str(missing.value)
+
+
+def test_a_disabled_model_registry_says_so(tracking: Tracking) -> None:
+    settings = requests.put(tracking.api, json={"model_registry_access_level": "disabled"}, headers=tracking.headers, timeout=30)
+    assert settings.status_code == 200
+
+    with pytest.raises(RestException) as refused:
+        tracking.client.search_registered_models()
+
+    assert _error_code(refused) == "PERMISSION_DENIED"
+    assert "the model registry is disabled in this project" in str(refused.value)
+
+
+def test_an_empty_model_name_is_refused_in_mlflows_words(tracking: Tracking) -> None:
+    with pytest.raises(RestException) as refused:
+        tracking.client.create_registered_model("")
+
+    assert _error_code(refused) == "INVALID_PARAMETER_VALUE"
+    assert "Missing value for required parameter 'name'" in str(refused.value)
+
+
 def test_mlflow_files_are_packages_and_models(tracking: Tracking, tmp_path: Path) -> None:
     """What MLflow logs is reachable with curl through the generic package API, and what it
     registers is in the model registry's own API."""

@@ -137,7 +137,7 @@ def test_create_a_model_through_the_form(app, client, world):
     ("name", "status", "message"),
     [
         ("bad name", 400, "Name can contain only letters, digits, &#39;.&#39;, &#39;_&#39;, &#39;-&#39; and &#39;+&#39;"),
-        ("", 400, "Name can contain only letters"),
+        ("", 400, "Name is required"),
         ("..", 400, "Name cannot be &#39;.&#39; or &#39;..&#39;"),
         ("fraud-detector", 409, "A model named fraud-detector already exists"),
     ],

@@ -75,6 +75,7 @@ def test_others_namespaces_are_for_admins(app, client, world):
     r = client.post("/projects", data={"namespace": "acme", "path": "sneaky", "csrf_token": csrf})
 
     assert r.status_code == 403
+    assert "Only administrators create projects outside their own namespace." in r.text  # the reason, as the API's
     assert _project(app, "acme/sneaky") is None
 
 

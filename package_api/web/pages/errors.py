@@ -33,6 +33,11 @@ def _page(status: int, title: str, message: str) -> ResponseReturnValue:
     return render_template(TEMPLATE, status=status, title=title, message=message), status
 
 
+def _sentence(reason: str) -> str:
+    """A refusal's reason as the page says it: "The model registry is disabled in this project." """
+    return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
+
+
 def error_page(exc: ModelshelfError) -> ResponseReturnValue:
     """The page for a domain error raised by a page view."""
     if isinstance(exc, NotFound):
@@ -44,7 +49,7 @@ def error_page(exc: ModelshelfError) -> ResponseReturnValue:
     if isinstance(exc, InvalidCsrfToken):
         return _page(403, "Request refused", "The form has expired. Reload the page and try again.")
     if isinstance(exc, Forbidden):
-        return _page(403, "Access denied", "You are not allowed to do this.")
+        return _page(403, "Access denied", _sentence(exc.reason) if exc.reason else "You are not allowed to do this.")
     if isinstance(exc, InvalidInput):
         return _page(400, "Bad request", exc.reason)
     if isinstance(exc, AlreadyExists):

@@ -5,7 +5,9 @@ whatever they hold and knows nothing of who added it.
 
 ``app.extensions["modelshelf.project_nav"]``: ``list[NavEntry]``
     The project sidebar, in order, grouped by ``section`` (sections appear in the order of
-    their first entry). ``package_api`` adds **Deploy > Package registry** before plugins load.
+    their first entry). ``package_api`` adds **Deploy > Package registry** before plugins load,
+    shown to callers who may read its packages (a disabled or members-only feature is not offered
+    to those it refuses: its pages would only say so).
     A plugin appends its own, e.g.::
 
         from package_api.web.pages import NavEntry, add_project_nav
@@ -34,7 +36,9 @@ from dataclasses import dataclass, field
 from flask import Flask, current_app, request, url_for
 
 from package_api.access.models import Project
+from package_api.access.policy import Action
 from package_api.packages.models import Package
+from package_api.web.pages.context import can
 
 PROJECT_NAV = "modelshelf.project_nav"
 PACKAGE_LINKS = "modelshelf.package_links"
@@ -110,9 +114,12 @@ def project_nav(project: Project) -> list[NavSection]:
 
 
 def project_home(project: Project) -> str:
-    """Where ``/<namespace>/<project>`` leads: the first sidebar item."""
+    """Where ``/<namespace>/<project>`` leads: the first sidebar item the caller sees (or, when
+    they see none, the first one, whose page says why it is closed to them)."""
     entries = current_app.extensions.get(PROJECT_NAV, [])
-    return entries[0].url_for(project) if entries else url_for("project_pages.index")
+    shown = [entry for entry in entries if entry.visible is None or entry.visible(project)]
+    first = (shown or entries or [None])[0]
+    return first.url_for(project) if first is not None else url_for("project_pages.index")
 
 
 def package_links(package: Package) -> list[PackageLink]:
@@ -127,5 +134,7 @@ def package_links(package: Package) -> list[PackageLink]:
 def register(app: Flask) -> None:
     app.extensions.setdefault(PROJECT_NAV, [])
     app.extensions.setdefault(PACKAGE_LINKS, [])
-    add_project_nav(app, NavEntry("Package registry", "package_pages.index"))
+    add_project_nav(
+        app, NavEntry("Package registry", "package_pages.index", visible=lambda project: can(project, Action.READ_PACKAGE))
+    )
     app.jinja_env.globals.update(project_nav=project_nav)

@@ -68,7 +68,7 @@ def list_models(project_ref: str) -> Response:
 def create_model(project_ref: str) -> tuple[Response, int]:
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
     params = request_body()
-    name = text_param(params, "name", required=True)
+    name = text_param(params, "name", required=True, keep_blank=True)  # missing, or empty: "is required"
     service = model_services()
     description = text_param(params, "description") or ""
     model = service.create(project, name, description_=description, author=principal().user)

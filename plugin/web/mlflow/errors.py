@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from package_api.plugin_api import (
     AlreadyExists,
     BlobNotFound,
+    CredentialsRefused,
     Forbidden,
     InvalidInput,
     ModelshelfError,
@@ -52,6 +53,14 @@ LOST_BYTES_STATUS, LOST_BYTES_CODE = 404, RESOURCE_DOES_NOT_EXIST
 #: Storage that does not answer may answer soon: the client's retries are right for it.
 STORAGE_DOWN_STATUS = 503
 
+#: What the client shows (``RestException``: ``UNAUTHENTICATED: <message>``) for a request without a
+#: token where one is needed, and for one whose token nobody accepts: each says what to do.
+TOKEN_NEEDED = "Authentication is required: send a token (MLFLOW_TRACKING_TOKEN)."
+TOKEN_REFUSED = (
+    "The token was refused: it is unknown, revoked or expired. Check MLFLOW_TRACKING_TOKEN "
+    "(a personal, project or CI job token of this server)."
+)
+
 #: Codes for HTTP errors raised outside our services (an unknown route, a wrong method...).
 HTTP_CODES = {
     400: BAD_REQUEST,
@@ -74,8 +83,10 @@ def error_response(exc: ModelshelfError) -> Response:
         return error(RESOURCE_ALREADY_EXISTS, f"{exc}.", ALREADY_EXISTS_STATUS)
     if isinstance(exc, InvalidInput):
         return error(INVALID_PARAMETER_VALUE, str(exc), 400)
+    if isinstance(exc, CredentialsRefused):
+        return error(UNAUTHENTICATED, TOKEN_REFUSED, 401)
     if isinstance(exc, Unauthorized):
-        return error(UNAUTHENTICATED, "Authentication is required: send a token (MLFLOW_TRACKING_TOKEN).", 401)
+        return error(UNAUTHENTICATED, TOKEN_NEEDED, 401)
     if isinstance(exc, Forbidden):
         return error(PERMISSION_DENIED, exc.reason or "Permission denied", 403)
     if isinstance(exc, Unsupported):

@@ -1,13 +1,16 @@
 """The model registry pages (GitLab's **Deploy > Model registry**): models, versions, artifacts.
 
 Registered by ``plugin.register`` through ``package_api``'s page extension points: the sidebar
-entry and, on a package's page, a link to the model version the package is.
+entry (for callers who may read the model registry: not where it is disabled, nor for outsiders
+where it is visible to members only) and, on a package's page, a link to the model version the
+package is, for the same callers.
 """
 from __future__ import annotations
 
 from flask import Flask, url_for
 
-from package_api.plugin_api import NavEntry, Package, PackageLink, add_package_links, add_project_nav
+from package_api.plugin_api import NavEntry, Package, PackageLink, Project, add_package_links, add_project_nav, can
+from plugin.registry.access import ModelAction
 from plugin.services import version_services
 from plugin.web.pages import models, versions  # noqa: F401  (the views)
 from plugin.web.pages.blueprint import bp
@@ -17,10 +20,12 @@ __all__ = ["bp", "register"]
 
 def version_links(package: Package) -> list[PackageLink]:
     """On a package's page: the model version it is, if it is one."""
+    project = package.project
+    if not can(project, ModelAction.READ_MODEL):
+        return []
     row = version_services().for_package(package)
     if row is None:
         return []
-    project = package.project
     url = url_for(
         "model_registry_pages.version",
         namespace=project.namespace,
@@ -31,7 +36,11 @@ def version_links(package: Package) -> list[PackageLink]:
     return [PackageLink(f"Model version {row.model.name} {row.version}", url)]
 
 
+def _reads_models(project: Project) -> bool:
+    return can(project, ModelAction.READ_MODEL)
+
+
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
-    add_project_nav(app, NavEntry("Model registry", "model_registry_pages.index"))
+    add_project_nav(app, NavEntry("Model registry", "model_registry_pages.index", visible=_reads_models))
     add_package_links(app, version_links)
