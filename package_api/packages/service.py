@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,6 +44,8 @@ PACKAGE_TYPES = (
 )
 ORDERS = {"created_at": Package.created_at, "name": Package.name, "version": Package.version, "type": Package.package_type}
 FILE_ORDERS = {"id": PackageFile.id, "created_at": PackageFile.created_at, "file_name": PackageFile.file_name}
+#: Files of one name from oldest to newest: a download by name serves the last (``newest_file``).
+AGE = (PackageFile.created_at, PackageFile.id)
 
 
 def parse_status(value: str | None, *, allowed: tuple[str, ...] = ("default", "hidden")) -> PackageStatus | None:
@@ -383,9 +386,20 @@ class PackageService:
                 PackageFile.file_name == path,
                 PackageFile.status == PackageStatus.DEFAULT,
             )
-            .order_by(PackageFile.created_at.desc(), PackageFile.id.desc())
+            .order_by(*(column.desc() for column in AGE))
             .limit(1)
         )
+
+    def served_by_name(self, package: Package) -> dict[str, int]:
+        """For each file name ``package`` holds more than once, the id of the copy a download by that
+        name serves: the newest, as ``newest_file`` picks it (GitLab serves the newest file of a name)."""
+        rows = self.session.execute(
+            select(PackageFile.file_name, PackageFile.id)
+            .where(PackageFile.package_id == package.id, PackageFile.status == PackageStatus.DEFAULT)
+            .order_by(*AGE)
+        ).all()
+        copies = Counter(name for name, _ in rows)
+        return {name: file_id for name, file_id in rows if copies[name] > 1}  # oldest first: the newest stays
 
     def find_package(self, project: Project, name: str, version: str) -> Package:
         """The live package ``name/version`` (hidden included). A version no package has may be an

@@ -1,8 +1,8 @@
 """Model versions: each one is the package ``<model name>/<semver>``."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
@@ -57,6 +57,8 @@ class VersionDetails:
 
     version: ModelVersion
     files: Sequence[PackageFile]
+    #: For each file name held more than once, the id of the copy a download by name serves.
+    served_by_name: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def folders(self) -> list[Folder]:
@@ -183,7 +185,7 @@ class VersionService:
         return sorted(self.packages.list_files(row.package, per_page=10**9).items, key=lambda f: f.file_name)
 
     def details(self, row: ModelVersion) -> VersionDetails:
-        return VersionDetails(row, self.files(row))
+        return VersionDetails(row, self.files(row), self.packages.served_by_name(row.package))
 
     def delete_files(self, row: ModelVersion, file_ids: Sequence[int]) -> int:
         """Delete the given files of the version; raise ``NotFound`` (deleting none) if one is not its."""

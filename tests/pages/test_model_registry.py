@@ -311,7 +311,8 @@ def test_version_page_lists_files_by_folder_with_sha256_and_download(app, client
     shas = re.findall(r'data-testid="artifact-sha256">([0-9a-f]{64})<', r.text)
     expected = [hashlib.sha256(d).hexdigest() for d in (b"w" * 2048, b"a b", b"{}")]
     assert shas == expected  # top level first, then the config folder by name
-    assert re.search(r'<th scope="rowgroup"[^>]*>.*config/</th>', r.text)
+    # The folder's row header is the button that folds its files away.
+    assert re.search(r'<th scope="rowgroup"[^>]*>\s*<button [^>]*aria-expanded="true" data-folder-toggle>.*?config/</button>', r.text)
     assert "2.0 KiB" in r.text and "3 bytes" in r.text
     files = client.get(
         f"/api/v4/projects/{world.projects['private']}/ml/models/fraud-detector/versions/1.4.0/files",

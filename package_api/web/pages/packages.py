@@ -65,6 +65,7 @@ def show(namespace: str, project: str, package_id: int) -> ResponseReturnValue:
         package=package,
         files=service.list_files(package, page=number, per_page=FILES_PER_PAGE),
         other_versions=service.other_versions(package),
+        served_by_name=service.served_by_name(package),
         links=package_links(package),
         can_delete=can(found, Action.DELETE_PACKAGE, package=package),
         base_url=base_url(),

@@ -9,7 +9,8 @@
  *   input[data-semver]            checked against SemVer 2.0 as it is typed and on submit
  *   form[data-version-form]       with queued artifacts: checks them, creates the version through
  *                                 the API, then uploads them, then opens the version
- *   [data-artifacts]              the artifact list: checkboxes and [data-delete-artifacts]
+ *   [data-artifacts]              the artifact list: checkboxes, [data-delete-artifacts], and folder
+ *                                 rows ([data-folder-toggle]) that fold their files away
  */
 (function () {
   "use strict";
@@ -246,6 +247,23 @@
     }
   }
 
+  // Folders folded away, by path: they stay folded when the list is refreshed.
+  var folded = {};
+
+  function fold(toggle, closed) {
+    var group = toggle.closest("tbody[data-folder]");
+    toggle.setAttribute("aria-expanded", closed ? "false" : "true");
+    group.querySelectorAll("tr[data-file-name]").forEach(function (row) { row.hidden = closed; });
+    folded[group.getAttribute("data-folder")] = closed;
+  }
+
+  document.addEventListener("click", function (event) {
+    var toggle = event.target instanceof Element ? event.target.closest("[data-folder-toggle]") : null;
+    if (toggle) {
+      fold(toggle, toggle.getAttribute("aria-expanded") === "true");
+    }
+  });
+
   /** Swap the artifact list (and its count) for the server's current one. */
   function refreshArtifacts() {
     var current = document.querySelector("[data-artifacts]");
@@ -262,6 +280,11 @@
           return;
         }
         current.replaceWith(document.adoptNode(fresh));
+        fresh.querySelectorAll("[data-folder-toggle]").forEach(function (toggle) {
+          if (folded[toggle.closest("tbody[data-folder]").getAttribute("data-folder")]) {
+            fold(toggle, true);
+          }
+        });
         var count = document.querySelector('[data-tab-count="artifacts"]');
         if (count) {
           count.textContent = fresh.getAttribute("data-file-count");
