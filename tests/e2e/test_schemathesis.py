@@ -11,8 +11,9 @@ versions and files, and MLflow experiments, runs and registered models; the gene
 reach them through schemathesis' parameter dictionaries (each seeded value is used often, generated
 values the rest of the time). Destructive operations run last, in a second pass, so the first pass
 finds the seed whole: every ``DELETE``, MLflow's rename of a registered model (which takes its
-old name away) and the rotation of the project's CI token (which ends the seeded one that
-``POST /jobs`` registers with). ``DELETE /projects/{project_ref}`` runs alone in a third pass, on a
+old name away), the rotation of the project's CI token (which ends the seeded one that
+``POST /jobs`` registers with) and ``PUT /users/{user_id}`` (which may take the administrator's flag
+away). ``DELETE /projects/{project_ref}`` runs alone in a third pass, on a
 throwaway project of its own: deleting the seeded project before the other deletions would leave
 them nothing but 404s to check. Personal access tokens are revoked (``/self`` and ``/{token_id}``)
 with a member's tokens of their own, so the administrator's token that every other request sends
@@ -40,8 +41,9 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 #: Test cases per operation in the fuzzing and examples phases; the coverage phase is deterministic
 #: and sends what the schema's boundaries call for.
 MAX_EXAMPLES = 20
-#: The operations that take seeded things away: run after every other operation has run.
-DESTRUCTIVE = r"^DELETE |registered-models/rename$|/ci_token$"
+#: The operations that take seeded things away: run after every other operation has run. Changing a
+#: user may take the administrator's flag away from the token every request sends.
+DESTRUCTIVE = r"^DELETE |registered-models/rename$|/ci_token$|^PUT /users/\{user_id\}$"
 #: The one that takes the whole seeded project away: run after the other destructive ones.
 PROJECT_DELETION = r"^DELETE /projects/\{project_ref\}$"
 #: How often a parameter with seeded values takes one of them (a generated value otherwise).
