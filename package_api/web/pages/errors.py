@@ -2,7 +2,8 @@
 ``package_api.web.errors``).
 
 ``NotFound`` is a 404 page that does not say whether the thing exists (private projects look
-absent to outsiders); ``Unauthorized`` sends a browser to the sign-in page and back.
+absent to outsiders); ``Unauthorized`` sends a browser to the sign-in page and back; ``Forbidden``
+says its reason when it has one ("The model registry is disabled in this project."), as the API does.
 """
 from __future__ import annotations
 
