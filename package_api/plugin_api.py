@@ -8,9 +8,11 @@ Extension points (call them from ``register``):
 
 =============================  ===============================================================
 ``policy_rules(app)``          add actions, features and per-package rules to the one policy
+                               (a package rule reads the database through ``PolicyFacts``)
 ``register_package_step``      a step in the transaction of a package change (``created``,
                                ``file_added``, ``file_deleted``, ``deleted``): see
                                ``package_api.packages.pipeline`` for the order
+``register_package_check``     refuse a package name and version before anything is stored
 ``package_created`` ...        package events (blinker signals): notifications after the commit
 ``register_version_resolver``  resolve ``latest`` (or an alias) in a package download URL
 ``register_package_noun``      what a package is called in audit event names
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 from package_api.access.ci_jobs import JobService
 from package_api.access.models import CiJob, Project, Role, User
-from package_api.access.policy import READ_PACKAGE_REGISTRY, WRITE_PACKAGE_REGISTRY, Action
+from package_api.access.policy import READ_PACKAGE_REGISTRY, WRITE_PACKAGE_REGISTRY, Action, PolicyFacts
 from package_api.access.policy import rules as policy_rules
 from package_api.audit import record as record_audit_event
 from package_api.audit import register_package_noun
@@ -56,13 +58,14 @@ from package_api.identity import COMMAND_LINE, Actor
 from package_api.names import DOT_SEGMENTS, MAX_ID, package_name, row_id
 from package_api.ops.migrate import register_versions as register_migrations
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
-from package_api.packages.pipeline import PackageChange, register_package_step
+from package_api.packages.pipeline import PackageChange, register_package_check, register_package_step
 from package_api.packages.resolvers import register_resolver as register_version_resolver
 from package_api.packages.service import PackageService, parse_status
 from package_api.paging import Page, choice, contains, descending, query_page, slice_page
 from package_api.services import archive_service as archive_services
 from package_api.services import job_service as job_services
 from package_api.services import package_service as package_services
+from package_api.services import policy as access_policy
 from package_api.signals import package_created, package_deleted, package_file_added, package_file_deleted
 from package_api.storage import BlobNotFound, Readable, StorageUnavailable
 from package_api.transactions import LostRace, commit, committed, unit_of_work
@@ -87,11 +90,13 @@ from package_api.web.pages.listing import listing_query
 __all__ = [
     # extension points
     "policy_rules",
+    "PolicyFacts",
     "Action",
     "READ_PACKAGE_REGISTRY",
     "WRITE_PACKAGE_REGISTRY",
     "register_package_step",
     "PackageChange",
+    "register_package_check",
     "package_created",
     "package_deleted",
     "package_file_added",
@@ -150,6 +155,7 @@ __all__ = [
     "PackageService",
     "Readable",
     "JobService",
+    "access_policy",
     "parse_status",
     "package_services",
     "archive_services",

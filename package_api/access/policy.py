@@ -4,8 +4,10 @@ An action has a ``Rule``: the least member role it needs, whether it only reads 
 can see the project and the feature may do it), the project feature it belongs to, the deploy-token
 scope that allows it, and whether CI job tokens may do it. Each app has its ``Rules``
 (``rules(app)``); plugins register their own actions and features there and may say that some
-packages follow another action's rule (``register_package_rule``: a SemVer package is a model
-version, so the model registry's rules apply to it on every surface).
+packages follow another action's rule (``register_package_rule``: a SemVer package of a model the
+project has is a model version, so the model registry's rules apply to it on every surface). A
+package rule may read the database through the ``PolicyFacts`` it is given, which keeps what it
+read for the life of the ``Policy``: judging a page of packages reads each fact once, not once a row.
 
 A caller who may not even see a project gets ``NotFound("Project")`` (so private names do not
 leak); one who sees it but lacks the role, the scope or the feature gets ``Forbidden``; anonymous
@@ -14,9 +16,9 @@ callers asking for more than they have get ``Unauthorized`` (GitLab's ``authenti
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import Select, or_, select
@@ -31,6 +33,8 @@ PACKAGE_REGISTRY = "package_registry"
 #: Deploy-token scopes.
 READ_PACKAGE_REGISTRY = "read_package_registry"
 WRITE_PACKAGE_REGISTRY = "write_package_registry"
+
+T = TypeVar("T")
 
 
 class Action(enum.Enum):
@@ -69,8 +73,27 @@ CORE_RULES: dict[object, Rule] = {
     Action.REGISTER_JOB: Rule(Role.MAINTAINER),
     Action.READ_JOB: Rule(Role.REPORTER),
 }
-#: ``(action, package name, version) -> action or None``: the rule a package follows instead.
-PackageRule = Callable[[object, str, str], object | None]
+
+
+class PolicyFacts:
+    """What package rules read while judging, each fact read once per ``Policy`` (a ``Policy`` lives
+    for a call or a request's list, never across changes)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._known: dict[Hashable, Any] = {}
+
+    def remember(self, key: Hashable, read: Callable[[], T]) -> T:
+        """The fact ``key``: ``read()`` the first time it is asked, what that returned after."""
+        if key not in self._known:
+            self._known[key] = read()
+        return self._known[key]  # type: ignore[no-any-return]
+
+
+#: ``(facts, project, action, package name, version) -> action or None``: the rule a package
+#: follows instead. The action it returns reads if and only if ``action`` does (``Policy.changes``
+#: asks before the project, let alone the package, is known).
+PackageRule = Callable[[PolicyFacts, Project, object, str, str], object | None]
 
 
 class Rules:
@@ -104,10 +127,11 @@ class Rules:
         if rule not in self.package_rules:
             self.package_rules.append(rule)
 
-    def package_action(self, action: object, name: str, version: str) -> object:
-        """The action a package of ``name``/``version`` is judged by when ``action`` is asked of it."""
+    def package_action(self, facts: PolicyFacts, project: Project, action: object, name: str, version: str) -> object:
+        """The action a package of ``name``/``version`` in ``project`` is judged by when ``action``
+        is asked of it."""
         for rule in self.package_rules:
-            replaced = rule(action, name, version)
+            replaced = rule(facts, project, action, name, version)
             if replaced is not None:
                 return replaced
         return action
@@ -129,6 +153,7 @@ class Policy:
         # or a request's list, never across changes).
         self._roles: dict[tuple[int, int], int | None] = {}
         self._features: dict[tuple[int, str], FeatureAccess] = {}
+        self.facts = PolicyFacts(session)  # what the package rules read, read once
 
     # -- facts --------------------------------------------------------------------------------
 
@@ -225,7 +250,7 @@ class Policy:
         package: tuple[str, str] | None = None,
         reading: bool = False,
     ) -> bool:
-        return self._refusal(principal, project, self._action(action, package), reading) is None
+        return self._refusal(principal, project, self._action(project, action, package), reading) is None
 
     def authorize(
         self,
@@ -240,7 +265,7 @@ class Policy:
         version, when the action is about one). ``reading``: the request only reads (a GET of
         something only Maintainers see, say), so ``read_api`` tokens may make it and anonymous
         callers of hidden projects get a 404, as for every read."""
-        refusal = self._refusal(principal, project, self._action(action, package), reading)
+        refusal = self._refusal(principal, project, self._action(project, action, package), reading)
         if refusal is not None:
             raise refusal
 
@@ -278,12 +303,13 @@ class Policy:
         if not principal.is_admin and (principal.user is None or namespace != principal.user.username):
             raise Forbidden("only administrators create projects outside their own namespace")
 
-    def changes(self, action: object, *, package: tuple[str, str] | None = None, reading: bool = False) -> bool:
-        """Whether doing ``action`` changes something (so needs an authenticated, ``api``-scoped caller)."""
-        return not (self.rules.actions[self._action(action, package)].read or reading)
+    def changes(self, action: object, *, reading: bool = False) -> bool:
+        """Whether doing ``action`` changes something (so needs an authenticated, ``api``-scoped
+        caller), whichever package it is asked of (a package rule keeps whether an action reads)."""
+        return not (self.rules.actions[action].read or reading)
 
-    def _action(self, action: object, package: tuple[str, str] | None) -> object:
-        return action if package is None else self.rules.package_action(action, *package)
+    def _action(self, project: Project, action: object, package: tuple[str, str] | None) -> object:
+        return action if package is None else self.rules.package_action(self.facts, project, action, *package)
 
     def _refusal(self, principal: Principal, project: Project, action: object, reading: bool) -> Exception | None:
         """``None`` if allowed, else the error to answer with."""

@@ -7,15 +7,24 @@ model version made empty by the model registry's REST API, its pages or MLflow's
 ``model-versions/create`` (``PackageService.create_package``). Each is one unit of work
 (``package_api.transactions.committed``): one commit, redone as a whole after a lost race.
 
+Before anything is stored, and again in the transaction, the **checks** plugins registered
+(``register_package_check``) may refuse the name and version of a package being created or added to
+(the model registry refuses a version that is not a semantic version under a model's name): an upload
+is refused before its bytes flow, and a check that passed then is asked again at stage 1, where a
+model made in the meantime counts.
+
 A package is **created** (by its first upload, or empty)::
 
+    0 checks      the registered checks (register_package_check):        PackageService.upload
+                  the model registry's version_check
     before        lease committed; bytes streamed to storage, hashed     PackageService.upload
-    1 rows        lease claimed; blob found or added by SHA-256;         PackageService._record
-                  package row; file row (empty package: its row only)    PackageService.create_package
+    1 rows        checks again; lease claimed; blob found or added by    PackageService._record
+                  SHA-256; package row; file row (empty package: its     PackageService.create_package
+                  row only)
     2 steps       the "created" steps plugins registered, in order (register_package_step):
-                    model_version  the model (made if missing) and the   plugin.registry.projection
-                                   version row, numbered under the
-                                   model row's lock
+                    model_version  the version row of a SemVer package   plugin.registry.projection
+                                   of a model the project has,
+                                   numbered under the model row's lock
                     version_run    the version's own run in              plugin.mlflow_registry.version_runs
                                    [model]<name>, and its registration
     3 provenance  the CI job whose token made the change                 JobService.record_build
@@ -25,8 +34,8 @@ A package is **created** (by its first upload, or empty)::
                   notifications, sent after the commit
 
 A file is **added** to a live package (an upload, or files attached without copying bytes:
-``PackageService.attach``): 1 (the file row), 2 ("file_added" steps), 3, 4 ``<noun>_file_added``,
-commit, 5 ``package_file_added``.
+``PackageService.attach``): 0 and the checks again (an upload), 1 (the file row), 2 ("file_added"
+steps), 3, 4 ``<noun>_file_added``, commit, 5 ``package_file_added``.
 
 A file is **deleted**: 1 (the file marked), 2 ("file_deleted" steps), 4 ``<noun>_file_deleted``,
 commit, 5 ``package_file_deleted``.
@@ -60,6 +69,8 @@ CREATED, FILE_ADDED, FILE_DELETED, DELETED = "created", "file_added", "file_dele
 EVENTS = (CREATED, FILE_ADDED, FILE_DELETED, DELETED)
 #: ``app.extensions`` key of the registered steps: event -> ``[(name, step)]`` in order.
 STEPS = "modelshelf.package_steps"
+#: ``app.extensions`` key of the registered checks, in order.
+CHECKS = "modelshelf.package_checks"
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,17 @@ class PackageChange:
 
 #: ``step(change)``: a plugin's part in a package change, run in its transaction.
 PackageStep = Callable[[PackageChange], None]
+#: ``check(session, project_id, name, version)``: raise a domain error (``InvalidInput``...) to
+#: refuse storing anything in the package ``name/version`` of the project.
+PackageCheck = Callable[[Session, int, str, str], None]
+
+
+def register_package_check(app: Flask, check: PackageCheck) -> None:
+    """Ask ``check`` before a package is created or a file uploaded into one (stage 0, and again in
+    the change's transaction): what it raises refuses the change, before a byte is stored."""
+    checks: list[PackageCheck] = app.extensions.setdefault(CHECKS, [])
+    if check not in checks:
+        checks.append(check)
 
 
 def register_package_step(app: Flask, event: str, name: str, step: PackageStep, *, after: str | None = None) -> None:
@@ -150,6 +172,11 @@ class PackagePipeline:
     def __init__(self, session: DbSession, app: Flask | None) -> None:
         self.session = session
         self.app = app  # where the steps are registered, and the signals' sender
+
+    def check(self, project_id: int, name: str, version: str) -> None:
+        """Stage 0: raise what a registered check raises about storing into ``name/version``."""
+        for check in list(self.app.extensions.get(CHECKS, ())) if self.app is not None else ():
+            check(self.session, project_id, name, version)
 
     def created(self, change: PackageChange) -> None:
         """A new package, empty or with its first file."""

@@ -104,7 +104,8 @@ class PackageService:
 
         Raises ``InvalidParameter``, ``FileTooLarge``, ``DuplicateNotAllowed``, ``ChecksumMismatch``
         when the bytes do not hash to an ``expected`` digest (nothing stored), ``StorageUnavailable``
-        (no row written), and what a pipeline step raises (nothing recorded).
+        (no row written), what a pipeline check raises (before a byte is read) and what a pipeline
+        step raises (nothing recorded).
         """
         if in_unit(self.session):
             raise RuntimeError("an upload commits its lease before its transaction: not inside a unit of work")
@@ -114,7 +115,9 @@ class PackageService:
             refused = FileTooLarge()
             self.meter.upload_failed(refused)
             raise refused
-        # Refuse a forbidden duplicate before taking gigabytes; checked again when recording.
+        # Refuse a name a plugin refuses, or a forbidden duplicate, before taking gigabytes; checked
+        # again when recording.
+        self.pipeline.check(project.id, name, version)
         self._check_duplicate(project, name, version, path)
         project_id, creator_id = project.id, creator.id if creator else None
 
@@ -165,11 +168,13 @@ class PackageService:
 
         Only ``project``'s own files count, so a digest says nothing about other projects. Raises
         ``InvalidParameter``, ``DuplicateNotAllowed``, ``NotFound("Blob")`` when the project holds no
-        such bytes (the client must send them), and what a pipeline step raises (nothing recorded).
+        such bytes (the client must send them), and what a pipeline check or step raises (nothing
+        recorded).
         """
         name, version = names.package_name(name), names.package_version(version)
         path = names.file_path(path, spaces_in_name=spaces_in_name)
         sha256 = names.sha256_digest(sha256)
+        self.pipeline.check(project.id, name, version)
         self._check_duplicate(project, name, version, path)
         project_id, creator_id = project.id, creator.id if creator else None
         return committed(
@@ -216,6 +221,7 @@ class PackageService:
         project = self.session.get(Project, project_id)
         if project is None:
             raise NotFound("Project")
+        self.pipeline.check(project_id, name, version)  # again: a model may have been made meanwhile
         if key is None:
             blob = self._project_blob(project_id, sha256)
         else:
@@ -259,7 +265,7 @@ class PackageService:
         ``job_id``: the CI job making it), in the caller's unit of work or in one of its own.
 
         Raises ``InvalidParameter``, ``AlreadyExists`` when a live package has that name and version,
-        and what a pipeline step raises.
+        and what a pipeline check or step raises.
         """
         name, version = names.package_name(name), names.package_version(version)
         project_id, creator_id = project.id, creator.id if creator else None
@@ -268,6 +274,7 @@ class PackageService:
             # Also how a lost race ends: the redo finds the winner's package.
             if self._find_live(project_id, name, version) is not None:
                 raise AlreadyExists("Package")
+            self.pipeline.check(project_id, name, version)
             package = Package(
                 project_id=project_id, name=name, version=version, package_type="generic", creator_id=creator_id
             )
@@ -412,11 +419,6 @@ class PackageService:
         if package is None:
             raise NotFound("Package")
         return package
-
-    def find_file(self, project: Project, name: str, version: str, path: str) -> PackageFile:
-        """The newest file ``path`` of ``name/version`` (hidden packages included); raise ``NotFound``."""
-        path = names.file_path(path)
-        return self.newest_file(self.find_package(project, name, version), path)
 
     def newest_file(self, package: Package, path: str, *, spaces_in_name: bool = False) -> PackageFile:
         """The newest live file ``path`` of ``package``; raise ``InvalidParameter`` or ``NotFound``."""

@@ -91,7 +91,7 @@ def authorized_project(ref: str, action: object, *, package: tuple[str, str] | N
     """The project ``ref`` names, if the caller may do ``action`` there (to the package ``package``
     names, a name and version, when given); raise otherwise."""
     caller, judge = principal(), policy()
-    if caller.is_anonymous and judge.changes(action, package=package, reading=_reading()):
+    if caller.is_anonymous and judge.changes(action, reading=_reading()):
         # Before the lookup, as GitLab's ``authenticate_non_get!``: a 401 whether or not the project
         # exists, so anonymous writes cannot probe for private projects.
         raise Unauthorized("authentication required")

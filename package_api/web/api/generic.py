@@ -1,5 +1,9 @@
 """The generic package API: ``PUT``/``GET`` of files by package name, version and path, and ``GET`` of
-a whole package as one zip."""
+a whole package as one zip.
+
+A download is judged on the package it reads, after ``latest`` (or another alias a plugin resolves)
+has become that package: ``fraud-detector/latest`` is the latest model version, judged as one. An
+upload is judged on the name and version it writes, before a byte is read."""
 from __future__ import annotations
 
 from typing import NoReturn
@@ -10,7 +14,13 @@ from package_api.access.policy import Action
 from package_api.errors import InvalidParameter
 from package_api.packages.service import parse_status
 from package_api.web.api import entities
-from package_api.web.api.context import archive_services, authorized_project, package_services
+from package_api.web.api.context import (
+    archive_services,
+    authorize_package,
+    authorized_project,
+    package_services,
+    visible_project,
+)
 from package_api.web.api.downloads import archive_response, file_response
 from package_api.web.api.upload_bodies import receive, refuse_workhorse_authorization
 
@@ -43,15 +53,16 @@ def authorize_upload(project_ref: str, package_name: str, package_version: str, 
 
 @bp.get(ROUTE)
 def download(project_ref: str, package_name: str, package_version: str, file_path: str) -> Response:
-    project = authorized_project(project_ref, Action.READ_PACKAGE, package=(package_name, package_version))
+    project = visible_project(project_ref)
     service = package_services()
-    return file_response(service, service.find_file(project, package_name, package_version, file_path))
+    package = authorize_package(project, service.find_package(project, package_name, package_version), Action.READ_PACKAGE)
+    return file_response(service, service.newest_file(package, file_path))
 
 
 @bp.get(PACKAGE)
 def download_archive(project_ref: str, package_name: str, package_version: str) -> Response:
     """Every file of the package (the newest of each path) as one streamed zip."""
-    project = authorized_project(project_ref, Action.READ_PACKAGE, package=(package_name, package_version))
+    project = visible_project(project_ref)
     service = package_services()
-    package = service.find_package(project, package_name, package_version)
+    package = authorize_package(project, service.find_package(project, package_name, package_version), Action.READ_PACKAGE)
     return archive_response(service, archive_services().archive(package))
