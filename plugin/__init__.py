@@ -1,16 +1,19 @@
-"""The model registry plugin: projects generic packages into models and versions.
+"""The model registry plugin: models made on purpose, whose versions are the SemVer packages of their
+name.
 
 Registered through the ``package_api.plugins`` entry point; ``package_api`` never imports it.
-It takes part in package changes through steps of the package pipeline (``register_package_step``;
-``package_api.packages.pipeline`` lists them in order): a created model version package gets its
-version row (``model_version``, here) and then its own run (``version_run``, ``plugin.tracking``),
-in the package's transaction; a deleted one loses its version row.
+It takes part in package changes through the package pipeline (``package_api.packages.pipeline``
+lists it in order): its check refuses a version that is not semantic under a model's name before
+anything is stored (``register_package_check``); a created model version package gets its version
+row (``model_version``, here) and then its own run (``version_run``, ``plugin.tracking``), in the
+package's transaction; a deleted one loses its version row.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.orm import Session, object_session
 
 from package_api.plugin_api import (
     Package,
@@ -19,6 +22,7 @@ from package_api.plugin_api import (
     add_openapi_piece,
     db,
     register_migrations,
+    register_package_check,
     register_package_noun,
     register_package_step,
     register_version_resolver,
@@ -26,7 +30,7 @@ from package_api.plugin_api import (
 from plugin import tracking
 from plugin.registry import access
 from plugin.registry import models as _tables  # noqa: F401  (the tables must be known before create_all)
-from plugin.registry.projection import MODEL_VERSION_STEP, Projection, is_model_version
+from plugin.registry.projection import MODEL_VERSION_STEP, Projection
 from plugin.registry.version_service import LATEST, latest_of
 from plugin.web import mlflow, pages
 from plugin.web.api import bp as api_bp
@@ -37,7 +41,12 @@ OPENAPI = Path(__file__).parent / "web" / "openapi.yaml"
 
 def _audit_noun(package: Package) -> str | None:
     """A package that is a model version is audited as one: ``model_version_created``..."""
-    return "model_version" if is_model_version(package) else None
+    session = object_session(package) or db.session
+    return "model_version" if Projection(session).is_version(package) else None
+
+
+def _check_version(session: Session, project_id: int, name: str, version: str) -> None:
+    Projection(session).check(project_id, name, version)
 
 
 def _project_version(change: PackageChange) -> None:
@@ -63,6 +72,7 @@ def register(app: Flask) -> None:
     register_migrations(app, Path(__file__).parent / "migrations")
     app.register_blueprint(api_bp)
     pages.register(app)
+    register_package_check(app, _check_version)
     register_package_step(app, "created", MODEL_VERSION_STEP, _project_version)
     register_package_step(app, "deleted", MODEL_VERSION_STEP, _forget_version)
     register_version_resolver(app, _resolve_latest)

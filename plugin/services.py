@@ -5,11 +5,19 @@ services that change things make their changes as the request's actor (``request
 API's caller under ``/api/``, the pages' elsewhere), the author of their audit events."""
 from __future__ import annotations
 
-from package_api.plugin_api import Actor, PackageService, db, package_services, request_actor
+from package_api.plugin_api import (
+    Action,
+    Actor,
+    PackageService,
+    access_policy,
+    db,
+    package_services,
+    request_actor,
+)
 from plugin.mlflow_registry.cards import CardService
 from plugin.mlflow_registry.model_versions import ModelVersionService
 from plugin.mlflow_registry.registered_models import RegistryService
-from plugin.registry.model_service import ModelService
+from plugin.registry.model_service import Adoption, ModelService
 from plugin.registry.version_service import VersionService
 from plugin.tracking.artifacts import ArtifactService
 from plugin.tracking.experiments import ExperimentService
@@ -21,9 +29,15 @@ def _packages(actor: Actor) -> PackageService:
     return package_services(actor=actor)
 
 
+def _may_adopt(actor: Actor) -> Adoption:
+    """A model made over packages takes them from the package registry's rules: the caller must be
+    allowed to delete them as packages (``ModelService``)."""
+    return lambda project: access_policy().can(actor.principal, project, Action.DELETE_PACKAGE)
+
+
 def model_services() -> ModelService:
     actor = request_actor()
-    return ModelService(db.session, _packages(actor), actor=actor)
+    return ModelService(db.session, _packages(actor), actor=actor, may_adopt=_may_adopt(actor))
 
 
 def version_services() -> VersionService:
@@ -49,7 +63,7 @@ def logged_model_services() -> LoggedModelService:
 
 def registry_services() -> RegistryService:
     actor = request_actor()
-    return RegistryService(db.session, _packages(actor), actor=actor)
+    return RegistryService(db.session, _packages(actor), actor=actor, may_adopt=_may_adopt(actor))
 
 
 def model_version_services() -> ModelVersionService:

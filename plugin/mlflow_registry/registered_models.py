@@ -26,8 +26,8 @@ from plugin.mlflow_registry.model_versions import ModelVersionService, VersionVi
 from plugin.mlflow_registry.models import Alias, ModelTag
 from plugin.mlflow_registry.sources import VersionRef
 from plugin.registry.auditing import change, model_event
-from plugin.registry.model_service import ModelService, model_name
-from plugin.registry.models import Model, ModelVersion
+from plugin.registry.model_service import Adoption, ModelService, model_name
+from plugin.registry.models import Model, ModelOrigin, ModelVersion
 from plugin.registry.projection import Projection
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
@@ -50,11 +50,18 @@ class ModelView:
 
 
 class RegistryService:
-    def __init__(self, session: DbSession, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(
+        self,
+        session: DbSession,
+        packages: PackageService,
+        *,
+        actor: Actor = COMMAND_LINE,
+        may_adopt: Adoption = lambda project: True,
+    ) -> None:
         self.session = session
         self.packages = packages
         self.actor = actor  # who makes the changes
-        self.models = ModelService(session, packages, actor=actor)
+        self.models = ModelService(session, packages, actor=actor, may_adopt=may_adopt)
         self.versions = ModelVersionService(session, packages, actor=actor)
         self.experiments = ExperimentService(session, actor=actor)
 
@@ -83,7 +90,7 @@ class RegistryService:
         if Projection(self.session).find_model(project.id, name) is not None:
             raise AlreadyExists(f"Registered Model (name={name})")
         try:
-            model = self.models.create(project, name, description_=description, author=author)
+            model = self.models.create(project, name, description_=description, author=author, origin=ModelOrigin.MLFLOW)
         except AlreadyExists:
             raise AlreadyExists(f"Registered Model (name={name})") from None
         self.session.add_all(ModelTag(model_id=model.id, key=k, value=v) for k, v in checked.items())
@@ -105,6 +112,10 @@ class RegistryService:
         projection = Projection(self.session)
         if projection.find_model(project.id, new_name) is not None:
             raise AlreadyExists(f"Registered Model (name={new_name})")
+        if projection.live_packages(project.id, new_name):
+            # They would become versions of the model without a word: a model takes packages over only
+            # when it is made (``ModelService.create``), by someone who may delete them.
+            raise AlreadyExists(f"Packages named {new_name}")
         experiment = self.experiments.find_by_name(project.id, model_experiment_name(new_name))
         if experiment is not None and experiment.model_id != model.id:
             raise AlreadyExists(f"Experiment(name={experiment.name})")

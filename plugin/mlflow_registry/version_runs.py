@@ -9,7 +9,7 @@ from sqlalchemy import select
 from package_api.plugin_api import DbSession, Package, PackageStatus, committed
 from plugin.mlflow_registry.models import Registration
 from plugin.registry.models import ModelVersion
-from plugin.registry.projection import Projection, is_model_version
+from plugin.registry.projection import Projection, may_be_version
 from plugin.tracking.experiments import ExperimentService
 from plugin.tracking.models import Run
 from plugin.tracking.runs import RunService
@@ -26,10 +26,10 @@ class VersionRuns:
     def ensure_for_package(self, package: Package) -> Registration | None:
         """The registration of the version ``package`` is (made with its run if missing, in the unit
         of work in progress or in one of its own); ``None`` for a package that is not a model version."""
-        if not is_model_version(package) or package.status == PackageStatus.PENDING_DESTRUCTION:
+        if not may_be_version(package) or package.status == PackageStatus.PENDING_DESTRUCTION:
             return None
         version = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
-        if version is None:  # a package older than the model registry: project it now
+        if version is None:  # a package older than the model registry (or than its model): project it now
             version = Projection(self.session).version_for(package)
         return None if version is None else self.ensure(version)
 

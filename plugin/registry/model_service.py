@@ -1,11 +1,17 @@
-"""Models: create, find, list with their latest version, describe, delete."""
+"""Models: create, find, list with their latest version, describe, delete.
+
+A model is made on purpose (the REST API, the pages, MLflow); its versions are then the SemVer
+packages of its name (``plugin.registry.projection``). A model made over packages of its name that
+exist already takes their SemVer ones as its versions: that hands them from the package registry's
+rules to the model registry's, so only a caller who may delete them as packages (``may_adopt``: a
+Maintainer) may do it.
+"""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -13,6 +19,7 @@ from package_api.plugin_api import (
     Actor,
     AlreadyExists,
     DbSession,
+    Forbidden,
     InvalidParameter,
     NotFound,
     PackageService,
@@ -31,8 +38,8 @@ from package_api.plugin_api import (
 )
 from plugin.registry import semver
 from plugin.registry.auditing import change, model_event
-from plugin.registry.models import Model, ModelVersion
-from plugin.registry.projection import Projection
+from plugin.registry.models import Model, ModelOrigin, ModelVersion
+from plugin.registry.projection import ARTIFACT_PACKAGE_NAME, Projection, may_be_version
 
 MAX_DESCRIPTION = 10_000  # GitLab's limit
 ORDERS = ("name", "created_at", "updated_at", "latest_version")
@@ -55,43 +62,68 @@ def description(value: str | None) -> str:
 
 
 def model_name(value: str) -> str:
-    """A model name is a package name (the model's versions are packages of that name): raise
-    ``InvalidParameter("name")`` for anything else (``.`` and ``..`` included), saying it is
-    required when it is empty."""
+    """A model name is a package name (the model's versions are packages of that name), but not the
+    name of MLflow's artifact packages: raise ``InvalidParameter("name")`` for anything else (``.`` and
+    ``..`` included), saying it is required when it is empty."""
     if not value.strip():
         raise InvalidParameter("name", "is required")
     try:
-        return package_name(value)
+        name = package_name(value)
     except InvalidParameter as exc:
         if value in DOT_SEGMENTS:
             raise InvalidParameter("name", exc.problem) from None
         raise InvalidParameter("name", "can contain only letters, digits, '.', '_', '-' and '+'") from None
+    if ARTIFACT_PACKAGE_NAME.match(name):
+        raise InvalidParameter("name", "is reserved: ml_experiment_<number> packages hold MLflow's artifacts")
+    return name
+
+
+#: ``may_adopt(project)``: whether the caller may make packages of ``project`` a model's versions.
+Adoption = Callable[[Project], bool]
 
 
 class ModelService:
-    def __init__(self, session: DbSession, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(
+        self,
+        session: DbSession,
+        packages: PackageService,
+        *,
+        actor: Actor = COMMAND_LINE,
+        may_adopt: Adoption = lambda project: True,
+    ) -> None:
         self.session = session
         self.packages = packages
         self.projection = Projection(session)
         self.actor = actor  # who makes the changes
+        self.may_adopt = may_adopt  # the policy's word on taking packages over (the command line may)
 
-    def create(self, project: Project, name: str, *, description_: str = "", author: User | None) -> Model:
-        """Create a model with no versions; raise ``InvalidParameter`` or ``AlreadyExists``."""
-        name = model_name(name)
-        if self.projection.find_model(project.id, name) is not None:
-            raise AlreadyExists("Model")
-        model = Model(
-            project_id=project.id, name=name, description=description(description_), author_id=author.id if author else None
-        )
-        self.session.add(model)
-        try:
+    def create(
+        self, project: Project, name: str, *, description_: str = "", author: User | None, origin: ModelOrigin
+    ) -> Model:
+        """Create a model, whose versions are the live SemVer packages of its name (usually none yet);
+        ``origin`` says which surface made it. Raise ``InvalidParameter``, ``AlreadyExists``, or
+        ``Forbidden`` when packages would become versions and the caller may not delete them."""
+        name, text = model_name(name), description(description_)
+        project_id, author_id = project.id, author.id if author else None
+
+        def work() -> Model:
+            # Also how a lost race ends: the redo finds the winner's model.
+            if self.projection.find_model(project_id, name) is not None:
+                raise AlreadyExists("Model")
+            adoptable = [p for p in self.projection.live_packages(project_id, name) if may_be_version(p)]
+            if adoptable and not self.may_adopt(project):
+                raise Forbidden(
+                    f"{name} names packages of this project: making them a model's versions takes someone who may "
+                    "delete them (a Maintainer)"
+                )
+            model = Model(project_id=project_id, name=name, description=text, author_id=author_id, origin=origin)
+            self.session.add(model)
             self.session.flush()
-            model_event(self.session, "created", model, actor=self.actor, description=model.description)
-            commit(self.session)
-        except IntegrityError:
-            self.session.rollback()
-            raise AlreadyExists("Model") from None
-        return model
+            adopted = {"versions": [v.version for v in self.projection.adopt(model)]} if adoptable else {}
+            model_event(self.session, "created", model, actor=self.actor, description=text, origin=origin.value, **adopted)
+            return model
+
+        return committed(self.session, work)
 
     def get(self, project: Project, ref: str | int) -> Model:
         """Find a model by id or by name; raise ``NotFound("Model")``."""

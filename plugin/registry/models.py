@@ -3,11 +3,26 @@ itself (name, version, files) stays in ``package_api``."""
 from __future__ import annotations
 
 import datetime
+import enum
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from package_api.plugin_api import IDS_NEVER_REUSED, DbModel, Package, User, utcnow
+
+
+class ModelOrigin(str, enum.Enum):
+    """How a model came to be. Models are made on purpose; the last two values are what revision
+    ``model_registry_0002`` could tell of the models made before it recorded this."""
+
+    API = "api"  # POST /ml/models
+    PAGE = "page"  # the New model form
+    MLFLOW = "mlflow"  # registered-models/create: create_registered_model, log_model(registered_model_name=...)
+    #: Made on purpose before revision 0002, by a surface not recorded (a ``model_created`` event says so).
+    CREATED = "created"
+    #: Made by the first upload of a SemVer package under the old rule, kept by revision 0002 for what
+    #: the registry holds about it (a description, MLflow data, a version made through the registry).
+    UPLOAD = "upload"
 
 
 class Model(DbModel):
@@ -22,6 +37,10 @@ class Model(DbModel):
     #: The highest MLflow version number (``ModelVersion.sequence``) the model ever gave: the next
     #: version takes the one after it, so a number never comes back after its version is deleted.
     last_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: No default: whoever makes a model says how (``ModelService.create``).
+    origin: Mapped[ModelOrigin] = mapped_column(
+        Enum(ModelOrigin, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

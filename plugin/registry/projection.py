@@ -1,25 +1,40 @@
-"""The mapping layer: a generic package whose version is a semantic version is a version of the
-model with the package's name. The package pipeline's ``model_version`` steps keep the model and
-version rows in step with the packages, in each package change's transaction."""
+"""The mapping layer: a generic package is a version of model M when the project has model M (made on
+purpose: ``ModelService.create``) and the package's version is a semantic version. Every other package
+is a plain package. The package pipeline's ``model_version`` steps keep the version rows in step with
+the packages, in each package change's transaction; its ``version_check`` refuses a version that is not
+semantic under a model's name, before anything is stored."""
 from __future__ import annotations
+
+import re
 
 from sqlalchemy import select, update
 
-from package_api.plugin_api import DbSession, Package, PackageStatus, committed
+from package_api.plugin_api import DbSession, InvalidInput, Package, PackageStatus, committed
 from plugin.registry import semver
 from plugin.registry.models import Model, ModelVersion
 
 #: The name of the package pipeline's step that projects a created package into a version (and of
 #: the one that forgets a deleted package's version).
 MODEL_VERSION_STEP = "model_version"
+#: The names of the packages that hold MLflow's run and logged-model artifacts
+#: (``plugin.tracking.artifacts``): never a model's name.
+ARTIFACT_PACKAGE_NAME = re.compile(r"ml_experiment_[0-9]+\Z")
+LIVE = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
 
 
-def is_model_version(package: Package) -> bool:
+def may_be_version(package: Package) -> bool:
+    """Whether ``package`` has the shape of a model version (generic, SemVer): it is one if its
+    project has a model of its name."""
     return package.package_type == "generic" and semver.is_semver(package.version)
 
 
+def not_semantic(name: str) -> InvalidInput:
+    """The error for a version that is not semantic under model ``name``'s name."""
+    return InvalidInput(f"{name} is a model: versions must be semantic versions, e.g. 1.4.0")
+
+
 class Projection:
-    """The model and version rows of packages. Each method is a unit of work (``committed``): on its
+    """The version rows of packages. Each method that writes is a unit of work (``committed``): on its
     own it commits, and as a step of a package change it is part of that change's transaction."""
 
     def __init__(self, session: DbSession) -> None:
@@ -28,29 +43,41 @@ class Projection:
     def find_model(self, project_id: int, name: str) -> Model | None:
         return self.session.scalar(select(Model).where(Model.project_id == project_id, Model.name == name))
 
-    def model_for(self, project_id: int, name: str, *, author_id: int | None) -> Model:
-        """The model named ``name``, created if it does not exist yet."""
+    def is_version(self, package: Package) -> bool:
+        """Whether ``package`` is a model version: SemVer, and its project has a model of its name."""
+        return may_be_version(package) and self.find_model(package.project_id, package.name) is not None
 
-        def work() -> Model:
-            model = self.find_model(project_id, name)
-            if model is None:
-                model = Model(project_id=project_id, name=name, author_id=author_id)
-                self.session.add(model)
-                self.session.flush()
-            return model
+    def check(self, project_id: int, name: str, version: str) -> None:
+        """Refuse (``InvalidInput``) a version that is not semantic under the name of a model."""
+        if not semver.is_semver(version) and self.find_model(project_id, name) is not None:
+            raise not_semantic(name)
 
-        return committed(self.session, work)
+    def live_packages(self, project_id: int, name: str) -> list[Package]:
+        """The live generic packages named ``name``, oldest first."""
+        return list(
+            self.session.scalars(
+                select(Package)
+                .where(
+                    Package.project_id == project_id,
+                    Package.package_type == "generic",
+                    Package.name == name,
+                    Package.status.in_(LIVE),
+                )
+                .order_by(Package.id)
+            )
+        )
 
     def version_for(self, package: Package) -> ModelVersion | None:
-        """The version row of ``package`` (created, with its model if missing); ``None`` for a package
-        that is not a model version."""
-        if not is_model_version(package) or package.status == PackageStatus.PENDING_DESTRUCTION:
+        """The version row of ``package`` (made if missing); ``None`` for a package that is not a model
+        version (no model of its name, not SemVer, or deleted)."""
+        if not may_be_version(package) or package.status == PackageStatus.PENDING_DESTRUCTION:
             return None
-        package_id, project_id, name, version = package.id, package.project_id, package.name, package.version
-        creator_id = package.creator_id
+        model = self.find_model(package.project_id, package.name)
+        if model is None:
+            return None
+        package_id, model_id, version, creator_id = package.id, model.id, package.version, package.creator_id
 
         def work() -> ModelVersion:
-            model_id = self.model_for(project_id, name, author_id=creator_id).id
             row = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package_id))
             if row is None:
                 # The model's counter gives the number, so a deleted version's number never comes
@@ -74,6 +101,13 @@ class Projection:
             return row
 
         return committed(self.session, work)
+
+    def adopt(self, model: Model) -> list[ModelVersion]:
+        """Make the live SemVer packages of ``model``'s name its versions (a model made over packages
+        uploaded before it), numbered in the order they were made."""
+        packages = [p for p in self.live_packages(model.project_id, model.name) if may_be_version(p)]
+        rows = [self.version_for(package) for package in packages]
+        return [row for row in rows if row is not None]
 
     def forget(self, package: Package) -> None:
         """Drop the version row of a deleted package."""

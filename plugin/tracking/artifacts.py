@@ -9,8 +9,10 @@ any other run                                 ``ml_experiment_<experiment>/candi
 a logged model ``m-<hex>``                    ``ml_experiment_<experiment>/m-<hex>``
 ============================================  ============================================
 
-Candidate and logged-model versions are not semantic versions, so those packages stay plain
-packages (out of the model list), reachable through the generic package API like any other.
+Candidate and logged-model versions are not semantic versions, so those packages are no model's
+versions (out of the model list). They are reachable through the generic package API like any other,
+but what they hold is MLflow's: ``artifact_package_rule`` has the model registry's rules judge them
+there too (no model may take their name: ``plugin.registry.model_service.model_name``).
 Directories are not stored: they are the prefixes of file paths.
 """
 from __future__ import annotations
@@ -26,11 +28,14 @@ from package_api.plugin_api import (
     Package,
     PackageFile,
     PackageService,
+    PolicyFacts,
     Project,
     Readable,
     User,
     row_id,
 )
+from plugin.registry.access import AS_MODEL_ACTION
+from plugin.registry.projection import ARTIFACT_PACKAGE_NAME
 from plugin.tracking import validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.models import Experiment, LoggedModel, Run
@@ -41,7 +46,14 @@ ALL_FILES = 10**9
 
 
 def experiment_package(experiment: Experiment) -> str:
+    """The name of the packages of ``experiment``'s artifacts (``ARTIFACT_PACKAGE_NAME``)."""
     return f"ml_experiment_{experiment.iid}"
+
+
+def artifact_package_rule(facts: PolicyFacts, project: Project, action: object, name: str, version: str) -> object | None:
+    """A package of MLflow's artifacts follows the model registry's rule for ``action`` on every
+    surface, the generic package API's included: a run's files are as private as the run."""
+    return AS_MODEL_ACTION.get(action) if ARTIFACT_PACKAGE_NAME.match(name) else None  # type: ignore[call-overload]
 
 
 def candidate_version(run: Run) -> str:

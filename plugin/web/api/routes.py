@@ -29,7 +29,7 @@ from package_api.plugin_api import (
     text_param,
 )
 from plugin.registry.access import ModelAction
-from plugin.registry.models import ModelVersion
+from plugin.registry.models import ModelOrigin, ModelVersion
 from plugin.services import card_services, model_services, version_services
 from plugin.web.api import entities
 
@@ -71,7 +71,7 @@ def create_model(project_ref: str) -> tuple[Response, int]:
     name = text_param(params, "name", required=True, keep_blank=True)  # missing, or empty: "is required"
     service = model_services()
     description = text_param(params, "description") or ""
-    model = service.create(project, name, description_=description, author=principal().user)
+    model = service.create(project, name, description_=description, author=principal().user, origin=ModelOrigin.API)
     return jsonify(entities.model(service.summary(model), project, base_url())), 201
 
 
@@ -93,7 +93,7 @@ def update_model(project_ref: str, model_ref: str) -> Response:
 
 @bp.delete("/ml/models/<model_ref>")
 def delete_model(project_ref: str, model_ref: str) -> tuple[str, int]:
-    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    project = authorized_project(project_ref, ModelAction.DELETE_MODEL)
     service = model_services()
     service.delete(service.get(project, model_ref))
     return "", 204
@@ -161,7 +161,7 @@ def update_version(project_ref: str, model_ref: str, version_ref: str) -> Respon
 
 @bp.delete("/ml/models/<model_ref>/versions/<version_ref>")
 def delete_version(project_ref: str, model_ref: str, version_ref: str) -> tuple[str, int]:
-    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    project = authorized_project(project_ref, ModelAction.DELETE_MODEL)
     versions = version_services()
     versions.delete(versions.get(model_services().get(project, model_ref), version_ref))
     return "", 204
@@ -195,7 +195,7 @@ def download_version_archive(project_ref: str, model_ref: str, version_ref: str)
 @bp.delete("/ml/models/<model_ref>/versions/<version_ref>/files")
 def delete_files(project_ref: str, model_ref: str, version_ref: str) -> tuple[str, int]:
     """Delete several files at once: ``{"ids": [1, 2]}`` (or ``?ids[]=1&ids[]=2``)."""
-    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    project = authorized_project(project_ref, ModelAction.DELETE_MODEL)
     raw = request_body().get("ids") or request.args.getlist("ids[]") or request.args.getlist("ids")
     if not isinstance(raw, list):
         raise InvalidParameter("ids")
@@ -212,7 +212,7 @@ def delete_files(project_ref: str, model_ref: str, version_ref: str) -> tuple[st
 
 @bp.delete("/ml/models/<model_ref>/versions/<version_ref>/files/<int:file_id>")
 def delete_file(project_ref: str, model_ref: str, version_ref: str, file_id: int) -> tuple[str, int]:
-    project = authorized_project(project_ref, ModelAction.WRITE_MODEL)
+    project = authorized_project(project_ref, ModelAction.DELETE_MODEL)
     versions = version_services()
     versions.delete_files(versions.get(model_services().get(project, model_ref), version_ref), [file_id])
     return "", 204

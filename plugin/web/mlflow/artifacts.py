@@ -69,7 +69,7 @@ def download_artifact(project_ref: str, artifact_path: str) -> Response:
 
 @ARTIFACTS.delete("/artifacts/<path:artifact_path>")
 def delete_artifact(project_ref: str, artifact_path: str) -> Response:
-    project = context.writable(project_ref)
+    project = context.deletable(project_ref)
     context.artifacts().delete(project, artifact_path)
     return empty()
 

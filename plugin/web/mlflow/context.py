@@ -14,6 +14,7 @@ from plugin.services import run_services as runs
 
 __all__ = [
     "artifacts",
+    "deletable",
     "experiments",
     "job_id",
     "logged_models",
@@ -34,6 +35,12 @@ def readable(project_ref: str) -> Project:
 def writable(project_ref: str) -> Project:
     """The project, if the caller may change its model registry; raise otherwise."""
     return authorized_project(project_ref, ModelAction.WRITE_MODEL)
+
+
+def deletable(project_ref: str) -> Project:
+    """The project, if the caller may delete registered models, versions and artifacts there (tokens
+    that only push may not); raise otherwise."""
+    return authorized_project(project_ref, ModelAction.DELETE_MODEL)
 
 
 def user() -> User | None:

@@ -60,7 +60,7 @@ def rename_registered_model(project_ref: str) -> Response:
 
 @API.delete("/registered-models/delete")
 def delete_registered_model(project_ref: str) -> Response:
-    project = context.writable(project_ref)
+    project = context.deletable(project_ref)
     service = context.registry()
     service.delete(service.find(project, Params.from_request().required("name")))
     return empty()
@@ -162,9 +162,14 @@ def create_model_version(project_ref: str) -> Response:
     return json_response({"model_version": entities.model_version(view)})
 
 
-def _version(project_ref: str, params: Params, *, write: bool = False) -> tuple[RegistryService, Model, ModelVersion]:
+def _version(
+    project_ref: str, params: Params, *, write: bool = False, delete: bool = False
+) -> tuple[RegistryService, Model, ModelVersion]:
     """The registry, the model ``name`` and its version ``version``; raise ``MissingResource``."""
-    project = context.writable(project_ref) if write else context.readable(project_ref)
+    if delete:
+        project = context.deletable(project_ref)
+    else:
+        project = context.writable(project_ref) if write else context.readable(project_ref)
     registry = context.registry()
     model = registry.find(project, params.required("name"))
     return registry, model, registry.versions.get(model, params.required("version"))
@@ -186,7 +191,7 @@ def update_model_version(project_ref: str) -> Response:
 
 @API.delete("/model-versions/delete")
 def delete_model_version(project_ref: str) -> Response:
-    registry, _, row = _version(project_ref, Params.from_request(), write=True)
+    registry, _, row = _version(project_ref, Params.from_request(), delete=True)
     registry.versions.delete(row)
     return empty()
 

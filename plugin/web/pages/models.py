@@ -9,6 +9,7 @@ from package_api.plugin_api import FormError, attempt, base_url, can, listing_qu
 from package_api.plugin_api import page_principal as principal
 from package_api.plugin_api import page_project as authorized_project
 from plugin.registry.access import ModelAction
+from plugin.registry.models import ModelOrigin
 from plugin.services import model_services, version_services
 from plugin.web import markdown
 from plugin.web.pages.blueprint import PREFIX, bp, selected_tab
@@ -61,7 +62,9 @@ def create_model(namespace: str, project: str) -> ResponseReturnValue:
     found = authorized_project(namespace, project, ModelAction.WRITE_MODEL)
     name, description = request.form.get("name", "").strip(), request.form.get("description", "")
     result = attempt(
-        lambda: model_services().create(found, name, description_=description, author=principal().user),
+        lambda: model_services().create(
+            found, name, description_=description, author=principal().user, origin=ModelOrigin.PAGE
+        ),
         duplicate=FormError(f"A model named {name} already exists", "name", 409),
     )
     if isinstance(result, FormError):
@@ -137,7 +140,7 @@ def update_model(namespace: str, project: str, model_id: int) -> ResponseReturnV
 
 @bp.post(f"{PREFIX}/models/<int:model_id>/delete")
 def delete_model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
-    found = authorized_project(namespace, project, ModelAction.WRITE_MODEL)
+    found = authorized_project(namespace, project, ModelAction.DELETE_MODEL)
     models = model_services()
     models.delete(models.get(found, model_id))
     flash("Model deleted successfully", "success")

@@ -128,7 +128,7 @@ def update_version(namespace: str, project: str, model_id: int, version_id: int)
 
 @bp.post(f"{VERSION}/delete")
 def delete_version(namespace: str, project: str, model_id: int, version_id: int) -> ResponseReturnValue:
-    found = authorized_project(namespace, project, ModelAction.WRITE_MODEL)
+    found = authorized_project(namespace, project, ModelAction.DELETE_MODEL)
     versions = version_services()
     row = versions.get(model_services().get(found, model_id), version_id)
     label = row.version
