@@ -1,22 +1,30 @@
-"""Alembic migrations: the migrated schema is the models' schema, and commands refuse a database that
-is behind (on SQLite, and on PostgreSQL when ``MODELSHELF_TEST_DATABASE_URL`` names one)."""
+"""Alembic migrations: the migrated schema is the models' schema, commands refuse a database that is
+behind (on SQLite, and on PostgreSQL when ``MODELSHELF_TEST_DATABASE_URL`` names one), and the data
+revisions do what their docstrings say to rows made before them."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import column, insert, inspect, text
 from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 
-from package_api import create_app
+from package_api import create_app, services
+from package_api.access.models import Project
 from package_api.config import DEFAULTS
 from package_api.db import db
 from package_api.ops import migrate
+from plugin.registry.model_service import ModelService
+from plugin.registry.models import ModelOrigin
 from tests.support.databases import database_settings
 from tests.support.ids import assigned_ids, never_reused
 
@@ -38,9 +46,9 @@ def test_the_migrated_schema_is_the_models_schema(tmp_path: Path) -> None:
     app = _app(tmp_path / "data")
     assert migrate.current(app) == set()
     migrate.upgrade(app)
-    assert migrate.heads(app) == {"core_0003", "model_registry_0002"}
+    assert migrate.heads(app) == {"core_0003", "model_registry_0003"}
     assert migrate.is_current(app) and migrate.current(app) == migrate.heads(app)
-    assert migrate.applied(app) == migrate.heads(app) | {"core_0001", "core_0002", "model_registry_0001"}
+    assert migrate.applied(app) == migrate.heads(app) | {"core_0001", "core_0002", "model_registry_0001", "model_registry_0002"}
     assert migrate.differences(app) == []
     with app.app_context():
         assert _tables(app) == set(db.metadata.tables)  # every table of the core and the plugin
@@ -112,6 +120,10 @@ def test_upgrading_keeps_every_row_and_never_hands_out_an_id_again(tmp_path: Pat
                     status="default", **stamps)
             _insert(connection, "ml_model_versions", model_id=models[0], package_id=package, version=f"1.{number}.0",
                     sequence=number, description="", **stamps)
+        # fraud was made on purpose (so model_registry_0003 keeps it: it has its model_created event).
+        _insert(connection, "audit_events", project_id=project, author_id=users[0], author_name="alice",
+                token_type="session", event_name="model_created", target_type="Model", target_id=models[0],
+                target_details="fraud", ip_address="", details="{}", created_at=now)
         # carol made a change and left; spam was deleted, and the trail says so.
         _insert(connection, "audit_events", author_id=users[2], author_name="carol", token_type="session",
                 event_name="model_deleted", target_type="Model", target_id=models[2], target_details="spam",
@@ -166,5 +178,164 @@ def test_a_database_of_a_plugin_that_is_not_loaded_is_refused_with_a_reason(tmp_
     data_dir = tmp_path / "data"
     migrate.upgrade(_app(data_dir))  # every plugin
     without_plugins = _app(data_dir, PLUGINS="none", AUTO_MIGRATE="true")
-    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0002.*MODELSHELF_PLUGINS"):
+    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0003.*MODELSHELF_PLUGINS"):
         migrate.prepare(without_plugins)
+
+
+# -- model_registry_0003: models are made on purpose ------------------------------------------------
+
+
+class OldRows:
+    """Rows as the model registry made them before ``model_registry_0003``, written with SQL into a
+    database at ``model_registry_0001`` (today's tables have columns that revision lacks)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.metadata = sa.MetaData()
+        self.now = datetime.datetime(2026, 1, 1, 12, 0)
+        self.user = self.add("users", username="alice", name="Alice", is_admin=False, created_at=self.now)
+        self.project = self.add(
+            "projects", namespace="team", path="fraud", description="", visibility="private",
+            generic_duplicates_allowed=True, generic_duplicate_exception_regex="", created_at=self.now,
+        )
+
+    def add(self, table: str, **values: Any) -> int:
+        """Insert a row; return its id (``0`` for tables without one)."""
+        found = self.metadata.tables.get(table)
+        if found is None:
+            found = sa.Table(table, self.metadata, autoload_with=self.connection)
+        result = self.connection.execute(sa.insert(found).values(**values))
+        return result.inserted_primary_key[0] if result.inserted_primary_key else 0
+
+    def at(self, minutes: int) -> datetime.datetime:
+        return self.now + datetime.timedelta(minutes=minutes)
+
+    def event(self, event_name: str, target_type: str, target_id: int, minutes: int, /, **details: Any) -> None:
+        self.add(
+            "audit_events", project_id=self.project, author_id=self.user, author_name="alice",
+            token_type="personal_access_token", event_name=event_name, target_type=target_type, target_id=target_id,
+            target_details="", ip_address="", details=json.dumps(details), created_at=self.at(minutes),
+        )
+
+    def model(self, name: str, minutes: int, *, description: str = "") -> int:
+        """A model and its default experiment ``[model]<name>`` (the experiment's id is ``model + 1000``)."""
+        model = self.add(
+            "ml_models", project_id=self.project, name=name, description=description, author_id=self.user,
+            created_at=self.at(minutes), updated_at=self.at(minutes),
+        )
+        self.add(
+            "ml_experiments", id=model + 1000, project_id=self.project, iid=model, name=f"[model]{name}",
+            model_id=model, lifecycle_stage="active", creator_id=self.user, created_at=self.at(minutes),
+            updated_at=self.at(minutes),
+        )
+        return model
+
+    def package(self, name: str, version: str, minutes: int) -> int:
+        return self.add(
+            "packages", project_id=self.project, name=name, version=version, package_type="generic",
+            status="default", creator_id=self.user, created_at=self.at(minutes), updated_at=self.at(minutes),
+        )
+
+    def version(self, model: int, name: str, version: str, minutes: int, *, uploaded: bool = True) -> tuple[int, int]:
+        """A version as the pipeline made it: its package (by an upload, or empty through the model
+        registry), its row, its own run with only a run name, its registration and its audit event."""
+        package = self.package(name, version, minutes)
+        sequence = self.connection.scalar(sa.text("SELECT count(*) FROM ml_model_versions WHERE model_id = :m"), {"m": model})
+        row = self.add(
+            "ml_model_versions", model_id=model, package_id=package, version=version, sequence=sequence + 1,
+            description="", author_id=self.user, created_at=self.at(minutes), updated_at=self.at(minutes),
+        )
+        run = self.run(model, minutes, own=row)
+        self.add("ml_model_version_registrations", version_id=row, stage="None", source="", run_id=run, run_link="")
+        file = {"file_name": "model.onnx", "size": 7} if uploaded else {}
+        self.event("model_version_created", "Package", package, minutes, name=name, version=version, **file)
+        return row, run
+
+    def run(self, model: int, minutes: int, *, own: int | None = None) -> int:
+        run = self.add(
+            "ml_runs", project_id=self.project, experiment_id=model + 1000, uuid=uuid.uuid4().hex, name="a run",
+            user_name="alice", creator_id=self.user, status="FINISHED", start_time=0, end_time=0,
+            lifecycle_stage="active", model_version_id=own, created_at=self.at(minutes),
+        )
+        self.add("ml_run_tags", run_id=run, key="mlflow.runName", value="a run")
+        return run
+
+
+def test_model_registry_0003_keeps_the_models_made_on_purpose_or_used_and_removes_what_uploads_alone_made(
+    tmp_path: Path,
+) -> None:
+    app = _app(tmp_path / "data")
+    migrate.upgrade(app, "model_registry_0001")
+    with app.app_context(), db.engine.begin() as connection:
+        old = OldRows(connection)
+        # Removed: a CI release tarball that an upload made a model of.
+        tarball = old.model("release-tarball", 1)
+        tarball_version, tarball_run = old.version(tarball, "release-tarball", "2.3.4", 1)
+        # Removed: the empty model a deleted package left (its version gone, the own run orphaned).
+        emptied = old.model("emptied", 2)
+        old.run(emptied, 2)
+        # Removed: an upload's model whose id an older model had, made on purpose and then deleted.
+        reused = old.model("reused", 10)
+        old.event("model_created", "Model", reused, 5)
+        # Kept as made on purpose: a model_created event, no versions.
+        made = old.model("made", 3)
+        old.event("model_created", "Model", made, 3, description="")
+        # Kept as made by an upload, for what the model registry holds about them.
+        described = old.model("described", 4, description="words")
+        old.version(described, "described", "1.0.0", 4)
+        registry_version = old.model("registry-version", 5)
+        old.version(registry_version, "registry-version", "1.0.0", 5)
+        old.version(registry_version, "registry-version", "1.1.0", 6, uploaded=False)
+        with_metric = old.model("with-metric", 7)
+        _, run = old.version(with_metric, "with-metric", "1.0.0", 7)
+        old.add("ml_run_metrics", run_id=run, key="loss", value=0.5, is_nan=False, timestamp=1, step=0)
+        aliased = old.model("aliased", 8)
+        version, _ = old.version(aliased, "aliased", "1.0.0", 8)
+        old.add("ml_model_aliases", model_id=aliased, alias="champion", version_id=version, created_at=old.at(8))
+        registered = old.model("registered", 9)
+        version, _ = old.version(registered, "registered", "1.0.0", 9)
+        connection.execute(sa.text("UPDATE ml_model_version_registrations SET source = 's3://b/m' WHERE version_id = :v"),
+                           {"v": version})
+        mlflow_run = old.model("mlflow-run", 11)
+        created = old.run(mlflow_run, 11)
+        old.event("run_created", "Run", created, 11)
+
+    migrate.upgrade(app)
+
+    assert migrate.differences(app) == []
+    with app.app_context(), db.engine.connect() as connection:
+        models = dict(connection.execute(sa.text("SELECT name, origin FROM ml_models")).all())
+        assert models == {
+            "made": "created",
+            "described": "upload",
+            "registry-version": "upload",
+            "with-metric": "upload",
+            "aliased": "upload",
+            "registered": "upload",
+            "mlflow-run": "upload",
+        }
+        left = {
+            "versions": "SELECT count(*) FROM ml_model_versions WHERE model_id IN (:a, :b, :c)",
+            "experiments": "SELECT count(*) FROM ml_experiments WHERE id IN (:a + 1000, :b + 1000, :c + 1000)",
+            "runs": "SELECT count(*) FROM ml_runs WHERE experiment_id IN (:a + 1000, :b + 1000, :c + 1000)",
+        }
+        ids = {"a": tarball, "b": emptied, "c": reused}
+        assert {what: connection.scalar(sa.text(query), ids) for what, query in left.items()} == {
+            "versions": 0, "experiments": 0, "runs": 0
+        }
+        assert connection.scalar(sa.text("SELECT count(*) FROM ml_model_version_registrations WHERE version_id = :v"),
+                                 {"v": tarball_version}) == 0
+        assert connection.scalar(sa.text("SELECT count(*) FROM ml_run_tags WHERE run_id = :r"), {"r": tarball_run}) == 0
+        # The packages stay, as plain packages; the kept models keep their versions.
+        assert connection.execute(sa.text("SELECT name, version, status FROM packages WHERE name = 'release-tarball'")).all() \
+            == [("release-tarball", "2.3.4", "default")]
+        assert connection.scalar(sa.text(
+            "SELECT count(*) FROM ml_model_versions v JOIN ml_models m ON m.id = v.model_id WHERE m.name = 'registry-version'"
+        )) == 2
+
+    # Under the new rule the tarball is a plain package until a model of its name is made again.
+    with app.app_context():
+        project = db.session.get_one(Project, old.project)
+        packages = services.package_service(app)
+        model = ModelService(db.session, packages).create(project, "release-tarball", author=None, origin=ModelOrigin.API)
+        assert [v.version for v in ModelService(db.session, packages).versions(model)] == ["2.3.4"]
