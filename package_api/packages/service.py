@@ -420,6 +420,18 @@ class PackageService:
             raise NotFound("Package")
         return package
 
+    def find_file(
+        self, project: Project, name: str, version: str, path: str, *, judge: Callable[[Package], object]
+    ) -> PackageFile:
+        """The newest file ``path`` of ``name/version`` (hidden packages included; ``version`` may be an
+        alias), once ``judge`` has let the caller read the package it resolved to: a download is
+        judged on the package it reads. Raise ``InvalidParameter``, ``NotFound`` or what ``judge``
+        raises."""
+        path = names.file_path(path)
+        package = self.find_package(project, name, version)
+        judge(package)
+        return self.newest_file(package, path)
+
     def newest_file(self, package: Package, path: str, *, spaces_in_name: bool = False) -> PackageFile:
         """The newest live file ``path`` of ``package``; raise ``InvalidParameter`` or ``NotFound``."""
         path = names.file_path(path, spaces_in_name=spaces_in_name)

@@ -1,10 +1,11 @@
 """What the shared fixtures of ``tests/conftest.py`` make, for tests to name: the seeded ``World``
-(fixture ``world``), the upload limit of the test settings (fixture ``settings``), and the URL of a
-file in the generic package registry."""
+(fixture ``world``), the upload limit of the test settings (fixture ``settings``), the URL of a
+file in the generic package registry, and a model made through the API."""
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from typing import Any
 
 from package_api.access.models import Role
 
@@ -34,3 +35,11 @@ MEMBERS = {"guest": Role.GUEST, "reporter": Role.REPORTER, "developer": Role.DEV
 
 def generic_url(project: int | str, name: str = "pkg", version: str = "1.0.0", path: str = "file.bin") -> str:
     return f"/api/v4/projects/{project}/packages/generic/{name}/{version}/{path}"
+
+
+def create_model(client: Any, project: int | str, name: str, headers: dict[str, str]) -> dict[str, Any]:
+    """Make model ``name`` with ``POST /ml/models`` (as a team does before its uploads of
+    ``name/<semantic version>`` become the model's versions); return the model's JSON."""
+    response = client.post(f"/api/v4/projects/{project}/ml/models", json={"name": name}, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()  # type: ignore[no-any-return]

@@ -10,7 +10,7 @@ import pytest
 
 from package_api.storage import StorageError
 from tests.support.storage import MIB, payload, sha256
-from tests.support.world import generic_url
+from tests.support.world import create_model, generic_url
 
 BIG = payload(6 * MIB + 5, seed=21)  # a multipart object on S3
 
@@ -23,6 +23,12 @@ def settings(settings, backend_settings):
 @pytest.fixture
 def project(world):
     return world.projects["private"]
+
+
+@pytest.fixture
+def model(client, world, project):
+    """Model ``fraud-detector``: its SemVer packages are its versions, which ``latest`` knows."""
+    return create_model(client, project, "fraud-detector", world.headers("reporter"))
 
 
 def archive_url(project, name="fraud-detector", version="1.4.0"):
@@ -127,7 +133,7 @@ VERSIONS = {"1.0.0": b"one", "1.10.0": b"ten", "1.9.0": b"nine", "2.0.0-rc.1": b
 
 
 @pytest.fixture
-def versions(client, world, project):
+def versions(client, world, project, model):
     for version, data in VERSIONS.items():  # 1.10.0 is not the newest upload, nor the lexically last
         publish(client, world, project, version, {"model.onnx": data, f"notes-{version}.txt": version.encode()})
 
@@ -166,14 +172,21 @@ def test_the_model_registry_api_takes_latest_for_files_and_archives(client, worl
 
 
 def test_a_package_published_as_version_latest_keeps_answering_to_it(client, world, project, versions):
-    # GitLab users publish moving "latest" packages; that literal package wins over the alias.
-    publish(client, world, project, "latest", {"model.onnx": b"literal"})
+    # GitLab users publish moving "latest" packages: a plain package may be one.
+    publish(client, world, project, "latest", {"tool.bin": b"literal"}, name="tool")
+    assert client.get(generic_url(project, "tool", "latest", "tool.bin"), headers=world.headers("guest")).data == b"literal"
+    # A model's versions are semantic versions: its latest is always the alias.
     url = generic_url(project, "fraud-detector", "latest", "model.onnx")
-    assert client.get(url, headers=world.headers("guest")).data == b"literal"
+    refused = client.put(url, data=b"literal", headers=world.headers("developer"))
+    assert (refused.status_code, refused.get_json()) == (
+        400, {"message": "400 Bad request - fraud-detector is a model: versions must be semantic versions, e.g. 1.4.0"}
+    )
+    assert client.get(url, headers=world.headers("guest")).data == b"ten"
 
 
 def test_latest_of_a_name_that_is_no_model_is_not_found(client, world, project):
     publish(client, world, project, "nightly", {"tool.bin": b"x"}, name="tool")
+    publish(client, world, project, "1.0.0", {"tool.bin": b"x"}, name="tool")  # a plain SemVer package
     response = client.get(generic_url(project, "tool", "latest", "tool.bin"), headers=world.headers("guest"))
     assert response.status_code == 404
 

@@ -1,7 +1,7 @@
 """The package pipeline (``package_api.packages.pipeline``): what a package change does happens in
-its one transaction, in the stated order: rows, the plugins' steps (the model version, then its run),
-provenance, audit; one commit; then the signals. A step that fails undoes the package; a lost race
-redoes the whole change."""
+its one transaction, in the stated order: the checks (before the bytes flow), rows, the plugins' steps
+(the model version, then its run), provenance, audit; one commit; then the signals. A check that
+refuses stores nothing; a step that fails undoes the package; a lost race redoes the whole change."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -19,13 +19,13 @@ from package_api.db import db
 from package_api.errors import InvalidInput
 from package_api.packages.models import Blob, Package, PackageBuildInfo, Upload
 from package_api.packages.pipeline import PackageChange, package_steps, register_package_step
-from plugin.registry.models import Model, ModelVersion
+from plugin.registry.models import Model, ModelOrigin, ModelVersion
 from tests.support.jobs import register_job
-from tests.support.world import World, generic_url
+from tests.support.world import World, create_model, generic_url
 
-#: What creating a model version writes, in its one transaction (a first upload adds a blob and a
-#: file; a CI job adds its provenance).
-VERSION_TABLES = {"packages", "ml_models", "ml_model_versions", "ml_experiments", "ml_runs", "ml_run_tags",
+#: What creating the first version of a model writes, in its one transaction (a first upload adds a
+#: blob and a file; a CI job adds its provenance). The model exists already: models are made on purpose.
+VERSION_TABLES = {"packages", "ml_model_versions", "ml_experiments", "ml_runs", "ml_run_tags",
                   "ml_model_version_registrations", "audit_events"}  # fmt: skip
 #: What stamping a token's ``last_used_at`` writes, in a transaction of its own.
 STAMPS = ({"ci_jobs"}, {"personal_access_tokens"})
@@ -39,6 +39,11 @@ def settings(settings: dict[str, object]) -> dict[str, object]:
 @pytest.fixture
 def project(world: World) -> int:
     return world.projects["private"]
+
+
+@pytest.fixture
+def model(client: FlaskClient, world: World, project: int) -> dict[str, Any]:
+    return create_model(client, project, "fraud-detector", world.headers("reporter"))
 
 
 @pytest.fixture
@@ -88,7 +93,7 @@ def test_the_steps_in_order(app: Flask) -> None:
 
 
 def test_a_first_upload_by_a_ci_job_is_one_transaction(
-    app: Flask, client: FlaskClient, world: World, project: int, transactions: list[set[str]]
+    app: Flask, client: FlaskClient, world: World, project: int, model: dict[str, Any], transactions: list[set[str]]
 ) -> None:
     job_id, token = register_job(app, project, "developer", "41")
     transactions.clear()
@@ -112,8 +117,35 @@ def test_a_version_made_through_the_api_by_a_ci_job_is_one_transaction(
     created = client.post(f"{models}/ranker/versions", json={"version": "2.0.0", "description": "d"},
                           headers={"JOB-TOKEN": token})  # fmt: skip
     assert created.status_code == 201 and created.json["description"] == "d"
-    assert transactions == [VERSION_TABLES - {"ml_models"} | {"package_build_infos"}]
+    assert transactions == [VERSION_TABLES | {"package_build_infos"}]
     assert created.json["ci_job"]["id"] == job_id
+
+
+def test_a_semver_package_of_no_model_is_a_plain_package(
+    app: Flask, client: FlaskClient, world: World, project: int, transactions: list[set[str]]
+) -> None:
+    url = generic_url(project, "release-tarball", "2.3.4", "release.tar.gz")
+    assert client.put(url, data=b"tarball", headers=world.headers("developer")).status_code == 201
+    assert transactions == [{"uploads"}, {"blobs", "packages", "package_files", "audit_events"}]
+    assert count(app, Model) == count(app, ModelVersion) == 0
+    assert _ids(app, AuditEvent.event_name, AuditEvent.target_details == "release-tarball/2.3.4") == ["package_created"]
+
+
+def test_a_check_refuses_before_the_bytes_flow(
+    app: Flask, client: FlaskClient, world: World, project: int, model: dict[str, Any], transactions: list[set[str]]
+) -> None:
+    """The model registry's check: under a model's name, versions are semantic versions. An upload it
+    refuses takes no lease, stores no byte and writes nothing."""
+    storage = app.extensions["modelshelf.storage"]
+    url = generic_url(project, "fraud-detector", "build-7", "model.onnx")
+    for headers in (world.headers("reporter"), {"JOB-TOKEN": register_job(app, project, "developer", "43")[1]}):
+        transactions.clear()
+        refused = client.put(url, data=b"weights", headers=headers)
+        assert (refused.status_code, refused.json) == (
+            400, {"message": "400 Bad request - fraud-detector is a model: versions must be semantic versions, e.g. 1.4.0"}
+        )
+        assert transactions == [] and list(storage.keys()) == []
+    assert count(app, Package) == count(app, Upload) == 0
 
 
 def test_a_step_that_fails_undoes_the_package(app: Flask, client: FlaskClient, world: World, project: int) -> None:
@@ -150,16 +182,17 @@ def test_a_signal_receiver_that_fails_after_the_commit_keeps_the_upload(
 
 
 def test_a_lost_race_in_a_step_redoes_the_whole_upload(app: Flask, client: FlaskClient, world: World, project: int) -> None:
-    """A step's write loses a race for a unique row (here: a model of the same name, as a concurrent
-    first upload of another version would make it on PostgreSQL): the whole upload (lease claim,
-    blob, package, file, version, run, audit) is rolled back and redone, and recorded once."""
+    """A step's write loses a race for a unique row (here: a second model of the same name, as a
+    concurrent writer's row would be): the whole upload (lease claim, blob, package, file, version,
+    run, audit) is rolled back and redone, and recorded once."""
+    create_model(client, project, "fraud", world.headers("reporter"))
     attempts: list[str] = []
 
     def collide(change: PackageChange) -> None:
         attempts.append(change.package.name)
         if len(attempts) == 1:
-            change.session.add(Model(project_id=project, name="fraud", description=""))
-            change.session.flush()  # the projection made "fraud" already: a unique violation
+            change.session.add(Model(project_id=project, name="fraud", description="", origin=ModelOrigin.API))
+            change.session.flush()  # model "fraud" exists: a unique violation
 
     register_package_step(app, "created", "collide", collide, after="version_run")
     created: list[str] = []
@@ -176,6 +209,7 @@ def test_a_lost_race_in_a_step_redoes_the_whole_upload(app: Flask, client: Flask
 def test_deleting_a_version_package_forgets_the_version_in_the_same_transaction(
     app: Flask, client: FlaskClient, world: World, project: int, transactions: list[set[str]]
 ) -> None:
+    create_model(client, project, "fraud", world.headers("reporter"))
     assert client.put(generic_url(project, "fraud", "1.0.0"), data=b"w", headers=world.headers("developer")).status_code == 201
     [package_id] = _ids(app, Package.id, Package.name == "fraud")
     transactions.clear()

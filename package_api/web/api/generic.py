@@ -6,6 +6,7 @@ has become that package: ``fraud-detector/latest`` is the latest model version, 
 upload is judged on the name and version it writes, before a byte is read."""
 from __future__ import annotations
 
+from functools import partial
 from typing import NoReturn
 
 from flask import Blueprint, Response, jsonify, request
@@ -55,8 +56,10 @@ def authorize_upload(project_ref: str, package_name: str, package_version: str, 
 def download(project_ref: str, package_name: str, package_version: str, file_path: str) -> Response:
     project = visible_project(project_ref)
     service = package_services()
-    package = authorize_package(project, service.find_package(project, package_name, package_version), Action.READ_PACKAGE)
-    return file_response(service, service.newest_file(package, file_path))
+    package_file = service.find_file(
+        project, package_name, package_version, file_path, judge=partial(authorize_package, project, action=Action.READ_PACKAGE)
+    )
+    return file_response(service, package_file)
 
 
 @bp.get(PACKAGE)
