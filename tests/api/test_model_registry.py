@@ -1,4 +1,5 @@
-"""The model registry plugin: projection of packages into models and versions, and its REST API."""
+"""The model registry plugin: models made on purpose, whose versions are the SemVer packages of their
+name (the projection), and its REST API."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,8 @@ import pytest
 from package_api.db import db
 from package_api.packages.gc import GarbageCollector
 from tests.support.databases import database_settings
-from tests.support.world import generic_url
+from tests.support.jobs import register_job
+from tests.support.world import create_model, generic_url
 
 
 @pytest.fixture
@@ -37,29 +39,95 @@ def _models(client, project, headers, query=""):
     return r.json
 
 
-def test_curl_style_upload_creates_model_and_version(client, world, project):
+def test_curl_style_upload_into_a_model_creates_a_version(client, world, project):
+    create_model(client, project, "fraud-detector", world.headers("reporter"))
     r = client.put(generic_url(project, "fraud-detector", "1.4.0", "model.onnx"), data=b"w", headers=world.headers("developer"))
     assert r.status_code == 201
     [model] = _models(client, project, world.headers("guest"))
     assert model["name"] == "fraud-detector"
     assert model["latest_version"]["version"] == "1.4.0"
     assert model["version_count"] == 1
-    assert model["author"]["username"] == "developer"
+    assert model["author"]["username"] == "reporter"
     [version] = client.get(api(project, f"/{model['id']}/versions"), headers=world.headers("guest")).json
+    assert version["author"]["username"] == "developer"
     assert (version["version"], version["sequence"]) == ("1.4.0", 1)
     detail = client.get(api(project, f"/{model['id']}/versions/1.4.0"), headers=world.headers("guest")).json
     assert [f["file_name"] for f in detail["files"]] == ["model.onnx"]
     assert detail["files"][0]["file_sha256"] == hashlib.sha256(b"w").hexdigest()
 
 
-def test_non_semver_package_stays_a_plain_package(client, world, project):
-    for version in ("latest", "1.0", "nightly-2024"):
-        client.put(generic_url(project, "tool", version), data=b"x", headers=world.headers("developer"))
+def test_a_package_of_no_model_is_a_plain_package_semver_or_not(client, world, project):
+    for version in ("latest", "1.0", "nightly-2024", "2.3.4"):
+        url = generic_url(project, "release-tarball", version)
+        assert client.put(url, data=b"x", headers=world.headers("developer")).status_code == 201
     assert _models(client, project, world.headers("guest")) == []
-    assert len(client.get(f"/api/v4/projects/{project}/packages", headers=world.headers("guest")).json) == 3
+    assert len(client.get(f"/api/v4/projects/{project}/packages", headers=world.headers("guest")).json) == 4
 
 
-def test_versions_order_by_precedence_and_latest_ignores_prereleases(client, world, project):
+def test_a_plain_semver_package_follows_the_package_registrys_rules(client, world, project):
+    """GitLab's: a Developer publishes, a Maintainer deletes; the model registry's Reporter rule is for
+    model versions."""
+    url = generic_url(project, "release-tarball", "2.3.4")
+    assert client.put(url, data=b"x", headers=world.headers("reporter")).status_code == 403
+    assert client.put(url, data=b"x", headers=world.headers("developer")).status_code == 201
+    [package] = client.get(f"/api/v4/projects/{project}/packages", headers=world.headers("guest")).json
+    delete = f"/api/v4/projects/{project}/packages/{package['id']}"
+    assert client.delete(delete, headers=world.headers("reporter")).status_code == 403
+    assert client.delete(delete, headers=world.headers("developer")).status_code == 403
+    assert client.delete(delete, headers=world.headers("maintainer")).status_code == 204
+    # ...and leaves no empty model behind.
+    assert _models(client, project, world.headers("guest")) == []
+
+
+def test_a_model_version_follows_the_model_registrys_rules(client, world, project, reporter):
+    create_model(client, project, "fraud-detector", reporter)
+    url = generic_url(project, "fraud-detector", "1.4.0")
+    assert client.put(url, data=b"x", headers=world.headers("guest")).status_code == 403
+    assert client.put(url, data=b"x", headers=reporter).status_code == 201
+    [package] = client.get(f"/api/v4/projects/{project}/packages", headers=world.headers("guest")).json
+    assert client.delete(f"/api/v4/projects/{project}/packages/{package['id']}", headers=reporter).status_code == 204
+    # The model stays: it was made on purpose.
+    [model] = _models(client, project, reporter)
+    assert (model["name"], model["version_count"]) == ("fraud-detector", 0)
+
+
+@pytest.mark.parametrize("who", ["reporter", "developer", "job"])
+def test_a_version_of_a_model_that_is_no_semver_is_refused_with_the_reason(client, app, world, project, reporter, who):
+    create_model(client, project, "fraud-detector", reporter)
+    headers = {"JOB-TOKEN": register_job(app, project, "developer", "7")[1]} if who == "job" else world.headers(who)
+    r = client.put(generic_url(project, "fraud-detector", "build-7", "model.onnx"), data=b"w", headers=headers)
+    assert (r.status_code, r.json) == (
+        400, {"message": "400 Bad request - fraud-detector is a model: versions must be semantic versions, e.g. 1.4.0"}
+    )
+    assert client.get(f"/api/v4/projects/{project}/packages", headers=reporter).json == []
+
+
+def test_a_model_made_over_packages_takes_their_semver_ones_as_versions(client, world, project, reporter):
+    """Making a model hands its name's SemVer packages from the package registry's rules to the model
+    registry's: only someone who may delete them (a Maintainer) may."""
+    for version in ("1.0.0", "nightly", "2.0.0"):
+        client.put(generic_url(project, "legacy", version), data=version.encode(), headers=world.headers("developer"))
+    r = client.post(api(project), json={"name": "legacy"}, headers=reporter)
+    assert (r.status_code, r.json) == (403, {"message": "403 Forbidden - legacy names packages of this project: making "
+                                                         "them a model's versions takes someone who may delete them "
+                                                         "(a Maintainer)"})
+    assert _models(client, project, reporter) == []
+    made = create_model(client, project, "legacy", world.headers("maintainer"))
+    assert (made["version_count"], made["latest_version"]["version"]) == (2, "2.0.0")
+    versions = client.get(api(project, "/legacy/versions?sort=asc"), headers=reporter).json
+    assert [(v["version"], v["sequence"]) for v in versions] == [("1.0.0", 1), ("2.0.0", 2)]
+    # The package that is no version stays a plain package (a Maintainer deletes it).
+    nightly = client.get(generic_url(project, "legacy", "nightly"), headers=reporter)
+    assert (nightly.status_code, nightly.data) == (200, b"nightly")
+
+
+def test_a_model_cannot_take_the_name_of_mlflows_artifact_packages(client, project, reporter):
+    r = client.post(api(project), json={"name": "ml_experiment_1"}, headers=reporter)
+    assert (r.status_code, r.json) == (400, {"error": "name is reserved: ml_experiment_<number> packages hold MLflow's artifacts"})
+
+
+def test_versions_order_by_precedence_and_latest_ignores_prereleases(client, world, project, reporter):
+    create_model(client, project, "m", reporter)
     for version in ("1.0.0", "2.0.0-rc.1", "1.10.0", "1.2.0", "1.10.0-beta"):
         client.put(generic_url(project, "m", version), data=version.encode(), headers=world.headers("developer"))
     [model] = _models(client, project, world.headers("guest"))
@@ -72,7 +140,8 @@ def test_versions_order_by_precedence_and_latest_ignores_prereleases(client, wor
     assert [v["sequence"] for v in sorted(versions, key=lambda v: v["sequence"])] == [1, 2, 3, 4, 5]
 
 
-def test_latest_is_a_prerelease_when_no_release_exists(client, world, project):
+def test_latest_is_a_prerelease_when_no_release_exists(client, world, project, reporter):
+    create_model(client, project, "m", reporter)
     for version in ("1.0.0-alpha", "1.0.0-beta"):
         client.put(generic_url(project, "m", version), data=b"x", headers=world.headers("developer"))
     assert _models(client, project, world.headers("guest"))[0]["latest_version"]["version"] == "1.0.0-beta"
@@ -82,6 +151,7 @@ def test_versions_of_equal_precedence_keep_one_order_after_an_update(client, wor
     """Build metadata does not count for precedence (``1.0.0+a`` == ``1.0.0+b``): such versions keep
     the order they were made in, and which is latest does not change when one is edited (a database
     may hand back an updated row in another place; PostgreSQL does)."""
+    create_model(client, project, "m", reporter)
     for version in ("1.0.0+a", "1.0.0+b", "1.0.0+c"):
         client.put(generic_url(project, "m", version), data=version.encode(), headers=world.headers("developer"))
     before = client.get(api(project, "/m/versions"), headers=reporter).json
@@ -175,6 +245,7 @@ def test_update_descriptions(client, project, reporter):
 
 def test_search_order_and_pagination(client, project, reporter, world):
     for name, version in (("alpha", "1.0.0"), ("beta", "3.0.0"), ("gamma", "2.0.0")):
+        create_model(client, project, name, reporter)
         client.put(generic_url(project, name, version), data=b"x", headers=world.headers("developer"))
     client.post(api(project), json={"name": "empty"}, headers=reporter)
     names = lambda q: [m["name"] for m in _models(client, project, reporter, q)]  # noqa: E731
@@ -188,6 +259,7 @@ def test_search_order_and_pagination(client, project, reporter, world):
 
 
 def test_delete_version_deletes_its_package_and_gc_reclaims(client, project, reporter, world, app, storage):
+    create_model(client, project, "m", reporter)
     client.put(generic_url(project, "m", "1.0.0"), data=b"one", headers=world.headers("developer"))
     client.put(generic_url(project, "m", "2.0.0"), data=b"two", headers=world.headers("developer"))
     assert client.delete(api(project, "/m/versions/2.0.0"), headers=reporter).status_code == 204
@@ -200,6 +272,8 @@ def test_delete_version_deletes_its_package_and_gc_reclaims(client, project, rep
 
 
 def test_delete_model_deletes_everything(client, project, reporter, world, app, storage):
+    for name in ("m", "keep"):
+        create_model(client, project, name, reporter)
     for version in ("1.0.0", "1.1.0"):
         client.put(generic_url(project, "m", version), data=version.encode(), headers=world.headers("developer"))
     client.put(generic_url(project, "keep", "1.0.0"), data=b"keep", headers=world.headers("developer"))
@@ -211,12 +285,15 @@ def test_delete_model_deletes_everything(client, project, reporter, world, app, 
         report = GarbageCollector(db.session, storage).collect()
     assert (report.packages, report.blobs) == (2, 2)
     assert len(list(storage.keys())) == 1
-    # The name is free again: a new upload makes a new model.
+    # The name is free again: a new upload makes a plain package, and a new model takes it.
     client.put(generic_url(project, "m", "3.0.0"), data=b"x", headers=world.headers("developer"))
+    assert [m["name"] for m in _models(client, project, reporter)] == ["keep"]
+    create_model(client, project, "m", world.headers("maintainer"))
     assert _models(client, project, reporter, "?search=m")[0]["latest_version"]["version"] == "3.0.0"
 
 
 def test_delete_selected_files(client, project, reporter, world):
+    create_model(client, project, "m", reporter)
     for path in ("a.bin", "b.bin", "c.bin"):
         client.put(generic_url(project, "m", "1.0.0", path), data=path.encode(), headers=world.headers("developer"))
     files = client.get(api(project, "/m/versions/1.0.0/files"), headers=reporter).json
@@ -245,6 +322,7 @@ def test_roles(client, world, project, user, read, write):
 
 def test_anonymous_reads_public_models(client, world):
     public = world.projects["public"]
+    create_model(client, public, "open-model", world.headers("reporter"))
     client.put(generic_url(public, "open-model", "1.0.0"), data=b"x", headers=world.headers("developer"))
     assert [m["name"] for m in client.get(api(public)).json] == ["open-model"]
     assert client.get(api(world.projects["private"])).status_code == 404
