@@ -187,12 +187,17 @@ def test_upload_by_digest_records_one_file_added(app: Flask, client: FlaskClient
     _by(created, app, "developer")
 
 
-def test_a_semver_package_is_audited_as_a_model_version_on_every_surface(
+def test_a_semver_package_of_a_model_is_audited_as_a_model_version_on_every_surface(
     app: Flask, client: FlaskClient, world: World, project: int, trail: Trail
 ) -> None:
     developer = world.headers("developer")
+    assert client.put(generic_url(project, "tarball", "1.4.0", "t.tgz"), data=b"t", headers=developer).status_code == 201
+    assert trail.one()["event_name"] == "package_created"  # no model of that name: a plain package
+    assert client.post(f"/api/v4/projects/{project}/ml/models", json={"name": "fraud"}, headers=developer).status_code == 201
+    made = trail.one()
+    assert (made["event_name"], made["details"]["origin"]) == ("model_created", "api")
     assert client.put(generic_url(project, "fraud", "1.4.0", "model.onnx"), data=b"w", headers=developer).status_code == 201
-    created = trail.one()  # the model it brings into being is part of this one change
+    created = trail.one()
     assert (created["event_name"], created["target_type"]) == ("model_version_created", "Package")
     assert created["target_details"] == "fraud/1.4.0"
     client.put(generic_url(project, "fraud", "1.4.0", "extra.txt"), data=b"e", headers=developer)

@@ -18,7 +18,7 @@ from package_api.access.tokens import DeployTokenService, digest
 from package_api.audit.models import AuditEvent
 from package_api.db import db, utcnow
 from plugin.tracking.models import Run
-from tests.support.world import World, generic_url
+from tests.support.world import World, create_model, generic_url
 
 TTL = 600  # seconds: JOB_TOKEN_TTL in these tests
 
@@ -391,6 +391,7 @@ def test_uploads_with_job_tokens_record_provenance_shown_as_pipelines(app: Flask
 def test_a_model_version_uploaded_by_a_job_shows_it_in_the_model_registry_api(client: FlaskClient, world: World):
     project = world.projects["private"]
     job = register(client, rotate(client, world), project, user="reporter")  # Reporters publish model versions
+    create_model(client, project, "fraud-detector", world.headers("reporter"))
     url = generic_url(project, "fraud-detector", "1.4.0", "model.onnx")
     assert client.put(url, data=b"w", headers=job_headers(job["token"])).status_code == 201
     version = client.get(
@@ -448,6 +449,7 @@ def test_the_gitlab_ci_job_id_tag_links_a_run_to_a_job_registered_in_the_project
 def test_a_versions_run_linked_to_a_job_shows_it_on_the_version(client: FlaskClient, world: World):
     project, headers = world.projects["private"], world.headers("developer")
     job = register(client, rotate(client, world), project, job_id="99", job_name="evaluate")
+    create_model(client, project, "m", headers)
     assert client.put(generic_url(project, "m", "1.0.0"), data=b"w", headers=headers).status_code == 201  # no job
     base = f"/api/v4/projects/{project}/ml/models/m/versions/1.0.0"
     assert client.get(base, headers=headers).json["ci_job"] is None

@@ -170,8 +170,9 @@ def test_only_owners_delete_a_project(client, world, caller, status):
 def test_deleting_a_project_deletes_everything_in_it_and_gc_reclaims_its_bytes(app, client, world, storage):
     doomed, kept = world.projects["private"], world.projects["public"]
     headers = world.headers("owner")
-    # A model version (the plugin projects it), a plain package, bytes shared with another project,
-    # every kind of token and a CI job.
+    # A model and its version (the plugin projects it), a plain package, bytes shared with another
+    # project, every kind of token and a CI job.
+    assert client.post(f"{project_url(doomed)}/ml/models", json={"name": "fraud"}, headers=headers).status_code == 201
     assert client.put(generic_url(doomed, name="fraud", version="1.0.0", path="model.onnx"), data=b"weights", headers=headers).status_code == 201
     assert client.put(generic_url(doomed, name="tools", version="nightly", path="shared.bin"), data=b"shared", headers=headers).status_code == 201
     assert client.put(generic_url(kept, name="tools", version="nightly", path="shared.bin"), data=b"shared", headers=headers).status_code == 201

@@ -319,6 +319,7 @@ def test_versions_share_blobs_with_their_source(
 def test_version_card_reads_the_versions_run(
     app: Flask, client: FlaskClient, world: World, project: int, call: Call
 ) -> None:
+    call("POST", "registered-models/create", {"name": "m"})
     assert (
         client.put(
             generic_url(project, "m", "1.0.0", "model.onnx"), data=b"x", headers=world.headers("developer")

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.support.pages import page_csrf, signed_in
-from tests.support.world import generic_url
+from tests.support.world import create_model, generic_url
 
 MODELS = "/acme/{}/-/ml/models"
 
@@ -18,7 +18,12 @@ def settings(settings):
     return {**settings, "PLUGINS": "all"}
 
 
-def _upload(client, world, project="private", name="fraud-detector", version="1.4.0", path="model.onnx", data=b"w"):
+def _upload(client, world, project="private", name="fraud-detector", version="1.4.0", path="model.onnx", data=b"w", *,
+            model=True):
+    """Upload a file into version ``version`` of model ``name`` as a Developer, who makes the model
+    first (through the API) if the project has none; ``model=False``: into a plain package."""
+    if model and _model(client, world, project, name) is None:
+        create_model(client, world.projects[project], name, world.headers("developer"))
     r = client.put(generic_url(world.projects[project], name, version, path), data=data, headers=world.headers("developer"))
     assert r.status_code == 201, r.json
 
@@ -480,7 +485,7 @@ def test_public_project_is_browsable_signed_out(client, world):
 
 def test_the_package_page_links_to_its_model_version(app, client, world):
     _upload(client, world)
-    _upload(client, world, name="tool", version="latest")
+    _upload(client, world, name="tool", version="1.0.0", model=False)  # SemVer, but no model is named so
     url, row = _version_url(client, world, "private", "fraud-detector", "1.4.0")
     packages = client.get(f"/api/v4/projects/{world.projects['private']}/packages", headers=world.headers("guest")).json
     ids = {p["name"]: p["id"] for p in packages}

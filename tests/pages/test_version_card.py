@@ -7,7 +7,7 @@ import pytest
 from plugin.web.pages.charts import line_chart
 from tests.support.jobs import register_job
 from tests.support.pages import signed_in
-from tests.support.world import generic_url
+from tests.support.world import create_model, generic_url
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def mlflow(project: int, path: str) -> str:
 
 def test_version_card_shows_the_runs_params_metrics_history_metadata_ci_job_and_aliases(app, client, world):
     project, headers = world.projects["private"], world.headers("developer")
+    create_model(client, project, "fraud-detector", headers)
     assert client.put(generic_url(project, "fraud-detector", "1.4.0"), data=b"w", headers=headers).status_code == 201
     version = client.get(mlflow(project, "model-versions/get?name=fraud-detector&version=1"), headers=headers).json
     run_id = version["model_version"]["run_id"]
