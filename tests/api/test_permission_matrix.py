@@ -16,7 +16,9 @@ a Maintainer, a project access token (a Developer bot), read and write deploy to
 token of a Developer's job, the project CI token and the browser session calling the API; the
 deploy token and job token of another project on every visibility; and, for the actions of a
 feature, anonymous, a non-member and a Reporter of public projects whose model registry is
-disabled or for members only. A package route is asked of a plain package and of a SemVer one.
+disabled or for members only. A package route is asked of a package of each kind: a plain package, a
+plain SemVer package (no model has its name), a model version, the package of an MLflow run's
+artifacts and, where its URL names a version, ``latest`` of a model (judged once it has resolved).
 Destructive requests take throwaway objects (kept for the next caller when refused); a request
 that changes the project itself puts it back (``Req.after``), or the project is made anew.
 
@@ -67,6 +69,10 @@ from tests.support.permissions import (
     ALLOWED,
     FORBIDDEN,
     HIDDEN,
+    LATEST,
+    MLFLOW_ARTIFACT,
+    MODEL_VERSION,
+    PACKAGE_KINDS,
     PROJECT_NOT_FOUND,
     PROJECTS,
     SAFE_METHODS,
@@ -93,7 +99,7 @@ GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
 ROLES = {"guest": GUEST, "reporter": REPORTER, "developer": DEVELOPER, "maintainer": MAINTAINER, "owner": OWNER}
 
 READ_PROJECT, READ_PACKAGE, PUBLISH_PACKAGE, DELETE_PACKAGE = "READ_PROJECT", "READ_PACKAGE", "PUBLISH_PACKAGE", "DELETE_PACKAGE"
-READ_MODEL, WRITE_MODEL = "READ_MODEL", "WRITE_MODEL"
+READ_MODEL, WRITE_MODEL, DELETE_MODEL = "READ_MODEL", "WRITE_MODEL", "DELETE_MODEL"
 ADMIN_PROJECT, OWN_PROJECT = "ADMIN_PROJECT", "OWN_PROJECT"
 REGISTER_JOB, READ_JOB, FINISH_JOB = "REGISTER_JOB", "READ_JOB", "FINISH_JOB"
 #: A project access token rotating itself: a credential that speaks for a person, with ``api``, in a
@@ -120,13 +126,18 @@ NEEDS = {
     READ_MODEL: Needs(GUEST, True, "model_registry", "read_package_registry", True),
     # The seed document: "at least the Reporter role to modify or delete models and model versions".
     WRITE_MODEL: Needs(REPORTER, False, "model_registry", "write_package_registry", True),
+    # Tokens that only push (deploy tokens, CI job tokens) never delete, packages or models.
+    DELETE_MODEL: Needs(REPORTER, False, "model_registry"),
     ADMIN_PROJECT: Needs(MAINTAINER, False),  # settings, members, tokens, audit events
     OWN_PROJECT: Needs(OWNER, False),  # visibility, deleting the project, the Owner role
     READ_JOB: Needs(REPORTER, False),  # GitLab's read_build
 }
 READS = {READ_PROJECT, READ_PACKAGE, READ_MODEL, READ_JOB}
-#: A SemVer package is a model version: the model registry's rules judge it on every surface.
-AS_MODEL = {READ_PACKAGE: READ_MODEL, PUBLISH_PACKAGE: WRITE_MODEL, DELETE_PACKAGE: WRITE_MODEL}
+#: A model version (a SemVer package of a model the project has) and the package of an MLflow run's
+#: artifacts are the model registry's: its rules judge them on every surface.
+AS_MODEL = {READ_PACKAGE: READ_MODEL, PUBLISH_PACKAGE: WRITE_MODEL, DELETE_PACKAGE: DELETE_MODEL}
+#: The kinds of package (``permissions.PACKAGE_KINDS``) the model registry's rules judge.
+MODEL_KINDS = {MODEL_VERSION, MLFLOW_ARTIFACT, LATEST}
 
 
 @dataclass(frozen=True)
@@ -268,7 +279,7 @@ class Variant:
     name: str
     action: str
     build: Builder | None = None
-    package: str | None = None  # "plain" | "semver"
+    package: str | None = None  # one of permissions.PACKAGE_KINDS
     hidden: frozenset[str] = PROJECT_NOT_FOUND
     ok: frozenset[int] = frozenset()
     ok_for: tuple[tuple[str, int], ...] = ()
@@ -291,11 +302,15 @@ def expect(
     return (Variant("", action, build, None, found, frozenset(ok), ok_for, frozenset(answers)),)
 
 
-def on_package(action: str, build: Builder | None = None, *, answers: tuple[str, ...] = ()) -> tuple[Variant, ...]:
-    """A route about one package: asked of a plain package and of a SemVer one (a model version)."""
-    return (
-        Variant("plain package", action, build, "plain", answers=frozenset(answers)),
-        Variant("semver package", AS_MODEL[action], build, "semver", answers=frozenset(answers)),
+def on_package(
+    action: str, build: Builder | None = None, *, latest: bool = False, answers: tuple[str, ...] = ()
+) -> tuple[Variant, ...]:
+    """A route about one package: asked of a package of each kind (``latest``: and of ``latest`` of a
+    model, for a route whose URL names the version)."""
+    kinds = [k for k in PACKAGE_KINDS if k != LATEST or latest]
+    return tuple(
+        Variant(kind, AS_MODEL[action] if kind in MODEL_KINDS else action, build, kind, answers=frozenset(answers))
+        for kind in kinds
     )
 
 
@@ -408,27 +423,27 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"DELETE {P}/packages/<int:package_id>": on_package(DELETE_PACKAGE, throwaway_package),
     f"GET {P}/packages/<int:package_id>/package_files": on_package(READ_PACKAGE),
     f"DELETE {P}/packages/<int:package_id>/package_files/<int:file_id>": on_package(DELETE_PACKAGE, throwaway_package),
-    f"GET {GENERIC}": on_package(READ_PACKAGE),
+    f"GET {GENERIC}": on_package(READ_PACKAGE, latest=True),
     f"PUT {GENERIC}/<filepath:file_path>": on_package(PUBLISH_PACKAGE, upload),
     # Workhorse's pre-authorization: who may publish is told that only Workhorse is answered.
     f"PUT {GENERIC}/<filepath:file_path>/authorize": on_package(PUBLISH_PACKAGE, upload, answers=(WORKHORSE_ONLY,)),
-    f"GET {GENERIC}/<filepath:file_path>": on_package(READ_PACKAGE),
+    f"GET {GENERIC}/<filepath:file_path>": on_package(READ_PACKAGE, latest=True),
     # -- model registry REST and ml_models files --------------------------------------------------
     f"GET {ML}": expect(READ_MODEL),
     f"POST {ML}": expect(WRITE_MODEL, body(name=unique("model"))),
     f"GET {ML}/<model_ref>": expect(READ_MODEL),
     f"PUT {ML}/<model_ref>": expect(WRITE_MODEL, body(description="new words")),
-    f"DELETE {ML}/<model_ref>": expect(WRITE_MODEL, at(model_ref=lambda c: c.new_model()[0])),
+    f"DELETE {ML}/<model_ref>": expect(DELETE_MODEL, at(model_ref=lambda c: c.new_model()[0])),
     f"GET {ML}/<model_ref>/versions": expect(READ_MODEL),
     f"POST {ML}/<model_ref>/versions": expect(WRITE_MODEL, body(version=lambda c: f"4.0.{c.unique('v').split('-')[1]}")),
     f"GET {VERSION}": expect(READ_MODEL),
     f"PUT {VERSION}": expect(WRITE_MODEL, body(description="new words")),
-    f"DELETE {VERSION}": expect(WRITE_MODEL, at(version_ref=lambda c: c.new_version()[0])),
+    f"DELETE {VERSION}": expect(DELETE_MODEL, at(version_ref=lambda c: c.new_version()[0])),
     f"GET {VERSION}/archive": expect(READ_MODEL),
     f"GET {VERSION}/files": expect(READ_MODEL),
-    f"DELETE {VERSION}/files": expect(WRITE_MODEL, throwaway_version_file),
+    f"DELETE {VERSION}/files": expect(DELETE_MODEL, throwaway_version_file),
     f"GET {VERSION}/files/<filepath:file_path>": expect(READ_MODEL, version_file),
-    f"DELETE {VERSION}/files/<int:file_id>": expect(WRITE_MODEL, throwaway_version_file),
+    f"DELETE {VERSION}/files/<int:file_id>": expect(DELETE_MODEL, throwaway_version_file),
     f"PUT {ML_FILES}": expect(WRITE_MODEL, upload),
     f"PUT {ML_FILES}/authorize": expect(WRITE_MODEL, upload, answers=(WORKHORSE_ONLY,)),
     f"GET {ML_FILES}": expect(READ_MODEL, version_file),
@@ -444,7 +459,7 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"PUT {ARTIFACTS}/artifacts/<path:artifact_path>": expect(
         WRITE_MODEL, lambda c: c.req({"artifact_path": f"{c.seed.run_root}/{c.unique('up')}.txt"}, data=b"uploaded")
     ),
-    f"DELETE {ARTIFACTS}/artifacts/<path:artifact_path>": expect(WRITE_MODEL, at(artifact_path=lambda c: c.new_artifact())),
+    f"DELETE {ARTIFACTS}/artifacts/<path:artifact_path>": expect(DELETE_MODEL, at(artifact_path=lambda c: c.new_artifact())),
     # Multipart and presigned URLs are not offered: an allowed caller learns that (501).
     f"POST {ARTIFACTS}/mpu/create/<path:artifact_path>": expect(WRITE_MODEL, artifact_at, ok=(501,)),
     f"POST {ARTIFACTS}/mpu/complete/<path:artifact_path>": expect(WRITE_MODEL, artifact_at, ok=(501,)),
@@ -480,7 +495,7 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {REST}/metrics/get-history": expect(READ_MODEL, body(run_id=run, metric_key="loss")),
     f"POST {REST}/model-versions/create": expect(WRITE_MODEL, body(name=model, source="s3://bucket/model")),
     f"DELETE {REST}/model-versions/delete": expect(
-        WRITE_MODEL, body(name=model, version=lambda c: c.new_mlflow_version())
+        DELETE_MODEL, body(name=model, version=lambda c: c.new_mlflow_version())
     ),
     f"DELETE {REST}/model-versions/delete-tag": expect(WRITE_MODEL, with_tag("model version")),
     f"GET {REST}/model-versions/get": expect(READ_MODEL, model_version),
@@ -501,7 +516,7 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {REST}/registered-models/alias": expect(READ_MODEL, body(name=model, alias="champion")),
     f"DELETE {REST}/registered-models/alias": expect(WRITE_MODEL, with_alias),
     f"POST {REST}/registered-models/create": expect(WRITE_MODEL, body(name=unique("registered"))),
-    f"DELETE {REST}/registered-models/delete": expect(WRITE_MODEL, body(name=lambda c: c.new_model()[1])),
+    f"DELETE {REST}/registered-models/delete": expect(DELETE_MODEL, body(name=lambda c: c.new_model()[1])),
     f"DELETE {REST}/registered-models/delete-tag": expect(WRITE_MODEL, with_tag("registered model")),
     f"GET {REST}/registered-models/get": expect(READ_MODEL, body(name=model)),
     f"GET {REST}/registered-models/get-latest-versions": expect(READ_MODEL, body(name=model)),
@@ -551,7 +566,7 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {MODEL_PAGE}": expect(READ_MODEL),
     f"GET {MODEL_PAGE}/edit": expect(WRITE_MODEL),
     f"POST {MODEL_PAGE}/edit": expect(WRITE_MODEL, form(description="new words")),
-    f"POST {MODEL_PAGE}/delete": expect(WRITE_MODEL, page_throwaway_model),
+    f"POST {MODEL_PAGE}/delete": expect(DELETE_MODEL, page_throwaway_model),
     f"GET {MODEL_PAGE}/versions/new": expect(WRITE_MODEL),
     f"POST {MODEL_PAGE}/versions/new": expect(
         WRITE_MODEL, form(version=lambda c: f"5.0.{c.unique('v').split('-')[1]}", description="words")
@@ -559,7 +574,7 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {VERSION_PAGE}": expect(READ_MODEL),
     f"GET {VERSION_PAGE}/edit": expect(WRITE_MODEL),
     f"POST {VERSION_PAGE}/edit": expect(WRITE_MODEL, form(description="new words")),
-    f"POST {VERSION_PAGE}/delete": expect(WRITE_MODEL, page_throwaway_version),
+    f"POST {VERSION_PAGE}/delete": expect(DELETE_MODEL, page_throwaway_version),
     # -- settings pages -----------------------------------------------------------------------------
     f"GET {PAGE}/-/settings": expect(ADMIN_PROJECT),
     f"POST {PAGE}/-/settings/general": expect(ADMIN_PROJECT, form(description="new words")),
@@ -713,8 +728,7 @@ def test_permissions(matrix: Matrix, key: str) -> None:
     for variant in EXPECTATIONS[key]:
         for project_key, who in cases(rule, variant.action):
             seed = world.seeds[project_key or "private"]
-            package = {"plain": seed.plain, "semver": seed.semver}.get(variant.package or "")
-            ctx = Ctx(world, seed, method, rule, package, who)
+            ctx = Ctx(world, seed, method, rule, variant.package, who)
             request = variant.build(ctx) if variant.build else ctx.req()
             response = world.send(who, request, page=page)
             matrix.requests += 1
@@ -752,8 +766,7 @@ def test_head_is_judged_as_get(matrix: Matrix, key: str) -> None:
     for variant in EXPECTATIONS[key]:
         for project_key, who in cases(rule, variant.action):
             seed = world.seeds[project_key or "private"]
-            package = {"plain": seed.plain, "semver": seed.semver}.get(variant.package or "")
-            ctx = Ctx(world, seed, method, rule, package, who)
+            ctx = Ctx(world, seed, method, rule, variant.package, who)
             request = variant.build(ctx) if variant.build else ctx.req()
             got = world.send(who, request, page=page)
             request.method = "HEAD"

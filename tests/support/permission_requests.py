@@ -12,7 +12,8 @@ from .permissions import Builder, Ctx, Req, is_page
 
 
 def throwaway_package(c: Ctx) -> Req:
-    made = c.new_package(semver=c.semver)
+    assert c.package_kind is not None
+    made = c.new_package(c.package_kind)
     return c.req({"package_id": made.id, "file_id": made.file_id}, **({"form": {}} if is_page(c.rule) else {}))
 
 

@@ -10,12 +10,15 @@ The world: users ``owner``, ``guest``, ``reporter``, ``developer``, ``maintainer
 ``acme/private``, ``acme/internal``, ``acme/public``, ``acme/public-mr-disabled`` and
 ``acme/public-mr-private`` (public, with the model registry disabled / for members only), and
 ``acme/other`` (private; ``developer`` is a member), whose deploy token and CI job are the tokens
-"of another project". Each matrix project holds a plain package (``plain-pkg/build-7/file.bin``),
-a model ``fraud-detector`` with version ``1.0.0`` (its package, a SemVer package, holds
-``model.onnx``), an MLflow experiment with a run (a metric, an artifact, a tag), a logged model
-with a tag, an alias ``champion`` and tags on the registered model and its version (all made
-through the API by ``root``), and a CI job of ``developer``, a deploy token, a project access
-token (a Developer bot) and a CI token. Those of ``acme/private`` are the callers'.
+"of another project". Each matrix project holds a package of each kind (``PACKAGE_KINDS``): a plain
+package (``plain-pkg/build-7/file.bin``), a plain SemVer package (``release-tarball/2.3.4/file.bin``:
+no model has its name), a model ``fraud-detector`` with version ``1.0.0`` (its package holds
+``model.onnx``), the package of an MLflow run's artifacts (``ml_experiment_<iid>/candidate_<id>``,
+holding ``out.txt``), and a model ``mymodel`` whose only version holds ``model.bin`` (asked for as
+``mymodel/latest``); besides, the run has a metric and a tag, a logged model a tag, the registered
+model an alias ``champion`` and a tag, its version a tag (all made through the API by ``root``), and
+the project a CI job of ``developer``, a deploy token, a project access token (a Developer bot) and
+a CI token. Those of ``acme/private`` are the callers'.
 """
 from __future__ import annotations
 
@@ -234,14 +237,21 @@ class PackageRef:
     file_name: str
 
 
+#: The kinds of package a package route is asked of (``Seed.packages``, ``Ctx.new_package``).
+PLAIN, PLAIN_SEMVER, MODEL_VERSION, MLFLOW_ARTIFACT, LATEST = (
+    "plain package", "plain semver package", "model version", "mlflow artifact", "latest of a model"
+)
+PACKAGE_KINDS = (PLAIN, PLAIN_SEMVER, MODEL_VERSION, MLFLOW_ARTIFACT, LATEST)
+
+
 @dataclass
 class Seed:
     """What one project holds."""
 
     spec: ProjectSpec
     id: int
-    plain: PackageRef | None = None
-    semver: PackageRef | None = None
+    #: A package of each of ``PACKAGE_KINDS`` (``LATEST``: its version is ``latest``).
+    packages: dict[str, PackageRef] = field(default_factory=dict)
     model_id: int = 0
     model_name: str = "fraud-detector"
     version_id: int = 0
@@ -275,14 +285,14 @@ class Ctx:
     """What a request builder gets: the project's seed, the package under test (for package
     routes), the route, the caller, and throwaway objects made on demand."""
 
-    def __init__(
-        self, world: World, seed: Seed, method: str, rule: str, package: PackageRef | None, who: Who
-    ) -> None:
+    def __init__(self, world: World, seed: Seed, method: str, rule: str, package_kind: str | None, who: Who) -> None:
         self.world = world
         self.seed = seed
         self.method = method
         self.rule = rule
-        self.package = package
+        #: The kind of package a package route is asked of (one of ``PACKAGE_KINDS``).
+        self.package_kind = package_kind
+        self.package = seed.packages.get(package_kind or "")
         self.who = who
         #: The throwaway objects this request uses: given back to the pool if it is refused.
         self.taken: list[tuple[tuple[str, str], Any]] = []
@@ -295,12 +305,8 @@ class Ctx:
     def mlflow(self) -> str:
         return f"{self.api}/ml/mlflow/api/2.0/mlflow"
 
-    @property
-    def semver(self) -> bool:
-        return self.package is not None and self.package is self.seed.semver
-
     def values(self) -> dict[str, Any]:
-        s, p = self.seed, self.package or self.seed.plain
+        s, p = self.seed, self.package or self.seed.packages[PLAIN]
         assert p is not None
         return {
             "project_ref": s.id,
@@ -355,12 +361,19 @@ class Ctx:
     def admin(self, method: str, path: str, **kwargs: Any) -> TestResponse:
         return self.world.admin(self.seed, method, path, **kwargs)
 
-    def new_package(self, semver: bool) -> PackageRef:
-        def make() -> PackageRef:
-            n = self.number()
-            return self.world.upload_package(self.seed, f"tmp-{n}", f"2.0.{n}" if semver else f"build-{n}", "file.bin")
+    def new_package(self, kind: str) -> PackageRef:
+        """A package of ``kind`` (``PACKAGE_KINDS``) to delete."""
 
-        return self.throwaway("semver package" if semver else "plain package", make)
+        def make() -> PackageRef:
+            n, seed = self.number(), self.seed
+            if kind == MODEL_VERSION:
+                return self.world.upload_package(seed, seed.model_name, f"2.0.{n}", "file.bin")
+            if kind == MLFLOW_ARTIFACT:
+                run = self.admin("POST", f"{self.mlflow}/runs/create", json={"experiment_id": seed.experiment_id})
+                return self.world.run_artifact(seed, run.get_json()["run"]["info"]["run_id"], "file.txt")
+            return self.world.upload_package(seed, f"tmp-{n}", f"2.0.{n}" if kind == PLAIN_SEMVER else f"build-{n}", "file.bin")
+
+        return self.throwaway(kind, make)
 
     def new_model(self) -> tuple[int, str]:
         def make() -> tuple[int, str]:
@@ -620,6 +633,19 @@ class World:
         record = stored.get_json()
         return PackageRef(record["package_id"], name, version, record["id"], record["file_name"])
 
+    def run_artifact(self, seed: Seed, run_id: str, file_name: str) -> PackageRef:
+        """Upload ``file_name`` into run ``run_id``'s artifacts through MLflow: the package
+        ``ml_experiment_<iid>/candidate_<id>`` (the newest of that name) holds it."""
+        root = self.admin(seed, "GET", f"/api/v4/projects/{seed.id}/ml/mlflow/api/2.0/mlflow/runs/get",
+                          query_string={"run_id": run_id}).get_json()["run"]["info"]["artifact_uri"]
+        path = f"{root.removeprefix('mlflow-artifacts:/')}/{file_name}"
+        self.admin(seed, "PUT", f"/api/v4/projects/{seed.id}/ml/mlflow/api/2.0/mlflow-artifacts/artifacts/{path}", data=b"run")
+        name = f"ml_experiment_{seed.experiment_id}"
+        listed = self.admin(seed, "GET", f"/api/v4/projects/{seed.id}/packages",
+                            query_string={"package_name": name, "order_by": "created_at", "sort": "desc"})
+        newest = next(p for p in listed.get_json() if p["name"] == name)
+        return self.package_ref(seed, name, newest["version"])
+
     def package_ref(self, seed: Seed, name: str, version: str) -> PackageRef:
         api = f"/api/v4/projects/{seed.id}"
         listed = self.admin(seed, "GET", f"{api}/packages", query_string={"package_name": name, "package_version": version})
@@ -703,11 +729,15 @@ def seed_project(world: World, seed: Seed) -> None:
 
     api = f"/api/v4/projects/{seed.id}"
     mlflow = f"{api}/ml/mlflow/api/2.0/mlflow"
-    seed.plain = world.upload_package(seed, "plain-pkg", "build-7", "file.bin")
+    seed.packages[PLAIN] = world.upload_package(seed, "plain-pkg", "build-7", "file.bin")
+    seed.packages[PLAIN_SEMVER] = world.upload_package(seed, "release-tarball", "2.3.4", "file.bin")
     seed.model_id = admin("POST", f"{api}/ml/models", json={"name": seed.model_name})["id"]
     seed.version_id = admin("POST", f"{api}/ml/models/{seed.model_id}/versions", json={"version": seed.version})["id"]
     admin("PUT", f"{api}/packages/ml_models/{seed.version_id}/files/{seed.version_file}", data=b"weights")
-    seed.semver = world.package_ref(seed, seed.model_name, seed.version)
+    seed.packages[MODEL_VERSION] = world.package_ref(seed, seed.model_name, seed.version)
+    admin("POST", f"{api}/ml/models", json={"name": "mymodel"})
+    latest = world.upload_package(seed, "mymodel", "1.0.0", "model.bin")
+    seed.packages[LATEST] = PackageRef(latest.id, latest.name, "latest", latest.file_id, latest.file_name)
     created = admin("POST", f"{mlflow}/experiments/create", json={"name": seed.experiment_name})
     seed.experiment_id = str(created["experiment_id"])
     run = admin("POST", f"{mlflow}/runs/create", json={"experiment_id": seed.experiment_id})["run"]["info"]
@@ -717,7 +747,7 @@ def seed_project(world: World, seed: Seed) -> None:
     admin("POST", f"{mlflow}/runs/log-metric", json=metric)
     admin("POST", f"{mlflow}/runs/set-tag", json={"run_id": seed.run_id, "key": "team", "value": "fraud"})
     seed.artifact = f"{seed.run_root}/out.txt"
-    admin("PUT", f"{api}/ml/mlflow/api/2.0/mlflow-artifacts/artifacts/{seed.artifact}", data=b"artifact")
+    seed.packages[MLFLOW_ARTIFACT] = world.run_artifact(seed, seed.run_id, "out.txt")
     logged = admin("POST", f"{mlflow}/logged-models", json={"experiment_id": seed.experiment_id})
     seed.logged_model_id = logged["model"]["info"]["model_id"]
     tags = {"tags": [{"key": "team", "value": "fraud"}]}
