@@ -548,10 +548,29 @@ def test_mlflow_files_are_packages_and_models(tracking: Tracking, tmp_path: Path
 
 
 def test_curl_uploads_are_mlflow_versions(tracking: Tracking, tmp_path: Path) -> None:
-    """A version uploaded with curl is a registered model version too, with its own run."""
+    """A version uploaded with curl into a registered model is a model version too, with its own run."""
+    tracking.client.create_registered_model("churn")
     url = f"{tracking.api}/packages/generic/churn/0.3.0/model.onnx"
     assert requests.put(url, data=b"onnx", headers=tracking.headers, timeout=30).status_code == 201
     version = tracking.client.get_model_version("churn", "1")
     assert (version.aliases, version.run_id != "") == (["0.3.0"], True)
     path = mlflow.artifacts.download_artifacts("models:/churn@0.3.0", dst_path=str(tmp_path))
     assert (Path(path) / "model.onnx").read_bytes() == b"onnx"
+
+
+def test_plain_packages_are_no_registered_models(tracking: Tracking) -> None:
+    """A CI release tarball with a semantic version is a package, not a registered model: until a model
+    of its name is made on purpose, by a Maintainer (``alice`` owns the project)."""
+    url = f"{tracking.api}/packages/generic/release-tarball/2.3.4/release.tar.gz"
+    assert requests.put(url, data=b"tarball", headers=tracking.headers, timeout=30).status_code == 201
+    client = tracking.client
+    client.create_registered_model("fraud-detector")
+    assert [m.name for m in client.search_registered_models()] == ["fraud-detector"]
+    assert client.search_model_versions("name='release-tarball'") == []
+    with pytest.raises(MlflowException) as missing:
+        client.get_registered_model("release-tarball")
+    assert _error_code(missing) == "RESOURCE_DOES_NOT_EXIST"
+
+    client.create_registered_model("release-tarball")
+    assert [m.name for m in client.search_registered_models(order_by=["name ASC"])] == ["fraud-detector", "release-tarball"]
+    assert [v.aliases for v in client.search_model_versions("name='release-tarball'")] == [["2.3.4"]]
