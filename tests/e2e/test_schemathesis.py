@@ -108,6 +108,7 @@ def seed(server: Server) -> tuple[str, dict[str, list[Any]], dict[str, str]]:
     job = registered.json()
 
     generic = "/packages/generic"
+    s.call("POST", "/ml/models", json={"name": "fraud-detector"})  # its uploads below are its versions
     for path in ("pkg/1.0.0/file.bin", "fraud-detector/1.0.0/model.onnx", "fraud-detector/1.1.0/model.onnx",
                  "fraud-detector/1.1.0/weights/model.onnx"):
         s.call("PUT", f"{generic}/{path}", data=f"bytes of {path}".encode())

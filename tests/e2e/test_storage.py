@@ -86,6 +86,10 @@ def test_the_readme_recipes_work_with_curl(account: Account, tmp_path: Path) -> 
     weights.write_bytes(payload(7 * MIB, seed=1))
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
 
+    # The model, made on purpose: its versions are the packages of its name.
+    made = curl("--fail", "--header", token, "--data", "name=fraud-detector", f"{account.server.api}/projects/{project}/ml/models")
+    assert made.returncode == 0, made.stderr
+
     # Upload, declaring the digest: a mismatch is refused, naming both digests.
     wrong = curl("--header", token, "--header", f"X-Checksum-SHA256: {sha256(b'other')}", "--upload-file", str(weights),
                  "--write-out", "\n%{http_code}", generic(account, project, "fraud-detector", "1.4.0", "model.onnx"))

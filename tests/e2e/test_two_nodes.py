@@ -86,10 +86,13 @@ def test_two_nodes_on_one_database_and_bucket_agree(nodes: tuple[Server, Server]
     project, _ = account.create_project()
     headers = {"PRIVATE-TOKEN": account.token}
     generic = f"/projects/{project}/packages/generic/fraud-detector/1.0.0"
+    made = requests.post(f"{node_a.api}/projects/{project}/ml/models", json={"name": "fraud-detector"}, headers=headers,
+                         timeout=30)
+    assert made.status_code == 201, made.text
 
-    # Several files each, through both nodes at once, into one version nobody made yet: both race to
-    # create the package, the model and its version. One file is bigger than a part (a multipart
-    # upload), and both nodes send the same bytes once under different names (one blob, raced for).
+    # Several files each, through both nodes at once, into a version of the model nobody made yet: both
+    # race to create the package and its version. One file is bigger than a part (a multipart upload),
+    # and both nodes send the same bytes once under different names (one blob, raced for).
     shared_bytes = os.urandom(100 * 1024)
     uploads: dict[str, tuple[Server, bytes]] = {}
     for label, node in (("a", node_a), ("b", node_b)):
