@@ -43,6 +43,7 @@ def published(serve) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     ci_token = requests.post(f"{project}/ci_token", headers=owner, timeout=30).json()["token"]
     job = requests.post(f"{project}/jobs", data=JOB, headers={"CI-TOKEN": ci_token}, timeout=30)
     assert job.status_code == 201, job.text
+    assert requests.post(f"{project}/ml/models", json={"name": "fraud-detector"}, headers=owner, timeout=30).status_code == 201
     upload = requests.put(
         f"{project}/packages/generic/fraud-detector/1.4.0/model.onnx",
         data=b"weights",

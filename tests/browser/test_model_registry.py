@@ -46,6 +46,11 @@ class Site:
         return {"PRIVATE-TOKEN": self.token}
 
     def upload(self, project: tuple[int, str], name: str, version: str, path: str, data: bytes) -> None:
+        """Upload a file into version ``version`` of model ``name``, making the model first (through
+        the API) if the project has none."""
+        if self.api(project, f"/{name}").status_code == 404:
+            made = self.api(project, "", "POST", json={"name": name})
+            assert made.status_code == 201, made.text
         url = f"{self.server.api}/projects/{project[0]}/packages/generic/{name}/{version}/{path}"
         r = requests.put(url, data=data, headers=self._headers(), timeout=30)
         assert r.status_code == 201, r.text
