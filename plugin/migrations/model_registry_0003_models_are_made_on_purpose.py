@@ -48,7 +48,7 @@ down_revision = 'model_registry_0002'
 branch_labels = None
 depends_on = None
 
-log = logging.getLogger("alembic.runtime.migration")
+log = logging.getLogger("modelshelf.migrations")
 
 ORIGINS = ("api", "page", "mlflow", "created", "upload")
 #: Events the model registry records about a model's versions (the package pipeline's upload events,
@@ -118,10 +118,12 @@ def upgrade() -> None:
     _update(bind, models, models.c.id, sorted((every & kept) - created), origin="upload")
     names = [f"{project}:{name}" for project, name in _names(bind, doomed)]
     _remove(bind, doomed)
-    log.info(
+    # A warning, so that `modelshelf db upgrade` shows it without any logging set up.
+    (log.warning if doomed else log.info)(
         "model_registry_0003: %d models made on purpose, %d made by uploads and kept for what the model "
         "registry holds about them, %d made by uploads alone removed (their packages stay): %s",
-        len(every & created), len((every & kept) - created), len(doomed), ", ".join(names[:50]) or "none",
+        len(every & created), len((every & kept) - created), len(doomed),
+        ", ".join(names[:50]) + (" ..." if len(names) > 50 else "") or "none",
     )
     if bind.dialect.name != "sqlite":
         # Whoever makes a model says how; SQLite would have to copy the table to forget a default.

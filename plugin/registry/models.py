@@ -13,14 +13,14 @@ from package_api.plugin_api import IDS_NEVER_REUSED, DbModel, Package, User, utc
 
 class ModelOrigin(str, enum.Enum):
     """How a model came to be. Models are made on purpose; the last two values are what revision
-    ``model_registry_0002`` could tell of the models made before it recorded this."""
+    ``model_registry_0003`` could tell of the models made before it recorded this."""
 
     API = "api"  # POST /ml/models
     PAGE = "page"  # the New model form
     MLFLOW = "mlflow"  # registered-models/create: create_registered_model, log_model(registered_model_name=...)
-    #: Made on purpose before revision 0002, by a surface not recorded (a ``model_created`` event says so).
+    #: Made on purpose before revision 0003, by a surface not recorded (a ``model_created`` event says so).
     CREATED = "created"
-    #: Made by the first upload of a SemVer package under the old rule, kept by revision 0002 for what
+    #: Made by the first upload of a SemVer package under the old rule, kept by revision 0003 for what
     #: the registry holds about it (a description, MLflow data, a version made through the registry).
     UPLOAD = "upload"
 

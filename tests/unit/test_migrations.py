@@ -262,7 +262,7 @@ class OldRows:
 
 
 def test_model_registry_0003_keeps_the_models_made_on_purpose_or_used_and_removes_what_uploads_alone_made(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = _app(tmp_path / "data")
     migrate.upgrade(app, "model_registry_0001")
@@ -303,6 +303,10 @@ def test_model_registry_0003_keeps_the_models_made_on_purpose_or_used_and_remove
     migrate.upgrade(app)
 
     assert migrate.differences(app) == []
+    [said] = [r.getMessage() for r in caplog.records if r.name == "modelshelf.migrations"]
+    assert said.startswith("model_registry_0003: 1 models made on purpose, 6 made by uploads and kept")
+    assert said.endswith(f"3 made by uploads alone removed (their packages stay): {old.project}:emptied, "
+                         f"{old.project}:release-tarball, {old.project}:reused")
     with app.app_context(), db.engine.connect() as connection:
         models = dict(connection.execute(sa.text("SELECT name, origin FROM ml_models")).all())
         assert models == {
