@@ -13,9 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import object_session
 
 from package_api.plugin_api import (
+    DbSession,
     Package,
     PackageChange,
     Project,
@@ -45,7 +46,7 @@ def _audit_noun(package: Package) -> str | None:
     return "model_version" if Projection(session).is_version(package) else None
 
 
-def _check_version(session: Session, project_id: int, name: str, version: str) -> None:
+def _check_version(session: DbSession, project_id: int, name: str, version: str) -> None:
     Projection(session).check(project_id, name, version)
 
 

@@ -79,7 +79,7 @@ class PolicyFacts:
     """What package rules read while judging, each fact read once per ``Policy`` (a ``Policy`` lives
     for a call or a request's list, never across changes)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: DbSession) -> None:
         self.session = session
         self._known: dict[Hashable, Any] = {}
 
@@ -87,6 +87,7 @@ class PolicyFacts:
         """The fact ``key``: ``read()`` the first time it is asked, what that returned after."""
         if key not in self._known:
             self._known[key] = read()
+        # The facts are of every type; what is kept under a key is what its ``read`` returned.
         return self._known[key]  # type: ignore[no-any-return]
 
 

@@ -93,7 +93,7 @@ class PackageChange:
 PackageStep = Callable[[PackageChange], None]
 #: ``check(session, project_id, name, version)``: raise a domain error (``InvalidInput``...) to
 #: refuse storing anything in the package ``name/version`` of the project.
-PackageCheck = Callable[[Session, int, str, str], None]
+PackageCheck = Callable[[DbSession, int, str, str], None]
 
 
 def register_package_check(app: Flask, check: PackageCheck) -> None:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -147,7 +148,9 @@ def _made_on_purpose(bind: sa.Connection) -> set[int]:
     return set(bind.scalars(query))
 
 
-def _event_of(target: sa.ColumnCollection, target_type: str, target_id: sa.ColumnElement | None = None) -> sa.ColumnElement:
+def _event_of(
+    target: sa.ColumnCollection[str, Any], target_type: str, target_id: sa.ColumnElement[Any] | None = None
+) -> sa.ColumnElement[bool]:
     """An audit event about the row ``target`` (``target_id``: the id the event names, default the
     row's): same project, same id, and not older than the row."""
     return sa.and_(
@@ -199,10 +202,12 @@ def _used_through_the_registry(bind: sa.Connection) -> set[int]:
 def _mlflow_data(bind: sa.Connection) -> set[int]:
     """Models whose default experiment, or whose versions' own runs, hold what MLflow made."""
     e = experiments.c
-    found: set[int] = set(bind.scalars(sa.select(e.model_id).join(experiment_tags, experiment_tags.c.experiment_id == e.id)))
-    found |= set(bind.scalars(sa.select(e.model_id).join(logged_models, logged_models.c.experiment_id == e.id)))
-    found |= set(bind.scalars(sa.select(e.model_id).join(events, _event_of(e, "Experiment")).where(e.model_id.is_not(None))))
-    found.discard(None)  # type: ignore[arg-type]
+    of_models = e.model_id.is_not(None)
+    found: set[int] = set(bind.scalars(
+        sa.select(e.model_id).join(experiment_tags, experiment_tags.c.experiment_id == e.id).where(of_models)
+    ))
+    found |= set(bind.scalars(sa.select(e.model_id).join(logged_models, logged_models.c.experiment_id == e.id).where(of_models)))
+    found |= set(bind.scalars(sa.select(e.model_id).join(events, _event_of(e, "Experiment")).where(of_models)))
     # The runs of a model: those of its default experiment, and its versions' own runs.
     in_experiment = sa.select(runs.c.id.label("run_id"), e.model_id.label("model_id")).join(
         experiments, e.id == runs.c.experiment_id
@@ -210,8 +215,8 @@ def _mlflow_data(bind: sa.Connection) -> set[int]:
     own = sa.select(runs.c.id.label("run_id"), versions.c.model_id.label("model_id")).join(
         versions, versions.c.id == runs.c.model_version_id
     )
-    of_models = sa.union(in_experiment, own).subquery()
-    run_id, model_id = of_models.c.run_id, of_models.c.model_id
+    model_runs = sa.union(in_experiment, own).subquery()
+    run_id, model_id = model_runs.c.run_id, model_runs.c.model_id
     holding = [
         sa.select(run_params.c.run_id).where(run_params.c.run_id == run_id).exists(),
         sa.select(run_metrics.c.run_id).where(run_metrics.c.run_id == run_id).exists(),
@@ -279,18 +284,18 @@ def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
         yield values[start : start + CHUNK]
 
 
-def _ids(bind: sa.Connection, column: sa.Column, where: sa.Column, values: Iterable[int]) -> list[int]:
+def _ids(bind: sa.Connection, column: sa.Column[Any], where: sa.Column[Any], values: Iterable[int]) -> list[int]:
     found: set[int] = set()
     for chunk in _chunks(sorted(values)):
         found |= set(bind.scalars(sa.select(column).where(where.in_(chunk))))
     return sorted(found)
 
 
-def _delete(bind: sa.Connection, table: sa.Table, column: sa.Column, values: Sequence[int]) -> None:
+def _delete(bind: sa.Connection, table: sa.Table, column: sa.Column[Any], values: Sequence[int]) -> None:
     for chunk in _chunks(values):
         bind.execute(sa.delete(table).where(column.in_(chunk)))
 
 
-def _update(bind: sa.Connection, table: sa.Table, column: sa.Column, values: Sequence[int], **changes: object) -> None:
+def _update(bind: sa.Connection, table: sa.Table, column: sa.Column[Any], values: Sequence[int], **changes: object) -> None:
     for chunk in _chunks(values):
         bind.execute(sa.update(table).where(column.in_(chunk)).values(**changes))

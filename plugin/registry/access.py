@@ -42,7 +42,7 @@ class ModelAction(enum.Enum):
 
 
 #: What a package action becomes when the package is a model version.
-AS_MODEL_ACTION = {
+AS_MODEL_ACTION: dict[object, ModelAction] = {
     Action.READ_PACKAGE: ModelAction.READ_MODEL,
     Action.PUBLISH_PACKAGE: ModelAction.WRITE_MODEL,
     Action.DELETE_PACKAGE: ModelAction.DELETE_MODEL,
@@ -61,7 +61,7 @@ def model_names(facts: PolicyFacts, project: Project) -> frozenset[str]:
 def model_version_rule(facts: PolicyFacts, project: Project, action: object, name: str, version: str) -> object | None:
     """A SemVer package of a model ``project`` has follows the model registry's rule for ``action``,
     and so does publishing anything under a model's name."""
-    as_model = AS_MODEL_ACTION.get(action)  # type: ignore[call-overload]
+    as_model = AS_MODEL_ACTION.get(action)
     if as_model is None or name not in model_names(facts, project):
         return None
     return as_model if is_semver(version) or action == Action.PUBLISH_PACKAGE else None

@@ -53,7 +53,7 @@ def experiment_package(experiment: Experiment) -> str:
 def artifact_package_rule(facts: PolicyFacts, project: Project, action: object, name: str, version: str) -> object | None:
     """A package of MLflow's artifacts follows the model registry's rule for ``action`` on every
     surface, the generic package API's included: a run's files are as private as the run."""
-    return AS_MODEL_ACTION.get(action) if ARTIFACT_PACKAGE_NAME.match(name) else None  # type: ignore[call-overload]
+    return AS_MODEL_ACTION.get(action) if ARTIFACT_PACKAGE_NAME.match(name) else None
 
 
 def candidate_version(run: Run) -> str:
