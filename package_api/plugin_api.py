@@ -26,7 +26,8 @@ Building blocks: the extension (``db``), the table base (``DbModel``, which is `
 options of every table whose ids the database assigns (``IDS_NEVER_REUSED``), the
 type of the session services are handed (``DbSession``) and of an upload's body (``Readable``), the
 core tables a plugin's tables may refer to, the domain errors (mapped to each surface's answers in
-one place), names and paging helpers, the one transaction policy (``committed``: a unit of work,
+one place), names and paging helpers, the one access policy (``access_policy``, for a service that
+must judge what its caller may do), the one transaction policy (``committed``: a unit of work,
 redone after a lost race; ``unit_of_work`` and ``commit`` for work that is not redone, joining a
 unit in progress), the service factories of the composition root (``package_services``...), the
 audit trail (``record_audit_event``, by an ``Actor``: a plugin's services take it in their

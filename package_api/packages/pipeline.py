@@ -16,7 +16,7 @@ model made in the meantime counts.
 A package is **created** (by its first upload, or empty)::
 
     0 checks      the registered checks (register_package_check):        PackageService.upload
-                  the model registry's version_check
+                  the model registry's Projection.check
     before        lease committed; bytes streamed to storage, hashed     PackageService.upload
     1 rows        checks again; lease claimed; blob found or added by    PackageService._record
                   SHA-256; package row; file row (empty package: its     PackageService.create_package

@@ -1,8 +1,9 @@
 """The mapping layer: a generic package is a version of model M when the project has model M (made on
 purpose: ``ModelService.create``) and the package's version is a semantic version. Every other package
 is a plain package. The package pipeline's ``model_version`` steps keep the version rows in step with
-the packages, in each package change's transaction; its ``version_check`` refuses a version that is not
-semantic under a model's name, before anything is stored."""
+the packages, in each package change's transaction; its check (``Projection.check``, a package check
+of the pipeline) refuses a version that is not semantic under a model's name, before anything is
+stored."""
 from __future__ import annotations
 
 import re
