@@ -335,3 +335,31 @@ def test_package_api_without_the_plugin_makes_no_models(tmp_path):
     app = create_app({"DATA_DIR": str(tmp_path), "STORAGE": "memory", "PLUGINS": "none", **database_settings(tmp_path, reuse=True)})
     assert "model_registry_api" not in app.blueprints
     assert app.test_client().get("/api/v4/projects/1/ml/models").status_code == 404
+
+
+def test_a_page_of_packages_is_judged_with_one_read_of_the_model_names(app, client, world, project, reporter):
+    """Whether each listed package is a model version (so who may delete it) takes the project's
+    model names, read once per page, not once per package."""
+    from sqlalchemy import event
+
+    def statements_listing(count: int) -> int:
+        for n in range(count):
+            create_model(client, project, f"m{count}-{n}", reporter)
+            for name in (f"m{count}-{n}", f"plain{count}-{n}"):
+                client.put(generic_url(project, name, "1.0.0"), data=b"x", headers=world.headers("developer"))
+        seen: list[str] = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args, **kwargs: seen.append(args[2])  # noqa: E731  (statement text)
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            listed = client.get(f"/api/v4/projects/{project}/packages", query_string={"per_page": 100}, headers=reporter)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        assert listed.status_code == 200
+        # A Reporter deletes the model versions, not the plain packages (a Maintainer's).
+        deletable = {p["name"]: "delete_api_path" in p["_links"] for p in listed.json if f"{count}-" in p["name"]}
+        assert deletable == {**{f"m{count}-{n}": True for n in range(count)}, **{f"plain{count}-{n}": False for n in range(count)}}
+        return sum("FROM ml_models" in s for s in seen)
+
+    assert statements_listing(1) == statements_listing(6) == 1
