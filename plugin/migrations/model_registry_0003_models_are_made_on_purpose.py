@@ -36,6 +36,7 @@ Create Date: 2026-12-03 10:00:00.000000
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
@@ -126,17 +127,34 @@ def upgrade() -> None:
         len(every & created), len((every & kept) - created), len(doomed),
         ", ".join(names[:50]) + (" ..." if len(names) > 50 else "") or "none",
     )
-    if bind.dialect.name != "sqlite":
-        # Whoever makes a model says how; SQLite would have to copy the table to forget a default.
-        op.alter_column('ml_models', 'origin', server_default=None)
+    # Whoever makes a model says how: no default from here on. SQLite copies the table to forget one
+    # (foreign keys are not enforced while revisions run: package_api.ops.migrate.upgrade).
+    with _keeping_the_id_counter(bind), op.batch_alter_table(
+        'ml_models', table_kwargs={'sqlite_autoincrement': True}
+    ) as batch_op:
+        batch_op.alter_column('origin', server_default=None)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        # A native DROP COLUMN: copying the table (batch mode) would cascade its foreign keys.
-        op.execute("ALTER TABLE ml_models DROP COLUMN origin")
-    else:
-        op.drop_column('ml_models', 'origin')
+    bind = op.get_bind()
+    with _keeping_the_id_counter(bind), op.batch_alter_table(
+        'ml_models', table_kwargs={'sqlite_autoincrement': True}
+    ) as batch_op:
+        batch_op.drop_column('origin')
+
+
+@contextlib.contextmanager
+def _keeping_the_id_counter(bind: sa.Connection) -> Iterator[None]:
+    """On SQLite, give the copy of ``ml_models`` the original's ``AUTOINCREMENT`` counter: it may be
+    past every id the table holds now (ids of removed models, or named by the audit trail), and a
+    copy would count on from the highest id left, handing removed models' ids out again."""
+    sqlite = bind.dialect.name == "sqlite"
+    counter = bind.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'ml_models'").scalar() if sqlite else None
+    yield
+    if counter is not None:
+        bind.exec_driver_sql("DELETE FROM sqlite_sequence WHERE name = 'ml_models'")
+        highest = bind.exec_driver_sql("SELECT MAX(id) FROM ml_models").scalar() or 0
+        bind.exec_driver_sql("INSERT INTO sqlite_sequence (name, seq) VALUES ('ml_models', ?)", (max(counter, highest),))
 
 
 # -- what the database tells -----------------------------------------------------------------------

@@ -140,7 +140,7 @@ def test_upgrading_keeps_every_row_and_never_hands_out_an_id_again(tmp_path: Pat
         assert counts == {"users": 2, "memberships": 2, "ml_models": 1, "packages": 2, "package_files": 2,
                           "ml_model_versions": 2}
         assert connection.execute(text("SELECT last_sequence FROM ml_models")).scalar_one() == 2
-        new_model = _insert(connection, "ml_models", project_id=project, name="new", description="", **stamps)
+        new_model = _insert(connection, "ml_models", project_id=project, name="new", description="", origin="api", **stamps)
         assert new_model == models[2] + 1
         assert _insert(connection, "users", username="dave", name="", is_admin=False, created_at=now) == users[2] + 1
         reused = [t.name for t in db.metadata.sorted_tables if assigned_ids(t) and not never_reused(connection, t.name)]
@@ -299,14 +299,16 @@ def test_model_registry_0003_keeps_the_models_made_on_purpose_or_used_and_remove
         mlflow_run = old.model("mlflow-run", 11)
         created = old.run(mlflow_run, 11)
         old.event("run_created", "Run", created, 11)
+        # Removed, and the highest id: no model gets it again.
+        last = old.model("last", 12)
 
     migrate.upgrade(app)
 
     assert migrate.differences(app) == []
     [said] = [r.getMessage() for r in caplog.records if r.name == "modelshelf.migrations"]
     assert said.startswith("model_registry_0003: 1 models made on purpose, 6 made by uploads and kept")
-    assert said.endswith(f"3 made by uploads alone removed (their packages stay): {old.project}:emptied, "
-                         f"{old.project}:release-tarball, {old.project}:reused")
+    assert said.endswith(f"4 made by uploads alone removed (their packages stay): {old.project}:emptied, "
+                         f"{old.project}:last, {old.project}:release-tarball, {old.project}:reused")
     with app.app_context(), db.engine.connect() as connection:
         models = dict(connection.execute(sa.text("SELECT name, origin FROM ml_models")).all())
         assert models == {
@@ -324,6 +326,7 @@ def test_model_registry_0003_keeps_the_models_made_on_purpose_or_used_and_remove
             "runs": "SELECT count(*) FROM ml_runs WHERE experiment_id IN (:a + 1000, :b + 1000, :c + 1000)",
         }
         ids = {"a": tarball, "b": emptied, "c": reused}
+        assert "last" not in models
         assert {what: connection.scalar(sa.text(query), ids) for what, query in left.items()} == {
             "versions": 0, "experiments": 0, "runs": 0
         }
@@ -337,9 +340,11 @@ def test_model_registry_0003_keeps_the_models_made_on_purpose_or_used_and_remove
             "SELECT count(*) FROM ml_model_versions v JOIN ml_models m ON m.id = v.model_id WHERE m.name = 'registry-version'"
         )) == 2
 
-    # Under the new rule the tarball is a plain package until a model of its name is made again.
+    # Under the new rule the tarball is a plain package until a model of its name is made again, which
+    # takes an id no model had.
     with app.app_context():
         project = db.session.get_one(Project, old.project)
         packages = services.package_service(app)
         model = ModelService(db.session, packages).create(project, "release-tarball", author=None, origin=ModelOrigin.API)
         assert [v.version for v in ModelService(db.session, packages).versions(model)] == ["2.3.4"]
+        assert model.id == last + 1
