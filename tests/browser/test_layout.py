@@ -35,6 +35,12 @@ class Site:
     def get(self, path: str) -> requests.Response:
         return requests.get(f"{self.server.api}/projects/{self.project}{path}", headers={"PRIVATE-TOKEN": self.token}, timeout=30)
 
+    def make_model(self, name: str) -> None:
+        """Make model ``name``, whose SemVer packages are then its versions."""
+        r = requests.post(f"{self.server.api}/projects/{self.project}/ml/models", json={"name": name},
+                          headers={"PRIVATE-TOKEN": self.token}, timeout=30)
+        assert r.status_code == 201, r.text
+
 
 @pytest.fixture
 def site(serve) -> Site:  # type: ignore[no-untyped-def]
@@ -46,6 +52,7 @@ def site(serve) -> Site:  # type: ignore[no-untyped-def]
     token = server.cli("admin", "create-token", "--user", "alice", "--scopes", "api")
     found = Site(server, token, project)
     found.put("tool", "nightly", LONG_NAME, b"long")
+    found.make_model("fraud-detector")
     found.put("fraud-detector", "1.4.0", LONG_NAME, b"long")
     found.put("fraud-detector", "1.4.0", "model.onnx", FIRST)
     found.put("fraud-detector", "1.4.0", "model.onnx", SECOND)
@@ -73,6 +80,7 @@ def _version_page(site: Site) -> str:
 
 def test_a_300_character_file_name_wraps_in_every_table(site, signed_in):  # type: ignore[no-untyped-def]
     page = signed_in
+    site.make_model(LONG_MODEL)
     site.put(LONG_MODEL, "1.0.0", "model.onnx", b"w")
     packages = {p["name"]: p["id"] for p in site.get("/packages?per_page=100").json()}
     long_model = site.get(f"/ml/models/{LONG_MODEL}").json()
