@@ -27,8 +27,11 @@ how a model came to be, so the revision infers it from what the model registry h
 Events are matched to rows by target id, project and time (an event older than the row is about an
 earlier row that had the same id). What an audit trail does not hold cannot be inferred: a model made
 on purpose whose ``model_created`` event is gone, that holds nothing else of the model registry's, is
-removed as if an upload had made it (its packages stay). Downgrading drops the column; removed models
-do not come back.
+removed as if an upload had made it (its packages stay). A removed default experiment's MLflow id
+may be given to a later experiment if it was the project's highest (experiment ids are the highest
+plus one); no run was ever made in one through MLflow. The column has no default once the revision
+is done: whoever makes a model says how. Downgrading drops the column; removed models do not come
+back.
 
 Revision ID: model_registry_0003
 Revises: model_registry_0002
