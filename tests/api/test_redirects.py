@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.support.storage import MIB, payload, sha256
-from tests.support.world import generic_url
+from tests.support.world import create_model, generic_url
 
 DATA = payload(6 * MIB + 1, seed=31)
 
@@ -21,6 +21,8 @@ def settings(settings, backend_settings):
 
 @pytest.fixture
 def url(client, world):
+    # A model on purpose, so that its SemVer uploads are its versions (the model registry's file route).
+    create_model(client, world.projects["private"], "fraud-detector", world.headers("developer"))
     url = generic_url(world.projects["private"], "fraud-detector", "1.4.0", "weights/model.onnx")
     assert client.put(url, data=DATA, headers=world.headers("developer")).status_code == 201
     return url
