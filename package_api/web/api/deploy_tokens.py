@@ -42,7 +42,7 @@ def create_deploy_token(project_ref: str) -> tuple[Response, int]:
     values = params.request_params()
     row, secret = _tokens().create(
         project,
-        params.text(values, "name", required=True) or "",
+        params.text(values, "name", required=True),
         params.strings(values, "scopes", required=True),
         username=params.text(values, "username"),
         expires_at=parse_expiry(values.get("expires_at")),

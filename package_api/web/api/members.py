@@ -70,7 +70,7 @@ def get_member(project_ref: str, user_id: int) -> Response:
 def add_member(project_ref: str) -> tuple[Response, int]:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
     values = params.request_params()
-    role = parse_role(params.text(values, "access_level", required=True) or "")
+    role = parse_role(params.text(values, "access_level", required=True))
     user = _user(values)
     _authorize_roles(project, role)
     return jsonify(_entity(_members().add(project, user, role))), 201
@@ -79,7 +79,7 @@ def add_member(project_ref: str) -> tuple[Response, int]:
 @bp.put("/projects/<project:project_ref>/members/<int:user_id>")
 def update_member(project_ref: str, user_id: int) -> Response:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
-    role = parse_role(params.text(params.request_params(), "access_level", required=True) or "")
+    role = parse_role(params.text(params.request_params(), "access_level", required=True))
     members = _members()
     _authorize_roles(project, members.get(project, user_id).access_level, role)
     return jsonify(_entity(members.update(project, user_id, role)))

@@ -42,7 +42,7 @@ def _create_personal(user: User) -> tuple[Response, int]:
     values = params.request_params()
     row, secret = _tokens().create(
         user,
-        params.text(values, "name", required=True) or "",
+        params.text(values, "name", required=True),
         params.strings(values, "scopes", required=True),
         parse_expiry(values.get("expires_at")),
     )
@@ -177,7 +177,7 @@ def create_project_token(project_ref: str) -> tuple[Response, int]:
     policy().authorize_token_role(principal(), project, role)
     row, secret = _tokens().create_for_project(
         project,
-        params.text(values, "name", required=True) or "",
+        params.text(values, "name", required=True),
         params.strings(values, "scopes", required=True),
         role,
         parse_expiry(values.get("expires_at")),

@@ -48,7 +48,7 @@ def create_user() -> tuple[Response, int]:
     admin_caller(write=True)
     values = params.request_params()
     user = user_services().create(
-        params.text(values, "username", required=True) or "",
+        params.text(values, "username", required=True),
         params.text(values, "password"),
         admin=bool(params.flag(values, "admin")),
         name=params.text(values, "name") or "",
