@@ -86,10 +86,15 @@ def search_logged_models(project_ref: str) -> Response:
     order_by = [
         (str(o.get("field_name") or ""), o.get("ascending", True) is not False) for o in params.objects("order_by")
     ]
+    datasets = [
+        (str(d.get("dataset_name") or ""), None if d.get("dataset_digest") is None else str(d["dataset_digest"]))
+        for d in params.objects("datasets")
+    ]
     results = context.logged_models().search(
         project,
         chosen,
         filter_=params.string("filter"),
+        datasets=datasets,
         order_by=order_by,
         max_results=params.integer("max_results"),
         page_token=params.string("page_token"),
