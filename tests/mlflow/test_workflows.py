@@ -70,7 +70,7 @@ def test_sklearn_autolog_records_the_training_dataset_without_a_warning(
 ) -> None:
     mlflow.set_experiment("autolog")
     features, labels = _split(iris)
-    mlflow.sklearn.autolog(log_models=False, silent=False)
+    mlflow.sklearn.autolog(silent=False)
     try:
         with mlflow.start_run() as run:
             LogisticRegression(max_iter=200).fit(features, labels)
@@ -84,6 +84,11 @@ def test_sklearn_autolog_records_the_training_dataset_without_a_warning(
     assert {t.key: t.value for t in used.tags}[CONTEXT_TAG] == "train"
     assert used.dataset.name and used.dataset.digest and used.dataset.source_type
     assert "sepal length (cm)" in used.dataset.schema
+    # The model autolog logged is the run's output, and its training metrics are about that dataset.
+    (output,) = got.outputs.model_outputs
+    model = tracking.client.get_logged_model(output.model_id)
+    about = {m.key: (m.dataset_name, m.dataset_digest) for m in model.metrics}
+    assert about["training_score"] == (used.dataset.name, used.dataset.digest)
     # search_runs carries the lineage too.
     (found,) = tracking.client.search_runs([run.info.experiment_id])
     assert [d.dataset.digest for d in found.inputs.dataset_inputs] == [used.dataset.digest]
