@@ -304,8 +304,8 @@ class RunService:
                         is_nan=nan,
                         timestamp=timestamp,
                         step=step,
-                        dataset_name=metric.dataset_name or None,
-                        dataset_digest=metric.dataset_digest or None,
+                        dataset_name=validation.length("Dataset name", metric.dataset_name or "", 500) or None,
+                        dataset_digest=validation.length("Dataset digest", metric.dataset_digest or "", 36) or None,
                     )
                 )
         self.session.add_all(RunParam(run_id=run.id, key=k, value=v) for k, v in checked_params.items())
