@@ -280,7 +280,8 @@ class RunService:
         checked_params = self._checked_params(run, params)
         checked_tags = {validation.key(k): validation.tag_value(v or "") for k, v in tags}
         job = self._tagged_job(run.project_id, checked_tags)
-        points: list[RunMetric | LoggedModelMetric] = []
+        points: list[RunMetric] = []
+        model_points: list[LoggedModelMetric] = []  # the points logged on logged models too
         models: dict[str, LoggedModel] = {}
         for metric in (LoggedMetric(*m) for m in metrics):
             key = validation.key(metric.key)
@@ -295,7 +296,7 @@ class RunService:
             if metric.model_id:
                 model = models.get(metric.model_id) or self._logged_model(run, metric.model_id)
                 models[metric.model_id] = model
-                points.append(
+                model_points.append(
                     LoggedModelMetric(
                         logged_model_id=model.id,
                         run_id=run.id,
@@ -310,6 +311,7 @@ class RunService:
                 )
         self.session.add_all(RunParam(run_id=run.id, key=k, value=v) for k, v in checked_params.items())
         self.session.add_all(points)
+        self.session.add_all(model_points)
         for key, value in checked_tags.items():
             put_tag(self.session, RunTag.run_id, run.id, key, value)
             if key == RUN_NAME_TAG:
