@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -61,6 +61,16 @@ class ModelMetric:
         return not datasets or any(
             self.dataset_name == name and (digest is None or self.dataset_digest == digest) for name, digest in datasets
         )
+
+
+class Ordering(NamedTuple):
+    """One ``order_by`` of a logged-model search: a field (``metrics.<key>`` too), its direction, and
+    for a metric the dataset whose points count (name, and digest or ``None``)."""
+
+    field: str
+    ascending: bool = True
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,21 +248,26 @@ class LoggedModelService:
         *,
         filter_: str | None = None,
         datasets: Sequence[tuple[str, str | None]] = (),
-        order_by: Sequence[tuple[str, bool]] = (),
+        order_by: Sequence[Ordering | tuple[str, bool]] = (),
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> search.Results[LoggedModelView]:
         """Active logged models of ``experiments`` matching ``filter_``; ``order_by`` holds
-        ``(field name, ascending)`` pairs. As in MLflow, a metric comparison holds when any point
+        ``Ordering``s (or ``(field name, ascending)`` pairs). As in MLflow, a metric comparison holds when any point
         of the metric logged on the model passes it, among the points about ``datasets`` (name,
         and digest or ``None``) when given; with ``datasets`` and no metric comparison, only models
-        with a metric about one of them match. Ordering by a metric takes its latest point. Raise
+        with a metric about one of them match. Ordering by a metric takes its latest point (about the
+        ordering's dataset, when it names one). Raise
         ``InvalidInput``."""
         comparisons = filters.parse(filter_, SEARCH_GRAMMAR)
         kinds = frozenset({filters.TAG, filters.PARAM, filters.METRIC})
+        wanted = [Ordering(*o) for o in order_by]
         orderings = [
-            filters.parse_order_by(f"{name} {'ASC' if asc else 'DESC'}", SEARCH_GRAMMAR.attributes, kinds)
-            for name, asc in order_by
+            (
+                filters.parse_order_by(f"{o.field} {'ASC' if o.ascending else 'DESC'}", SEARCH_GRAMMAR.attributes, kinds),
+                [(o.dataset_name, o.dataset_digest)] if o.dataset_name else [],
+            )
+            for o in wanted
         ]
         size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
         start = search.offset(page_token)
@@ -273,7 +288,7 @@ class LoggedModelService:
             and (on_metrics or not datasets or any(m.about(datasets) for m in v.metrics))
         ]
         keys: list[tuple[Callable[..., Any], bool]] = [
-            ((lambda v, o=o: _field(v, o.kind, o.key, datasets)), o.ascending) for o in orderings
+            ((lambda v, o=o, d=d: _field(v, o.kind, o.key, d)), o.ascending) for o, d in orderings
         ]
         keys.append((lambda v: v.model.id, False))
         return search.paginate(search.sort(views, keys), start, size)

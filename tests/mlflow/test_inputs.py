@@ -114,6 +114,25 @@ def test_metrics_with_a_model_id_are_the_logged_models_metrics(call: Call) -> No
     assert len(history) == 1
 
 
+def test_logged_models_sort_by_a_metrics_latest_point_on_a_dataset(call: Call) -> None:
+    experiment_id, run_id = _run(call)
+    ids = {}
+    for name, on_train, on_test in (("a", 0.9, 0.5), ("b", 0.6, 0.8), ("c", 0.7, None)):
+        ids[name] = model = call("POST", "logged-models", {"experiment_id": experiment_id, "name": name}).get_json()["model"]["info"]["model_id"]
+        for dataset, value in (("train", on_train), ("test", on_test)):
+            if value is not None:
+                point = {"key": "acc", "value": value, "timestamp": 1, "model_id": model, "dataset_name": dataset}
+                call("POST", "runs/log-batch", {"run_id": run_id, "metrics": [point]})
+
+    def names(**order: Any) -> list[str]:
+        body = {"experiment_ids": [experiment_id], "order_by": [{"field_name": "metrics.acc", "ascending": False, **order}]}
+        return [m["info"]["name"] for m in call("POST", "logged-models/search", body).get_json()["models"]]
+
+    assert names(dataset_name="train") == ["a", "c", "b"]
+    assert names(dataset_name="test") == ["b", "a", "c"]  # c has no point on it: last
+    assert names(dataset_name="test", ascending=True) == ["a", "b", "c"]
+
+
 def test_infinite_and_nan_metrics_are_written_as_mlflow_writes_them(call: Call) -> None:
     _, run_id = _run(call)
     for key, value in (("a", "NaN"), ("b", "Infinity"), ("c", "-Infinity"), ("d", 1.5)):
