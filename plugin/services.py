@@ -20,6 +20,7 @@ from plugin.mlflow_registry.registered_models import RegistryService
 from plugin.registry.model_service import Adoption, ModelService
 from plugin.registry.version_service import VersionService
 from plugin.tracking.artifacts import ArtifactService
+from plugin.tracking.datasets import DatasetService
 from plugin.tracking.experiments import ExperimentService
 from plugin.tracking.logged_models import LoggedModelService
 from plugin.tracking.runs import RunService
@@ -55,6 +56,12 @@ def experiment_services() -> ExperimentService:
 
 def run_services() -> RunService:
     return RunService(db.session, actor=request_actor())
+
+
+def dataset_services() -> DatasetService:
+    """Datasets and run inputs: ``log_inputs`` (MLflow's ``runs/log-inputs``) and ``inputs(run)``,
+    what a run used and produced, for its page."""
+    return DatasetService(db.session)
 
 
 def logged_model_services() -> LoggedModelService:

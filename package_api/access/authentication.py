@@ -99,6 +99,8 @@ def credentials_from(headers: RequestHeaders, args: Mapping[str, str]) -> list[C
         found.append(Credential("basic", password, username))
     if token := args.get("private_token"):
         found.append(Credential("query", token.strip()))
+    if token := args.get("job_token"):
+        found.append(Credential("job-token", token.strip()))
     return found
 
 
@@ -154,9 +156,13 @@ class DeployTokenAuthenticator:
 
 
 class JobTokenAuthenticator:
-    """``JOB-TOKEN: <token>``, or Basic ``gitlab-ci-token:<token>`` (what GitLab CI jobs send)."""
+    """``JOB-TOKEN: <token>`` or ``?job_token=<token>``, Basic ``gitlab-ci-token:<token>`` (what
+    GitLab CI jobs send), or ``Authorization: Bearer <token>`` (what the MLflow client sends with the
+    job token as ``MLFLOW_TRACKING_TOKEN``, which GitLab accepts). Wherever it comes from, a job token
+    has the same rights: its project's packages and models, with its user's role there."""
 
     BASIC_USERNAME = "gitlab-ci-token"
+    SOURCES = frozenset({"job-token", "basic", "bearer"})
 
     def __init__(self, jobs: JobService) -> None:
         self.jobs = jobs
@@ -164,7 +170,7 @@ class JobTokenAuthenticator:
     def authenticate(self, credential: Credential) -> Principal | None:
         if credential.source == "basic" and credential.username != self.BASIC_USERNAME:
             return None
-        if credential.source not in ("job-token", "basic") or not credential.secret.startswith(JOB_TOKEN_PREFIX):
+        if credential.source not in self.SOURCES or not credential.secret.startswith(JOB_TOKEN_PREFIX):
             return None
         job = self.jobs.find_active(credential.secret)
         if job is None or job.user is None:

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -24,7 +24,7 @@ from package_api.plugin_api import (
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ACTIVE, DELETED
-from plugin.tracking.models import Experiment, LoggedModel, LoggedModelParam, LoggedModelTag, Run
+from plugin.tracking.models import Experiment, LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag, Run
 from plugin.tracking.tags import put_tag, remove_tag
 from plugin.tracking.times import milliseconds
 
@@ -43,10 +43,48 @@ MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 100, 50000
 
 
 @dataclass(frozen=True)
+class ModelMetric:
+    """A metric point logged on a logged model, by the run ``run_id``, about a dataset or none."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int
+    run_id: str
+    model_id: str
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+    def about(self, datasets: Sequence[tuple[str, str | None]]) -> bool:
+        """Whether it is about one of ``datasets`` (name, and digest or ``None``: any digest); with
+        no datasets, every point is."""
+        return not datasets or any(
+            self.dataset_name == name and (digest is None or self.dataset_digest == digest) for name, digest in datasets
+        )
+
+
+class Ordering(NamedTuple):
+    """One ``order_by`` of a logged-model search: a field (``metrics.<key>`` too), its direction, and
+    for a metric the dataset whose points count (name, and digest or ``None``)."""
+
+    field: str
+    ascending: bool = True
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+@dataclass(frozen=True)
 class LoggedModelView:
     model: LoggedModel
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    #: Every point logged on it, in the order logged.
+    metrics: list[ModelMetric] = field(default_factory=list)
+
+    def latest(self, key: str, datasets: Sequence[tuple[str, str | None]] = ()) -> ModelMetric | None:
+        """Its latest point of ``key`` (by timestamp, then step: MLflow's order for sorting)."""
+        points = [m for m in self.metrics if m.key == key and m.about(datasets)]
+        return max(points, key=lambda m: (m.timestamp, m.step), default=None)
 
 
 def _status(value: str | None) -> str:
@@ -170,6 +208,8 @@ class LoggedModelService:
         ids = [m.id for m in models]
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
         params: dict[int, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[int, list[ModelMetric]] = {i: [] for i in ids}
+        model_uuids = {m.id: m.uuid for m in models}
         if ids:
             for tag in self.session.scalars(select(LoggedModelTag).where(LoggedModelTag.logged_model_id.in_(ids))):
                 tags[tag.logged_model_id][tag.key] = tag.value
@@ -177,7 +217,26 @@ class LoggedModelService:
                 select(LoggedModelParam).where(LoggedModelParam.logged_model_id.in_(ids))
             ):
                 params[param.logged_model_id][param.key] = param.value
-        return [LoggedModelView(m, tags[m.id], params[m.id]) for m in models]
+            rows = self.session.execute(
+                select(LoggedModelMetric, Run.uuid)
+                .join(Run, Run.id == LoggedModelMetric.run_id)
+                .where(LoggedModelMetric.logged_model_id.in_(ids))
+                .order_by(LoggedModelMetric.id)
+            )
+            for point, run_uuid in rows:
+                metrics[point.logged_model_id].append(
+                    ModelMetric(
+                        point.key,
+                        float("nan") if point.is_nan else point.value,
+                        point.timestamp,
+                        point.step,
+                        run_uuid,
+                        model_uuids[point.logged_model_id],
+                        point.dataset_name,
+                        point.dataset_digest,
+                    )
+                )
+        return [LoggedModelView(m, tags[m.id], params[m.id], metrics[m.id]) for m in models]
 
     def view(self, model: LoggedModel) -> LoggedModelView:
         return self.views([model])[0]
@@ -188,17 +247,27 @@ class LoggedModelService:
         experiments: Sequence[Experiment],
         *,
         filter_: str | None = None,
-        order_by: Sequence[tuple[str, bool]] = (),
+        datasets: Sequence[tuple[str, str | None]] = (),
+        order_by: Sequence[Ordering | tuple[str, bool]] = (),
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> search.Results[LoggedModelView]:
         """Active logged models of ``experiments`` matching ``filter_``; ``order_by`` holds
-        ``(field name, ascending)`` pairs. Raise ``InvalidInput``."""
+        ``Ordering``s (or ``(field name, ascending)`` pairs). As in MLflow, a metric comparison holds when any point
+        of the metric logged on the model passes it, among the points about ``datasets`` (name,
+        and digest or ``None``) when given; with ``datasets`` and no metric comparison, only models
+        with a metric about one of them match. Ordering by a metric takes its latest point (about the
+        ordering's dataset, when it names one). Raise
+        ``InvalidInput``."""
         comparisons = filters.parse(filter_, SEARCH_GRAMMAR)
         kinds = frozenset({filters.TAG, filters.PARAM, filters.METRIC})
+        wanted = [Ordering(*o) for o in order_by]
         orderings = [
-            filters.parse_order_by(f"{name} {'ASC' if asc else 'DESC'}", SEARCH_GRAMMAR.attributes, kinds)
-            for name, asc in order_by
+            (
+                filters.parse_order_by(f"{o.field} {'ASC' if o.ascending else 'DESC'}", SEARCH_GRAMMAR.attributes, kinds),
+                [(o.dataset_name, o.dataset_digest)] if o.dataset_name else [],
+            )
+            for o in wanted
         ]
         size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
         start = search.offset(page_token)
@@ -211,9 +280,15 @@ class LoggedModelService:
                 )
             )
         )
-        views = [v for v in self.views(models) if all(c.matches(_field(v, c.kind, c.key)) for c in comparisons)]
+        on_metrics = any(c.kind == filters.METRIC for c in comparisons)
+        views = [
+            v
+            for v in self.views(models)
+            if all(_passes(v, c, datasets) for c in comparisons)
+            and (on_metrics or not datasets or any(m.about(datasets) for m in v.metrics))
+        ]
         keys: list[tuple[Callable[..., Any], bool]] = [
-            ((lambda v, o=o: _field(v, o.kind, o.key)), o.ascending) for o in orderings
+            ((lambda v, o=o, d=d: _field(v, o.kind, o.key, d)), o.ascending) for o, d in orderings
         ]
         keys.append((lambda v: v.model.id, False))
         return search.paginate(search.sort(views, keys), start, size)
@@ -233,14 +308,25 @@ def _audit(session: DbSession, actor: Actor, what: str, model: LoggedModel) -> N
     )
 
 
-def _field(view: LoggedModelView, kind: str, key: str) -> str | float | None:
+def _passes(view: LoggedModelView, comparison: filters.Comparison, datasets: Sequence[tuple[str, str | None]]) -> bool:
+    if comparison.kind != filters.METRIC:
+        return comparison.matches(_field(view, comparison.kind, comparison.key))
+    return any(
+        comparison.matches(m.value) for m in view.metrics if m.key == comparison.key and m.about(datasets)
+    )
+
+
+def _field(
+    view: LoggedModelView, kind: str, key: str, datasets: Sequence[tuple[str, str | None]] = ()
+) -> str | float | None:
     model = view.model
     if kind == filters.TAG:
         return view.tags.get(key)
     if kind == filters.PARAM:
         return view.params.get(key)
     if kind == filters.METRIC:
-        return None  # metrics are logged on runs here, not on logged models
+        latest = view.latest(key, datasets)
+        return None if latest is None else latest.value
     if key in ("creation_timestamp", "creation_time"):
         return float(milliseconds(model.created_at) or 0)
     if key in ("last_updated_timestamp", "last_updated_time"):

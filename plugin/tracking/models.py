@@ -1,5 +1,5 @@
 """Tracking tables: experiments, runs, their params, metrics (every logged point: the history),
-tags and model outputs, and logged models.
+tags, dataset and model inputs and model outputs, datasets, and logged models with their metrics.
 
 Identifiers are MLflow's: an experiment's ``iid`` (per project) is its ``experiment_id``, a run's
 ``uuid`` (32 hex digits) its ``run_id``, a logged model's ``uuid`` (``m-`` and 32 hex digits) its
@@ -173,3 +173,91 @@ class RunOutput(DbModel):
     step: Mapped[int] = mapped_column(BigInteger, default=0)
 
     logged_model: Mapped[LoggedModel] = relationship()
+
+
+class Dataset(DbModel):
+    """A dataset a run took as input, as MLflow describes it (``mlflow.data``): one row per
+    experiment, name and digest, however many runs use it."""
+
+    __tablename__ = "ml_datasets"
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "name", "digest", name="uq_ml_datasets_name_digest"),
+        IDS_NEVER_REUSED,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("ml_experiments.id", ondelete="CASCADE"))
+    uuid: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(500))
+    digest: Mapped[str] = mapped_column(String(36))
+    source_type: Mapped[str] = mapped_column(String(36))
+    source: Mapped[str] = mapped_column(Text)
+    #: MLflow's JSON texts, kept as sent (``None`` when the client sent none).
+    schema: Mapped[str | None] = mapped_column(Text, nullable=True)
+    profile: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RunDatasetInput(DbModel):
+    """A dataset used by a run (``runs/log-inputs``), once per run and dataset."""
+
+    __tablename__ = "ml_run_dataset_inputs"
+    __table_args__ = (
+        UniqueConstraint("run_id", "dataset_id", name="uq_ml_run_dataset_inputs_dataset"),
+        IDS_NEVER_REUSED,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("ml_datasets.id", ondelete="CASCADE"), index=True)
+
+    dataset: Mapped[Dataset] = relationship()
+
+
+class RunDatasetInputTag(DbModel):
+    """A tag of a run's dataset input (``mlflow.data.context``: ``train``, ``eval``...)."""
+
+    __tablename__ = "ml_run_dataset_input_tags"
+    __table_args__ = (UniqueConstraint("input_id", "key", name="uq_ml_run_dataset_input_tags_key"), IDS_NEVER_REUSED)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    input_id: Mapped[int] = mapped_column(ForeignKey("ml_run_dataset_inputs.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(String(500), default="")
+
+
+class RunModelInput(DbModel):
+    """A logged model a run used (``runs/log-inputs``: ``models``), once per run and model."""
+
+    __tablename__ = "ml_run_model_inputs"
+    __table_args__ = (
+        UniqueConstraint("run_id", "logged_model_id", name="uq_ml_run_model_inputs_model"),
+        IDS_NEVER_REUSED,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
+    logged_model_id: Mapped[int] = mapped_column(ForeignKey("ml_logged_models.id", ondelete="CASCADE"), index=True)
+
+    logged_model: Mapped[LoggedModel] = relationship()
+
+
+class LoggedModelMetric(DbModel):
+    """A metric point logged on a logged model (``log_metric(..., model_id=...)``) by a run,
+    optionally about a dataset (by name and digest, as MLflow keeps it). Every point is kept."""
+
+    __tablename__ = "ml_logged_model_metrics"
+    __table_args__ = (Index("ix_ml_logged_model_metrics_model_key", "logged_model_id", "key"), IDS_NEVER_REUSED)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    logged_model_id: Mapped[int] = mapped_column(ForeignKey("ml_logged_models.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(250))
+    #: NaN is kept as ``is_nan`` with value 0, as in ``ml_run_metrics``.
+    value: Mapped[float] = mapped_column(Float)
+    is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    step: Mapped[int] = mapped_column(BigInteger, default=0)
+    dataset_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    dataset_digest: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+    run: Mapped[Run] = relationship()

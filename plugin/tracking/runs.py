@@ -2,10 +2,11 @@
 metrics (every point kept: the history), tags, and the logged models they output."""
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -23,12 +24,25 @@ from package_api.plugin_api import (
     record_audit_event,
 )
 from plugin.tracking import filters, search, validation
+from plugin.tracking.datasets import DatasetService, RunInputs
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ACTIVE, DELETED, lifecycle_stages
-from plugin.tracking.models import Experiment, LoggedModel, Run, RunMetric, RunOutput, RunParam, RunTag
-from plugin.tracking.tags import put_tag, remove_tag
+from plugin.tracking.models import (
+    Experiment,
+    LoggedModel,
+    LoggedModelMetric,
+    Run,
+    RunMetric,
+    RunOutput,
+    RunParam,
+    RunTag,
+)
+from plugin.tracking.tags import find_tag, put_tag, remove_tag
 
 RUN_NAME_TAG = "mlflow.runName"
+#: The run tag MLflow 2 keeps the models logged in a run in (a JSON list), and what it needs of each.
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
+MODEL_JSON_FIELDS = frozenset({"artifact_path", "flavors", "utc_time_created", "run_id"})
 #: GitLab's tag that links a run to the CI job that ran it: ``mlflow.set_tag("gitlab.CI_JOB_ID",
 #: os.environ["CI_JOB_ID"])``. Here the value is the job id a CI system registered the job with.
 CI_JOB_TAG = "gitlab.CI_JOB_ID"
@@ -45,6 +59,19 @@ ORDER_KEYS = frozenset({"run_id", "run_name", "status", "user_id", "start_time",
 MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 1000, 50000
 HISTORY_DEFAULT, HISTORY_LIMIT = 25000, 25000
 CHUNK = 500  # ids per IN (...) query
+
+
+class LoggedMetric(NamedTuple):
+    """A metric point as the client logs it; with a ``model_id`` it is logged on that logged model
+    too, about the dataset ``dataset_name``/``dataset_digest`` if given."""
+
+    key: str | None
+    value: object
+    timestamp: int | None
+    step: int | None
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +95,8 @@ class RunView:
     tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, MetricPoint] = field(default_factory=dict)
     outputs: list[tuple[str, int]] = field(default_factory=list)
+    #: Its dataset and model inputs (and the logged models it produced, as rows).
+    inputs: RunInputs = field(default_factory=RunInputs)
 
 
 def _newer(point: MetricPoint, than: MetricPoint | None) -> bool:
@@ -203,8 +232,21 @@ class RunService:
     def log_param(self, run: Run, key: str | None, value: str | None) -> None:
         self.log_batch(run, params=[(key, value)])
 
-    def log_metric(self, run: Run, key: str | None, value: object, timestamp: int | None, step: int | None) -> None:
-        self.log_batch(run, metrics=[(key, value, timestamp, step)])
+    def log_metric(
+        self,
+        run: Run,
+        key: str | None,
+        value: object,
+        timestamp: int | None,
+        step: int | None,
+        *,
+        model_id: str | None = None,
+        dataset_name: str | None = None,
+        dataset_digest: str | None = None,
+    ) -> None:
+        self.log_batch(
+            run, metrics=[LoggedMetric(key, value, timestamp, step, model_id, dataset_name, dataset_digest)]
+        )
 
     def set_tag(self, run: Run, key: str | None, value: str | None) -> None:
         self.log_batch(run, tags=[(key, value)])
@@ -219,12 +261,14 @@ class RunService:
         self,
         run: Run,
         *,
-        metrics: Sequence[tuple[str | None, object, int | None, int | None]] = (),
+        metrics: Sequence[LoggedMetric | tuple[str | None, object, int | None, int | None]] = (),
         params: Sequence[tuple[str | None, str | None]] = (),
         tags: Sequence[tuple[str | None, str | None]] = (),
     ) -> None:
-        """Log everything or nothing. Raise ``InvalidInput`` for a bad key or value, a batch over
-        MLflow's limits, or a param logged again with another value."""
+        """Log everything or nothing. A metric with a ``model_id`` is logged on that logged model
+        too (with the dataset it is about), as MLflow does. Raise ``InvalidInput`` for a bad key or
+        value, a batch over MLflow's limits, or a param logged again with another value, and
+        ``MissingResource`` for a logged model the run's project does not have."""
         if len(params) > validation.MAX_PARAMS_TAGS_PER_BATCH or len(tags) > validation.MAX_PARAMS_TAGS_PER_BATCH:
             raise InvalidInput(
                 f"A batch logging request can contain at most {validation.MAX_PARAMS_TAGS_PER_BATCH} params and tags each"
@@ -236,25 +280,38 @@ class RunService:
         checked_params = self._checked_params(run, params)
         checked_tags = {validation.key(k): validation.tag_value(v or "") for k, v in tags}
         job = self._tagged_job(run.project_id, checked_tags)
-        points = []
-        for key, value, timestamp, step in metrics:
-            key = validation.key(key)
-            number = validation.metric_value(value, key)
-            if timestamp is None:
+        points: list[RunMetric] = []
+        model_points: list[LoggedModelMetric] = []  # the points logged on logged models too
+        models: dict[str, LoggedModel] = {}
+        for metric in (LoggedMetric(*m) for m in metrics):
+            key = validation.key(metric.key)
+            number = validation.metric_value(metric.value, key)
+            if metric.timestamp is None:
                 raise InvalidInput("Missing value for required parameter 'timestamp'.")
             nan = validation.is_nan(number)
+            stored, timestamp, step = 0.0 if nan else number, int(metric.timestamp), int(metric.step or 0)
             points.append(
-                RunMetric(
-                    run_id=run.id,
-                    key=key,
-                    value=0.0 if nan else number,
-                    is_nan=nan,
-                    timestamp=int(timestamp),
-                    step=int(step or 0),
-                )
+                RunMetric(run_id=run.id, key=key, value=stored, is_nan=nan, timestamp=timestamp, step=step)
             )
+            if metric.model_id:
+                model = models.get(metric.model_id) or self._logged_model(run, metric.model_id)
+                models[metric.model_id] = model
+                model_points.append(
+                    LoggedModelMetric(
+                        logged_model_id=model.id,
+                        run_id=run.id,
+                        key=key,
+                        value=stored,
+                        is_nan=nan,
+                        timestamp=timestamp,
+                        step=step,
+                        dataset_name=validation.length("Dataset name", metric.dataset_name or "", 500) or None,
+                        dataset_digest=validation.length("Dataset digest", metric.dataset_digest or "", 36) or None,
+                    )
+                )
         self.session.add_all(RunParam(run_id=run.id, key=k, value=v) for k, v in checked_params.items())
         self.session.add_all(points)
+        self.session.add_all(model_points)
         for key, value in checked_tags.items():
             put_tag(self.session, RunTag.run_id, run.id, key, value)
             if key == RUN_NAME_TAG:
@@ -262,6 +319,15 @@ class RunService:
         if job is not None:
             run.ci_job_id = job.id
         commit(self.session)
+
+    def _logged_model(self, run: Run, model_id: str) -> LoggedModel:
+        """The logged model ``model_id`` of the run's project; raise ``MissingResource``."""
+        model = self.session.scalar(
+            select(LoggedModel).where(LoggedModel.uuid == model_id, LoggedModel.project_id == run.project_id)
+        )
+        if model is None:
+            raise MissingResource(f"Logged model with ID '{model_id}' not found.", "Logged model")
+        return model
 
     def _tagged_job(self, project_id: int, tags: dict[str, str]) -> CiJob | None:
         """The job a ``gitlab.CI_JOB_ID`` tag names, registered in the same project; ``None`` without
@@ -303,6 +369,33 @@ class RunService:
                 new[key] = value
         return new
 
+    def record_logged_model(self, run: Run, model_json: str) -> None:
+        """Add a model logged in ``run`` (MLflow 2's ``runs/log-model``: the model's ``MLmodel`` as
+        JSON) to the run's ``mlflow.log-model.history`` tag, keeping what MLflow keeps of it. Raise
+        ``InvalidInput`` for text that is not such a model, or a history past a tag's length."""
+        try:
+            model = json.loads(model_json)
+        except ValueError:
+            model = None
+        if not isinstance(model, dict):
+            raise InvalidInput(f"Malformed model info. \n {model_json} \n is not a valid JSON.")
+        missing = sorted(MODEL_JSON_FIELDS - set(model))
+        if missing:
+            raise InvalidInput(f"Model json is missing mandatory fields: {missing}")
+        flavors = model["flavors"] if isinstance(model["flavors"], dict) else {}
+        entry = {k: model[k] for k in ("run_id", "utc_time_created", "artifact_path", "model_uuid") if k in model}
+        entry["flavors"] = {
+            name: {k: v for k, v in config.items() if k != "config"} if isinstance(config, dict) else config
+            for name, config in flavors.items()
+        }
+        known = find_tag(self.session, RunTag.run_id, run.id, LOGGED_MODELS_TAG)
+        try:
+            history = json.loads(known.value) if known is not None else []
+        except ValueError:
+            history = []
+        history = [*(history if isinstance(history, list) else []), entry]
+        self.set_tag(run, LOGGED_MODELS_TAG, json.dumps(history))
+
     def log_outputs(self, run: Run, outputs: Sequence[tuple[LoggedModel, int]]) -> None:
         """Record logged models as outputs of ``run`` (again is fine: the step is updated)."""
         for model, step in outputs:
@@ -318,12 +411,12 @@ class RunService:
     # -- reading -----------------------------------------------------------------------------------
 
     def views(self, runs: Sequence[Run]) -> list[RunView]:
-        """``runs`` with their params, tags, latest metrics and outputs, loaded in bulk."""
+        """``runs`` with their params, tags, latest metrics, inputs and outputs, loaded in bulk."""
         ids = [r.id for r in runs]
         params: dict[int, dict[str, str]] = {i: {} for i in ids}
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[int, dict[str, MetricPoint]] = {i: {} for i in ids}
-        outputs: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
+        inputs = DatasetService(self.session).inputs_of(ids)
         for chunk in _chunks(ids):
             for p in self.session.scalars(select(RunParam).where(RunParam.run_id.in_(chunk))):
                 params[p.run_id][p.key] = p.value
@@ -343,9 +436,17 @@ class RunService:
                 point = MetricPoint(key, float("nan") if nan else value, timestamp, step)
                 if _newer(point, metrics[run_id].get(key)):
                     metrics[run_id][key] = point
-            for o in self.session.scalars(select(RunOutput).where(RunOutput.run_id.in_(chunk))):
-                outputs[o.run_id].append((o.logged_model.uuid, o.step))
-        return [RunView(r, params[r.id], tags[r.id], metrics[r.id], outputs[r.id]) for r in runs]
+        return [
+            RunView(
+                r,
+                params[r.id],
+                tags[r.id],
+                metrics[r.id],
+                [(m.uuid, step) for m, step in inputs[r.id].model_outputs],
+                inputs[r.id],
+            )
+            for r in runs
+        ]
 
     def view(self, run: Run) -> RunView:
         return self.views([run])[0]

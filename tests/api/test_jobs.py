@@ -260,6 +260,32 @@ def test_a_job_token_acts_with_the_triggering_users_role_in_its_project_only(cli
     assert client.put(f"/api/v4/projects/{private}", json={"description": "x"}, headers=job_headers(maintainer)).status_code == 403
 
 
+def test_a_job_token_as_bearer_or_job_token_parameter_has_the_same_rights(client: FlaskClient, world: World):
+    """What the MLflow client sends (``MLFLOW_TRACKING_TOKEN``: ``Authorization: Bearer``) and GitLab's
+    ``?job_token=``: the job's project with its user's role, nothing more."""
+    private, internal = world.projects["private"], world.projects["internal"]
+    ci_token = rotate(client, world)
+    developer = register(client, ci_token, private, user="developer")
+    guest = register(client, ci_token, private, user="guest", job_id="4243")["token"]
+    bearer = {"Authorization": f"Bearer {developer['token']}"}
+    url = generic_url(private, "pkg", "v1", "a.bin")
+    assert client.put(url, data=b"a", headers=bearer).status_code == 201
+    assert client.get(url, query_string={"job_token": developer["token"]}).data == b"a"
+    assert client.put(generic_url(private, "pkg", "v1", "g.bin"), data=b"g", headers={"Authorization": f"Bearer {guest}"}).status_code == 403
+    assert client.put(generic_url(private, "pkg", "v2"), data=b"g", query_string={"job_token": guest}).status_code == 403
+    mlflow = f"/api/v4/projects/{private}/ml/mlflow/api/2.0/mlflow/experiments/create"
+    made = client.post(mlflow, json={"name": "from-ci"}, headers=bearer)
+    assert made.status_code == 200, made.json
+    assert client.get(f"/api/v4/projects/{private}/ml/models", query_string={"job_token": developer["token"]}).status_code == 200
+    # Not another project, not settings or jobs, and a wrong token is refused as any wrong token is.
+    assert client.get(f"/api/v4/projects/{internal}/ml/models", headers=bearer).status_code == 404
+    assert client.get(jobs_url(private), headers=bearer).status_code == 403
+    assert client.get(url, query_string={"job_token": developer["token"] + "x"}).status_code == 401
+    finish = client.put(jobs_url(private, developer["id"]), json={"status": "success"}, headers={"CI-TOKEN": ci_token})
+    assert finish.status_code == 200
+    assert client.get(url, headers=bearer).status_code == 401
+
+
 def test_a_finished_jobs_token_stops_working_at_once(app: Flask, client: FlaskClient, world: World):
     project = world.projects["private"]
     ci_token = rotate(client, world)

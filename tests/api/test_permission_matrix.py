@@ -28,6 +28,7 @@ the matrix's size and time.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -534,8 +535,25 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"POST {REST}/runs/log-batch": expect(
         WRITE_MODEL, body(run_id=run, metrics=[{"key": "loss", "value": 0.4, "timestamp": 2, "step": 1}])
     ),
+    f"POST {REST}/runs/log-inputs": expect(
+        WRITE_MODEL,
+        body(
+            run_id=run,
+            datasets=[{"dataset": {"name": "iris", "digest": "d1", "source_type": "local", "source": "{}"}}],
+            models=lambda c: [{"model_id": c.seed.logged_model_id}],
+        ),
+    ),
     f"POST {REST}/runs/log-metric": expect(WRITE_MODEL, body(run_id=run, key="loss", value=0.3, timestamp=3, step=2)),
     f"POST {REST}/runs/log-parameter": expect(WRITE_MODEL, body(run_id=run, key=unique("param"), value="1")),
+    f"POST {REST}/runs/log-model": expect(
+        WRITE_MODEL,
+        body(
+            run_id=run,
+            model_json=json.dumps(
+                {"run_id": "r", "artifact_path": "model", "flavors": {}, "utc_time_created": "2026-12-05 00:00:00"}
+            ),
+        ),
+    ),
     f"POST {REST}/runs/outputs": expect(
         WRITE_MODEL, body(run_id=run, models=lambda c: [{"model_id": c.seed.logged_model_id, "step": 0}])
     ),

@@ -1,18 +1,15 @@
 """The real ``mlflow`` client (pinned in the test extra) against ``modelshelf serve``: every call of
 the reference workflow (``mlflow-compat.md`` section 2), ``log_model`` and ``load_model`` of a small
 Python model, and the errors a user meets. One server serves the module; each test has its own
-project, so its own tracking URI."""
+project, so its own tracking URI (``conftest.py``)."""
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # before mlflow is imported
 
-import gc
 import json
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -21,9 +18,8 @@ import pytest
 import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
-from mlflow.utils import request_utils
 
-from tests.support.live_server import Account, create_account, running_server
+from tests.mlflow.conftest import Tracking
 
 pytestmark = pytest.mark.server
 
@@ -33,56 +29,6 @@ class Doubler(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: list[int], params=None) -> list[int]:  # type: ignore[no-untyped-def]
         return [2 * x for x in model_input]
-
-
-@dataclass
-class Tracking:
-    account: Account
-    project: int
-    uri: str
-    client: MlflowClient
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"PRIVATE-TOKEN": self.account.token}
-
-    @property
-    def api(self) -> str:
-        return f"{self.account.server.api}/projects/{self.project}"
-
-
-@pytest.fixture(scope="module")
-def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
-    with running_server(tmp_path_factory.mktemp("mlflow") / "data") as server:
-        yield create_account(server, "alice")
-        # The client keeps its connections alive in cached sessions, and gunicorn's graceful stop
-        # waits for kept-alive connections: drop them so that the server stops at once.
-        request_utils._cached_get_request_session.cache_clear()
-        gc.collect()
-
-
-def _use(monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)  # set_experiment exports it
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
-    # A mistake of ours must fail the test now, not after minutes of the client's retries.
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    mlflow.set_tracking_uri(uri)  # the client caches the URI: set it explicitly
-
-
-@pytest.fixture
-def tracking(account: Account, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tracking]:
-    project, _ = account.create_project()
-    uri = f"{account.server.url}/api/v4/projects/{project}/ml/mlflow"
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", account.token)
-    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
-    _use(monkeypatch, uri)
-    yield Tracking(account, project, uri, MlflowClient(uri))
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
-    mlflow.tracking.fluent._active_experiment_id = None  # set_experiment's cache has no public reset
 
 
 def _error_code(excinfo: pytest.ExceptionInfo[MlflowException]) -> str:

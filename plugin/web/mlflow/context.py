@@ -6,6 +6,7 @@ from __future__ import annotations
 from package_api.plugin_api import Project, User, authorized_project, principal
 from plugin.registry.access import ModelAction
 from plugin.services import artifact_services as artifacts
+from plugin.services import dataset_services as datasets
 from plugin.services import experiment_services as experiments
 from plugin.services import logged_model_services as logged_models
 from plugin.services import model_version_services as model_versions
@@ -14,6 +15,7 @@ from plugin.services import run_services as runs
 
 __all__ = [
     "artifacts",
+    "datasets",
     "deletable",
     "experiments",
     "job_id",

@@ -8,8 +8,10 @@ from typing import Any
 from plugin.mlflow_registry.model_versions import VersionView
 from plugin.mlflow_registry.registered_models import ModelView
 from plugin.tracking.artifacts import Entry, logged_model_root, run_root
+from plugin.tracking.datasets import RunInputs
 from plugin.tracking.experiments import ExperimentView
-from plugin.tracking.logged_models import LoggedModelView
+from plugin.tracking.logged_models import LoggedModelView, ModelMetric
+from plugin.tracking.models import Dataset
 from plugin.tracking.runs import MetricPoint, RunView
 from plugin.tracking.times import milliseconds
 
@@ -64,10 +66,33 @@ def run(view: RunView) -> dict[str, Any]:
             "params": key_values(view.params),
             "tags": key_values(view.tags),
         },
-        "inputs": {},
+        "inputs": run_inputs(view.inputs),
     }
     if view.outputs:
         body["outputs"] = {"model_outputs": [{"model_id": m, "step": s} for m, s in view.outputs]}
+    return body
+
+
+def run_inputs(inputs: RunInputs) -> dict[str, Any]:
+    """``RunInputs``: the datasets with the tags of their use, the logged models used (empty
+    lists left out, as MLflow's server writes them)."""
+    body: dict[str, Any] = {}
+    if inputs.datasets:
+        body["dataset_inputs"] = [
+            {"tags": key_values(use.tags), "dataset": dataset(use.dataset)} if use.tags else {"dataset": dataset(use.dataset)}
+            for use in inputs.datasets
+        ]
+    if inputs.model_inputs:
+        body["model_inputs"] = [{"model_id": m.uuid} for m in inputs.model_inputs]
+    return body
+
+
+def dataset(row: Dataset) -> dict[str, Any]:
+    body = {"name": row.name, "digest": row.digest, "source_type": row.source_type, "source": row.source}
+    if row.schema is not None:
+        body["schema"] = row.schema
+    if row.profile is not None:
+        body["profile"] = row.profile
     return body
 
 
@@ -124,8 +149,24 @@ def logged_model(view: LoggedModelView) -> dict[str, Any]:
             "status_message": "",
             "tags": key_values(view.tags),
         },
-        "data": {"params": key_values(view.params)},
+        "data": {"params": key_values(view.params), "metrics": [model_metric(m) for m in view.metrics]},
     }
+
+
+def model_metric(point: ModelMetric) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "key": point.key,
+        "value": point.value,
+        "timestamp": point.timestamp,
+        "step": point.step,
+        "run_id": point.run_id,
+    }
+    if point.dataset_name is not None:
+        body["dataset_name"] = point.dataset_name
+    if point.dataset_digest is not None:
+        body["dataset_digest"] = point.dataset_digest
+    body["model_id"] = point.model_id
+    return body
 
 
 def files(entries: Iterable[Entry]) -> dict[str, Any]:

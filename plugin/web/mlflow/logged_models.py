@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Response
 
+from plugin.tracking.logged_models import Ordering
 from plugin.web.mlflow import context, entities
 from plugin.web.mlflow.blueprints import API
-from plugin.web.mlflow.params import Params
+from plugin.web.mlflow.params import Params, field
 from plugin.web.mlflow.responses import empty, json_response, page_response
 
 
@@ -84,12 +85,23 @@ def search_logged_models(project_ref: str) -> Response:
     experiments = context.experiments()
     chosen = [experiments.get(project, e) for e in params.strings("experiment_ids")]
     order_by = [
-        (str(o.get("field_name") or ""), o.get("ascending", True) is not False) for o in params.objects("order_by")
+        Ordering(
+            str(o.get("field_name") or ""),
+            o.get("ascending", True) is not False,
+            field(o, "dataset_name", "order_by.dataset_name"),
+            field(o, "dataset_digest", "order_by.dataset_digest"),
+        )
+        for o in params.objects("order_by")
+    ]
+    datasets = [
+        (str(d.get("dataset_name") or ""), None if d.get("dataset_digest") is None else str(d["dataset_digest"]))
+        for d in params.objects("datasets")
     ]
     results = context.logged_models().search(
         project,
         chosen,
         filter_=params.string("filter"),
+        datasets=datasets,
         order_by=order_by,
         max_results=params.integer("max_results"),
         page_token=params.string("page_token"),

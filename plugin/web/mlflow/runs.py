@@ -1,11 +1,16 @@
-"""MLflow's experiments, runs and metric history (``/api/2.0/mlflow/experiments/...``,
-``runs/...``, ``metrics/get-history``, ``artifacts/list``)."""
+"""MLflow's experiments, runs (with their inputs and outputs) and metric history
+(``/api/2.0/mlflow/experiments/...``, ``runs/...``, ``metrics/get-history``, ``artifacts/list``)."""
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Response
 
 from package_api.plugin_api import InvalidInput
 from plugin.tracking.artifacts import Entry, run_root
+from plugin.tracking.datasets import DatasetSpec
+from plugin.tracking.runs import LoggedMetric
 from plugin.tracking.times import now_ms
 from plugin.web.mlflow import context, entities
 from plugin.web.mlflow.blueprints import API
@@ -157,7 +162,14 @@ def log_metric(project_ref: str) -> Response:
     service = context.runs()
     run = service.get_active(project, params.run_id())
     service.log_metric(
-        run, params.required("key"), params.body.get("value"), params.integer("timestamp"), params.integer("step")
+        run,
+        params.required("key"),
+        params.body.get("value"),
+        params.integer("timestamp"),
+        params.integer("step"),
+        model_id=params.string("model_id"),
+        dataset_name=params.string("dataset_name"),
+        dataset_digest=params.string("dataset_digest"),
     )
     return empty()
 
@@ -195,7 +207,15 @@ def log_batch(project_ref: str) -> Response:
     params = Params.from_request()
     service = context.runs()
     metrics = [
-        (field(m, "key", "metrics.key"), m.get("value"), _int_or_none(m.get("timestamp")), _int_or_none(m.get("step")))
+        LoggedMetric(
+            field(m, "key", "metrics.key"),
+            m.get("value"),
+            _int_or_none(m.get("timestamp")),
+            _int_or_none(m.get("step")),
+            field(m, "model_id", "metrics.model_id"),
+            field(m, "dataset_name", "metrics.dataset_name"),
+            field(m, "dataset_digest", "metrics.dataset_digest"),
+        )
         for m in params.objects("metrics")
     ]
     service.log_batch(
@@ -218,6 +238,29 @@ def log_outputs(project_ref: str) -> Response:
         for m in params.objects("models")
     ]
     service.log_outputs(run, outputs)
+    return empty()
+
+
+@API.post("/runs/log-inputs")
+def log_inputs(project_ref: str) -> Response:
+    project = context.writable(project_ref)
+    params = Params.from_request()
+    run = context.runs().get_active(project, params.run_id())
+    models = context.logged_models()
+    datasets = [_dataset_input(item) for item in params.objects("datasets")]
+    used = [models.get(project, field(m, "model_id", "models.model_id")) for m in params.objects("models")]
+    context.datasets().log_inputs(run, datasets, used)
+    return empty()
+
+
+@API.post("/runs/log-model")
+def log_model(project_ref: str) -> Response:
+    """MLflow 2's record of a model logged in a run (the ``mlflow.log-model.history`` tag); the
+    Spark Connect and John Snow Labs flavours of MLflow 3 still send it."""
+    project = context.writable(project_ref)
+    params = Params.from_request()
+    service = context.runs()
+    service.record_logged_model(service.get_active(project, params.run_id()), params.required("model_json"))
     return empty()
 
 
@@ -265,6 +308,19 @@ def list_run_artifacts(project_ref: str) -> Response:
     entries = context.artifacts().listing(project, f"{root}/{path}" if path else root)
     listed = entities.files(Entry(f"{path}/{e.path}" if path else e.path, e.is_dir, e.size) for e in entries)
     return json_response({"root_uri": f"mlflow-artifacts:/{root}", **listed})
+
+
+def _dataset_input(item: Mapping[str, Any]) -> tuple[DatasetSpec, list[tuple[str | None, str | None]]]:
+    """One of ``datasets`` of ``runs/log-inputs``: ``{"dataset": {...}, "tags": [...]}``."""
+    dataset = item.get("dataset")
+    if not isinstance(dataset, dict):
+        raise InvalidInput("Dataset input must have a dataset associated with it.")
+    name, digest, source_type, source, schema, profile = (
+        field(dataset, f, f"datasets.dataset.{f}") for f in ("name", "digest", "source_type", "source", "schema", "profile")
+    )
+    spec = DatasetSpec(name, digest, source_type, source, schema, profile)
+    tags = Params(item).pairs("tags")
+    return spec, tags
 
 
 def _int_or_none(value: object) -> int | None:
