@@ -314,7 +314,7 @@ class ModelVersionService:
         page_token: str | None = None,
     ) -> search.Results[VersionView]:
         """Versions of ``project``'s models matching ``filter_``; raise ``InvalidInput``."""
-        comparisons = filters.parse(filter_, SEARCH_GRAMMAR)
+        comparisons = filters.without_prompts(filters.parse(filter_, SEARCH_GRAMMAR))
         orderings = [filters.parse_order_by(o, ORDER_KEYS) for o in order_by]
         size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
         start = search.offset(page_token)

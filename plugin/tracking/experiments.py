@@ -37,6 +37,9 @@ VIEW_TYPES = {"ACTIVE_ONLY": (ACTIVE,), "DELETED_ONLY": (DELETED,), "ALL": (ACTI
 SEARCH_GRAMMAR = filters.Grammar(
     attributes=frozenset({"name", "experiment_id", "creation_time", "last_update_time"}),
     numeric=frozenset({"creation_time", "last_update_time"}),
+    listable=frozenset({"experiment_id"}),
+    nullable=frozenset({filters.TAG}),
+    null_refusal="IS NULL / IS NOT NULL is only supported for tags, not for {kind} '{key}'",
 )
 ORDER_KEYS = frozenset({"name", "experiment_id", "creation_time", "last_update_time"})
 MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 1000, 50000

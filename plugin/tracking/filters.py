@@ -1,23 +1,28 @@
 """MLflow's search filter language (the subset its stores accept), parsed for real: a tokenizer,
 a recursive-descent parser that checks keys and comparators against a ``Grammar``, and the
-evaluation of a parsed filter against one entity.
+evaluation of a parsed filter against one entity (the searches that run in Python; runs are
+searched in the database, ``plugin/tracking/run_search.py``).
 
 ::
 
     filter      := comparison ("AND" comparison)*
     comparison  := identifier operator value
                  | identifier ["NOT"] "IN" "(" value ("," value)* ")"
+                 | identifier "IS" ["NOT"] "NULL"
     identifier  := key | kind "." key          kind: tag(s), attribute(s)/attr/run, metric(s), param(s)/parameter(s)
     key         := word | `back ticked` | "double quoted"      (after the kind, dots belong to the key)
     operator    := = | != | <> | < | <= | > | >= | LIKE | ILIKE
     value       := 'string' | "string" | number
 
-An absent tag or param satisfies ``!=`` and ``NOT IN`` and nothing else. Errors are
-``InvalidInput`` with MLflow's sentences, which the MLflow surface answers with 400
-``INVALID_PARAMETER_VALUE``.
+As in MLflow's SQL stores, a comparison on a tag, param or metric the entity lacks is false
+(``!=`` too); ``IS NULL`` asks for the absence. ``LIKE`` is case-sensitive, ``ILIKE`` is not, and
+both run in linear time here (never a regex built from the pattern). A filter has at most
+``MAX_FILTER_LENGTH`` characters and ``MAX_CLAUSES`` comparisons. Errors are ``InvalidInput``
+with MLflow's sentences, which the MLflow surface answers with 400 ``INVALID_PARAMETER_VALUE``.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,9 +42,13 @@ KIND_NAMES: Mapping[str, str] = {
 STRING_OPERATORS = frozenset({"=", "!=", "LIKE", "ILIKE"})
 NUMERIC_OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 LIST_OPERATORS = frozenset({"IN", "NOT IN"})
+NULL_OPERATORS = frozenset({"IS NULL", "IS NOT NULL"})
+#: A filter's bounds. MLflow sets none; these keep one request's work small (a parsed filter of up
+#: to 100 comparisons is at most 100 subqueries) and well below SQLite's 50,000-byte bound on a LIKE
+#: pattern and 1,000-deep expressions.
+MAX_FILTER_LENGTH, MAX_CLAUSES = 10_000, 100
 #: MLflow's client adds ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every registered model
-#: search; models without the tag are not prompts, so they also satisfy ``= 'false'`` (MLflow's
-#: own special case in ``SearchModelVersionUtils``).
+#: search; models without the tag are not prompts (``without_prompts``).
 PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 
@@ -54,6 +63,10 @@ class Grammar:
     kinds: frozenset[str] = frozenset({TAG})
     #: Other spellings of attribute keys (``run name`` -> ``run_name``).
     synonyms: Mapping[str, str] = field(default_factory=dict)
+    #: The kinds that take ``IS NULL`` / ``IS NOT NULL``, and the refusal for the others (formatted
+    #: with ``kind`` and ``key``).
+    nullable: frozenset[str] = frozenset()
+    null_refusal: str = "IS NULL / IS NOT NULL is not supported in this search ('{kind}' '{key}')"
 
 
 @dataclass(frozen=True)
@@ -61,14 +74,16 @@ class Comparison:
     kind: str
     key: str
     operator: str
-    value: Value
+    value: Value | None
+    #: Whether an entity without ``kind.key`` passes (only ``without_prompts`` says so).
+    absent_passes: bool = field(default=False, compare=False)
 
     def matches(self, actual: str | float | None) -> bool:
         """Whether an entity whose ``kind.key`` is ``actual`` (``None``: absent) passes."""
+        if self.operator in NULL_OPERATORS:
+            return (actual is None) is (self.operator == "IS NULL")
         if actual is None:
-            if self.kind == TAG and self.key == PROMPT_TAG and self.operator == "=":
-                return self.value == "false"
-            return self.operator in ("!=", "NOT IN")
+            return self.absent_passes
         if self.operator in LIST_OPERATORS:
             inside = str(actual) in self.value  # type: ignore[operator]  # a list operator's value is a tuple
             return inside if self.operator == "IN" else not inside
@@ -94,10 +109,53 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def without_prompts(comparisons: list[Comparison]) -> list[Comparison]:
+    """MLflow's rule for registered models and versions: unless the filter asks for prompts (its
+    first comparison on the prompt tag is ``= 'true'`` or ``!= 'false'``, in any case), comparisons
+    on the prompt tag are dropped and prompts (tagged ``'true'``) are left out."""
+    prompt = next((c for c in comparisons if c.kind == TAG and c.key == PROMPT_TAG), None)
+    if prompt is not None and isinstance(prompt.value, str):
+        wanted = {"=": "true", "!=": "false"}.get(prompt.operator)
+        if wanted is not None and prompt.value.lower() == wanted:
+            return comparisons
+    kept = [c for c in comparisons if not (c.kind == TAG and c.key == PROMPT_TAG)]
+    return [*kept, Comparison(TAG, PROMPT_TAG, "!=", "true", absent_passes=True)]
+
+
 def like(pattern: str, text: str, *, ignore_case: bool = False) -> bool:
-    """SQL ``LIKE``: ``%`` any run of characters, ``_`` one character, the rest literal."""
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, text, re.DOTALL | (re.IGNORECASE if ignore_case else 0)) is not None
+    """SQL ``LIKE``: ``%`` any run of characters, ``_`` one character, the rest literal.
+
+    In time linear in ``len(text)``: the pattern is an automaton whose states are bits of one
+    integer (the prefixes of the pattern matched so far; ``%`` keeps its state on any character),
+    all of them advanced at once per character. No backtracking, whatever the pattern."""
+    if ignore_case:
+        pattern, text = pattern.lower(), text.lower()
+    masks, anything, loops, accept = _automaton(pattern)
+    states = 1
+    for char in text:
+        states = ((states << 1) & masks.get(char, anything)) | (states & loops)
+        if not states:
+            return False
+    return bool(states & accept)
+
+
+@functools.lru_cache(maxsize=256)
+def _automaton(pattern: str) -> tuple[dict[str, int], int, int, int]:
+    """State ``i`` has matched the pattern's first ``i`` characters other than ``%``. Returns the
+    states each character may enter (``_`` enters on any), the states ``%`` loops on, the final one."""
+    masks: dict[str, int] = {}
+    anything = loops = 0
+    state = 0
+    for char in pattern:
+        if char == "%":
+            loops |= 1 << state
+            continue
+        state += 1
+        if char == "_":
+            anything |= 1 << state
+        else:
+            masks[char] = masks.get(char, 0) | 1 << state
+    return {c: m | anything for c, m in masks.items()}, anything, loops, 1 << state
 
 
 # -- tokens ------------------------------------------------------------------------------------------
@@ -149,7 +207,12 @@ def parse(text: str | None, grammar: Grammar) -> list[Comparison]:
     """The comparisons ``text`` ANDs together (none for an empty filter); raise ``InvalidInput``."""
     if text is None or not text.strip():
         return []
-    return _Parser(text, tokenize(text), grammar).filter()
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidInput(f"Invalid filter: it has {len(text)} characters, more than the {MAX_FILTER_LENGTH} allowed.")
+    comparisons = _Parser(text, tokenize(text), grammar).filter()
+    if len(comparisons) > MAX_CLAUSES:
+        raise InvalidInput(f"Invalid filter: it has {len(comparisons)} comparisons, more than the {MAX_CLAUSES} allowed.")
+    return comparisons
 
 
 class _Parser:
@@ -190,6 +253,10 @@ class _Parser:
             raise self._fail(token, "an identifier")
         kind, key = self.identifier(token.text)
         operator = self.operator()
+        if operator in NULL_OPERATORS:
+            if kind not in self.grammar.nullable:
+                raise InvalidInput(self.grammar.null_refusal.format(kind=kind, key=key))
+            return Comparison(kind, key, operator, None)
         if operator in LIST_OPERATORS:
             return Comparison(kind, key, operator, self.value_list(kind, key, operator))
         self._check_operator(kind, key, operator)
@@ -221,6 +288,14 @@ class _Parser:
             return {"<>": "!=", "==": "="}.get(token.text, token.text)
         if token.kind == "keyword" and token.text in ("LIKE", "ILIKE", "IN"):
             return token.text
+        if token.kind == "keyword" and token.text == "IS":
+            following = self._next("'NULL' or 'NOT NULL'")
+            negated = following.kind == "keyword" and following.text == "NOT"
+            if negated:
+                following = self._next("'NULL'")
+            if following.kind == "keyword" and following.text == "NULL":
+                return "IS NOT NULL" if negated else "IS NULL"
+            raise self._fail(following, "'NULL'")
         if token.kind == "keyword" and token.text == "NOT":
             following = self._next("'IN'")
             if following.kind == "keyword" and following.text == "IN":
@@ -238,6 +313,8 @@ class _Parser:
 
     def value(self, kind: str, key: str) -> str | float:
         token = self._next("a value")
+        if kind == METRIC and token.kind != "number":
+            raise InvalidInput(f"Expected numeric value type for metric. Found {token.text}")
         if self._numeric(kind, key):
             text = _unquote_string(token.text) if token.kind == "string" else token.text
             try:
@@ -252,9 +329,7 @@ class _Parser:
 
     def value_list(self, kind: str, key: str, operator: str) -> tuple[str, ...]:
         if kind != ATTRIBUTE or key not in self.grammar.listable:
-            raise InvalidInput(
-                f"Invalid comparator '{operator}' for '{key}': only {sorted(self.grammar.listable)} take a list"
-            )
+            self._refuse_list(kind, key)
         opening = self._next("'('")
         if opening.text != "(":
             raise self._fail(opening, "'('")
@@ -271,6 +346,20 @@ class _Parser:
                 return tuple(values)
             if closing.text != ",":
                 raise self._fail(closing, "',' or ')'")
+
+
+    def _refuse_list(self, kind: str, key: str) -> None:
+        """Refuse a list after ``kind.key`` in MLflow's words for that kind of key."""
+        listed = "".join(t.text + (" " if t.text == "," else "") for t in self.tokens[self.position :])
+        if kind in (TAG, PARAM):
+            name = "tag" if kind == TAG else "parameter"
+            raise InvalidInput(f"Expected a quoted string value for {name} (e.g. 'my-value'). Got value {listed}")
+        if self._numeric(kind, key):
+            label = "metric" if kind == METRIC else f"numeric attribute: {key}"
+            raise InvalidInput(f"Expected numeric value type for {label}. Found {listed}")
+        raise InvalidInput(
+            f"Only {sorted(self.grammar.listable)} attributes support comparison with a list of quoted string values."
+        )
 
 
 def _split_identifier(text: str) -> tuple[str, str, str]:

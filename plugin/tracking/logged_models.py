@@ -37,6 +37,7 @@ NUMERIC = frozenset({"creation_timestamp", "creation_time", "last_updated_timest
 SEARCH_GRAMMAR = filters.Grammar(
     attributes=frozenset({"name", "model_id", "model_type", "status", "source_run_id"}) | NUMERIC,
     numeric=NUMERIC,
+    listable=frozenset({"name", "model_id", "model_type", "status", "source_run_id"}),
     kinds=frozenset({filters.TAG, filters.PARAM, filters.METRIC}),
 )
 MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 100, 50000

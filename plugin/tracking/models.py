@@ -1,5 +1,6 @@
 """Tracking tables: experiments, runs, their params, metrics (every logged point: the history),
-tags, dataset and model inputs and model outputs, datasets, and logged models with their metrics.
+the latest point of each metric, tags, dataset and model inputs and model outputs, datasets, and logged models with
+their metrics.
 
 Identifiers are MLflow's: an experiment's ``iid`` (per project) is its ``experiment_id``, a run's
 ``uuid`` (32 hex digits) its ``run_id``, a logged model's ``uuid`` (``m-`` and 32 hex digits) its
@@ -107,6 +108,23 @@ class RunMetric(DbModel):
     run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(250))
     #: SQLite stores NaN as NULL: NaN is kept as ``is_nan`` with value 0.
+    value: Mapped[float] = mapped_column(Float)
+    is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    step: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RunLatestMetric(DbModel):
+    """The latest point of each metric of a run (MLflow's ``latest_metrics``): the highest step, then
+    the latest timestamp, then the highest value (NaN lowest). Kept as points are logged; run searches
+    filter and sort on it and the runs table shows it."""
+
+    __tablename__ = "ml_run_latest_metrics"
+    __table_args__ = (Index("ix_ml_run_latest_metrics_key_value", "key", "value"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("ml_runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    #: NaN is kept as ``is_nan`` with value 0, as in ``ml_run_metrics``.
     value: Mapped[float] = mapped_column(Float)
     is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
     timestamp: Mapped[int] = mapped_column(BigInteger)

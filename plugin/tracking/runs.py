@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -23,7 +23,7 @@ from package_api.plugin_api import (
     committed,
     record_audit_event,
 )
-from plugin.tracking import filters, search, validation
+from plugin.tracking import filters, names, run_search, search, validation
 from plugin.tracking.datasets import DatasetService, RunInputs
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ACTIVE, DELETED, lifecycle_stages
@@ -32,11 +32,13 @@ from plugin.tracking.models import (
     LoggedModel,
     LoggedModelMetric,
     Run,
+    RunLatestMetric,
     RunMetric,
     RunOutput,
     RunParam,
     RunTag,
 )
+from plugin.tracking.run_search import SEARCH_GRAMMAR
 from plugin.tracking.tags import find_tag, put_tag, remove_tag
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -46,16 +48,6 @@ MODEL_JSON_FIELDS = frozenset({"artifact_path", "flavors", "utc_time_created", "
 #: GitLab's tag that links a run to the CI job that ran it: ``mlflow.set_tag("gitlab.CI_JOB_ID",
 #: os.environ["CI_JOB_ID"])``. Here the value is the job id a CI system registered the job with.
 CI_JOB_TAG = "gitlab.CI_JOB_ID"
-SEARCH_GRAMMAR = filters.Grammar(
-    attributes=frozenset(
-        {"run_id", "run_name", "status", "user_id", "start_time", "end_time", "artifact_uri", "created"}
-    ),
-    numeric=frozenset({"start_time", "end_time", "created"}),
-    listable=frozenset({"run_id"}),
-    kinds=frozenset({filters.TAG, filters.METRIC, filters.PARAM}),
-    synonyms={"run name": "run_name", "Run name": "run_name", "Run Name": "run_name", "Created": "created"},
-)
-ORDER_KEYS = frozenset({"run_id", "run_name", "status", "user_id", "start_time", "end_time", "created"})
 MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 1000, 50000
 HISTORY_DEFAULT, HISTORY_LIMIT = 25000, 25000
 CHUNK = 500  # ids per IN (...) query
@@ -97,15 +89,6 @@ class RunView:
     outputs: list[tuple[str, int]] = field(default_factory=list)
     #: Its dataset and model inputs (and the logged models it produced, as rows).
     inputs: RunInputs = field(default_factory=RunInputs)
-
-
-def _newer(point: MetricPoint, than: MetricPoint | None) -> bool:
-    """MLflow's "latest": the highest step, then the latest timestamp, then the highest value."""
-    if than is None:
-        return True
-    value = -float("inf") if point.value != point.value else point.value
-    other = -float("inf") if than.value != than.value else than.value
-    return (point.step, point.timestamp, value) > (than.step, than.timestamp, other)
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -177,9 +160,9 @@ class RunService:
             model_version_id=model_version_id,
             ci_job_id=ci_job_id,
         )
+        run.name = run.name or names.run_name()
         self.session.add(run)
         self.session.flush()
-        run.name = run.name or f"run-{run.id}"
         self.session.add_all(RunTag(run_id=run.id, key=k, value=v) for k, v in {**tags, RUN_NAME_TAG: run.name}.items())
         return run
 
@@ -312,6 +295,7 @@ class RunService:
         self.session.add_all(RunParam(run_id=run.id, key=k, value=v) for k, v in checked_params.items())
         self.session.add_all(points)
         self.session.add_all(model_points)
+        run_search.keep_latest(self.session, run.id, points)
         for key, value in checked_tags.items():
             put_tag(self.session, RunTag.run_id, run.id, key, value)
             if key == RUN_NAME_TAG:
@@ -422,20 +406,8 @@ class RunService:
                 params[p.run_id][p.key] = p.value
             for t in self.session.scalars(select(RunTag).where(RunTag.run_id.in_(chunk))):
                 tags[t.run_id][t.key] = t.value
-            rows = self.session.execute(
-                select(
-                    RunMetric.run_id,
-                    RunMetric.key,
-                    RunMetric.value,
-                    RunMetric.is_nan,
-                    RunMetric.timestamp,
-                    RunMetric.step,
-                ).where(RunMetric.run_id.in_(chunk))
-            )
-            for run_id, key, value, nan, timestamp, step in rows:
-                point = MetricPoint(key, float("nan") if nan else value, timestamp, step)
-                if _newer(point, metrics[run_id].get(key)):
-                    metrics[run_id][key] = point
+            for m in self.session.scalars(select(RunLatestMetric).where(RunLatestMetric.run_id.in_(chunk))):
+                metrics[m.run_id][m.key] = MetricPoint(m.key, float("nan") if m.is_nan else m.value, m.timestamp, m.step)
         return [
             RunView(
                 r,
@@ -480,30 +452,20 @@ class RunService:
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> search.Results[RunView]:
-        """Runs of ``experiments`` matching ``filter_``; raise ``InvalidInput``."""
+        """Runs of ``experiments`` matching ``filter_`` (MLflow's filter language), ordered by
+        ``order_by`` (attributes, ``metrics.*``, ``params.*``, ``tags.*``), one page of them: filtered,
+        sorted and paged in the database (``run_search``). Raise ``InvalidInput``."""
         stages = lifecycle_stages(view_type)
         comparisons = filters.parse(filter_, SEARCH_GRAMMAR)
-        kinds = frozenset({filters.TAG, filters.METRIC, filters.PARAM})
-        orderings = [filters.parse_order_by(o, ORDER_KEYS, kinds) for o in order_by]
+        orderings = run_search.parse_order_by(order_by)
         size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
         start = search.offset(page_token)
-        runs = list(
-            self.session.scalars(
-                select(Run).where(
-                    Run.project_id == project.id,
-                    Run.experiment_id.in_([e.id for e in experiments]),
-                    Run.lifecycle_stage.in_(stages),
-                )
-            )
-        )
-        views = [v for v in self.views(runs) if all(c.matches(_field(v, c.kind, c.key)) for c in comparisons)]
-        keys: list[tuple[Callable[..., Any], bool]] = [
-            ((lambda v, o=o: _field(v, o.kind, o.key)), o.ascending) for o in orderings
-        ]
-        if not orderings:
-            keys.append((lambda v: v.run.start_time, False))
-        keys.append((lambda v: v.run.id, False))
-        return search.paginate(search.sort(views, keys), start, size)
+        if not experiments:
+            return search.Results([], None)
+        statement = run_search.query(self.session, project, experiments, stages, comparisons, orderings)
+        runs = list(self.session.scalars(statement.offset(start).limit(size + 1)))
+        following = search.page_token(start + size) if len(runs) > size else None
+        return search.Results(self.views(runs[:size]), following)
 
 
 def _audit(session: DbSession, actor: Actor, what: str, run: Run) -> None:
@@ -519,29 +481,3 @@ def _audit(session: DbSession, actor: Actor, what: str, run: Run) -> None:
         details={"run_id": run.uuid, "run_name": run.name, "experiment_id": str(run.experiment.iid)},
         actor=actor,
     )
-
-
-def _field(view: RunView, kind: str, key: str) -> str | float | None:
-    run = view.run
-    if kind == filters.TAG:
-        return view.tags.get(key)
-    if kind == filters.PARAM:
-        return view.params.get(key)
-    if kind == filters.METRIC:
-        point = view.metrics.get(key)
-        return None if point is None else point.value
-    if key == "run_id":
-        return run.uuid
-    if key == "run_name":
-        return run.name
-    if key == "status":
-        return run.status
-    if key == "user_id":
-        return run.user_name
-    if key in ("start_time", "created"):
-        return float(run.start_time)
-    if key == "end_time":
-        return None if run.end_time is None else float(run.end_time)
-    if key == "artifact_uri":
-        return f"mlflow-artifacts:/{run.experiment.iid}/{run.uuid}/artifacts"
-    return None

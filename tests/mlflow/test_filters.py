@@ -3,6 +3,7 @@ refused in MLflow's words, and rendering then parsing gives back the same compar
 from __future__ import annotations
 
 import fnmatch
+import time
 
 import pytest
 from hypothesis import given
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from package_api.errors import InvalidInput
 from plugin.mlflow_registry.model_versions import SEARCH_GRAMMAR as VERSIONS
 from plugin.mlflow_registry.registered_models import SEARCH_GRAMMAR as MODELS
+from plugin.tracking.experiments import SEARCH_GRAMMAR as EXPERIMENTS
 from plugin.tracking import filters, search
 from plugin.tracking.filters import ATTRIBUTE, METRIC, PARAM, TAG, Comparison
 from plugin.tracking.runs import SEARCH_GRAMMAR as RUNS
@@ -76,7 +78,27 @@ def test_client_filters_parse(text: str, grammar: filters.Grammar, expected: lis
         ("name = 'a' name = 'b'", VERSIONS, "Expected 'AND'"),
         ("name = 'a' AND", VERSIONS, "Expected an identifier at the end"),
         ("name IN 'a'", VERSIONS, "Expected '('"),
-        ("tags.x IN ('a')", VERSIONS, "only ['name', 'run_id'] take a list"),
+        ("tags.x IN ('a')", VERSIONS, "Expected a quoted string value for tag (e.g. 'my-value'). Got value ('a')"),
+        (
+            "source_path IN ('a', 'b')",
+            VERSIONS,
+            "Only ['name', 'run_id'] attributes support comparison with a list of quoted string values.",
+        ),
+        ("status IN ('RUNNING')", RUNS, "Only ['run_id'] attributes support comparison with a list"),
+        ("start_time IN (1)", RUNS, "Expected numeric value type for numeric attribute: start_time. Found (1)"),
+        ("metrics.x > '1'", RUNS, "Expected numeric value type for metric. Found '1'"),
+        (
+            "run_name IS NULL",
+            RUNS,
+            "IS NULL / IS NOT NULL is only supported for tags and params, not for 'attribute' 'run_name'",
+        ),
+        ("metrics.x IS NOT NULL", RUNS, "only supported for tags and params, not for 'metric' 'x'"),
+        ("tags.x IS 'a'", RUNS, "Expected 'NULL', found ''a''"),
+        ("name IS NULL", EXPERIMENTS, "IS NULL / IS NOT NULL is only supported for tags, not for attribute 'name'"),
+        ("name IN ('a')", EXPERIMENTS, "Only ['experiment_id'] attributes support comparison with a list"),
+        ("tags.x IS NULL", MODELS, "IS NULL / IS NOT NULL is not supported in this search"),
+        (" AND ".join(["name = 'a'"] * 101), VERSIONS, "it has 101 comparisons, more than the 100 allowed"),
+        ("name = '" + "a" * 10_000 + "'", VERSIONS, "it has 10009 characters, more than the 10000 allowed"),
         ("name = 'unterminated", VERSIONS, "Could not be parsed"),
         ("tags.`` = 'x'", VERSIONS, "A key must follow"),
         ("tags. = 'x'", VERSIONS, "Could not be parsed"),
@@ -89,14 +111,33 @@ def test_bad_filters_say_why(text: str, grammar: filters.Grammar, message: str) 
     assert message in str(refused.value)
 
 
-def test_an_absent_tag_satisfies_only_not_equal() -> None:
-    assert Comparison(TAG, "x", "!=", "v").matches(None)
-    assert Comparison(ATTRIBUTE, "run_id", "NOT IN", ("a",)).matches(None)
-    for operator in ("=", "LIKE", "ILIKE"):
+def test_an_absent_tag_satisfies_only_is_null() -> None:
+    """As in MLflow's SQL stores: a comparison on a key the entity lacks is false, ``!=`` too."""
+    for operator in ("=", "!=", "LIKE", "ILIKE"):
         assert not Comparison(TAG, "x", operator, "v").matches(None)
-    # MLflow's own case: a model without the prompt tag is not a prompt.
-    assert Comparison(TAG, "mlflow.prompt.is_prompt", "=", "false").matches(None)
-    assert not Comparison(TAG, "mlflow.prompt.is_prompt", "=", "true").matches(None)
+    assert Comparison(TAG, "x", "IS NULL", None).matches(None)
+    assert not Comparison(TAG, "x", "IS NOT NULL", None).matches(None)
+    assert Comparison(TAG, "x", "IS NOT NULL", None).matches("")
+    assert Comparison(TAG, "x", "!=", "v").matches("w")
+
+
+@pytest.mark.parametrize(
+    ("text", "passing"),
+    [  # MLflow's registry: models without the prompt tag are not prompts; prompts are left out
+        # unless the filter asks for them (its first comparison on the tag is = 'true' or != 'false').
+        ("", {"plain", "not-a-prompt"}),
+        ("tags.`mlflow.prompt.is_prompt` != 'true'", {"plain", "not-a-prompt"}),
+        ("tags.`mlflow.prompt.is_prompt` = 'false'", {"plain", "not-a-prompt"}),
+        ("tags.`mlflow.prompt.is_prompt` LIKE '%'", {"plain", "not-a-prompt"}),
+        ("tags.`mlflow.prompt.is_prompt` = 'true'", {"prompt"}),
+        ("tags.`mlflow.prompt.is_prompt` != 'false'", {"prompt"}),
+        ("tags.`mlflow.prompt.is_prompt` = 'TRUE'", set()),
+    ],
+)
+def test_the_prompt_tag_rule(text: str, passing: set[str]) -> None:
+    tags = {"plain": None, "not-a-prompt": "false", "prompt": "true"}
+    comparisons = filters.without_prompts(filters.parse(text, MODELS))
+    assert {name for name, tag in tags.items() if all(c.matches(tag) for c in comparisons)} == passing
 
 
 def test_comparisons_match() -> None:
@@ -109,10 +150,21 @@ def test_comparisons_match() -> None:
     assert Comparison(METRIC, "loss", "<=", 0.5).matches(0.5)
 
 
-@given(pattern=st.text(alphabet="ab%_", max_size=6), text=st.text(alphabet="ab", max_size=6))
+@given(pattern=st.text(alphabet="ab%_", max_size=8), text=st.text(alphabet="ab", max_size=8))
 def test_like_is_sql_like(pattern: str, text: str) -> None:
     expected = fnmatch.fnmatchcase(text, pattern.replace("%", "*").replace("_", "?"))
     assert filters.like(pattern, text) is expected
+    assert filters.like(pattern.upper(), text, ignore_case=True) is expected
+    assert filters.like(pattern.upper(), text) is (expected and pattern.upper() == pattern)
+
+
+def test_like_takes_linear_time_whatever_the_pattern() -> None:
+    """The pattern of the issue, which a regex translation took minutes over, and a longer one."""
+    started = time.perf_counter()
+    for pattern in ("%_" * 20 + "!", "%_" * 2000 + "!", "%a" * 500 + "%b"):
+        assert not filters.like(pattern, "a" * 10_000)
+        assert not filters.like(pattern, "a" * 10_000, ignore_case=True)
+    assert time.perf_counter() - started < 1.0
 
 
 @given(pattern=st.text(max_size=8), text=st.text(max_size=8))

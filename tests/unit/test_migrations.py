@@ -46,9 +46,12 @@ def test_the_migrated_schema_is_the_models_schema(tmp_path: Path) -> None:
     app = _app(tmp_path / "data")
     assert migrate.current(app) == set()
     migrate.upgrade(app)
-    assert migrate.heads(app) == {"core_0003", "model_registry_0004"}
+    assert migrate.heads(app) == {"core_0003", "model_registry_0005"}
     assert migrate.is_current(app) and migrate.current(app) == migrate.heads(app)
-    assert migrate.applied(app) == migrate.heads(app) | {"core_0001", "core_0002", "model_registry_0001", "model_registry_0002", "model_registry_0003"}
+    assert migrate.applied(app) == migrate.heads(app) | {
+        "core_0001", "core_0002", "model_registry_0001", "model_registry_0002", "model_registry_0003",
+        "model_registry_0004",
+    }
     assert migrate.differences(app) == []
     with app.app_context():
         assert _tables(app) == set(db.metadata.tables)  # every table of the core and the plugin
@@ -178,7 +181,7 @@ def test_a_database_of_a_plugin_that_is_not_loaded_is_refused_with_a_reason(tmp_
     data_dir = tmp_path / "data"
     migrate.upgrade(_app(data_dir))  # every plugin
     without_plugins = _app(data_dir, PLUGINS="none", AUTO_MIGRATE="true")
-    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0004.*MODELSHELF_PLUGINS"):
+    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0005.*MODELSHELF_PLUGINS"):
         migrate.prepare(without_plugins)
 
 
@@ -348,3 +351,39 @@ def test_model_registry_0003_keeps_the_models_made_on_purpose_or_used_and_remove
         model = ModelService(db.session, packages).create(project, "release-tarball", author=None, origin=ModelOrigin.API)
         assert [v.version for v in ModelService(db.session, packages).versions(model)] == ["2.3.4"]
         assert model.id == last + 1
+
+
+# -- model_registry_0005: runs keep their latest metrics --------------------------------------------
+
+
+def test_model_registry_0005_fills_the_latest_metrics_from_the_points_logged_before(tmp_path: Path) -> None:
+    app = _app(tmp_path / "data")
+    migrate.upgrade(app, "model_registry_0003")
+    with app.app_context(), db.engine.begin() as connection:
+        old = OldRows(connection)
+        model = old.add(  # as model_registry_0003 left the table: with an origin
+            "ml_models", project_id=old.project, name="fraud", description="", author_id=old.user,
+            created_at=old.now, updated_at=old.now, origin="api",
+        )
+        old.add(
+            "ml_experiments", id=model + 1000, project_id=old.project, iid=1, name="[model]fraud", model_id=model,
+            lifecycle_stage="active", creator_id=old.user, created_at=old.now, updated_at=old.now,
+        )
+        run = old.run(model, 1)
+        other = old.run(model, 2)
+        points = [  # (run, key, value, is_nan, timestamp, step)
+            (run, "loss", 0.9, False, 10, 0), (run, "loss", 0.5, False, 5, 2), (run, "loss", 0.4, False, 4, 2),
+            (run, "loss", 0.7, False, 1, 1),  # step 2, then timestamp 5: 0.5
+            (run, "acc", 0.0, True, 7, 3), (run, "acc", 0.8, False, 7, 3),  # a value beats NaN at the same place
+            (other, "loss", 0.0, True, 3, 0),  # only NaN
+        ]
+        for run_id, key, value, nan, timestamp, step in points:
+            old.add("ml_run_metrics", run_id=run_id, key=key, value=value, is_nan=nan, timestamp=timestamp, step=step)
+    migrate.upgrade(app)
+    with app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT run_id, key, value, is_nan, timestamp, step FROM ml_run_latest_metrics ORDER BY run_id, key"
+        )).all()
+        assert [tuple(r) for r in rows] == [
+            (run, "acc", 0.8, False, 7, 3), (run, "loss", 0.5, False, 5, 2), (other, "loss", 0.0, True, 3, 0)
+        ]

@@ -1,0 +1,209 @@
+"""Run searches in the database, with MLflow's semantics (its SQL store): the filter, the order and
+the page are one SQL query over the runs, their params and tags and their latest metrics
+(``ml_run_latest_metrics``, kept here as points are logged).
+
+- A comparison on a tag, param or metric is true for runs that have the key and whose value passes
+  (``!=`` too); ``IS NULL`` / ``IS NOT NULL`` ask whether a tag or param is there. A NaN metric
+  passes ``!=`` and nothing else.
+- ``LIKE`` is case-sensitive, ``ILIKE`` is not, on SQLite and PostgreSQL alike; the pattern is a
+  bound value whose ``%`` and ``_`` are the only wildcards (a backslash is literal, as in MLflow on
+  SQLite).
+- Ordering by a key the run lacks puts it after the runs that have one, in either direction (for
+  a metric: values, then NaN, then missing); then ``start_time`` descending (unless ordered on),
+  then ``run_id``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, case, exists, false, func, literal, or_, select, true
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from package_api.plugin_api import DbSession, InvalidInput, Project
+from plugin.tracking import filters
+from plugin.tracking.models import Experiment, Run, RunLatestMetric, RunMetric, RunParam, RunTag
+
+SEARCH_GRAMMAR = filters.Grammar(
+    attributes=frozenset(
+        {"run_id", "run_name", "status", "user_id", "start_time", "end_time", "artifact_uri", "created"}
+    ),
+    numeric=frozenset({"start_time", "end_time", "created"}),
+    listable=frozenset({"run_id"}),
+    kinds=frozenset({filters.TAG, filters.METRIC, filters.PARAM}),
+    synonyms={"run name": "run_name", "Run name": "run_name", "Run Name": "run_name", "Created": "created"},
+    nullable=frozenset({filters.TAG, filters.PARAM}),
+    null_refusal="IS NULL / IS NOT NULL is only supported for tags and params, not for '{kind}' '{key}'",
+)
+ORDER_KEYS = frozenset(
+    {"run_id", "run_name", "status", "user_id", "start_time", "end_time", "artifact_uri", "created"}
+)
+ORDER_KINDS = frozenset({filters.TAG, filters.METRIC, filters.PARAM})
+_ESCAPE = "\\"
+
+
+def parse_order_by(order_by: Sequence[str]) -> list[filters.Ordering]:
+    """The orderings of ``order_by``; raise ``InvalidInput`` (MLflow's words for a key given twice)."""
+    orderings = [filters.parse_order_by(o, ORDER_KEYS, ORDER_KINDS) for o in order_by]
+    seen = [(o.kind, _attribute(o.key) if o.kind == filters.ATTRIBUTE else o.key) for o in orderings]
+    if len(set(seen)) != len(seen):
+        raise InvalidInput(f"`order_by` contains duplicate fields: {list(order_by)}")
+    return orderings
+
+
+def query(
+    session: DbSession,
+    project: Project,
+    experiments: Sequence[Experiment],
+    stages: Sequence[str],
+    comparisons: Sequence[filters.Comparison],
+    orderings: Sequence[filters.Ordering],
+) -> Select[Run]:
+    """The runs of ``experiments`` in ``stages`` that pass ``comparisons``, in order (no page yet)."""
+    dialect = session.get_bind().dialect.name
+    iids = {e.id: str(e.iid) for e in experiments}
+    statement = select(Run).where(
+        Run.project_id == project.id, Run.experiment_id.in_(list(iids)), Run.lifecycle_stage.in_(list(stages))
+    )
+    for comparison in comparisons:
+        statement = statement.where(_condition(comparison, dialect, iids))
+    order: list[Any] = []
+    for ordering in orderings:
+        value, missing = _sort_value(ordering, iids)
+        if not isinstance(value, ColumnElement):  # a join that brings the tag, param or metric
+            table, column = value
+            statement = statement.outerjoin(table, table.run_id == Run.id)
+            value = column
+        order += [missing, value.asc() if ordering.ascending else value.desc()]
+    if not any(o.kind == filters.ATTRIBUTE and _attribute(o.key) == "start_time" for o in orderings):
+        order.append(Run.start_time.desc())
+    order.append(Run.uuid.asc())
+    return statement.order_by(*order)
+
+
+def _attribute(key: str) -> str:
+    return "start_time" if key == "created" else key
+
+
+def _column(key: str, iids: dict[int, str]) -> ColumnElement[Any]:
+    key = _attribute(key)
+    if key == "artifact_uri":
+        iid = case(iids, value=Run.experiment_id, else_=literal(""))
+        return literal("mlflow-artifacts:/") + iid + literal("/") + Run.uuid + literal("/artifacts")
+    columns: dict[str, Any] = {
+        "run_id": Run.uuid,
+        "run_name": Run.name,
+        "status": Run.status,
+        "user_id": Run.user_name,
+        "start_time": Run.start_time,
+        "end_time": Run.end_time,
+    }
+    column: ColumnElement[Any] = columns[key]
+    return column
+
+
+def _condition(comparison: filters.Comparison, dialect: str, iids: dict[int, str]) -> ColumnElement[bool]:
+    kind, key, operator, value = comparison.kind, comparison.key, comparison.operator, comparison.value
+    if kind == filters.ATTRIBUTE:
+        return _compare(_column(key, iids), operator, value, dialect)
+    table: Any = {filters.TAG: RunTag, filters.PARAM: RunParam, filters.METRIC: RunLatestMetric}[kind]
+    owned = and_(table.run_id == Run.id, table.key == key)
+    if operator in filters.NULL_OPERATORS:
+        present = exists().where(owned)
+        return ~present if operator == "IS NULL" else present
+    passes = _compare(table.value, operator, value, dialect)
+    if kind == filters.METRIC:  # NaN is stored as 0: it passes != and nothing else
+        passes = or_(passes, table.is_nan == true()) if operator == "!=" else and_(passes, table.is_nan == false())
+    return exists().where(owned, passes)
+
+
+def _compare(column: ColumnElement[Any], operator: str, value: object, dialect: str) -> ColumnElement[bool]:
+    if operator == "IN":
+        return column.in_(list(value))  # type: ignore[call-overload]  # a list operator's value is a tuple
+    if operator == "NOT IN":
+        return column.not_in(list(value))  # type: ignore[call-overload]
+    if operator == "LIKE":
+        if dialect == "sqlite":  # SQLite's LIKE ignores ASCII case; its GLOB does not
+            return column.op("GLOB")(_glob(str(value)))
+        return column.like(_escaped(str(value)), escape=_ESCAPE)
+    if operator == "ILIKE":
+        return func.lower(column).like(func.lower(_escaped(str(value))), escape=_ESCAPE)
+    comparisons = {
+        "=": column.__eq__,
+        "!=": column.__ne__,
+        "<": column.__lt__,
+        "<=": column.__le__,
+        ">": column.__gt__,
+        ">=": column.__ge__,
+    }
+    return comparisons[operator](value)
+
+
+def _escaped(pattern: str) -> str:
+    """``pattern`` for ``LIKE ... ESCAPE '\\'``: the backslash itself is the one character to escape."""
+    return pattern.replace(_ESCAPE, _ESCAPE * 2)
+
+
+def _glob(pattern: str) -> str:
+    """A LIKE pattern as a GLOB pattern: ``%`` -> ``*``, ``_`` -> ``?``, GLOB's own ``*``, ``?`` and
+    ``[`` bracketed so that they are literal."""
+    special = {"%": "*", "_": "?", "*": "[*]", "?": "[?]", "[": "[[]"}
+    return "".join(special.get(c, c) for c in pattern)
+
+
+def _sort_value(
+    ordering: filters.Ordering, iids: dict[int, str]
+) -> tuple[ColumnElement[Any] | tuple[Any, ColumnElement[Any]], ColumnElement[int]]:
+    """What ``ordering`` sorts on (a column, or a table to join and its column) and the key that
+    sorts missing values (and NaN metrics) last."""
+    if ordering.kind == filters.ATTRIBUTE:
+        column = _column(ordering.key, iids)
+        return column, case((column.is_(None), 1), else_=0)
+    entity: Any = {filters.TAG: RunTag, filters.PARAM: RunParam, filters.METRIC: RunLatestMetric}[ordering.kind]
+    table = aliased(entity, select(entity).where(entity.key == ordering.key).subquery())
+    if ordering.kind == filters.METRIC:
+        missing = case((table.is_nan == true(), 1), (table.value.is_(None), 2), else_=0)
+    else:
+        missing = case((table.value.is_(None), 1), else_=0)
+    return (table, table.value), missing
+
+
+# -- the latest metrics ------------------------------------------------------------------------------
+
+
+def _rank(point: RunMetric | RunLatestMetric) -> tuple[int, int, bool, float]:
+    """MLflow's "latest": the highest step, then the latest timestamp, then the highest value (NaN lowest)."""
+    return (point.step, point.timestamp, not point.is_nan, point.value)
+
+
+def keep_latest(session: DbSession, run_id: int, points: Sequence[RunMetric]) -> None:
+    """Update the latest metrics of run ``run_id`` with newly logged ``points`` (flushed by the caller's
+    commit; one read for the batch)."""
+    if not points:
+        return
+    newest: dict[str, RunMetric] = {}
+    for point in points:
+        if point.key not in newest or _rank(point) > _rank(newest[point.key]):
+            newest[point.key] = point
+    current = {
+        row.key: row
+        for row in session.scalars(
+            select(RunLatestMetric).where(RunLatestMetric.run_id == run_id, RunLatestMetric.key.in_(list(newest)))
+        )
+    }
+    for key, point in newest.items():
+        row = current.get(key)
+        if row is None:
+            session.add(
+                RunLatestMetric(
+                    run_id=run_id,
+                    key=key,
+                    value=point.value,
+                    is_nan=point.is_nan,
+                    timestamp=point.timestamp,
+                    step=point.step,
+                )
+            )
+        elif _rank(point) > _rank(row):
+            row.value, row.is_nan, row.timestamp, row.step = point.value, point.is_nan, point.timestamp, point.step
