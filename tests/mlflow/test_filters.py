@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from package_api.errors import InvalidInput
 from plugin.mlflow_registry.model_versions import SEARCH_GRAMMAR as VERSIONS
 from plugin.mlflow_registry.registered_models import SEARCH_GRAMMAR as MODELS
-from plugin.tracking.experiments import SEARCH_GRAMMAR as EXPERIMENTS
 from plugin.tracking import filters, search
+from plugin.tracking.experiments import SEARCH_GRAMMAR as EXPERIMENTS
 from plugin.tracking.filters import ATTRIBUTE, METRIC, PARAM, TAG, Comparison
 from plugin.tracking.runs import SEARCH_GRAMMAR as RUNS
 
