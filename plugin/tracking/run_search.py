@@ -70,11 +70,9 @@ def query(
         statement = statement.where(_condition(comparison, dialect, iids))
     order: list[Any] = []
     for ordering in orderings:
-        value, missing = _sort_value(ordering, iids)
-        if not isinstance(value, ColumnElement):  # a join that brings the tag, param or metric
-            table, column = value
-            statement = statement.outerjoin(table, table.run_id == Run.id)
-            value = column
+        joined, value, missing = _sort_value(ordering, iids)
+        if joined is not None:  # the tag, param or metric, for the runs that have it
+            statement = statement.outerjoin(joined, joined.run_id == Run.id)
         order += [missing, value.asc() if ordering.ascending else value.desc()]
     if not any(o.kind == filters.ATTRIBUTE and _attribute(o.key) == "start_time" for o in orderings):
         order.append(Run.start_time.desc())
@@ -152,21 +150,19 @@ def _glob(pattern: str) -> str:
     return "".join(special.get(c, c) for c in pattern)
 
 
-def _sort_value(
-    ordering: filters.Ordering, iids: dict[int, str]
-) -> tuple[ColumnElement[Any] | tuple[Any, ColumnElement[Any]], ColumnElement[int]]:
-    """What ``ordering`` sorts on (a column, or a table to join and its column) and the key that
-    sorts missing values (and NaN metrics) last."""
+def _sort_value(ordering: filters.Ordering, iids: dict[int, str]) -> tuple[Any, ColumnElement[Any], ColumnElement[int]]:
+    """What ``ordering`` sorts on: the table to join (``None`` for an attribute), the value, and the
+    key that sorts missing values (and NaN metrics) last."""
     if ordering.kind == filters.ATTRIBUTE:
         column = _column(ordering.key, iids)
-        return column, case((column.is_(None), 1), else_=0)
+        return None, column, case((column.is_(None), 1), else_=0)
     entity: Any = {filters.TAG: RunTag, filters.PARAM: RunParam, filters.METRIC: RunLatestMetric}[ordering.kind]
     table = aliased(entity, select(entity).where(entity.key == ordering.key).subquery())
     if ordering.kind == filters.METRIC:
         missing = case((table.is_nan == true(), 1), (table.value.is_(None), 2), else_=0)
     else:
         missing = case((table.value.is_(None), 1), else_=0)
-    return (table, table.value), missing
+    return table, table.value, missing
 
 
 # -- the latest metrics ------------------------------------------------------------------------------
