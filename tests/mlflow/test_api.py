@@ -4,6 +4,7 @@ the tracking services the version page reads."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -357,3 +358,17 @@ def test_version_card_reads_the_versions_run(
 )
 def test_next_version_is_the_next_patch(versions: list[str]) -> None:
     assert next_version(versions) == semver.next_patch(versions)
+
+
+def test_runs_without_a_name_get_one_as_mlflow_names_them(call: Call) -> None:
+    experiment_id = call("POST", "experiments/create", {"name": "named"}).get_json()["experiment_id"]
+    names = []
+    for _ in range(5):
+        run = call("POST", "runs/create", {"experiment_id": experiment_id, "start_time": 1}).get_json()["run"]
+        tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+        names.append(run["info"]["run_name"])
+        assert tags["mlflow.runName"] == run["info"]["run_name"]
+    assert all(re.fullmatch(r"[a-z]+-[a-z]+-[0-9]{1,3}", n) and len(n) <= 20 for n in names), names
+    assert len(set(names)) > 1
+    named = call("POST", "runs/create", {"experiment_id": experiment_id, "start_time": 1, "run_name": "mine"})
+    assert named.get_json()["run"]["info"]["run_name"] == "mine"
