@@ -50,13 +50,15 @@ def package_version(value: str) -> str:
     return value
 
 
-def file_path(value: str, *, spaces_in_name: bool = False) -> str:
+def file_path(value: str, *, spaces_in_name: bool = False, any_characters: bool = False) -> str:
     """Return a valid file path inside a package: ``name`` or ``dir/sub/name``.
 
     Every segment must match GitLab's file name regex, which already excludes ``\\``, NUL, spaces
     and ``%``; ``.`` and ``..`` segments, empty segments (``a//b``) and absolute paths are traversal
     and are refused with GitLab's ``file_path`` message. ``spaces_in_name`` admits spaces in the last
-    segment, as GitLab's model registry file API does (folders never take spaces).
+    segment, as GitLab's model registry file API does (folders never take spaces). ``any_characters``
+    admits every character but ``\\`` and control characters in every segment, as MLflow's artifact
+    paths do (``résumé.txt``, ``100%.txt``): only traversal and the bounds are checked.
     """
     if not value or len(value) > MAX_PATH_LENGTH:
         raise InvalidParameter("file_name")
@@ -65,6 +67,10 @@ def file_path(value: str, *, spaces_in_name: bool = False) -> str:
         raise InvalidParameter("file_name", "should be a valid file path")
     if any(("\\" in s or "\x00" in s) for s in segments):
         raise InvalidParameter("file_name", "should be a valid file path")
+    if any_characters:
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise InvalidParameter("file_name", "should be a valid file path")
+        return value
     *folders, name = segments
     if spaces_in_name:
         name = name.replace(" ", "_")

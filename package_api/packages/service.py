@@ -97,6 +97,7 @@ class PackageService:
         status: PackageStatus | None = None,
         content_length: int | None = None,
         spaces_in_name: bool = False,
+        any_characters: bool = False,
         expected: ExpectedDigests | None = None,
     ) -> PackageFile:
         """Stream ``body`` into ``name/version/path`` (``job_id``: the CI job uploading it); return the
@@ -110,7 +111,7 @@ class PackageService:
         if in_unit(self.session):
             raise RuntimeError("an upload commits its lease before its transaction: not inside a unit of work")
         name, version = names.package_name(name), names.package_version(version)
-        path = names.file_path(path, spaces_in_name=spaces_in_name)
+        path = names.file_path(path, spaces_in_name=spaces_in_name, any_characters=any_characters)
         if content_length is not None and content_length > self.max_file_size:
             refused = FileTooLarge()
             self.meter.upload_failed(refused)

@@ -169,7 +169,7 @@ class ArtifactService:
             creator=creator,
             job_id=job_id,
             content_length=content_length,
-            spaces_in_name=True,
+            any_characters=True,  # MLflow's names: résumé.txt, 100%.txt, semi;colon.txt, ~tilde.txt
         )
 
     def listing(self, project: Project, artifact_path: str) -> list[Entry]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import posixpath
 import re
+import urllib.parse
 
 from package_api.plugin_api import MAX_ID, InvalidInput
 from plugin.mlflow_registry.models import STAGES
@@ -150,11 +151,27 @@ def version_number(value: str | int | None) -> int:
 
 
 def artifact_path(path: str) -> list[str]:
-    """The segments of an artifact path; raise ``InvalidInput("Invalid path")`` for traversal,
-    absolute paths and backslashes (MLflow's ``validate_path_is_safe``)."""
-    if "\x00" in path or "\\" in path or path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        raise InvalidInput("Invalid path")
+    """The segments of an artifact path; raise ``InvalidInput("Invalid path")`` for traversal, also
+    once percent-decoded (``%2e%2e``), absolute paths, ``#``, backslashes and control characters
+    (MLflow's ``validate_path_is_safe``, which also decodes until nothing changes). Every other
+    character is a name's: ``résumé.txt``, ``100%.txt``, ``semi;colon.txt``, ``~tilde.txt``."""
+    for form in _decodings(path):
+        if any(ord(c) < 32 or ord(c) == 127 for c in form) or "\\" in form or "#" in form:
+            raise InvalidInput("Invalid path")
+        if form.startswith("/") or re.match(r"^[A-Za-z]:", form) or ".." in form.split("/"):
+            raise InvalidInput("Invalid path")
     segments = [s for s in path.split("/") if s != ""]
     if any(s in (".", "..") for s in segments) or "//" in path.strip("/"):
         raise InvalidInput("Invalid path")
     return segments
+
+
+def _decodings(path: str) -> list[str]:
+    """``path`` and what percent-decoding makes of it, again and again until it stops changing."""
+    forms = [path]
+    for _ in range(10):
+        decoded = urllib.parse.unquote(forms[-1])
+        if decoded == forms[-1]:
+            return forms
+        forms.append(decoded)
+    raise InvalidInput("Invalid path")

@@ -2,6 +2,7 @@
 store when it serves downloads itself, and streamed package archives."""
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterable
 
 from flask import Response, current_app, request
@@ -10,6 +11,16 @@ from package_api.packages.archives import Archive
 from package_api.packages.models import PackageFile
 from package_api.packages.service import PackageService
 from package_api.packages.streams import MeteredBody
+
+
+def attachment(name: str) -> str:
+    """``Content-Disposition`` for a download named ``name``: GitLab's plain ``filename="..."`` for a
+    name of printable ASCII without quotes or backslashes, else an ASCII stand-in and the name itself
+    as RFC 6266's ``filename*`` (a header holds Latin-1 at most; MLflow's artifact names hold any)."""
+    if all(32 <= ord(c) < 127 and c not in '"\\' for c in name):
+        return f'attachment; filename="{name}"'
+    stand_in = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{stand_in}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
 
 
 def file_response(service: PackageService, package_file: PackageFile) -> Response:
@@ -22,7 +33,7 @@ def file_response(service: PackageService, package_file: PackageFile) -> Respons
     etag = f'"{sha256}"'
     headers = {
         "Content-Type": "application/octet-stream",
-        "Content-Disposition": f'attachment; filename="{package_file.file_name.rsplit("/", 1)[-1]}"',
+        "Content-Disposition": attachment(package_file.file_name.rsplit("/", 1)[-1]),
         "X-Checksum-SHA256": sha256,
         "ETag": etag,
         "Accept-Ranges": "bytes",
