@@ -14,7 +14,7 @@ the page are one SQL query over the runs, their params and tags and their latest
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, false, func, literal, or_, select, true
@@ -173,15 +173,17 @@ def _rank(point: RunMetric | RunLatestMetric) -> tuple[int, int, bool, float]:
     return (point.step, point.timestamp, not point.is_nan, point.value)
 
 
-def keep_latest(session: DbSession, run_id: int, points: Sequence[RunMetric]) -> None:
-    """Update the latest metrics of run ``run_id`` with newly logged ``points`` (flushed by the caller's
-    commit; one read for the batch)."""
-    if not points:
-        return
+def keep_latest(session: DbSession, run_id: int, points: Iterable[object]) -> None:
+    """Update the latest metrics of run ``run_id`` with the newly logged run metric ``points`` (other
+    rows among them are skipped); the caller's commit writes them. One read for the batch."""
     newest: dict[str, RunMetric] = {}
     for point in points:
+        if not isinstance(point, RunMetric) or point.run_id != run_id:
+            continue
         if point.key not in newest or _rank(point) > _rank(newest[point.key]):
             newest[point.key] = point
+    if not newest:
+        return
     current = {
         row.key: row
         for row in session.scalars(
