@@ -259,8 +259,9 @@ class _Parser:
             return Comparison(kind, key, operator, None)
         if operator in LIST_OPERATORS:
             return Comparison(kind, key, operator, self.value_list(kind, key, operator))
+        value = self.value(kind, key)  # MLflow judges the value first: "metrics.x LIKE 'a'" is a bad value
         self._check_operator(kind, key, operator)
-        return Comparison(kind, key, operator, self.value(kind, key))
+        return Comparison(kind, key, operator, value)
 
     def identifier(self, text: str) -> tuple[str, str]:
         head, dot, rest = _split_identifier(text)
@@ -308,7 +309,11 @@ class _Parser:
 
     def _check_operator(self, kind: str, key: str, operator: str) -> None:
         valid = NUMERIC_OPERATORS if self._numeric(kind, key) else STRING_OPERATORS
-        if operator not in valid:
+        if operator not in valid:  # named with the operators the key takes in other forms, as MLflow does
+            if kind in self.grammar.nullable:
+                valid = valid | NULL_OPERATORS
+            if kind == ATTRIBUTE and self.grammar.listable and not self._numeric(kind, key):
+                valid = valid | LIST_OPERATORS
             raise InvalidInput(f"Invalid comparator '{operator}' not one of '{sorted(valid)}'")
 
     def value(self, kind: str, key: str) -> str | float:

@@ -276,7 +276,7 @@ def test_what_mlflow_refuses_is_refused_in_its_words(mlflow_runs: MlflowRuns, ou
         theirs, ours = mlflow_runs.search(text, []), our_runs.search(text, [])
         assert isinstance(theirs, str), text
         assert isinstance(ours, str), text
-    for text in ("run_name IS NULL", "status IN ('RUNNING')", "tags.t IN ('z')", "metrics.x > '1'"):
+    for text in ("run_name IS NULL", "status IN ('RUNNING')", "tags.t IN ('z')", "metrics.x > '1'", "metrics.x LIKE 'a'"):
         assert our_runs.search(text, []) == mlflow_runs.search(text, []), text
     duplicate = ["metrics.x ASC", "metrics.x DESC"]
     assert our_runs.search("", duplicate) == mlflow_runs.search("", duplicate)
