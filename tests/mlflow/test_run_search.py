@@ -243,6 +243,7 @@ def _with_ids(text: str, ids: dict[str, str]) -> str:
     return text
 
 
+@pytest.mark.slow  # MLflow's store takes seconds to make (once for the module)
 def test_filters_and_orders_find_what_mlflow_finds(mlflow_runs: MlflowRuns, our_runs: OurRuns) -> None:
     differences = []
     for text in FILTERS:
@@ -258,6 +259,7 @@ def test_filters_and_orders_find_what_mlflow_finds(mlflow_runs: MlflowRuns, our_
         assert ours == theirs, order_by
 
 
+@pytest.mark.slow  # MLflow's store takes seconds to make (once for the module)
 def test_pages_follow_the_order(mlflow_runs: MlflowRuns, our_runs: OurRuns) -> None:
     for order_by in (["metrics.loss DESC"], ["params.o ASC", "start_time DESC"], []):
         pages: list[list[str]] = []
@@ -271,6 +273,7 @@ def test_pages_follow_the_order(mlflow_runs: MlflowRuns, our_runs: OurRuns) -> N
         assert [len(p) for p in pages] == [2, 2, 1]
 
 
+@pytest.mark.slow  # MLflow's store takes seconds to make (once for the module)
 def test_what_mlflow_refuses_is_refused_in_its_words(mlflow_runs: MlflowRuns, our_runs: OurRuns) -> None:
     for text in REFUSED:
         theirs, ours = mlflow_runs.search(text, []), our_runs.search(text, [])

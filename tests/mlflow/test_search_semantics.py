@@ -15,6 +15,8 @@ from flask.testing import FlaskClient
 
 from tests.support.world import World
 
+pytestmark = pytest.mark.slow  # MLflow's stores take seconds to make (once for the module)
+
 PROMPT = "mlflow.prompt.is_prompt"
 EXPERIMENTS = {"Alpha": {"t": "z"}, "beta": {"t": "Z"}, "gamma": {}, "delta_1": {"u": "100%"}}
 MODELS = {"Ma": {"t": "z"}, "mb": {}, "mc": {"t": "Zed"}, "pr": {PROMPT: "true"}, "pf": {PROMPT: "false", "t": "y"}}
