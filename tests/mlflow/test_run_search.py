@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_of_hypothesis
+from hypothesis import strategies as st
 from sqlalchemy import event, insert
 
 from package_api.db import db
@@ -368,3 +371,38 @@ def test_a_search_takes_as_many_statements_for_1000_runs_as_for_ten(
     statements()
     assert len(our_runs.search(*search, max_results=20)[0]) == 20
     assert statements() == few
+
+
+_IDENTIFIERS = st.sampled_from([
+    "run_name", "attributes.status", "run_id", "user_id", "start_time", "end_time", "created", "artifact_uri",
+    "metrics.x", "metrics.loss", "params.p", "params.`a b`", "tags.t", "tags.g", "`Run name`",
+])  # fmt: skip
+_OPERATORS = st.sampled_from(["=", "!=", "<>", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL",
+                              "IS NOT NULL"])  # fmt: skip
+_TEXT = st.text(alphabet=st.sampled_from(list("ab%_\\[]*?!'é日 -")), max_size=8)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@st.composite
+def _clauses(draw: st.DrawFn) -> str:
+    identifier, operator = draw(_IDENTIFIERS), draw(_OPERATORS)
+    if operator.startswith("IS"):
+        return f"{identifier} {operator}"
+    if operator.endswith("IN"):
+        return f"{identifier} {operator} ({', '.join(_literal(v) for v in draw(st.lists(_TEXT, min_size=1, max_size=3)))})"
+    value = draw(st.one_of(_TEXT.map(_literal), st.floats(allow_nan=False).map(repr), st.integers().map(str)))
+    return f"{identifier} {operator} {value}"
+
+
+@settings_of_hypothesis(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(clauses=st.lists(_clauses(), min_size=1, max_size=3), order=st.lists(_IDENTIFIERS, max_size=2, unique=True),
+       ascending=st.booleans())  # fmt: skip
+def test_any_filter_is_answered_or_refused_never_failed(
+    our_runs: OurRuns, clauses: list[str], order: list[str], ascending: bool
+) -> None:
+    direction = " ASC" if ascending else " DESC"
+    found = our_runs.search(" AND ".join(clauses), [o + direction for o in order])
+    assert isinstance(found, str) or isinstance(found[0], list)
