@@ -1,7 +1,8 @@
 """runs keep their latest metrics: ml_run_latest_metrics, for run searches in the database
 
 MLflow's ``latest_metrics``: one row per run and metric key holding the point a run's metric shows,
-the one with the highest step, then the latest timestamp, then the highest value (NaN lowest). Run
+the one with the highest step, then the latest timestamp, then the highest value as stored (NaN as
+0), and of equal ones the first logged. Run
 searches filter and sort on it in SQL instead of reading every point of every run. From now on it is
 kept as points are logged; this revision fills it from the points logged so far. Downgrading drops it
 (the points stay in ``ml_run_metrics``).
@@ -25,7 +26,7 @@ INSERT INTO ml_run_latest_metrics (run_id, key, value, is_nan, timestamp, step)
 SELECT run_id, key, value, is_nan, timestamp, step FROM (
     SELECT run_id, key, value, is_nan, timestamp, step,
            ROW_NUMBER() OVER (
-               PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, is_nan ASC, value DESC, id DESC
+               PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, value DESC, id ASC
            ) AS place
     FROM ml_run_metrics
 ) ranked

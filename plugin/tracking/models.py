@@ -116,8 +116,8 @@ class RunMetric(DbModel):
 
 class RunLatestMetric(DbModel):
     """The latest point of each metric of a run (MLflow's ``latest_metrics``): the highest step, then
-    the latest timestamp, then the highest value (NaN lowest). Kept as points are logged; run searches
-    filter and sort on it and the runs table shows it."""
+    the latest timestamp, then the highest value as stored (NaN as 0), of equals the first logged.
+    Kept as points are logged; run searches filter and sort on it and the runs table shows it."""
 
     __tablename__ = "ml_run_latest_metrics"
     __table_args__ = (Index("ix_ml_run_latest_metrics_key_value", "key", "value"),)

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, false, func, literal, or_, select, true
+from sqlalchemy import Select, and_, case, exists, false, func, literal, or_, select, true, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -168,14 +169,10 @@ def _sort_value(ordering: filters.Ordering, iids: dict[int, str]) -> tuple[Any, 
 # -- the latest metrics ------------------------------------------------------------------------------
 
 
-def _rank(point: RunMetric | RunLatestMetric) -> tuple[int, int, bool, float]:
-    """MLflow's "latest": the highest step, then the latest timestamp, then the highest value (NaN lowest)."""
-    return (point.step, point.timestamp, not point.is_nan, point.value)
-
-
 def keep_latest(session: DbSession, run_id: int, points: Iterable[object]) -> None:
     """Update the latest metrics of run ``run_id`` with the newly logged run metric ``points`` (other
-    rows among them are skipped); the caller's commit writes them. One read for the batch."""
+    rows among them are skipped), in the caller's transaction: one upsert for the batch, which keeps a
+    row that is newer than the point (so two batches logged at once leave the newest, in any order)."""
     newest: dict[str, RunMetric] = {}
     for point in points:
         if not isinstance(point, RunMetric) or point.run_id != run_id:
@@ -184,24 +181,25 @@ def keep_latest(session: DbSession, run_id: int, points: Iterable[object]) -> No
             newest[point.key] = point
     if not newest:
         return
-    current = {
-        row.key: row
-        for row in session.scalars(
-            select(RunLatestMetric).where(RunLatestMetric.run_id == run_id, RunLatestMetric.key.in_(list(newest)))
-        )
-    }
-    for key, point in newest.items():
-        row = current.get(key)
-        if row is None:
-            session.add(
-                RunLatestMetric(
-                    run_id=run_id,
-                    key=key,
-                    value=point.value,
-                    is_nan=point.is_nan,
-                    timestamp=point.timestamp,
-                    step=point.step,
-                )
-            )
-        elif _rank(point) > _rank(row):
-            row.value, row.is_nan, row.timestamp, row.step = point.value, point.is_nan, point.timestamp, point.step
+    row = RunLatestMetric
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(row).values(
+        [
+            {"run_id": run_id, "key": p.key, "value": p.value, "is_nan": p.is_nan, "timestamp": p.timestamp,
+             "step": p.step}
+            for p in newest.values()
+        ]
+    )  # fmt: skip
+    new = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["run_id", "key"],
+        set_={"value": new.value, "is_nan": new.is_nan, "timestamp": new.timestamp, "step": new.step},
+        where=tuple_(new.step, new.timestamp, new.value) > tuple_(row.step, row.timestamp, row.value),
+    )
+    session.execute(statement)
+
+
+def _rank(point: RunMetric) -> tuple[int, int, float]:
+    """MLflow's "latest": the highest step, then the latest timestamp, then the highest value as
+    stored (NaN as 0); of equals, the first logged."""
+    return (point.step, point.timestamp, point.value)

@@ -288,6 +288,40 @@ def test_what_mlflow_refuses_is_refused_in_its_words(mlflow_runs: MlflowRuns, ou
     assert our_runs.search("", duplicate) == mlflow_runs.search("", duplicate)
 
 
+BATCHES = [  # (key, value, timestamp, step) of each log_batch, in the order logged
+    [("a", 0.5, 5, 2)], [("a", 0.1, 9, 1)], [("a", 0.7, 5, 2)], [("a", NAN, 5, 2)],
+    [("b", -1, 1, 0)], [("b", NAN, 1, 0)],
+    [("c", 0, 1, 0), ("c", NAN, 1, 0)], [("d", NAN, 1, 0)], [("d", 0, 1, 0)],
+    [("e", 1, 1, 0), ("e", 3, 2, 0), ("e", 2, 3, 0)], [("e", 9, 2, 0)],
+]  # fmt: skip
+
+
+@pytest.mark.slow  # MLflow's store takes seconds to make (once for the module)
+def test_a_runs_latest_metrics_are_mlflows(mlflow_runs: MlflowRuns, our_runs: OurRuns) -> None:
+    """Over several batches: the highest step, then timestamp, then value as stored (NaN as 0), of
+    equals the first logged; what runs/get shows and what a search compares."""
+    from mlflow.entities import Metric
+
+    store = mlflow_runs.store
+    theirs = store.create_run(store.create_experiment("latest"), "developer", 1, [], "latest").info.run_id
+    ours = our_runs.call("runs/create", {"experiment_id": our_runs.experiment, "start_time": 1, "run_name": "latest"})
+    ours_id = ours["run"]["info"]["run_id"]
+    for batch in BATCHES:
+        store.log_batch(theirs, [Metric(k, v, t, s) for k, v, t, s in batch], [], [])
+        our_runs.call("runs/log-batch", {"run_id": ours_id, "metrics": [
+            {"key": k, "value": v, "timestamp": t, "step": s} for k, v, t, s in batch
+        ]})  # fmt: skip
+
+    def point(key: str, value: object, timestamp: int, step: int) -> tuple[str, str, int, int]:
+        return key, str(float(value)), timestamp, step  # type: ignore[arg-type]  # NaN as "nan" either way
+
+    expected = sorted(point(m.key, m.value, m.timestamp, m.step) for m in store.get_run(theirs).data._metric_objs)
+    got = our_runs.client.get(our_runs.prefix + "runs/get", query_string={"run_id": ours_id}, headers=our_runs.headers)
+    data = json.loads(got.get_data(as_text=True))["run"]["data"]
+    assert sorted(point(m["key"], m["value"], m["timestamp"], m["step"]) for m in data["metrics"]) == expected
+    assert [k for k, v, _, _ in expected if v == "nan"] == ["b", "d"]  # c: 0 was logged first
+
+
 # -- bounds ------------------------------------------------------------------------------------------
 
 

@@ -374,7 +374,9 @@ def test_model_registry_0005_fills_the_latest_metrics_from_the_points_logged_bef
         points = [  # (run, key, value, is_nan, timestamp, step)
             (run, "loss", 0.9, False, 10, 0), (run, "loss", 0.5, False, 5, 2), (run, "loss", 0.4, False, 4, 2),
             (run, "loss", 0.7, False, 1, 1),  # step 2, then timestamp 5: 0.5
-            (run, "acc", 0.0, True, 7, 3), (run, "acc", 0.8, False, 7, 3),  # a value beats NaN at the same place
+            (run, "acc", 0.0, True, 7, 3), (run, "acc", 0.8, False, 7, 3),  # NaN is 0 here, as in MLflow
+            (run, "neg", -1.0, False, 1, 0), (run, "neg", 0.0, True, 1, 0),  # so NaN beats -1
+            (run, "tie", 0.0, False, 1, 0), (run, "tie", 0.0, True, 1, 0),  # and of equals the first stays
             (other, "loss", 0.0, True, 3, 0),  # only NaN
         ]
         for run_id, key, value, nan, timestamp, step in points:
@@ -385,5 +387,6 @@ def test_model_registry_0005_fills_the_latest_metrics_from_the_points_logged_bef
             "SELECT run_id, key, value, is_nan, timestamp, step FROM ml_run_latest_metrics ORDER BY run_id, key"
         )).all()
         assert [tuple(r) for r in rows] == [
-            (run, "acc", 0.8, False, 7, 3), (run, "loss", 0.5, False, 5, 2), (other, "loss", 0.0, True, 3, 0)
+            (run, "acc", 0.8, False, 7, 3), (run, "loss", 0.5, False, 5, 2), (run, "neg", 0.0, True, 1, 0),
+            (run, "tie", 0.0, False, 1, 0), (other, "loss", 0.0, True, 3, 0),
         ]
