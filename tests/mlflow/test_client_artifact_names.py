@@ -9,14 +9,14 @@ import mlflow
 import pytest
 import requests
 
-from tests.mlflow.test_client import Tracking, account, tracking  # noqa: F401  (the live server's fixtures)
+from tests.mlflow.conftest import Tracking
 
 pytestmark = pytest.mark.server
 
 NAMES = ["résumé.txt", "100%.txt", "semi;colon.txt", "~tilde.txt", "with space.txt", "a+b=c,d@e!.txt", "日本.txt", "say \"hi\".txt"]
 
 
-def test_artifact_names_mlflow_takes_come_back_unchanged(tracking: Tracking, tmp_path: Path) -> None:  # noqa: F811
+def test_artifact_names_mlflow_takes_come_back_unchanged(tracking: Tracking, tmp_path: Path) -> None:
     source = tmp_path / "in"
     source.mkdir()
     for index, name in enumerate(NAMES):

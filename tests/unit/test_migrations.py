@@ -358,7 +358,7 @@ def test_model_registry_0003_keeps_the_models_made_on_purpose_or_used_and_remove
 
 def test_model_registry_0005_fills_the_latest_metrics_from_the_points_logged_before(tmp_path: Path) -> None:
     app = _app(tmp_path / "data")
-    migrate.upgrade(app, "model_registry_0003")
+    migrate.upgrade(app, "model_registry_0004")
     with app.app_context(), db.engine.begin() as connection:
         old = OldRows(connection)
         model = old.add(  # as model_registry_0003 left the table: with an origin
