@@ -9,7 +9,8 @@ searched in the database, ``plugin/tracking/run_search.py``).
     comparison  := identifier operator value
                  | identifier ["NOT"] "IN" "(" value ("," value)* ")"
                  | identifier "IS" ["NOT"] "NULL"
-    identifier  := key | kind "." key          kind: tag(s), attribute(s)/attr/run, metric(s), param(s)/parameter(s)
+    identifier  := key | kind "." key          kind: tag(s), attribute(s)/attr/run, metric(s), param(s)/parameter(s),
+                                                 dataset(s) (name, digest, context)
     key         := word | `back ticked` | "double quoted"      (after the kind, dots belong to the key)
     operator    := = | != | <> | < | <= | > | >= | LIKE | ILIKE
     value       := 'string' | "string" | number
@@ -32,13 +33,17 @@ from package_api.plugin_api import InvalidInput
 
 Value = Union[str, float, tuple[str, ...]]  # noqa: UP007  (an alias evaluated at run time on 3.10)
 
-ATTRIBUTE, TAG, METRIC, PARAM = "attribute", "tag", "metric", "param"
+ATTRIBUTE, TAG, METRIC, PARAM, DATASET = "attribute", "tag", "metric", "param", "dataset"
 KIND_NAMES: Mapping[str, str] = {
     "attribute": ATTRIBUTE, "attributes": ATTRIBUTE, "attr": ATTRIBUTE, "run": ATTRIBUTE,
     "tag": TAG, "tags": TAG,
     "metric": METRIC, "metrics": METRIC,
     "param": PARAM, "params": PARAM, "parameter": PARAM, "parameters": PARAM,
+    "dataset": DATASET, "datasets": DATASET,
 }  # fmt: skip
+#: What ``datasets.<key>`` may name (runs' dataset inputs): the dataset's name and digest, and the
+#: context its use was tagged with (``mlflow.data.context``). Each takes a list too.
+DATASET_KEYS = frozenset({"name", "digest", "context"})
 STRING_OPERATORS = frozenset({"=", "!=", "LIKE", "ILIKE"})
 NUMERIC_OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 LIST_OPERATORS = frozenset({"IN", "NOT IN"})
@@ -275,6 +280,9 @@ class _Parser:
         key = _unquote(rest)
         if not key:
             raise InvalidInput(f"Invalid identifier '{text}'. A key must follow '{head}.'.")
+        if kind == DATASET and key not in DATASET_KEYS:
+            valid = "{" + ", ".join(repr(k) for k in sorted(DATASET_KEYS)) + "}"
+            raise InvalidInput(f"Invalid dataset key '{key}' specified. Valid keys are '{valid}'")
         return self._attribute(key) if kind == ATTRIBUTE else (kind, key)
 
     def _attribute(self, key: str) -> tuple[str, str]:
@@ -312,7 +320,7 @@ class _Parser:
         if operator not in valid:  # named with the operators the key takes in other forms, as MLflow does
             if kind in self.grammar.nullable:
                 valid = valid | NULL_OPERATORS
-            if kind == ATTRIBUTE and self.grammar.listable and not self._numeric(kind, key):
+            if kind == DATASET or (kind == ATTRIBUTE and self.grammar.listable and not self._numeric(kind, key)):
                 valid = valid | LIST_OPERATORS
             raise InvalidInput(f"Invalid comparator '{operator}' not one of '{sorted(valid)}'")
 
@@ -329,11 +337,13 @@ class _Parser:
                     f"Expected numeric value type for numeric attribute: {key}. Found {token.text}"
                 ) from None
         if token.kind != "string":
+            if kind == DATASET:
+                raise InvalidInput(f"Expected a quoted string value for dataset attributes. Got value {token.text}")
             raise InvalidInput(f"Expected a quoted string value for {kind} '{key}'. Got value {token.text}")
         return _unquote_string(token.text)
 
     def value_list(self, kind: str, key: str, operator: str) -> tuple[str, ...]:
-        if kind != ATTRIBUTE or key not in self.grammar.listable:
+        if kind != DATASET and (kind != ATTRIBUTE or key not in self.grammar.listable):
             self._refuse_list(kind, key)
         opening = self._next("'('")
         if opening.text != "(":

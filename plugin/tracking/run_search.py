@@ -5,6 +5,8 @@ the page are one SQL query over the runs, their params and tags and their latest
 - A comparison on a tag, param or metric is true for runs that have the key and whose value passes
   (``!=`` too); ``IS NULL`` / ``IS NOT NULL`` ask whether a tag or param is there. A NaN metric
   passes ``!=`` and nothing else.
+- ``datasets.name``, ``datasets.digest`` and ``datasets.context`` ask for a dataset input of the run
+  (its dataset's name or digest, the context its use was tagged with) that passes.
 - ``LIKE`` is case-sensitive, ``ILIKE`` is not, on SQLite and PostgreSQL alike; the pattern is a
   bound value whose ``%`` and ``_`` are the only wildcards (a backslash is literal, as in MLflow on
   SQLite).
@@ -24,7 +26,18 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from package_api.plugin_api import DbSession, InvalidInput, Project
 from plugin.tracking import filters
-from plugin.tracking.models import Experiment, Run, RunLatestMetric, RunMetric, RunParam, RunTag
+from plugin.tracking.datasets import CONTEXT_TAG
+from plugin.tracking.models import (
+    Dataset,
+    Experiment,
+    Run,
+    RunDatasetInput,
+    RunDatasetInputTag,
+    RunLatestMetric,
+    RunMetric,
+    RunParam,
+    RunTag,
+)
 
 SEARCH_GRAMMAR = filters.Grammar(
     attributes=frozenset(
@@ -32,7 +45,7 @@ SEARCH_GRAMMAR = filters.Grammar(
     ),
     numeric=frozenset({"start_time", "end_time", "created"}),
     listable=frozenset({"run_id"}),
-    kinds=frozenset({filters.TAG, filters.METRIC, filters.PARAM}),
+    kinds=frozenset({filters.TAG, filters.METRIC, filters.PARAM, filters.DATASET}),
     synonyms={"run name": "run_name", "Run name": "run_name", "Run Name": "run_name", "Created": "created"},
     nullable=frozenset({filters.TAG, filters.PARAM}),
     null_refusal="IS NULL / IS NOT NULL is only supported for tags and params, not for '{kind}' '{key}'",
@@ -106,6 +119,14 @@ def _condition(comparison: filters.Comparison, dialect: str, iids: dict[int, str
     kind, key, operator, value = comparison.kind, comparison.key, comparison.operator, comparison.value
     if kind == filters.ATTRIBUTE:
         return _compare(_column(key, iids), operator, value, dialect)
+    if kind == filters.DATASET:  # a dataset input of the run whose dataset (or context) passes
+        used = RunDatasetInput.run_id == Run.id
+        columns: dict[str, Any] = {"name": Dataset.name, "digest": Dataset.digest, "context": RunDatasetInputTag.value}
+        passes = _compare(columns[key], operator, value, dialect)
+        if key == "context":
+            tag = and_(RunDatasetInputTag.input_id == RunDatasetInput.id, RunDatasetInputTag.key == CONTEXT_TAG)
+            return exists().where(used, tag, passes)
+        return exists().where(used, Dataset.id == RunDatasetInput.dataset_id, passes)
     table: Any = {filters.TAG: RunTag, filters.PARAM: RunParam, filters.METRIC: RunLatestMetric}[kind]
     owned = and_(table.run_id == Run.id, table.key == key)
     if operator in filters.NULL_OPERATORS:

@@ -39,16 +39,17 @@ class RunSpec:
     end_time: int | None = None
     status: str = "RUNNING"
     deleted: bool = False
+    inputs: list[tuple[str, str, str]] = field(default_factory=list)  # dataset name, digest, context
 
 
 # Distinct start times (MLflow's second key after any order_by) and ASCII values that sort alike
 # under any collation: the order is the same in both stores although run ids differ.
 RUNS = [
     RunSpec("alpha", 1000, {"p": "y", "o": "b"}, {"t": "z", "g": "x*y?[z"}, [("x", 5, 1, 0), ("x", 1, 2, 1), ("loss", 0.5, 1, 0)],
-            end_time=2000, status="FINISHED"),
+            end_time=2000, status="FINISHED", inputs=[("iris", "d1", "train"), ("iris-test", "d2", "eval")]),
     RunSpec("Alpha-2", 2000, {"p": "Y", "o": "a"}, {"t": "Z"}, [("x", 2, 1, 0), ("loss", 0.25, 1, 0)], end_time=2500,
             status="FAILED"),
-    RunSpec("beta_1", 3000, {}, {}, [("loss", NAN, 1, 0)]),
+    RunSpec("beta_1", 3000, {}, {}, [("loss", NAN, 1, 0)], inputs=[("Iris", "d3", "Train")]),
     RunSpec("gamma%", 4000, {"p": "", "o": "c"}, {"t": "100%"}, [("x", -1, 1, 0)], end_time=5000, status="FINISHED"),
     RunSpec("back\\slash", 5000, {"p": "a_b"}, {"g": "xay"}, [("x", 1, 1, 0), ("x", NAN, 1, 1)]),
     RunSpec("gone", 6000, {"p": "y"}, {"t": "z"}, [("x", 1, 1, 0)], deleted=True),
@@ -103,6 +104,17 @@ FILTERS = [
     "run_id IN ({alpha}, {beta_1})",
     "run_id NOT IN ({alpha})",
     "run_id = {gamma%}",
+    "datasets.name = 'iris'",
+    "datasets.name != 'iris'",
+    "datasets.name LIKE 'iris%'",
+    "datasets.name ILIKE 'IRIS'",
+    "datasets.name IN ('iris-test', 'Iris')",
+    "datasets.name NOT IN ('iris')",
+    "datasets.digest = 'd3'",
+    "datasets.context = 'train'",
+    "datasets.context ILIKE 'train'",
+    "datasets.context IN ('eval')",
+    "datasets.name = 'iris' AND datasets.context = 'eval'",
 ]
 ORDERS = [
     [],
@@ -133,6 +145,9 @@ REFUSED = [
     "params.p > 'a'",
     "lifecycle_stage = 'active'",
     "run_name = 'a' OR run_name = 'b'",
+    "datasets.source = 'x'",
+    "datasets.name = 1",
+    "datasets.name IS NULL",
 ]
 
 
@@ -145,7 +160,7 @@ class MlflowRuns:
     def __init__(self, directory: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType
+            from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunStatus, RunTag, ViewType
             from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
         self.view_type = ViewType.ACTIVE_ONLY
@@ -162,6 +177,10 @@ class MlflowRuns:
                 [Param(k, v) for k, v in spec.params.items()],
                 [RunTag(k, v) for k, v in spec.tags.items()],
             )
+            self.store.log_inputs(run_id, [
+                DatasetInput(Dataset(name, digest, "local", "/data"), [InputTag("mlflow.data.context", context)])
+                for name, digest, context in spec.inputs
+            ])  # fmt: skip
             if spec.end_time is not None or spec.status != "RUNNING":
                 self.store.update_run_info(run_id, RunStatus.from_string(spec.status), spec.end_time, None)
             if spec.deleted:
@@ -210,6 +229,12 @@ class OurRuns:
                 "params": [{"key": k, "value": v} for k, v in spec.params.items()],
                 "tags": [{"key": k, "value": v} for k, v in spec.tags.items()],
             })  # fmt: skip
+            if spec.inputs:
+                self.call("runs/log-inputs", {"run_id": run_id, "datasets": [
+                    {"dataset": {"name": name, "digest": digest, "source_type": "local", "source": "/data"},
+                     "tags": [{"key": "mlflow.data.context", "value": context}]}
+                    for name, digest, context in spec.inputs
+                ]})  # fmt: skip
             if spec.end_time is not None or spec.status != "RUNNING":
                 self.call("runs/update", {"run_id": run_id, "status": spec.status, "end_time": spec.end_time})
             if spec.deleted:
@@ -409,7 +434,8 @@ def test_a_search_takes_as_many_statements_for_1000_runs_as_for_ten(
 
 _IDENTIFIERS = st.sampled_from([
     "run_name", "attributes.status", "run_id", "user_id", "start_time", "end_time", "created", "artifact_uri",
-    "metrics.x", "metrics.loss", "params.p", "params.`a b`", "tags.t", "tags.g", "`Run name`",
+    "metrics.x", "metrics.loss", "params.p", "params.`a b`", "tags.t", "tags.g", "`Run name`", "datasets.name",
+    "datasets.context", "datasets.digest",
 ])  # fmt: skip
 _OPERATORS = st.sampled_from(["=", "!=", "<>", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL",
                               "IS NOT NULL"])  # fmt: skip
