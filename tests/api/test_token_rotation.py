@@ -16,8 +16,14 @@ from package_api.db import db
 from tests.support.world import generic_url
 
 TODAY = datetime.date.today()
-IN_A_WEEK = (TODAY + datetime.timedelta(days=7)).isoformat()
 NEXT_MONTH = (TODAY + datetime.timedelta(days=30)).isoformat()
+
+
+def in_a_week() -> str:
+    """A week from today, read when a test asserts it (a module constant goes stale at midnight)."""
+    return (datetime.date.today() + datetime.timedelta(days=7)).isoformat()
+
+
 #: The fields of GitLab's ``PersonalAccessTokenWithToken`` this API answers (``description`` aside).
 TOKEN_FIELDS = {"id", "name", "revoked", "created_at", "scopes", "user_id", "last_used_at", "active", "expires_at", "token"}
 
@@ -56,14 +62,14 @@ def test_rotating_a_token_revokes_it_and_answers_its_successor(app, client, worl
         "laptop", ["api", "read_api"], old["user_id"], True, False
     )
     assert new["id"] > old["id"] and new["token"] != old["token"] and new["token"].startswith("mspat-")
-    assert new["expires_at"] == IN_A_WEEK  # GitLab's week when the rotation names no date
+    assert new["expires_at"] == in_a_week()  # GitLab's week when the rotation names no date
     assert me(client, new["token"]).status_code == 200
     assert me(client, old["token"]).status_code == 401
     shown = client.get(f"/api/v4/personal_access_tokens/{old['id']}", headers=world.headers("developer")).json
     assert (shown["revoked"], shown["active"]) == (True, False)
     assert events(app, "personal_access_token_rotated") == [
         ("personal_access_token_rotated", new["id"], "developer",
-         {"user": "developer", "rotated_from": old["id"], "expires_at": IN_A_WEEK}),
+         {"user": "developer", "rotated_from": old["id"], "expires_at": in_a_week()}),
     ]
 
 
@@ -176,7 +182,7 @@ def test_a_project_token_rotates_itself(client, world):
     elsewhere = client.post(f"/api/v4/projects/{world.projects['public']}/access_tokens/self/rotate",
                             headers={"PRIVATE-TOKEN": r.json["token"]})
 
-    assert r.status_code == 200 and r.json["access_level"] == 30 and r.json["expires_at"] == IN_A_WEEK
+    assert r.status_code == 200 and r.json["access_level"] == 30 and r.json["expires_at"] == in_a_week()
     assert publish(client, project, r.json["token"]).status_code == 201
     assert (human.status_code, human.json) == (404, {"message": "404 Token Not Found"})
     assert elsewhere.status_code == 404
