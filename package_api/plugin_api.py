@@ -83,6 +83,7 @@ from package_api.web.api.upload_bodies import receive, refuse_workhorse_authoriz
 from package_api.web.openapi import add_piece as add_openapi_piece
 from package_api.web.pages import CONTENT_SECURITY_POLICY, NavEntry, PackageLink, add_package_links, add_project_nav
 from package_api.web.pages.context import authorized_project as page_project
+from package_api.web.pages.context import authorized_project_ref as page_project_by_ref
 from package_api.web.pages.context import can
 from package_api.web.pages.context import principal as page_principal
 from package_api.web.pages.forms import FormError, attempt
@@ -184,6 +185,7 @@ __all__ = [
     "CONTENT_SECURITY_POLICY",
     "page_principal",
     "page_project",
+    "page_project_by_ref",
     "can",
     "FormError",
     "attempt",

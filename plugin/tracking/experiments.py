@@ -1,5 +1,6 @@
-"""Experiments: create, find by id or name, search, tag, rename, delete and restore, and each
-model's default experiment ``[model]<name>``."""
+"""Experiments: create, find by id or name, search, tag, rename, delete and restore, each model's
+default experiment ``[model]<name>``, and what their pages show: a page of summaries (run count,
+last activity) and the keys logged in an experiment's runs."""
 from __future__ import annotations
 
 import datetime
@@ -15,19 +16,24 @@ from package_api.plugin_api import (
     AlreadyExists,
     DbSession,
     InvalidInput,
+    Page,
     Project,
     User,
+    choice,
     commit,
     committed,
+    contains,
+    descending,
+    query_page,
     record_audit_event,
     row_id,
 )
 from plugin.registry.models import Model
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
-from plugin.tracking.models import Experiment, ExperimentTag
+from plugin.tracking.models import Experiment, ExperimentTag, Run, RunMetric, RunParam
 from plugin.tracking.tags import put_tag
-from plugin.tracking.times import milliseconds
+from plugin.tracking.times import from_milliseconds, milliseconds
 
 #: MLflow's default experiment: id ``0``, made on first use.
 DEFAULT_EXPERIMENT_ID = 0
@@ -43,6 +49,11 @@ SEARCH_GRAMMAR = filters.Grammar(
 )
 ORDER_KEYS = frozenset({"name", "experiment_id", "creation_time", "last_update_time"})
 MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 1000, 50000
+#: The orders of the experiments' page: ``order_by`` -> column.
+PAGE_ORDERS = {"created_at": Experiment.created_at, "updated_at": Experiment.updated_at, "name": Experiment.name}
+#: ``logged_keys`` reads the keys of an experiment's latest ``KEY_RUNS`` runs, and keeps ``KEY_LIMIT``
+#: of each kind: bounded work, however many runs the experiment has.
+KEY_RUNS, KEY_LIMIT = 1000, 500
 
 
 def next_iid(session: DbSession, project_id: int) -> int:
@@ -69,6 +80,24 @@ def lifecycle_stages(view_type: str | None) -> tuple[str, ...]:
 class ExperimentView:
     experiment: Experiment
     tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    """An experiment as its pages show it: how many active runs it has, and when it or one of them
+    last changed (a run's start or end)."""
+
+    experiment: Experiment
+    run_count: int
+    last_activity: datetime.datetime
+
+
+@dataclass(frozen=True)
+class LoggedKeys:
+    """The param and metric keys logged in an experiment's runs, by name."""
+
+    params: list[str]
+    metrics: list[str]
 
 
 class ExperimentService:
@@ -232,6 +261,78 @@ class ExperimentService:
             keys = [(lambda v: v.experiment.created_at, False)]
         keys.append((lambda v: v.experiment.iid, True))
         return search.paginate(search.sort(views, keys), start, size)
+
+    # -- pages -----------------------------------------------------------------------------------------
+
+    def page(
+        self,
+        project: Project,
+        *,
+        search: str | None = None,
+        order_by: str = "created_at",
+        sort: str = "desc",
+        page: int = 1,
+        per_page: int = 20,
+    ) -> Page:
+        """A page of ``project``'s active experiments whose name contains ``search``, as
+        ``ExperimentSummary`` items; raise ``InvalidParameter`` for an unknown order or direction."""
+        column = PAGE_ORDERS[choice("order_by", order_by, PAGE_ORDERS)]
+        desc = descending(sort)
+        query = select(Experiment).where(Experiment.project_id == project.id, Experiment.lifecycle_stage == ACTIVE)
+        if search:
+            query = query.where(contains(Experiment.name, search))
+        order = [column.desc(), Experiment.id.desc()] if desc else [column.asc(), Experiment.id.asc()]
+        found = query_page(self.session, query, order, page, per_page)
+        return Page(self.summaries(found.items), found.total, found.page, found.per_page)
+
+    def get_shown(self, project: Project, iid: int) -> Experiment:
+        """The active experiment ``iid`` of ``project``, as its page shows it (unlike ``get``, the
+        default experiment is not made here); raise ``MissingResource``."""
+        experiment = self.session.scalar(
+            select(Experiment).where(
+                Experiment.project_id == project.id, Experiment.iid == iid, Experiment.lifecycle_stage == ACTIVE
+            )
+        )
+        if experiment is None:
+            raise MissingResource(f"No Experiment with id={iid} exists", "Experiment")
+        return experiment
+
+    def summaries(self, experiments: list[Experiment]) -> list[ExperimentSummary]:
+        """``experiments`` with their active runs counted, in one query."""
+        ids = [e.id for e in experiments]
+        stats: dict[int, tuple[int, int | None, int | None]] = {}
+        if ids:
+            rows = self.session.execute(
+                select(Run.experiment_id, func.count(Run.id), func.max(Run.start_time), func.max(Run.end_time))
+                .where(Run.experiment_id.in_(ids), Run.lifecycle_stage == ACTIVE)
+                .group_by(Run.experiment_id)
+            )
+            stats = {experiment_id: (count, started, ended) for experiment_id, count, started, ended in rows}
+        summaries = []
+        for experiment in experiments:
+            count, started, ended = stats.get(experiment.id, (0, None, None))
+            times = [experiment.updated_at, *(from_milliseconds(t) for t in (started, ended) if t is not None)]
+            summaries.append(ExperimentSummary(experiment, count, max(times)))
+        return summaries
+
+    def logged_keys(self, experiment: Experiment) -> LoggedKeys:
+        """The param and metric keys logged in the experiment's latest ``KEY_RUNS`` active runs (at
+        most ``KEY_LIMIT`` of each, by name): the columns its runs table offers."""
+        latest = (
+            select(Run.id)
+            .where(Run.experiment_id == experiment.id, Run.lifecycle_stage == ACTIVE)
+            .order_by(Run.id.desc())
+            .limit(KEY_RUNS)
+            .subquery()
+        )
+
+        def keys(column: Any, run_id: Any) -> list[str]:
+            query = select(column).where(run_id.in_(select(latest.c.id))).distinct().order_by(column).limit(KEY_LIMIT)
+            return list(self.session.scalars(query))
+
+        return LoggedKeys(keys(RunParam.key, RunParam.run_id), keys(RunMetric.key, RunMetric.run_id))
+
+    # -- tags, names, lifecycle ----------------------------------------------------------------------
 
     def set_tag(self, experiment: Experiment, key: str, value: str) -> None:
         key = validation.key(key)

@@ -50,6 +50,7 @@ class Experiment(DbModel):
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     model: Mapped[Model | None] = relationship()
+    creator: Mapped[User | None] = relationship()
 
 
 class ExperimentTag(KeyValue, DbModel):

@@ -14,3 +14,8 @@ def milliseconds(value: datetime.datetime | None) -> int | None:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def from_milliseconds(value: int) -> datetime.datetime:
+    """MLflow's milliseconds as a stored (naive UTC) time."""
+    return datetime.datetime.fromtimestamp(value / 1000, tz=datetime.timezone.utc).replace(tzinfo=None)

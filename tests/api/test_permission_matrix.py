@@ -54,6 +54,7 @@ from tests.support.permission_requests import (
     mlflow_version,
     model,
     own_fresh_token,
+    page_throwaway_experiment,
     page_throwaway_model,
     page_throwaway_version,
     revoke,
@@ -334,6 +335,7 @@ ARTIFACTS = f"{MLFLOW}/api/2.0/mlflow-artifacts"
 PAGE = "/<namespace>/<project>"
 MODEL_PAGE = f"{PAGE}/-/ml/models/<int:model_id>"
 VERSION_PAGE = f"{MODEL_PAGE}/versions/<int:version_id>"
+EXPERIMENT_PAGE = f"{PAGE}/-/ml/experiments/<int:iid>"
 
 version_file = at(file_path=lambda c: c.seed.version_file)
 upload = lambda c: c.req({"file_path": c.unique("upload") + ".bin"}, data=b"uploaded")
@@ -450,6 +452,8 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {ML_FILES}": expect(READ_MODEL, version_file),
     # -- MLflow ---------------------------------------------------------------------------------------
     f"GET {MLFLOW}/api/3.0/mlflow/server-info": expect(READ_MODEL),
+    # The page at the tracking URI, where MLflow's printed links land: a page (the session's caller).
+    f"GET {MLFLOW}/": expect(READ_MODEL),
     **{
         # MLflow's answer for a route it does not have: the same for everyone, project or not.
         f"{method} {MLFLOW}/<path:unknown>": expect(PUBLIC, at(unknown="api/2.0/mlflow/no-such-endpoint"), ok=(404,))
@@ -593,6 +597,10 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {VERSION_PAGE}/edit": expect(WRITE_MODEL),
     f"POST {VERSION_PAGE}/edit": expect(WRITE_MODEL, form(description="new words")),
     f"POST {VERSION_PAGE}/delete": expect(DELETE_MODEL, page_throwaway_version),
+    f"GET {PAGE}/-/ml/experiments": expect(READ_MODEL),
+    f"GET {EXPERIMENT_PAGE}": expect(READ_MODEL, at(iid=experiment)),
+    # As MLflow's experiments/delete: who may change the model registry.
+    f"POST {EXPERIMENT_PAGE}/delete": expect(WRITE_MODEL, page_throwaway_experiment),
     # -- settings pages -----------------------------------------------------------------------------
     f"GET {PAGE}/-/settings": expect(ADMIN_PROJECT),
     f"POST {PAGE}/-/settings/general": expect(ADMIN_PROJECT, form(description="new words")),

@@ -59,7 +59,11 @@ def test_a_members_only_model_registry_says_so_to_outsiders_and_stays_for_member
     assert "The model registry is visible to project members only." in refused.text
     assert _sidebar(outsider.get(PACKAGES.format("internal")).text) == ["Package registry"]
     assert member.get(MODELS.format("internal")).status_code == 200
-    assert _sidebar(member.get(PACKAGES.format("internal")).text) == ["Package registry", "Model registry"]
+    assert _sidebar(member.get(PACKAGES.format("internal")).text) == [
+        "Package registry",
+        "Model registry",
+        "Model experiments",
+    ]
 
 
 def test_a_disabled_package_registry_leaves_the_sidebar_and_the_project_opens_on_its_models(app, client, world):
@@ -71,7 +75,7 @@ def test_a_disabled_package_registry_leaves_the_sidebar_and_the_project_opens_on
 
     assert home.status_code == 302 and home.headers["Location"] == MODELS.format("private")
     assert refused.status_code == 403 and "The package registry is disabled in this project." in refused.text
-    assert _sidebar(client.get(MODELS.format("private")).text) == ["Model registry"]
+    assert _sidebar(client.get(MODELS.format("private")).text) == ["Model registry", "Model experiments"]
 
 
 def test_a_project_with_nothing_open_to_the_caller_opens_on_the_page_that_says_why(app, client, world):

@@ -98,6 +98,10 @@ def page_throwaway_model(c: Ctx) -> Req:
     return c.req({"model_id": c.new_model()[0]}, form={})
 
 
+def page_throwaway_experiment(c: Ctx) -> Req:
+    return c.req({"iid": c.new_experiment()}, form={})
+
+
 def page_throwaway_version(c: Ctx) -> Req:
     return c.req({"version_id": c.new_version()[0]}, form={})
 

@@ -60,9 +60,13 @@ SIGNER_PASSWORD = "signer-password"
 PROJECT_NOT_FOUND = frozenset({"404 Project Not Found", "Project not found"})
 
 
+#: Pages served at API URLs: the page at the MLflow tracking URI, where MLflow's printed links land.
+PAGES_UNDER_API = frozenset({"/api/v4/projects/<project:project_ref>/ml/mlflow/"})
+
+
 def is_page(rule: str) -> bool:
     """Whether ``rule`` is a page (browser session, HTML errors) rather than the API."""
-    return not rule.startswith("/api/")
+    return not rule.startswith("/api/") or rule in PAGES_UNDER_API
 
 
 def classify(

@@ -29,6 +29,7 @@ from package_api.web.api.context import policy
 __all__ = [
     "actor",
     "authorized_project",
+    "authorized_project_ref",
     "can",
     "ci_token_services",
     "current_user",
@@ -107,6 +108,14 @@ def authorized_project(
     """
     project = project_services().get(f"{namespace}/{path}")
     policy().authorize(principal(), project, action, package=package, reading=request.method in SAFE_METHODS)
+    return project
+
+
+def authorized_project_ref(ref: str, action: object) -> Project:
+    """``authorized_project`` for a page served at an API URL, which names the project by its id or
+    path (``ref``) as the API does: the caller is still the browser session's alone."""
+    project = project_services().get(ref)
+    policy().authorize(principal(), project, action, reading=request.method in SAFE_METHODS)
     return project
 
 

@@ -15,8 +15,8 @@ whatever they hold and knows nothing of who added it.
 
     The URL is ``url_for(endpoint, namespace=project.namespace, project=project.path)`` unless
     ``url`` (a callable taking the ``Project``) says otherwise. The entry is highlighted on every
-    page of the endpoint's blueprint, or of the blueprints listed in ``active_blueprints``, and
-    shown only to callers for whom ``visible(project)`` is true, when given (**Manage > Settings**
+    page of the endpoint's blueprint, or of the blueprints listed in ``active_blueprints``, or where
+    ``active()`` says so (two entries of one blueprint: each names its own pages), and shown only to callers for whom ``visible(project)`` is true, when given (**Manage > Settings**
     is for Maintainers: ``visible=lambda project: can(project, Action.ADMIN_PROJECT)``).
 
 ``app.extensions["modelshelf.package_links"]``: ``list[PackageLinkProvider]``
@@ -57,6 +57,9 @@ class NavEntry:
     active_blueprints: tuple[str, ...] = ()
     #: Whether the caller sees this item in a project (asked inside the request); by default always.
     visible: Callable[[Project], bool] | None = None
+    #: Whether this request's page is one of the item's (asked inside the request); by default, the
+    #: pages of ``active_blueprints``.
+    active: Callable[[], bool] | None = None
 
     def url_for(self, project: Project) -> str:
         if self.url is not None:
@@ -64,6 +67,8 @@ class NavEntry:
         return url_for(self.endpoint, namespace=project.namespace, project=project.path)
 
     def is_active(self) -> bool:
+        if self.active is not None:
+            return self.active()
         blueprints = self.active_blueprints or (self.endpoint.rpartition(".")[0],)
         return request.endpoint == self.endpoint or request.blueprint in blueprints
 

@@ -1,7 +1,9 @@
-"""The model registry pages (GitLab's **Deploy > Model registry**): models, versions, artifacts.
+"""The model registry pages (GitLab's **Deploy > Model registry**: models, versions, artifacts)
+and the experiments' (**Deploy > Model experiments**: experiments and their runs, and the page at
+the MLflow tracking URI that opens MLflow's printed links).
 
 Registered by ``plugin.register`` through ``package_api``'s page extension points: the sidebar
-entry (for callers who may read the model registry: not where it is disabled, nor for outsiders
+entries (for callers who may read the model registry: not where it is disabled, nor for outsiders
 where it is visible to members only) and, on a package's page, a link to the model version the
 package is, for the same callers.
 """
@@ -12,8 +14,8 @@ from flask import Flask, url_for
 from package_api.plugin_api import NavEntry, Package, PackageLink, Project, add_package_links, add_project_nav, can
 from plugin.registry.access import ModelAction
 from plugin.services import version_services
-from plugin.web.pages import models, versions  # noqa: F401  (the views)
-from plugin.web.pages.blueprint import bp
+from plugin.web.pages import experiments, mlflow_links, models, versions  # noqa: F401  (the views)
+from plugin.web.pages.blueprint import bp, on_experiment_pages, on_model_pages
 
 __all__ = ["bp", "register"]
 
@@ -42,5 +44,13 @@ def _reads_models(project: Project) -> bool:
 
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
-    add_project_nav(app, NavEntry("Model registry", "model_registry_pages.index", visible=_reads_models))
+    add_project_nav(
+        app, NavEntry("Model registry", "model_registry_pages.index", visible=_reads_models, active=on_model_pages)
+    )
+    add_project_nav(
+        app,
+        NavEntry(
+            "Model experiments", "model_registry_pages.experiments", visible=_reads_models, active=on_experiment_pages
+        ),
+    )
     add_package_links(app, version_links)

@@ -13,6 +13,11 @@ from flask import Blueprint, Response, request
 from package_api.plugin_api import CONTENT_SECURITY_POLICY
 
 PREFIX = "/<namespace>/<project>/-/ml"
+#: The tracking URI, where MLflow's printed links land (``mlflow_links.py``).
+TRACKING_URI = "/api/v4/projects/<project:project_ref>/ml/mlflow/"
+#: The pages of **Model experiments** (experiments, runs, the forwarder of MLflow's links); the
+#: blueprint's other pages are the **Model registry**'s.
+EXPERIMENT_PAGES = (f"{PREFIX}/experiments", f"{PREFIX}/runs", TRACKING_URI)
 
 bp = Blueprint(
     "model_registry_pages",
@@ -35,3 +40,14 @@ def selected_tab(tabs: tuple[str, ...]) -> str:
     """The tab ``?tab=`` names, or the first (a tab is part of the URL, so each one can be linked)."""
     tab = request.args.get("tab", tabs[0])
     return tab if tab in tabs else tabs[0]
+
+
+def on_experiment_pages() -> bool:
+    """Whether this request is for one of the experiments' pages (its sidebar entry is highlighted)."""
+    rule = request.url_rule
+    return request.blueprint == bp.name and rule is not None and rule.rule.startswith(EXPERIMENT_PAGES)
+
+
+def on_model_pages() -> bool:
+    """Whether this request is for one of the model registry's pages."""
+    return request.blueprint == bp.name and not on_experiment_pages()
