@@ -423,6 +423,16 @@ class RunService:
     def view(self, run: Run) -> RunView:
         return self.views([run])[0]
 
+    def load_people(self, runs: Sequence[Run]) -> None:
+        """Load the creators and CI jobs of ``runs`` in one query each, so that ``run.creator`` and
+        ``run.ci_job`` of a runs table find them in the session instead of asking one by one."""
+        users = {r.creator_id for r in runs if r.creator_id is not None}
+        jobs = {r.ci_job_id for r in runs if r.ci_job_id is not None}
+        if users:
+            self.session.scalars(select(User).where(User.id.in_(users))).all()
+        if jobs:
+            self.session.scalars(select(CiJob).where(CiJob.id.in_(jobs))).all()
+
     def metric_history(
         self, run: Run, key: str | None, *, max_results: int | None = None, page_token: str | None = None
     ) -> search.Results[MetricPoint]:

@@ -308,6 +308,8 @@ def test_user_supplied_names_and_values_are_escaped(app, client, world):
     evil = '<script>alert("x")</script>'
     experiment = _experiment(client, world, f"exp {evil}")
     _run(client, world, experiment, "run <img src=x onerror=alert(1)>", params={"model": evil}, tags={"team": evil})
+    note = {"experiment_id": str(experiment), "key": "mlflow.note.content", "value": f"Tries **trees**. {evil}"}
+    _mlflow(client, world, "experiments/set-experiment-tag", note)
     signed_in(app, client, "guest")
 
     for url in (EXPERIMENTS.format("private"), f"{EXPERIMENTS.format('private')}/{experiment}"):
@@ -318,6 +320,9 @@ def test_user_supplied_names_and_values_are_escaped(app, client, world):
     page = client.get(f"{EXPERIMENTS.format('private')}/{experiment}", query_string={"filter": f"params.model = '{evil}'"})
     assert _run_names(page.text) == ["run &lt;img src=x onerror=alert(1)&gt;"]
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    # MLflow's description of the experiment is Markdown, sanitised.
+    description = page.text.split('data-testid="experiment-description">')[1].split("</div>")[0]
+    assert "<strong>trees</strong>" in description and "<script" not in description
 
 
 def test_a_default_experiment_page_is_not_made_by_reading_it(app, client, world):

@@ -88,7 +88,12 @@ def experiment(namespace: str, project: str, iid: int) -> ResponseReturnValue:
             page_token=table.page_token or None,
         )
     )
-    error = results if isinstance(results, FormError) else None
+    error, shown, following = None, [], None
+    if isinstance(results, FormError):
+        error = results
+    else:
+        shown, following = results.items, results.next_page_token
+        runs.load_people([view.run for view in shown])
     page = render_template(
         "model_registry/experiment.html",
         project=found,
@@ -100,8 +105,8 @@ def experiment(namespace: str, project: str, iid: int) -> ResponseReturnValue:
         columns=columns,
         offered=columns_offered(columns, keys.params, keys.metrics),
         attribute_orders=ATTRIBUTE_ORDERS,
-        runs=[] if error else results.items,  # type: ignore[union-attr]  # not an error: the search's Results
-        next_url=None if error else table.next_url(request.path, results.next_page_token),  # type: ignore[union-attr]
+        runs=shown,
+        next_url=table.next_url(request.path, following),
         error=error,
         can_write=can(found, ModelAction.WRITE_MODEL),
         deletable=deletable(item),
