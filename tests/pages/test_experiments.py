@@ -148,7 +148,7 @@ def test_a_guest_may_not_delete_a_reporter_may_as_through_mlflow(app, client, wo
 
     token = signed_in(app, client, "reporter")
     page = client.get(url).text
-    assert 'data-testid="delete-experiment"' in page and "also deletes its 1 runs" in page
+    assert 'data-testid="delete-experiment"' in page and "also deletes its 1 run. An MLflow client can restore it." in page
     assert client.post(f"{url}/delete", data={}).status_code == 403  # no CSRF token
     r = client.post(f"{url}/delete", data={"csrf_token": token})
     assert r.status_code == 302 and r.headers["Location"] == EXPERIMENTS.format("private")
