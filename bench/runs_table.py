@@ -58,7 +58,7 @@ def seed_runs(server: Server, project_id: int, experiment_iid: int, count: int) 
 
     from package_api import create_app
     from package_api.db import db
-    from plugin.tracking.models import Experiment, Run, RunMetric, RunParam, RunTag
+    from plugin.tracking.models import Experiment, Run, RunLatestMetric, RunMetric, RunParam, RunTag
 
     app = create_app({"DATA_DIR": str(server.data_dir), "PLUGINS": "all", "SECRET_KEY": "bench"})
     rng = random.Random(20261205)
@@ -84,7 +84,7 @@ def seed_runs(server: Server, project_id: int, experiment_iid: int, count: int) 
         ]
         db.session.execute(insert(Run), runs)
         ids = dict(db.session.execute(select(Run.uuid, Run.id).where(Run.experiment_id == experiment.id)).all())
-        params, metrics, tags = [], [], []
+        params, metrics, latest, tags = [], [], [], []
         for row in runs:
             run_id, at = ids[row["uuid"]], row["start_time"]
             params += [
@@ -96,12 +96,14 @@ def seed_runs(server: Server, project_id: int, experiment_iid: int, count: int) 
             ]
             for key in ("acc", "f1", "precision", "recall"):
                 metrics.append({"run_id": run_id, "key": key, "value": rng.random(), "is_nan": False, "timestamp": at, "step": 0})
+                latest.append(metrics[-1])
             loss = rng.uniform(0.5, 2.0)
             for step in range(5):
                 loss *= rng.uniform(0.6, 0.95)
                 metrics.append(
                     {"run_id": run_id, "key": "loss", "value": loss, "is_nan": False, "timestamp": at + step, "step": step}
                 )
+            latest.append(metrics[-1])  # as logging keeps it: the latest point of each metric
             tags += [
                 {"run_id": run_id, "key": "mlflow.runName", "value": row["name"]},
                 {"run_id": run_id, "key": "mlflow.user", "value": "alice"},
@@ -110,6 +112,7 @@ def seed_runs(server: Server, project_id: int, experiment_iid: int, count: int) 
             ]
         db.session.execute(insert(RunParam), params)
         db.session.execute(insert(RunMetric), metrics)
+        db.session.execute(insert(RunLatestMetric), latest)
         db.session.execute(insert(RunTag), tags)
         db.session.commit()
         db.session.remove()

@@ -31,7 +31,7 @@ from package_api.plugin_api import (
 from plugin.registry.models import Model
 from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
-from plugin.tracking.models import Experiment, ExperimentTag, Run, RunMetric, RunParam
+from plugin.tracking.models import Experiment, ExperimentTag, Run, RunLatestMetric, RunParam
 from plugin.tracking.tags import put_tag
 from plugin.tracking.times import from_milliseconds, milliseconds
 
@@ -330,7 +330,7 @@ class ExperimentService:
             query = select(column).where(run_id.in_(select(latest.c.id))).distinct().order_by(column).limit(KEY_LIMIT)
             return list(self.session.scalars(query))
 
-        return LoggedKeys(keys(RunParam.key, RunParam.run_id), keys(RunMetric.key, RunMetric.run_id))
+        return LoggedKeys(keys(RunParam.key, RunParam.run_id), keys(RunLatestMetric.key, RunLatestMetric.run_id))
 
     # -- tags, names, lifecycle ----------------------------------------------------------------------
 
