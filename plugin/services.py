@@ -17,6 +17,7 @@ from package_api.plugin_api import (
 from plugin.mlflow_registry.cards import CardService
 from plugin.mlflow_registry.model_versions import ModelVersionService
 from plugin.mlflow_registry.registered_models import RegistryService
+from plugin.mlflow_registry.run_cards import RunCardService
 from plugin.registry.model_service import Adoption, ModelService
 from plugin.registry.version_service import VersionService
 from plugin.tracking.artifacts import ArtifactService
@@ -48,6 +49,10 @@ def version_services() -> VersionService:
 
 def card_services() -> CardService:
     return CardService(db.session)
+
+
+def run_card_services() -> RunCardService:
+    return RunCardService(db.session, ArtifactService(db.session, _packages(request_actor())))
 
 
 def experiment_services() -> ExperimentService:

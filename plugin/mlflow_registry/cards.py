@@ -13,7 +13,8 @@ from package_api.plugin_api import DbSession, JobService
 from plugin.mlflow_registry.models import Alias, VersionTag
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry.models import ModelVersion
-from plugin.tracking.models import Run, RunMetric
+from plugin.tracking.histories import histories
+from plugin.tracking.models import Run
 from plugin.tracking.runs import CI_JOB_TAG, MetricPoint, RunService
 
 #: Tags MLflow sets itself (``mlflow.user``, ``mlflow.source.name``...): not the user's metadata.
@@ -100,14 +101,4 @@ class CardService:
     def metric_histories(self, version: ModelVersion) -> dict[str, list[MetricPoint]]:
         """Every metric's points, by key, each by step then time."""
         run = self.run_of(version)
-        if run is None:
-            return {}
-        histories: dict[str, list[MetricPoint]] = {}
-        rows = self.session.scalars(
-            select(RunMetric)
-            .where(RunMetric.run_id == run.id)
-            .order_by(RunMetric.key, RunMetric.step, RunMetric.timestamp, RunMetric.id)
-        )
-        for row in rows:
-            histories.setdefault(row.key, []).append(MetricPoint.of(row))
-        return histories
+        return {} if run is None else histories(self.session, [run])[run.id]

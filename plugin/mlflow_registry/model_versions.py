@@ -165,17 +165,23 @@ class ModelVersionService:
         version_ref: VersionRef | None = None,
         author: User | None,
         job_id: int | None = None,
+        version: str | None = None,
     ) -> VersionView:
         """Register a version of ``model`` from ``source`` (see ``sources``), its files attached
-        without copying bytes, in one transaction (``job_id``: the CI job registering it). Raise
-        ``InvalidInput`` (bad source, tag or version) or ``AlreadyExists`` (the ``gitlab.version`` is
+        without copying bytes, in one transaction (``job_id``: the CI job registering it). The
+        semantic version is ``version`` if given (the pages' Promote), else the ``gitlab.version``
+        tag, else the next patch. Raise ``InvalidParameter("version")`` for a ``version`` that is not
+        semantic, ``InvalidInput`` (bad source, tag or version) or ``AlreadyExists`` (the version is
         taken)."""
+        if version is not None:
+            version = semver.validate(version.strip())
         checked = {validation.key(k): validation.registry_tag_value(v) for k, v in (tags or {}).items()}
         resolver = SourceResolver(project, self.artifacts, self.runs, self.logged_models)
         resolved = resolver.resolve(source, run_id=run_id, model_id=model_id, version_ref=version_ref)
 
         def work() -> ModelVersion:
-            row = self._new_version(project, model, checked.get(VERSION_TAG), description, author, job_id)
+            wanted = version if version is not None else checked.get(VERSION_TAG)
+            row = self._new_version(project, model, wanted, description, author, job_id)
             self._register(row, resolved, checked, run_link)
             if resolved.files:
                 # Part of creating the version, which ``versions.create`` recorded (model_version_created).

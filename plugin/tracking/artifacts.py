@@ -144,6 +144,18 @@ class ArtifactService:
             newest[package_file.file_name] = package_file  # by id ascending: the newest comes last
         return newest
 
+    def newest_files(self, project: Project, location: Location) -> list[PackageFile]:
+        """The newest file of each path at or under ``location``, by path (a run's page lists them)."""
+        package = self._package(project, location)
+        if package is None:
+            return []
+        prefix = location.path
+        return [
+            f
+            for path, f in sorted(self._newest_files(package).items())
+            if not prefix or path == prefix or path.startswith(prefix + "/")
+        ]
+
     # -- operations --------------------------------------------------------------------------------
 
     def upload(

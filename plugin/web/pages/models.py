@@ -10,14 +10,14 @@ from package_api.plugin_api import page_principal as principal
 from package_api.plugin_api import page_project as authorized_project
 from plugin.registry.access import ModelAction
 from plugin.registry.models import ModelOrigin
-from plugin.services import model_services, version_services
+from plugin.services import model_services, run_card_services, version_services
 from plugin.web import markdown
 from plugin.web.pages.blueprint import PREFIX, bp, selected_tab
 
 #: (order_by, label) of the sort menus.
 MODEL_ORDERS = (("created_at", "Created"), ("updated_at", "Updated"), ("name", "Name"), ("latest_version", "Latest version"))
 VERSION_ORDERS = (("version", "Version"), ("created_at", "Created"))
-TABS = ("card", "versions")
+TABS = ("card", "versions", "runs")
 
 
 def mlflow_tracking_uri(project_id: int) -> str:
@@ -82,7 +82,9 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
     summary = models.summary(models.get(found, model_id))
     tab = selected_tab(TABS)
     query = listing_query("version")
-    versions = None
+    versions = runs = run_versions = None
+    if tab == "runs":
+        runs, run_versions = run_card_services().of_model(summary.model, query.page, query.per_page)
     if tab == "versions":
         versions = version_services().list(
             summary.model,
@@ -100,6 +102,8 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
         description=markdown.render(summary.model.description),
         tab=tab,
         versions=versions,
+        runs=runs,
+        run_versions=run_versions,
         search=query.search,
         order_by=query.order_by,
         sort=query.sort,
