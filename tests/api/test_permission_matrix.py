@@ -336,6 +336,7 @@ PAGE = "/<namespace>/<project>"
 MODEL_PAGE = f"{PAGE}/-/ml/models/<int:model_id>"
 VERSION_PAGE = f"{MODEL_PAGE}/versions/<int:version_id>"
 EXPERIMENT_PAGE = f"{PAGE}/-/ml/experiments/<int:iid>"
+RUN_PAGE = f"{PAGE}/-/ml/runs/<run_id>"
 
 version_file = at(file_path=lambda c: c.seed.version_file)
 upload = lambda c: c.req({"file_path": c.unique("upload") + ".bin"}, data=b"uploaded")
@@ -601,6 +602,16 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {EXPERIMENT_PAGE}": expect(READ_MODEL, at(iid=experiment)),
     # As MLflow's experiments/delete: who may change the model registry.
     f"POST {EXPERIMENT_PAGE}/delete": expect(WRITE_MODEL, page_throwaway_experiment),
+    f"GET {PAGE}/-/ml/runs/compare": expect(READ_MODEL, body(run=run)),
+    f"GET {RUN_PAGE}": expect(READ_MODEL, at(run_id=run)),
+    # Promoting registers a version: the New version form's right.
+    f"POST {RUN_PAGE}/promote": expect(
+        WRITE_MODEL,
+        lambda c: c.req(
+            {"run_id": c.seed.run_id},
+            form={"model_id": c.seed.model_id, "source": "run", "version": f"6.0.{c.number()}"},
+        ),
+    ),
     # -- settings pages -----------------------------------------------------------------------------
     f"GET {PAGE}/-/settings": expect(ADMIN_PROJECT),
     f"POST {PAGE}/-/settings/general": expect(ADMIN_PROJECT, form(description="new words")),
