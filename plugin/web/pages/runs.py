@@ -136,6 +136,7 @@ def compare_runs(namespace: str, project: str) -> ResponseReturnValue:
         x_axis=x_axis,
         x_axes=X_AXES,
         max_compared=MAX_COMPARED,
+        experiments_url=experiments_url(found),
     )
     return page, 200 if error is None else 400
 
