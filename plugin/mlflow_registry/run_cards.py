@@ -21,6 +21,8 @@ from plugin.tracking.runs import MetricPoint, RunService, RunView
 
 #: The tag MLflow sets on a nested run (``mlflow.start_run(nested=True)``): its parent's run id.
 PARENT_RUN_TAG = "mlflow.parentRunId"
+#: The tag where MLflow keeps a run's description (Markdown; its UI's "Description").
+NOTE_TAG = "mlflow.note.content"
 #: How many runs the compare page puts side by side.
 MAX_COMPARED = 10
 
@@ -41,6 +43,10 @@ class RunCard:
     @property
     def run(self) -> Run:
         return self.view.run
+
+    @property
+    def description(self) -> str:
+        return self.view.tags.get(NOTE_TAG, "")
 
     @property
     def artifact_dirs(self) -> list[str]:

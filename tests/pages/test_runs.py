@@ -176,10 +176,12 @@ def test_values_names_and_tags_are_escaped(app, client, world):
     tracking = Tracking(client, world)
     exp = tracking.experiment()
     evil = '<script>alert("x")</script>'
-    run_id = tracking.run(exp, evil, tags=[("note", evil), ("mlflow.note.content", evil)], params=[("p", evil)],
-                          metrics=[("m", 1.0, 0), ("m", 2.0, 1)])
+    run_id = tracking.run(exp, evil, tags=[("note", evil), ("mlflow.note.content", f"**Baseline** {evil}")],
+                          params=[("p", evil)], metrics=[("m", 1.0, 0), ("m", 2.0, 1)])
     signed_in(app, client, "guest")
     html = client.get(f"{RUNS.format('private')}/{run_id}").text
+    # MLflow's run description is Markdown, rendered and sanitised as a model card is.
+    assert "<strong>Baseline</strong>" in html.split('data-testid="run-description"')[1].split("</div>")[0]
     assert "<script>alert" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     compare = client.get(f"{RUNS.format('private')}/compare?run={run_id}").text
     assert "<script>alert" not in compare and "&lt;script&gt;" in compare

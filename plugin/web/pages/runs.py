@@ -18,6 +18,7 @@ from plugin.registry.access import ModelAction
 from plugin.services import model_services, model_version_services, run_card_services, run_services
 from plugin.tracking.models import Run
 from plugin.tracking.runs import MetricPoint
+from plugin.web import markdown
 from plugin.web.pages.blueprint import PREFIX, bp, selected_tab
 from plugin.web.pages.charts import X_AXES, Series, chart
 
@@ -87,6 +88,7 @@ def _run_page(found: Project, card: RunCard, *, tab: str, error: FormError | Non
         project=found,
         card=card,
         run=run,
+        description=markdown.render(card.description),
         tab=tab if tab != "promote" or can_promote else TABS[0],
         charts=charts,
         combined=combined,
