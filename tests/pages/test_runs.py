@@ -122,6 +122,24 @@ def test_run_page_shows_what_is_logged_charts_tags_lineage_and_ci_job(app, clien
     assert client.get(link).data == b"pickled"
 
 
+def test_the_run_page_lists_its_datasets_and_the_logged_models_it_used(app, client, world):
+    tracking = Tracking(client, world)
+    exp = tracking.experiment()
+    producer = tracking.run(exp, "producer")
+    used = tracking.logged_model(exp, producer, name="base-model")
+    run_id = tracking.run(exp, "fine-tune")
+    dataset = {"name": "iris<b>", "digest": "d41d8cd9", "source_type": "local", "source": '{"uri": "/data/iris.csv"}',
+               "profile": '{"num_rows": 150}'}
+    tracking.call("runs/log-inputs", {"run_id": run_id, "models": [{"model_id": used}], "datasets": [
+        {"dataset": dataset, "tags": [{"key": "mlflow.data.context", "value": "train"}]}]})
+    signed_in(app, client, "guest")
+    html = client.get(f"{RUNS.format('private')}/{run_id}").text
+    datasets = _section(html, "run-datasets")
+    assert "iris&lt;b&gt;" in datasets and "d41d8cd9" in datasets and ">train<" in datasets and "num_rows" in datasets
+    assert "base-model" in html.split('data-testid="run-model-inputs"')[1].split("</p>")[0]
+    assert "No datasets logged" in client.get(f"{RUNS.format('private')}/{producer}").text
+
+
 def test_several_metrics_on_one_chart_with_a_legend_and_time_on_the_x_axis(app, client, world):
     tracking = Tracking(client, world)
     exp = tracking.experiment()
