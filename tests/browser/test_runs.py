@@ -152,3 +152,36 @@ def test_compare_highlights_the_params_that_differ(tracking, page, screenshot, p
     page.get_by_role("link", name="depth-8").first.click()
     expect(page.get_by_test_id("run-title")).to_contain_text("depth-8")
     assert page_errors == []
+
+
+def test_walk_experiments_to_an_experiment_to_compare_to_a_run_to_promote(tracking, page, page_errors):  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    experiment = tracking.call("experiments/create", {"name": "churn"})["experiment_id"]
+    tracking.run(experiment, "depth-4", {"depth": "4", "lr": "0.1"}, [0.9, 0.7, 0.6])
+    best = tracking.run(experiment, "depth-8", {"depth": "8", "lr": "0.1"}, [0.8, 0.5, 0.3])
+    tracking.artifact(experiment, best, "model/model.pkl", b"pickled model")
+    made = requests.post(f"{tracking.server.api}/projects/{tracking.project}/ml/models", json={"name": "churn-model"},
+                         headers={"PRIVATE-TOKEN": tracking.token}, timeout=30)
+    assert made.status_code == 201, made.text
+
+    _sign_in(page, tracking.server, "/team/models/-/ml/experiments")
+    page.get_by_test_id("experiment-list").get_by_role("link", name="churn").click()
+    page.get_by_label("Select run depth-4").check()
+    page.get_by_label("Select run depth-8").check()
+    page.get_by_role("button", name="Compare").click()
+    expect(page.get_by_test_id("compare-params").locator("tr.differs")).to_have_count(1)
+    expect(page.locator('[data-testid="metric-history"][data-metric="loss"] polyline')).to_have_count(2)
+    page.get_by_test_id("compare-runs").get_by_role("link", name="depth-8").click()
+    expect(page.get_by_test_id("run-title")).to_contain_text("depth-8")
+    page.get_by_test_id("promote-link").click()
+    page.get_by_label("Model").select_option(label="churn-model")
+    page.get_by_label("What to register").select_option(value="path:model")
+    page.get_by_label("Version", exact=True).fill("2.0.0")
+    page.get_by_test_id("submit-promote").click()
+    expect(page.get_by_test_id("version-title")).to_have_text("churn-model / 2.0.0")
+    page.get_by_test_id("version-run").click()
+    expect(page.get_by_test_id("run-versions")).to_contain_text("churn-model / 2.0.0")
+    page.get_by_test_id("run-experiment").click()
+    expect(page).to_have_url(re.compile(f"/-/ml/experiments/{experiment}$"))
+    assert page_errors == []

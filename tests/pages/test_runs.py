@@ -175,7 +175,7 @@ def test_a_long_history_is_downsampled_and_nan_and_inf_render(app, client, world
         {"key": "step_loss", "value": 1 / 100_000, "timestamp": 99_999, "step": 99_999}]})
     signed_in(app, client, "guest")
     r = client.get(f"{RUNS.format('private')}/{run_id}")
-    assert r.status_code == 200 and "nan" in _section(r.text, "run-metrics")
+    assert r.status_code == 200 and "NaN" in _section(r.text, "run-metrics")
     began = time.perf_counter()
     r = client.get(f"{RUNS.format('private')}/{long_id}")
     elapsed = time.perf_counter() - began

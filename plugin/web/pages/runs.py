@@ -3,7 +3,6 @@ Promote form, which registers the run or one of its logged models as a new versi
 the comparison of several runs."""
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 
 from flask import flash, redirect, render_template, request, url_for
@@ -16,7 +15,6 @@ from plugin.mlflow_registry.model_versions import VersionView
 from plugin.mlflow_registry.run_cards import MAX_COMPARED, RunCard
 from plugin.registry.access import ModelAction
 from plugin.services import model_services, model_version_services, run_card_services, run_services
-from plugin.tracking.models import Run
 from plugin.tracking.runs import MetricPoint
 from plugin.web import markdown
 from plugin.web.pages.blueprint import PREFIX, bp, selected_tab
@@ -41,30 +39,11 @@ def points(history: Sequence[MetricPoint], x_axis: str, start_time: int) -> list
     return [(float(p.step), p.value) for p in history]
 
 
-def experiments_url(project: Project) -> str:
-    """The project's experiments (``plugin.web.pages.experiments``)."""
-    return f"{request.script_root}/{project.namespace}/{project.path}/-/ml/experiments"
-
-
-@bp.app_template_filter("ms_datetime")
-def ms_datetime(value: int | None) -> datetime.datetime | None:
-    """MLflow's milliseconds as a stored (naive UTC) time, for the ``timestamp`` filter."""
-    if value is None:
-        return None
-    return datetime.datetime.fromtimestamp(value / 1000, datetime.timezone.utc).replace(tzinfo=None)
-
-
-@bp.app_template_filter("run_duration")
-def run_duration(run: Run) -> str:
-    """How long ``run`` ran (``1 h 2 min``, ``3.5 s``); ``Running`` while it has no end."""
-    if run.end_time is None:
-        return "Running" if run.status == "RUNNING" else "Unknown"
-    seconds = max(0, run.end_time - run.start_time) / 1000
-    if seconds < 60:
-        return f"{seconds:.3g} s"
-    minutes, seconds = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min {seconds} s"
+def experiments_url(project: Project, iid: int | None = None) -> str:
+    """The project's experiments, or experiment ``iid`` (``plugin.web.pages.experiments``)."""
+    if iid is None:
+        return url_for(".experiments", namespace=project.namespace, project=project.path)
+    return url_for(".experiment", namespace=project.namespace, project=project.path, iid=iid)
 
 
 def _run_page(found: Project, card: RunCard, *, tab: str, error: FormError | None = None,
@@ -96,7 +75,7 @@ def _run_page(found: Project, card: RunCard, *, tab: str, error: FormError | Non
         x_axis=x_axis,
         x_axes=X_AXES,
         experiments_url=experiments_url(found),
-        experiment_url=f"{experiments_url(found)}/{run.experiment.iid}",
+        experiment_url=experiments_url(found, run.experiment.iid),
         max_compared=MAX_COMPARED,
         can_promote=can_promote,
         models=run_card_services().models(found) if can_promote else [],
