@@ -168,6 +168,8 @@ def test_the_links_mlflow_prints_open_the_experiment_and_the_run(page, site: Sit
     page.get_by_test_id("mlflow-link-sign-in").click()
     _fill_sign_in(page)
     expect(page).to_have_url(site.url(f"/{site.project}/-/ml/runs/{run_id}"))
+    expect(page.get_by_test_id("run-id")).to_have_text(run_id)
+    expect(page.get_by_test_id("run-title")).to_contain_text("forest-1")
 
     page.goto(experiment_link)
     expect(page).to_have_url(site.url(f"/{site.project}/-/ml/experiments/{experiment}"))
@@ -177,6 +179,7 @@ def test_the_links_mlflow_prints_open_the_experiment_and_the_run(page, site: Sit
     page.goto(site.printed["tree-1"][0])
     tree = re.search(r"/runs/([0-9a-f]{32})$", site.printed["tree-1"][0]).group(1)
     expect(page).to_have_url(site.url(f"/{site.project}/-/ml/runs/{tree}"))
+    expect(page.get_by_test_id("run-title")).to_contain_text("tree-1")
     # The tracking URI itself opens the experiments.
     page.goto(site.url(re.sub(r"^https?://[^/]+", "", experiment_link.split("#")[0])))
     expect(page).to_have_url(site.url(f"/{site.project}/-/ml/experiments"))

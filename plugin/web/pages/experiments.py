@@ -32,10 +32,10 @@ NOTE_TAG = "mlflow.note.content"
 EXPERIMENT = f"{PREFIX}/experiments/<int:iid>"
 
 
-def runs_url(project: Project, *parts: str) -> str:
-    """The run pages' URLs: ``/<namespace>/<project>/-/ml/runs/<run id>`` and ``.../runs/compare``."""
-    base = url_for(".experiments", namespace=project.namespace, project=project.path).rpartition("/")[0]
-    return "/".join((f"{base}/runs", *parts))
+def runs_url(project: Project) -> str:
+    """Where the run pages are, ``/<namespace>/<project>/-/ml/runs``: the page at the MLflow tracking URI
+    appends a run id from the fragment it reads."""
+    return url_for(".compare_runs", namespace=project.namespace, project=project.path).rpartition("/")[0]
 
 
 def deletable(experiment: Experiment) -> bool:
@@ -110,8 +110,8 @@ def experiment(namespace: str, project: str, iid: int) -> ResponseReturnValue:
         error=error,
         can_write=can(found, ModelAction.WRITE_MODEL),
         deletable=deletable(item),
-        run_url=lambda run: runs_url(found, run.uuid),
-        compare_url=runs_url(found, "compare"),
+        run_url=lambda run: url_for(".run", namespace=found.namespace, project=found.path, run_id=run.uuid),
+        compare_url=url_for(".compare_runs", namespace=found.namespace, project=found.path),
     )
     return page, error.status if error else 200
 
