@@ -9,6 +9,7 @@ import binascii
 import re
 
 from package_api.errors import InvalidParameter
+from package_api.patterns import MAX_PATTERN_LENGTH, PatternError, compile_pattern
 
 PACKAGE_NAME_RE = re.compile(r"\A[A-Za-z0-9._+-]+\Z")
 #: ``maven_version_regex``: word characters, ``+ . -``, never ``..``.
@@ -116,13 +117,15 @@ def token_name(value: str, param: str = "name") -> str:
 
 
 def duplicate_exception_regex(value: str) -> str:
-    """Return a compilable regex of at most 255 characters (GitLab's column limit)."""
-    if len(value) > 255:
-        raise InvalidParameter("generic_duplicate_exception_regex", "is too long (maximum is 255 characters)")
+    """Return a pattern RE2 compiles, of at most 255 characters (GitLab's limit and message)."""
+    if len(value) > MAX_PATTERN_LENGTH:
+        raise InvalidParameter(
+            "generic_duplicate_exception_regex", f"is too long (maximum is {MAX_PATTERN_LENGTH} characters)"
+        )
     try:
-        re.compile(value)
-    except re.error:
-        raise InvalidParameter("generic_duplicate_exception_regex", "is invalid") from None
+        compile_pattern(value)
+    except PatternError as exc:
+        raise InvalidParameter("generic_duplicate_exception_regex", f"not valid RE2 syntax: {exc}") from None
     return value
 
 

@@ -10,7 +10,6 @@ pipeline's: ``package_api.packages.pipeline`` tells the whole story in order.
 from __future__ import annotations
 
 import datetime
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +29,7 @@ from package_api.packages.pipeline import PackageChange, PackagePipeline, audit_
 from package_api.packages.resolvers import VersionResolver
 from package_api.packages.streams import NO_METER, ExpectedDigests, HashingReader, TransferMeter
 from package_api.paging import Page, choice, contains, descending, query_page
+from package_api.patterns import stored_pattern_matches
 from package_api.storage import BlobReader, BlobStorage, Readable, StorageError
 from package_api.transactions import after_commit, commit, committed, in_unit
 
@@ -341,8 +341,7 @@ class PackageService:
 
     def duplicates_allowed(self, project: Project, name: str, version: str) -> bool:
         """GitLab's rule: the exception regex inverts the project's setting for what it matches."""
-        regex = project.generic_duplicate_exception_regex
-        matched = bool(regex) and bool(re.search(regex, name) or re.search(regex, version))
+        matched = stored_pattern_matches(project.generic_duplicate_exception_regex, name, version)
         return project.generic_duplicates_allowed != matched
 
     def _check_duplicate(

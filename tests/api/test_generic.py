@@ -141,7 +141,7 @@ def test_invalid_exception_regex_is_refused(client, world):
         headers=world.headers("maintainer"),
     )
     assert r.status_code == 400
-    assert r.json == {"error": "generic_duplicate_exception_regex is invalid"}
+    assert r.json == {"error": "generic_duplicate_exception_regex not valid RE2 syntax: missing ): (unclosed"}
 
 
 def test_package_settings_need_maintainer(client, world):

@@ -226,7 +226,7 @@ def test_duplicate_package_settings_are_validated_and_enforced(app, client, worl
     base = SETTINGS.format("private")
     r = _post(client, f"{base}/packages", csrf, generic_duplicate_exception_regex="(unclosed")
     assert r.status_code == 400
-    assert 'id="generic_duplicate_exception_regex-error"' in r.text and "is invalid" in r.text
+    assert 'id="generic_duplicate_exception_regex-error"' in r.text and "not valid RE2 syntax: missing )" in r.text
     assert 'value="(unclosed"' in r.text and 'aria-invalid="true"' in r.text
     assert 'name="generic_duplicates_allowed" value="1">' in r.text  # unchecked, as submitted
     project = _project(client, world)
