@@ -404,7 +404,19 @@ def _unquote_string(text: str) -> str:
 
 # -- order_by ----------------------------------------------------------------------------------------
 
-_ORDER_RE = re.compile(r"^\s*(?P<key>.+?)(?:\s+(?P<direction>ASC|DESC))?\s*$", re.IGNORECASE)
+_DIRECTIONS = frozenset({"ASC", "DESC"})
+
+
+def split_order_clause(clause: str) -> tuple[str, str | None]:
+    """``key [ASC|DESC]`` -> the key and the direction (upper case) if one was given.
+
+    In time linear in the clause: the backtracking regex this replaces was quadratic in a run of
+    whitespace (8,000 characters took 2 s).
+    """
+    parts = clause.strip().rsplit(None, 1)
+    if len(parts) == 2 and parts[1].upper() in _DIRECTIONS:
+        return parts[0].strip(), parts[1].upper()
+    return (parts[0] if parts else ""), None
 
 
 @dataclass(frozen=True)
@@ -416,11 +428,10 @@ class Ordering:
 
 def parse_order_by(clause: str, keys: frozenset[str], kinds: frozenset[str] = frozenset()) -> Ordering:
     """One ``order_by`` clause (``version_number DESC``); raise ``InvalidInput``."""
-    match = _ORDER_RE.match(clause or "")
-    if match is None or not match.group("key").strip():
+    text, direction = split_order_clause(clause or "")
+    if not text:
         raise InvalidInput(f"Invalid order_by clause '{clause}'. Could not be parsed.")
-    text = match.group("key").strip()
-    ascending = (match.group("direction") or "ASC").upper() == "ASC"
+    ascending = (direction or "ASC") == "ASC"
     head, dot, rest = _split_identifier(text)
     kind = KIND_NAMES.get(_unquote(head)) if dot else ATTRIBUTE
     key = _unquote(rest) if dot else _unquote(head)

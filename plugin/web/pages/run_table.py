@@ -5,12 +5,13 @@ and metrics shown as columns (``?columns=params.lr,metrics.acc``), the page (``?
 and the links that change one of them and keep the rest."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from werkzeug.datastructures import MultiDict
+
+from plugin.tracking.filters import split_order_clause
 
 PARAMS, METRICS = "params", "metrics"
 #: How the search language spells each kind (``metric.acc`` and ``metrics.acc`` are one column).
@@ -34,7 +35,6 @@ ATTRIBUTE_ORDERS = {
 }
 #: The search's default: the newest runs first.
 DEFAULT_ORDER = ("attributes.start_time", False)
-_ORDER = re.compile(r"^\s*(?P<key>.*?)(?:\s+(?P<direction>ASC|DESC))?\s*$", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -121,10 +121,10 @@ class TableQuery:
 
     def sorted_by(self) -> tuple[str, bool]:
         """The order key the table is sorted by, normalised, and whether ascending."""
-        match = _ORDER.match(self.order_by)
-        if not self.order_by or match is None:
+        if not self.order_by:
             return DEFAULT_ORDER
-        return normalised_order_key(match.group("key")), (match.group("direction") or "ASC").upper() == "ASC"
+        key, direction = split_order_clause(self.order_by)
+        return normalised_order_key(key), (direction or "ASC") == "ASC"
 
     def shown_columns(self, params: Sequence[str], metrics: Sequence[str]) -> tuple[Column, ...]:
         """The chosen columns, or the first ``DEFAULT_COLUMNS`` of each kind of the logged keys."""
