@@ -15,7 +15,7 @@ from package_api.db import create_tables, db, engine_options
 from package_api.names import MAX_ID
 from package_api.ops import monitoring
 from package_api.storage import build_storage
-from package_api.web import api, encoded_slashes, pages
+from package_api.web import api, body_limits, encoded_slashes, pages
 from package_api.web import errors as surfaces
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["modelshelf.storage"] = build_storage(settings)
 
     monitoring.register(app)  # first: its request hook must see every request
+    body_limits.register(app)  # before any hook that may read a body (the pages' CSRF check)
     encoded_slashes.register(app)
     api.register(app)
     pages.register(app)  # before plugins: they extend its navigation

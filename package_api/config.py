@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "JOB_TOKEN_TTL": 3 * 3600,
     # GitLab caps generic files at 5 GiB and users outgrow it (gitlab.com #539286).
     "MAX_FILE_SIZE": 20 * GIB,
+    # Bytes of a request body other than a file upload (JSON, forms): more is a 413, answered before
+    # reading when Content-Length says so. Uploads stream and are bounded by MAX_FILE_SIZE instead.
+    "MAX_REQUEST_BODY": 4 * 1024 * 1024,
     "BASE_URL": None,  # derived from the request when unset
     # Signs the session cookie. Unset: a random key kept in <DATA_DIR>/secret_key, shared by every
     # worker on this machine; set it explicitly for nodes that do not share a data directory.
@@ -51,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _BOOLS = {"S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS"}
-_INTS = {"MAX_FILE_SIZE", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY"}
+_INTS = {"MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY"}
 _FLOATS = {"UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL"}
 
 

@@ -80,6 +80,7 @@ from package_api.web.api.pagination import page_args, paginated
 from package_api.web.api.params import request_body
 from package_api.web.api.params import text as text_param
 from package_api.web.api.upload_bodies import receive, refuse_workhorse_authorization
+from package_api.web.body_limits import streams_body
 from package_api.web.openapi import add_piece as add_openapi_piece
 from package_api.web.pages import CONTENT_SECURITY_POLICY, NavEntry, PackageLink, add_package_links, add_project_nav
 from package_api.web.pages.context import authorized_project as page_project
@@ -173,6 +174,7 @@ __all__ = [
     "file_response",
     "archive_response",
     "receive",
+    "streams_body",
     "refuse_workhorse_authorization",
     "job_json",
     "package_file_json",

@@ -24,6 +24,7 @@ from package_api.web.api.context import (
 )
 from package_api.web.api.downloads import archive_response, file_response
 from package_api.web.api.upload_bodies import receive, refuse_workhorse_authorization
+from package_api.web.body_limits import streams_body
 
 bp = Blueprint("generic_packages", __name__, url_prefix="/api/v4")
 
@@ -32,6 +33,7 @@ ROUTE = f"{PACKAGE}/<filepath:file_path>"
 
 
 @bp.put(ROUTE)
+@streams_body
 def upload(project_ref: str, package_name: str, package_version: str, file_path: str) -> tuple[Response, int]:
     """Store the body; or, for ``?sha256=<hex>`` with no body, attach bytes the project already holds."""
     status = parse_status(request.args.get("status"))

@@ -26,6 +26,7 @@ from package_api.plugin_api import (
     refuse_workhorse_authorization,
     request_body,
     row_id,
+    streams_body,
     text_param,
 )
 from plugin.registry.access import ModelAction
@@ -224,6 +225,7 @@ FILES = "/packages/ml_models/<int:version_id>/files/<filepath:file_path>"
 
 
 @bp.put(FILES)
+@streams_body
 def upload_file(project_ref: str, version_id: int, file_path: str) -> tuple[Response, int]:
     status = parse_status(request.args.get("status"))
     project = authorized_project(project_ref, ModelAction.WRITE_MODEL)

@@ -8,7 +8,7 @@ import mimetypes
 
 from flask import Response, request
 
-from package_api.plugin_api import file_response, package_services
+from package_api.plugin_api import file_response, package_services, streams_body
 from plugin.tracking.errors import Unsupported
 from plugin.web.mlflow import context, entities
 from plugin.web.mlflow.blueprints import ARTIFACTS, ROOT
@@ -36,6 +36,7 @@ def server_info(project_ref: str) -> Response:
 
 
 @ARTIFACTS.put("/artifacts/<path:artifact_path>")
+@streams_body
 def upload_artifact(project_ref: str, artifact_path: str) -> Response:
     project = context.writable(project_ref)
     context.artifacts().upload(

@@ -1,0 +1,88 @@
+"""Request bodies: a cap for every route but the streaming uploads, and JSON nesting that cannot
+exhaust the stack. One place for every surface (each answers in its own error shape).
+
+- ``MAX_REQUEST_BODY`` bytes (a setting) bound the body of every route not marked with
+  :func:`streams_body`: one declaring more (``Content-Length``) is answered 413 before a byte is
+  read; a chunked one is read up to the cap and answered 413 there (werkzeug's limited stream).
+- The upload routes (generic package files, model files, MLflow artifacts) are marked
+  :func:`streams_body`: their bodies stream to storage as before, bounded by ``MAX_FILE_SIZE``.
+- A JSON body nested deeper than the parser's stack (200,000 ``[``) is ``InvalidInput``, a 400
+  naming the problem, on every surface, instead of a ``RecursionError`` (a 500).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from package_api.errors import InvalidInput
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+#: Set on a view function by :func:`streams_body`.
+STREAMS_BODY = "modelshelf_streams_body"
+TOO_DEEP = "The JSON body is nested too deeply"
+
+
+def streams_body(view: View) -> View:
+    """Mark ``view`` as an upload that streams its body to storage: ``MAX_REQUEST_BODY`` does not apply."""
+    setattr(view, STREAMS_BODY, True)
+    return view
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with too deep a nesting refused as ``InvalidInput`` (``request.get_json`` uses it)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise InvalidInput(TOO_DEEP) from None
+
+
+def register(app: Flask) -> None:
+    """Install the JSON provider and the body cap (before any hook that could read a body)."""
+    app.json = JSONProvider(app)
+    limit = int(app.config["MODELSHELF"]["MAX_REQUEST_BODY"])
+
+    @app.before_request
+    def _cap_request_body() -> None:
+        view = app.view_functions.get(request.endpoint or "")
+        if view is not None and getattr(view, STREAMS_BODY, False):
+            return
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            raise RequestEntityTooLarge(
+                f"The request body has {declared} bytes, more than the {limit} allowed (MAX_REQUEST_BODY)."
+            )
+        if declared is None and "wsgi.input" in request.environ:
+            # Chunked: werkzeug's own cap stops reading at the limit without saying so (the body is
+            # silently truncated), so count the bytes read and refuse the first one past the cap.
+            request.environ["wsgi.input"] = _Capped(request.environ["wsgi.input"], limit)
+
+
+class _Capped:
+    """A WSGI input that raises 413 once more than ``limit`` bytes have been read from it."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self._stream, self._limit, self._read = stream, limit, 0
+
+    def _count(self, data: bytes) -> bytes:
+        self._read += len(data)
+        if self._read > self._limit:
+            raise RequestEntityTooLarge(f"The request body is larger than the {self._limit} bytes allowed (MAX_REQUEST_BODY).")
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:  # never all at once: stop at the cap
+            chunks = []
+            while chunk := self.read(64 * 1024):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        return self._count(self._stream.read(size))
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._count(self._stream.readline(size))

@@ -1,0 +1,120 @@
+"""Request bodies are bounded (MAX_REQUEST_BODY, 413 before reading) but for the streaming uploads,
+and a deeply nested JSON body is a 400 naming the problem on both surfaces, never a 500."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from flask.testing import FlaskClient
+
+from package_api.config import DEFAULTS
+from tests.support.world import World, generic_url
+
+CAP = 256 * 1024  # above the 200,000 nested brackets below
+DECLARED = 400 * 1024 * 1024
+
+
+@pytest.fixture
+def settings(settings: dict[str, object]) -> dict[str, object]:
+    return {**settings, "PLUGINS": "all", "MAX_REQUEST_BODY": CAP}
+
+
+class Counted(io.RawIOBase):
+    """A body that counts what the server reads of it (``left`` bytes, then the end)."""
+
+    def __init__(self, left: int) -> None:
+        self.left, self.read_bytes = left, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        n = min(len(buffer), self.left)
+        buffer[:n] = b"[" * n
+        self.left -= n
+        self.read_bytes += n
+        return n
+
+
+def _mlflow(world: World, method: str) -> str:
+    return f"/api/v4/projects/{world.projects['private']}/ml/mlflow/api/2.0/mlflow/{method}"
+
+
+def test_the_default_cap_is_within_1_to_16_mib() -> None:
+    assert 1 << 20 <= DEFAULTS["MAX_REQUEST_BODY"] <= 16 << 20
+
+
+@pytest.mark.parametrize("surface", ["api", "mlflow"])
+def test_a_declared_400_mb_body_is_413_before_a_byte_is_read(client: FlaskClient, world: World, surface: str) -> None:
+    body = Counted(DECLARED)
+    url = _mlflow(world, "runs/search") if surface == "mlflow" else f"/api/v4/projects/{world.projects['private']}"
+    method = "POST" if surface == "mlflow" else "PUT"
+    r = client.open(
+        url,
+        method=method,
+        headers={**world.headers("owner"), "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input": io.BufferedReader(body, buffer_size=1), "CONTENT_LENGTH": str(DECLARED)},
+    )
+    assert r.status_code == 413, r.data
+    assert body.read_bytes == 0
+    if surface == "mlflow":
+        assert r.json["error_code"] == "INVALID_PARAMETER_VALUE"
+        assert "MAX_REQUEST_BODY" in r.json["message"]
+    else:
+        assert "MAX_REQUEST_BODY" in r.json["message"]
+
+
+def test_a_chunked_body_is_read_only_up_to_the_cap(client: FlaskClient, world: World) -> None:
+    body = Counted(DECLARED)
+    r = client.post(
+        _mlflow(world, "runs/search"),
+        headers={**world.headers("owner"), "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input": io.BufferedReader(body), "wsgi.input_terminated": True},
+    )
+    assert r.status_code == 413, r.data
+    assert body.read_bytes <= CAP + 64 * 1024  # the cap and one buffer, not 400 MB
+    print(f"chunked 400 MB body: {body.read_bytes} bytes read before the 413")
+
+
+@pytest.mark.parametrize("route", ["generic", "mlflow-artifact"])
+def test_uploads_still_stream_past_the_cap(client: FlaskClient, world: World, route: str) -> None:
+    size = 4 * CAP
+    if route == "generic":
+        url = generic_url(world.projects["private"])
+        expected = 201
+    else:
+        headers = world.headers("owner")
+        experiment = client.post(_mlflow(world, "experiments/create"), json={"name": "big"}, headers=headers).json
+        run = client.post(_mlflow(world, "runs/create"), json=experiment, headers=headers).json["run"]["info"]
+        url = (
+            f"/api/v4/projects/{world.projects['private']}/ml/mlflow/api/2.0/mlflow-artifacts/artifacts/"
+            f"{experiment['experiment_id']}/{run['run_id']}/artifacts/big.bin"
+        )
+        expected = 200
+    body = Counted(size)
+    r = client.put(
+        url,
+        headers={**world.headers("owner"), "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input": io.BufferedReader(body), "wsgi.input_terminated": True},
+    )
+    assert r.status_code == expected, r.data
+    assert body.read_bytes == size
+
+
+DEEP = b"[" * 200_000
+
+
+def test_deep_json_is_a_400_on_the_api(client: FlaskClient, world: World) -> None:
+    r = client.put(
+        f"/api/v4/projects/{world.projects['private']}",
+        data=DEEP,
+        headers={**world.headers("owner"), "Content-Type": "application/json"},
+    )
+    assert (r.status_code, r.json) == (400, {"message": "400 Bad request - The JSON body is nested too deeply"})
+
+
+@pytest.mark.parametrize("method", ["runs/search", "experiments/search", "experiments/create", "runs/create", "runs/log-batch"])
+def test_deep_json_is_a_400_on_mlflow(client: FlaskClient, world: World, method: str) -> None:
+    r = client.post(_mlflow(world, method), data=DEEP, headers={**world.headers("owner"), "Content-Type": "application/json"})
+    assert r.status_code == 400, r.data
+    assert r.json == {"error_code": "INVALID_PARAMETER_VALUE", "message": "The JSON body is nested too deeply"}
