@@ -5,7 +5,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, false, func, select
 
 from package_api.db import DbSession
 from package_api.errors import InvalidParameter
@@ -39,8 +39,15 @@ def slice_page(items: Sequence[T], page: int, per_page: int) -> Page:
     return Page(list(items[start : start + per_page]), len(items), page, per_page)
 
 
+#: A search string longer than this matches nothing without asking the database: no searchable
+#: column holds more than 1,024 characters, and SQLite refuses LIKE patterns over 50,000 bytes.
+MAX_SEARCH_LENGTH = 2048
+
+
 def contains(column: Any, text: str) -> Any:
     """A case-insensitive substring match where ``%`` and ``_`` in ``text`` are literal."""
+    if len(text) > MAX_SEARCH_LENGTH:
+        return false()
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.ilike(f"%{escaped}%", escape="\\")
 

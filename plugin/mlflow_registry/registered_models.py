@@ -247,6 +247,7 @@ class RegistryService:
     ) -> search.Results[ModelView]:
         """Models of ``project`` matching ``filter_``; raise ``InvalidInput``."""
         comparisons = filters.without_prompts(filters.parse(filter_, SEARCH_GRAMMAR))
+        filters.check_order_count(order_by)
         orderings = [filters.parse_order_by(o, ORDER_KEYS) for o in order_by]
         size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
         start = search.offset(page_token)

@@ -245,6 +245,7 @@ class ExperimentService:
         """Experiments matching ``filter_``; raise ``InvalidInput`` for a bad filter or token."""
         stages = lifecycle_stages(view_type)
         comparisons = filters.parse(filter_, SEARCH_GRAMMAR)
+        filters.check_order_count(order_by or [])
         orderings = [filters.parse_order_by(o, ORDER_KEYS) for o in order_by or []]
         size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
         start = search.offset(page_token)

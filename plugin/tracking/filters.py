@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -52,6 +52,8 @@ NULL_OPERATORS = frozenset({"IS NULL", "IS NOT NULL"})
 #: to 100 comparisons is at most 100 subqueries) and well below SQLite's 50,000-byte bound on a LIKE
 #: pattern and 1,000-deep expressions.
 MAX_FILTER_LENGTH, MAX_CLAUSES = 10_000, 100
+#: ``order_by`` clauses of one search: each is a sort key (and a join for a metric, param or tag).
+MAX_ORDER_CLAUSES = 20
 #: MLflow's client adds ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every registered model
 #: search; models without the tag are not prompts (``without_prompts``).
 PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -424,6 +426,12 @@ class Ordering:
     kind: str
     key: str
     ascending: bool
+
+
+def check_order_count(clauses: Sequence[object]) -> None:
+    """Raise ``InvalidInput`` for more than ``MAX_ORDER_CLAUSES`` ``order_by`` clauses."""
+    if len(clauses) > MAX_ORDER_CLAUSES:
+        raise InvalidInput(f"Invalid order_by: it has {len(clauses)} clauses, more than the {MAX_ORDER_CLAUSES} allowed.")
 
 
 def parse_order_by(clause: str, keys: frozenset[str], kinds: frozenset[str] = frozenset()) -> Ordering:

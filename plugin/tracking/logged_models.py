@@ -262,6 +262,7 @@ class LoggedModelService:
         ``InvalidInput``."""
         comparisons = filters.parse(filter_, SEARCH_GRAMMAR)
         kinds = frozenset({filters.TAG, filters.PARAM, filters.METRIC})
+        filters.check_order_count(order_by)
         wanted = [Ordering(*o) for o in order_by]
         orderings = [
             (

@@ -59,6 +59,7 @@ _ESCAPE = "\\"
 
 def parse_order_by(order_by: Sequence[str]) -> list[filters.Ordering]:
     """The orderings of ``order_by``; raise ``InvalidInput`` (MLflow's words for a key given twice)."""
+    filters.check_order_count(order_by)
     orderings = [filters.parse_order_by(o, ORDER_KEYS, ORDER_KINDS) for o in order_by]
     seen = [(o.kind, _attribute(o.key) if o.kind == filters.ATTRIBUTE else o.key) for o in orderings]
     if len(set(seen)) != len(seen):
