@@ -3,6 +3,9 @@ and a deeply nested JSON body is a 400 naming the problem on both surfaces, neve
 from __future__ import annotations
 
 import io
+import socket
+import time
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -118,3 +121,25 @@ def test_deep_json_is_a_400_on_mlflow(client: FlaskClient, world: World, method:
     r = client.post(_mlflow(world, method), data=DEEP, headers={**world.headers("owner"), "Content-Type": "application/json"})
     assert r.status_code == 400, r.data
     assert r.json == {"error_code": "INVALID_PARAMETER_VALUE", "message": "The JSON body is nested too deeply"}
+
+
+@pytest.mark.server
+def test_a_running_server_answers_a_declared_400_mb_body_at_once(serve: Any) -> None:
+    """Through ``modelshelf serve``: the 413 comes back while the client has sent one byte of 400 MB."""
+    server = serve()
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        started = time.perf_counter()
+        sock.sendall(
+            b"POST /api/v4/projects/1/ml/mlflow/api/2.0/mlflow/runs/search HTTP/1.1\r\n"
+            + f"Host: {host}\r\nContent-Type: application/json\r\nContent-Length: {DECLARED}\r\n\r\n".encode()
+            + b"{"
+        )
+        answer = sock.recv(65536)
+        elapsed = time.perf_counter() - started
+        while not answer.endswith(b"}") and (more := sock.recv(65536)):  # the body may follow the head
+            answer += more
+    print(f"413 for a declared 400 MB body in {elapsed * 1000:.1f} ms")
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"MAX_REQUEST_BODY" in answer
+    assert elapsed < 1.0
