@@ -57,6 +57,7 @@ def _seed(client: FlaskClient, world: World, project: int) -> tuple[str, str]:
     return mlflow, experiment
 
 
+@pytest.mark.slow  # seeds 200 packages and runs, then 108 requests: about 15 s
 def test_hostile_inputs_are_answered_quickly_and_bounded(app: Flask, client: FlaskClient, world: World) -> None:
     project = world.projects["public"]
     owner = world.headers("owner")
