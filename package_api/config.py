@@ -49,13 +49,22 @@ DEFAULTS: dict[str, Any] = {
     "PLUGINS": "all",
     #: Networks that may read ``/-/metrics`` (comma-separated); others get a 404.
     "METRICS_ALLOWED_CIDRS": "127.0.0.0/8,::1",
+    #: Failed sign-ins: this many for one account name (or from one client address) within
+    #: SIGN_IN_FAILURE_WINDOW seconds refuse further attempts for SIGN_IN_LOCK_SECONDS (0: no limit).
+    "SIGN_IN_MAX_FAILURES": 10,
+    "SIGN_IN_ADDRESS_MAX_FAILURES": 50,
+    "SIGN_IN_FAILURE_WINDOW": 600,
+    "SIGN_IN_LOCK_SECONDS": 600,
     #: ``text`` or ``json`` (one object per line): the log lines of ``modelshelf serve``.
     "LOG_FORMAT": "text",
 }
 
 _BOOLS = {"S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS"}
-_INTS = {"MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY"}
-_FLOATS = {"UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL"}
+_INTS = {
+    "MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY", "SIGN_IN_MAX_FAILURES",
+    "SIGN_IN_ADDRESS_MAX_FAILURES",
+}
+_FLOATS = {"UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "SIGN_IN_FAILURE_WINDOW", "SIGN_IN_LOCK_SECONDS"}
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -18,6 +18,7 @@ from package_api.access.members import MemberService
 from package_api.access.policy import Policy, rules
 from package_api.access.project_settings import ProjectSettingsService
 from package_api.access.projects import ProjectService
+from package_api.access.sign_in_throttle import Limits, SignInThrottle
 from package_api.access.tokens import CiTokenService, DeployTokenService, TokenService
 from package_api.access.users import UserService
 from package_api.db import DbSession, db
@@ -106,3 +107,17 @@ def job_service(
     """CI jobs, whose tokens live ``JOB_TOKEN_TTL`` seconds."""
     ttl = datetime.timedelta(seconds=float(_app(app).config["MODELSHELF"]["JOB_TOKEN_TTL"]))
     return JobService(session if session is not None else db.session, ttl=ttl, actor=actor)
+
+
+def sign_in_throttle(
+    session: DbSession | None = None, *, app: Flask | None = None, actor: Actor = COMMAND_LINE
+) -> SignInThrottle:
+    """Failed sign-ins, counted for ``actor``'s address within the ``SIGN_IN_*`` limits."""
+    settings = _app(app).config["MODELSHELF"]
+    limits = Limits(
+        account_max=int(settings["SIGN_IN_MAX_FAILURES"]),
+        address_max=int(settings["SIGN_IN_ADDRESS_MAX_FAILURES"]),
+        window=float(settings["SIGN_IN_FAILURE_WINDOW"]),
+        lock=float(settings["SIGN_IN_LOCK_SECONDS"]),
+    )
+    return SignInThrottle(session if session is not None else db.session, limits, actor=actor)

@@ -9,8 +9,9 @@ the browser session, each told apart by its prefix. A secret that no authenticat
 is the one write a request may make before its handler runs.
 
 The browser session is one more credential: Flask's signed session cookie holds the user id and a
-fingerprint of the account (``session_fingerprint``: a new password, or a new user that reuses a
-deleted user's id, ends older sessions), and ``SessionAuthenticator`` turns them into a principal
+fingerprint of the account (``session_fingerprint``: signing out, a new password, "sign out
+everywhere" (each bumps the user's ``session_generation``), or a new user that reuses a deleted
+user's id, ends older sessions, copies of the cookie included), and ``SessionAuthenticator`` turns them into a principal
 with the full ``api`` scope. A cookie is sent by the browser whatever page made the request, so every
 state-changing request that relies on it must also present the session's CSRF token
 (``check_csrf``): the pages accept it as a form field or the ``X-CSRF-Token`` header, the API
@@ -215,8 +216,8 @@ class SessionAuthenticator:
             return None
         user_id, _, fingerprint = credential.secret.partition(":")
         user = self.users.find_by_id(int(user_id)) if user_id.isdigit() else None
-        # The cookie is signed, so a mismatch is a session the account has outlived (deleted, or
-        # its password changed): treat it as signed out rather than as a bad credential.
+        # The cookie is signed, so a mismatch is a session the account has outlived (deleted, signed
+        # out, its password changed): treat it as signed out rather than as a bad credential.
         if user is None or not hmac.compare_digest(session_fingerprint(user), fingerprint):
             return ANONYMOUS
         return Principal(user=user, scopes=frozenset({"api"}), kind=PrincipalKind.SESSION)
@@ -258,8 +259,9 @@ def default_resolver(session: DbSession, *, actor: Actor = COMMAND_LINE) -> Cred
 
 def session_fingerprint(user: User) -> str:
     """What a session remembers of the account besides its id, to notice that it has changed."""
-    # The password hash is salted, so even a re-created user of the same name differs.
-    identity = f"{user.id}:{user.username}:{user.password_hash or ''}"
+    # The password hash is salted, so even a re-created user of the same name differs; the session
+    # generation is bumped by signing out, a new password and "sign out everywhere".
+    identity = f"{user.id}:{user.username}:{user.password_hash or ''}:{user.session_generation or 0}"
     return hashlib.sha256(identity.encode()).hexdigest()
 
 

@@ -66,6 +66,9 @@ class User(DbModel):
         index=True,
     )
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    #: Part of every browser session's fingerprint: signing out, a new password and "sign out
+    #: everywhere" bump it, which ends every session signed in before.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def is_bot(self) -> bool:
@@ -217,3 +220,16 @@ class CiJob(DbModel):
 
     project: Mapped[Project] = relationship()
     user: Mapped[User | None] = relationship()
+
+
+class SignInFailures(DbModel):
+    """Failed sign-ins of one account name or one client address in the current window, and how long
+    further attempts are refused (``package_api.access.sign_in_throttle``)."""
+
+    __tablename__ = "sign_in_failures"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # account | address
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)  # the lower-cased username, or the address
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)

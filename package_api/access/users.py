@@ -5,6 +5,7 @@ Every change is audited: ``user_created``, ``user_updated`` (its details say wha
 the password itself)."""
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -19,6 +20,15 @@ from package_api.paging import Page, contains, query_page
 from package_api.transactions import unit_of_work
 
 MIN_PASSWORD_LENGTH = 8
+#: Checked against when the name is unknown (or has no password), so that it costs the one hash a
+#: known name costs: the time taken says nothing about which names exist. Made on first use.
+_dummy_hash: list[str] = []
+
+
+def _unknown_user_hash() -> str:
+    if not _dummy_hash:
+        _dummy_hash.append(generate_password_hash(secrets.token_urlsafe(16)))
+    return _dummy_hash[0]
 #: What a password change records instead of the password.
 PASSWORD_CHANGED = "changed"
 
@@ -75,8 +85,8 @@ class UserService:
 
     def set_password(self, user: User, password: str) -> None:
         """Replace the user's password (audited as ``user_updated``) and commit; raise
-        ``InvalidParameter`` if it is too short. Sessions signed in before end (their fingerprint
-        holds the old hash); personal access tokens keep working."""
+        ``InvalidParameter`` if it is too short. Sessions signed in before end (the password bumps the
+        user's session generation); personal access tokens keep working."""
         self.update(user, password=password)
 
     def change_own_password(self, user: User, current: str, password: str, confirmation: str) -> None:
@@ -113,6 +123,7 @@ class UserService:
             if new_hash is not None:
                 changes["password"] = PASSWORD_CHANGED
                 user.password_hash = new_hash
+                user.session_generation = (user.session_generation or 0) + 1
             if changes:
                 audit.record(
                     self.session,
@@ -125,6 +136,23 @@ class UserService:
                     actor=self.actor,
                 )
         return user
+
+    def end_sessions(self, user: User, *, everywhere: bool = True) -> None:
+        """End every browser session of ``user`` (a copied cookie too), and commit: signing out
+        (``everywhere=False``: not audited) or "sign out everywhere" (audited as
+        ``user_sessions_ended``)."""
+        with unit_of_work(self.session):
+            user.session_generation = (user.session_generation or 0) + 1
+            if everywhere:
+                audit.record(
+                    self.session,
+                    "user_sessions_ended",
+                    project=None,
+                    target_type="User",
+                    target_id=user.id,
+                    target_details=user.username,
+                    actor=self.actor,
+                )
 
     def page(
         self,
@@ -153,10 +181,9 @@ class UserService:
         return user
 
     def authenticate(self, username: str, password: str) -> User | None:
-        """Return the user if the password matches."""
+        """Return the user if the password matches: one password hash, whether the user exists or not."""
         user = self.find(username)
         if user is None or not user.password_hash:
-            # Hash anyway so that an unknown name takes as long as a wrong password.
-            check_password_hash(generate_password_hash("x"), password)
+            check_password_hash(_unknown_user_hash(), password)
             return None
         return user if check_password_hash(user.password_hash, password) else None

@@ -128,6 +128,31 @@ def set_password(username: str, data_dir: str | None) -> None:
         click.echo(f"password of {user.username} changed", err=True)
 
 
+@admin.command("unlock-user")
+@click.argument("username", metavar="USER")
+@data_dir_option
+def unlock_user(username: str, data_dir: str | None) -> None:
+    """Lift the lock that failed sign-ins put on USER (and forget their count) at once."""
+    with _app(data_dir).app_context():
+        unlocked = services.sign_in_throttle(actor=COMMAND_LINE).unlock(username)
+        click.echo(f"{username} unlocked" if unlocked else f"{username} had no failed sign-ins", err=True)
+
+
+@admin.command("sign-out-user")
+@click.argument("username", metavar="USER")
+@data_dir_option
+def sign_out_user(username: str, data_dir: str | None) -> None:
+    """End every browser session of USER ("sign out everywhere"); their tokens keep working."""
+    with _app(data_dir).app_context():
+        users = services.user_service(actor=COMMAND_LINE)
+        try:
+            user = users.get(username)
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+        users.end_sessions(user)
+        click.echo(f"every session of {user.username} ended", err=True)
+
+
 @admin.command("create-project")
 @click.argument("full_path", metavar="NAMESPACE/NAME")
 @click.option("--owner", required=True, help="Username of the owner.")
