@@ -55,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     "SIGN_IN_ADDRESS_MAX_FAILURES": 50,
     "SIGN_IN_FAILURE_WINDOW": 600,
     "SIGN_IN_LOCK_SECONDS": 600,
+    #: Reverse proxies (comma-separated networks) whose ``X-Forwarded-For`` names the client whose
+    #: failed sign-ins are counted; otherwise every client behind a proxy counts as the proxy.
+    "TRUSTED_PROXY_CIDRS": "",
     #: ``text`` or ``json`` (one object per line): the log lines of ``modelshelf serve``.
     "LOG_FORMAT": "text",
 }

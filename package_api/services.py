@@ -9,6 +9,7 @@ also take the ``actor`` who makes the changes: the request contexts pass the req
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 from flask import Flask, current_app
@@ -18,7 +19,7 @@ from package_api.access.members import MemberService
 from package_api.access.policy import Policy, rules
 from package_api.access.project_settings import ProjectSettingsService
 from package_api.access.projects import ProjectService
-from package_api.access.sign_in_throttle import Limits, SignInThrottle
+from package_api.access.sign_in_throttle import Limits, SignInThrottle, client_address, parse_networks
 from package_api.access.tokens import CiTokenService, DeployTokenService, TokenService
 from package_api.access.users import UserService
 from package_api.db import DbSession, db
@@ -110,14 +111,22 @@ def job_service(
 
 
 def sign_in_throttle(
-    session: DbSession | None = None, *, app: Flask | None = None, actor: Actor = COMMAND_LINE
+    session: DbSession | None = None,
+    *,
+    app: Flask | None = None,
+    actor: Actor = COMMAND_LINE,
+    forwarded_for: str | None = None,
 ) -> SignInThrottle:
-    """Failed sign-ins, counted for ``actor``'s address within the ``SIGN_IN_*`` limits."""
+    """Failed sign-ins, counted within the ``SIGN_IN_*`` limits for ``actor``'s address, or, when
+    that is a trusted proxy (``TRUSTED_PROXY_CIDRS``), for the client ``forwarded_for`` names."""
     settings = _app(app).config["MODELSHELF"]
     limits = Limits(
         account_max=int(settings["SIGN_IN_MAX_FAILURES"]),
         address_max=int(settings["SIGN_IN_ADDRESS_MAX_FAILURES"]),
         window=float(settings["SIGN_IN_FAILURE_WINDOW"]),
         lock=float(settings["SIGN_IN_LOCK_SECONDS"]),
+        proxies=parse_networks(str(settings["TRUSTED_PROXY_CIDRS"] or "")),
     )
+    address = client_address(actor.ip_address, forwarded_for, limits.proxies)
+    actor = dataclasses.replace(actor, ip_address=address)
     return SignInThrottle(session if session is not None else db.session, limits, actor=actor)

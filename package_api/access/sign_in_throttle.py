@@ -15,8 +15,9 @@ tell nothing about which names exist.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select
 
@@ -31,19 +32,54 @@ ADDRESS = "address"
 #: Longest key kept (the column's size); longer names are cut, which only merges absurd names.
 MAX_KEY = 255
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 
 @dataclass(frozen=True)
 class Limits:
     """``SIGN_IN_MAX_FAILURES`` (per account), ``SIGN_IN_ADDRESS_MAX_FAILURES`` (per address),
-    ``SIGN_IN_FAILURE_WINDOW`` and ``SIGN_IN_LOCK_SECONDS`` (seconds); a maximum of 0 counts nothing."""
+    ``SIGN_IN_FAILURE_WINDOW`` and ``SIGN_IN_LOCK_SECONDS`` (seconds); a maximum of 0 counts nothing.
+    ``proxies``: ``TRUSTED_PROXY_CIDRS``, the reverse proxies whose ``X-Forwarded-For`` names the client."""
 
     account_max: int = 10
     address_max: int = 50
     window: float = 600.0
     lock: float = 600.0
+    proxies: tuple[Network, ...] = field(default=())
 
     def max_for(self, scope: str) -> int:
         return self.account_max if scope == ACCOUNT else self.address_max
+
+
+def parse_networks(setting: str) -> tuple[Network, ...]:
+    """``"10.0.0.0/8, ::1"`` as networks; raise ``ValueError`` for one that is not."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in setting.split(",") if part.strip())
+
+
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def client_address(peer: str, forwarded_for: str | None, proxies: tuple[Network, ...]) -> str:
+    """The address a sign-in is counted against: the peer, unless it is a trusted proxy; then the
+    right-most address of ``X-Forwarded-For`` that is not one (what the nearest untrusted hop
+    said; the left-most entries are the client's own word and would let it pick its address)."""
+    trusted = _ip(peer)
+    if not proxies or trusted is None or not any(trusted in net for net in proxies):
+        return peer
+    for hop in reversed((forwarded_for or "").split(",")):
+        ip = _ip(hop)
+        if ip is None:
+            return hop.strip() or peer  # not an address: count it as given, never as the proxy
+        if not any(ip in net for net in proxies):
+            return str(ip)
+    return peer
 
 
 def account_key(username: str) -> str:

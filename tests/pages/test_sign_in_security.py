@@ -27,12 +27,13 @@ def alice(app, world):
     return "maintainer"
 
 
-def _sign_in(client, username, password, redirect_to=None, address="10.1.1.1"):
+def _sign_in(client, username, password, redirect_to=None, address="10.1.1.1", forwarded_for=None):
     token = page_csrf(client, "/users/sign_in")
     form = {"username": username, "password": password, "csrf_token": token}
     if redirect_to is not None:
         form["redirect_to"] = redirect_to
-    return client.post("/users/sign_in", data=form, environ_base={"REMOTE_ADDR": address})
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return client.post("/users/sign_in", data=form, headers=headers, environ_base={"REMOTE_ADDR": address})
 
 
 @pytest.fixture
@@ -92,6 +93,19 @@ def test_an_address_guessing_many_names_is_locked(app, client, alice):
     assert _sign_in(client, "guess5", "wrong password").status_code == 429
     assert _sign_in(client, alice, PASSWORD).status_code == 429  # that address, any name
     assert _sign_in(app.test_client(), alice, PASSWORD, address="10.2.2.2").status_code == 302  # others sign in
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(app, client, alice):
+    app.config["MODELSHELF"]["TRUSTED_PROXY_CIDRS"] = "127.0.0.0/8"
+    for n in range(6):
+        _sign_in(client, f"guess{n}", "wrong password", address="127.0.0.1", forwarded_for="203.0.113.5")
+    assert _sign_in(client, alice, PASSWORD, address="127.0.0.1", forwarded_for="203.0.113.5").status_code == 429
+    # Another client through the same proxy is not locked out with it.
+    other = _sign_in(app.test_client(), alice, PASSWORD, address="127.0.0.1", forwarded_for="198.51.100.9")
+    assert other.status_code == 302
+    with app.app_context():
+        [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.event_name == "sign_in_locked")).all()
+        assert (event.target_type, event.target_details) == ("Address", "203.0.113.5")
 
 
 @pytest.mark.parametrize("username", ["maintainer", "nobody", "guest"])  # with a password, unknown, without one

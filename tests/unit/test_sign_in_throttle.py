@@ -3,12 +3,14 @@ the app uses, with a clock the tests move."""
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import json
 
 import pytest
 from sqlalchemy import select
 
-from package_api.access.sign_in_throttle import Limits, SignInThrottle
+from package_api import services
+from package_api.access.sign_in_throttle import Limits, SignInThrottle, client_address
 from package_api.access.users import UserService
 from package_api.audit.models import AuditEvent
 from package_api.db import db
@@ -103,3 +105,31 @@ def test_a_maximum_of_zero_counts_nothing(ctx):
     for second in range(20):
         assert t.failed("victim", now=at(second)) is None
     assert t.retry_after("victim", now=at(21)) is None
+
+
+PROXIES = (ipaddress.ip_network("10.9.0.0/16"), ipaddress.ip_network("::1/128"))
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded_for", "counted"),
+    [
+        ("192.0.2.7", None, "192.0.2.7"),  # no proxy
+        ("192.0.2.7", "203.0.113.5", "192.0.2.7"),  # a client's own header from outside: ignored
+        ("10.9.0.1", "203.0.113.5", "203.0.113.5"),  # through the proxy
+        ("10.9.0.1", "1.1.1.1, 203.0.113.5", "203.0.113.5"),  # what the client claimed is not believed
+        ("10.9.0.1", "203.0.113.5, 10.9.0.2", "203.0.113.5"),  # two proxies
+        ("::ffff:10.9.0.1", "203.0.113.5", "203.0.113.5"),  # a dual-stack listener's IPv4 peer
+        ("10.9.0.1", None, "10.9.0.1"),  # the proxy said nothing: the proxy
+        ("10.9.0.1", "10.9.0.3", "10.9.0.1"),  # only proxies
+    ],
+)
+def test_the_client_behind_a_trusted_proxy_is_the_one_counted(peer, forwarded_for, counted):
+    assert client_address(peer, forwarded_for, PROXIES) == counted
+    assert client_address(peer, forwarded_for, ()) == peer  # no trusted proxies: always the peer
+
+
+def test_the_pages_count_the_forwarded_client_of_a_trusted_proxy(app):
+    app.config["MODELSHELF"]["TRUSTED_PROXY_CIDRS"] = "127.0.0.0/8"
+    with app.test_request_context(headers={"X-Forwarded-For": "203.0.113.5"}, environ_base={"REMOTE_ADDR": "127.0.0.1"}):
+        throttle = services.sign_in_throttle(actor=Actor(ANONYMOUS, "127.0.0.1"), forwarded_for="203.0.113.5")
+        assert throttle.actor.ip_address == "203.0.113.5"

@@ -72,7 +72,7 @@ def new() -> ResponseReturnValue:
 def create() -> ResponseReturnValue:
     username = request.form.get("username", "").strip()
     redirect_to = _local(request.form.get("redirect_to"))
-    throttle = services.sign_in_throttle(actor=actor())
+    throttle = services.sign_in_throttle(actor=actor(), forwarded_for=request.headers.get("X-Forwarded-For"))
     wait = throttle.retry_after(username)
     if wait is not None:  # refused before the password is hashed: a locked account costs nothing
         return _refused(redirect_to, username, wait)

@@ -88,7 +88,7 @@ def update_password() -> ResponseReturnValue:
     user = _user()
     form = request.form
     # The current password is a password check like sign-in's: its failures count against the account.
-    throttle = services.sign_in_throttle(actor=actor())
+    throttle = services.sign_in_throttle(actor=actor(), forwarded_for=request.headers.get("X-Forwarded-For"))
     wait = throttle.retry_after(user.username)
     if wait is not None:
         error = FormError("Too many failed attempts. Try again later.", status=429)
