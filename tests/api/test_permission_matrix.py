@@ -661,6 +661,8 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     "POST /-/user_settings/password": expect(
         ACCOUNT_WRITE, form(current_password="not it", password="a new password", password_confirmation="a new password"), ok=(400,)
     ),
+    # Ends every session of the caller's (the matrix signs them in afresh for each request).
+    "POST /-/user_settings/sign_out_everywhere": expect(ACCOUNT_WRITE, form()),
     # -- operations (by network, not by caller: /-/metrics answers the allowed networks, loopback here)
     "GET /-/health": expect(PUBLIC),
     "GET /-/readiness": expect(PUBLIC),

@@ -170,7 +170,8 @@ def test_sign_out_everywhere_ends_every_session(app, client, alice):
     page = client.get("/-/user_settings/password/edit")
     assert 'data-testid="sign-out-everywhere"' in page.text
     r = client.post("/-/user_settings/sign_out_everywhere", data={"csrf_token": csrf})
-    assert r.status_code == 302 and r.headers["Location"] == "/users/sign_in"
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    assert "Signed out everywhere" in client.get("/").text
     for ended in (client, copy, other):
         assert 'data-testid="current-user"' not in ended.get("/").text
         assert ended.get("/api/v4/user").status_code == 401
@@ -213,6 +214,7 @@ LEGIT = [
     "/acme/private/-/packages#files",
     "/acme/private/-/packages?q=a%2Fb#frag",
     "/api/v4/projects/1/ml/mlflow",
+    "/api/v4/projects/1/ml/mlflow#/experiments/3/runs/0a1b2c",  # mlflow_links.js keeps MLflow's fragment
     "/-/user_settings/password/edit",
 ]
 

@@ -530,24 +530,21 @@ class World:
         self.headers: dict[str, dict[str, str]] = {}  # caller name -> token headers
         self.user_ids: dict[str, int] = {}
         self.developer_token_id = 0  # a personal access token of developer's that no caller uses
-        self._cookies: dict[str | None, tuple[str, str]] = {}
 
     # -- sending ----------------------------------------------------------------------------------
 
     def session_cookie(self, username: str | None) -> tuple[str, str]:
         """A signed session cookie for ``username`` (``None``: an anonymous session) and its CSRF
-        token, made as sign-in would make them (without hashing a password each time)."""
-        if username not in self._cookies:
-            csrf = f"csrf-{username or 'anonymous'}"
-            content: dict[str, Any] = {"csrf_token": csrf}
-            if username is not None:
-                with self.app.app_context():
-                    user = UserService(db.session).get(username)
-                    content.update(user_id=user.id, user_fingerprint=session_fingerprint(user))
-            signer = self.app.session_interface.get_signing_serializer(self.app)  # type: ignore[attr-defined]
-            value = f"{self.app.config['SESSION_COOKIE_NAME']}={signer.dumps(content)}"
-            self._cookies[username] = (value, csrf)
-        return self._cookies[username]
+        token, made as sign-in would make them (without hashing a password each time). Made afresh
+        each time: signing out ends every session of the user (its session generation)."""
+        csrf = f"csrf-{username or 'anonymous'}"
+        content: dict[str, Any] = {"csrf_token": csrf}
+        if username is not None:
+            with self.app.app_context():
+                user = UserService(db.session).get(username)
+                content.update(user_id=user.id, user_fingerprint=session_fingerprint(user))
+        signer = self.app.session_interface.get_signing_serializer(self.app)  # type: ignore[attr-defined]
+        return f"{self.app.config['SESSION_COOKIE_NAME']}={signer.dumps(content)}", csrf
 
     def send(self, who: Who, req: Req, *, page: bool) -> TestResponse:
         headers = dict(req.headers)

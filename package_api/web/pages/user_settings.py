@@ -113,4 +113,4 @@ def sign_out_everywhere() -> ResponseReturnValue:
     user_services().end_sessions(_user())  # audited as user_sessions_ended
     end_session(session)
     flash("Signed out everywhere: every browser signed in as you, this one too, was signed out.", "info")
-    return redirect(url_for("sessions.new"))
+    return redirect(url_for("project_pages.index"))  # as signing out does
