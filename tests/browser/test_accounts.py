@@ -70,13 +70,18 @@ def test_a_user_changes_their_password_on_the_password_page(page, server, page_e
     expect(page.get_by_role("status")).to_contain_text("Password changed.")
     expect(page.get_by_test_id("current-user")).to_contain_text("@alice")  # still signed in
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     page.goto(server.url + "/users/sign_in")
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill(FIRST)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_have_text("Invalid username or password.")
     sign_in(page, server, "alice", SECOND)
+
+    page.goto(server.url + "/-/user_settings/password/edit")
+    page.get_by_test_id("sign-out-everywhere").click()
+    expect(page.get_by_role("status")).to_contain_text("Signed out everywhere")
+    expect(page.get_by_test_id("current-user")).to_have_count(0)
     assert page_errors == []
 
 
