@@ -25,8 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "S3_SECURE": False,
     "S3_PART_SIZE": 16 * 1024 * 1024,
     # Answer downloads with a 302 to a presigned URL (GitLab's direct download), valid this long;
-    # a URL handed out keeps working until then even if the file is deleted, hence minutes.
     # the redirect keeps X-Checksum-SHA256 and ETag. The S3 endpoint must be reachable by clients.
+    # A URL handed out keeps working until it expires even if the file is deleted, hence minutes.
     "S3_REDIRECT_DOWNLOADS": False,
     "S3_REDIRECT_EXPIRY": 300,
     # An upload renews its lease while bytes flow; one silent for this long is given up, and gc may
