@@ -50,13 +50,17 @@ DEFAULTS: dict[str, Any] = {
     "PLUGINS": "all",
     #: Networks that may read ``/-/metrics`` (comma-separated); others get a 404.
     "METRICS_ALLOWED_CIDRS": "127.0.0.0/8,::1",
+    #: Whether anonymous callers may list users and look them up (``GET /users``, ``/users/:id``), as
+    #: on a public GitLab instance; off, they get a 401. Bots of projects a caller cannot see are
+    #: never listed to it either way.
+    "USERS_PUBLIC": False,
     #: Seconds ``/-/readiness`` waits for the S3 store before it answers 503 (a hung store).
     "READINESS_TIMEOUT": 2.0,
     #: ``text`` or ``json`` (one object per line): the log lines of ``modelshelf serve``.
     "LOG_FORMAT": "text",
 }
 
-_BOOLS = {"S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS"}
+_BOOLS = {"S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS", "USERS_PUBLIC"}
 _INTS = {"MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY"}
 _FLOATS = {"UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "READINESS_TIMEOUT"}
 
