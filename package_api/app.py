@@ -8,12 +8,14 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 from werkzeug.routing import BaseConverter, IntegerConverter
 
 from package_api.config import load_settings, stored_secret_key
 from package_api.db import create_tables, db, engine_options
 from package_api.names import MAX_ID
 from package_api.ops import monitoring
+from package_api.private_files import create_private_file, make_private_dirs
 from package_api.storage import build_storage
 from package_api.web import api, body_limits, encoded_slashes, pages
 from package_api.web import errors as surfaces
@@ -76,9 +78,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["filepath"] = FilePathConverter
     app.url_map.converters["int"] = IdConverter
 
-    if settings["DATABASE_URL"].startswith("sqlite:///"):
-        os.makedirs(os.path.dirname(settings["DATABASE_URL"][len("sqlite:///") :]) or ".", exist_ok=True)
-    os.makedirs(settings["DATA_DIR"], exist_ok=True)
+    make_private_dirs(settings["DATA_DIR"])
+    url = make_url(settings["DATABASE_URL"])
+    if url.get_backend_name() == "sqlite":
+        database = url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            make_private_dirs(os.path.dirname(database) or ".")
+            create_private_file(database)
     app.config["SECRET_KEY"] = settings.get("SECRET_KEY") or stored_secret_key(settings["DATA_DIR"])
     # The signed session cookie of the web UI: user id, account fingerprint, CSRF token, flashes.
     app.config["SESSION_COOKIE_NAME"] = "_modelshelf_session"

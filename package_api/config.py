@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "S3_PART_SIZE": 16 * 1024 * 1024,
     # Answer downloads with a 302 to a presigned URL (GitLab's direct download), valid this long;
     # the redirect keeps X-Checksum-SHA256 and ETag. The S3 endpoint must be reachable by clients.
+    # A URL handed out keeps working until it expires even if the file is deleted, hence minutes.
     "S3_REDIRECT_DOWNLOADS": False,
     "S3_REDIRECT_EXPIRY": 300,
     # An upload renews its lease while bytes flow; one silent for this long is given up, and gc may
@@ -58,16 +59,22 @@ DEFAULTS: dict[str, Any] = {
     #: Reverse proxies (comma-separated networks) whose ``X-Forwarded-For`` names the client whose
     #: failed sign-ins are counted; otherwise every client behind a proxy counts as the proxy.
     "TRUSTED_PROXY_CIDRS": "",
+    #: Whether anonymous callers may list users and look them up (``GET /users``, ``/users/:id``), as
+    #: on a public GitLab instance; off, they get a 401. Bots of projects a caller cannot see are
+    #: never listed to it either way.
+    "USERS_PUBLIC": False,
+    #: Seconds ``/-/readiness`` waits for the S3 store before it answers 503 (a hung store).
+    "READINESS_TIMEOUT": 2.0,
     #: ``text`` or ``json`` (one object per line): the log lines of ``modelshelf serve``.
     "LOG_FORMAT": "text",
 }
 
-_BOOLS = {"S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS"}
+_BOOLS = {"S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS", "USERS_PUBLIC"}
 _INTS = {
     "MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY", "SIGN_IN_MAX_FAILURES",
     "SIGN_IN_ADDRESS_MAX_FAILURES",
 }
-_FLOATS = {"UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "SIGN_IN_FAILURE_WINDOW", "SIGN_IN_LOCK_SECONDS"}
+_FLOATS = {"UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "SIGN_IN_FAILURE_WINDOW", "SIGN_IN_LOCK_SECONDS", "READINESS_TIMEOUT"}
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -10,10 +10,10 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as AppSession
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
-from package_api.errors import InvalidInput
+from package_api.errors import DatabaseFull, InvalidInput
 
 
 class Base(DeclarativeBase):
@@ -55,6 +55,29 @@ def refused_value(exc: DataError) -> InvalidInput:
     rollback) for every ``DataError``; services check what they can name better themselves."""
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     return InvalidInput(f"the database refused a value: {reason}")
+
+
+#: PostgreSQL's ``disk_full`` (class 53, insufficient resources): "could not extend file ... No space
+#: left on device", or a full WAL or temporary file.
+POSTGRES_DISK_FULL = "53100"
+#: SQLite's ``SQLITE_FULL``: "database or disk is full" (the disk, or ``PRAGMA max_page_count``).
+SQLITE_FULL = "SQLITE_FULL"
+
+
+def full_database(exc: OperationalError) -> DatabaseFull | None:
+    """The domain error for a write the database refused for lack of space (SQLite's
+    ``SQLITE_FULL``, PostgreSQL's ``disk_full``); ``None`` for any other operational error. The one
+    place that knows how each database says so: the surfaces' error handlers call it (after a
+    rollback) and answer 503, as for a store that is down, instead of a 500."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == POSTGRES_DISK_FULL or getattr(orig, "pgcode", None) == POSTGRES_DISK_FULL:
+        return DatabaseFull()
+    if getattr(orig, "sqlite_errorname", None) == SQLITE_FULL:
+        return DatabaseFull()
+    message = str(orig or exc)
+    if "database or disk is full" in message or "could not extend file" in message:
+        return DatabaseFull()
+    return None
 
 
 def utcnow() -> datetime.datetime:

@@ -14,6 +14,7 @@
      │    └── CredentialsRefused  the request carried a token (or Basic credentials) nobody accepts
      ├── Forbidden           credentials are fine but not enough
      │    └── InvalidCsrfToken   a session-authorised change without the session's CSRF token
+     ├── DatabaseFull        the database has no room left to write (``package_api.db.full_database``)
      └── StorageError        (package_api.storage.errors)
           ├── BlobNotFound
           └── StorageUnavailable
@@ -95,3 +96,11 @@ class Forbidden(ModelshelfError):
 class InvalidCsrfToken(Forbidden):
     def __init__(self) -> None:
         super().__init__("invalid CSRF token")
+
+
+class DatabaseFull(ModelshelfError):
+    """The database could not write for lack of space; nothing of the change was kept, and retrying
+    once the operator has made room will work."""
+
+    def __init__(self) -> None:
+        super().__init__("the database is out of disk space")

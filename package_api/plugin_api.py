@@ -44,10 +44,11 @@ from package_api.access.policy import READ_PACKAGE_REGISTRY, WRITE_PACKAGE_REGIS
 from package_api.access.policy import rules as policy_rules
 from package_api.audit import record as record_audit_event
 from package_api.audit import register_package_noun
-from package_api.db import IDS_NEVER_REUSED, DbModel, DbSession, db, refused_value, utcnow
+from package_api.db import IDS_NEVER_REUSED, DbModel, DbSession, db, full_database, refused_value, utcnow
 from package_api.errors import (
     AlreadyExists,
     CredentialsRefused,
+    DatabaseFull,
     Forbidden,
     InvalidInput,
     InvalidParameter,
@@ -119,6 +120,7 @@ __all__ = [
     "IDS_NEVER_REUSED",
     "utcnow",
     "refused_value",
+    "full_database",
     "Blob",
     "CiJob",
     "Package",
@@ -133,6 +135,7 @@ __all__ = [
     "CredentialsRefused",
     "Forbidden",
     "InvalidInput",
+    "DatabaseFull",
     "InvalidParameter",
     "NotFound",
     "Unauthorized",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from package_api import audit, names
@@ -160,12 +160,16 @@ class UserService:
         username: str | None = None,
         search: str | None = None,
         without_bots: bool = False,
+        bots_of: Select[Any] | None = None,
         page: int = 1,
         per_page: int = 20,
     ) -> Page:
         """A page of users by id: the one named ``username``, or those whose username or name
-        contains ``search``; without project bots if asked."""
+        contains ``search``; without project bots if asked, and with only the bots of the projects
+        ``bots_of`` selects (ids) when given (a bot's name is its token's, its username its project's id)."""
         query = select(User)
+        if bots_of is not None:
+            query = query.where(or_(User.bot_project_id.is_(None), User.bot_project_id.in_(bots_of)))
         if username is not None:
             query = query.where(func.lower(User.username) == username.lower())
         if search:

@@ -48,6 +48,7 @@ def build_storage(settings: Mapping[str, Any]) -> BlobStorage:
             region=settings.get("S3_REGION"),
             secure=bool(settings.get("S3_SECURE")),
             part_size=int(settings.get("S3_PART_SIZE") or 16 * 1024 * 1024),
+            check_timeout=float(settings.get("READINESS_TIMEOUT") or 2),
             redirect_expiry=(
                 datetime.timedelta(seconds=int(settings.get("S3_REDIRECT_EXPIRY") or 300))
                 if settings.get("S3_REDIRECT_DOWNLOADS")

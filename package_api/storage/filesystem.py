@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from package_api.private_files import make_private_dirs
 from package_api.storage.base import CHUNK_SIZE, Readable, Remnant, check_key
 from package_api.storage.errors import BlobNotFound, StorageUnavailable
 
@@ -50,7 +51,7 @@ class FilesystemStorage:
         path = self._path(key)
         directory = os.path.dirname(path)
         try:
-            os.makedirs(directory, exist_ok=True)
+            make_private_dirs(directory)  # 0700; mkstemp makes the file 0600
             fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.path.basename(path)}.", dir=directory)
         except OSError as exc:
             raise StorageUnavailable(f"cannot write to {directory}: {exc.strerror}") from exc
@@ -160,7 +161,7 @@ class FilesystemStorage:
         # Write, rather than ask os.access: root may write anywhere by permissions, yet not to a
         # read-only mount, a full disk or a root that is not a directory.
         try:
-            os.makedirs(self.root, exist_ok=True)
+            make_private_dirs(self.root)
             # Named like an unfinished write, should the file system not do anonymous files.
             with tempfile.TemporaryFile(prefix=f"{_TMP_PREFIX}readiness.", dir=self.root) as probe:
                 probe.write(b"ok")

@@ -68,6 +68,7 @@ class S3Storage:
         secure: bool = False,
         part_size: int = 16 * 1024 * 1024,
         timeout: float = 30.0,
+        check_timeout: float = 2.0,
         redirect_expiry: datetime.timedelta | None = None,
     ) -> None:
         # Few, quick retries: an unreachable store must become a prompt 503, not a minute of backoff.
@@ -84,6 +85,21 @@ class S3Storage:
             region=region,
             secure=secure,
             http_client=http,
+        )
+        # Readiness asks through a client of its own: short timeouts and no retries, so that a hung
+        # store fails the probe within ``check_timeout`` instead of holding it for a minute.
+        self._probe = Minio(
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            region=region,
+            secure=secure,
+            http_client=urllib3.PoolManager(
+                num_pools=1,
+                maxsize=4,
+                timeout=urllib3.Timeout(connect=check_timeout, read=check_timeout),
+                retries=False,
+            ),
         )
         self.bucket = bucket
         self.part_size = max(MIN_PART_SIZE, part_size)
@@ -224,8 +240,16 @@ class S3Storage:
             raise _translate(exc, key) from exc
 
     def check(self) -> None:
-        self._ensure_bucket()
-        self._bucket_ready = False  # a health check must look at the store every time
+        """Ask the store, every time: never the bucket check the data path caches (a store that went
+        down after it must fail the probe at once), within ``check_timeout``. Make the bucket if it is
+        missing. Raise ``StorageUnavailable`` unless the store answers."""
+        try:
+            exists = self._probe.bucket_exists(self.bucket)
+        except _VENDOR_ERRORS as exc:
+            raise _translate(exc) from exc
+        if not exists:
+            self._bucket_ready = False
+            self._ensure_bucket()
 
 
 class _EmptyReader:

@@ -6,16 +6,18 @@ answers in its surface's format without registering anything. A blueprint that a
 (the MLflow API) registers its own handlers, which Flask prefers to these.
 
 A value the database refuses (``sqlalchemy.exc.DataError``: a NUL character in text on PostgreSQL,
-text or a number past its column) came from the client: it is answered as ``InvalidInput``.
+text or a number past its column) came from the client: it is answered as ``InvalidInput``. A write
+the database refused for lack of space (``sqlalchemy.exc.OperationalError``, ``db.full_database``) is
+answered as ``DatabaseFull``, a 503; any other operational error stays a 500.
 """
 from __future__ import annotations
 
 from flask import Flask, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from package_api.db import db, refused_value
+from package_api.db import db, full_database, refused_value
 from package_api.errors import ModelshelfError
 from package_api.web.api import errors as api_errors
 from package_api.web.pages import errors as page_errors
@@ -36,6 +38,14 @@ def register(app: Flask) -> None:
     def _refused(exc: DataError) -> ResponseReturnValue:
         db.session.rollback()
         return _domain(refused_value(exc))
+
+    @app.errorhandler(OperationalError)
+    def _database(exc: OperationalError) -> ResponseReturnValue:
+        full = full_database(exc)
+        if full is None:
+            raise exc  # a 500, logged as any unexpected error
+        db.session.rollback()
+        return _domain(full)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> ResponseReturnValue:

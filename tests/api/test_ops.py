@@ -10,6 +10,7 @@ import json
 import logging
 import logging.config
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import TestResponse
 
 from package_api import create_app
+from package_api.db import db
 from package_api.ops.logs import RequestIdFilter, logging_config
 from package_api.ops.monitoring import address_allowed, parse_networks
-from tests.support.servers import S3_ACCESS_KEY, S3_SECRET_KEY, free_port
+from tests.support.servers import S3_ACCESS_KEY, S3_SECRET_KEY, Relay, free_port
 from tests.support.world import MAX_FILE_SIZE, World, generic_url
 
 GENERIC_RULE = "/api/v4/projects/<project:project_ref>/packages/generic/<package_name>/<package_version>/<filepath:file_path>"
@@ -87,6 +89,36 @@ class TestReadinessWhenTheStoreIsDown:
 
     def test_health_still_answers_ok(self, client: FlaskClient) -> None:
         assert get(client, "/-/health").status_code == 200
+
+
+@pytest.mark.s3
+def test_readiness_asks_the_store_on_every_probe_within_its_timeout(settings: dict[str, object], s3_settings: dict[str, object]) -> None:
+    """A store that stops answering after the first probe (and after uploads, which cache that the
+    bucket exists) fails every later probe, each within ``READINESS_TIMEOUT``; once it answers again,
+    so does readiness."""
+    relay = Relay(str(s3_settings["S3_ENDPOINT"]))
+    app = create_app({**settings, **s3_settings, "STORAGE": "s3", "S3_ENDPOINT": relay.endpoint, "READINESS_TIMEOUT": 0.5})
+    app.config["TESTING"] = True
+    client = app.test_client()
+    try:
+        assert get(client, "/-/readiness").status_code == 200
+        app.extensions["modelshelf.storage"].put("warm", io.BytesIO(b"the data path checked the bucket"))
+
+        relay.hang()
+        for _ in range(3):  # every probe, not once per worker
+            started = time.monotonic()
+            response = get(client, "/-/readiness")
+            assert response.status_code == 503
+            assert response.get_json()["checks"]["storage"] == {"status": "error", "error": "StorageUnavailable"}
+            assert time.monotonic() - started < 3  # the timeout, not the data path's 30 s and retries
+
+        relay.resume()
+        assert get(client, "/-/readiness").status_code == 200
+    finally:
+        relay.close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 class TestReadinessWhenTheDatabaseIsDown:

@@ -156,6 +156,7 @@ class Account:
 
 
 PUBLIC = "public"  # nothing at all (sign-in, static files, health)
+SIGNED_IN = "signed in"  # any caller but an anonymous one (the user lookups, USERS_PUBLIC being off)
 ACCOUNT, ACCOUNT_WRITE = "account", "account:write"
 PERSON_WRITE = "account:write, no bots"
 DEVELOPERS_TOKEN, DEVELOPERS_TOKEN_WRITE = "developer's token", "developer's token:write"
@@ -201,6 +202,8 @@ def expected(action: str, who: Who, project: ProjectSpec | None, *, method: str,
     """The outcome the rules give ``who`` asking ``action`` of ``project`` by ``method``."""
     if action == PUBLIC:
         return ALLOWED
+    if action == SIGNED_IN:
+        return UNAUTHENTICATED if who.kind == "anonymous" else ALLOWED
     if action in ACCOUNT_NEEDS:
         return expected_of_account(ACCOUNT_NEEDS[action], who)
     assert project is not None
@@ -395,8 +398,8 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {P}/audit_events/<int:event_id>": expect(ADMIN_PROJECT),
     # -- users and personal access tokens -----------------------------------------------------------
     "GET /api/v4/user": expect(ACCOUNT),
-    "GET /api/v4/users": expect(PUBLIC),
-    "GET /api/v4/users/<int:user_id>": expect(PUBLIC),
+    "GET /api/v4/users": expect(SIGNED_IN),
+    "GET /api/v4/users/<int:user_id>": expect(SIGNED_IN),
     "POST /api/v4/users": expect(ADMIN_WRITE, body(username=unique("made-user"))),
     "PUT /api/v4/users/<int:user_id>": expect(
         ADMIN_WRITE, lambda c: c.req({"user_id": c.world.user_ids["outsider"]}, json={"name": c.unique("Outsider")})

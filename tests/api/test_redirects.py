@@ -2,11 +2,15 @@
 store (GitLab's direct download), and the redirect keeps ``X-Checksum-SHA256`` and ``ETag``."""
 from __future__ import annotations
 
+import io
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from package_api import create_app
+from package_api.db import db
+from package_api.packages.gc import GarbageCollector
 from tests.support.storage import MIB, payload, sha256
 from tests.support.world import create_model, generic_url
 
@@ -47,6 +51,25 @@ class TestS3:
         assert fetched.content == DATA
         assert fetched.headers["Content-Disposition"] == 'attachment; filename="model.onnx"'
 
+    def test_a_url_handed_out_before_a_delete_works_until_it_expires_or_gc_reclaims_the_bytes(
+        self, app, client, world, url, storage
+    ):
+        # As docs/configuration.md says next to MODELSHELF_S3_REDIRECT_EXPIRY: the signature is the
+        # permission, so deleting the file does not take back a URL already handed out.
+        location = client.get(url, headers=world.headers("guest")).headers["Location"]
+        project = world.projects["private"]
+        listed = client.get(f"/api/v4/projects/{project}/packages?package_name=fraud-detector",
+                            headers=world.headers("maintainer")).get_json()
+        deleted = client.delete(f"/api/v4/projects/{project}/packages/{listed[0]['id']}",
+                                headers=world.headers("maintainer"))
+        assert deleted.status_code == 204
+        assert client.get(url, headers=world.headers("guest")).status_code == 404
+
+        assert requests.get(location, timeout=30).status_code == 200
+        with app.app_context():
+            assert GarbageCollector(db.session, storage).collect().blobs == 1
+        assert requests.get(location, timeout=30).status_code == 404
+
     def test_the_store_answers_a_range_through_the_redirect(self, client, world, url):
         location = client.get(url, headers=world.headers("guest")).headers["Location"]
         ranged = requests.get(location, headers={"Range": "bytes=5242870-5242889"}, timeout=30)
@@ -80,3 +103,17 @@ def test_the_setting_means_nothing_to_the_filesystem_store(client, world, url):
     response = client.get(url, headers=world.headers("guest"))
     assert (response.status_code, response.data) == (200, DATA)
     assert response.headers["X-Checksum-SHA256"] == sha256(DATA)
+
+
+@pytest.mark.s3
+def test_a_presigned_url_lasts_five_minutes_by_default(s3_settings, tmp_path):
+    app = create_app({"DATA_DIR": str(tmp_path), "SECRET_KEY": "test", **s3_settings, "S3_REDIRECT_DOWNLOADS": True})
+    try:
+        storage = app.extensions["modelshelf.storage"]
+        storage.put("probe", io.BytesIO(b"x"))
+        location = storage.download_url("probe", filename="probe")
+        assert parse_qs(urlsplit(location).query)["X-Amz-Expires"] == ["300"]
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

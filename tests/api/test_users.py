@@ -1,4 +1,6 @@
-"""Users through GitLab's users API: admins create them, anyone looks them up."""
+"""Users through GitLab's users API: admins create them, signed-in callers look them up (anonymous
+ones too on a public instance, ``USERS_PUBLIC``), and a project's bots are known only to those who
+can see the project."""
 from __future__ import annotations
 
 import json
@@ -69,8 +71,8 @@ def test_invalid_users_are_refused(client, world, body, status, answer):
 
 
 def test_look_up_a_user_by_username(client, world):
-    found = client.get("/api/v4/users?username=developer")
-    nobody = client.get("/api/v4/users?username=nobody")
+    found = client.get("/api/v4/users?username=developer", headers=world.headers("outsider"))
+    nobody = client.get("/api/v4/users?username=nobody", headers=world.headers("outsider"))
 
     assert found.status_code == 200
     assert [(u["username"], u["state"]) for u in found.json] == [("developer", "active")]
@@ -104,12 +106,12 @@ def test_get_a_user(app, client, world):
     with app.app_context():
         root_id = UserService(db.session).get("root").id
 
-    public = client.get(f"/api/v4/users/{root_id}")
+    public = client.get(f"/api/v4/users/{root_id}", headers=world.headers("outsider"))
     as_admin = client.get(f"/api/v4/users/{root_id}", headers=world.headers("root"))
 
     assert public.status_code == 200 and public.json["username"] == "root" and "is_admin" not in public.json
     assert as_admin.json["is_admin"] is True
-    assert client.get("/api/v4/users/9999").json == {"message": "404 User Not Found"}
+    assert client.get("/api/v4/users/9999", headers=world.headers("outsider")).json == {"message": "404 User Not Found"}
 
 
 # -- changing a user (PUT /users/:id, GitLab's "Modify a user") ---------------------------------------
@@ -212,7 +214,7 @@ def test_invalid_changes_are_refused_whole(app, client, world, body, answer):
     r = client.put(f"/api/v4/users/{target}", json=body, headers=world.headers("root"))
 
     assert (r.status_code, r.json) == (400, answer)
-    assert client.get(f"/api/v4/users/{target}").json["name"] == "developer"
+    assert client.get(f"/api/v4/users/{target}", headers=world.headers("developer")).json["name"] == "developer"
     assert _events(app, "developer") == []
 
 
@@ -236,3 +238,63 @@ def test_changing_an_unknown_user_is_a_404(client, world):
     r = client.put("/api/v4/users/9999", json={"name": "Nobody"}, headers=world.headers("root"))
 
     assert (r.status_code, r.json) == (404, {"message": "404 User Not Found"})
+
+
+# -- who may look users up ---------------------------------------------------------------------------
+
+
+def _bot(client, world, visibility, name):
+    return client.post(f"/api/v4/projects/{world.projects[visibility]}/access_tokens",
+                       json={"name": name, "scopes": ["api"]}, headers=world.headers("owner")).json["user_id"]
+
+
+def test_anonymous_callers_cannot_list_or_look_up_users_by_default(app, client, world):
+    developer = _user_id(app, "developer")
+    assert client.get("/api/v4/users").status_code == 401
+    assert client.get("/api/v4/users?username=developer").status_code == 401
+    assert client.get(f"/api/v4/users/{developer}").json == {"message": "401 Unauthorized"}
+    assert client.get("/api/v4/users/9999").status_code == 401  # the same whether the user exists
+
+
+def test_bots_of_projects_the_caller_cannot_see_are_unknown_to_it(app, client, world):
+    secret = _bot(client, world, "private", "deploy-to-prod-eu")
+    shown = _bot(client, world, "public", "public-publisher")
+    private_id = world.projects["private"]
+
+    def listed(who, query="per_page=100"):
+        answer = client.get(f"/api/v4/users?{query}", headers=world.headers(who))
+        assert answer.status_code == 200
+        return answer
+
+    for outsider_query in ("per_page=100", "search=bot", "search=deploy-to-prod", f"search=project_{private_id}_bot"):
+        answer = listed("outsider", outsider_query)
+        assert secret not in {u["id"] for u in answer.json}
+        assert "deploy-to-prod-eu" not in answer.get_data(as_text=True)
+        assert f"project_{private_id}_bot" not in answer.get_data(as_text=True)
+    assert listed("outsider", "per_page=100").headers["X-Total"] == str(len(listed("outsider").json))
+    assert shown in {u["id"] for u in listed("outsider").json}  # a public project's bot is public
+    assert client.get(f"/api/v4/users/{secret}", headers=world.headers("outsider")).json == {"message": "404 User Not Found"}
+    assert client.get(f"/api/v4/users/{shown}", headers=world.headers("outsider")).json["bot"] is True
+
+    # members of the project and administrators see its bot
+    for who in ("guest", "root"):
+        assert secret in {u["id"] for u in listed(who).json}
+        found = client.get(f"/api/v4/users/{secret}", headers=world.headers(who)).json
+        assert (found["name"], found["bot"]) == ("deploy-to-prod-eu", True)
+
+
+class TestAPublicInstance:
+    @pytest.fixture
+    def settings(self, settings):
+        return {**settings, "USERS_PUBLIC": True}
+
+    def test_anonymous_callers_look_users_up_but_not_private_projects_bots(self, app, client, world):
+        secret = _bot(client, world, "private", "deploy-to-prod-eu")
+        developer = _user_id(app, "developer")
+        everyone = client.get("/api/v4/users?per_page=100")
+        assert everyone.status_code == 200
+        assert "developer" in {u["username"] for u in everyone.json}
+        assert secret not in {u["id"] for u in everyone.json}
+        assert "deploy-to-prod-eu" not in everyone.get_data(as_text=True)
+        assert client.get(f"/api/v4/users/{developer}").json["username"] == "developer"
+        assert client.get(f"/api/v4/users/{secret}").status_code == 404

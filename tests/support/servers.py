@@ -221,3 +221,70 @@ def start_server(data_dir: Path, settings: Mapping[str, object] | None = None, *
         raise
     return Server(process=process, url=f"http://127.0.0.1:{port}", data_dir=data_dir, env=env)
 
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 to ``target`` (``host:port``) that can hang: after ``hang()`` it
+    keeps every connection, old and new, open and forwards nothing, as a store that stopped
+    answering; ``resume()`` forwards again (new connections). Threads of the test process; ``close()``
+    stops it."""
+
+    def __init__(self, target: str) -> None:
+        import threading
+
+        host, port = target.rsplit(":", 1)
+        self.target = (host, int(port))
+        self.hung = threading.Event()
+        self.closed = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.endpoint = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def hang(self) -> None:
+        self.hung.set()
+
+    def resume(self) -> None:
+        self.hung.clear()
+
+    def close(self) -> None:
+        self.closed.set()
+        for sock in self.sockets:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self.closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.sockets.append(client)
+            if self.hung.is_set():
+                continue  # accepted, never answered
+            upstream = socket.create_connection(self.target)
+            self.sockets.append(upstream)
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while not self.closed.is_set():
+                data = source.recv(65536)
+                if not data:
+                    break
+                while self.hung.is_set() and not self.closed.is_set():
+                    time.sleep(0.05)  # hold the bytes: the peer waits for an answer
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass

@@ -91,10 +91,8 @@ def authorized_project(ref: str, action: object, *, package: tuple[str, str] | N
     """The project ``ref`` names, if the caller may do ``action`` there (to the package ``package``
     names, a name and version, when given); raise otherwise."""
     caller, judge = principal(), policy()
-    if caller.is_anonymous and judge.changes(action, reading=_reading()):
-        # Before the lookup, as GitLab's ``authenticate_non_get!``: a 401 whether or not the project
-        # exists, so anonymous writes cannot probe for private projects.
-        raise Unauthorized("authentication required")
+    if judge.changes(action, reading=_reading()):
+        authenticate_non_get()
     project = project_services().get(ref)
     judge.authorize(caller, project, action, package=package, reading=_reading())
     return project
@@ -105,12 +103,20 @@ def visible_project(ref: str) -> Project:
     judged by ``authorize_package``. Anonymous changes get a 401 first (GitLab's
     ``authenticate_non_get!``)."""
     caller = principal()
-    if caller.is_anonymous and not _reading():
-        raise Unauthorized("authentication required")
+    if not _reading():
+        authenticate_non_get()
     project = project_services().get(ref)
     if not policy().can_see(caller, project):
         raise NotFound("Project")
     return project
+
+
+def authenticate_non_get() -> None:
+    """Raise ``Unauthorized`` for an anonymous caller. Called by every route that changes something
+    in a project before it looks the project up, as GitLab's ``authenticate_non_get!``: a 401 whether
+    or not the project exists, so anonymous writes cannot probe for private projects."""
+    if principal().is_anonymous:
+        raise Unauthorized("authentication required")
 
 
 def authorize_package(project: Project, package: Package, action: object) -> Package:

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from package_api.errors import (
     AlreadyExists,
+    DatabaseFull,
     Forbidden,
     InvalidInput,
     InvalidParameter,
@@ -45,6 +46,9 @@ def error_response(exc: ModelshelfError) -> tuple[Response, int]:
     if isinstance(exc, StorageUnavailable):
         log.warning("storage unavailable: %s", exc)
         return _json(503, message=f"503 Service Unavailable - storage: {exc}")
+    if isinstance(exc, DatabaseFull):
+        log.error("database full: %s", exc)
+        return _json(503, message=f"503 Service Unavailable - database: {exc}")
     if isinstance(exc, BlobNotFound):
         # A file row without its bytes is lost data, not a client mistake: say so.
         log.error("stored bytes are missing: %s", exc)

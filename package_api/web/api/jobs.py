@@ -23,6 +23,7 @@ from package_api.access.policy import Action
 from package_api.errors import InvalidParameter
 from package_api.web.api import entities, pagination
 from package_api.web.api.context import (
+    authenticate_non_get,
     authorized_project,
     base_url,
     ci_token_services,
@@ -57,7 +58,9 @@ def register_job(project_ref: str) -> tuple[Response, int]:
 
 def _finishing(project_ref: str, job_id: int) -> Project:
     """The project, if the caller may finish its job ``job_id`` (``Policy.authorize_job_finish``:
-    the job's own token, the project's CI token, or a Maintainer). Raise otherwise."""
+    the job's own token, the project's CI token, or a Maintainer). Raise otherwise: anonymous
+    callers before the project is looked up, so that a hidden project answers as a missing one."""
+    authenticate_non_get()
     caller = principal()
     project = project_services().get(project_ref)
     policy().authorize_job_finish(caller, project, job_id)

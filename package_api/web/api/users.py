@@ -1,5 +1,8 @@
-"""Users (``lib/api/users.rb``): admins create and change them (name, admin flag, password); anyone
-may look them up (public information).
+"""Users (``lib/api/users.rb``): admins create and change them (name, admin flag, password); signed-in
+callers may look them up, and anonymous ones only where ``USERS_PUBLIC`` says the instance is public
+(GitLab asks for authentication when the Public visibility level is restricted). The bot behind a
+project access token is listed and found only by callers who can see its project: its name is the
+token's and its username names the project (GitLab's fix of gitlab-org/gitlab#340803).
 
 Account endpoints (users, personal access tokens) answer only credentials that speak for a person:
 a personal access token, a project access token (its bot) or the browser session. Tokens confined
@@ -8,9 +11,10 @@ act for a user: a job must not mint its user lasting credentials.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from package_api import services
+from package_api.access.models import Project, User
 from package_api.errors import Forbidden, NotFound, Unauthorized
 from package_api.identity import Principal, PrincipalKind
 from package_api.web.api import access_entities, pagination, params
@@ -56,28 +60,52 @@ def create_user() -> tuple[Response, int]:
     return jsonify(access_entities.user_public(user, base_url(), admin_view=True)), 201
 
 
+def lookup_caller() -> Principal:
+    """The caller, if it may look users up: anyone signed in, and anonymous callers when the
+    instance is public (``USERS_PUBLIC``); raise ``Unauthorized`` otherwise."""
+    caller = principal()
+    if caller.is_anonymous and not current_app.config["MODELSHELF"]["USERS_PUBLIC"]:
+        raise Unauthorized("authentication required")
+    return caller
+
+
 @bp.get("/users")
 def list_users() -> Response:
+    caller = lookup_caller()
     values = params.request_params()
     number, per_page = pagination.page_args(request.args)
     page = services.user_service().page(
         username=params.text(values, "username"),
         search=params.text(values, "search"),
         without_bots=bool(params.flag(values, "without_project_bots")),
+        bots_of=None if caller.is_admin else services.policy().visible_query(caller).with_only_columns(Project.id),
         page=number,
         per_page=per_page,
     )
-    admin_view = principal().is_admin
+    admin_view = caller.is_admin
     items = [access_entities.user_public(user, base_url(), admin_view=admin_view) for user in page.items]
     return pagination.paginated(items, page, base_url())
 
 
 @bp.get("/users/<int:user_id>")
 def get_user(user_id: int) -> Response:
+    caller = lookup_caller()
     user = services.user_service().find_by_id(user_id)
-    if user is None:
+    if user is None or not _may_see(caller, user):
         raise NotFound("User")
-    return jsonify(access_entities.user_public(user, base_url(), admin_view=principal().is_admin))
+    return jsonify(access_entities.user_public(user, base_url(), admin_view=caller.is_admin))
+
+
+def _may_see(caller: Principal, user: User) -> bool:
+    """Whether ``caller`` may know of ``user``: anyone's account, but a project bot only where the
+    caller can see its project."""
+    if user.bot_project_id is None or caller.is_admin:
+        return True
+    try:
+        project = services.project_service().get(user.bot_project_id)
+    except NotFound:
+        return False
+    return services.policy().can_see(caller, project)
 
 
 @bp.put("/users/<int:user_id>")

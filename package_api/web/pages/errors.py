@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from package_api.errors import (
     AlreadyExists,
+    DatabaseFull,
     Forbidden,
     InvalidCsrfToken,
     InvalidInput,
@@ -58,6 +59,9 @@ def error_page(exc: ModelshelfError) -> ResponseReturnValue:
     if isinstance(exc, StorageUnavailable):
         log.warning("storage unavailable: %s", exc)
         return _page(503, "Storage unavailable", "The file store does not answer. Try again shortly.")
+    if isinstance(exc, DatabaseFull):
+        log.error("database full: %s", exc)
+        return _page(503, "Database full", "The database is out of disk space, so nothing was saved. Try again later.")
     if isinstance(exc, BlobNotFound):
         log.error("stored bytes are missing: %s", exc)
         return _page(500, "File missing", "The stored file is missing.")

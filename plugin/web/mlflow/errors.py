@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from package_api.plugin_api import (
     AlreadyExists,
     BlobNotFound,
     CredentialsRefused,
+    DatabaseFull,
     Forbidden,
     InvalidInput,
     ModelshelfError,
@@ -23,6 +24,7 @@ from package_api.plugin_api import (
     StorageUnavailable,
     Unauthorized,
     db,
+    full_database,
     refused_value,
 )
 from plugin.tracking.errors import Unsupported
@@ -94,6 +96,9 @@ def error_response(exc: ModelshelfError) -> Response:
     if isinstance(exc, StorageUnavailable):
         log.warning("storage unavailable: %s", exc)
         return error(TEMPORARILY_UNAVAILABLE, f"Storage is unavailable: {exc}", STORAGE_DOWN_STATUS)
+    if isinstance(exc, DatabaseFull):
+        log.error("database full: %s", exc)
+        return error(TEMPORARILY_UNAVAILABLE, f"The server's database is full, nothing was saved: {exc}", STORAGE_DOWN_STATUS)
     if isinstance(exc, BlobNotFound):
         log.error("stored bytes are missing: %s", exc)
         return error(LOST_BYTES_CODE, "The stored bytes of this artifact are missing.", LOST_BYTES_STATUS)
@@ -113,8 +118,19 @@ def data_error_response(exc: DataError) -> Response:
     return error_response(refused_value(exc))
 
 
+def operational_error_response(exc: OperationalError) -> Response:
+    """A database out of space (``package_api.db.full_database``) is a 503 the client retries;
+    anything else stays a 500."""
+    full = full_database(exc)
+    if full is None:
+        raise exc
+    db.session.rollback()
+    return error_response(full)
+
+
 def register(bp: Blueprint) -> None:
     """Answer every error raised under ``bp`` (and its nested blueprints) in MLflow's shape."""
     bp.register_error_handler(ModelshelfError, error_response)
     bp.register_error_handler(DataError, data_error_response)
+    bp.register_error_handler(OperationalError, operational_error_response)
     bp.register_error_handler(HTTPException, http_error_response)
