@@ -135,9 +135,15 @@ def test_hostile_inputs_are_answered_quickly_and_bounded(app: Flask, client: Fla
 
     failures, timings = [], []
     for label, call in cases:
-        started = time.perf_counter()
-        response = call()
-        elapsed = time.perf_counter() - started
+        # A request that makes the server work without bound is slow every time; one slowed by a
+        # busy machine is not: over the limit, it is tried twice more and judged by its fastest.
+        elapsed = LIMIT + 1
+        for _attempt in range(3):
+            started = time.perf_counter()
+            response = call()
+            elapsed = min(elapsed, time.perf_counter() - started)
+            if elapsed <= LIMIT:
+                break
         size = len(response.data)
         timings.append((elapsed, label, response.status_code, size))
         if response.status_code >= 500 or elapsed > LIMIT or size > 2_000_000:
