@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import request
 
@@ -15,6 +16,16 @@ class ListingQuery:
     sort: str
     page: int
     per_page: int
+
+    def listed(self) -> dict[str, Any]:
+        """The arguments of a service's ``list``/``page``: ``search`` (``None`` when empty), order,
+        direction and page."""
+        return {"search": self.search or None, "order_by": self.order_by, "sort": self.sort,
+                "page": self.page, "per_page": self.per_page}
+
+    def shown(self) -> dict[str, str]:
+        """What the list's template shows of the query: the search field and the sort menu."""
+        return {"search": self.search, "order_by": self.order_by, "sort": self.sort}
 
 
 def listing_query(default_order: str) -> ListingQuery:

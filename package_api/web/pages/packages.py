@@ -45,9 +45,7 @@ def index(namespace: str, project: str) -> ResponseReturnValue:
         "package_pages/index.html",
         project=found,
         page=page,
-        search=query.search,
-        order_by=query.order_by,
-        sort=query.sort,
+        **query.shown(),
         orders=PACKAGE_ORDERS,
         base_url=base_url(),
     )

@@ -49,19 +49,13 @@ def experiments(namespace: str, project: str) -> ResponseReturnValue:
     query = listing_query("created_at")
     page = experiment_services().page(
         found,
-        search=query.search or None,
-        order_by=query.order_by,
-        sort=query.sort,
-        page=query.page,
-        per_page=query.per_page,
+        **query.listed(),
     )
     return render_template(
         "model_registry/experiments.html",
         project=found,
         page=page,
-        search=query.search,
-        order_by=query.order_by,
-        sort=query.sort,
+        **query.shown(),
         orders=EXPERIMENT_ORDERS,
         can_write=can(found, ModelAction.WRITE_MODEL),
         deletable=deletable,

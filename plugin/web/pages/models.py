@@ -31,19 +31,13 @@ def index(namespace: str, project: str) -> ResponseReturnValue:
     query = listing_query("created_at")
     page = model_services().list(
         found,
-        search=query.search or None,
-        order_by=query.order_by,
-        sort=query.sort,
-        page=query.page,
-        per_page=query.per_page,
+        **query.listed(),
     )
     return render_template(
         "model_registry/index.html",
         project=found,
         page=page,
-        search=query.search,
-        order_by=query.order_by,
-        sort=query.sort,
+        **query.shown(),
         orders=MODEL_ORDERS,
         can_write=can(found, ModelAction.WRITE_MODEL),
         tracking_uri=mlflow_tracking_uri(found.id),
@@ -88,11 +82,7 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
     if tab == "versions":
         versions = version_services().list(
             summary.model,
-            search=query.search or None,
-            order_by=query.order_by,
-            sort=query.sort,
-            page=query.page,
-            per_page=query.per_page,
+            **query.listed(),
         )
     return render_template(
         "model_registry/model.html",
@@ -104,9 +94,7 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
         versions=versions,
         runs=runs,
         run_versions=run_versions,
-        search=query.search,
-        order_by=query.order_by,
-        sort=query.sort,
+        **query.shown(),
         orders=VERSION_ORDERS,
         can_write=can(found, ModelAction.WRITE_MODEL),
     )
