@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     # A URL handed out keeps working until it expires even if the file is deleted, hence minutes.
     "S3_REDIRECT_DOWNLOADS": False,
     "S3_REDIRECT_EXPIRY": 300,
+    # The store as clients reach it (``https://s3.example.com``, scheme and host[:port]), when it is
+    # not S3_ENDPOINT (a cluster-internal MinIO): presigned URLs are signed for this host. Unset:
+    # S3_ENDPOINT, which clients must then reach under the same name.
+    "S3_PUBLIC_URL": None,
     # An upload renews its lease while bytes flow; one silent for this long is given up, and gc may
     # reclaim what it stored (a crashed server's uploads are reclaimed after this long).
     "UPLOAD_LEASE_SECONDS": 600,

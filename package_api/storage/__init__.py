@@ -49,6 +49,7 @@ def build_storage(settings: Mapping[str, Any]) -> BlobStorage:
             secure=bool(settings.get("S3_SECURE")),
             part_size=int(settings.get("S3_PART_SIZE") or 16 * 1024 * 1024),
             check_timeout=float(settings.get("READINESS_TIMEOUT") or 2),
+            public_url=settings.get("S3_PUBLIC_URL") or None,
             redirect_expiry=(
                 datetime.timedelta(seconds=int(settings.get("S3_REDIRECT_EXPIRY") or 300))
                 if settings.get("S3_REDIRECT_DOWNLOADS")

@@ -13,6 +13,7 @@ import io
 import queue
 import threading
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
@@ -56,6 +57,20 @@ class _ObjectReader:
         self._response.release_conn()
 
 
+def _public_client(public_url: str, access_key: str | None, secret_key: str | None, region: str | None) -> Minio:
+    """A client that only signs URLs, for the store's public address (``S3_PUBLIC_URL``): a signature
+    covers the host, so a URL for clients must be signed for the name they reach the store by. It
+    never connects: the region is the configured one (S3's default when unset), because asking the
+    store for it would go to an address this server may not reach."""
+    parts = urlsplit(public_url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path.strip("/") or parts.query:
+        raise ValueError(f"MODELSHELF_S3_PUBLIC_URL must be http(s)://host[:port], not {public_url!r}")
+    return Minio(
+        parts.netloc, access_key=access_key, secret_key=secret_key, region=region or "us-east-1",
+        secure=parts.scheme == "https",
+    )
+
+
 class S3Storage:
     def __init__(
         self,
@@ -70,6 +85,7 @@ class S3Storage:
         timeout: float = 30.0,
         check_timeout: float = 2.0,
         redirect_expiry: datetime.timedelta | None = None,
+        public_url: str | None = None,
     ) -> None:
         # Few, quick retries: an unreachable store must become a prompt 503, not a minute of backoff.
         http = urllib3.PoolManager(
@@ -101,6 +117,7 @@ class S3Storage:
                 retries=False,
             ),
         )
+        self._presigner = self.client if public_url is None else _public_client(public_url, access_key, secret_key, region)
         self.bucket = bucket
         self.part_size = max(MIN_PART_SIZE, part_size)
         #: Set: downloads are answered with a presigned URL valid this long (``download_url``).
@@ -233,7 +250,7 @@ class S3Storage:
             "response-content-type": "application/octet-stream",
         }
         try:
-            return self.client.presigned_get_object(
+            return self._presigner.presigned_get_object(
                 self.bucket, check_key(key), expires=self.redirect_expiry, response_headers=headers
             )
         except _VENDOR_ERRORS as exc:

@@ -117,3 +117,34 @@ def test_a_presigned_url_lasts_five_minutes_by_default(s3_settings, tmp_path):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.mark.s3
+def test_presigned_urls_name_the_public_address_of_the_store_when_it_has_one(s3_settings, tmp_path):
+    # A cluster-internal store (here 127.0.0.1:port) that clients reach under another name (here
+    # localhost:port): the URL is signed for the name clients use, and works there.
+    internal = s3_settings["S3_ENDPOINT"]
+    public = "localhost:" + internal.rsplit(":", 1)[1]
+    settings = {**s3_settings, "S3_REDIRECT_DOWNLOADS": True, "S3_PUBLIC_URL": f"http://{public}"}
+    app = create_app({"DATA_DIR": str(tmp_path), "SECRET_KEY": "test", **settings})
+    try:
+        storage = app.extensions["modelshelf.storage"]
+        storage.put("probe", io.BytesIO(b"public bytes"))
+        location = storage.download_url("probe", filename="probe.bin")
+        assert urlsplit(location).netloc == public
+        fetched = requests.get(location, timeout=30)
+        assert (fetched.status_code, fetched.content) == (200, b"public bytes")
+        # Signed for the public name, the URL is no good under the internal one: the host is signed.
+        assert requests.get(location.replace(public, internal, 1), timeout=30).status_code == 403
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.mark.parametrize("public_url", ["s3.example.com", "ftp://s3.example.com", "https://s3.example.com/bucket"])
+def test_a_public_url_that_is_not_scheme_and_host_is_refused_at_start(public_url, tmp_path):
+    from package_api.storage.s3 import S3Storage
+
+    with pytest.raises(ValueError, match="S3_PUBLIC_URL must be"):
+        S3Storage("127.0.0.1:9", "b", "k", "s", public_url=public_url)
