@@ -7,12 +7,14 @@ at the speed of the store), each with its CRC-32; and ``SHA256SUMS`` at the top,
 computed when it was uploaded. Zip64 is used for entries that need it.
 
 The bytes depend only on the files (names, contents, upload times), so the ETag is strong and
-computed before streaming, from what the database says.
+computed before streaming, from what the database says; so is the length (``Archive.size``): every
+header's size follows from the names and file sizes, which the database knows.
 """
 from __future__ import annotations
 
 import datetime
 import hashlib
+import struct
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -27,6 +29,18 @@ from package_api.storage import BlobStorage, StorageError
 MANIFEST = "SHA256SUMS"
 #: Bumped whenever the layout changes, so that ETags of old layouts stop matching.
 LAYOUT = f"zip-1/py{sys.version_info[0]}.{sys.version_info[1]}"
+#: Bytes of the records ``zipfile`` writes, fixed by the zip format (APPNOTE 4.3): a local file
+#: header and a central directory header (without name and extra field), the Zip64 extra field of a
+#: local header (sizes), a data descriptor (signature, CRC, sizes; 64-bit sizes after a Zip64
+#: header), the end record, and the Zip64 end record and its locator.
+_LOCAL_HEADER = 30
+_CENTRAL_HEADER = 46
+_ZIP64_LOCAL_EXTRA = struct.calcsize("<HHQQ")
+_DESCRIPTOR = struct.calcsize("<LLLL")
+_DESCRIPTOR_64 = struct.calcsize("<LLQQ")
+_END_RECORD = 22
+_END_RECORD_64 = 56
+_END_LOCATOR_64 = 20
 #: Zip cannot say 1979 or earlier.
 EARLIEST = datetime.datetime(1980, 1, 1)
 
@@ -77,6 +91,30 @@ class Archive:
     @property
     def manifest(self) -> bytes:
         return "".join(f"{e.sha256}  {self.root}/{e.path}\n" for e in self.entries).encode()
+
+    @property
+    def size(self) -> int:
+        """The archive's length in bytes, before it is made (``Content-Length``): what ``_zip``
+        writes, header by header, as ``zipfile`` lays out an archive on an unseekable file (a data
+        descriptor after each entry) with its Zip64 rules read from the module, so the two cannot
+        drift apart silently (tests/unit/test_archives.py compares them, Zip64 cases included)."""
+        names = [MANIFEST, *(f"{self.root}/{e.path}" for e in self.entries)]
+        sizes = [len(self.manifest), *(e.size for e in self.entries)]
+        limit = zipfile.ZIP64_LIMIT
+        offset = 0
+        central = 0
+        for name, size in zip(names, sizes, strict=True):
+            encoded = len(name.encode("utf-8"))
+            local_zip64 = size * 1.05 > limit  # zipfile decides before the bytes come, with a margin
+            header_offset = offset
+            offset += _LOCAL_HEADER + encoded + (_ZIP64_LOCAL_EXTRA if local_zip64 else 0) + size
+            offset += _DESCRIPTOR_64 if local_zip64 else _DESCRIPTOR
+            central_extra = (2 if size > limit else 0) + (1 if header_offset > limit else 0)
+            central += _CENTRAL_HEADER + encoded + (4 + 8 * central_extra if central_extra else 0)
+        end = _END_RECORD
+        if len(names) > zipfile.ZIP_FILECOUNT_LIMIT or offset > limit or central > limit:
+            end += _END_RECORD_64 + _END_LOCATOR_64
+        return offset + central + end
 
     @property
     def etag(self) -> str:

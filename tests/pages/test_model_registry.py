@@ -3,7 +3,9 @@ change what, and the links from the rest of the pages."""
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+import zipfile
 
 import pytest
 
@@ -328,6 +330,27 @@ def test_version_page_lists_files_by_folder_with_sha256_and_download(app, client
     # A guest may look, not change.
     assert "data-upload-zone" not in r.text and "data-artifact-select" not in r.text
     assert 'data-testid="version-actions"' not in r.text
+
+
+def test_version_page_downloads_all_files_as_one_zip_with_the_session(app, client, world):
+    _upload(client, world, path="model.onnx", data=b"w" * 2048)
+    _upload(client, world, path="config/settings.json", data=b"{}")
+    url, _ = _version_url(client, world, "private", "fraud-detector", "1.4.0")
+    signed_in(app, client, "guest")
+    [href] = re.findall(r'<a class="btn" data-testid="download-all" download\s+href="([^"]+)"', client.get(url).text)
+    project = world.projects["private"]
+    model = _model(client, world, "private", "fraud-detector")
+    assert href == f"/api/v4/projects/{project}/ml/models/{model['id']}/versions/1.4.0/archive"
+    zipped = client.get(href)  # the browser's session is enough for a GET
+    assert zipped.status_code == 200 and zipped.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(zipped.data)) as archive:
+        assert sorted(archive.namelist()) == ["SHA256SUMS", "fraud-detector-1.4.0/config/settings.json",
+                                              "fraud-detector-1.4.0/model.onnx"]
+    # A version without files offers nothing to download.
+    client.post(f"/api/v4/projects/{project}/ml/models/{model['id']}/versions", json={"version": "2.0.0"},
+                headers=world.headers("developer"))
+    empty_url, _ = _version_url(client, world, "private", "fraud-detector", "2.0.0")
+    assert 'data-testid="download-all"' not in client.get(empty_url).text
 
 
 def test_version_page_offers_uploads_and_deletes_to_writers(app, client, world):

@@ -57,7 +57,7 @@ def test_a_package_downloads_as_a_zip_whose_entries_check_against_sha256sums(cli
     assert response.is_streamed
     assert response.headers["Content-Type"] == "application/zip"
     assert response.headers["Content-Disposition"] == 'attachment; filename="fraud-detector-1.4.0.zip"'
-    assert "Content-Length" not in response.headers
+    assert response.headers["Content-Length"] == str(len(response.data))  # known before the zip is made
     names, contents = unpack(response.data)
     root = "fraud-detector-1.4.0"
     assert names == ["SHA256SUMS", *(f"{root}/{p}" for p in sorted(files))]
@@ -105,8 +105,10 @@ def test_an_empty_package_is_a_zip_with_an_empty_manifest(client, world, project
     model = created.get_json()
     assert client.post(f"/api/v4/projects/{project}/ml/models/{model['id']}/versions", json={"version": "1.0.0"},
                        headers=world.headers("reporter")).status_code == 201
-    names, contents = unpack(client.get(archive_url(project, "empty", "1.0.0"), headers=world.headers("guest")).data)
+    response = client.get(archive_url(project, "empty", "1.0.0"), headers=world.headers("guest"))
+    names, contents = unpack(response.data)
     assert (names, contents["SHA256SUMS"]) == (["SHA256SUMS"], b"")
+    assert response.headers["Content-Length"] == str(len(response.data))
 
 
 def test_an_archive_needs_read_access_and_a_package(client, world, project):
@@ -123,6 +125,7 @@ def test_a_stored_file_of_the_wrong_length_breaks_the_download_instead_of_lying(
 
     response = client.get(archive_url(project), headers=world.headers("guest"))
     assert response.status_code == 200  # the headers went before the bytes were read...
+    assert int(response.headers["Content-Length"]) > 10_000  # ...announcing the whole length...
     with pytest.raises(StorageError):
         response.get_data()  # ...so the stream ends early, without the zip's central directory
 

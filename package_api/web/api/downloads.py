@@ -66,8 +66,9 @@ def file_response(service: PackageService, package_file: PackageFile) -> Respons
 
 
 def archive_response(service: PackageService, archive: Archive) -> Response:
-    """Answer GET/HEAD for a package archive: 200 streaming a zip (no length: it is made as it
-    goes), or 304. The ETag is strong: the same files give the same bytes."""
+    """Answer GET/HEAD for a package archive: 200 streaming a zip made as it goes, its length known
+    up front (so clients show progress and see a cut download as one), or 304. The ETag is strong:
+    the same files give the same bytes."""
     etag = archive.etag
     headers = {
         "Content-Type": "application/zip",
@@ -76,6 +77,7 @@ def archive_response(service: PackageService, archive: Archive) -> Response:
     }
     if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)
+    headers["Content-Length"] = str(archive.size)
     if request.method == "HEAD":
         return Response(status=200, headers=headers)
     if archive.entries:
