@@ -19,7 +19,7 @@ from package_api.access.tokens import TokenService
 from package_api.access.users import UserService
 from package_api.db import db
 from tests.support.databases import SCHEMAS, database_settings
-from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_server, stop
+from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_server, stop, stop_server
 from tests.support.world import MAX_FILE_SIZE, MEMBERS, World
 
 
@@ -149,4 +149,4 @@ def serve(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-type]
 
     yield _start
     for server in started:
-        stop(server.process)
+        stop_server(server)

@@ -23,7 +23,7 @@ import pytest
 import requests
 import yaml
 
-from tests.support.servers import start_server, stop
+from tests.support.servers import start_server, stop_server
 
 pytestmark = pytest.mark.server
 
@@ -93,7 +93,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         token = server.cli("admin", "create-token", "--user", "alice", "--scopes", "api")
         yield {"server": server, "project": project, "token": token}
     finally:
-        stop(server.process)
+        stop_server(server)
 
 
 @pytest.fixture

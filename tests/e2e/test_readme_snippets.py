@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.servers import Server, start_server, stop
+from tests.support.servers import Server, start_server, stop_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -131,7 +131,7 @@ def machine(tmp_path: Path) -> Iterator[Machine]:
         }
         yield Machine(workdir, server, env)
     finally:
-        stop(server.process)
+        stop_server(server)
 
 
 def test_the_readme_marks_exactly_the_block_that_installs_and_serves() -> None:

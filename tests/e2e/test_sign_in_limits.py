@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.servers import Server, start_server, stop
+from tests.support.servers import Server, start_server, stop_server
 
 pytestmark = [pytest.mark.server]
 
@@ -26,7 +26,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         running.cli("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
         yield running
     finally:
-        stop(running.process)
+        stop_server(running)
 
 
 def _sign_in(server: Server, password: str, browser: requests.Session | None = None) -> requests.Response:

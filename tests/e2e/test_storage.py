@@ -31,7 +31,7 @@ from package_api.db import db
 from package_api.packages.gc import GarbageCollector
 from package_api.packages.models import Blob
 from tests.support.live_server import Account, create_account
-from tests.support.servers import Server, start_seaweedfs, start_server, stop
+from tests.support.servers import Server, start_seaweedfs, start_server, stop, stop_server
 from tests.support.storage import MIB, NOTHING, Stored, payload, sha256, stored
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -413,4 +413,4 @@ def test_a_server_killed_mid_upload_leaves_no_visible_file_and_gc_reclaims_its_b
         assert "1 abandoned uploads" in reclaimed.stdout
         assert stored(app) == NOTHING
     finally:
-        stop(restarted.process)
+        stop_server(restarted)

@@ -20,7 +20,7 @@ import requests
 
 from tests.support.databases import database_settings, require_postgres
 from tests.support.live_server import Account, create_account
-from tests.support.servers import Server, start_server, stop
+from tests.support.servers import Server, start_server, stop_server
 
 pytestmark = [pytest.mark.server, pytest.mark.s3, pytest.mark.postgres, pytest.mark.slow]
 
@@ -53,7 +53,7 @@ def nodes(tmp_path: Path, shared_database: dict[str, str], s3_settings: dict[str
         yield started[0], started[1]
     finally:
         for server in started:
-            stop(server.process)
+            stop_server(server)
 
 
 def all_at_once(jobs: list[Callable[[], requests.Response]]) -> list[requests.Response]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .servers import Server, start_server, stop
+from .servers import Server, start_server, stop_server
 
 #: The filesystem store writes each blob to a temporary file of this prefix, then renames it.
 TMP_PREFIX = ".tmp-"
@@ -47,7 +47,7 @@ def running_server(data_dir: Path, settings: dict[str, Any] | None = None, **kwa
     try:
         yield server
     finally:
-        stop(server.process)
+        stop_server(server)
 
 
 def files_on_disk(server: Server) -> list[Path]:

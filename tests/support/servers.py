@@ -38,12 +38,12 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """Stop the process group led by ``process`` (its own pid), then reap it."""
+def stop(process: subprocess.Popen[bytes], timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
+    """Stop the process group led by ``process`` (its own pid) with ``sig``, then reap it."""
     if process.poll() is not None:
         return
     try:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, sig)
     except ProcessLookupError:
         return
     try:
@@ -51,6 +51,14 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def stop_server(server: Server) -> None:
+    """Stop a ``modelshelf serve`` at the end of a test by its pid: gunicorn's quick shutdown
+    (SIGQUIT), since nothing in flight is worth waiting for then. SIGTERM's graceful stop waits for
+    idle kept-alive connections (a browser's, a requests session's) to time out, seconds per test;
+    it is tested on purpose in tests/e2e/test_server.py."""
+    stop(server.process, sig=signal.SIGQUIT)
 
 
 @dataclass
