@@ -5,6 +5,7 @@ path (``team/fraud``) cannot be the namespace: its id is. A model whose name hol
 space, a ``+``) is out of the client's reach (``docs/huggingface.md``)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -12,6 +13,15 @@ from sqlalchemy import select
 from package_api.plugin_api import DbSession, Project
 from plugin.huggingface.errors import RepoNotFound
 from plugin.registry.models import Model
+
+#: A repo name the client accepts (``huggingface_hub``'s ``validate_repo_id``): ASCII letters, digits,
+#: ``_``, ``-`` and ``.``, at most 96, starting and ending with a letter, digit or ``_``.
+REPO_NAME = re.compile(r"(?=\w)[\w\-.]{1,96}(?<=\w)\Z", re.ASCII)
+
+
+def reachable(name: str) -> bool:
+    """Whether the client can name model ``name`` in a repo id (``docs/huggingface.md``)."""
+    return bool(REPO_NAME.match(name)) and "--" not in name and ".." not in name and not name.endswith(".git")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 from package_api.db import db
 from plugin.huggingface.models import VersionCommit
 from plugin.huggingface.revisions import commit_id
+from tests.support.jobs import register_job
 from tests.support.world import World, create_model, generic_url
 
 MODEL = "fraud"
@@ -198,3 +199,24 @@ def test_errors_in_the_hubs_shape(client: FlaskClient, world: World, project: in
     whoami = hf(client, world, "/api/whoami-v2").get_json()
     assert whoami["name"] == "developer" and whoami["auth"]["accessToken"]["role"] == "write"
     assert hf(client, world, "/api/whoami-v2", None).status_code == 401
+
+
+def test_every_kind_of_token_reads_as_bearer(
+    app: Flask, client: FlaskClient, world: World, project: int, published: dict[str, dict[str, bytes]]
+) -> None:
+    owner = world.headers("owner")
+    api = f"/api/v4/projects/{project}"
+    bot = client.post(f"{api}/access_tokens", json={"name": "bot", "scopes": ["read_api"], "access_level": 20}, headers=owner)
+    deploy = client.post(f"{api}/deploy_tokens", json={"name": "d", "scopes": ["read_package_registry"]}, headers=owner)
+    _, job = register_job(app, project, "developer", "42")
+    tokens = {"project": bot.get_json()["token"], "deploy": deploy.get_json()["token"], "job": job}
+    for kind, token in tokens.items():
+        auth = {"Authorization": f"Bearer {token}"}
+        info = client.get(f"/hf/api/models/{project}/{MODEL}", headers=auth)
+        assert info.status_code == 200, (kind, info.get_json())
+        body = client.get(f"/hf/{project}/{MODEL}/resolve/1.0.0/config.json", headers=auth)
+        assert body.data == published["1.0.0"]["config.json"], kind
+    writer = client.post(f"{api}/deploy_tokens", json={"name": "w", "scopes": ["write_package_registry"]}, headers=owner)
+    refused = client.get(f"/hf/api/models/{project}/{MODEL}", headers={"Authorization": f"Bearer {writer.get_json()['token']}"})
+    assert refused.status_code == 403 and "X-Error-Code" not in refused.headers
+    assert refused.get_json()["error"] == refused.headers["X-Error-Message"]
