@@ -71,11 +71,16 @@ def files_commit_id(files: Sequence[PackageFile]) -> str:
     return commit_id((f.file_name, f.sha256) for f in files)
 
 
+#: The commit id of no files: ``main`` of a model without versions yet (``create_repo`` made it), so
+#: that ``repo_info`` and ``repo_exists`` find the new repo as the Hub's own initial commit lets them.
+EMPTY_COMMIT = commit_id(())
+
+
 @dataclass(frozen=True)
 class Revision:
-    """A version as a revision: its commit id and its files."""
+    """A version as a revision: its commit id and its files (no version: ``main`` of an empty model)."""
 
-    version: ModelVersion
+    version: ModelVersion | None
     commit_id: str
     files: Sequence[PackageFile]
 
@@ -112,7 +117,10 @@ class RevisionService:
         return row
 
     def resolve(self, model: Model, revision: str) -> Revision:
-        """The revision ``revision`` names, with its files; raise ``RevisionNotFound``."""
+        """The revision ``revision`` names, with its files (``main`` of a model without versions has
+        none); raise ``RevisionNotFound``."""
+        if revision == MAIN and latest_of(self.session, model) is None:
+            return Revision(None, EMPTY_COMMIT, ())
         return self.revision(self.version(model, revision))
 
     def revision(self, version: ModelVersion) -> Revision:
@@ -169,8 +177,7 @@ class RevisionService:
     # -- listing ---------------------------------------------------------------------------------
 
     def branches(self, model: Model) -> list[tuple[str, str]]:
-        """``(name, commit id)`` of ``main`` (when the model has a version) and of each version, newest
-        version first."""
+        """``(name, commit id)`` of ``main`` and of each version, newest version first."""
         commits = self.commits(model)
         rows = semver.ordered(
             list(self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id))),
@@ -178,8 +185,7 @@ class RevisionService:
             descending=True,
         )
         latest = latest_of(self.session, model)
-        main = [(MAIN, commits[latest.id])] if latest is not None else []
-        return main + [(row.version, commits[row.id]) for row in rows]
+        return [(MAIN, commits[latest.id] if latest is not None else EMPTY_COMMIT)] + [(row.version, commits[row.id]) for row in rows]
 
     def tags(self, model: Model) -> list[tuple[str, str]]:
         """``(alias, commit id)`` of each alias of ``model``, by name."""
@@ -189,9 +195,13 @@ class RevisionService:
         )
         return [(alias, commits[version_id]) for alias, version_id in aliases if version_id in commits]
 
-    def history(self, model: Model, version: ModelVersion) -> list[tuple[ModelVersion, str]]:
-        """The versions up to ``version`` in precedence, each with its commit id, ``version`` first:
-        a version's history is one commit per version before it."""
+    def history(self, model: Model, revision: str) -> list[tuple[ModelVersion, str]]:
+        """The versions up to the one ``revision`` names, in precedence, each with its commit id, that
+        one first: a version's history is one commit per version up to it (none for ``main`` of a model
+        without versions). Raise ``RevisionNotFound``."""
+        if revision == MAIN and latest_of(self.session, model) is None:
+            return []
+        version = self.version(model, revision)
         commits = self.commits(model)
         rows = list(self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id)))
         upto = semver.sort_key(version.version)

@@ -220,3 +220,15 @@ def test_every_kind_of_token_reads_as_bearer(
     refused = client.get(f"/hf/api/models/{project}/{MODEL}", headers={"Authorization": f"Bearer {writer.get_json()['token']}"})
     assert refused.status_code == 403 and "X-Error-Code" not in refused.headers
     assert refused.get_json()["error"] == refused.headers["X-Error-Message"]
+
+
+def test_a_model_without_versions_is_an_empty_main(client: FlaskClient, world: World, project: int) -> None:
+    """What ``create_repo`` leaves: ``repo_info`` and ``repo_exists`` find it, with no files."""
+    body = hf(client, world, f"/api/models/{project}/{MODEL}").get_json()
+    assert (body["sha"], body["siblings"], body["version"]) == (commit_id(()), [], None)
+    refs = hf(client, world, f"/api/models/{project}/{MODEL}/refs").get_json()
+    assert refs["branches"] == [{"name": "main", "ref": "refs/heads/main", "targetCommit": commit_id(())}]
+    assert hf(client, world, f"/api/models/{project}/{MODEL}/commits/main").get_json() == []
+    assert hf(client, world, f"/api/models/{project}/{MODEL}/tree/main").get_json() == []
+    missing = hf(client, world, f"/{project}/{MODEL}/resolve/main/config.json", method="HEAD")
+    assert (missing.status_code, missing.headers["X-Error-Code"]) == (404, "EntryNotFound")

@@ -42,6 +42,7 @@ def sibling(package_file: PackageFile, *, blobs: bool) -> dict[str, Any]:
 
 def model_info(repo: Repo, revision: Revision, *, blobs: bool) -> dict[str, Any]:
     version = revision.version
+    modified = max(version.updated_at, version.package.updated_at) if version is not None else repo.model.updated_at
     private = repo.project.visibility.value != "public"
     return {
         "_id": f"{repo.project.id}-{repo.model.id}",
@@ -50,7 +51,7 @@ def model_info(repo: Repo, revision: Revision, *, blobs: bool) -> dict[str, Any]
         "author": str(repo.project.id),
         "sha": revision.commit_id,
         "createdAt": timestamp(repo.model.created_at),
-        "lastModified": timestamp(max(version.updated_at, version.package.updated_at)),
+        "lastModified": timestamp(modified),
         "private": private,
         "gated": False,
         "disabled": False,
@@ -59,13 +60,17 @@ def model_info(repo: Repo, revision: Revision, *, blobs: bool) -> dict[str, Any]
         "tags": [],
         "siblings": [sibling(f, blobs=blobs) for f in revision.files],
         # Ours, beside the Hub's: which version the revision is.
-        "version": version.version,
+        "version": version.version if version is not None else None,
         "description": repo.model.description,
     }
 
 
-def last_commit(version: ModelVersion, digest: str) -> dict[str, Any]:
-    return {"id": digest, "title": title(version), "date": timestamp(version.created_at)}
+def last_commit(revision: Revision) -> dict[str, Any] | None:
+    """The ``lastCommit`` of an entry (``expand=true``): the revision's own version."""
+    version = revision.version
+    if version is None:
+        return None
+    return {"id": revision.commit_id, "title": title(version), "date": timestamp(version.created_at)}
 
 
 def tree_file(package_file: PackageFile, commit: dict[str, Any] | None) -> dict[str, Any]:

@@ -73,7 +73,7 @@ def tree(namespace: str, name: str, revision: str, path: str = "") -> Response:
     _, resolved = _revision(namespace, name, revision)
     path = path.strip("/")
     expand = _flag("expand")
-    commit = entities.last_commit(resolved.version, resolved.commit_id) if expand else None
+    commit = entities.last_commit(resolved) if expand else None
     prefix = f"{path}/" if path else ""
     under = [f for f in resolved.files if f.file_name.startswith(prefix)]
     if path and not under:
@@ -106,7 +106,7 @@ def paths_info(namespace: str, name: str, revision: str) -> Response:
     body = request.get_json(silent=True) if request.is_json else None
     paths = body.get("paths", []) if isinstance(body, Mapping) else request.form.getlist("paths")
     expand = (body.get("expand") if isinstance(body, Mapping) else request.form.get("expand", "")) in (True, "True", "true", "1")
-    commit = entities.last_commit(resolved.version, resolved.commit_id) if expand else None
+    commit = entities.last_commit(resolved) if expand else None
     entries = []
     for path in [str(p).strip("/") for p in paths if isinstance(p, str)]:
         found = resolved.file(path)
@@ -139,8 +139,7 @@ def commits(namespace: str, name: str, revision: str) -> Response:
     """``list_repo_commits``: one commit per version, the revision's version first, then the versions
     before it in precedence."""
     found = repo(namespace, name, ModelAction.READ_MODEL)
-    service = revision_services()
-    history = service.history(found.model, service.version(found.model, revision))
+    history = revision_services().history(found.model, revision)
     return _page([entities.commit(version, digest) for version, digest in history], COMMITS_PAGE)
 
 
