@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,12 @@ from tests.support.live_server import Account, create_account
 pytestmark = pytest.mark.server
 
 V1 = {
-    "config.json": b'{"hidden_size": 8}\n',
+    "config.json": b'{"model_type": "bert", "hidden_size": 8}\n',
     "README.md": b"# fraud detector\n",
     "weights/model.safetensors": os.urandom(300_000),
     "weights/extra.bin": os.urandom(1000),
 }
-V2 = {**V1, "config.json": b'{"hidden_size": 16}\n'}
+V2 = {**V1, "config.json": b'{"model_type": "bert", "hidden_size": 16}\n'}
 
 
 def read_tree(root: Path) -> dict[str, bytes]:
@@ -171,3 +172,27 @@ def test_hf_download_cli(published: Hub, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert read_tree(target) == V1
+
+
+def test_transformers_from_pretrained(published: Hub) -> None:
+    """``transformers`` reads ``HF_ENDPOINT`` and ``HF_TOKEN`` when it starts, as in a user's shell."""
+    script = (
+        "import sys; from transformers import AutoConfig; "
+        "print(AutoConfig.from_pretrained(sys.argv[1], revision=sys.argv[2]).hidden_size)"
+    )
+    for revision, size in (("prod", 8), ("main", 16)):
+        result = subprocess.run(
+            [sys.executable, "-c", script, published.repo_id, revision],
+            env=published.env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == str(size)
+
+
+def test_hf_auth_whoami(published: Hub) -> None:
+    result = subprocess.run(["hf", "auth", "whoami"], env=published.env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert published.account.username in result.stdout
