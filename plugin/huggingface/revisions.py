@@ -126,13 +126,14 @@ class RevisionService:
     def revision(self, version: ModelVersion) -> Revision:
         files = served_files(self.session, version.package)
         stored = self.session.get(VersionCommit, version.id)
+        if stored is not None:
+            return Revision(version, stored.commit_id, files)
         digest = files_commit_id(files)
-        if stored is None:
-            self._store([(version, digest)])
-        return Revision(version, stored.commit_id if stored is not None else digest, files)
+        self._store([(version, digest)])
+        return Revision(version, digest, files)
 
     def _by_commit(self, model: Model, digest: str) -> ModelVersion | None:
-        self.commits(model)  # every version has its row: the look-up below sees them all
+        self._complete(model)  # every version has its row: the look-up below sees them all
         return self.session.scalar(
             select(ModelVersion)
             .join(VersionCommit, VersionCommit.version_id == ModelVersion.id)
@@ -142,23 +143,25 @@ class RevisionService:
         )
 
     def commits(self, model: Model) -> dict[int, str]:
-        """The commit id of each version of ``model``, by version id (computing the missing ones)."""
-        stored = {
+        """The commit id of each version of ``model``, by version id."""
+        self._complete(model)
+        return {
             version_id: digest
             for version_id, digest in self.session.execute(
                 select(VersionCommit.version_id, VersionCommit.commit_id).where(VersionCommit.model_id == model.id)
             )
         }
+
+    def _complete(self, model: Model) -> None:
+        """Compute and keep the commit ids ``model``'s versions lack: one query when none does (as
+        always once each version has been read or changed since revision ``model_registry_0006``)."""
         missing = self.session.scalars(
             select(ModelVersion)
             .outerjoin(VersionCommit, VersionCommit.version_id == ModelVersion.id)
             .where(ModelVersion.model_id == model.id, VersionCommit.version_id.is_(None))
         ).all()
-        computed = [(row, files_commit_id(served_files(self.session, row.package))) for row in missing]
-        if computed:
-            self._store(computed)
-            stored.update((row.id, digest) for row, digest in computed)
-        return stored
+        if missing:
+            self._store([(row, files_commit_id(served_files(self.session, row.package))) for row in missing])
 
     def _store(self, computed: Sequence[tuple[ModelVersion, str]]) -> None:
         """Keep commit ids computed on a read. A writer that changed the files meanwhile wrote its own

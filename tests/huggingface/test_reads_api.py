@@ -232,3 +232,20 @@ def test_a_model_without_versions_is_an_empty_main(client: FlaskClient, world: W
     assert hf(client, world, f"/api/models/{project}/{MODEL}/tree/main").get_json() == []
     missing = hf(client, world, f"/{project}/{MODEL}/resolve/main/config.json", method="HEAD")
     assert (missing.status_code, missing.headers["X-Error-Code"]) == (404, "EntryNotFound")
+
+
+def test_resolving_a_commit_id_hashes_no_other_version(
+    client: FlaskClient, world: World, project: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commit ids are kept as files change: naming one reads the files of its own version only."""
+    from plugin.huggingface import revisions
+
+    for minor in range(20):
+        upload(client, world, project, f"1.{minor}.0", "weights.bin", b"v%d" % minor)
+    read: list[int] = []
+    served = revisions.served_files
+    monkeypatch.setattr(revisions, "served_files", lambda session, package: read.append(package.id) or served(session, package))
+    target = digest({"weights.bin": b"v7"})
+    body = hf(client, world, f"/api/models/{project}/{MODEL}/revision/{target}").get_json()
+    assert (body["sha"], body["version"]) == (target, "1.7.0")
+    assert len(read) == 1
