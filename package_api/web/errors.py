@@ -12,7 +12,7 @@ answered as ``DatabaseFull``, a 503; any other operational error stays a 500.
 """
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -23,10 +23,20 @@ from package_api.web.api import errors as api_errors
 from package_api.web.pages import errors as page_errors
 
 API_PREFIX = "/api/"
+#: ``app.extensions`` key of the other path prefixes that are APIs (a plugin's: ``add_api_prefix``).
+API_PREFIXES = "modelshelf_api_prefixes"
+
+
+def add_api_prefix(app: Flask, prefix: str) -> None:
+    """Serve the paths under ``prefix`` as an API, as ``/api/`` is: callers are judged by their
+    credentials (no page CSRF guard; a session cookie needs the ``X-CSRF-Token`` header), changes are
+    made as the API caller (``request_actor``), and errors no blueprint answers are GitLab's JSON."""
+    app.extensions.setdefault(API_PREFIXES, []).append(prefix)
 
 
 def is_api_request() -> bool:
-    return request.path.startswith(API_PREFIX)
+    prefixes = (API_PREFIX, *current_app.extensions.get(API_PREFIXES, ()))
+    return request.path.startswith(prefixes)
 
 
 def register(app: Flask) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from plugin.web.huggingface import errors, reads  # noqa: F401  (they attach their routes)
+from package_api.plugin_api import add_api_prefix
+from plugin.web.huggingface import errors, reads, writes  # noqa: F401  (they attach their routes)
 from plugin.web.huggingface.blueprint import bp
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
@@ -26,5 +27,6 @@ errors.register(bp)
 
 
 def register(app: Flask) -> None:
-    """Serve the Hugging Face Hub API under ``/hf``."""
+    """Serve the Hugging Face Hub API under ``/hf``, an API: token callers, no page CSRF guard."""
     app.register_blueprint(bp)
+    add_api_prefix(app, f"{bp.url_prefix}/")
