@@ -60,11 +60,12 @@ from package_api.errors import (
 from package_api.identity import COMMAND_LINE, Actor, Principal, PrincipalKind
 from package_api.names import DOT_SEGMENTS, MAX_ID, package_name, row_id, sha256_digest
 from package_api.ops.migrate import register_versions as register_migrations
+from package_api.packages.direct import DirectUploads
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
 from package_api.packages.pipeline import PackageChange, register_package_check, register_package_step
 from package_api.packages.resolvers import register_resolver as register_version_resolver
 from package_api.packages.service import PackageService, parse_status
-from package_api.packages.streams import ExpectedDigests
+from package_api.packages.streams import ChunkReader, ExpectedDigests
 from package_api.paging import Page, choice, contains, descending, query_page, slice_page
 from package_api.services import archive_service as archive_services
 from package_api.services import job_service as job_services
@@ -165,6 +166,8 @@ __all__ = [
     # services (the composition root) and audit
     "PackageService",
     "ExpectedDigests",
+    "DirectUploads",
+    "ChunkReader",
     "Readable",
     "JobService",
     "access_policy",

@@ -6,13 +6,17 @@ URLs), so the batch answer, given to a caller allowed to write the model, carrie
 instance's secret key (``Transfers``): each names the project, the object's SHA-256 and size and who
 asked, and expires after ``TRANSFER_SECONDS``. Every byte goes through the upload pipeline into the
 staging package (``plugin.huggingface.staging``): a basic PUT with the SHA-256 the client claimed
-checked on the stream (a mismatch stores nothing); a multipart upload's parts as staging files of
-their own, then, on completion, their concatenation as the object (hashed and checked the same way)
-and the parts dropped. An object the project holds already (same SHA-256 and size) gets no upload
-action: it costs no bytes.
+checked on the stream (a mismatch stores nothing). A multipart upload's parts go straight to the
+store where it takes direct writes (S3 with ``S3_REDIRECT_DOWNLOADS`` and parts of 5 MiB or more:
+presigned part URLs, and on
+completion the server joins them and reads them back once to check the SHA-256 before the object
+counts); elsewhere they come to the server as staging files of their own, joined on completion into
+the object (hashed and checked the same way), the parts then dropped. An object the project holds
+already (same SHA-256 and size) gets no upload action: it costs no bytes.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +25,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from package_api.plugin_api import (
     Actor,
+    ChunkReader,
     DbSession,
+    DirectUploads,
     InvalidInput,
     NotFound,
     PackageFile,
@@ -53,6 +59,9 @@ class Transfer:
     kind: str = PrincipalKind.ANONYMOUS.value
     token_id: int | None = None
     name: str = ""
+    #: A write of parts straight to the store: its key and the store's handle (``DirectUploads``).
+    key: str | None = None
+    handle: str | None = None
 
     @staticmethod
     def of(principal: Principal, project_id: int, oid: str, size: int) -> Transfer:
@@ -75,46 +84,30 @@ class Transfers:
 
     def sign(self, transfer: Transfer) -> str:
         t = transfer
-        return self.serializer.dumps([t.project_id, t.oid, t.size, t.user_id, t.kind, t.token_id, t.name])
+        return self.serializer.dumps([t.project_id, t.oid, t.size, t.user_id, t.kind, t.token_id, t.name, t.key, t.handle])
 
     def check(self, token: str) -> Transfer:
         """Raise ``Unauthorized`` for a token that is forged, damaged or expired."""
         try:
-            project_id, oid, size, user_id, kind, token_id, name = self.serializer.loads(token, max_age=TRANSFER_SECONDS)
+            project_id, oid, size, user_id, kind, token_id, name, key, handle = self.serializer.loads(
+                token, max_age=TRANSFER_SECONDS
+            )
             return Transfer(
                 int(project_id), str(oid), int(size), None if user_id is None else int(user_id), PrincipalKind(kind).value,
-                None if token_id is None else int(token_id), str(name),
+                None if token_id is None else int(token_id), str(name), key and str(key), handle and str(handle),
             )
         except (BadSignature, ValueError, TypeError):
             raise Unauthorized("This upload URL is invalid or has expired: ask the batch API for a new one") from None
 
 
-class _Concatenation:
-    """The bytes of several stored files, one after the other (a ``Readable``)."""
-
-    def __init__(self, packages: PackageService, files: Sequence[PackageFile]) -> None:
-        self._chunks = self._iterate(packages, files)
-        self._pending = b""
-
-    @staticmethod
-    def _iterate(packages: PackageService, files: Sequence[PackageFile]) -> Iterator[bytes]:
-        for package_file in files:
-            reader = packages.storage.open(package_file.storage_key)
-            try:
-                yield from reader
-            finally:
-                reader.close()
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return b""
-            self._pending = chunk
-        if size is None or size < 0:
-            size = len(self._pending)
-        data, self._pending = self._pending[:size], self._pending[size:]
-        return data
+def _joined(packages: PackageService, files: Sequence[PackageFile]) -> Iterator[bytes]:
+    """The bytes of several stored files, one after the other."""
+    for package_file in files:
+        reader = packages.storage.open(package_file.storage_key)
+        try:
+            yield from reader
+        finally:
+            reader.close()
 
 
 class LfsService:
@@ -143,19 +136,25 @@ class LfsService:
             oid = sha256_digest(oid, "oid")
             answer: dict[str, object] = {"oid": oid, "size": size, "authenticated": True}
             if not self.staging.has(project, oid, size):
-                token = self.transfers.sign(Transfer.of(self.actor.principal, project.id, oid, size))
-                answer["actions"] = self._actions(base, token, size, multipart)
+                answer["actions"] = self._actions(base, Transfer.of(self.actor.principal, project.id, oid, size), multipart)
             answers.append(answer)
         return {"transfer": "multipart" if multipart else "basic", "objects": answers, "hash_algo": "sha256"}
 
-    def _actions(self, base: str, token: str, size: int, multipart: bool) -> dict[str, object]:
+    def _actions(self, base: str, transfer: Transfer, multipart: bool) -> dict[str, object]:
         verify = {"href": f"{base}/verify"}
-        if multipart and size > self.part_size:
-            parts = math.ceil(size / self.part_size)
+        if multipart and transfer.size > self.part_size:
+            parts = range(1, math.ceil(transfer.size / self.part_size) + 1)
             header: dict[str, str] = {"chunk_size": str(self.part_size)}
-            header.update({f"{n:05d}": f"{base}/parts/{token}/{n}" for n in range(1, parts + 1)})
+            direct = DirectUploads(self.packages).begin(self.part_size)
+            if direct is not None:  # the parts go straight to the store
+                key, handle = direct
+                transfer = dataclasses.replace(transfer, key=key, handle=handle)
+                header.update({f"{n:05d}": self.packages.storage.part_url(key, handle, n) for n in parts})
+            token = self.transfers.sign(transfer)
+            if direct is None:
+                header.update({f"{n:05d}": f"{base}/parts/{token}/{n}" for n in parts})
             return {"upload": {"href": f"{base}/complete/{token}", "header": header}, "verify": verify}
-        return {"upload": {"href": f"{base}/objects/{token}"}, "verify": verify}
+        return {"upload": {"href": f"{base}/objects/{self.transfers.sign(transfer)}"}, "verify": verify}
 
     # -- the transfers (signed URLs, no credentials) ------------------------------------------------
 
@@ -198,6 +197,11 @@ class LfsService:
         numbers = [p.get("partNumber") for p in parts]
         if numbers != list(range(1, expected + 1)):
             raise InvalidInput(f"The completion must name parts 1 to {expected}, in order.")
+        if transfer.key is not None and transfer.handle is not None:
+            etags = [(n, str(p.get("etag", ""))) for n, p in enumerate(parts, start=1)]
+            return self.staging.stage_direct(
+                project, transfer.key, transfer.handle, etags, creator=self.creator(transfer), sha256=transfer.oid
+            )
         files = []
         for part in parts:
             try:
@@ -211,7 +215,7 @@ class LfsService:
             raise InvalidInput(f"The parts hold {sum(f.size for f in files)} bytes, not {transfer.size}.")
         joined = self.staging.stage(
             project,
-            _Concatenation(self.packages, files),
+            ChunkReader(_joined(self.packages, files)),
             creator=self.creator(transfer),
             sha256=transfer.oid,
             size=transfer.size,

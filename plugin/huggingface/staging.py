@@ -15,12 +15,14 @@ staging package is a plain hidden package, outside every model.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
 from package_api.plugin_api import (
     Blob,
     DbSession,
+    DirectUploads,
     ExpectedDigests,
     NotFound,
     Package,
@@ -67,6 +69,24 @@ class Staging:
             status=PackageStatus.HIDDEN,
             content_length=size,
             expected=ExpectedDigests(sha256=sha256) if sha256 else None,
+        )
+
+    def stage_direct(
+        self, project: Project, key: str, handle: str, etags: Sequence[tuple[int, str]], *, creator: User | None, sha256: str
+    ) -> PackageFile:
+        """Record the parts the client sent straight to the store (``DirectUploads``) as a staging
+        file, once they hash to ``sha256``."""
+        return DirectUploads(self.packages).finish(
+            project,
+            STAGING_NAME,
+            STAGING_VERSION,
+            f"{sha256}-{secrets.token_hex(8)}",
+            key,
+            handle,
+            etags,
+            creator=creator,
+            expected=ExpectedDigests(sha256=sha256),
+            status=PackageStatus.HIDDEN,
         )
 
     def blob(self, project: Project, sha256: str, size: int | None = None) -> Blob:

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.server
 
 REGULAR_MAX = 64 * 1024
 PART_SIZE = 1024 * 1024
+S3_PART = 5 * 1024 * 1024
 SETTINGS = {"HF_REGULAR_MAX_SIZE": REGULAR_MAX, "HF_LFS_PART_SIZE": PART_SIZE}
 
 
@@ -77,14 +78,14 @@ def uploaded_bytes(account: Account) -> float:
     return float(match.group(1))
 
 
-def make_folder(root: Path, *, large: bool) -> Path:
+def make_folder(root: Path, *, large: bool, part_size: int = PART_SIZE) -> Path:
     root.mkdir(parents=True)
     (root / "config.json").write_text('{"hidden_size": 8, "model_type": "bert"}\n')
     (root / "tokenizer").mkdir()
     (root / "tokenizer" / "vocab.txt").write_bytes(os.urandom(40 * 1024))
     (root / "README.md").write_text("# A model\n")
     if large:  # larger than an LFS part: the multipart transfer
-        (root / "model.safetensors").write_bytes(os.urandom(2 * PART_SIZE + PART_SIZE // 2 + 7))
+        (root / "model.safetensors").write_bytes(os.urandom(2 * part_size + part_size // 2 + 7))
     return root
 
 
@@ -257,14 +258,16 @@ def test_publish_and_read_back_on_seaweedfs(tmp_path_factory: pytest.TempPathFac
 
     weed = start_seaweedfs(tmp_path_factory.mktemp("weed"))
     try:
-        settings = {**SETTINGS, **weed.settings("hf-writes")}
+        # Redirected downloads: the store is reachable by clients, so LFS parts go straight to it.
+        # Parts of S3's minimum size (SeaweedFS refuses smaller ones).
+        settings = {**SETTINGS, **weed.settings("hf-writes"), "S3_REDIRECT_DOWNLOADS": True, "HF_LFS_PART_SIZE": S3_PART}
         with running_server(tmp_path_factory.mktemp("hf-s3") / "data", settings) as server:
             account = create_account(server)
             project, _ = account.create_project()
             repo = f"{project}/on-s3"
             hub = api(account)
             hub.create_repo(repo)
-            folder = make_folder(tmp_path / "v1", large=True)
+            folder = make_folder(tmp_path / "v1", large=True, part_size=S3_PART)
             original = constants.HF_HUB_DISABLE_XET
             constants.HF_HUB_DISABLE_XET = True
             try:
@@ -272,6 +275,9 @@ def test_publish_and_read_back_on_seaweedfs(tmp_path_factory: pytest.TempPathFac
             finally:
                 constants.HF_HUB_DISABLE_XET = original
             same_tree(folder, Path(snapshot_download(repo, endpoint=endpoint(account), token=account.token)))
+            # The parts went to SeaweedFS, not through the server: it received the inline files only.
+            inline = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and p.stat().st_size <= REGULAR_MAX)
+            assert uploaded_bytes(account) == inline
     finally:
         weed.remove_bucket("hf-writes")
         stop(weed.process)
