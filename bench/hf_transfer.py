@@ -15,8 +15,10 @@ client. The folder holds one file of random bytes of ``--size`` (a model's weigh
   through the batch API's multipart transfer in ``HF_LFS_PART_SIZE`` parts), to a new version each
   round (the weights change every round, so every byte travels)
 - curl upload:   ``curl --upload-file`` of the same file to a presigned PUT URL of the same bucket
-- hf download:   ``snapshot_download`` of that version into an empty cache
-- curl download: ``curl -o`` of a presigned GET URL of the object curl uploaded
+- hf download:   ``snapshot_download`` of that version into an empty cache (downloads redirect to
+  presigned URLs: ``S3_REDIRECT_DOWNLOADS``, which also sends the LFS parts straight to the store)
+- curl download: ``curl -o`` of a presigned GET URL of the object curl uploaded, to a file in the
+  same temp dir (``snapshot_download`` writes its cache there too)
 
 and prints each time, the medians and the ratio (Modelshelf's throughput over curl's). Everything
 started here is stopped by its own pid at the end and the temp dir is removed.
@@ -69,8 +71,8 @@ def timed(action: object) -> float:
     return time.perf_counter() - start
 
 
-def curl(*args: str) -> None:
-    subprocess.run(["curl", "-sSf", "-o", "/dev/null", *args], check=True)
+def curl(*args: str, output: str = "/dev/null") -> None:
+    subprocess.run(["curl", "-sSf", "-o", output, *args], check=True)
 
 
 def main() -> None:
@@ -125,8 +127,10 @@ def main() -> None:
                 snapshot_download(repo, revision=version, endpoint=endpoint, token=account.token, cache_dir=cache)
                 shutil.rmtree(cache)
 
-            def curl_down(key: str = key) -> None:
-                curl(s3.presigned_get_object(BUCKET, key, expires=expiry))
+            def curl_down(key: str = key, target: Path = work / "curl-download.bin") -> None:
+                # To a file on the same disk, as snapshot_download writes its cache.
+                curl(s3.presigned_get_object(BUCKET, key, expires=expiry), output=str(target))
+                target.unlink()
 
             pairs = [(("hf upload", hf_up), ("curl upload", curl_up)), (("hf download", hf_down), ("curl download", curl_down))]
             for pair in pairs:
