@@ -42,10 +42,8 @@ def _may_adopt(actor: Actor) -> Adoption:
     return lambda project: access_policy().can(actor.principal, project, Action.DELETE_PACKAGE)
 
 
-def model_services(actor: Actor | None = None) -> ModelService:
-    """``actor``: the request's by default (the Hugging Face surface, outside ``/api/``, names its
-    API caller)."""
-    actor = actor or request_actor()
+def model_services() -> ModelService:
+    actor = request_actor()
     return ModelService(db.session, _packages(actor), actor=actor, may_adopt=_may_adopt(actor))
 
 

@@ -16,6 +16,7 @@ from package_api.db import db
 from plugin.huggingface.models import VersionCommit
 from plugin.huggingface.revisions import commit_id
 from tests.support.jobs import register_job
+from tests.support.pages import signed_in
 from tests.support.world import World, create_model, generic_url
 
 MODEL = "fraud"
@@ -249,3 +250,19 @@ def test_resolving_a_commit_id_hashes_no_other_version(
     body = hf(client, world, f"/api/models/{project}/{MODEL}/revision/{target}").get_json()
     assert (body["sha"], body["version"]) == (target, "1.7.0")
     assert len(read) == 1
+
+
+def test_hf_is_an_api_its_caller_is_the_token(
+    app: Flask, client: FlaskClient, world: World, project: int, published: dict[str, dict[str, bytes]]
+) -> None:
+    """Under ``/hf`` the token decides, as under ``/api/``: a client that also holds a session cookie
+    (``huggingface_hub`` keeps the cookies it is sent) posts without the pages' CSRF field."""
+    signed_in(app, client, "guest")
+    url = f"/api/models/{project}/{MODEL}/paths-info/1.0.0"
+    answered = hf(client, world, url, method="POST", data={"paths": ["config.json"]})
+    assert answered.status_code == 200 and [e["path"] for e in answered.get_json()] == ["config.json"]
+    # The session alone is an API caller too: a change it authorises needs the CSRF header.
+    refused = hf(client, world, url, None, method="POST", data={"paths": ["config.json"]})
+    assert refused.status_code == 403 and refused.get_json() == {"error": "invalid CSRF token"}
+    unknown = hf(client, world, "/no/such/thing")
+    assert unknown.status_code == 404 and unknown.is_json

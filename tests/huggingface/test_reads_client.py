@@ -51,6 +51,11 @@ def test_model_info_lists_the_files_with_their_sizes_and_digests(published: Hub)
     assert published.api.list_repo_files(published.repo_id, revision="1.0.0") == sorted(V1)
     tree = list(published.api.list_repo_tree(published.repo_id, path_in_repo="weights", revision="prod"))
     assert sorted(entry.path for entry in tree) == ["weights/extra.bin", "weights/model.safetensors"]
+    expanded = list(published.api.list_repo_tree(published.repo_id, expand=True))
+    assert {entry.path for entry in expanded} == {"config.json", "README.md", "weights"}
+    assert {entry.last_commit.oid for entry in expanded if entry.last_commit is not None} == {info.sha}
+    paths = published.api.get_paths_info(published.repo_id, ["config.json", "weights", "nothing"], revision="1.0.0")
+    assert [(type(p).__name__, p.path) for p in paths] == [("RepoFile", "config.json"), ("RepoFolder", "weights")]
     assert published.api.file_exists(published.repo_id, "weights/extra.bin", revision="1.0.0")
     assert not published.api.file_exists(published.repo_id, "weights/missing.bin")
 

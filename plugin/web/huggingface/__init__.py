@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from package_api.plugin_api import add_api_prefix
+from package_api.plugin_api import register_api_prefix
 from plugin.web.huggingface import errors, reads, writes  # noqa: F401  (they attach their routes)
 from plugin.web.huggingface.blueprint import bp
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
-@bp.route("/api/<path:unknown>", methods=ALL_METHODS)
+@bp.route("/<path:unknown>", methods=ALL_METHODS)
 def unknown_endpoint(unknown: str) -> Response:
     """The Hub's answer for what is not served: the client asks for datasets and spaces under
-    ``/api/datasets`` and ``/api/spaces``, so they are missing repos; the rest is a plain 404."""
-    kind = unknown.split("/", 1)[0]
+    ``/api/datasets`` and ``/api/spaces`` (and ``/datasets/<repo>/resolve/...``), so they are missing
+    repos; the rest is a plain 404."""
+    parts = unknown.split("/")
+    kind = parts[1] if parts[0] == "api" and len(parts) > 1 else parts[0]
     if kind in ("datasets", "spaces"):
         return errors.error(404, f"Only models are served here, not {kind}.", errors.REPO_NOT_FOUND)
     return errors.error(404, f"No API endpoint {unknown!r} here.")
@@ -27,6 +29,6 @@ errors.register(bp)
 
 
 def register(app: Flask) -> None:
-    """Serve the Hugging Face Hub API under ``/hf``, an API: token callers, no page CSRF guard."""
+    """Serve the Hugging Face Hub API under ``/hf``: an API, whose caller is the request's token."""
+    register_api_prefix(app, f"{bp.url_prefix}/")
     app.register_blueprint(bp)
-    add_api_prefix(app, f"{bp.url_prefix}/")

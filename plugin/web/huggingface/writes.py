@@ -27,6 +27,7 @@ from package_api.plugin_api import (
     base_url,
     db,
     principal,
+    request_actor,
     request_body,
     streams_body,
 )
@@ -59,9 +60,8 @@ def endpoint() -> str:
 
 
 def caller() -> Actor:
-    """Who the request makes its changes as: its API caller (a token; ``/hf`` is outside ``/api/``,
-    where ``request_actor`` would look for a browser session)."""
-    return Actor(principal(), request.remote_addr or "")
+    """Who the request makes its changes as: its API caller (``/hf`` is an API surface)."""
+    return request_actor()
 
 
 def _settings() -> Mapping[str, Any]:
@@ -92,7 +92,7 @@ def _repo_ref(body: Mapping[str, Any]) -> RepoRef:
 def create_repo() -> Response:
     ref = _repo_ref(_json())
     project = authorized_project(str(ref.project_id), ModelAction.WRITE_MODEL)
-    models = services.model_services(caller())
+    models = services.model_services()
     try:
         model = models.create(project, ref.name, author=principal().user, origin=ModelOrigin.HUGGING_FACE)
     except AlreadyExists:
@@ -108,7 +108,7 @@ def create_repo() -> Response:
 def delete_repo() -> Response:
     ref = _repo_ref(_json())
     repo = context.repo(ref.namespace, ref.name, ModelAction.DELETE_MODEL)
-    services.model_services(caller()).delete(repo.model)
+    services.model_services().delete(repo.model)
     return jsonify({})
 
 
