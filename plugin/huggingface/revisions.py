@@ -25,6 +25,7 @@ from plugin.huggingface.models import VersionCommit
 from plugin.mlflow_registry.models import Alias
 from plugin.registry import semver
 from plugin.registry.models import Model, ModelVersion
+from plugin.registry.projection import may_be_version
 from plugin.registry.version_service import latest_of
 
 #: The branch that is the model's latest version.
@@ -218,8 +219,8 @@ class RevisionService:
         transaction of the change to its files. The row is locked before the files are read, so two
         concurrent changes to one version each see the other's files (PostgreSQL; SQLite writes one at
         a time)."""
-        if package.status == PackageStatus.PENDING_DESTRUCTION:
-            return
+        if package.status == PackageStatus.PENDING_DESTRUCTION or not may_be_version(package):
+            return  # a plain package costs no query
         version = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
         if version is None:
             return
