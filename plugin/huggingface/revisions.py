@@ -117,12 +117,25 @@ class RevisionService:
             raise RevisionNotFound(revision, "main, a version of the model, one of its aliases or a commit id")
         return row
 
+    def pointed(self, model: Model, revision: str) -> ModelVersion | None:
+        """Like ``version``, and ``None`` for ``main`` of a model without versions."""
+        if revision == MAIN and latest_of(self.session, model) is None:
+            return None
+        return self.version(model, revision)
+
     def resolve(self, model: Model, revision: str) -> Revision:
         """The revision ``revision`` names, with its files (``main`` of a model without versions has
         none); raise ``RevisionNotFound``."""
-        if revision == MAIN and latest_of(self.session, model) is None:
-            return Revision(None, EMPTY_COMMIT, ())
-        return self.revision(self.version(model, revision))
+        version = self.pointed(model, revision)
+        return self.revision(version) if version is not None else Revision(None, EMPTY_COMMIT, ())
+
+    def commit_of(self, version: ModelVersion | None) -> str:
+        """The commit id of ``version`` (``None``: an empty ``main``), without reading its files when
+        it is kept (as it is once the version was read or changed)."""
+        if version is None:
+            return EMPTY_COMMIT
+        stored = self.session.get(VersionCommit, version.id)
+        return stored.commit_id if stored is not None else self.revision(version).commit_id
 
     def revision(self, version: ModelVersion) -> Revision:
         files = served_files(self.session, version.package)
