@@ -18,9 +18,9 @@ Extension points (call them from ``register``):
 ``register_package_noun``      what a package is called in audit event names
 ``register_migrations``        a directory of Alembic revisions for the plugin's tables
 ``add_openapi_piece``          the plugin's piece of the ``/api/v4`` OpenAPI document
-``add_api_prefix``             serve another path prefix as an API (token callers, no page CSRF)
 ``add_project_nav``            an entry in a project's sidebar
 ``add_package_links``          links on a package's page
+``register_api_prefix``        serve a path prefix as an API (tokens, no page CSRF guard)
 =============================  ===============================================================
 
 Building blocks: the extension (``db``), the table base (``DbModel``, which is ``db.Model``) and the
@@ -83,7 +83,7 @@ from package_api.web.api.params import request_body
 from package_api.web.api.params import text as text_param
 from package_api.web.api.upload_bodies import receive, refuse_workhorse_authorization
 from package_api.web.body_limits import streams_body
-from package_api.web.errors import add_api_prefix
+from package_api.web.errors import register_api_prefix
 from package_api.web.openapi import add_piece as add_openapi_piece
 from package_api.web.pages import CONTENT_SECURITY_POLICY, NavEntry, PackageLink, add_package_links, add_project_nav
 from package_api.web.pages.context import authorized_project as page_project
@@ -111,11 +111,11 @@ __all__ = [
     "register_package_noun",
     "register_migrations",
     "add_openapi_piece",
-    "add_api_prefix",
     "add_project_nav",
     "NavEntry",
     "add_package_links",
     "PackageLink",
+    "register_api_prefix",
     # tables, the table base and the session type
     "db",
     "DbModel",

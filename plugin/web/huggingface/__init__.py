@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from package_api.plugin_api import add_api_prefix
+from package_api.plugin_api import register_api_prefix
 from plugin.web.huggingface import errors, reads  # noqa: F401  (they attach their routes)
 from plugin.web.huggingface.blueprint import bp
 
@@ -29,6 +29,6 @@ errors.register(bp)
 
 
 def register(app: Flask) -> None:
-    """Serve the Hugging Face Hub API under ``/hf``, an API: token callers, no page CSRF guard."""
+    """Serve the Hugging Face Hub API under ``/hf``: an API, whose caller is the request's token."""
+    register_api_prefix(app, f"{bp.url_prefix}/")
     app.register_blueprint(bp)
-    add_api_prefix(app, f"{bp.url_prefix}/")
