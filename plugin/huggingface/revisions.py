@@ -25,6 +25,7 @@ from plugin.huggingface.models import VersionCommit
 from plugin.mlflow_registry.models import Alias
 from plugin.registry import semver
 from plugin.registry.models import Model, ModelVersion
+from plugin.registry.projection import may_be_version
 from plugin.registry.version_service import latest_of
 
 #: The branch that is the model's latest version.
@@ -116,12 +117,25 @@ class RevisionService:
             raise RevisionNotFound(revision, "main, a version of the model, one of its aliases or a commit id")
         return row
 
+    def pointed(self, model: Model, revision: str) -> ModelVersion | None:
+        """Like ``version``, and ``None`` for ``main`` of a model without versions."""
+        if revision == MAIN and latest_of(self.session, model) is None:
+            return None
+        return self.version(model, revision)
+
     def resolve(self, model: Model, revision: str) -> Revision:
         """The revision ``revision`` names, with its files (``main`` of a model without versions has
         none); raise ``RevisionNotFound``."""
-        if revision == MAIN and latest_of(self.session, model) is None:
-            return Revision(None, EMPTY_COMMIT, ())
-        return self.revision(self.version(model, revision))
+        version = self.pointed(model, revision)
+        return self.revision(version) if version is not None else Revision(None, EMPTY_COMMIT, ())
+
+    def commit_of(self, version: ModelVersion | None) -> str:
+        """The commit id of ``version`` (``None``: an empty ``main``), without reading its files when
+        it is kept (as it is once the version was read or changed)."""
+        if version is None:
+            return EMPTY_COMMIT
+        stored = self.session.get(VersionCommit, version.id)
+        return stored.commit_id if stored is not None else self.revision(version).commit_id
 
     def revision(self, version: ModelVersion) -> Revision:
         files = served_files(self.session, version.package)
@@ -218,8 +232,8 @@ class RevisionService:
         transaction of the change to its files. The row is locked before the files are read, so two
         concurrent changes to one version each see the other's files (PostgreSQL; SQLite writes one at
         a time)."""
-        if package.status == PackageStatus.PENDING_DESTRUCTION:
-            return
+        if package.status == PackageStatus.PENDING_DESTRUCTION or not may_be_version(package):
+            return  # a plain package costs no query
         version = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
         if version is None:
             return

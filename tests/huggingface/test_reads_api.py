@@ -235,7 +235,7 @@ def test_a_model_without_versions_is_an_empty_main(client: FlaskClient, world: W
     assert (missing.status_code, missing.headers["X-Error-Code"]) == (404, "EntryNotFound")
 
 
-def test_resolving_a_commit_id_hashes_no_other_version(
+def test_resolving_a_commit_id_or_a_file_hashes_no_other_version(
     client: FlaskClient, world: World, project: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Commit ids are kept as files change: naming one reads the files of its own version only."""
@@ -250,6 +250,10 @@ def test_resolving_a_commit_id_hashes_no_other_version(
     body = hf(client, world, f"/api/models/{project}/{MODEL}/revision/{target}").get_json()
     assert (body["sha"], body["version"]) == (target, "1.7.0")
     assert len(read) == 1
+    # A file of a revision (each of a snapshot's HEADs) reads that file's row, not the version's list.
+    read.clear()
+    head = hf(client, world, f"/{project}/{MODEL}/resolve/{target}/weights.bin", method="HEAD")
+    assert head.status_code == 200 and head.headers["X-Repo-Commit"] == target and read == []
 
 
 def test_hf_is_an_api_its_caller_is_the_token(

@@ -13,6 +13,7 @@ from flask import Response, jsonify, request
 
 from package_api.plugin_api import (
     InvalidParameter,
+    NotFound,
     PackageFile,
     Unauthorized,
     base_url,
@@ -172,12 +173,19 @@ def resolve(namespace: str, name: str, revision: str, path: str) -> Response:
     (``file_response``: a redirect to a presigned URL where the store serves downloads), with the Hub's
     headers: ``X-Repo-Commit`` (the client's cache keys on it), ``X-Linked-Etag`` (the SHA-256, which
     names the cached blob) and ``X-Linked-Size``."""
-    _, resolved = _revision(namespace, name, revision)
-    package_file = resolved.file(path)
-    if package_file is None:
-        raise EntryNotFound(path, resolved.commit_id)
-    response = file_response(package_services(), package_file)
-    response.headers["X-Repo-Commit"] = resolved.commit_id
+    found = repo(namespace, name, ModelAction.READ_MODEL)
+    service = revision_services()
+    version = service.pointed(found.model, revision)
+    commit = service.commit_of(version)  # one row: a snapshot's HEADs do not read the file list each
+    packages = package_services()
+    try:
+        if version is None:
+            raise EntryNotFound(path, commit)
+        package_file = packages.newest_file(version.package, path, spaces_in_name=True)
+    except NotFound:
+        raise EntryNotFound(path, commit) from None
+    response = file_response(packages, package_file)
+    response.headers["X-Repo-Commit"] = commit
     response.headers["X-Linked-Etag"] = f'"{package_file.sha256}"'
     response.headers["X-Linked-Size"] = str(package_file.size)
     return response
