@@ -366,6 +366,11 @@ class PackageService:
             )
         )
 
+    def project_blob(self, project: Project, sha256: str) -> Blob:
+        """The stored bytes ``sha256`` if a live file of a live package of ``project`` carries them
+        (what upload by digest may reuse); raise ``InvalidParameter`` or ``NotFound("Blob")``."""
+        return self._project_blob(project.id, names.sha256_digest(sha256))
+
     def _project_blob(self, project_id: int, sha256: str) -> Blob:
         """The blob ``sha256`` if a live file of a live package of the project carries it (the file
         row is read in the transaction that references the blob, so gc cannot remove it between)."""

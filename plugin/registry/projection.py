@@ -20,6 +20,9 @@ MODEL_VERSION_STEP = "model_version"
 #: The names of the packages that hold MLflow's run and logged-model artifacts
 #: (``plugin.tracking.artifacts``): never a model's name.
 ARTIFACT_PACKAGE_NAME = re.compile(r"ml_experiment_[0-9]+\Z")
+#: The package that holds the Hugging Face API's uploads until their commit
+#: (``plugin.huggingface.staging``): never a model's name.
+HF_STAGING_PACKAGE_NAME = "ml_hf_uploads"
 LIVE = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
 
 
