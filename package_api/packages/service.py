@@ -381,8 +381,7 @@ class PackageService:
         )
 
     def project_blob(self, project: Project, sha256: str) -> Blob:
-        """The stored bytes ``sha256`` if a live file of a live package of ``project`` carries them
-        (what upload by digest may reuse); raise ``InvalidParameter`` or ``NotFound("Blob")``."""
+        """``_project_blob`` for a digest the caller gave (``InvalidParameter`` if malformed)."""
         return self._project_blob(project.id, names.sha256_digest(sha256))
 
     def _project_blob(self, project_id: int, sha256: str) -> Blob:
