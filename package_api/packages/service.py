@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from package_api import names
 from package_api.access.models import Project, User
@@ -299,15 +300,19 @@ class PackageService:
         checked = [(names.file_path(path, spaces_in_name=True), blob) for path, blob in files]
 
         def work() -> list[PackageFile]:
+            if not checked:
+                return []
             project = package.project
-            added = []
-            for path, blob in checked:
-                self._check_duplicate(project, package.name, package.version, path, package)
-                package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
-                self.session.add(package_file)
-                added.append(package_file)
+            if not self.duplicates_allowed(project, package.name, package.version):
+                self._check_no_duplicates(package, [path for path, _ in checked])
             package.updated_at = self.clock()
             self.session.flush()
+            # One INSERT for all the rows (batched by SQLAlchemy's insertmanyvalues), not one a file.
+            rows = [{"package_id": package.id, "blob_id": blob.id, "file_name": path} for path, blob in checked]
+            added = list(self.session.scalars(insert(PackageFile).returning(PackageFile), rows))
+            blobs = {blob.id: blob for _, blob in checked}
+            for package_file in added:
+                set_committed_value(package_file, "blob", blobs[package_file.blob_id])
             for package_file in added:
                 self.pipeline.file_added(PackageChange(self.session, self.actor, package, package_file, audited=audited))
             return added
@@ -352,6 +357,24 @@ class PackageService:
         package = package or self._find_live(project.id, name, version)
         if package is not None and self._newest_file(package, path) is not None:
             raise DuplicateNotAllowed()
+
+    def _check_no_duplicates(self, package: Package, paths: Sequence[str]) -> None:
+        """Raise ``DuplicateNotAllowed`` if ``package`` holds a live file at one of ``paths`` already, or
+        ``paths`` names one twice: one query for them all."""
+        if len(set(paths)) < len(paths):
+            raise DuplicateNotAllowed()
+        for start in range(0, len(paths), 500):
+            taken = self.session.scalar(
+                select(PackageFile.id)
+                .where(
+                    PackageFile.package_id == package.id,
+                    PackageFile.file_name.in_(paths[start : start + 500]),
+                    PackageFile.status == PackageStatus.DEFAULT,
+                )
+                .limit(1)
+            )
+            if taken is not None:
+                raise DuplicateNotAllowed()
 
     # -- lookup --------------------------------------------------------------------------------
 
@@ -521,6 +544,14 @@ class PackageService:
         )
         column = FILE_ORDERS[choice("order_by", order_by, FILE_ORDERS)]
         return self._page(query, column, sort, page, per_page, PackageFile.id)
+
+    def live_files(self, package: Package) -> Sequence[PackageFile]:
+        """Every live file of ``package``, oldest first: ``list_files`` without paging (nor its count)."""
+        return self.session.scalars(
+            select(PackageFile)
+            .where(PackageFile.package_id == package.id, PackageFile.status == PackageStatus.DEFAULT)
+            .order_by(PackageFile.id)
+        ).all()
 
     def _page(self, query: Select[Any], column: Any, sort: str, page: int, per_page: int, tiebreak: Any) -> Page:
         order = (column.desc(), tiebreak.desc()) if descending(sort) else (column.asc(), tiebreak.asc())

@@ -190,7 +190,9 @@ class ModelVersionService:
                 self.logged_models.note_version(resolved.logged_model, model.name, row.sequence)
             return row
 
-        return self.view(committed(self.session, work))
+        row = committed(self.session, work)
+        # Just made: its tags are those given, and no alias points at it yet.
+        return VersionView(row, self.version_runs.ensure(row), dict(checked), [])
 
     def _new_version(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 
 from package_api.plugin_api import DbSession, InvalidInput, Package, PackageStatus, committed
 from plugin.registry import semver
@@ -32,6 +32,18 @@ def may_be_version(package: Package) -> bool:
 def not_semantic(name: str) -> InvalidInput:
     """The error for a version that is not semantic under model ``name``'s name."""
     return InvalidInput(f"{name} is a model: versions must be semantic versions, e.g. 1.4.0")
+
+
+#: ``InstanceState.info`` key of a package made in this session (``Projection.version_for``): its version row, which the steps of
+#: the same unit of work find there (``made_version``) instead of reading back what was just written.
+#: (The package holds the row: the session's identity map alone keeps no unchanged object alive.)
+VERSION_MADE = "modelshelf.version_made"
+
+
+def made_version(package: Package) -> ModelVersion | None:
+    """The version row this session made for ``package``, or ``None``."""
+    row = inspect(package).info.get(VERSION_MADE)
+    return row if isinstance(row, ModelVersion) else None
 
 
 class Projection:
@@ -68,9 +80,10 @@ class Projection:
             )
         )
 
-    def version_for(self, package: Package) -> ModelVersion | None:
+    def version_for(self, package: Package, *, new: bool = False) -> ModelVersion | None:
         """The version row of ``package`` (made if missing); ``None`` for a package that is not a model
-        version (no model of its name, not SemVer, or deleted)."""
+        version (no model of its name, not SemVer, or deleted). ``new``: the package was made in this
+        unit of work (the pipeline's ``created`` step), so it has no version row to look for."""
         if not may_be_version(package) or package.status == PackageStatus.PENDING_DESTRUCTION:
             return None
         model = self.find_model(package.project_id, package.name)
@@ -79,7 +92,7 @@ class Projection:
         package_id, model_id, version, creator_id = package.id, model.id, package.version, package.creator_id
 
         def work() -> ModelVersion:
-            row = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package_id))
+            row = None if new else self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package_id))
             if row is None:
                 # The model's counter gives the number, so a deleted version's number never comes
                 # back (MLflow never reuses one). Numbering takes turns on the model's row: the
@@ -99,6 +112,7 @@ class Projection:
                 )
                 self.session.add(row)
                 self.session.flush()
+                inspect(package).info[VERSION_MADE] = row
             return row
 
         return committed(self.session, work)
