@@ -1,0 +1,137 @@
+"""Registered model and model version searches in the database, with MLflow's semantics (those of
+``filters.Comparison.matches``, which these searches used to run in Python): the filter, the order
+and the page are one SQL query, then only the page's rows are loaded (``RegistryService.views``,
+``ModelVersionService.views``).
+
+- A comparison on a tag is true for the entities that have the tag and whose value passes (``!=``
+  too); the prompt rule of ``filters.without_prompts`` (a comparison an entity without the tag
+  passes) becomes ``NOT EXISTS`` a tag that fails it.
+- ``LIKE``, ``ILIKE``, ``IN`` and the rest are ``run_search.compare``'s: the same on SQLite and
+  PostgreSQL.
+- A version's ``run_id`` is the uuid of its registration's run (``''`` without one), ``source_path``
+  its registration's source; a version older than tracking (no registration yet) has its own run's
+  uuid and an empty source, as the registration ``VersionRuns.ensure`` makes for it would say.
+- Names order by code point (``COLLATE "C"`` on PostgreSQL, SQLite's own order), as Python's sort
+  did; then the tie-breakers: model name, then (versions) the number descending.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, case, exists, func, not_, select
+from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.sql.elements import ColumnElement
+
+from package_api.plugin_api import DbSession, Project
+from plugin.mlflow_registry.models import ModelTag, Registration, VersionTag
+from plugin.registry.models import Model, ModelVersion
+from plugin.tracking import filters
+from plugin.tracking.models import Run
+from plugin.tracking.run_search import compare
+
+_REGISTERED_RUN = aliased(Run)
+_OWN_RUN = aliased(Run)
+
+
+def page(session: DbSession, statement: Select[Any], start: int, size: int) -> tuple[list[Any], bool]:
+    """The rows of ``statement`` from ``start`` (at most ``size``) and whether more follow."""
+    rows = list(session.scalars(statement.offset(start).limit(size + 1)).unique())
+    return rows[:size], len(rows) > size
+
+
+def _dialect(session: DbSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _by_code_point(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+    return column.collate("C") if dialect == "postgresql" else column
+
+
+def _tag(table: Any, owner: ColumnElement[Any], comparison: filters.Comparison, dialect: str) -> ColumnElement[bool]:
+    owned = and_(owner, table.key == comparison.key)
+    passes = compare(table.value, comparison.operator, comparison.value, dialect)
+    if comparison.absent_passes:  # absent, or present and passing: no tag that fails
+        return not_(exists().where(owned, not_(passes)))
+    return exists().where(owned, passes)
+
+
+def _order(column: ColumnElement[Any], ascending: bool) -> ColumnElement[Any]:
+    return column.asc() if ascending else column.desc()
+
+
+# -- registered models -------------------------------------------------------------------------------
+
+
+def models(
+    session: DbSession, project: Project, comparisons: Sequence[filters.Comparison], orderings: Sequence[filters.Ordering]
+) -> Select[Any]:
+    """The models of ``project`` that pass ``comparisons``, in order (no page yet)."""
+    dialect = _dialect(session)
+    statement = select(Model).where(Model.project_id == project.id)
+    for comparison in comparisons:
+        if comparison.kind == filters.TAG:
+            statement = statement.where(_tag(ModelTag, ModelTag.model_id == Model.id, comparison, dialect))
+        else:  # the one attribute: name
+            statement = statement.where(compare(Model.name, comparison.operator, comparison.value, dialect))
+    order = [_order(_model_column(o.key, dialect), o.ascending) for o in orderings]
+    return statement.order_by(*order, _by_code_point(Model.name, dialect).asc())
+
+
+def _model_column(key: str, dialect: str) -> ColumnElement[Any]:
+    if key == "name":
+        return _by_code_point(Model.name, dialect)
+    column: ColumnElement[Any] = Model.created_at if key in ("creation_timestamp", "timestamp") else Model.updated_at
+    return column
+
+
+# -- model versions ----------------------------------------------------------------------------------
+
+
+def versions(
+    session: DbSession, project: Project, comparisons: Sequence[filters.Comparison], orderings: Sequence[filters.Ordering]
+) -> Select[Any]:
+    """The versions of ``project``'s models that pass ``comparisons``, in order (no page yet), with
+    their models loaded."""
+    dialect = _dialect(session)
+    statement = (
+        select(ModelVersion)
+        .join(Model, Model.id == ModelVersion.model_id)
+        .where(Model.project_id == project.id)
+        .options(contains_eager(ModelVersion.model))
+    )
+    attributes = {c.key for c in comparisons if c.kind == filters.ATTRIBUTE}
+    if attributes & {"run_id", "source_path"}:
+        statement = statement.outerjoin(Registration, Registration.version_id == ModelVersion.id)
+    for comparison in comparisons:
+        if comparison.kind == filters.TAG:
+            condition = _tag(VersionTag, VersionTag.version_id == ModelVersion.id, comparison, dialect)
+        else:
+            condition = compare(_version_column(comparison.key), comparison.operator, comparison.value, dialect)
+        statement = statement.where(condition)
+    order = [_order(_version_column(o.key, dialect), o.ascending) for o in orderings]
+    if not orderings:
+        order.append(ModelVersion.updated_at.desc())
+    return statement.order_by(*order, _by_code_point(Model.name, dialect).asc(), ModelVersion.sequence.desc())
+
+
+def _version_column(key: str, dialect: str = "") -> ColumnElement[Any]:
+    if key == "name":
+        return _by_code_point(Model.name, dialect)
+    if key == "run_id":
+        registered = select(_REGISTERED_RUN.uuid).where(_REGISTERED_RUN.id == Registration.run_id).scalar_subquery()
+        own = select(_OWN_RUN.uuid).where(_OWN_RUN.model_version_id == ModelVersion.id).limit(1).scalar_subquery()
+        return case(
+            (Registration.version_id.is_(None), func.coalesce(own, "")),
+            else_=func.coalesce(registered, ""),
+        )
+    if key == "source_path":
+        return func.coalesce(Registration.source, "")
+    columns: dict[str, Any] = {
+        "version_number": ModelVersion.sequence,
+        "creation_timestamp": ModelVersion.created_at,
+        "timestamp": ModelVersion.created_at,
+        "last_updated_timestamp": ModelVersion.updated_at,
+    }
+    column: ColumnElement[Any] = columns[key]
+    return column
