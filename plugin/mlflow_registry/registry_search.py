@@ -44,7 +44,7 @@ def _dialect(session: DbSession) -> str:
     return session.get_bind().dialect.name
 
 
-def _by_code_point(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
+def _by_code_point(column: Any, dialect: str) -> Any:
     return column.collate("C") if dialect == "postgresql" else column
 
 
@@ -73,15 +73,16 @@ def models(
         if comparison.kind == filters.TAG:
             statement = statement.where(_tag(ModelTag, ModelTag.model_id == Model.id, comparison, dialect))
         else:  # the one attribute: name
-            statement = statement.where(compare(Model.name, comparison.operator, comparison.value, dialect))
+            name: Any = Model.name
+            statement = statement.where(compare(name, comparison.operator, comparison.value, dialect))
     order = [_order(_model_column(o.key, dialect), o.ascending) for o in orderings]
     return statement.order_by(*order, _by_code_point(Model.name, dialect).asc())
 
 
-def _model_column(key: str, dialect: str) -> ColumnElement[Any]:
+def _model_column(key: str, dialect: str) -> Any:
     if key == "name":
         return _by_code_point(Model.name, dialect)
-    column: ColumnElement[Any] = Model.created_at if key in ("creation_timestamp", "timestamp") else Model.updated_at
+    column: Any = Model.created_at if key in ("creation_timestamp", "timestamp") else Model.updated_at
     return column
 
 
@@ -115,7 +116,7 @@ def versions(
     return statement.order_by(*order, _by_code_point(Model.name, dialect).asc(), ModelVersion.sequence.desc())
 
 
-def _version_column(key: str, dialect: str = "") -> ColumnElement[Any]:
+def _version_column(key: str, dialect: str = "") -> Any:
     if key == "name":
         return _by_code_point(Model.name, dialect)
     if key == "run_id":
