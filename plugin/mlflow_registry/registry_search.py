@@ -6,6 +6,8 @@ and the page are one SQL query, then only the page's rows are loaded (``Registry
 - A comparison on a tag is true for the entities that have the tag and whose value passes (``!=``
   too); the prompt rule of ``filters.without_prompts`` (a comparison an entity without the tag
   passes) becomes ``NOT EXISTS`` a tag that fails it.
+- ``tags.k = 'v'`` also asks for the value's indexed prefix (``indexed_value``), which the index
+  on (key, value prefix, owner) holds.
 - ``LIKE``, ``ILIKE``, ``IN`` and the rest are ``run_search.compare``'s: the same on SQLite and
   PostgreSQL.
 - A version's ``run_id`` is the uuid of its registration's run (``''`` without one), ``source_path``
@@ -24,7 +26,7 @@ from sqlalchemy.orm import aliased, contains_eager
 from sqlalchemy.sql.elements import ColumnElement
 
 from package_api.plugin_api import DbSession, Project
-from plugin.mlflow_registry.models import ModelTag, Registration, VersionTag
+from plugin.mlflow_registry.models import INDEXED_VALUE_LENGTH, ModelTag, Registration, VersionTag, indexed_value
 from plugin.registry.models import Model, ModelVersion
 from plugin.tracking import filters
 from plugin.tracking.models import Run
@@ -51,6 +53,9 @@ def _by_code_point(column: Any, dialect: str) -> Any:
 def _tag(table: Any, owner: ColumnElement[Any], comparison: filters.Comparison, dialect: str) -> ColumnElement[bool]:
     owned = and_(owner, table.key == comparison.key)
     passes = compare(table.value, comparison.operator, comparison.value, dialect)
+    prefix = indexed_value(table.value)
+    if comparison.operator == "=":  # what the index on (key, value prefix, owner) finds
+        passes = and_(prefix == str(comparison.value)[:INDEXED_VALUE_LENGTH], passes)
     if comparison.absent_passes:  # absent, or present and passing: no tag that fails
         return not_(exists().where(owned, not_(passes)))
     return exists().where(owned, passes)
