@@ -62,6 +62,7 @@ CALLS = (
     "registered-models/get",
     "get-latest-versions",
     "model-versions/get",
+    "health (HTTP floor)",
 )
 
 
@@ -115,6 +116,14 @@ def workflow(name: str, uri: str, versions: int, rounds: int, workdir: Path) -> 
         timings.call("registered-models/get", client.get_registered_model, MODEL)
         timings.call("model-versions/get", client.get_model_version, MODEL, str(versions))
     timings.total = time.perf_counter() - start
+    # What a request costs with no work behind it: the server's HTTP and WSGI layers, and the client's
+    # ``requests`` session (not the mlflow client's own work), kept alive as the client's are.
+    import requests
+
+    with requests.Session() as session:
+        health = uri.split("/api/v4/")[0] + ("/-/health" if "/api/v4/" in uri else "/health")
+        for _ in range(200):
+            timings.call("health (HTTP floor)", session.get, health).raise_for_status()
     return timings
 
 

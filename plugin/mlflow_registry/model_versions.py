@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -126,7 +126,7 @@ class ModelVersionService:
             found = self.session.scalars(
                 select(Registration)
                 .where(Registration.version_id.in_(chunk))
-                .options(selectinload(Registration.run), selectinload(Registration.logged_model))
+                .options(joinedload(Registration.run), joinedload(Registration.logged_model))
             )
             registrations.update({r.version_id: r for r in found})
             for tag in self.session.scalars(select(VersionTag).where(VersionTag.version_id.in_(chunk))):
@@ -190,7 +190,7 @@ class ModelVersionService:
                 self.logged_models.note_version(resolved.logged_model, model.name, row.sequence)
             return row
 
-        row = committed(self.session, work)
+        row = committed(self.session, work, keep_loaded=True)
         # Just made: its tags are those given, and no alias points at it yet.
         return VersionView(row, self.version_runs.ensure(row), dict(checked), [])
 
@@ -233,7 +233,7 @@ class ModelVersionService:
         registration.source = resolved.source
         registration.run_link = run_link or ""
         if resolved.run is not None:
-            registration.run_id = resolved.run.id
+            registration.run = resolved.run  # sets run_id, and the view reads the run without a query
         if resolved.logged_model is not None:
             registration.logged_model_id = resolved.logged_model.id
         self.session.add_all(VersionTag(version_id=row.id, key=k, value=v) for k, v in tags.items())
@@ -293,11 +293,32 @@ class ModelVersionService:
     def latest(self, model: Model, stages: Sequence[str] = ()) -> list[VersionView]:
         """The highest-numbered version in each of ``stages`` (every stage when empty), in
         MLflow's stage order; raise ``InvalidInput`` for an unknown stage."""
-        return self.latest_of([model], stages)[model.id]
+        wanted = [validation.stage(s) for s in stages] or list(STAGES)
+        # The database chooses (the highest number in each stage, a row a stage), then the chosen few
+        # are loaded in one query: two statements however many versions the model has.
+        best: dict[str, int] = {}
+        for stage, number in self.session.execute(
+            select(Registration.stage, func.max(ModelVersion.sequence))
+            .outerjoin(Registration, Registration.version_id == ModelVersion.id)
+            .where(ModelVersion.model_id == model.id)
+            .group_by(Registration.stage)
+        ):
+            stage = stage or STAGES[0]  # a version older than tracking has no registration yet
+            best[stage] = max(number, best.get(stage, number))
+        numbers = [best[s] for s in STAGES if s in wanted and s in best]
+        if not numbers:
+            return []
+        found = {
+            row.sequence: row
+            for row in self.session.scalars(
+                select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.sequence.in_(numbers))
+            )
+        }
+        return self.views([found[n] for n in numbers if n in found])
 
     def latest_of(self, models: Sequence[Model], stages: Sequence[str] = ()) -> dict[int, list[VersionView]]:
-        """``latest`` of each of ``models`` (by id), in three statements and the views' few, whatever
-        the number of models and versions: the highest number per model and stage is chosen in SQL."""
+        """``latest`` of each of ``models`` (by id; the registered models searches' page), in two
+        statements and the views' few, whatever the number of models and versions."""
         wanted = [validation.stage(s) for s in stages] or list(STAGES)
         found: dict[int, list[VersionView]] = {m.id: [] for m in models}
         if not models:

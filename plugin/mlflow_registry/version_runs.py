@@ -5,6 +5,7 @@ run MLflow reports for it (its own run, or the training run it was registered fr
 from __future__ import annotations
 
 from sqlalchemy import inspect, select
+from sqlalchemy.orm import joinedload
 
 from package_api.plugin_api import DbSession, Package, PackageStatus, committed
 from plugin.mlflow_registry.models import Registration
@@ -45,9 +46,11 @@ class VersionRuns:
         made = inspect(version).info.get(REGISTRATION_MADE)
         if isinstance(made, Registration):
             return made  # a version made in this session got both from ``make``
-        registration = self.session.get(Registration, version.id)
-        if registration is not None and self.own_run_of(version.id) is not None:
-            return registration
+        registration = self.session.get(Registration, version.id, options=[joinedload(Registration.run)])
+        if registration is not None:
+            run = registration.run  # loaded with it: registered from no other run, it is the version's own
+            if (run is not None and run.model_version_id == version.id) or self.own_run_of(version.id) is not None:
+                return registration
         experiment = ExperimentService(self.session).default_for(version.model)
         runs = RunService(self.session)
         version_id = version.id
@@ -90,9 +93,8 @@ class VersionRuns:
             status=OWN_RUN_STATUS,
             end_time=started,
         )
-        registration = Registration(version_id=version.id, run_id=run.id)
-        self.session.add(registration)
-        self.session.flush()
+        registration = Registration(version_id=version.id, run_id=run.id, run=run)
+        self.session.add(registration)  # flushed with what the registration sets next: one INSERT
         inspect(version).info[REGISTRATION_MADE] = registration
         return registration
 

@@ -54,6 +54,13 @@ class Projection:
         self.session = session
 
     def find_model(self, project_id: int, name: str) -> Model | None:
+        """Model ``name`` of the project: from the session when this request has it loaded already (a
+        version's creation asks three times), else from the database."""
+        for obj in self.session.identity_map.values():
+            if isinstance(obj, Model) and obj not in self.session.deleted:
+                loaded = inspect(obj).dict  # what is loaded: never a query (an expired row has nothing)
+                if loaded.get("project_id") == project_id and loaded.get("name") == name:
+                    return obj
         return self.session.scalar(select(Model).where(Model.project_id == project_id, Model.name == name))
 
     def is_version(self, package: Package) -> bool:

@@ -183,7 +183,7 @@ class VersionService:
 
     def files(self, row: ModelVersion) -> Sequence[PackageFile]:
         """The version's live files, by path."""
-        return sorted(self.packages.list_files(row.package, per_page=10**9).items, key=lambda f: f.file_name)
+        return sorted(self.packages.live_files(row.package), key=lambda f: f.file_name)
 
     def details(self, row: ModelVersion) -> VersionDetails:
         return VersionDetails(row, self.files(row), self.packages.served_by_name(row.package))

@@ -342,6 +342,8 @@ class RunService:
             raise InvalidInput(
                 f"Duplicate parameter keys have been submitted: {duplicated}. Please ensure the request contains only one param value per param key."
             )
+        if not keys:
+            return {}
         existing = {
             p.key: p.value
             for p in self.session.scalars(select(RunParam).where(RunParam.run_id == run.id, RunParam.key.in_(keys)))
