@@ -50,15 +50,17 @@ def _by_code_point(column: Any, dialect: str) -> Any:
     return column.collate("C") if dialect == "postgresql" else column
 
 
-def _tag(table: Any, owner: ColumnElement[Any], comparison: filters.Comparison, dialect: str) -> ColumnElement[bool]:
-    owned = and_(owner, table.key == comparison.key)
+def _tag(table: Any, owner: Any, owner_id: Any, comparison: filters.Comparison, dialect: str) -> ColumnElement[bool]:
+    """``owner_id`` (the model's or version's id) passes ``comparison`` on a tag: is among the owners
+    (``owner``: the tag table's owner column) of a passing tag, which both databases find through
+    the index on (key, value prefix, owner) and then hold as a set (SQLite runs an ``EXISTS`` once
+    per row instead)."""
     passes = compare(table.value, comparison.operator, comparison.value, dialect)
-    prefix = indexed_value(table.value)
     if comparison.operator == "=":  # what the index on (key, value prefix, owner) finds
-        passes = and_(prefix == str(comparison.value)[:INDEXED_VALUE_LENGTH], passes)
+        passes = and_(indexed_value(table.value) == str(comparison.value)[:INDEXED_VALUE_LENGTH], passes)
     if comparison.absent_passes:  # absent, or present and passing: no tag that fails
-        return not_(exists().where(owned, not_(passes)))
-    return exists().where(owned, passes)
+        return not_(exists().where(owner == owner_id, table.key == comparison.key, not_(passes)))
+    return owner_id.in_(select(owner).where(table.key == comparison.key, passes))  # type: ignore[no-any-return]
 
 
 def _order(column: ColumnElement[Any], ascending: bool) -> ColumnElement[Any]:
@@ -76,7 +78,7 @@ def models(
     statement = select(Model).where(Model.project_id == project.id)
     for comparison in comparisons:
         if comparison.kind == filters.TAG:
-            statement = statement.where(_tag(ModelTag, ModelTag.model_id == Model.id, comparison, dialect))
+            statement = statement.where(_tag(ModelTag, ModelTag.model_id, Model.id, comparison, dialect))
         else:  # the one attribute: name
             name: Any = Model.name
             statement = statement.where(compare(name, comparison.operator, comparison.value, dialect))
@@ -111,7 +113,7 @@ def versions(
         statement = statement.outerjoin(Registration, Registration.version_id == ModelVersion.id)
     for comparison in comparisons:
         if comparison.kind == filters.TAG:
-            condition = _tag(VersionTag, VersionTag.version_id == ModelVersion.id, comparison, dialect)
+            condition = _tag(VersionTag, VersionTag.version_id, ModelVersion.id, comparison, dialect)
         else:
             condition = compare(_version_column(comparison.key), comparison.operator, comparison.value, dialect)
         statement = statement.where(condition)
