@@ -95,6 +95,8 @@ class Registry:
             runs = {r.uuid: r.id for r in session.query(Run).filter(Run.uuid.in_(self.runs))}
             base = datetime.datetime(2026, 1, 1)
             counts = {name: models[name].last_sequence for name in MODELS}
+            if not any(counts.values()):
+                session.add(ModelTag(model_id=models["big"].id, key="extra", value="1"))
             for n in range(size):
                 name = "big" if n % 5 == 0 or n >= 400 else MODELS[n % 4]
                 counts[name] += 1
@@ -125,7 +127,6 @@ class Registry:
                 session.add_all(VersionTag(version_id=row.id, key=k, value=v) for k, v in tags.items())
             for index, model in enumerate(models.values()):
                 model.updated_at = base + datetime.timedelta(seconds=index % 2)
-            session.add(ModelTag(model_id=models["big"].id, key="extra", value="1"))
             session.commit()
 
     def call(self, endpoint: str, body: dict[str, Any], *, method: str = "POST") -> Any:
@@ -249,7 +250,7 @@ def test_registered_model_searches_answer_what_the_python_matcher_answered(regis
 def test_a_search_costs_the_same_statements_over_200_versions_as_over_2000(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
-    text = "tags.stage = 'prod' AND tags.team = 'team-4' AND tags.eval = 'passed'"
+    text = "tags.stage = 'prod' AND tags.eval = 'passed' AND tags.team LIKE 'team-%'"
     registry = Registry(app, client, world, 200)
     costs = []
     for _ in range(2):
