@@ -129,10 +129,13 @@ class ModelVersionService:
                 .options(joinedload(Registration.run), joinedload(Registration.logged_model))
             )
             registrations.update({r.version_id: r for r in found})
-            for tag in self.session.scalars(select(VersionTag).where(VersionTag.version_id.in_(chunk))):
-                tags[tag.version_id][tag.key] = tag.value
-            for alias in self.session.scalars(select(Alias).where(Alias.version_id.in_(chunk)).order_by(Alias.alias)):
-                aliases[alias.version_id].append(alias.alias)
+            # Tags and aliases as plain rows: a search's page has hundreds of them (no objects to build).
+            tagged = select(VersionTag.version_id, VersionTag.key, VersionTag.value)
+            for version_id, key, value in self.session.execute(tagged.where(VersionTag.version_id.in_(chunk))):
+                tags[version_id][key] = value
+            pointed = select(Alias.version_id, Alias.alias).where(Alias.version_id.in_(chunk)).order_by(Alias.alias)
+            for version_id, alias in self.session.execute(pointed):
+                aliases[version_id].append(alias)
         for row in rows:
             if row.id not in registrations:
                 registrations[row.id] = self.version_runs.ensure(row)  # a version older than tracking

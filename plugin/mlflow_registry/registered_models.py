@@ -220,8 +220,9 @@ class RegistryService:
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
         aliases: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
         if ids:
-            for tag in self.session.scalars(select(ModelTag).where(ModelTag.model_id.in_(ids))):
-                tags[tag.model_id][tag.key] = tag.value
+            tagged = select(ModelTag.model_id, ModelTag.key, ModelTag.value).where(ModelTag.model_id.in_(ids))
+            for model_id, key, value in self.session.execute(tagged):
+                tags[model_id][key] = value
             rows = self.session.execute(
                 select(Alias.model_id, Alias.alias, ModelVersion.sequence)
                 .join(ModelVersion, ModelVersion.id == Alias.version_id)

@@ -50,16 +50,27 @@ def _by_code_point(column: Any, dialect: str) -> Any:
     return column.collate("C") if dialect == "postgresql" else column
 
 
-def _tag(table: Any, owner: Any, owner_id: Any, comparison: filters.Comparison, dialect: str) -> ColumnElement[bool]:
+def _tag(
+    table: Any, owner: Any, owner_id: Any, comparison: filters.Comparison, dialect: str, *, few: bool = False
+) -> ColumnElement[bool]:
     """``owner_id`` (the model's or version's id) passes ``comparison`` on a tag: is among the owners
     (``owner``: the tag table's owner column) of a passing tag, which both databases find through
-    the index on (key, value prefix, owner) and then hold as a set (SQLite runs an ``EXISTS`` once
-    per row instead)."""
+    the index on (key, value prefix, owner) and hold as a set (SQLite would run an ``EXISTS`` once
+    per row of the whole registry). With ``few`` (other comparisons narrow the rows down to one
+    model's), an ``EXISTS`` per row instead: SQLite would read every passing tag of the registry
+    into the set. (PostgreSQL plans both forms alike.)"""
     passes = compare(table.value, comparison.operator, comparison.value, dialect)
     if comparison.operator == "=":  # what the index on (key, value prefix, owner) finds
-        passes = and_(indexed_value(table.value) == str(comparison.value)[:INDEXED_VALUE_LENGTH], passes)
+        value = str(comparison.value)
+        prefix = indexed_value(table.value) == value[:INDEXED_VALUE_LENGTH]
+        # A value shorter than the prefix equals the value's prefix alone; saying ``value = v`` as
+        # well would have SQLite put ``v`` for ``value`` in the prefix (constant propagation) and
+        # forget the index.
+        passes = prefix if len(value) < INDEXED_VALUE_LENGTH else and_(prefix, passes)
     if comparison.absent_passes:  # absent, or present and passing: no tag that fails
         return not_(exists().where(owner == owner_id, table.key == comparison.key, not_(passes)))
+    if few:  # a few owners to look at (one model's versions): probe each one's tags
+        return exists().where(owner == owner_id, table.key == comparison.key, passes)
     return owner_id.in_(select(owner).where(table.key == comparison.key, passes))  # type: ignore[no-any-return]
 
 
@@ -109,11 +120,12 @@ def versions(
         .options(contains_eager(ModelVersion.model))
     )
     attributes = {c.key for c in comparisons if c.kind == filters.ATTRIBUTE}
+    few = any(c.kind == filters.ATTRIBUTE and c.key == "name" and c.operator in ("=", "IN") for c in comparisons)
     if attributes & {"run_id", "source_path"}:
         statement = statement.outerjoin(Registration, Registration.version_id == ModelVersion.id)
     for comparison in comparisons:
         if comparison.kind == filters.TAG:
-            condition = _tag(VersionTag, VersionTag.version_id, ModelVersion.id, comparison, dialect)
+            condition = _tag(VersionTag, VersionTag.version_id, ModelVersion.id, comparison, dialect, few=few)
         else:
             condition = compare(_version_column(comparison.key), comparison.operator, comparison.value, dialect)
         statement = statement.where(condition)
