@@ -205,7 +205,9 @@ class Seeder:
                               "ml_model_version_tags"):
                     conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"))
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("ANALYZE"))
+            # As autovacuum leaves a registry at rest: statistics, and on PostgreSQL the visibility map
+            # that lets index-only scans skip the heap.
+            conn.execute(sa.text("VACUUM ANALYZE" if self.postgres else "ANALYZE"))
 
 
 # -- the calls ------------------------------------------------------------------------------------
