@@ -137,8 +137,9 @@ def versions(
     return statement.order_by(*order, _by_code_point(Model.name, dialect).asc(), ModelVersion.sequence.desc())
 
 
-#: How many tags ``_narrowest_tag`` counts at most for each ``tags.k = 'v'`` of a filter.
-SAMPLE = 2000
+#: How many tags ``_narrowest_tag`` counts at most for each ``tags.k = 'v'`` of a filter (ties at the
+#: bound are broken by the order of the filter).
+SAMPLE = 10_000
 
 
 def _narrowest_tag(session: DbSession, comparisons: Sequence[filters.Comparison]) -> filters.Comparison | None:
