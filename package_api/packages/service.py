@@ -120,7 +120,7 @@ class PackageService:
         # Refuse a name a plugin refuses, or a forbidden duplicate, before taking gigabytes; checked
         # again when recording.
         self.pipeline.check(project.id, name, version)
-        self._check_duplicate(project, name, version, path)
+        self._check_duplicate(project, name, version, [path])
         project_id, creator_id = project.id, creator.id if creator else None
 
         key = new_key()
@@ -177,7 +177,7 @@ class PackageService:
         path = names.file_path(path, spaces_in_name=spaces_in_name)
         sha256 = names.sha256_digest(sha256)
         self.pipeline.check(project.id, name, version)
-        self._check_duplicate(project, name, version, path)
+        self._check_duplicate(project, name, version, [path])
         project_id, creator_id = project.id, creator.id if creator else None
         return committed(
             self.session, lambda: self._record(project_id, name, version, path, creator_id, job_id, status, sha256)
@@ -249,7 +249,7 @@ class PackageService:
             if status is not None and package.status != status:
                 package.status = status
             package.updated_at = self.clock()
-            self._check_duplicate(project, name, version, path, package)
+            self._check_duplicate(project, name, version, [path], package)
         package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
         self.session.add(package_file)
         self.session.flush()
@@ -302,9 +302,8 @@ class PackageService:
         def work() -> list[PackageFile]:
             if not checked:
                 return []
-            project = package.project
-            if not self.duplicates_allowed(project, package.name, package.version):
-                self._check_no_duplicates(package, [path for path, _ in checked])
+            paths = [path for path, _ in checked]
+            self._check_duplicate(package.project, package.name, package.version, paths, package)
             package.updated_at = self.clock()
             self.session.flush()
             # One INSERT for all the rows (batched by SQLAlchemy's insertmanyvalues), not one a file.
@@ -350,30 +349,22 @@ class PackageService:
         return project.generic_duplicates_allowed != matched
 
     def _check_duplicate(
-        self, project: Project, name: str, version: str, path: str, package: Package | None = None
+        self, project: Project, name: str, version: str, paths: Sequence[str], package: Package | None = None
     ) -> None:
+        """Raise ``DuplicateNotAllowed`` unless the project allows duplicates here, or the package holds
+        no live file at any of ``paths`` and ``paths`` names none twice: one query for them all."""
         if self.duplicates_allowed(project, name, version):
             return
         package = package or self._find_live(project.id, name, version)
-        if package is not None and self._newest_file(package, path) is not None:
-            raise DuplicateNotAllowed()
-
-    def _check_no_duplicates(self, package: Package, paths: Sequence[str]) -> None:
-        """Raise ``DuplicateNotAllowed`` if ``package`` holds a live file at one of ``paths`` already, or
-        ``paths`` names one twice: one query for them all."""
+        if package is None:
+            return
         if len(set(paths)) < len(paths):
             raise DuplicateNotAllowed()
+        live = select(PackageFile.id).where(
+            PackageFile.package_id == package.id, PackageFile.status == PackageStatus.DEFAULT
+        )
         for start in range(0, len(paths), 500):
-            taken = self.session.scalar(
-                select(PackageFile.id)
-                .where(
-                    PackageFile.package_id == package.id,
-                    PackageFile.file_name.in_(paths[start : start + 500]),
-                    PackageFile.status == PackageStatus.DEFAULT,
-                )
-                .limit(1)
-            )
-            if taken is not None:
+            if self.session.scalar(live.where(PackageFile.file_name.in_(paths[start : start + 500])).limit(1)):
                 raise DuplicateNotAllowed()
 
     # -- lookup --------------------------------------------------------------------------------
