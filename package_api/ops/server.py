@@ -1,18 +1,30 @@
-"""``modelshelf serve``: gunicorn with threaded workers, tuned for long streamed transfers."""
+"""``modelshelf serve``: gunicorn, tuned for long streamed transfers and for clients that are slow.
+
+The default worker is gunicorn's gevent worker (``_GeventWorker``): each connection is a greenlet,
+so a connection that trickles its headers or its body, or sits idle, holds only itself. Deadlines
+bound the rest: ``HEADER_TIMEOUT`` for a request's line and headers, ``BODY_TIMEOUT`` for each read of
+its body and each write of its answer, ``WORKER_CONNECTIONS`` connections per worker. The threaded
+worker of earlier versions (``_ThreadWorker``) stays selectable (``WORKER_CLASS=gthread``)."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import gevent
+from gunicorn import http as gunicorn_http
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.http.body import Body, LengthReader
 from gunicorn.http.errors import NoMoreData
+from gunicorn.http.wsgi import Response
+from gunicorn.workers.ggevent import GeventWorker
 from gunicorn.workers.gthread import ThreadWorker
 from werkzeug.exceptions import ClientDisconnected
 
@@ -32,17 +44,24 @@ class _LengthBody:
 
     A body that ends before its ``Content-Length`` raises werkzeug's ``ClientDisconnected`` (what
     werkzeug's own length-limited stream raises): gunicorn's reader returns what it got when the
-    client goes away as if that were all, and an upload cut short would be stored cut short."""
+    client goes away as if that were all, and an upload cut short would be stored cut short. So does a
+    client silent for longer than the socket's timeout (``BODY_TIMEOUT``), and its connection is then
+    closed after the answer (``close``), its body unread."""
 
-    def __init__(self, body: Body, reader: LengthReader) -> None:
+    def __init__(self, body: Body, reader: LengthReader, close: Callable[[], None]) -> None:
         self._body = body
         self._reader = reader  # ``body.reader``, known to be a length reader
+        self._close = close
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             return b"".join(iter(lambda: self.read(RECV_SIZE), b""))
         wanted = min(size, self._reader.length)
-        data = bytes(self._reader.read(size))
+        try:
+            data = bytes(self._reader.read(size))
+        except TimeoutError:
+            self._close()
+            raise ClientDisconnected() from None
         if len(data) < wanted:
             raise ClientDisconnected()
         return data
@@ -57,15 +76,20 @@ class _LengthBody:
 class _ChunkedBody:
     """``wsgi.input`` of any other request (chunked): gunicorn's, with a client that goes away
     mid-body reported as ``ClientDisconnected`` rather than gunicorn's ``NoMoreData``, so that the
-    app answers it as one (a 400 nobody reads, no traceback) instead of as a server error."""
+    app answers it as one (a 400 nobody reads, no traceback) instead of as a server error. A client
+    silent for longer than ``BODY_TIMEOUT`` too, and its connection is closed after the answer."""
 
-    def __init__(self, body: Body) -> None:
+    def __init__(self, body: Body, close: Callable[[], None]) -> None:
         self._body = body
+        self._close = close
 
     def read(self, size: int | None = None) -> bytes:
         try:
             return bytes(self._body.read(size))
         except NoMoreData:
+            raise ClientDisconnected() from None
+        except TimeoutError:
+            self._close()
             raise ClientDisconnected() from None
 
     def readline(self, size: int | None = None) -> bytes:
@@ -73,24 +97,44 @@ class _ChunkedBody:
             return bytes(self._body.readline(size))
         except NoMoreData:
             raise ClientDisconnected() from None
+        except TimeoutError:
+            self._close()
+            raise ClientDisconnected() from None
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
 
 
 def _fast_input(app: Callable[..., Any]) -> Callable[..., Any]:
+    """The app, with gunicorn's ``wsgi.input`` replaced (``_LengthBody``, ``_ChunkedBody``), and the
+    connection closed after a 413 or a body that timed out instead of kept alive: gunicorn would
+    otherwise read the rest of the refused body to reach the next request, for as long as the client
+    cares to send it."""
+
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        response = getattr(start_response, "__self__", None)  # gunicorn's Response
+        close: Callable[[], None] = response.force_close if isinstance(response, Response) else _keep_open
         body = environ.get("wsgi.input")
         if isinstance(body, Body) and isinstance(body.reader, LengthReader) and not body.buf.tell():
             unreader = body.reader.unreader
             if hasattr(unreader, "mxchunk"):
                 unreader.mxchunk = max(unreader.mxchunk, RECV_SIZE)
-            environ["wsgi.input"] = _LengthBody(body, body.reader)
+            environ["wsgi.input"] = _LengthBody(body, body.reader, close)
         elif isinstance(body, Body):
-            environ["wsgi.input"] = _ChunkedBody(body)
-        return app(environ, start_response)
+            environ["wsgi.input"] = _ChunkedBody(body, close)
+
+        def respond(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if status.startswith("413"):
+                close()
+            return start_response(status, headers, exc_info)
+
+        return app(environ, respond)
 
     return wsgi
+
+
+def _keep_open() -> None:
+    """``close`` of a server that is not gunicorn (a test's WSGI server): nothing to do."""
 
 
 def _write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
@@ -143,6 +187,100 @@ class _ThreadWorker(ThreadWorker):
         super().finish_request(conn, fs)
 
 
+class _GeventWorker(GeventWorker):
+    """gunicorn's gevent worker: a greenlet per connection, with deadlines for slow clients.
+
+    - A request's line and headers must arrive within ``HEADER_TIMEOUT`` seconds of the connection
+      (gunicorn's own bound is ``keepalive``); on a kept-alive connection the next request must
+      arrive whole within ``KEEPALIVE`` seconds of the previous answer (or ``HEADER_TIMEOUT`` if
+      shorter). Past it, the connection is closed unanswered.
+    - The connection's socket times out after ``BODY_TIMEOUT`` seconds without progress: a body that
+      stops arriving for that long is given up (``ClientDisconnected``, so nothing is stored) and the
+      connection closed; so is a download whose client stops reading for that long.
+    - A connection closed after an answer (a 413, a body timeout, ``Connection: close``) is shut down
+      for writing and read for ``LINGER`` seconds at most before it is closed, so that a client still
+      sending a refused body reads the answer instead of a reset.
+    - On SIGTERM, connections waiting for a request are closed at once; requests in flight get the
+      graceful timeout. gunicorn's 500 and 400 pages are JSON (``_write_json_error``).
+
+    This replaces ``AsyncWorker.handle`` rather than extending it: that one bounds every request's
+    headers by ``keepalive`` alone, logs a timed-out socket as a server error with its traceback,
+    closes without lingering, and speaks HTTP/2 (which ``modelshelf serve`` does not enable)."""
+
+    header_timeout = 10.0
+    body_timeout = 60.0
+
+    def init_process(self) -> None:
+        gunicorn_util.write_error = _write_json_error
+        self._waiting: dict[Any, gevent.Timeout] = {}
+        super().init_process()  # patches the standard library for gevent, then loads the app
+
+    def run(self) -> None:
+        gevent.spawn(self._close_waiting_on_exit)
+        super().run()
+
+    def _close_waiting_on_exit(self) -> None:
+        while self.alive:
+            gevent.sleep(0.25)
+        while True:  # until the worker exits; a request in flight ends its connection itself
+            for greenlet, deadline in list(self._waiting.items()):
+                greenlet.kill(deadline, block=False)
+            gevent.sleep(0.25)
+
+    def handle(self, listener: Any, client: Any, addr: Any) -> None:
+        client.settimeout(self.body_timeout)
+        req = None
+        served = False
+        try:
+            parser = gunicorn_http.get_parser(self.cfg, client, addr)
+            listener_name = listener.getsockname()
+            while True:
+                req = None
+                limit = min(KEEPALIVE, self.header_timeout) if served else self.header_timeout
+                with gevent.Timeout(limit, False) as deadline:
+                    self._waiting[gevent.getcurrent()] = deadline
+                    try:
+                        req = next(parser)
+                    finally:
+                        del self._waiting[gevent.getcurrent()]
+                if not req:
+                    self.log.debug("Closing a connection whose request did not arrive within %s s", limit)
+                    break
+                served = True
+                self.handle_request(listener_name, req, client, addr)
+        except NoMoreData as exc:
+            self.log.debug("Ignored premature client disconnection. %s", exc)
+        except StopIteration:
+            if served:
+                _linger(client)
+        except TimeoutError:
+            self.log.info("Closed a connection silent for %s s (BODY_TIMEOUT)", self.body_timeout)
+        except OSError as exc:
+            if exc.errno in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                self.log.debug("Ignoring %s", exc)
+            else:
+                self.log.exception("Socket error processing request.")
+        except Exception as exc:  # what gunicorn answers itself: 400 for a malformed request, else 500
+            self.handle_error(req, client, addr, exc)
+        finally:
+            gunicorn_util.close(client)
+
+
+def _linger(sock: socket.socket) -> None:
+    """Shut ``sock`` for writing and read what the client still sends, for ``LINGER`` seconds at
+    most, before it is closed: closing a socket with unread bytes sends a reset, and a client that is
+    still sending a body it was refused would get the reset instead of the answer."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        end = time.monotonic() + LINGER
+        while (left := end - time.monotonic()) > 0:
+            sock.settimeout(left)
+            if not sock.recv(RECV_SIZE):
+                break
+    except OSError:
+        pass
+
+
 class _Gunicorn(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -171,14 +309,19 @@ WORKER_TIMEOUT = 120
 #: ``keepalive_timeout 4s`` in the upstream block, docs/deploy.md), or it may send a request on a
 #: connection we are closing.
 KEEPALIVE = 5
+#: Seconds a connection closed after an answer is still read before it is closed (``_linger``).
+LINGER = 2.0
 #: Default seconds in-flight requests get to finish on SIGTERM/SIGHUP before their worker is
 #: killed: a restart waits for transfers this long (a 20 GiB upload at 200 MB/s takes 100 s).
 GRACEFUL_TIMEOUT = 120
 
 
-def run(*, host: str, port: int, workers: int, threads: int, graceful_timeout: int = GRACEFUL_TIMEOUT) -> None:
-    """Serve until interrupted. gunicorn answers ``Expect: 100-continue`` itself, and the gthread
-    worker streams request bodies, so a multi-GB upload neither waits nor buffers.
+def run(
+    *, host: str, port: int, workers: int, threads: int, graceful_timeout: int = GRACEFUL_TIMEOUT, worker_class: str | None = None
+) -> None:
+    """Serve until interrupted. gunicorn answers ``Expect: 100-continue`` itself, and both workers
+    stream request bodies, so a multi-GB upload neither waits nor buffers. ``worker_class`` is
+    ``gevent`` (the ``WORKER_CLASS`` setting's default) or ``gthread`` (``threads`` threads a worker).
 
     TCP_NODELAY: gunicorn sets it on its TCP listening socket, and Linux copies it to every socket
     ``accept`` returns (tests/e2e/test_server.py checks a live connection), so small responses are not
@@ -189,6 +332,11 @@ def run(*, host: str, port: int, workers: int, threads: int, graceful_timeout: i
     adds up every worker's; a worker that exits is marked dead.
     """
     settings = load_settings()
+    kind = worker_class or str(settings["WORKER_CLASS"])
+    if kind not in WORKER_CLASSES:
+        raise ValueError(f"WORKER_CLASS is {kind!r}; it must be one of {', '.join(sorted(WORKER_CLASSES))}")
+    _GeventWorker.header_timeout = float(settings["HEADER_TIMEOUT"])
+    _GeventWorker.body_timeout = float(settings["BODY_TIMEOUT"])
     given = os.environ.get(metrics.MULTIPROCESS_ENV)
     directory = given or tempfile.mkdtemp(prefix="modelshelf-metrics-")
     metrics.use_multiprocess_dir(directory)
@@ -199,7 +347,8 @@ def run(*, host: str, port: int, workers: int, threads: int, graceful_timeout: i
                 "bind": f"{host}:{port}",
                 "workers": workers,
                 "threads": threads,
-                "worker_class": _ThreadWorker,
+                "worker_class": WORKER_CLASSES[kind],
+                "worker_connections": int(settings["WORKER_CONNECTIONS"]),
                 "timeout": WORKER_TIMEOUT,
                 "graceful_timeout": graceful_timeout,
                 "keepalive": KEEPALIVE,
@@ -218,6 +367,10 @@ def run(*, host: str, port: int, workers: int, threads: int, graceful_timeout: i
         # master's to remove, when it stops.
         if not given and os.getpid() == master:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+#: ``WORKER_CLASS`` -> gunicorn worker.
+WORKER_CLASSES: dict[str, type[Any]] = {"gevent": _GeventWorker, "gthread": _ThreadWorker}
 
 
 def _worker_exited(_server: Any, worker: Any) -> None:
