@@ -158,6 +158,9 @@ class FilesystemStorage:
     def download_url(self, key: str, *, filename: str) -> str | None:
         return None
 
+    #: ``check`` waits in system calls (a hung NFS mount): ``/-/readiness`` bounds it from a thread.
+    check_blocks = True
+
     def check(self) -> None:
         # Write, rather than ask os.access: root may write anywhere by permissions, yet not to a
         # read-only mount, a full disk or a root that is not a directory.
