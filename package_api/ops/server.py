@@ -12,8 +12,10 @@ import json
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -44,7 +46,14 @@ def _no_yield() -> None:
     """``_cooperate`` under a threaded worker: the OS switches threads."""
 
 
-#: Gives the other greenlets a turn: ``gevent.sleep(0)`` once a gevent worker has started.
+def _next_loop_turn() -> None:
+    """``_cooperate`` under the gevent worker: wait for the event loop's next turn, in which the other
+    greenlets' sockets are polled. ``gevent.sleep(0)`` would not do: it may run this greenlet again
+    before the loop polls (a 1 GiB upload still held ``/-/health`` for 130-200 ms a request)."""
+    gevent.sleep(0.0001)
+
+
+#: Gives the other greenlets a turn (``_next_loop_turn``) once a gevent worker has started.
 _cooperate: Callable[[], None] = _no_yield
 
 
@@ -240,6 +249,12 @@ class _GeventWorker(GeventWorker):
         self._waiting: dict[Any, gevent.Timeout] = {}
         super().init_process()  # patches the standard library for gevent, then loads the app
 
+    def patch(self) -> None:
+        with warnings.catch_warnings():  # gevent's warning names the copies _rebind_unpatched_ssl fixes
+            warnings.filterwarnings("ignore", message="Monkey-patching ssl after ssl has already been imported")
+            super().patch()
+        _rebind_unpatched_ssl()
+
     def run(self) -> None:
         gevent.spawn(self._close_waiting_on_exit)
         super().run()
@@ -289,6 +304,27 @@ class _GeventWorker(GeventWorker):
             self.handle_error(req, client, addr, exc)
         finally:
             gunicorn_util.close(client)
+
+
+def _rebind_unpatched_ssl() -> None:
+    """Point names that modules imported from ``ssl`` before gevent patched it at gevent's.
+
+    The master imported the app (its schema check) before forking, and with it urllib3 (minio's
+    HTTP client), which took ``SSLContext`` from ``ssl`` by name: gevent's patching, in the worker,
+    cannot reach such copies (its MonkeyPatchWarning names them). With ``S3_SECURE`` every S3 call
+    would then wait in the standard library's blocking TLS, holding every greenlet of the worker."""
+    import ssl
+
+    from gevent import monkey
+
+    for name in ("SSLContext", "SSLSocket", "SSLObject"):
+        original = monkey.get_original("ssl", name)
+        patched = getattr(ssl, name, None)
+        if original is patched or patched is None:
+            continue
+        for module in list(sys.modules.values()):
+            if module is not None and module is not ssl and getattr(module, name, None) is original:
+                setattr(module, name, patched)
 
 
 def _linger(sock: socket.socket) -> None:
@@ -401,6 +437,3 @@ WORKER_CLASSES: dict[str, type[Any]] = {"gevent": _GeventWorker, "gthread": _Thr
 def _worker_exited(_server: Any, worker: Any) -> None:
     metrics.mark_worker_dead(worker.pid)
 
-
-def _next_loop_turn() -> None:
-    gevent.sleep(0.0001)

@@ -247,3 +247,22 @@ def test_sqlite_writers_of_one_gevent_process_do_not_stall_each_other(tmp_path: 
     elapsed, rows = result.stdout.strip().split(" ", 1)
     assert rows == "[1, 2, 3]"
     assert float(elapsed) < 3.0, result.stdout
+
+
+SSL_PROBE = """
+import package_api.app  # as the master does: urllib3 takes SSLContext from ssl before gevent patches it
+from package_api.ops.server import _GeventWorker
+import urllib3.util.ssl_
+worker = object.__new__(_GeventWorker)
+worker.sockets = []
+_GeventWorker.patch(worker)
+import gevent.ssl
+print(urllib3.util.ssl_.SSLContext is gevent.ssl.SSLContext)
+"""
+
+
+def test_the_worker_rebinds_what_the_master_imported_from_ssl_before_patching() -> None:
+    """Otherwise minio's TLS to an ``S3_SECURE`` store would block every greenlet of the worker."""
+    result = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", SSL_PROBE], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
