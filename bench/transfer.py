@@ -506,7 +506,8 @@ def main() -> int:
         print_report(rig, memory, max(1, args.rounds))
         store = (f"S3 part size {PART_SIZE // MIB} MiB; direct minio num_parallel_uploads={args.direct_parallel}"
                  if s3 is not None else "filesystem store (fsync per blob)")
-        print(f"\nserver: gunicorn gthread, {args.workers} worker(s) x {args.threads} threads; {store}; "
+        per_worker = f"{args.threads} threads" if args.worker_class == "gthread" else "a greenlet per connection"
+        print(f"\nserver: gunicorn {args.worker_class}, {args.workers} worker(s) x {per_worker}; {store}; "
               f"{os.cpu_count()} CPUs")
         return 0
     finally:
