@@ -256,6 +256,9 @@ class _GeventWorker(GeventWorker):
             warnings.filterwarnings("ignore", message="Monkey-patching ssl after ssl has already been imported")
             super().patch()
         _rebind_unpatched_ssl()
+        from gevent import socket as gevent_socket
+
+        gevent_socket.socket.sendfile = _cooperative_sendfile
 
     def run(self) -> None:
         gevent.spawn(self._close_waiting_on_exit)
@@ -306,6 +309,37 @@ class _GeventWorker(GeventWorker):
             self.handle_error(req, client, addr, exc)
         finally:
             gunicorn_util.close(client)
+
+
+def _cooperative_sendfile(sock: Any, file: Any, offset: int = 0, count: int | None = None) -> int:
+    """``os.sendfile`` on a gevent socket, waiting for it to drain in gevent (``wait_write``, within the
+    socket's timeout: ``BODY_TIMEOUT``) and giving the other greenlets a turn after each call.
+
+    gevent's sockets give up on ``os.sendfile`` and send files 8 KiB at a time through ``send``:
+    gunicorn answers every file download with ``socket.sendfile``, and downloads took half again as
+    long, at half again the CPU, as under the threaded worker. This keeps the kernel's zero-copy path."""
+    from gevent.socket import wait_write
+
+    sock._check_sendfile_params(file, offset, count)
+    sockno, fileno = sock.fileno(), file.fileno()
+    total = 0
+    try:
+        while count is None or total < count:
+            chunk = 1 << 30 if count is None else min(count - total, 1 << 30)
+            try:
+                sent = os.sendfile(sockno, fileno, offset, chunk)
+            except BlockingIOError:
+                wait_write(sockno, timeout=sock.gettimeout())
+                continue
+            if not sent:
+                break  # end of file
+            offset += sent
+            total += sent
+            _cooperate()
+        return total
+    finally:
+        if total and hasattr(file, "seek"):
+            file.seek(offset)
 
 
 def _rebind_unpatched_ssl() -> None:
