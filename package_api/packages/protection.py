@@ -124,7 +124,9 @@ class ProtectionGuard:
     def check_push(self, actor: Actor, project_id: int, name: str, version: str, package: Package | None = None) -> None:
         """Raise ``Protected`` unless ``actor`` may create ``name/version`` or add a file to it:
         ``package`` is the live package when the caller holds it, else it is looked up."""
-        if package is None:
+        if package is not None:
+            self._read_seal(package)
+        else:
             package = self.session.scalar(
                 select(Package).where(
                     Package.project_id == project_id,
@@ -142,6 +144,7 @@ class ProtectionGuard:
 
     def check_delete(self, actor: Actor, package: Package) -> None:
         """Raise ``Protected`` unless ``actor`` may delete ``package`` (sealed: an Owner)."""
+        self._read_seal(package)
         if package.sealed and self.level(actor.principal, package.project_id) < Role.OWNER:
             raise self._sealed(package, "only an Owner may delete it")
         rule = self.refusing_rule(actor, package.project_id, package.name, DELETE)
@@ -150,6 +153,7 @@ class ProtectionGuard:
 
     def check_file_delete(self, actor: Actor, package: Package) -> None:
         """Raise ``Protected`` unless ``actor`` may delete a file of ``package`` (never when sealed)."""
+        self._read_seal(package)
         if package.sealed:
             raise self._sealed(package, "its files cannot be added, replaced or deleted")
         rule = self.refusing_rule(actor, package.project_id, package.name, DELETE)
@@ -165,6 +169,13 @@ class ProtectionGuard:
         rule = self.refusing_rule(actor, package.project_id, name, PUSH)
         if rule is not None:
             raise self._refusal(rule, PUSH, actor)
+
+    def _read_seal(self, package: Package) -> None:
+        """Read ``package``'s seal afresh in the change's transaction, locking its row where the
+        database can (PostgreSQL's ``FOR UPDATE``; SQLite has one writer at a time): a seal committed
+        meanwhile is seen, and none commits before this change does."""
+        if package.id is not None:
+            self.session.refresh(package, attribute_names=["sealed_at"], with_for_update=True)
 
     def _sealed(self, package: Package, consequence: str) -> Protected:
         return Protected(f"{self.noun(package)} {package.name} {package.version} is sealed: {consequence}")

@@ -597,6 +597,7 @@ class PackageService:
         actor = actor or self.actor
 
         def work() -> bool:
+            self.session.refresh(package, attribute_names=["sealed_at"], with_for_update=True)  # one seal
             if package.sealed:
                 return False
             package.sealed_at, package.sealed_by_id = self.clock(), actor.author_id
