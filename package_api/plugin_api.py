@@ -13,6 +13,7 @@ Extension points (call them from ``register``):
                                ``file_added``, ``file_deleted``, ``deleted``, ``sealed``): see
                                ``package_api.packages.pipeline`` for the order
 ``register_package_check``     refuse a package name and version before anything is stored
+``register_unprotected_package`` names of a plugin's working storage no protection rule guards
 ``package_created`` ...        package events (blinker signals): notifications after the commit
                                (``package_sealed``: ``PackageService.seal`` sealed a package)
 ``register_version_resolver``  resolve ``latest`` (or an alias) in a package download URL
@@ -64,7 +65,12 @@ from package_api.names import DOT_SEGMENTS, MAX_ID, package_name, row_id, sha256
 from package_api.ops.migrate import register_versions as register_migrations
 from package_api.packages.direct import DirectUploads
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
-from package_api.packages.pipeline import PackageChange, register_package_check, register_package_step
+from package_api.packages.pipeline import (
+    PackageChange,
+    register_package_check,
+    register_package_step,
+    register_unprotected_package,
+)
 from package_api.packages.resolvers import register_resolver as register_version_resolver
 from package_api.packages.service import PackageService, parse_status
 from package_api.packages.streams import ChunkReader, ExpectedDigests
@@ -113,6 +119,7 @@ __all__ = [
     "register_package_step",
     "PackageChange",
     "register_package_check",
+    "register_unprotected_package",
     "package_created",
     "package_deleted",
     "package_file_added",

@@ -83,6 +83,8 @@ EVENTS = (CREATED, FILE_ADDED, FILE_DELETED, DELETED, SEALED)
 STEPS = "modelshelf.package_steps"
 #: ``app.extensions`` key of the registered checks, in order.
 CHECKS = "modelshelf.package_checks"
+#: ``app.extensions`` key of the predicates naming packages no protection rule guards.
+UNPROTECTED = "modelshelf.unprotected_packages"
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,15 @@ def register_package_check(app: Flask, check: PackageCheck) -> None:
     checks: list[PackageCheck] = app.extensions.setdefault(CHECKS, [])
     if check not in checks:
         checks.append(check)
+
+
+def register_unprotected_package(app: Flask, is_internal: Callable[[str], bool]) -> None:
+    """Say which package names are a plugin's working storage, never published (the Hugging Face
+    API's staged uploads): no protection rule guards them, so cleaning them up is no user's delete.
+    What is published from them (files attached to a version) is guarded as ever."""
+    predicates: list[Callable[[str], bool]] = app.extensions.setdefault(UNPROTECTED, [])
+    if is_internal not in predicates:
+        predicates.append(is_internal)
 
 
 def register_package_step(app: Flask, event: str, name: str, step: PackageStep, *, after: str | None = None) -> None:
@@ -185,7 +196,8 @@ class PackagePipeline:
         self.session = session
         self.app = app  # where the steps are registered, and the signals' sender
         noun: Callable[[Package], str] = lambda package: audit.package_noun(app, package).replace("_", " ")
-        self.protection = ProtectionGuard(session, noun)  # protection rules and seals
+        internal: list[Callable[[str], bool]] = list(app.extensions.get(UNPROTECTED, ())) if app is not None else []
+        self.protection = ProtectionGuard(session, noun, lambda name: any(p(name) for p in internal))
 
     def check(self, project_id: int, name: str, version: str, actor: Actor) -> None:
         """Stage 0: raise ``Protected`` when a protection rule or a seal forbids ``actor`` to store

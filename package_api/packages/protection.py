@@ -74,9 +74,12 @@ class ProtectionGuard:
     """Refuses the changes a protection rule or a seal forbids. One lives for a pipeline (a request
     or a command): each project's rules are read once."""
 
-    def __init__(self, session: DbSession, noun: Noun = lambda package: "package") -> None:
+    def __init__(
+        self, session: DbSession, noun: Noun = lambda package: "package", exempt: Callable[[str], bool] = lambda name: False
+    ) -> None:
         self.session = session
         self.noun = noun
+        self.exempt = exempt  # names of a plugin's working storage (staged uploads), which no rule guards
         self._rules: dict[int, list[PackageProtectionRule]] = {}
 
     def rules(self, project_id: int, package_type: str = "generic") -> list[PackageProtectionRule]:
@@ -109,6 +112,8 @@ class ProtectionGuard:
     ) -> PackageProtectionRule | None:
         """The strictest rule of ``project_id`` that forbids ``actor`` to ``action`` (push, delete) the
         package ``name``, if any."""
+        if self.exempt(name):
+            return None
         column = "minimum_access_level_for_push" if action == PUSH else "minimum_access_level_for_delete"
         matching = [
             rule
