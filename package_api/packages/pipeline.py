@@ -60,6 +60,7 @@ change, not a part in it, connect to the signals instead.
 """
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -237,6 +238,18 @@ class PackagePipeline:
         self._steps(DELETED, change)
         self._audit(DELETED, change)
         self._notify(signals.package_deleted, package=change.package)
+
+    def seal(self, package: Package, actor: Actor, when: datetime.datetime) -> bool:
+        """Seal ``package`` by ``actor`` (``PackageService.seal``, in a unit of work): its files never
+        change again and only an Owner deletes it (``package_api.packages.protection``); then the
+        ``sealed`` stages. Who may seal is the caller's to ask. Return whether it was sealed now
+        (``False``: it was already). Its state is read afresh under a row lock: one seal."""
+        self.session.refresh(package, attribute_names=["sealed_at"], with_for_update=True)
+        if package.sealed:
+            return False
+        package.sealed_at, package.sealed_by_id = when, actor.author_id
+        self.sealed(PackageChange(self.session, actor, package))
+        return True
 
     def sealed(self, change: PackageChange) -> None:
         """A package sealed."""

@@ -25,12 +25,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import select
+from sqlalchemy.orm import object_session
 
 from package_api.access.models import Membership, Role
 from package_api.db import DbSession
 from package_api.errors import Protected
 from package_api.identity import Actor, Principal, PrincipalKind
-from package_api.packages.models import Package, PackageProtectionRule, PackageStatus
+from package_api.packages.models import Package, PackageProtectionRule
 
 #: Above every role: only instance administrators (and the ``modelshelf`` command) have it.
 ADMIN = 60
@@ -81,6 +82,7 @@ class ProtectionGuard:
         self.noun = noun
         self.exempt = exempt  # names of a plugin's working storage (staged uploads), which no rule guards
         self._rules: dict[int, list[PackageProtectionRule]] = {}
+        self._read: dict[int, object] = {}  # package id -> the transaction that read its seal
 
     def rules(self, project_id: int, package_type: str = "generic") -> list[PackageProtectionRule]:
         """``project_id``'s rules of ``package_type``."""
@@ -127,20 +129,12 @@ class ProtectionGuard:
         return max(refusing, key=lambda rule: (getattr(rule, column), -rule.id), default=None)
 
     def check_push(self, actor: Actor, project_id: int, name: str, version: str, package: Package | None = None) -> None:
-        """Raise ``Protected`` unless ``actor`` may create ``name/version`` or add a file to it:
-        ``package`` is the live package when the caller holds it, else it is looked up."""
+        """Raise ``Protected`` unless ``actor`` may create ``name/version`` or add a file to it (with
+        ``package``, the live package in the change's transaction: also unless it is sealed). Before
+        the bytes flow only the rules are asked (one query a request); the seal is asked in the
+        transaction, where an upload into a sealed package is refused and its bytes discarded."""
         if package is not None:
             self._read_seal(package)
-        else:
-            package = self.session.scalar(
-                select(Package).where(
-                    Package.project_id == project_id,
-                    Package.package_type == "generic",
-                    Package.name == name,
-                    Package.version == version,
-                    Package.status.in_((PackageStatus.DEFAULT, PackageStatus.HIDDEN)),
-                )
-            )
         if package is not None and package.sealed:
             raise self._sealed(package, "its files cannot be added, replaced or deleted")
         rule = self.refusing_rule(actor, project_id, name, PUSH)
@@ -176,11 +170,17 @@ class ProtectionGuard:
             raise self._refusal(rule, PUSH, actor)
 
     def _read_seal(self, package: Package) -> None:
-        """Read ``package``'s seal afresh in the change's transaction, locking its row where the
-        database can (PostgreSQL's ``FOR UPDATE``; SQLite has one writer at a time): a seal committed
-        meanwhile is seen, and none commits before this change does."""
-        if package.id is not None:
+        """Read ``package``'s seal afresh in the change's transaction, locking its row (PostgreSQL's
+        ``FOR UPDATE``): a seal committed meanwhile is seen, and none commits before this change does."""
+        owner = object_session(package)
+        if owner is None or owner.get_bind().dialect.name == "sqlite":
+            # One writer at a time: a transaction that read before a seal committed cannot write after
+            # it (a lost race, redone from the start), so what it read is what holds.
+            return
+        transaction = owner.get_transaction()
+        if package.id is not None and self._read.get(package.id) is not transaction:
             self.session.refresh(package, attribute_names=["sealed_at"], with_for_update=True)
+            self._read[package.id] = transaction  # once per transaction (a change of many files)
 
     def _sealed(self, package: Package, consequence: str) -> Protected:
         return Protected(f"{self.noun(package)} {package.name} {package.version} is sealed: {consequence}")

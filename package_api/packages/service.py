@@ -320,11 +320,8 @@ class PackageService:
 
     def rename(self, packages: Sequence[Package], name: str, *, audited: bool = True) -> None:
         """Give ``packages`` another name, all or none (renaming a model renames its versions).
-        ``audited=False`` when the caller records the rename as a whole (the model's).
-
-        Raises ``InvalidParameter``, ``Protected`` (a rule protects the old name for delete or the new
-        one for push), and ``AlreadyExists`` when a live package has the new name and one of their versions.
-        """
+        ``audited=False`` when the caller records the rename as a whole (the model's). Raises
+        ``InvalidParameter``, ``Protected`` (``check_rename``), ``AlreadyExists`` (the new name taken)."""
         name = names.package_name(name)
         for package in packages:
             self.pipeline.protection.check_rename(self.actor, package, name)
@@ -553,14 +550,15 @@ class PackageService:
         order = (column.desc(), tiebreak.desc()) if descending(sort) else (column.asc(), tiebreak.asc())
         return query_page(self.session, query, order, page, per_page)
 
+    def seal(self, package: Package, actor: Actor | None = None) -> bool:  # PackagePipeline.seal says what
+        return committed(self.session, lambda: self.pipeline.seal(package, actor or self.actor, self.clock()))
+
     # -- deletion ------------------------------------------------------------------------------
 
     def delete(self, package: Package, *, audited: bool = True) -> None:
-        """Mark the package and its files for destruction (``modelshelf gc`` reclaims the bytes), then
-        run the pipeline's ``deleted`` stages, in the caller's unit of work or in one of its own.
-        ``audited=False`` when the caller records the deletion as a whole (a model's, with its versions).
-
-        Raises what a pipeline step raises (nothing deleted)."""
+        """Mark the package and its files for destruction (``modelshelf gc`` reclaims the bytes), then run the
+        pipeline's ``deleted`` stages, in the caller's unit of work or one of its own (``audited=False``: the caller
+        records it as a whole, a model's). Raises ``Protected`` and what a step raises (nothing deleted)."""
 
         def work() -> None:
             package.status = PackageStatus.PENDING_DESTRUCTION
@@ -589,26 +587,9 @@ class PackageService:
             raise NotFound("Package file")
         return package_file
 
-    def seal(self, package: Package, actor: Actor | None = None) -> bool:
-        """Seal ``package`` (by ``actor``, default the service's): its files never change again and only
-        an Owner deletes it (``package_api.packages.protection``); run the pipeline's ``sealed`` stages,
-        in the caller's unit of work or in one of its own. Who may seal is the caller's to ask. Return
-        whether it was sealed now (``False``: it was already)."""
-        actor = actor or self.actor
-
-        def work() -> bool:
-            self.session.refresh(package, attribute_names=["sealed_at"], with_for_update=True)  # one seal
-            if package.sealed:
-                return False
-            package.sealed_at, package.sealed_by_id = self.clock(), actor.author_id
-            self.pipeline.sealed(PackageChange(self.session, actor, package))
-            return True
-
-        return committed(self.session, work)
-
     def delete_file(self, package_file: PackageFile) -> None:
-        """Mark the file for destruction, then run the pipeline's ``file_deleted`` stages, in the
-        caller's unit of work or in one of its own. Raises what a pipeline step raises."""
+        """Mark the file for destruction, then run the ``file_deleted`` stages (in the caller's unit of work
+        or one of its own). Raises ``Protected`` (a rule, a seal) and what a pipeline step raises."""
 
         def work() -> None:
             package_file.status = PackageStatus.PENDING_DESTRUCTION
