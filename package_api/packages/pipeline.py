@@ -8,7 +8,7 @@ model version made empty by the model registry's REST API, its pages or MLflow's
 (``package_api.transactions.committed``): one commit, redone as a whole after a lost race.
 
 Before anything is stored, and again in the transaction, the kernel's **protection** refuses what a
-package protection rule or a seal forbids the caller (``package_api.packages.protection``: a
+package protection rule forbids the caller (a seal, in the transaction) (``package_api.packages.protection``: a
 ``Protected`` 403 naming the rule or the seal, nothing changed), then the **checks** plugins registered
 (``register_package_check``) may refuse the name and version of a package being created or added to
 (the model registry refuses a version that is not a semantic version under a model's name): an upload
@@ -17,7 +17,7 @@ model made in the meantime counts.
 
 A package is **created** (by its first upload, or empty)::
 
-    0 checks      protection rules and seals (the caller may push?);    ProtectionGuard.check_push
+    0 checks      protection rules (may the caller push this name?);    ProtectionGuard.check_push
                   the registered checks (register_package_check):        PackageService.upload
                   the model registry's Projection.check
     before        lease committed; bytes streamed to storage, hashed     PackageService.upload
@@ -39,8 +39,8 @@ A package is **created** (by its first upload, or empty)::
                   notifications, sent after the commit
 
 A file is **added** to a live package (an upload, or files attached without copying bytes:
-``PackageService.attach``): 0 and the checks again (an upload), 1 (the file row; protection and seal
-asked again of the package row), 2 ("file_added" steps: ``hf_commit``), 3, 4 ``<noun>_file_added``,
+``PackageService.attach``): 0 and the checks again (an upload), 1 (the file row; the rules asked
+again, and the package's seal: an upload into a sealed package is refused here, its bytes discarded), 2 ("file_added" steps: ``hf_commit``), 3, 4 ``<noun>_file_added``,
 commit, 5 ``package_file_added``.
 
 A file is **deleted**: 1 (the file marked; protection for delete, and never in a sealed package), 2
