@@ -9,7 +9,9 @@ from package_api.plugin_api import (
     Action,
     Actor,
     PackageService,
+    Project,
     access_policy,
+    base_url,
     db,
     package_services,
     request_actor,
@@ -18,6 +20,10 @@ from plugin.mlflow_registry.cards import CardService
 from plugin.mlflow_registry.model_versions import ModelVersionService
 from plugin.mlflow_registry.registered_models import RegistryService
 from plugin.mlflow_registry.run_cards import RunCardService
+from plugin.promotion.aliases import AliasService
+from plugin.promotion.models import PromotionRequest
+from plugin.promotion.requests import PromotionService
+from plugin.promotion.rules import AliasRuleService
 from plugin.registry.model_service import Adoption, ModelService
 from plugin.registry.version_service import VersionService
 from plugin.tracking.artifacts import ArtifactService
@@ -75,7 +81,9 @@ def logged_model_services() -> LoggedModelService:
 
 def registry_services() -> RegistryService:
     actor = request_actor()
-    return RegistryService(db.session, _packages(actor), actor=actor, may_adopt=_may_adopt(actor))
+    return RegistryService(
+        db.session, _packages(actor), actor=actor, may_adopt=_may_adopt(actor), aliases=alias_services()
+    )
 
 
 def model_version_services() -> ModelVersionService:
@@ -85,3 +93,24 @@ def model_version_services() -> ModelVersionService:
 
 def artifact_services() -> ArtifactService:
     return ArtifactService(db.session, _packages(request_actor()))
+
+
+def promotion_request_url(request: PromotionRequest) -> str:
+    """The page where a promotion request is seen, approved or rejected."""
+    project = db.session.get(Project, request.project_id)
+    path = "" if project is None else project.full_path
+    return f"{base_url()}/{path}/-/ml/models/{request.model_id}/promotions/{request.id}"
+
+
+def alias_services() -> AliasService:
+    """The one alias service: every surface moves, deletes and reads aliases through it."""
+    return AliasService(db.session, access_policy(), actor=request_actor(), request_url=promotion_request_url)
+
+
+def alias_rule_services() -> AliasRuleService:
+    return AliasRuleService(db.session, actor=request_actor())
+
+
+def promotion_services() -> PromotionService:
+    actor = request_actor()
+    return PromotionService(db.session, access_policy(), alias_services(), actor=actor)
