@@ -64,6 +64,18 @@ class Outcome:
     request: PromotionRequest | None = None
 
 
+def parse_time(value: str) -> datetime.datetime:
+    """An ISO 8601 instant (``2026-12-01T10:00:00Z``, or with an offset; naive means UTC) as naive
+    UTC, the way the database keeps times; raise ``InvalidInput``."""
+    try:
+        when = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"at must be an ISO 8601 time such as 2026-12-01T10:00:00Z, not {value!r}") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return when
+
+
 def caller_level(roles: Roles, actor: Actor, project: Project) -> int:
     """The actor's role in ``project`` (administrators above every role, non-members 0)."""
     if actor.principal.is_admin and actor.principal.acts_in(project.id):
@@ -122,7 +134,8 @@ class AliasService:
 
     def check_tags(self, protection: Protection, alias: str, row: ModelVersion) -> None:
         """Raise ``Forbidden`` naming the rule unless ``row`` carries the tags ``protection`` asks for."""
-        tags = dict(self.session.execute(select(VersionTag.key, VersionTag.value).where(VersionTag.version_id == row.id)).tuples())
+        query = select(VersionTag.key, VersionTag.value).where(VersionTag.version_id == row.id)
+        tags = {key: value for key, value in self.session.execute(query)}
         missing = protection.missing_tags(tags)
         if missing:
             raise Forbidden(
@@ -292,6 +305,14 @@ class AliasService:
             .order_by(AliasMove.id.desc())
         )
 
+    def get(self, model: Model, alias: str) -> tuple[Alias, ModelVersion]:
+        """The alias named ``alias`` and the version it points at; raise ``NotFound("Alias")``."""
+        found = self._alias(model, alias)
+        row = None if found is None else self.session.get(ModelVersion, found.version_id)
+        if found is None or row is None:
+            raise NotFound("Alias")
+        return found, row
+
     def current(self, model: Model) -> list[tuple[Alias, ModelVersion]]:
         """The model's aliases with the versions they point at, by name."""
         query = (
@@ -300,7 +321,7 @@ class AliasService:
             .where(Alias.model_id == model.id)
             .order_by(Alias.alias)
         )
-        return [(alias, row) for alias, row in self.session.execute(query).tuples()]
+        return [(alias, row) for alias, row in self.session.execute(query)]
 
     def history(self, model: Model, alias: str, *, limit: int | None = None) -> list[AliasMove]:
         """Every move of ``alias``, the latest first; raise ``NotFound("Alias")`` if it never existed."""
