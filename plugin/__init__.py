@@ -38,6 +38,7 @@ from plugin.web.api import bp as api_bp
 
 #: This plugin's piece of the ``/api/v4`` OpenAPI document (its routes; merged into the served one).
 OPENAPI = Path(__file__).parent / "web" / "openapi.yaml"
+OPENAPI_PROMOTION = Path(__file__).parent / "web" / "openapi_promotion.yaml"
 
 
 def _audit_noun(package: Package) -> str | None:
@@ -81,3 +82,4 @@ def register(app: Flask) -> None:
     tracking.register(app)
     mlflow.register(app)
     add_openapi_piece(app, OPENAPI)
+    add_openapi_piece(app, OPENAPI_PROMOTION)
