@@ -10,10 +10,11 @@ Extension points (call them from ``register``):
 ``policy_rules(app)``          add actions, features and per-package rules to the one policy
                                (a package rule reads the database through ``PolicyFacts``)
 ``register_package_step``      a step in the transaction of a package change (``created``,
-                               ``file_added``, ``file_deleted``, ``deleted``): see
+                               ``file_added``, ``file_deleted``, ``deleted``, ``sealed``): see
                                ``package_api.packages.pipeline`` for the order
 ``register_package_check``     refuse a package name and version before anything is stored
 ``package_created`` ...        package events (blinker signals): notifications after the commit
+                               (``package_sealed``: ``PackageService.seal`` sealed a package)
 ``register_version_resolver``  resolve ``latest`` (or an alias) in a package download URL
 ``register_package_noun``      what a package is called in audit event names
 ``register_migrations``        a directory of Alembic revisions for the plugin's tables
@@ -54,6 +55,7 @@ from package_api.errors import (
     InvalidParameter,
     ModelshelfError,
     NotFound,
+    Protected,
     Unauthorized,
 )
 from package_api.identity import COMMAND_LINE, Actor
@@ -68,7 +70,13 @@ from package_api.services import archive_service as archive_services
 from package_api.services import job_service as job_services
 from package_api.services import package_service as package_services
 from package_api.services import policy as access_policy
-from package_api.signals import package_created, package_deleted, package_file_added, package_file_deleted
+from package_api.signals import (
+    package_created,
+    package_deleted,
+    package_file_added,
+    package_file_deleted,
+    package_sealed,
+)
 from package_api.storage import BlobNotFound, Readable, StorageUnavailable
 from package_api.transactions import LostRace, commit, committed, unit_of_work
 from package_api.web.actors import request_actor
@@ -105,6 +113,7 @@ __all__ = [
     "package_deleted",
     "package_file_added",
     "package_file_deleted",
+    "package_sealed",
     "register_version_resolver",
     "register_package_noun",
     "register_migrations",
@@ -138,6 +147,7 @@ __all__ = [
     "DatabaseFull",
     "InvalidParameter",
     "NotFound",
+    "Protected",
     "Unauthorized",
     "BlobNotFound",
     "StorageUnavailable",

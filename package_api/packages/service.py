@@ -118,7 +118,7 @@ class PackageService:
             raise refused
         # Refuse a name a plugin refuses, or a forbidden duplicate, before taking gigabytes; checked
         # again when recording.
-        self.pipeline.check(project.id, name, version)
+        self.pipeline.check(project.id, name, version, self.actor)
         self._check_duplicate(project, name, version, path)
         project_id, creator_id = project.id, creator.id if creator else None
 
@@ -175,7 +175,7 @@ class PackageService:
         name, version = names.package_name(name), names.package_version(version)
         path = names.file_path(path, spaces_in_name=spaces_in_name)
         sha256 = names.sha256_digest(sha256)
-        self.pipeline.check(project.id, name, version)
+        self.pipeline.check(project.id, name, version, self.actor)
         self._check_duplicate(project, name, version, path)
         project_id, creator_id = project.id, creator.id if creator else None
         return committed(
@@ -222,7 +222,7 @@ class PackageService:
         project = self.session.get(Project, project_id)
         if project is None:
             raise NotFound("Project")
-        self.pipeline.check(project_id, name, version)  # again: a model may have been made meanwhile
+        self.pipeline.check(project_id, name, version, self.actor)  # again: a model may have been made meanwhile
         if key is None:
             blob = self._project_blob(project_id, sha256)
         else:
@@ -275,7 +275,7 @@ class PackageService:
             # Also how a lost race ends: the redo finds the winner's package.
             if self._find_live(project_id, name, version) is not None:
                 raise AlreadyExists("Package")
-            self.pipeline.check(project_id, name, version)
+            self.pipeline.check(project_id, name, version, self.actor)
             package = Package(
                 project_id=project_id, name=name, version=version, package_type="generic", creator_id=creator_id
             )
@@ -561,6 +561,22 @@ class PackageService:
         ):
             raise NotFound("Package file")
         return package_file
+
+    def seal(self, package: Package, actor: Actor | None = None) -> bool:
+        """Seal ``package`` (by ``actor``, default the service's): its files never change again and only
+        an Owner deletes it (``package_api.packages.protection``); run the pipeline's ``sealed`` stages,
+        in the caller's unit of work or in one of its own. Who may seal is the caller's to ask. Return
+        whether it was sealed now (``False``: it was already)."""
+        actor = actor or self.actor
+
+        def work() -> bool:
+            if package.sealed:
+                return False
+            package.sealed_at, package.sealed_by_id = self.clock(), actor.author_id
+            self.pipeline.sealed(PackageChange(self.session, actor, package))
+            return True
+
+        return committed(self.session, work)
 
     def delete_file(self, package_file: PackageFile) -> None:
         """Mark the file for destruction, then run the pipeline's ``file_deleted`` stages, in the
