@@ -104,11 +104,13 @@ def promotion_request_url(request: PromotionRequest) -> str:
 
 def alias_services() -> AliasService:
     """The one alias service: every surface moves, deletes and reads aliases through it."""
-    return AliasService(db.session, access_policy(), actor=request_actor(), request_url=promotion_request_url)
+    actor = request_actor()
+    return AliasService(db.session, access_policy(), _packages(actor), actor=actor, request_url=promotion_request_url)
 
 
 def alias_rule_services() -> AliasRuleService:
-    return AliasRuleService(db.session, actor=request_actor())
+    actor = request_actor()
+    return AliasRuleService(db.session, _packages(actor), actor=actor)
 
 
 def promotion_services() -> PromotionService:

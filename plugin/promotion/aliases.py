@@ -29,9 +29,11 @@ from package_api.plugin_api import (
     Forbidden,
     InvalidInput,
     NotFound,
+    PackageService,
     Project,
     Role,
     commit,
+    unit_of_work,
     utcnow,
 )
 from plugin.mlflow_registry.models import Alias, VersionTag
@@ -88,14 +90,16 @@ class AliasService:
         self,
         session: DbSession,
         roles: Roles,
+        packages: PackageService,
         *,
         actor: Actor = COMMAND_LINE,
         request_url: Callable[[PromotionRequest], str] = lambda request: f"promotion request {request.id}",
     ) -> None:
         self.session = session
         self.roles = roles
+        self.packages = packages  # seals the versions protected aliases point at
         self.actor = actor
-        self.rules = AliasRuleService(session, actor=actor)
+        self.rules = AliasRuleService(session, packages, actor=actor)
         self.request_url = request_url  # where a promotion request is seen and approved (its page)
 
     # -- moves -------------------------------------------------------------------------------------
@@ -146,7 +150,14 @@ class AliasService:
     def apply(
         self, model: Model, alias: str, row: ModelVersion, *, rollback: bool = False, request: PromotionRequest | None = None
     ) -> AliasMove:
-        """Move ``alias`` to ``row`` now, recorded (with ``request``, when one was approved), and commit."""
+        """Move ``alias`` to ``row`` now, recorded (with ``request``, when one was approved), and
+        commit; a protected alias seals ``row``'s package in the same transaction."""
+        with unit_of_work(self.session):
+            return self._apply(model, alias, row, rollback=rollback, request=request)
+
+    def _apply(
+        self, model: Model, alias: str, row: ModelVersion, *, rollback: bool, request: PromotionRequest | None
+    ) -> AliasMove:
         current = self._alias(model, alias)
         before = None if current is None else self.session.get(ModelVersion, current.version_id)
         if current is None:
@@ -179,9 +190,9 @@ class AliasService:
             rollback=rollback,
             **{"from": None if before is None else before.version, "to": row.version},
         )
-        # TODO(protect): a version a protected alias points to is sealed: call ``PackageService.seal``
-        # on ``row.package`` here once the ``protect`` branch exports it through plugin_api.
-        commit(self.session)
+        if self.rules.protection(model.project_id, alias) is not None:
+            self.packages.seal(row.package, self.actor)  # a version a protected alias points at is sealed
+        self.session.flush()
         return move
 
     def delete(self, model: Model, alias: str | None) -> None:

@@ -26,6 +26,7 @@ from package_api.plugin_api import (
     NotFound,
     Project,
     commit,
+    unit_of_work,
     utcnow,
 )
 from plugin.promotion.aliases import AliasService, Roles, caller_level
@@ -90,6 +91,10 @@ class PromotionService:
             raise Forbidden(refusal)
         if len(comment) > MAX_COMMENT:
             raise InvalidInput(f"comment is longer than {MAX_COMMENT} characters")
+        with unit_of_work(self.session):  # the review, and the move it may make, in one transaction
+            return self._review(request, approve=approve, comment=comment)
+
+    def _review(self, request: PromotionRequest, *, approve: bool, comment: str) -> PromotionRequest:
         user_id = self.actor.author_id
         assert user_id is not None
         request.reviews.append(PromotionReview(user_id=user_id, approved=approve, comment=comment))

@@ -24,12 +24,15 @@ from package_api.plugin_api import (
     DbSession,
     InvalidInput,
     NotFound,
+    PackageService,
     Project,
     Role,
-    commit,
     record_audit_event,
+    unit_of_work,
 )
+from plugin.mlflow_registry.models import Alias
 from plugin.promotion.models import AliasRule
+from plugin.registry.models import Model, ModelVersion
 
 #: Instance administrators are above every role (a rule may ask for them).
 ADMIN = 60
@@ -138,8 +141,9 @@ def checked_pattern(value: object) -> str:
 
 
 class AliasRuleService:
-    def __init__(self, session: DbSession, *, actor: Actor = COMMAND_LINE) -> None:
+    def __init__(self, session: DbSession, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
         self.session = session
+        self.packages = packages  # seals the versions that the aliases a rule protects point at
         self.actor = actor
 
     def list(self, project: Project) -> list[AliasRule]:
@@ -181,10 +185,11 @@ class AliasRuleService:
             required_tags=_tags(list(required_tags) if isinstance(required_tags, tuple) else required_tags),
         )
         self._refuse_duplicate(project, rule.alias_pattern, None)
-        self.session.add(rule)
-        self.session.flush()
-        self._record("created", project, rule)
-        commit(self.session)
+        with unit_of_work(self.session):
+            self.session.add(rule)
+            self.session.flush()
+            self._record("created", project, rule)
+            self._seal_protected(project, rule)
         return rule
 
     def update(self, project: Project, rule: AliasRule, changes: Mapping[str, object]) -> AliasRule:
@@ -199,14 +204,28 @@ class AliasRuleService:
             rule.approvals_required = _approvals(changes["approvals_required"])
         if "required_tags" in changes:
             rule.required_tags = _tags(changes["required_tags"])
-        self._record("updated", project, rule)
-        commit(self.session)
+        with unit_of_work(self.session):
+            self._record("updated", project, rule)
+            self._seal_protected(project, rule)
         return rule
 
     def delete(self, project: Project, rule: AliasRule) -> None:
-        self._record("deleted", project, rule)
-        self.session.delete(rule)
-        commit(self.session)
+        """Delete ``rule``; the versions it sealed stay sealed (a seal is for good)."""
+        with unit_of_work(self.session):
+            self._record("deleted", project, rule)
+            self.session.delete(rule)
+
+    def _seal_protected(self, project: Project, rule: AliasRule) -> None:
+        """Seal the versions that the aliases ``rule`` protects point at now."""
+        query = (
+            select(Alias.alias, ModelVersion)
+            .join(ModelVersion, ModelVersion.id == Alias.version_id)
+            .join(Model, Model.id == Alias.model_id)
+            .where(Model.project_id == project.id)
+        )
+        for alias, row in self.session.execute(query):
+            if wildcard_match(rule.alias_pattern, alias):
+                self.packages.seal(row.package, self.actor)
 
     def _refuse_duplicate(self, project: Project, pattern: str, rule_id: int | None) -> None:
         query = select(AliasRule.id).where(AliasRule.project_id == project.id, AliasRule.alias_pattern == pattern)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.support.world import create_model
+from tests.support.world import create_model, generic_url
 
 
 @pytest.fixture
@@ -169,11 +169,25 @@ def test_a_protected_alias_moves_after_approvals_from_eligible_members_only(clie
     assert move["promotion_request_id"] == request["id"] and move["author"]["username"] == "maintainer"
     closed = review("owner")
     assert closed.status_code == 400 and "approved" in closed.json["message"]
+    # The version a protected alias points at is sealed: its files never change again.
+    sealed = client.put(generic_url(project, "fraud", "1.1.0", "late.bin"), data=b"x", headers=world.headers("owner"))
+    assert sealed.status_code == 403 and "sealed" in sealed.json["message"]
+    open_ = client.put(generic_url(project, "fraud", "1.0.0", "late.bin"), data=b"x", headers=world.headers("owner"))
+    assert open_.status_code == 201
     listed = client.get(api(project, f"/models/{fraud}/promotion_requests"), query_string={"status": "approved"},
                         headers=world.headers("guest")).json
     assert [r["id"] for r in listed] == [request["id"]]
     events = [e["event_name"] for e in client.get(f"/api/v4/projects/{project}/audit_events", headers=world.headers("maintainer")).json]
-    assert {"model_alias_promotion_requested", "model_alias_promotion_approved", "model_alias_set"} <= set(events)
+    assert {"model_alias_promotion_requested", "model_alias_promotion_approved", "model_alias_set",
+            "model_version_sealed"} <= set(events)
+
+
+def test_a_new_rule_seals_the_versions_its_aliases_point_at(client, world, project, fraud):
+    assert _move(client, world, project, fraud, "stable", "1.0.0", "reporter").status_code == 200
+    assert client.put(generic_url(project, "fraud", "1.0.0", "a.bin"), data=b"x", headers=world.headers("owner")).status_code == 201
+    _rule(client, world, project, alias_pattern="st*le", minimum_access_level="reporter")
+    refused = client.put(generic_url(project, "fraud", "1.0.0", "b.bin"), data=b"x", headers=world.headers("owner"))
+    assert refused.status_code == 403 and "sealed" in refused.json["message"]
 
 
 def test_the_rules_role_decides_who_moves_at_once_and_who_approves(client, world, project, fraud):
