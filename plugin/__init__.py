@@ -29,6 +29,7 @@ from package_api.plugin_api import (
     register_version_resolver,
 )
 from plugin import tracking
+from plugin.promotion.aliases import record_version_deleted
 from plugin.registry import access
 from plugin.registry import models as _tables  # noqa: F401  (the tables must be known before create_all)
 from plugin.registry.projection import MODEL_VERSION_STEP, Projection
@@ -38,6 +39,7 @@ from plugin.web.api import bp as api_bp
 
 #: This plugin's piece of the ``/api/v4`` OpenAPI document (its routes; merged into the served one).
 OPENAPI = Path(__file__).parent / "web" / "openapi.yaml"
+ALIAS_HISTORY_STEP = "alias_history"
 OPENAPI_PROMOTION = Path(__file__).parent / "web" / "openapi_promotion.yaml"
 
 
@@ -53,6 +55,10 @@ def _check_version(session: DbSession, project_id: int, name: str, version: str)
 
 def _project_version(change: PackageChange) -> None:
     Projection(change.session).version_for(change.package)
+
+
+def _record_alias_deletions(change: PackageChange) -> None:
+    record_version_deleted(change.session, change.actor, change.package.id)
 
 
 def _forget_version(change: PackageChange) -> None:
@@ -76,6 +82,8 @@ def register(app: Flask) -> None:
     pages.register(app)
     register_package_check(app, _check_version)
     register_package_step(app, "created", MODEL_VERSION_STEP, _project_version)
+    # The aliases of a deleted version go with it: their history says so first.
+    register_package_step(app, "deleted", ALIAS_HISTORY_STEP, _record_alias_deletions)
     register_package_step(app, "deleted", MODEL_VERSION_STEP, _forget_version)
     register_version_resolver(app, _resolve_latest)
     register_package_noun(app, _audit_noun)

@@ -362,3 +362,25 @@ class AliasService:
         if row is None:
             raise NotFound(f"Model version {move.to_version} (deleted since)")
         return move, row
+
+
+def record_version_deleted(session: DbSession, actor: Actor, package_id: int) -> None:
+    """Record that the aliases pointing at the version of package ``package_id`` go with it (a step of
+    the package's deletion, before the version row and its aliases are deleted)."""
+    row = session.scalar(select(ModelVersion).where(ModelVersion.package_id == package_id))
+    if row is None:
+        return
+    for alias in session.scalars(select(Alias).where(Alias.version_id == row.id)):
+        session.add(
+            AliasMove(
+                model_id=row.model_id,
+                alias=alias.alias,
+                action=DELETED,
+                from_version_id=row.id,
+                from_version=row.version,
+                author_id=actor.author_id,
+                author_name=actor.author_name,
+            )
+        )
+        model_event(session, "alias_deleted", row.model, actor=actor, alias=alias.alias, version=row.version,
+                    reason="version_deleted")

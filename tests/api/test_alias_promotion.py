@@ -239,3 +239,14 @@ def test_mlflow_alias_calls_go_through_the_same_rules(client, world, project, fr
     gone = client.delete(root, json={"name": "fraud", "alias": "shadow"}, headers=world.headers("reporter"))
     assert gone.status_code == 200
     assert client.get(api(project, f"/models/{fraud}/aliases/shadow/history"), headers=world.headers("guest")).json[0]["action"] == "deleted"
+
+
+def test_deleting_a_version_records_that_its_aliases_went_with_it(client, world, project, fraud):
+    _move(client, world, project, fraud, "shadow", "1.0.0", "reporter")
+    r = client.delete(api(project, f"/models/{fraud}/versions/1.0.0"), headers=world.headers("reporter"))
+    assert r.status_code == 204
+    history = client.get(api(project, f"/models/{fraud}/aliases/shadow/history"), headers=world.headers("guest")).json
+    assert [(m["action"], m["from_version"]["version"], m["author"]["username"]) for m in history[:1]] == [
+        ("deleted", "1.0.0", "reporter")]
+    assert history[1]["to_version"] == {"id": None, "version": "1.0.0"}  # the version is gone, its name stays
+    assert client.get(api(project, f"/models/{fraud}/aliases/shadow"), headers=world.headers("guest")).status_code == 404
