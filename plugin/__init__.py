@@ -29,6 +29,7 @@ from package_api.plugin_api import (
     register_version_resolver,
 )
 from plugin import tracking
+from plugin.mlflow_registry.sealing import SEALED_STEP, tag_sealed_version
 from plugin.promotion.aliases import record_version_deleted
 from plugin.registry import access
 from plugin.registry import models as _tables  # noqa: F401  (the tables must be known before create_all)
@@ -85,6 +86,7 @@ def register(app: Flask) -> None:
     # The aliases of a deleted version go with it: their history says so first.
     register_package_step(app, "deleted", ALIAS_HISTORY_STEP, _record_alias_deletions)
     register_package_step(app, "deleted", MODEL_VERSION_STEP, _forget_version)
+    register_package_step(app, "sealed", SEALED_STEP, tag_sealed_version)
     register_version_resolver(app, _resolve_latest)
     register_package_noun(app, _audit_noun)
     tracking.register(app)

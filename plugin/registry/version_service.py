@@ -164,7 +164,11 @@ class VersionService:
             rows = semver.ordered(rows, lambda r: r.version, descending=reverse)
         else:
             rows.sort(key=lambda r: (r.created_at, r.id), reverse=reverse)
-        return slice_page(rows, page, per_page)
+        found = slice_page(rows, page, per_page)
+        # The page's packages in one query (a version shows whether it is sealed); each row's
+        # ``package`` then comes from the session's identity map.
+        self.session.scalars(select(Package).where(Package.id.in_([r.package_id for r in found.items]))).all()
+        return found
 
     def update(self, row: ModelVersion, *, description_: str | None) -> ModelVersion:
         if description_ is not None:
@@ -179,6 +183,11 @@ class VersionService:
         """Delete the version and its package (the package pipeline's ``model_version`` step drops
         the row; its audit records ``model_version_deleted``)."""
         self.packages.delete(row.package)
+
+    def seal(self, row: ModelVersion) -> bool:
+        """Seal the version (``PackageService.seal``: its files never change again, only an Owner
+        deletes it; the audit records ``model_version_sealed``); return whether it was sealed now."""
+        return self.packages.seal(row.package)
 
     def files(self, row: ModelVersion) -> Sequence[PackageFile]:
         """The version's live files, by path."""
