@@ -74,7 +74,10 @@ def parse_time(value: str) -> datetime.datetime:
     except ValueError:
         raise InvalidInput(f"at must be an ISO 8601 time such as 2026-12-01T10:00:00Z, not {value!r}") from None
     if when.tzinfo is not None:
-        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        try:
+            when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first day there is
+            raise InvalidInput(f"at is out of range: {value!r}") from None
     return when
 
 

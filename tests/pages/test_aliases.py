@@ -131,3 +131,11 @@ def test_a_refused_move_is_flashed_on_the_aliases_tab(app, client, world, model)
                                                        "version": _version_id(client, world, model, "1.0.0")}, follow_redirects=True)
     assert r.status_code == 200 and "lacks the required tag(s) eval=passed" in r.text
     assert 'data-alias="prod"' not in r.text
+
+
+def test_the_model_pages_sidebar_lists_the_aliases(app, client, world, model):
+    client.put(f"/api/v4/projects/{world.projects['private']}/ml/models/{model}/aliases/champion", json={"version": "1.1.0"},
+               headers=world.headers("reporter"))
+    signed_in(app, client, "guest")
+    sidebar = re.search(r'data-testid="sidebar-aliases">(.*?)</p>', client.get(f"{MODELS}/{model}").text, re.S)
+    assert sidebar and "@champion</span> <code>1.1.0</code>" in sidebar.group(1) and "?tab=aliases" in sidebar.group(1)

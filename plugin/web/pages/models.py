@@ -10,7 +10,7 @@ from package_api.plugin_api import page_principal as principal
 from package_api.plugin_api import page_project as authorized_project
 from plugin.registry.access import ModelAction
 from plugin.registry.models import ModelOrigin
-from plugin.services import model_services, run_card_services, version_services
+from plugin.services import alias_services, model_services, run_card_services, version_services
 from plugin.web import markdown
 from plugin.web.pages.aliases import aliases_tab
 from plugin.web.pages.blueprint import PREFIX, bp, selected_tab
@@ -79,7 +79,7 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
     tab = selected_tab(TABS)
     query = listing_query("version")
     versions = runs = run_versions = None
-    aliases = aliases_tab(found, summary.model) if tab == "aliases" else {}
+    aliases = aliases_tab(found, summary.model) if tab == "aliases" else {"aliases": alias_services().current(summary.model)}
     if tab == "runs":
         runs, run_versions = run_card_services().of_model(summary.model, query.page, query.per_page)
     if tab == "versions":
