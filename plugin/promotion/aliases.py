@@ -368,8 +368,9 @@ class AliasService:
 
 
 def record_version_deleted(session: DbSession, actor: Actor, package_id: int) -> None:
-    """Record that the aliases pointing at the version of package ``package_id`` go with it (a step of
-    the package's deletion, before the version row and its aliases are deleted)."""
+    """Record in the aliases' history that those pointing at the version of package ``package_id`` go
+    with it (a step of the package's deletion, before the version row and its aliases are deleted).
+    The audit trail has the version's deletion; like MLflow, no alias event is sent for it."""
     row = session.scalar(select(ModelVersion).where(ModelVersion.package_id == package_id))
     if row is None:
         return
@@ -385,5 +386,3 @@ def record_version_deleted(session: DbSession, actor: Actor, package_id: int) ->
                 author_name=actor.author_name,
             )
         )
-        model_event(session, "alias_deleted", row.model, actor=actor, alias=alias.alias, version=row.version,
-                    reason="version_deleted")
