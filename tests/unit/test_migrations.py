@@ -390,3 +390,36 @@ def test_model_registry_0005_fills_the_latest_metrics_from_the_points_logged_bef
             (run, "acc", 0.8, False, 7, 3), (run, "loss", 0.5, False, 5, 2), (run, "neg", 0.0, True, 1, 0),
             (run, "tie", 0.0, False, 1, 0), (other, "loss", 0.0, True, 3, 0),
         ]
+
+
+# -- model_registry_0010: alias history and protected aliases ----------------------------------------
+
+
+def test_model_registry_0010_gives_each_existing_alias_a_first_history_row(tmp_path: Path) -> None:
+    app = _app(tmp_path / "data")
+    migrate.upgrade(app, "model_registry_0005")
+    with app.app_context(), db.engine.begin() as connection:
+        old = OldRows(connection)
+        model = old.add(
+            "ml_models", project_id=old.project, name="fraud", description="", author_id=old.user,
+            created_at=old.now, updated_at=old.now, origin="api",
+        )
+        old.add(
+            "ml_experiments", id=model + 1000, project_id=old.project, iid=1, name="[model]fraud", model_id=model,
+            lifecycle_stage="active", creator_id=old.user, created_at=old.now, updated_at=old.now,
+        )
+        first, _ = old.version(model, "fraud", "1.0.0", 1)
+        second, _ = old.version(model, "fraud", "1.1.0", 2)
+        old.add("ml_model_aliases", model_id=model, alias="champion", version_id=second, created_at=old.at(5))
+        old.add("ml_model_aliases", model_id=model, alias="shadow", version_id=first, created_at=old.at(3))
+    migrate.upgrade(app)
+    with app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT alias, action, from_version_id, to_version_id, to_version, author_id, request_id, created_at "
+            "FROM ml_model_alias_moves ORDER BY id"
+        )).all()
+        assert [tuple(r)[:7] for r in rows] == [
+            ("shadow", "existing", None, first, "1.0.0", None, None),  # in the order they were made
+            ("champion", "existing", None, second, "1.1.0", None, None),
+        ]
+        assert [str(r[7])[:16] for r in rows] == ["2026-01-01 12:03", "2026-01-01 12:05"]
