@@ -25,8 +25,7 @@ from package_api.plugin_api import (
     InvalidInput,
     NotFound,
     Project,
-    commit,
-    unit_of_work,
+    committed,
     utcnow,
 )
 from plugin.promotion.aliases import AliasService, Roles, caller_level
@@ -81,18 +80,31 @@ class PromotionService:
         return None
 
     def review(self, project: Project, request: PromotionRequest, *, approve: bool, comment: str = "") -> PromotionRequest:
-        """Approve or reject ``request`` as the actor; the approval that reaches the count moves the alias."""
-        refusal = self.refusal(project, request)
-        if refusal is not None:
-            if request.status != PENDING:
-                raise InvalidInput(f"Promotion request {request.id} is {request.status}")
-            if "already" in refusal:
-                raise AlreadyExists("A review of this request by you")
-            raise Forbidden(refusal)
+        """Approve or reject ``request`` as the actor; the approval that reaches the count moves the
+        alias. The request is read again, locked (``FOR UPDATE`` on PostgreSQL; SQLite has one
+        writer), so that two approvals at once both count: the second sees the first."""
         if len(comment) > MAX_COMMENT:
             raise InvalidInput(f"comment is longer than {MAX_COMMENT} characters")
-        with unit_of_work(self.session):  # the review, and the move it may make, in one transaction
-            return self._review(request, approve=approve, comment=comment)
+        request_id = request.id
+
+        def work() -> PromotionRequest:
+            found = self.session.get(PromotionRequest, request_id, with_for_update=True, populate_existing=True)
+            assert found is not None
+            self.session.expire(found, ["reviews"])
+            self._refuse(project, found)
+            return self._review(found, approve=approve, comment=comment)
+
+        return committed(self.session, work)  # the review, and the move it may make, in one transaction
+
+    def _refuse(self, project: Project, request: PromotionRequest) -> None:
+        refusal = self.refusal(project, request)
+        if refusal is None:
+            return
+        if request.status != PENDING:
+            raise InvalidInput(f"Promotion request {request.id} is {request.status}")
+        if "already" in refusal:
+            raise AlreadyExists("A review of this request by you")
+        raise Forbidden(refusal)
 
     def _review(self, request: PromotionRequest, *, approve: bool, comment: str) -> PromotionRequest:
         user_id = self.actor.author_id
@@ -111,16 +123,14 @@ class PromotionService:
         if not approve:
             request.status, request.closed_at = REJECTED, utcnow()
             model_event(self.session, "alias_promotion_rejected", model, actor=self.actor, **details)
-            commit(self.session)
             return request
         if request.approvals < request.approvals_required:
             model_event(self.session, "alias_promotion_approval", model, actor=self.actor, **details)
-            commit(self.session)
             return request
         protection = self.aliases.rules.protection(model.project_id, request.alias)
         if protection is not None:
             self.aliases.check_tags(protection, request.alias, row)
         request.status, request.closed_at = APPROVED, utcnow()
         model_event(self.session, "alias_promotion_approved", model, actor=self.actor, **details)
-        self.aliases.apply(model, request.alias, row, rollback=request.rollback, request=request)  # commits
+        self.aliases.apply(model, request.alias, row, rollback=request.rollback, request=request)  # joins this unit
         return request

@@ -250,3 +250,20 @@ def test_deleting_a_version_records_that_its_aliases_went_with_it(client, world,
         ("deleted", "1.0.0", "reporter")]
     assert history[1]["to_version"] == {"id": None, "version": "1.0.0"}  # the version is gone, its name stays
     assert client.get(api(project, f"/models/{fraud}/aliases/shadow"), headers=world.headers("guest")).status_code == 404
+
+
+def test_two_approvals_are_counted_and_the_second_moves_the_alias(client, world, project, fraud):
+    _rule(client, world, project, alias_pattern="prod", minimum_access_level="developer", approvals_required=2)
+    asked = _move(client, world, project, fraud, "prod", "1.1.0", "developer")
+    url = api(project, f"/models/{fraud}/promotion_requests/{asked.json['id']}")
+    first = client.post(f"{url}/approve", headers=world.headers("maintainer"))
+    assert first.status_code == 200 and (first.json["status"], first.json["approvals"]) == ("pending", 1)
+    assert client.post(f"{url}/approve", headers=world.headers("maintainer")).status_code == 409  # once each
+    assert client.get(api(project, f"/models/{fraud}/aliases/prod"), headers=world.headers("guest")).status_code == 404
+    second = client.post(f"{url}/approve", headers=world.headers("owner"))
+    assert second.status_code == 200 and (second.json["status"], second.json["approvals"]) == ("approved", 2)
+    assert [r["user"]["username"] for r in second.json["reviews"]] == ["maintainer", "owner"]
+    alias = client.get(api(project, f"/models/{fraud}/aliases/prod"), headers=world.headers("guest")).json
+    assert alias["version"]["version"] == "1.1.0"
+    events = [e["event_name"] for e in client.get(f"/api/v4/projects/{project}/audit_events", headers=world.headers("maintainer")).json]
+    assert "model_alias_promotion_approval" in events
