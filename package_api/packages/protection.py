@@ -156,6 +156,16 @@ class ProtectionGuard:
         if rule is not None:
             raise self._refusal(rule, DELETE, actor)
 
+    def check_rename(self, actor: Actor, package: Package, name: str) -> None:
+        """Raise ``Protected`` unless ``actor`` may rename ``package`` to ``name``: renaming takes it away
+        from its name (a delete there) and pushes it under the new one, so neither rule is evaded."""
+        rule = self.refusing_rule(actor, package.project_id, package.name, DELETE)
+        if rule is not None:
+            raise self._refusal(rule, DELETE, actor)
+        rule = self.refusing_rule(actor, package.project_id, name, PUSH)
+        if rule is not None:
+            raise self._refusal(rule, PUSH, actor)
+
     def _sealed(self, package: Package, consequence: str) -> Protected:
         return Protected(f"{self.noun(package)} {package.name} {package.version} is sealed: {consequence}")
 

@@ -318,11 +318,12 @@ class PackageService:
         """Give ``packages`` another name, all or none (renaming a model renames its versions).
         ``audited=False`` when the caller records the rename as a whole (the model's).
 
-        Raises ``InvalidParameter``, and ``AlreadyExists`` when a live package has the new name and
-        one of their versions.
+        Raises ``InvalidParameter``, ``Protected`` (a rule protects the old name for delete or the new
+        one for push), and ``AlreadyExists`` when a live package has the new name and one of their versions.
         """
         name = names.package_name(name)
         for package in packages:
+            self.pipeline.protection.check_rename(self.actor, package, name)
             if self._find_live(package.project_id, name, package.version) is not None:
                 raise AlreadyExists("Package")
         for package in packages:

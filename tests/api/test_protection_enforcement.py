@@ -256,3 +256,24 @@ def test_a_rule_of_another_type_or_name_protects_nothing_here(app: Flask, client
     ):
         assert client.post(rules, json=body, headers=world.headers("maintainer")).status_code == 201
     assert client.put(generic_url(project, "fraud", "1.0.0", "a.bin"), data=BYTES, headers=world.headers("developer")).status_code == 201
+
+
+def test_renaming_a_model_cannot_evade_a_rule(app: Flask, client: FlaskClient, world: World) -> None:
+    """Renaming takes the versions away from their name (a delete there) and pushes them under the
+    new one: a rule on either side refuses it, and the model, its versions and the trail stay as they were."""
+    project = world.projects["private"]
+    case = Case(client, app, world, project, {})
+    create_model(client, project, MODEL, world.headers("owner"))
+    _setup_version_with_file(case)
+    rules = f"{case.api}/packages/protection/rules"
+    rule = client.post(rules, json={"package_name_pattern": MODEL, "package_type": "generic", "minimum_access_level_for_delete": "owner"}, headers=world.headers("maintainer")).get_json()
+    before = _snapshot(app)
+    refused = case.mlflow_call("maintainer", "POST", "registered-models/rename", {"name": MODEL, "new_name": "renamed"})
+    assert refused.status_code == 403 and refused.get_json()["error_code"] == "PERMISSION_DENIED"
+    assert _snapshot(app) == before
+    assert client.get(f"{case.api}/ml/models/{MODEL}", headers=world.headers("owner")).status_code == 200
+    client.delete(f"{rules}/{rule['id']}", headers=world.headers("maintainer"))
+    client.post(rules, json={"package_name_pattern": "prod-*", "package_type": "generic", "minimum_access_level_for_push": "owner"}, headers=world.headers("maintainer"))
+    into = case.mlflow_call("maintainer", "POST", "registered-models/rename", {"name": MODEL, "new_name": "prod-fraud"})
+    assert into.status_code == 403 and "prod-*" in into.get_json()["message"]
+    assert case.mlflow_call("owner", "POST", "registered-models/rename", {"name": MODEL, "new_name": "prod-fraud"}).status_code == 200
