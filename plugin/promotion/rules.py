@@ -193,17 +193,15 @@ class AliasRuleService:
         return rule
 
     def update(self, project: Project, rule: AliasRule, changes: Mapping[str, object]) -> AliasRule:
-        """Change the fields of ``rule`` that ``changes`` names; raise ``InvalidInput`` or ``AlreadyExists``."""
-        if "alias_pattern" in changes:
-            pattern = checked_pattern(changes["alias_pattern"])
-            self._refuse_duplicate(project, pattern, rule.id)
-            rule.alias_pattern = pattern
-        if "minimum_access_level" in changes:
-            rule.minimum_access_level = _level(changes["minimum_access_level"])
-        if "approvals_required" in changes:
-            rule.approvals_required = _approvals(changes["approvals_required"])
-        if "required_tags" in changes:
-            rule.required_tags = _tags(changes["required_tags"])
+        """Change the fields of ``rule`` that ``changes`` names (all checked before any changes);
+        raise ``InvalidInput`` or ``AlreadyExists``."""
+        checks = {"alias_pattern": checked_pattern, "minimum_access_level": _level, "approvals_required": _approvals,
+                  "required_tags": _tags}
+        values = {field: check(changes[field]) for field, check in checks.items() if field in changes}
+        if "alias_pattern" in values:
+            self._refuse_duplicate(project, str(values["alias_pattern"]), rule.id)
+        for field, value in values.items():
+            setattr(rule, field, value)
         with unit_of_work(self.session):
             self._record("updated", project, rule)
             self._seal_protected(project, rule)

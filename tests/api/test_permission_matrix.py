@@ -641,6 +641,7 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
                             approvals_required="0", required_tags="")
     ),
     f"POST {PAGE}/-/ml/protected_aliases/<int:rule_id>/delete": expect(ADMIN_PROJECT, alias_rule),
+    f"POST {PAGE}/-/ml/protected_aliases/<int:rule_id>/edit": expect(ADMIN_PROJECT, alias_rule),
     f"GET {VERSION_PAGE}": expect(READ_MODEL),
     f"GET {VERSION_PAGE}/edit": expect(WRITE_MODEL),
     f"POST {VERSION_PAGE}/edit": expect(WRITE_MODEL, form(description="new words")),

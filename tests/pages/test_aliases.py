@@ -89,6 +89,16 @@ def test_protected_alias_rules_page_is_for_maintainers(app, client, world):
     wrong = client.post(RULES, data={**form, "alias_pattern": "prod/(a+)+"})
     assert wrong.status_code == 400 and "alias_pattern must be" in wrong.text
     rule_id = client.get(f"/api/v4/projects/{world.projects['private']}/ml/protected_aliases", headers=world.headers("maintainer")).json[0]["id"]
+    editing = client.get(RULES, query_string={"edit": rule_id})
+    assert "Edit the rule for <code>prod*</code>" in editing.text and f'action="{RULES}/{rule_id}/edit"' in editing.text
+    assert 'value="prod*"' in editing.text and '<option value="developer" selected>' in editing.text
+    refused = client.post(f"{RULES}/{rule_id}/edit", data={**form, "approvals_required": "lots"})
+    assert refused.status_code == 400 and "approvals_required must be" in refused.text
+    changed = client.post(f"{RULES}/{rule_id}/edit", data={**form, "approvals_required": "2", "minimum_access_level": "owner"},
+                          follow_redirects=True)
+    assert "Rule prod* updated" in changed.text
+    row = changed.text[changed.text.index('<tr data-rule="prod*"'):].split("</tr>")[0]
+    assert "Owner" in row and "<td>2</td>" in row
     gone = client.post(f"{RULES}/{rule_id}/delete", data={"csrf_token": token}, follow_redirects=True)
     assert "no longer protected" in gone.text and "No alias is protected" in gone.text
 

@@ -245,4 +245,7 @@ def alias_rule(c: Ctx) -> Req:
     rule_id = c.throwaway("alias rule", make)
     if c.method == "PATCH":
         return c.req({"rule_id": rule_id}, json={"approvals_required": 2})
+    if c.rule.endswith("/edit"):
+        fields = {"alias_pattern": f"{c.unique('zz')}-*", "minimum_access_level": "owner", "approvals_required": "1"}
+        return c.req({"rule_id": rule_id}, form={**fields, "required_tags": ""})
     return c.req({"rule_id": rule_id}, **({"form": {}} if is_page(c.rule) else {}))

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from package_api.plugin_api import Action, Forbidden, FormError, InvalidInput, NotFound, Project, attempt, can
 from package_api.plugin_api import page_project as authorized_project
 from plugin.promotion.aliases import Outcome, parse_time
-from plugin.promotion.models import PENDING
+from plugin.promotion.models import PENDING, AliasRule
 from plugin.promotion.rules import LEVELS, level_name
 from plugin.registry.access import ModelAction
 from plugin.registry.models import Model
@@ -163,7 +163,19 @@ def reject_promotion(namespace: str, project: str, model_id: int, request_id: in
 # -- protected alias rules ---------------------------------------------------------------------------
 
 
-def _rules_page(found: Project, error: FormError | None = None, form: dict[str, str] | None = None) -> ResponseReturnValue:
+RULE_FIELDS = ("alias_pattern", "minimum_access_level", "approvals_required", "required_tags")
+
+
+def _rules_page(
+    found: Project, error: FormError | None = None, form: dict[str, str] | None = None, editing: AliasRule | None = None
+) -> ResponseReturnValue:
+    if form is None and editing is not None:
+        form = {
+            "alias_pattern": editing.alias_pattern,
+            "minimum_access_level": level_name(editing.minimum_access_level),
+            "approvals_required": str(editing.approvals_required),
+            "required_tags": editing.required_tags,
+        }
     page = render_template(
         "model_registry/protected_aliases.html",
         project=found,
@@ -171,20 +183,44 @@ def _rules_page(found: Project, error: FormError | None = None, form: dict[str, 
         levels=RULE_LEVELS,
         level_name=level_name,
         error=error,
+        editing=editing,
         form=form or {"minimum_access_level": "maintainer", "approvals_required": "0"},
     )
     return (page, error.status) if error is not None else page
 
 
+def _rule_form() -> dict[str, str]:
+    return {key: request.form.get(key, "") for key in RULE_FIELDS}
+
+
 @bp.get(RULES)
 def protected_aliases(namespace: str, project: str) -> ResponseReturnValue:
-    return _rules_page(authorized_project(namespace, project, Action.ADMIN_PROJECT))
+    """The rules; ``?edit=<id>``: with that rule in the form, to change it."""
+    found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
+    edit = request.args.get("edit", "")
+    return _rules_page(found, editing=alias_rule_services().get(found, int(edit)) if edit.isdigit() else None)
+
+
+@bp.post(f"{RULES}/<int:rule_id>/edit")
+def update_protected_alias(namespace: str, project: str, rule_id: int) -> ResponseReturnValue:
+    found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
+    service = alias_rule_services()
+    rule = service.get(found, rule_id)
+    form = _rule_form()
+    result = attempt(
+        lambda: service.update(found, rule, form),
+        duplicate=FormError(f"A rule for {form['alias_pattern']} exists already", "alias_pattern", 409),
+    )
+    if isinstance(result, FormError):
+        return _rules_page(found, result, form, editing=service.get(found, rule_id))
+    flash(f"Rule {result.alias_pattern} updated", "success")
+    return redirect(url_for(".protected_aliases", namespace=namespace, project=project))
 
 
 @bp.post(RULES)
 def create_protected_alias(namespace: str, project: str) -> ResponseReturnValue:
     found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
-    form = {key: request.form.get(key, "") for key in ("alias_pattern", "minimum_access_level", "approvals_required", "required_tags")}
+    form = _rule_form()
     result = attempt(
         lambda: alias_rule_services().create(found, **form),
         duplicate=FormError(f"A rule for {form['alias_pattern']} exists already", "alias_pattern", 409),
