@@ -32,6 +32,7 @@ from package_api.plugin_api import (
 from plugin import tracking
 from plugin.huggingface import register as register_huggingface
 from plugin.mlflow_registry.sealing import SEALED_STEP, tag_sealed_version
+from plugin.promotion.aliases import record_version_deleted
 from plugin.registry import access
 from plugin.registry import models as _tables  # noqa: F401  (the tables must be known before create_all)
 from plugin.registry.projection import MODEL_VERSION_STEP, Projection
@@ -42,6 +43,8 @@ from plugin.web.api import bp as api_bp
 
 #: This plugin's piece of the ``/api/v4`` OpenAPI document (its routes; merged into the served one).
 OPENAPI = Path(__file__).parent / "web" / "openapi.yaml"
+ALIAS_HISTORY_STEP = "alias_history"
+OPENAPI_PROMOTION = Path(__file__).parent / "web" / "openapi_promotion.yaml"
 
 
 def _audit_noun(package: Package) -> str | None:
@@ -56,6 +59,10 @@ def _check_version(session: DbSession, project_id: int, name: str, version: str)
 
 def _project_version(change: PackageChange) -> None:
     Projection(change.session).version_for(change.package, new=True)
+
+
+def _record_alias_deletions(change: PackageChange) -> None:
+    record_version_deleted(change.session, change.actor, change.package.id)
 
 
 def _forget_version(change: PackageChange) -> None:
@@ -79,6 +86,8 @@ def register(app: Flask) -> None:
     pages.register(app)
     register_package_check(app, _check_version)
     register_package_step(app, "created", MODEL_VERSION_STEP, _project_version)
+    # The aliases of a deleted version go with it: their history says so first.
+    register_package_step(app, "deleted", ALIAS_HISTORY_STEP, _record_alias_deletions)
     register_package_step(app, "deleted", MODEL_VERSION_STEP, _forget_version)
     register_package_step(app, "sealed", SEALED_STEP, tag_sealed_version)
     register_version_resolver(app, _resolve_latest)
@@ -88,3 +97,4 @@ def register(app: Flask) -> None:
     register_huggingface(app)
     huggingface_api.register(app)
     add_openapi_piece(app, OPENAPI)
+    add_openapi_piece(app, OPENAPI_PROMOTION)

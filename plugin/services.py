@@ -11,7 +11,9 @@ from package_api.plugin_api import (
     Action,
     Actor,
     PackageService,
+    Project,
     access_policy,
+    base_url,
     db,
     package_services,
     request_actor,
@@ -22,6 +24,10 @@ from plugin.mlflow_registry.cards import CardService
 from plugin.mlflow_registry.model_versions import ModelVersionService
 from plugin.mlflow_registry.registered_models import RegistryService
 from plugin.mlflow_registry.run_cards import RunCardService
+from plugin.promotion.aliases import AliasService
+from plugin.promotion.models import PromotionRequest
+from plugin.promotion.requests import PromotionService
+from plugin.promotion.rules import AliasRuleService
 from plugin.registry.access import ModelAction
 from plugin.registry.model_service import Adoption, ModelService
 from plugin.registry.version_service import VersionService
@@ -80,7 +86,9 @@ def logged_model_services() -> LoggedModelService:
 
 def registry_services() -> RegistryService:
     actor = request_actor()
-    return RegistryService(db.session, _packages(actor), actor=actor, may_adopt=_may_adopt(actor))
+    return RegistryService(
+        db.session, _packages(actor), actor=actor, may_adopt=_may_adopt(actor), aliases=alias_services()
+    )
 
 
 def model_version_services() -> ModelVersionService:
@@ -101,7 +109,7 @@ def hf_commit_services(actor: Actor) -> CommitService:
         db.session,
         packages,
         VersionService(db.session, packages, actor=actor),
-        RegistryService(db.session, packages, actor=actor, may_adopt=_may_adopt(actor)),
+        RegistryService(db.session, packages, actor=actor, may_adopt=_may_adopt(actor), aliases=alias_services(actor)),
         regular_max=int(current_app.config["MODELSHELF"]["HF_REGULAR_MAX_SIZE"]),
         actor=actor,
         may_delete=lambda project: access_policy().can(actor.principal, project, ModelAction.DELETE_MODEL),
@@ -123,3 +131,27 @@ def hf_lfs_services(actor: Actor) -> LfsService:
         part_size=int(current_app.config["MODELSHELF"]["HF_LFS_PART_SIZE"]),
         actor=actor,
     )
+
+
+def promotion_request_url(request: PromotionRequest) -> str:
+    """The page where a promotion request is seen, approved or rejected."""
+    project = db.session.get(Project, request.project_id)
+    path = "" if project is None else project.full_path
+    return f"{base_url()}/{path}/-/ml/models/{request.model_id}/promotions/{request.id}"
+
+
+def alias_services(actor: Actor | None = None) -> AliasService:
+    """The one alias service: every surface moves, deletes and reads aliases through it (as
+    ``actor``, the request's caller unless given)."""
+    actor = actor or request_actor()
+    return AliasService(db.session, access_policy(), _packages(actor), actor=actor, request_url=promotion_request_url)
+
+
+def alias_rule_services() -> AliasRuleService:
+    actor = request_actor()
+    return AliasRuleService(db.session, _packages(actor), actor=actor)
+
+
+def promotion_services() -> PromotionService:
+    actor = request_actor()
+    return PromotionService(db.session, access_policy(), alias_services(), actor=actor)

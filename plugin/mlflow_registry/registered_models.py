@@ -25,6 +25,7 @@ from plugin.mlflow_registry import registry_search
 from plugin.mlflow_registry.model_versions import ModelVersionService, VersionView
 from plugin.mlflow_registry.models import Alias, ModelTag
 from plugin.mlflow_registry.sources import VersionRef
+from plugin.promotion.aliases import AliasService
 from plugin.registry.auditing import change, model_event
 from plugin.registry.model_service import Adoption, ModelService, model_name
 from plugin.registry.models import Model, ModelOrigin, ModelVersion
@@ -56,10 +57,12 @@ class RegistryService:
         *,
         actor: Actor = COMMAND_LINE,
         may_adopt: Adoption = lambda project: True,
+        aliases: AliasService,
     ) -> None:
         self.session = session
         self.packages = packages
         self.actor = actor  # who makes the changes
+        self.aliases = aliases  # the one alias service (``plugin.promotion.aliases``)
         self.models = ModelService(session, packages, actor=actor, may_adopt=may_adopt)
         self.versions = ModelVersionService(session, packages, actor=actor)
         self.experiments = ExperimentService(session, actor=actor)
@@ -146,44 +149,14 @@ class RegistryService:
     # -- aliases -----------------------------------------------------------------------------------
 
     def set_alias(self, model: Model, alias: str | None, version: str | None) -> None:
-        """Point ``alias`` at version ``version`` (moving it if it exists); raise ``InvalidInput``
-        (``ReservedName`` for reserved names) or ``MissingResource``."""
+        """Point ``alias`` at MLflow's version ``version`` through the alias service (its rules,
+        history and audit); raise ``InvalidInput`` (``ReservedName``), ``MissingResource``, or
+        ``PromotionRequired`` when a protected alias's move waits for approvals."""
         alias = validation.alias(alias)
-        row = self.versions.get(model, version)
-        existing = self.session.scalar(select(Alias).where(Alias.model_id == model.id, Alias.alias == alias))
-        before = None if existing is None else self.session.get(ModelVersion, existing.version_id)
-        if existing is None:
-            self.session.add(Alias(model_id=model.id, alias=alias, version_id=row.id))
-        else:
-            existing.version_id = row.id
-        model.updated_at = utcnow()
-        model_event(
-            self.session,
-            "alias_set",
-            model,
-            actor=self.actor,
-            alias=alias,
-            version=row.version,
-            version_number=row.sequence,
-            **{"from": before.version if before is not None else None, "to": row.version},
-        )
-        commit(self.session)
+        self.aliases.move_or_refuse(model, alias, self.versions.get(model, version))
 
     def delete_alias(self, model: Model, alias: str | None) -> None:
-        existing = self.session.scalar(select(Alias).where(Alias.model_id == model.id, Alias.alias == (alias or "")))
-        if existing is not None:
-            pointed = self.session.get(ModelVersion, existing.version_id)
-            self.session.delete(existing)
-            model.updated_at = utcnow()
-            model_event(
-                self.session,
-                "alias_deleted",
-                model,
-                actor=self.actor,
-                alias=existing.alias,
-                version=pointed.version if pointed else None,
-            )
-            commit(self.session)
+        self.aliases.delete(model, alias)
 
     # -- versions by reference -----------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from package_api.web.api.upload_bodies import WORKHORSE_ONLY as WORKHORSE_REASON
 from tests.support.databases import database_settings
 from tests.support.permission_requests import (
     add_member,
+    alias_rule,
     at,
     body,
     change_member,
@@ -53,14 +54,17 @@ from tests.support.permission_requests import (
     form,
     mlflow_version,
     model,
+    moved_alias,
     own_fresh_token,
     page_throwaway_experiment,
     page_throwaway_model,
     page_throwaway_version,
+    pending_request,
     revoke,
     rotate_ci_token,
     run,
     same_feature_level,
+    throwaway_alias,
     throwaway_package,
     throwaway_version_file,
     unique,
@@ -341,6 +345,10 @@ def _version_to_seal(c: Any) -> Any:
 # -- the table ------------------------------------------------------------------------------------------
 
 WORKHORSE_ONLY = f"403 Forbidden - {WORKHORSE_REASON}"
+#: Who may write to the model registry but not review the matrix's promotion requests: the
+#: administrator who opened them, and callers without a user (deploy tokens).
+REQUESTER_REVIEWS = "403 Forbidden - the requester may not approve their own request"
+USERLESS_REVIEWS = "403 Forbidden - only members review promotion requests"
 
 P = "/api/v4/projects/<project:project_ref>"
 GENERIC = f"{P}/packages/generic/<package_name>/<package_version>"
@@ -478,6 +486,29 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"DELETE {VERSION}/files": expect(DELETE_MODEL, throwaway_version_file),
     f"GET {VERSION}/files/<filepath:file_path>": expect(READ_MODEL, version_file),
     f"DELETE {VERSION}/files/<int:file_id>": expect(DELETE_MODEL, throwaway_version_file),
+    # -- aliases, promotion requests (any member from the Reporter up reviews the matrix's, except the
+    # administrator who opened them, and callers without a user) and protected alias rules ------------
+    f"GET {ML}/<model_ref>/aliases": expect(READ_MODEL),
+    f"GET {ML}/<model_ref>/aliases/<alias>": expect(READ_MODEL, at(alias="champion")),
+    f"PUT {ML}/<model_ref>/aliases/<alias>": expect(
+        WRITE_MODEL, lambda c: c.req({"alias": c.unique("alias")}, json={"version": c.seed.version})
+    ),
+    f"DELETE {ML}/<model_ref>/aliases/<alias>": expect(WRITE_MODEL, throwaway_alias),
+    f"GET {ML}/<model_ref>/aliases/<alias>/history": expect(READ_MODEL, at(alias="champion")),
+    f"POST {ML}/<model_ref>/aliases/<alias>/rollback": expect(WRITE_MODEL, moved_alias),
+    f"GET {ML}/<model_ref>/promotion_requests": expect(READ_MODEL),
+    f"GET {ML}/<model_ref>/promotion_requests/<int:request_id>": expect(READ_MODEL, pending_request),
+    **{
+        f"POST {ML}/<model_ref>/promotion_requests/<int:request_id>/{verdict}": expect(
+            WRITE_MODEL, pending_request, answers=(REQUESTER_REVIEWS, USERLESS_REVIEWS)
+        )
+        for verdict in ("approve", "reject")
+    },
+    f"GET {P}/ml/protected_aliases": expect(ADMIN_PROJECT),
+    f"POST {P}/ml/protected_aliases": expect(ADMIN_PROJECT, body(alias_pattern=lambda c: f"{c.unique('pat')}-*")),
+    f"GET {P}/ml/protected_aliases/<int:rule_id>": expect(ADMIN_PROJECT, alias_rule),
+    f"PATCH {P}/ml/protected_aliases/<int:rule_id>": expect(ADMIN_PROJECT, alias_rule),
+    f"DELETE {P}/ml/protected_aliases/<int:rule_id>": expect(ADMIN_PROJECT, alias_rule),
     f"PUT {ML_FILES}": expect(WRITE_MODEL, upload),
     f"PUT {ML_FILES}/authorize": expect(WRITE_MODEL, upload, answers=(WORKHORSE_ONLY,)),
     f"GET {ML_FILES}": expect(READ_MODEL, version_file),
@@ -624,6 +655,20 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"POST {MODEL_PAGE}/versions/new": expect(
         WRITE_MODEL, form(version=lambda c: f"5.0.{c.unique('v').split('-')[1]}", description="words")
     ),
+    f"POST {MODEL_PAGE}/aliases": expect(WRITE_MODEL, form(alias=unique("alias"), version=lambda c: c.seed.version_id)),
+    f"POST {MODEL_PAGE}/aliases/<alias>/rollback": expect(WRITE_MODEL, moved_alias),
+    f"POST {MODEL_PAGE}/aliases/<alias>/delete": expect(WRITE_MODEL, throwaway_alias),
+    f"GET {MODEL_PAGE}/promotions/<int:request_id>": expect(READ_MODEL, pending_request),
+    # A review the service refuses is flashed on the request's page: the page answers alike.
+    f"POST {MODEL_PAGE}/promotions/<int:request_id>/approve": expect(WRITE_MODEL, pending_request),
+    f"POST {MODEL_PAGE}/promotions/<int:request_id>/reject": expect(WRITE_MODEL, pending_request),
+    f"GET {PAGE}/-/ml/protected_aliases": expect(ADMIN_PROJECT),
+    f"POST {PAGE}/-/ml/protected_aliases": expect(
+        ADMIN_PROJECT, form(alias_pattern=lambda c: f"{c.unique('pat')}-*", minimum_access_level="maintainer",
+                            approvals_required="0", required_tags="")
+    ),
+    f"POST {PAGE}/-/ml/protected_aliases/<int:rule_id>/delete": expect(ADMIN_PROJECT, alias_rule),
+    f"POST {PAGE}/-/ml/protected_aliases/<int:rule_id>/edit": expect(ADMIN_PROJECT, alias_rule),
     f"GET {VERSION_PAGE}": expect(READ_MODEL),
     f"GET {VERSION_PAGE}/edit": expect(WRITE_MODEL),
     f"POST {VERSION_PAGE}/edit": expect(WRITE_MODEL, form(description="new words")),

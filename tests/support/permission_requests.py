@@ -180,3 +180,72 @@ def revoke(make: Callable[[Ctx], int]) -> Builder:
 
 def own_fresh_token(c: Ctx) -> Req:
     return c.req(credential=c.own_fresh_token())
+
+
+# -- aliases, promotion requests, protected alias rules ------------------------------------------------
+
+#: The aliases the matrix's promotion requests are about: a rule protects them (one approval from a
+#: Reporter up), and no other route of the matrix touches them.
+GATED = "gated-*"
+
+
+def _alias_at(c: Ctx, alias: str, version_id: int) -> None:
+    r = c.admin("PUT", f"{c.api}/ml/models/{c.seed.model_id}/aliases/{alias}", json={"version": str(version_id)})
+    assert r.status_code == 200, r.get_json()
+
+
+def _fresh_alias(c: Ctx, kind: str, moves: int) -> str:
+    """An unprotected alias of the seed's model that moved ``moves`` times (1: made; 2: then moved,
+    so it has a version to roll back to)."""
+
+    def make() -> str:
+        alias = c.unique("alias")
+        _alias_at(c, alias, c.seed.version_id)
+        if moves > 1:
+            _alias_at(c, alias, c.new_version()[0])
+        return alias
+
+    return c.throwaway(kind, make)  # type: ignore[no-any-return]
+
+
+def throwaway_alias(c: Ctx) -> Req:
+    return c.req({"alias": _fresh_alias(c, "alias of the model", 1)}, **({"form": {}} if is_page(c.rule) else {}))
+
+
+def moved_alias(c: Ctx) -> Req:
+    return c.req({"alias": _fresh_alias(c, "moved alias", 2)}, **({"form": {}} if is_page(c.rule) else {}))
+
+
+def pending_request(c: Ctx) -> Req:
+    """A pending promotion request that the administrator opened for a version of their own: any
+    member from the Reporter up may approve or reject it."""
+
+    def make() -> int:
+        rules = c.admin("GET", f"{c.api}/ml/protected_aliases").get_json()
+        if GATED not in [r["alias_pattern"] for r in rules]:
+            rule = {"alias_pattern": GATED, "minimum_access_level": "reporter", "approvals_required": 1}
+            c.admin("POST", f"{c.api}/ml/protected_aliases", json=rule)
+        version_id = c.new_version()[0]
+        alias = f"gated-{c.number()}"
+        r = c.admin("PUT", f"{c.api}/ml/models/{c.seed.model_id}/aliases/{alias}", json={"version": str(version_id)})
+        assert r.status_code == 202, r.get_json()
+        return int(r.get_json()["id"])
+
+    request_id = c.throwaway("promotion request", make)
+    return c.req({"request_id": request_id}, **({"form": {}} if is_page(c.rule) and c.method == "POST" else {}))
+
+
+def alias_rule(c: Ctx) -> Req:
+    """A protected alias rule that protects no alias of the seed."""
+
+    def make() -> int:
+        created = c.admin("POST", f"{c.api}/ml/protected_aliases", json={"alias_pattern": f"{c.unique('zz')}-*"})
+        return int(created.get_json()["id"])
+
+    rule_id = c.throwaway("alias rule", make)
+    if c.method == "PATCH":
+        return c.req({"rule_id": rule_id}, json={"approvals_required": 2})
+    if c.rule.endswith("/edit"):
+        fields = {"alias_pattern": f"{c.unique('zz')}-*", "minimum_access_level": "owner", "approvals_required": "1"}
+        return c.req({"rule_id": rule_id}, form={**fields, "required_tags": ""})
+    return c.req({"rule_id": rule_id}, **({"form": {}} if is_page(c.rule) else {}))

@@ -46,11 +46,11 @@ def test_the_migrated_schema_is_the_models_schema(tmp_path: Path) -> None:
     app = _app(tmp_path / "data")
     assert migrate.current(app) == set()
     migrate.upgrade(app)
-    assert migrate.heads(app) == {"core_0005", "model_registry_0009"}
+    assert migrate.heads(app) == {"core_0005", "model_registry_0010"}
     assert migrate.is_current(app) and migrate.current(app) == migrate.heads(app)
     assert migrate.applied(app) == migrate.heads(app) | {
         "core_0001", "core_0002", "core_0003", "core_0004", "model_registry_0001", "model_registry_0002",
-        "model_registry_0003", "model_registry_0004", "model_registry_0005", "model_registry_0006",
+        "model_registry_0003", "model_registry_0004", "model_registry_0005", "model_registry_0006", "model_registry_0009",
     }
     assert migrate.differences(app) == []
     with app.app_context():
@@ -181,7 +181,7 @@ def test_a_database_of_a_plugin_that_is_not_loaded_is_refused_with_a_reason(tmp_
     data_dir = tmp_path / "data"
     migrate.upgrade(_app(data_dir))  # every plugin
     without_plugins = _app(data_dir, PLUGINS="none", AUTO_MIGRATE="true")
-    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0009.*MODELSHELF_PLUGINS"):
+    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0010.*MODELSHELF_PLUGINS"):
         migrate.prepare(without_plugins)
 
 
@@ -435,3 +435,36 @@ def test_model_registry_0009_gives_the_versions_made_before_their_precedence_and
         assert summary.latest_version is not None and summary.latest_version.version == "1.10.0"
         assert summary.version_count == 5
         assert [v.version for v in service.versions(summary.model)] == semver.ordered(versions[:-1], str, descending=True)
+
+
+# -- model_registry_0010: alias history and protected aliases ----------------------------------------
+
+
+def test_model_registry_0010_gives_each_existing_alias_a_first_history_row(tmp_path: Path) -> None:
+    app = _app(tmp_path / "data")
+    migrate.upgrade(app, "model_registry_0005")
+    with app.app_context(), db.engine.begin() as connection:
+        old = OldRows(connection)
+        model = old.add(
+            "ml_models", project_id=old.project, name="fraud", description="", author_id=old.user,
+            created_at=old.now, updated_at=old.now, origin="api",
+        )
+        old.add(
+            "ml_experiments", id=model + 1000, project_id=old.project, iid=1, name="[model]fraud", model_id=model,
+            lifecycle_stage="active", creator_id=old.user, created_at=old.now, updated_at=old.now,
+        )
+        first, _ = old.version(model, "fraud", "1.0.0", 1)
+        second, _ = old.version(model, "fraud", "1.1.0", 2)
+        old.add("ml_model_aliases", model_id=model, alias="champion", version_id=second, created_at=old.at(5))
+        old.add("ml_model_aliases", model_id=model, alias="shadow", version_id=first, created_at=old.at(3))
+    migrate.upgrade(app)
+    with app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(sa.text(
+            "SELECT alias, action, from_version_id, to_version_id, to_version, author_id, request_id, created_at "
+            "FROM ml_model_alias_moves ORDER BY id"
+        )).all()
+        assert [tuple(r)[:7] for r in rows] == [
+            ("shadow", "existing", None, first, "1.0.0", None, None),  # in the order they were made
+            ("champion", "existing", None, second, "1.1.0", None, None),
+        ]
+        assert [str(r[7])[:16] for r in rows] == ["2026-01-01 12:03", "2026-01-01 12:05"]

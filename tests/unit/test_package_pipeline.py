@@ -80,7 +80,7 @@ def count(app: Flask, table: Any, *where: Any) -> int:
 
 def test_the_steps_in_order(app: Flask) -> None:
     assert package_steps(app, "created") == ["model_version", "hf_commit", "version_run"]
-    assert package_steps(app, "deleted") == ["model_version"]
+    assert package_steps(app, "deleted") == ["alias_history", "model_version"]
     assert package_steps(app, "file_added") == package_steps(app, "file_deleted") == ["hf_commit"]
     with pytest.raises(ValueError, match="unknown package event"):
         register_package_step(app, "renamed", "x", lambda change: None)

@@ -46,7 +46,7 @@ DOMAIN = ("package_api.access", "package_api.packages", "package_api.audit", "pa
 KERNEL = tuple(
     f"package_api.{name}" for name in ("db", "errors", "names", "paging", "signals", "config", "identity", "transactions")
 )
-PLUGIN_DOMAIN = ("plugin.registry", "plugin.tracking", "plugin.mlflow_registry")
+PLUGIN_DOMAIN = ("plugin.registry", "plugin.tracking", "plugin.mlflow_registry", "plugin.promotion")
 #: Above the domain: the HTTP layer, operations (CLI, server, migrations), and what assembles the
 #: app. The bare package counts as assembly: ``package_api/__init__.py`` imports ``create_app``,
 #: ``plugin/__init__.py`` is the plugin's ``register``.

@@ -7,6 +7,8 @@ from typing import Any
 from package_api.plugin_api import CiJob, PackageFile, Project, User, timestamp
 from package_api.plugin_api import job_json as job
 from package_api.plugin_api import package_file_json as package_file
+from plugin.promotion.models import AliasMove, AliasRule, PromotionRequest
+from plugin.promotion.rules import level_name, rule_details
 from plugin.registry.model_service import ModelSummary
 from plugin.registry.models import ModelVersion
 
@@ -70,4 +72,64 @@ def model(summary: ModelSummary, project: Project, base_url: str) -> dict[str, A
         "version_count": summary.version_count,
         "latest_version": None if latest is None else {"id": latest.id, "version": latest.version},
         "_links": {"show_path": f"/{project.full_path}/-/ml/models/{item.id}"},
+    }
+
+
+def version_ref(row: ModelVersion | None, name: str | None = None) -> dict[str, Any] | None:
+    """A version as an alias or a request names it (``name`` alone once the version is deleted)."""
+    if row is None:
+        return None if name is None else {"id": None, "version": name, "sequence": None}
+    return {"id": row.id, "version": row.version, "sequence": row.sequence}
+
+
+def alias(name: str, row: ModelVersion, *, protected: bool) -> dict[str, Any]:
+    return {"alias": name, "model_id": row.model_id, "version": version_ref(row), "protected": protected}
+
+
+def alias_move(move: AliasMove) -> dict[str, Any]:
+    return {
+        "id": move.id,
+        "alias": move.alias,
+        "action": move.action,
+        "from_version": None if move.from_version is None else {"id": move.from_version_id, "version": move.from_version},
+        "to_version": None if move.to_version is None else {"id": move.to_version_id, "version": move.to_version},
+        "author": author(move.author),
+        "author_name": move.author_name,
+        "promotion_request_id": move.request_id,
+        "created_at": timestamp(move.created_at),
+    }
+
+
+def promotion_request(request: PromotionRequest, project: Project) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "model_id": request.model_id,
+        "model_name": request.model.name,
+        "alias": request.alias,
+        "version": version_ref(request.version),
+        "rollback": request.rollback,
+        "rule": request.rule,
+        "minimum_access_level": level_name(request.minimum_access_level),
+        "approvals_required": request.approvals_required,
+        "approvals": request.approvals,
+        "status": request.status,
+        "requester": author(request.requester),
+        "requester_name": request.requester_name,
+        "reviews": [
+            {"user": author(r.user), "approved": r.approved, "comment": r.comment, "created_at": timestamp(r.created_at)}
+            for r in request.reviews
+        ],
+        "created_at": timestamp(request.created_at),
+        "closed_at": None if request.closed_at is None else timestamp(request.closed_at),
+        "_links": {"show_path": f"/{project.full_path}/-/ml/models/{request.model_id}/promotions/{request.id}"},
+    }
+
+
+def alias_rule(rule: AliasRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "project_id": rule.project_id,
+        **rule_details(rule),
+        "created_at": timestamp(rule.created_at),
+        "updated_at": timestamp(rule.updated_at),
     }

@@ -14,7 +14,7 @@ from flask import Flask, url_for
 from package_api.plugin_api import NavEntry, Package, PackageLink, Project, add_package_links, add_project_nav, can
 from plugin.registry.access import ModelAction
 from plugin.services import version_services
-from plugin.web.pages import experiments, mlflow_links, models, runs, versions  # noqa: F401  (the views)
+from plugin.web.pages import aliases, experiments, mlflow_links, models, runs, versions  # noqa: F401  (the views)
 from plugin.web.pages.blueprint import bp, on_experiment_pages, on_model_pages
 
 __all__ = ["bp", "register"]

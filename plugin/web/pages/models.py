@@ -5,20 +5,21 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from package_api.plugin_api import FormError, attempt, base_url, can, listing_query
+from package_api.plugin_api import Action, FormError, attempt, base_url, can, listing_query
 from package_api.plugin_api import page_principal as principal
 from package_api.plugin_api import page_project as authorized_project
 from plugin.huggingface.repos import reachable, repo_id
 from plugin.registry.access import ModelAction
 from plugin.registry.models import ModelOrigin
-from plugin.services import model_services, run_card_services, version_services
+from plugin.services import alias_services, model_services, run_card_services, version_services
 from plugin.web import markdown
+from plugin.web.pages.aliases import aliases_tab
 from plugin.web.pages.blueprint import PREFIX, bp, selected_tab
 
 #: (order_by, label) of the sort menus.
 MODEL_ORDERS = (("created_at", "Created"), ("updated_at", "Updated"), ("name", "Name"), ("latest_version", "Latest version"))
 VERSION_ORDERS = (("version", "Version"), ("created_at", "Created"))
-TABS = ("card", "versions", "runs")
+TABS = ("card", "versions", "runs", "aliases")
 
 
 def mlflow_tracking_uri(project_id: int) -> str:
@@ -46,6 +47,7 @@ def index(namespace: str, project: str) -> ResponseReturnValue:
         **query.shown(),
         orders=MODEL_ORDERS,
         can_write=can(found, ModelAction.WRITE_MODEL),
+        can_protect=can(found, Action.ADMIN_PROJECT),
         tracking_uri=mlflow_tracking_uri(found.id),
         base_url=base_url(),
     )
@@ -83,6 +85,7 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
     tab = selected_tab(TABS)
     query = listing_query("version")
     versions = runs = run_versions = None
+    aliases = aliases_tab(found, summary.model) if tab == "aliases" else {"aliases": alias_services().current(summary.model)}
     if tab == "runs":
         runs, run_versions = run_card_services().of_model(summary.model, query.page, query.per_page)
     if tab == "versions":
@@ -105,6 +108,7 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
         can_write=can(found, ModelAction.WRITE_MODEL),
         hf_endpoint=hf_endpoint(),
         hf_repo_id=repo_id(found, summary.model) if reachable(summary.model.name) else None,
+        **aliases,
     )
 
 
