@@ -16,6 +16,7 @@ from package_api.db import create_tables, db, engine_options
 from package_api.names import MAX_ID
 from package_api.ops import monitoring
 from package_api.private_files import create_private_file, make_private_dirs
+from package_api import webhooks
 from package_api.storage import build_storage
 from package_api.web import api, body_limits, encoded_slashes, pages
 from package_api.web import errors as surfaces
@@ -100,11 +101,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register(app)
     pages.register(app)  # before plugins: they extend its navigation
     surfaces.register(app)
+    webhooks.register(app)  # before plugins: they map their audit events to webhook events
     load_plugins(app, str(settings["PLUGINS"]))
 
     if settings["CREATE_SCHEMA"]:
         with app.app_context():
             create_tables()
+    webhooks.start_dispatcher(app)
     return app
 
 

@@ -2,7 +2,8 @@
 
 ``record`` adds an ``AuditEvent`` to the session of the change itself, so the event commits (or
 rolls back) with it: a change that fails leaves no event, and a transaction that is retried after
-a lost race records its event again in the retry, once. Who made the change is the ``actor``
+a lost race records its event again in the retry, once. Listeners (``on_record``) see each event
+as it is recorded, in the same transaction: the webhooks' outbox is one. Who made the change is the ``actor``
 passed in (``package_api.identity.Actor``: a principal and the client's address), which services
 receive in their constructor: the request contexts build it from the request's caller, the
 ``modelshelf`` command passes ``COMMAND_LINE`` (its events say ``cli``). Reads record nothing, and
@@ -22,7 +23,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import select
 
 from package_api.access.models import Project
@@ -35,7 +36,9 @@ from package_api.paging import Page, query_page
 
 #: ``noun(package)``: what ``package`` is called in event names (``"model_version"``), or ``None``.
 PackageNoun = Callable[[Package], "str | None"]
+Listener = Callable[[Flask, DbSession, AuditEvent], None]
 NOUNS = "modelshelf.audit_package_nouns"
+LISTENERS = "modelshelf.audit_listeners"
 PACKAGE = "package"
 #: Longest string kept in ``details`` (descriptions can be 10 000 characters; the column holds 4 000).
 MAX_DETAIL_TEXT = 500
@@ -69,7 +72,16 @@ def record(
         details=_dump(details or {}),
     )
     session.add(event)
+    app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+    for listener in app.extensions.get(LISTENERS, ()) if app is not None else ():
+        listener(app, session, event)
     return event
+
+
+def on_record(app: Flask, listener: Listener) -> None:
+    """Call ``listener(app, session, event)`` for every event recorded, in the change's transaction
+    (the webhooks' outbox writes its rows so)."""
+    app.extensions.setdefault(LISTENERS, []).append(listener)
 
 
 def _clip(value: Any) -> Any:

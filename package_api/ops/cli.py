@@ -73,6 +73,7 @@ def serve(host: str, port: int, workers: int, threads: int, graceful_timeout: in
         os.environ["MODELSHELF_DATA_DIR"] = data_dir
     _app(data_dir)  # check (or upgrade) the schema once, before workers start
     os.environ["MODELSHELF_CREATE_SCHEMA"] = "false"  # the workers' apps: the schema is ready
+    os.environ["MODELSHELF_WEBHOOK_DISPATCHER"] = "true"  # each worker delivers webhooks
     run(host=host, port=port, workers=workers, threads=threads, graceful_timeout=graceful_timeout)
 
 
