@@ -29,6 +29,7 @@ from package_api.plugin_api import (
     register_version_resolver,
 )
 from plugin import tracking
+from plugin.mlflow_registry import webhook_events
 from plugin.registry import access
 from plugin.registry import models as _tables  # noqa: F401  (the tables must be known before create_all)
 from plugin.registry.projection import MODEL_VERSION_STEP, Projection
@@ -79,5 +80,6 @@ def register(app: Flask) -> None:
     register_version_resolver(app, _resolve_latest)
     register_package_noun(app, _audit_noun)
     tracking.register(app)
+    webhook_events.register(app)
     mlflow.register(app)
     add_openapi_piece(app, OPENAPI)

@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask
 from sqlalchemy import select
 
 from package_api.access.models import Project
@@ -36,9 +36,9 @@ from package_api.paging import Page, query_page
 
 #: ``noun(package)``: what ``package`` is called in event names (``"model_version"``), or ``None``.
 PackageNoun = Callable[[Package], "str | None"]
-Listener = Callable[[Flask, DbSession, AuditEvent], None]
+Listener = Callable[[DbSession, AuditEvent], None]
+_LISTENERS: list[Listener] = []
 NOUNS = "modelshelf.audit_package_nouns"
-LISTENERS = "modelshelf.audit_listeners"
 PACKAGE = "package"
 #: Longest string kept in ``details`` (descriptions can be 10 000 characters; the column holds 4 000).
 MAX_DETAIL_TEXT = 500
@@ -72,16 +72,16 @@ def record(
         details=_dump(details or {}),
     )
     session.add(event)
-    app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
-    for listener in app.extensions.get(LISTENERS, ()) if app is not None else ():
-        listener(app, session, event)
+    for listener in list(_LISTENERS):
+        listener(session, event)
     return event
 
 
-def on_record(app: Flask, listener: Listener) -> None:
-    """Call ``listener(app, session, event)`` for every event recorded, in the change's transaction
-    (the webhooks' outbox writes its rows so)."""
-    app.extensions.setdefault(LISTENERS, []).append(listener)
+def on_record(listener: Listener) -> None:
+    """Call ``listener(session, event)`` for every event recorded, in the change's transaction (the
+    webhooks' outbox writes its rows so). Registering the same listener again changes nothing."""
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
 
 
 def _clip(value: Any) -> Any:

@@ -26,7 +26,7 @@ PACKAGE_EVENTS = {
 
 def register(app: Flask) -> None:
     """Feed the outbox from the audit trail and map the core's events."""
-    audit.on_record(app, outbox.enqueue)
+    audit.on_record(outbox.enqueue)
     for audit_name, event in PACKAGE_EVENTS.items():
         outbox.register_event(app, audit_name, event)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -56,8 +56,12 @@ def event_names(app: Flask) -> list[str]:
     return sorted({m.event for ms in mappings.values() for m in ms})
 
 
-def enqueue(app: Flask, session: DbSession, audit_event: AuditEvent) -> None:
-    """Add the webhook events ``audit_event`` stands for to ``session`` (see the module docstring)."""
+def enqueue(session: DbSession, audit_event: AuditEvent) -> None:
+    """Add the webhook events ``audit_event`` stands for to ``session`` (see the module docstring);
+    the mapping is the current app's (none outside an app context: nothing is sent)."""
+    if not has_app_context():
+        return
+    app = current_app
     mappings: list[Mapping_] = app.extensions.get(EVENTS, {}).get(audit_event.event_name, [])
     if not mappings or audit_event.project_id is None:
         return
@@ -95,7 +99,7 @@ def wanted_events(hook: Webhook) -> list[str]:
 def envelope(name: str, created_at: datetime.datetime, data: Mapping[str, Any]) -> str:
     """The body of every delivery of an event: MLflow's (``entity``, ``action``, ``timestamp``, ``data``)."""
     entity, _, action = name.partition(".")
-    stamp = created_at.replace(tzinfo=datetime.UTC).isoformat()
+    stamp = created_at.replace(tzinfo=datetime.timezone.utc).isoformat()
     return json.dumps({"entity": entity, "action": action, "timestamp": stamp, "data": dict(data)})
 
 

@@ -17,7 +17,15 @@ from package_api.errors import InvalidInput, NotFound
 from package_api.identity import Actor
 from package_api.transactions import commit
 from package_api.webhooks import dispatcher, outbox, sending
-from package_api.webhooks.models import DELIVERED, FAILED, PENDING, Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
+from package_api.webhooks.models import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+)
 
 MAX_HOOKS_PER_PROJECT = 100
 
@@ -100,7 +108,7 @@ class WebhookService:
         self.session.delete(hook)
         commit(self.session)
 
-    def list(self, project: Project) -> list[Webhook]:
+    def of_project(self, project: Project) -> list[Webhook]:
         return list(self.session.scalars(select(Webhook).where(Webhook.project_id == project.id).order_by(Webhook.id)))
 
     def get(self, project: Project, hook_id: int | str) -> Webhook:
