@@ -59,7 +59,7 @@ class Settings:
     @property
     def lease(self) -> datetime.timedelta:
         """How long a claim holds a delivery: longer than any attempt (connect and read time-outs)."""
-        return datetime.timedelta(seconds=3 * self.timeout + 30)
+        return datetime.timedelta(seconds=3 * self.timeout + 5)
 
     def backoff(self, attempts: int) -> datetime.timedelta:
         """The wait after the ``attempts``-th failed attempt: base, 2 base, 4 base... at most max."""
