@@ -83,6 +83,8 @@ DEFAULTS: dict[str, Any] = {
     #: Seconds the dispatcher sleeps when nothing is due, and how many deliveries it sends at once.
     "WEBHOOK_POLL_INTERVAL": 1.0,
     "WEBHOOK_CONCURRENCY": 4,
+    #: Days a finished delivery (delivered or given up) stays listed with its attempts.
+    "WEBHOOK_KEEP_DAYS": 30.0,
     #: Whether this process runs a dispatcher: ``modelshelf serve`` turns it on for its workers.
     "WEBHOOK_DISPATCHER": False,
 }
@@ -98,6 +100,7 @@ _INTS = {
 _FLOATS = {
     "UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "SIGN_IN_FAILURE_WINDOW", "SIGN_IN_LOCK_SECONDS", "READINESS_TIMEOUT",
     "WEBHOOK_RETRY_WINDOW", "WEBHOOK_BACKOFF_BASE", "WEBHOOK_BACKOFF_MAX", "WEBHOOK_TIMEOUT", "WEBHOOK_POLL_INTERVAL",
+    "WEBHOOK_KEEP_DAYS",
 }
 
 

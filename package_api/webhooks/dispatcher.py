@@ -7,7 +7,7 @@ due, and claiming it moves that forward by a lease (``_lease``) in a committed c
 process killed mid-send leaves the delivery due again once the lease is over, and the next process
 (or another node) sends it again under the same delivery id: at least once. The retry window
 (``WEBHOOK_RETRY_WINDOW``) starts at the event, or at the last Redeliver; past it the delivery is
-given up (``failed``).
+given up (``failed``). Finished deliveries are kept ``WEBHOOK_KEEP_DAYS`` (``prune``, hourly).
 
 The loop is a ``threading`` thread: under gunicorn's gevent worker (threading monkey-patched) it is
 a greenlet, and it only waits cooperatively (``Event.wait``, sockets). No transaction is open while
@@ -18,19 +18,30 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from package_api.db import db, utcnow
 from package_api.webhooks import sending
-from package_api.webhooks.models import DELIVERED, FAILED, PENDING, Webhook, WebhookAttempt, WebhookDelivery
+from package_api.webhooks.models import (
+    DELIVERED,
+    FAILED,
+    PENDING,
+    Webhook,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+)
 
 log = logging.getLogger(__name__)
 EXTENSION = "modelshelf.webhook_dispatcher"
+#: Seconds between two prunings of finished deliveries (``prune``) by one dispatcher.
+PRUNE_EVERY = 3600.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class Settings:
     allow_private: bool
     poll: float
     concurrency: int
+    keep_days: float = 30.0
 
     @classmethod
     def of(cls, app: Flask) -> Settings:
@@ -54,6 +66,7 @@ class Settings:
             allow_private=bool(s["WEBHOOK_ALLOW_PRIVATE_TARGETS"]),
             poll=float(s["WEBHOOK_POLL_INTERVAL"]),
             concurrency=max(1, int(s["WEBHOOK_CONCURRENCY"])),
+            keep_days=float(s["WEBHOOK_KEEP_DAYS"]),
         )
 
     @property
@@ -150,6 +163,24 @@ def record(settings: Settings, delivery_id: int, started: datetime.datetime, out
     session.commit()
 
 
+def prune(settings: Settings) -> int:
+    """Forget deliveries finished (delivered or given up) more than ``keep_days`` ago, with their
+    attempts, and the events no delivery needs any more; how many deliveries went."""
+    session = db.session
+    before = utcnow() - datetime.timedelta(days=settings.keep_days)
+    try:
+        gone = session.execute(
+            delete(WebhookDelivery).where(WebhookDelivery.state != PENDING, WebhookDelivery.updated_at < before)
+        )
+        used = select(WebhookDelivery.id).where(WebhookDelivery.event_id == WebhookEvent.id).exists()
+        session.execute(delete(WebhookEvent).where(WebhookEvent.created_at < before, ~used))
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return int(getattr(gone, "rowcount", 0) or 0)
+
+
 class Dispatcher:
     """The loop of one process (``start``), or one pass (``run_once``, for tests and commands)."""
 
@@ -189,9 +220,14 @@ class Dispatcher:
             self.thread.join(timeout)
 
     def _loop(self) -> None:
+        pruned_at = 0.0
         while not self.stopping.is_set():
             try:
                 tried = self.run_once()
+                if time.monotonic() - pruned_at > PRUNE_EVERY:
+                    pruned_at = time.monotonic()
+                    with self.app.app_context():
+                        prune(self.settings)
             except Exception:
                 log.exception("webhook dispatcher pass failed")
                 tried = 0

@@ -127,3 +127,23 @@ def test_the_connection_goes_to_the_address_checked(monkeypatch: pytest.MonkeyPa
                            allow_private=True)
     assert outcome.status == 200 and outcome.address == "127.0.0.1" and answers == ["hooks.example"]
     assert receiver.received[0].headers["Host"] == f"hooks.example:{port}"
+
+
+def test_finished_deliveries_are_forgotten_after_the_keep_days(
+    app: Flask, client: FlaskClient, world: World, receiver: Receiver
+) -> None:
+    import dataclasses
+
+    from package_api.webhooks.dispatcher import Settings, prune
+
+    assert _hook(client, world, receiver).status_code == 201
+    assert client.put(generic_url(world.projects["private"], version="1.0.0"), data=b"x", headers=world.headers("owner")).status_code == 201
+    assert Dispatcher(app).run_once() == 1  # delivered
+    assert client.put(generic_url(world.projects["private"], version="2.0.0"), data=b"x", headers=world.headers("owner")).status_code == 201
+    with app.app_context():
+        settings = Settings.of(app)
+        assert prune(settings) == 0  # kept 30 days
+        assert prune(dataclasses.replace(settings, keep_days=0)) == 1
+        assert [d.state for d in db.session.scalars(select(WebhookDelivery))] == ["pending"]  # the one still due stays
+        assert db.session.scalar(select(func.count()).select_from(WebhookAttempt)) == 0
+        assert db.session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
