@@ -31,6 +31,7 @@ from package_api.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 Builder = Callable[[DbSession, AuditEvent, dict[str, Any]], dict[str, Any]]
 EVENTS = "modelshelf.webhook_events"
 PENDING = "modelshelf.webhook_outbox"
+HOOKS = "modelshelf.webhook_hooks"
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,7 @@ def enqueue(session: DbSession, audit_event: AuditEvent) -> None:
     mappings: list[Mapping_] = app.extensions.get(EVENTS, {}).get(audit_event.event_name, [])
     if not mappings or audit_event.project_id is None:
         return
-    with session.no_autoflush:
-        hooks = session.scalars(
-            select(Webhook).where(Webhook.project_id == audit_event.project_id, Webhook.enabled.is_(True))
-        ).all()
+    hooks = _enabled_hooks(session, audit_event.project_id)
     if not hooks:
         return
     now = audit_event.created_at or utcnow()
@@ -86,6 +84,17 @@ def enqueue(session: DbSession, audit_event: AuditEvent) -> None:
                 )
             )
         session.info.setdefault(PENDING, []).append((row, mapping.build, audit_event))
+
+
+def _enabled_hooks(session: DbSession, project_id: int) -> list[Webhook]:
+    """The project's enabled hooks, read once per transaction (one statement per change that has a
+    webhook event, whatever the number of its audit events)."""
+    known: dict[int, list[Webhook]] = session.info.setdefault(HOOKS, {})
+    if project_id not in known:
+        with session.no_autoflush:
+            query = select(Webhook).where(Webhook.project_id == project_id, Webhook.enabled.is_(True))
+            known[project_id] = list(session.scalars(query))
+    return known[project_id]
 
 
 def wanted_events(hook: Webhook) -> list[str]:
@@ -114,8 +123,14 @@ def _finish(session: Session) -> None:
 
 def _forget(session: Session, *_: Any) -> None:
     session.info.pop(PENDING, None)
+    session.info.pop(HOOKS, None)
+
+
+def _committed(session: Session) -> None:
+    session.info.pop(HOOKS, None)
 
 
 event.listen(Session, "before_commit", _finish)
+event.listen(Session, "after_commit", _committed)
 event.listen(Session, "after_rollback", _forget)
 event.listen(Session, "after_soft_rollback", _forget)
