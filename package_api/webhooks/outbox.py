@@ -22,6 +22,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from package_api.access.models import Project
 from package_api.audit import details_of
 from package_api.audit.models import AuditEvent
 from package_api.db import DbSession, utcnow
@@ -87,13 +88,18 @@ def enqueue(session: DbSession, audit_event: AuditEvent) -> None:
 
 
 def _enabled_hooks(session: DbSession, project_id: int) -> list[Webhook]:
-    """The project's enabled hooks, read once per transaction (one statement per change that has a
-    webhook event, whatever the number of its audit events)."""
+    """The project's enabled hooks, read once per transaction, and only when the project counts some
+    (``Project.enabled_webhooks``)."""
     known: dict[int, list[Webhook]] = session.info.setdefault(HOOKS, {})
     if project_id not in known:
         with session.no_autoflush:
-            query = select(Webhook).where(Webhook.project_id == project_id, Webhook.enabled.is_(True))
-            known[project_id] = list(session.scalars(query))
+            # The project is in the session already when a request changes it: no statement then.
+            project = session.get(Project, project_id)
+            if project is None or not project.enabled_webhooks:
+                known[project_id] = []
+            else:
+                query = select(Webhook).where(Webhook.project_id == project_id, Webhook.enabled.is_(True))
+                known[project_id] = list(session.scalars(query))
     return known[project_id]
 
 

@@ -74,6 +74,7 @@ class WebhookService:
         self.session.add(hook)
         self.session.flush()
         self._audit("created", hook)
+        self._count(hook.project_id)
         commit(self.session)
         return hook
 
@@ -100,12 +101,15 @@ class WebhookService:
         if changed:
             hook.updated_at = utcnow()
             self._audit("updated", hook, changed=changed)
+            self._count(hook.project_id)
             commit(self.session)
         return hook
 
     def delete(self, hook: Webhook) -> None:
         self._audit("deleted", hook)
         self.session.delete(hook)
+        self.session.flush()
+        self._count(hook.project_id)
         commit(self.session)
 
     def of_project(self, project: Project) -> list[Webhook]:
@@ -120,6 +124,14 @@ class WebhookService:
         if hook is None or hook.project_id != project.id:
             raise NotFound("Webhook")
         return hook
+
+    def _count(self, project_id: int) -> None:
+        """Count the project's enabled hooks again, on its row (what the outbox reads first)."""
+        self.session.flush()
+        enabled = select(func.count()).select_from(Webhook).where(Webhook.project_id == project_id, Webhook.enabled.is_(True))
+        project = self.session.get(Project, project_id)
+        if project is not None:
+            project.enabled_webhooks = int(self.session.scalar(enabled) or 0)
 
     def _audit(self, what: str, hook: Webhook, **details: Any) -> None:
         audit.record(

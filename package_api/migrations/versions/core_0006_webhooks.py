@@ -7,7 +7,8 @@ Create Date: 2026-12-06 03:00:00
 A project's hooks (MLflow's fields: name, description, URL, secret, events, status), the outbox of
 events written in the transaction of each change (``webhook_events``), one delivery of an event to a
 hook with its stable id, state and next attempt time (``webhook_deliveries``), and every attempt
-(``webhook_attempts``). See docs/webhooks.md.
+(``webhook_attempts``); ``projects.enabled_webhooks`` counts a project's enabled hooks, so that a
+change in a project without any needs no read to know it. See docs/webhooks.md.
 """
 from __future__ import annotations
 
@@ -86,9 +87,14 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index('ix_webhook_attempts_delivery', 'webhook_attempts', ['delivery_id', 'id'], unique=False)
+    # SQLite adds a column in place; keep the table's AUTOINCREMENT should it ever be rebuilt (core_0002).
+    with op.batch_alter_table('projects', table_kwargs={'sqlite_autoincrement': True}) as batch_op:
+        batch_op.add_column(sa.Column('enabled_webhooks', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('projects', table_kwargs={'sqlite_autoincrement': True}) as batch_op:
+        batch_op.drop_column('enabled_webhooks')
     op.drop_index('ix_webhook_attempts_delivery', table_name='webhook_attempts')
     op.drop_table('webhook_attempts')
     op.drop_index('ix_webhook_deliveries_webhook', table_name='webhook_deliveries')
