@@ -79,21 +79,28 @@ class Settings:
         return datetime.timedelta(seconds=min(self.backoff_base * 2 ** max(attempts - 1, 0), self.backoff_max))
 
 
-def claim(settings: Settings, limit: int) -> list[int]:
-    """Claim up to ``limit`` due deliveries (committed); their ids."""
+def claim(settings: Settings, limit: int, busy: frozenset[int] = frozenset()) -> list[tuple[int, int]]:
+    """Claim up to ``limit`` due deliveries (committed), at most one per hook and none of the hooks
+    ``busy`` (this process is sending to them): ``(delivery id, hook id)`` pairs. One at a time per
+    hook keeps a hook's deliveries in order on a node, and a slow receiver to one slot."""
     session = db.session
     now = utcnow()
     query = (
-        select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)
+        select(WebhookDelivery.id, WebhookDelivery.next_attempt_at, WebhookDelivery.webhook_id)
         .where(WebhookDelivery.state == PENDING, WebhookDelivery.next_attempt_at <= now)
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(limit)
+        .limit(limit * 10)
     )
+    if busy:
+        query = query.where(WebhookDelivery.webhook_id.not_in(busy))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    claimed = []
+    claimed: list[tuple[int, int]] = []
+    taken: set[int] = set()
     try:
-        for delivery_id, seen in session.execute(query).all():
+        for delivery_id, seen, hook_id in session.execute(query).all():
+            if hook_id in taken or len(claimed) >= limit:
+                continue
             moved = session.execute(
                 update(WebhookDelivery)
                 .where(
@@ -104,7 +111,8 @@ def claim(settings: Settings, limit: int) -> list[int]:
                 .values(next_attempt_at=now + settings.lease)
             )
             if getattr(moved, "rowcount", 0) == 1:
-                claimed.append(delivery_id)
+                claimed.append((delivery_id, hook_id))
+                taken.add(hook_id)
         session.commit()
     except Exception:
         session.rollback()
@@ -182,18 +190,25 @@ def prune(settings: Settings) -> int:
 
 
 class Dispatcher:
-    """The loop of one process (``start``), or one pass (``run_once``, for tests and commands)."""
+    """The loop of one process (``start``), or one pass (``run_once``, for tests and commands).
+
+    The loop keeps ``WEBHOOK_CONCURRENCY`` sends in flight: it claims only as many deliveries as it
+    has free slots, so a slow receiver holds one slot for at most its time-outs, not a whole batch."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.settings = Settings.of(app)
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
+        self.slots = threading.BoundedSemaphore(self.settings.concurrency)
+        self.pool: ThreadPoolExecutor | None = None
+        self.busy: set[int] = set()  # hooks with a send in flight
+        self.wake = threading.Event()  # a send finished (or stop): look again at once
 
     def run_once(self, limit: int = 20) -> int:
-        """Claim and send what is due now; how many were tried."""
+        """Claim and send what is due now, waiting for the sends; how many were tried."""
         with self.app.app_context():
-            ids = claim(self.settings, limit)
+            ids = [delivery_id for delivery_id, _ in claim(self.settings, limit)]
         if len(ids) <= 1 or self.settings.concurrency == 1:
             for delivery_id in ids:
                 self._one(delivery_id)
@@ -210,29 +225,70 @@ class Dispatcher:
                 log.exception("webhook delivery %s failed", delivery_id)
                 db.session.rollback()
 
+    def _send(self, delivery_id: int, hook_id: int) -> None:
+        try:
+            self._one(delivery_id)
+        finally:
+            self.busy.discard(hook_id)
+            self.slots.release()
+            self.wake.set()
+
+    def _free_slots(self) -> int:
+        free = 0
+        while self.slots.acquire(blocking=False):
+            free += 1
+        return free
+
+    def pass_(self) -> int:
+        """One pass of the loop: claim as many due deliveries as there are free slots and start
+        sending them; how many were started."""
+        free = self._free_slots()
+        if not free:
+            return 0
+        try:
+            with self.app.app_context():
+                claimed = claim(self.settings, free, frozenset(self.busy))
+        except Exception:
+            for _ in range(free):
+                self.slots.release()
+            raise
+        for _ in range(free - len(claimed)):
+            self.slots.release()
+        assert self.pool is not None
+        for delivery_id, hook_id in claimed:
+            self.busy.add(hook_id)
+            self.pool.submit(self._send, delivery_id, hook_id)
+        return len(claimed)
+
     def start(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=self.settings.concurrency, thread_name_prefix="webhook-send")
         self.thread = threading.Thread(target=self._loop, name="webhook-dispatcher", daemon=True)
         self.thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stopping.set()
+        self.wake.set()
         if self.thread is not None:
             self.thread.join(timeout)
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     def _loop(self) -> None:
         pruned_at = 0.0
         while not self.stopping.is_set():
+            self.wake.clear()  # before the pass: a send that ends during it wakes the next wait
             try:
-                tried = self.run_once()
+                started = self.pass_()
                 if time.monotonic() - pruned_at > PRUNE_EVERY:
                     pruned_at = time.monotonic()
                     with self.app.app_context():
                         prune(self.settings)
             except Exception:
                 log.exception("webhook dispatcher pass failed")
-                tried = 0
-            if not tried:
-                self.stopping.wait(self.settings.poll)
+                started = 0
+            # Something started: more may be due. Else sleep until a send ends or the poll interval.
+            if not started:
+                self.wake.wait(self.settings.poll)
 
 
 def start(app: Flask) -> Dispatcher:

@@ -147,3 +147,30 @@ def test_finished_deliveries_are_forgotten_after_the_keep_days(
         assert [d.state for d in db.session.scalars(select(WebhookDelivery))] == ["pending"]  # the one still due stays
         assert db.session.scalar(select(func.count()).select_from(WebhookAttempt)) == 0
         assert db.session.scalar(select(func.count()).select_from(WebhookEvent)) == 1
+
+
+def test_a_slow_receiver_holds_one_slot_not_the_dispatcher(app: Flask, client: FlaskClient, world: World) -> None:
+    """The running loop (``Dispatcher.start``, as ``modelshelf serve`` runs it): a receiver that takes
+    3 s per delivery holds one of the two slots; the fast receiver's deliveries go through the other."""
+    import time
+
+    app.config["MODELSHELF"]["WEBHOOK_CONCURRENCY"] = 2
+    app.config["MODELSHELF"]["WEBHOOK_POLL_INTERVAL"] = 0.05
+    fast, slow = Receiver(), Receiver(delay=3.0)
+    try:
+        assert _hook(client, world, slow, name="slow").status_code == 201
+        assert _hook(client, world, fast, name="fast").status_code == 201
+        dispatcher = Dispatcher(app)
+        dispatcher.start()
+        try:
+            started = time.monotonic()
+            for n in range(4):
+                url = generic_url(world.projects["private"], version=f"1.0.{n}")
+                assert client.put(url, data=b"x", headers=world.headers("owner")).status_code == 201
+            fast.wait_for(lambda r: len(r) == 4, timeout=10)
+            assert time.monotonic() - started < 2.5 and len(slow.received) == 0
+        finally:
+            dispatcher.stop()
+    finally:
+        fast.close()
+        slow.close()

@@ -94,17 +94,17 @@ def test_a_slow_receiver_does_not_slow_the_write(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    slow = Receiver(delay=5.0)
+    fast, slow = Receiver(), Receiver(delay=5.0)
     server = start_server(data_dir, {**SETTINGS, "WEBHOOK_TIMEOUT": "10"})
     try:
         account = create_account(server, "alice")
         monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", account.token)
         timings: dict[str, list[float]] = {}
-        for label, hooked in (("no hook", False), ("hook, 5 s receiver", True)):
+        for label, receiver in (("no hook", None), ("hook, fast receiver", fast), ("hook, 5 s receiver", slow)):
             project, _ = account.create_project()
             client = _client(server, project)
-            if hooked:
-                client.create_webhook(name="slow", url=slow.url, events=_events("model_version.created"))
+            if receiver is not None:
+                client.create_webhook(name="h", url=receiver.url, events=_events("model_version.created"))
             client.create_registered_model("m")
             client.create_model_version("m", "s3://bucket/m/0")  # warm up
             seconds = []
@@ -113,12 +113,14 @@ def test_a_slow_receiver_does_not_slow_the_write(tmp_path: Path, monkeypatch: py
                 client.create_model_version("m", f"s3://bucket/m/{number}")
                 seconds.append(time.perf_counter() - started)
             timings[label] = seconds
-        slow.wait_for(lambda r: len(r) >= 2, timeout=30)  # the hook was called meanwhile
+        slow.wait_for(lambda r: len(r) >= 2, timeout=30)  # the slow hook was being called meanwhile
     finally:
         stop_server(server)
+        fast.close()
         slow.close()
     medians = {label: statistics.median(s) * 1000 for label, s in timings.items()}
     worst = {label: max(s) * 1000 for label, s in timings.items()}
     print("\ncreate_model_version, median (max) ms: " + ", ".join(f"{k}: {medians[k]:.1f} ({worst[k]:.1f})" for k in medians))
     assert max(timings["hook, 5 s receiver"]) < 1.0  # never waits for the 5 s receiver
-    assert medians["hook, 5 s receiver"] < medians["no hook"] * 2 + 20
+    # The receiver's slowness does not show: a slow receiver's writes cost what a fast one's do.
+    assert medians["hook, 5 s receiver"] < medians["hook, fast receiver"] * 1.5 + 10
