@@ -71,6 +71,14 @@ DEFAULTS: dict[str, Any] = {
     "READINESS_TIMEOUT": 2.0,
     #: ``text`` or ``json`` (one object per line): the log lines of ``modelshelf serve``.
     "LOG_FORMAT": "text",
+    #: The Hugging Face API (docs/huggingface.md, Publishing): files up to this size are sent inline
+    #: (``regular``, base64 in the commit body, which holds one such line in memory at a time), larger
+    #: ones through Git LFS (which the default client, with ``hf_xet``, cannot: HF_HUB_DISABLE_XET=1).
+    "HF_REGULAR_MAX_SIZE": 10 * 1024 * 1024,
+    #: Git LFS objects larger than this are uploaded in parts of this size (the Hub's ``multipart``).
+    "HF_LFS_PART_SIZE": 64 * 1024 * 1024,
+    #: The largest commit body (NDJSON with the inline files) the Hugging Face API reads.
+    "HF_COMMIT_MAX_SIZE": GIB,
     #: Webhooks (docs/webhooks.md). A delivery that fails is retried with exponential backoff
     #: (BACKOFF_BASE seconds, doubling, at most BACKOFF_MAX) until RETRY_WINDOW seconds after its event.
     "WEBHOOK_RETRY_WINDOW": 24 * 3600.0,
@@ -95,7 +103,8 @@ _BOOLS = {
 }
 _INTS = {
     "MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY", "SIGN_IN_MAX_FAILURES",
-    "SIGN_IN_ADDRESS_MAX_FAILURES", "WEBHOOK_CONCURRENCY",
+    "SIGN_IN_ADDRESS_MAX_FAILURES", "HF_REGULAR_MAX_SIZE", "HF_LFS_PART_SIZE", "HF_COMMIT_MAX_SIZE",
+    "WEBHOOK_CONCURRENCY",
 }
 _FLOATS = {
     "UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "SIGN_IN_FAILURE_WINDOW", "SIGN_IN_LOCK_SECONDS", "READINESS_TIMEOUT",

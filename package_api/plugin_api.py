@@ -20,6 +20,7 @@ Extension points (call them from ``register``):
 ``add_openapi_piece``          the plugin's piece of the ``/api/v4`` OpenAPI document
 ``add_project_nav``            an entry in a project's sidebar
 ``add_package_links``          links on a package's page
+``register_api_prefix``        serve a path prefix as an API (tokens, no page CSRF guard)
 =============================  ===============================================================
 
 Building blocks: the extension (``db``), the table base (``DbModel``, which is ``db.Model``) and the
@@ -57,13 +58,15 @@ from package_api.errors import (
     NotFound,
     Unauthorized,
 )
-from package_api.identity import COMMAND_LINE, Actor
-from package_api.names import DOT_SEGMENTS, MAX_ID, package_name, row_id
+from package_api.identity import COMMAND_LINE, Actor, Principal, PrincipalKind
+from package_api.names import DOT_SEGMENTS, MAX_ID, package_name, row_id, sha256_digest
 from package_api.ops.migrate import register_versions as register_migrations
+from package_api.packages.direct import DirectUploads
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
 from package_api.packages.pipeline import PackageChange, register_package_check, register_package_step
 from package_api.packages.resolvers import register_resolver as register_version_resolver
 from package_api.packages.service import PackageService, parse_status
+from package_api.packages.streams import ChunkReader, ExpectedDigests
 from package_api.paging import Page, choice, contains, descending, query_page, slice_page
 from package_api.services import archive_service as archive_services
 from package_api.services import job_service as job_services
@@ -84,6 +87,7 @@ from package_api.web.api.params import request_body
 from package_api.web.api.params import text as text_param
 from package_api.web.api.upload_bodies import receive, refuse_workhorse_authorization
 from package_api.web.body_limits import streams_body
+from package_api.web.errors import register_api_prefix
 from package_api.web.openapi import add_piece as add_openapi_piece
 from package_api.web.pages import CONTENT_SECURITY_POLICY, NavEntry, PackageLink, add_package_links, add_project_nav
 from package_api.web.pages.context import authorized_project as page_project
@@ -125,6 +129,7 @@ __all__ = [
     "NavEntry",
     "add_package_links",
     "PackageLink",
+    "register_api_prefix",
     # tables, the table base and the session type
     "db",
     "DbModel",
@@ -158,6 +163,7 @@ __all__ = [
     "DOT_SEGMENTS",
     "package_name",
     "row_id",
+    "sha256_digest",
     "Page",
     "choice",
     "contains",
@@ -171,6 +177,9 @@ __all__ = [
     "LostRace",
     # services (the composition root) and audit
     "PackageService",
+    "ExpectedDigests",
+    "DirectUploads",
+    "ChunkReader",
     "Readable",
     "JobService",
     "access_policy",
@@ -180,6 +189,8 @@ __all__ = [
     "job_services",
     "record_audit_event",
     "Actor",
+    "Principal",
+    "PrincipalKind",
     "COMMAND_LINE",
     "request_actor",
     # the /api/v4 surface's helpers

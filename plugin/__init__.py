@@ -5,8 +5,9 @@ Registered through the ``package_api.plugins`` entry point; ``package_api`` neve
 It takes part in package changes through the package pipeline (``package_api.packages.pipeline``
 lists it in order): its check refuses a version that is not semantic under a model's name before
 anything is stored (``register_package_check``); a created model version package gets its version
-row (``model_version``, here) and then its own run (``version_run``, ``plugin.tracking``), in the
-package's transaction; a deleted one loses its version row.
+row (``model_version``, here), its commit id (``hf_commit``, ``plugin.huggingface``, which also
+follows each file added or deleted) and then its own run (``version_run``, ``plugin.tracking``), in
+the package's transaction; a deleted one loses its version row.
 """
 from __future__ import annotations
 
@@ -29,11 +30,13 @@ from package_api.plugin_api import (
     register_version_resolver,
 )
 from plugin import tracking
+from plugin.huggingface import register as register_huggingface
 from plugin.mlflow_registry import webhook_events
 from plugin.registry import access
 from plugin.registry import models as _tables  # noqa: F401  (the tables must be known before create_all)
 from plugin.registry.projection import MODEL_VERSION_STEP, Projection
 from plugin.registry.version_service import LATEST, latest_of
+from plugin.web import huggingface as huggingface_api
 from plugin.web import mlflow, pages
 from plugin.web.api import bp as api_bp
 
@@ -52,7 +55,7 @@ def _check_version(session: DbSession, project_id: int, name: str, version: str)
 
 
 def _project_version(change: PackageChange) -> None:
-    Projection(change.session).version_for(change.package)
+    Projection(change.session).version_for(change.package, new=True)
 
 
 def _forget_version(change: PackageChange) -> None:
@@ -82,4 +85,6 @@ def register(app: Flask) -> None:
     tracking.register(app)
     webhook_events.register(app)
     mlflow.register(app)
+    register_huggingface(app)
+    huggingface_api.register(app)
     add_openapi_piece(app, OPENAPI)

@@ -5,6 +5,8 @@ services that change things make their changes as the request's actor (``request
 API's caller under ``/api/``, the pages' elsewhere), the author of their audit events."""
 from __future__ import annotations
 
+from flask import current_app
+
 from package_api.plugin_api import (
     Action,
     Actor,
@@ -14,10 +16,13 @@ from package_api.plugin_api import (
     package_services,
     request_actor,
 )
+from plugin.huggingface.commits import CommitService
+from plugin.huggingface.lfs import LfsService, Transfers
 from plugin.mlflow_registry.cards import CardService
 from plugin.mlflow_registry.model_versions import ModelVersionService
 from plugin.mlflow_registry.registered_models import RegistryService
 from plugin.mlflow_registry.run_cards import RunCardService
+from plugin.registry.access import ModelAction
 from plugin.registry.model_service import Adoption, ModelService
 from plugin.registry.version_service import VersionService
 from plugin.tracking.artifacts import ArtifactService
@@ -85,3 +90,36 @@ def model_version_services() -> ModelVersionService:
 
 def artifact_services() -> ArtifactService:
     return ArtifactService(db.session, _packages(request_actor()))
+
+
+def hf_commit_services(actor: Actor) -> CommitService:
+    """Writes through the Hugging Face API, as ``actor`` (its API caller): preupload, commits,
+    branches and tags (a commit that replaces or deletes files of an existing version takes the right
+    to delete them)."""
+    packages = _packages(actor)
+    return CommitService(
+        db.session,
+        packages,
+        VersionService(db.session, packages, actor=actor),
+        RegistryService(db.session, packages, actor=actor, may_adopt=_may_adopt(actor)),
+        regular_max=int(current_app.config["MODELSHELF"]["HF_REGULAR_MAX_SIZE"]),
+        actor=actor,
+        may_delete=lambda project: access_policy().can(actor.principal, project, ModelAction.DELETE_MODEL),
+    )
+
+
+def hf_transfers() -> Transfers:
+    """The signer of the Hugging Face API's LFS transfer URLs (the instance's secret key)."""
+    return Transfers(current_app.secret_key or "")
+
+
+def hf_lfs_services(actor: Actor) -> LfsService:
+    """The Git LFS batch API and its transfers, as ``actor`` (the API caller, or whom a signed
+    transfer URL stores bytes for)."""
+    return LfsService(
+        db.session,
+        _packages(actor),
+        hf_transfers(),
+        part_size=int(current_app.config["MODELSHELF"]["HF_LFS_PART_SIZE"]),
+        actor=actor,
+    )

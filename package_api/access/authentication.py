@@ -133,9 +133,11 @@ class PersonalAccessTokenAuthenticator:
 
 
 class DeployTokenAuthenticator:
-    """``DEPLOY-TOKEN: <token>``, or Basic ``<deploy token username>:<token>``."""
+    """``DEPLOY-TOKEN: <token>``, Basic ``<deploy token username>:<token>``, or ``Authorization: Bearer
+    <token>`` (the only way ``huggingface_hub`` and the MLflow client send a token; the prefix tells it
+    from the other kinds)."""
 
-    SOURCES = frozenset({"deploy-token", "basic"})
+    SOURCES = frozenset({"deploy-token", "basic", "bearer"})
 
     def __init__(self, tokens: DeployTokenService) -> None:
         self.tokens = tokens

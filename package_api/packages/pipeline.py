@@ -25,6 +25,8 @@ A package is **created** (by its first upload, or empty)::
                     model_version  the version row of a SemVer package   plugin.registry.projection
                                    of a model the project has,
                                    numbered under the model row's lock
+                    hf_commit      the version's commit id, a digest     plugin.huggingface.revisions
+                                   of its files (the Hugging Face API)
                     version_run    the version's own run in              plugin.mlflow_registry.version_runs
                                    [model]<name>, and its registration
     3 provenance  the CI job whose token made the change                 JobService.record_build
@@ -35,9 +37,9 @@ A package is **created** (by its first upload, or empty)::
 
 A file is **added** to a live package (an upload, or files attached without copying bytes:
 ``PackageService.attach``): 0 and the checks again (an upload), 1 (the file row), 2 ("file_added"
-steps), 3, 4 ``<noun>_file_added``, commit, 5 ``package_file_added``.
+steps: ``hf_commit``), 3, 4 ``<noun>_file_added``, commit, 5 ``package_file_added``.
 
-A file is **deleted**: 1 (the file marked), 2 ("file_deleted" steps), 4 ``<noun>_file_deleted``,
+A file is **deleted**: 1 (the file marked), 2 ("file_deleted" steps: ``hf_commit``), 4 ``<noun>_file_deleted``,
 commit, 5 ``package_file_deleted``.
 
 A package is **deleted**: 1 (it and its files marked pending destruction; gc reclaims the bytes), 2

@@ -60,6 +60,26 @@ class MeteredBody:
             close()
 
 
+class ChunkReader:
+    """``chunks`` (a store reader, a generator of several) as a ``Readable``: what a store holds read
+    again as an upload's body (bytes a client wrote to the store itself, the parts of an upload)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = b""
+
+    def read(self, size: int = -1, /) -> bytes:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return b""
+            self._pending = chunk
+        if size is None or size < 0:
+            size = len(self._pending)
+        data, self._pending = self._pending[:size], self._pending[size:]
+        return data
+
+
 @dataclass(frozen=True)
 class ExpectedDigests:
     """What the client said its bytes hash to (lower-case hex), from ``X-Checksum-SHA256`` and

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -88,6 +88,24 @@ class BlobStorage(Protocol):
     def download_url(self, key: str, *, filename: str) -> str | None:
         """A short-lived URL that serves ``key`` (as an attachment called ``filename``) straight from
         the store, or ``None`` when downloads must stream through us (the default)."""
+        ...
+
+    def begin_parts(self, key: str, part_size: int) -> str | None:
+        """Start a write of ``key`` whose parts (``part_size`` bytes each but the last) clients send
+        straight to the store (``part_url``): return its handle, or ``None`` when this store takes no
+        direct writes (the default; an S3 store does when it redirects downloads, so its endpoint is
+        known to be reachable by clients, and the parts are at least S3's 5 MiB). What is written
+        shows in ``remnants`` until ``finish_parts``."""
+        ...
+
+    def part_url(self, key: str, handle: str, number: int) -> str:
+        """A short-lived URL a client PUTs part ``number`` (from 1) of the write ``handle`` to; the
+        store answers with the part's ``ETag``."""
+        ...
+
+    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]]) -> None:
+        """Join the parts (``(number, etag)``, in order) into ``key``; raise ``BlobNotFound`` for a
+        write that is gone and ``StorageUnavailable``."""
         ...
 
     def check(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from package_api.private_files import make_private_dirs
@@ -156,6 +156,15 @@ class FilesystemStorage:
 
     def download_url(self, key: str, *, filename: str) -> str | None:
         return None
+
+    def begin_parts(self, key: str, part_size: int) -> str | None:
+        return None  # clients write through the server only
+
+    def part_url(self, key: str, handle: str, number: int) -> str:
+        raise NotImplementedError("this store takes no direct writes")
+
+    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]]) -> None:
+        raise NotImplementedError("this store takes no direct writes")
 
     def check(self) -> None:
         # Write, rather than ask os.access: root may write anywhere by permissions, yet not to a

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from package_api.storage.base import CHUNK_SIZE, Readable, Remnant, check_key
 from package_api.storage.errors import BlobNotFound
@@ -67,6 +67,15 @@ class MemoryStorage:
 
     def download_url(self, key: str, *, filename: str) -> str | None:
         return None
+
+    def begin_parts(self, key: str, part_size: int) -> str | None:
+        return None  # clients write through the server only
+
+    def part_url(self, key: str, handle: str, number: int) -> str:
+        raise NotImplementedError("this store takes no direct writes")
+
+    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]]) -> None:
+        raise NotImplementedError("this store takes no direct writes")
 
     def check(self) -> None:
         return None

@@ -12,7 +12,7 @@ import datetime
 import io
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from urllib.parse import urlsplit
 
 import urllib3
@@ -69,6 +69,10 @@ def _public_client(public_url: str, access_key: str | None, secret_key: str | No
         parts.netloc, access_key=access_key, secret_key=secret_key, region=region or "us-east-1",
         secure=parts.scheme == "https",
     )
+
+
+#: How long a URL for a part of a direct write works (a client uploads the parts one after another).
+PART_URL_EXPIRY = datetime.timedelta(hours=1)
 
 
 class S3Storage:
@@ -254,6 +258,34 @@ class S3Storage:
                 self.bucket, check_key(key), expires=self.redirect_expiry, response_headers=headers
             )
         except _VENDOR_ERRORS as exc:
+            raise _translate(exc, key) from exc
+
+    def begin_parts(self, key: str, part_size: int) -> str | None:
+        if self.redirect_expiry is None or part_size < MIN_PART_SIZE:
+            return None  # clients may not reach the store, or S3 would refuse such parts
+        self._ensure_bucket()
+        try:
+            return str(self.client._create_multipart_upload(self.bucket, check_key(key), {"Content-Type": "application/octet-stream"}))
+        except _VENDOR_ERRORS as exc:
+            raise _translate(exc, key) from exc
+
+    def part_url(self, key: str, handle: str, number: int) -> str:
+        try:
+            return self._presigner.get_presigned_url(
+                "PUT", self.bucket, check_key(key), expires=PART_URL_EXPIRY,
+                extra_query_params={"partNumber": str(number), "uploadId": handle},
+            )
+        except _VENDOR_ERRORS as exc:
+            raise _translate(exc, key) from exc
+
+    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]]) -> None:
+        try:
+            self.client._complete_multipart_upload(
+                self.bucket, check_key(key), handle, [Part(number, etag) for number, etag in etags]
+            )
+        except _VENDOR_ERRORS as exc:
+            if isinstance(exc, S3Error) and exc.code in {"NoSuchUpload", "InvalidPart", "InvalidPartOrder", "EntityTooSmall"}:
+                raise BlobNotFound(key) from exc
             raise _translate(exc, key) from exc
 
     def check(self) -> None:

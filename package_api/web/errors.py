@@ -1,4 +1,5 @@
-"""Which surface answers an error: GitLab's JSON under ``/api/``, an HTML page everywhere else.
+"""Which surface answers an error: GitLab's JSON under ``/api/`` (and the prefixes plugins serve an
+API under: ``register_api_prefix``), an HTML page everywhere else.
 
 Each surface maps domain errors to responses in one place (``api/errors.py``, ``pages/errors.py``);
 this routes an error to the right one at app level, so that every blueprint, a plugin's included,
@@ -12,7 +13,7 @@ answered as ``DatabaseFull``, a 503; any other operational error stays a 500.
 """
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -23,10 +24,22 @@ from package_api.web.api import errors as api_errors
 from package_api.web.pages import errors as page_errors
 
 API_PREFIX = "/api/"
+#: ``app.extensions`` key of the further path prefixes served as APIs (``register_api_prefix``).
+API_PREFIXES = "modelshelf.api_prefixes"
+
+
+def register_api_prefix(app: Flask, prefix: str) -> None:
+    """Serve the paths under ``prefix`` (``"/hf/"``) as an API, as those under ``/api/`` are: the
+    caller is the request's token (or session, with the CSRF header for changes), not the pages'
+    session; no page CSRF guard; errors as API errors where the blueprint has no handler of its own."""
+    prefixes: list[str] = app.extensions.setdefault(API_PREFIXES, [])
+    if prefix not in prefixes:
+        prefixes.append(prefix)
 
 
 def is_api_request() -> bool:
-    return request.path.startswith(API_PREFIX)
+    path = request.path
+    return path.startswith(API_PREFIX) or any(path.startswith(p) for p in current_app.extensions.get(API_PREFIXES, ()))
 
 
 def register(app: Flask) -> None:

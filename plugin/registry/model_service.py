@@ -39,7 +39,7 @@ from package_api.plugin_api import (
 from plugin.registry import semver
 from plugin.registry.auditing import change, model_event
 from plugin.registry.models import Model, ModelOrigin, ModelVersion
-from plugin.registry.projection import ARTIFACT_PACKAGE_NAME, Projection, may_be_version
+from plugin.registry.projection import ARTIFACT_PACKAGE_NAME, HF_STAGING_PACKAGE_NAME, Projection, may_be_version
 
 MAX_DESCRIPTION = 10_000  # GitLab's limit
 ORDERS = ("name", "created_at", "updated_at", "latest_version")
@@ -75,6 +75,8 @@ def model_name(value: str) -> str:
         raise InvalidParameter("name", "can contain only letters, digits, '.', '_', '-' and '+'") from None
     if ARTIFACT_PACKAGE_NAME.match(name):
         raise InvalidParameter("name", "is reserved: ml_experiment_<number> packages hold MLflow's artifacts")
+    if name == HF_STAGING_PACKAGE_NAME:
+        raise InvalidParameter("name", "is reserved: it holds Hugging Face uploads not yet committed")
     return name
 
 

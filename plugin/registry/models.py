@@ -18,6 +18,7 @@ class ModelOrigin(str, enum.Enum):
     API = "api"  # POST /ml/models
     PAGE = "page"  # the New model form
     MLFLOW = "mlflow"  # registered-models/create: create_registered_model, log_model(registered_model_name=...)
+    HUGGING_FACE = "huggingface"  # the Hugging Face API's repos/create: create_repo, hf repos create
     #: Made on purpose before revision 0003, by a surface not recorded (a ``model_created`` event says so).
     CREATED = "created"
     #: Made by the first upload of a SemVer package under the old rule, kept by revision 0003 for what

@@ -294,6 +294,10 @@ def test_index_search_sort_mlflow_dialog_and_model_page(site, page, screenshot, 
     expect(page.get_by_test_id("sidebar-latest-version")).to_have_text("1.4.0")
     expect(page.get_by_test_id("sidebar-version-count")).to_have_text("3")
     expect(page.get_by_test_id("tab-versions-count")).to_have_text("3")
+    # Use with Hugging Face: the repo id and the endpoint of this server.
+    hf = page.get_by_test_id("hf-usage")
+    expect(hf.get_by_test_id("hf-repo-id")).to_have_value(f"{site.private[0]}/fraud-detector")
+    expect(hf.get_by_test_id("hf-snippet")).to_contain_text(f'export HF_ENDPOINT="{site.server.url}/hf"')
     screenshot("model-page")
 
     page.get_by_test_id("tab-versions").click()

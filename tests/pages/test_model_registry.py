@@ -544,3 +544,18 @@ def test_pages_send_the_strict_csp_and_load_only_our_assets(client, world):
     # An error page of the registry is under the same policy.
     missing = client.get(f"{MODELS.format('public')}/999")
     assert missing.status_code == 404 and "script-src 'self'" in missing.headers["Content-Security-Policy"]
+
+
+def test_model_page_shows_how_to_use_it_with_hugging_face(app, client, world):
+    _upload(client, world)
+    _upload(client, world, name="bert+lora")
+    project = world.projects["private"]
+    signed_in(app, client, "guest")
+    r = client.get(f"{MODELS.format('private')}/{_model(client, world, 'private', 'fraud-detector')['id']}")
+    assert f'id="hf-repo-id" type="text" value="{project}/fraud-detector"' in r.text
+    assert 'export HF_ENDPOINT="http://localhost/hf"' in r.text
+    assert f"hf download {project}/fraud-detector --revision main" in r.text
+    assert f'snapshot_download("{project}/fraud-detector", revision="main")' in r.text
+    # A name the client refuses in a repo id: the page says so instead of a snippet that cannot work.
+    r = client.get(f"{MODELS.format('private')}/{_model(client, world, 'private', 'bert+lora')['id']}")
+    assert 'data-testid="hf-unreachable"' in r.text and "hf download" not in r.text

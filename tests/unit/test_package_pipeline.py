@@ -25,7 +25,7 @@ from tests.support.world import World, create_model, generic_url
 
 #: What creating the first version of a model writes, in its one transaction (a first upload adds a
 #: blob and a file; a CI job adds its provenance). The model exists already: models are made on purpose.
-VERSION_TABLES = {"packages", "ml_model_versions", "ml_experiments", "ml_runs", "ml_run_tags",
+VERSION_TABLES = {"packages", "ml_model_versions", "ml_version_commits", "ml_experiments", "ml_runs", "ml_run_tags",
                   "ml_model_version_registrations", "audit_events"}  # fmt: skip
 #: What stamping a token's ``last_used_at`` writes, in a transaction of its own.
 STAMPS = ({"ci_jobs"}, {"personal_access_tokens"})
@@ -79,9 +79,9 @@ def count(app: Flask, table: Any, *where: Any) -> int:
 
 
 def test_the_steps_in_order(app: Flask) -> None:
-    assert package_steps(app, "created") == ["model_version", "version_run"]
+    assert package_steps(app, "created") == ["model_version", "hf_commit", "version_run"]
     assert package_steps(app, "deleted") == ["model_version"]
-    assert package_steps(app, "file_added") == package_steps(app, "file_deleted") == []
+    assert package_steps(app, "file_added") == package_steps(app, "file_deleted") == ["hf_commit"]
     with pytest.raises(ValueError, match="unknown package event"):
         register_package_step(app, "renamed", "x", lambda change: None)
     with pytest.raises(ValueError, match="named 'version_run' already"):
@@ -89,7 +89,7 @@ def test_the_steps_in_order(app: Flask) -> None:
     with pytest.raises(ValueError, match="not a registered"):
         register_package_step(app, "created", "card", lambda change: None, after="thumbnail")
     register_package_step(app, "created", "between", lambda change: None, after="model_version")
-    assert package_steps(app, "created") == ["model_version", "between", "version_run"]
+    assert package_steps(app, "created") == ["model_version", "between", "hf_commit", "version_run"]
 
 
 def test_a_first_upload_by_a_ci_job_is_one_transaction(

@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from package_api.plugin_api import FormError, attempt, base_url, can, listing_query
 from package_api.plugin_api import page_principal as principal
 from package_api.plugin_api import page_project as authorized_project
+from plugin.huggingface.repos import reachable, repo_id
 from plugin.registry.access import ModelAction
 from plugin.registry.models import ModelOrigin
 from plugin.services import model_services, run_card_services, version_services
@@ -23,6 +24,11 @@ TABS = ("card", "versions", "runs")
 def mlflow_tracking_uri(project_id: int) -> str:
     """Where the MLflow client talks to this project's registry (``MLFLOW_TRACKING_URI``)."""
     return f"{base_url()}/api/v4/projects/{project_id}/ml/mlflow"
+
+
+def hf_endpoint() -> str:
+    """Where ``huggingface_hub`` talks to this server (``HF_ENDPOINT``): every project's models."""
+    return f"{base_url()}/hf"
 
 
 @bp.get(f"{PREFIX}/models")
@@ -97,6 +103,8 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
         **query.shown(),
         orders=VERSION_ORDERS,
         can_write=can(found, ModelAction.WRITE_MODEL),
+        hf_endpoint=hf_endpoint(),
+        hf_repo_id=repo_id(found, summary.model) if reachable(summary.model.name) else None,
     )
 
 

@@ -1,0 +1,282 @@
+"""Publishing through the Hugging Face API: the real ``huggingface_hub`` client (with and without
+``hf_xet``) and the ``hf`` CLI against ``modelshelf serve``, on the filesystem store and on SeaweedFS.
+
+The server sends files inline (``regular``) up to 64 KiB and through Git LFS beyond, in parts of
+1 MiB, so that small test files exercise every path: the default client (Xet) publishes small files
+and is told to set ``HF_HUB_DISABLE_XET=1`` for larger ones; with Xet off, a 2.5 MiB file goes
+through the multipart transfer.
+"""
+from __future__ import annotations
+
+import filecmp
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.live_server import Account, create_account, running_server
+from tests.support.servers import start_seaweedfs, stop
+
+pytestmark = pytest.mark.server
+
+REGULAR_MAX = 64 * 1024
+PART_SIZE = 1024 * 1024
+S3_PART = 5 * 1024 * 1024
+SETTINGS = {"HF_REGULAR_MAX_SIZE": REGULAR_MAX, "HF_LFS_PART_SIZE": PART_SIZE}
+
+
+@pytest.fixture(scope="module")
+def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
+    with running_server(tmp_path_factory.mktemp("hf-writes") / "data", SETTINGS) as server:
+        yield create_account(server)
+
+
+@pytest.fixture
+def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of the test's own, so that nothing is read from an earlier download (the client reads
+    ``HF_HOME`` when imported: its cache constant is set too)."""
+    from huggingface_hub import constants
+
+    home = tmp_path / "hf-home"
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
+    return home
+
+
+@pytest.fixture(params=["lfs", "xet"])
+def client_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``lfs``: the client with ``HF_HUB_DISABLE_XET=1``; ``xet``: the default client (hf_xet installed)."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", request.param == "lfs")
+    return str(request.param)
+
+
+def endpoint(account: Account) -> str:
+    return f"{account.server.url}/hf"
+
+
+def api(account: Account, token: str | None = None) -> Any:
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=endpoint(account), token=token or account.token)
+
+
+def uploaded_bytes(account: Account) -> float:
+    """The server's count of file bytes received from clients."""
+    with urllib.request.urlopen(f"{account.server.url}/-/metrics") as response:
+        text = response.read().decode()
+    match = re.search(r"^modelshelf_uploaded_bytes_total ([0-9.e+]+)$", text, re.MULTILINE)
+    assert match, "no modelshelf_uploaded_bytes_total in /-/metrics"
+    return float(match.group(1))
+
+
+def make_folder(root: Path, *, large: bool, part_size: int = PART_SIZE) -> Path:
+    root.mkdir(parents=True)
+    (root / "config.json").write_text('{"hidden_size": 8, "model_type": "bert"}\n')
+    (root / "tokenizer").mkdir()
+    (root / "tokenizer" / "vocab.txt").write_bytes(os.urandom(40 * 1024))
+    (root / "README.md").write_text("# A model\n")
+    if large:  # larger than an LFS part: the multipart transfer
+        (root / "model.safetensors").write_bytes(os.urandom(2 * part_size + part_size // 2 + 7))
+    return root
+
+
+def same_tree(left: Path, right: Path) -> None:
+    files = sorted(p.relative_to(left).as_posix() for p in left.rglob("*") if p.is_file())
+    theirs = sorted(
+        p.relative_to(right).as_posix()
+        for p in right.rglob("*")
+        if p.is_file() and ".cache" not in p.relative_to(right).parts
+    )
+    assert theirs == files
+    match, mismatch, errors = filecmp.cmpfiles(left, right, files, shallow=False)
+    assert (mismatch, errors) == ([], [])
+
+
+def test_publish_a_folder_then_a_version_touching_one_file(
+    account: Account, client_mode: str, hf_home: Path, tmp_path: Path
+) -> None:
+    from huggingface_hub import snapshot_download
+
+    project, _ = account.create_project()
+    repo = f"{project}/encoder"
+    hub = api(account)
+    url = hub.create_repo(repo)
+    assert url.repo_id == repo
+    assert hub.create_repo(repo, exist_ok=True).repo_id == repo
+
+    folder = make_folder(tmp_path / "v1", large=client_mode == "lfs")
+    first = hub.upload_folder(repo_id=repo, folder_path=folder, commit_message="First weights")
+    assert first.oid == hub.model_info(repo, revision="1.0.0").sha
+    same_tree(folder, Path(snapshot_download(repo, endpoint=endpoint(account), token=account.token)))
+
+    # A second version touching one file: only that file's bytes travel, the rest is carried over.
+    (folder / "config.json").write_text('{"hidden_size": 16, "model_type": "bert"}\n')
+    before = uploaded_bytes(account)
+    second = hub.upload_folder(repo_id=repo, folder_path=folder, commit_message="Wider", commit_description="twice")
+    assert uploaded_bytes(account) - before == (folder / "config.json").stat().st_size
+    assert second.oid != first.oid
+    assert sorted(b.name for b in hub.list_repo_refs(repo).branches) == ["1.0.0", "1.0.1", "main"]
+    latest = Path(snapshot_download(repo, revision="1.0.1", endpoint=endpoint(account), token=account.token))
+    same_tree(folder, latest)
+
+    # A tag is an alias: download by it.
+    hub.create_tag(repo, tag="prod", revision="1.0.1")
+    tagged = Path(snapshot_download(repo, revision="prod", endpoint=endpoint(account), token=account.token))
+    same_tree(folder, tagged)
+
+    # The same version through the generic package API...
+    generic = f"{account.server.api}/projects/{project}/packages/generic/encoder/1.0.1/config.json"
+    request = urllib.request.Request(generic, headers={"PRIVATE-TOKEN": account.token})
+    with urllib.request.urlopen(request) as response:
+        assert response.read() == (folder / "config.json").read_bytes()
+    # ... and MLflow: version 2 of the registered model, described by the commit.
+    mlflow_version = mlflow_model_version(account, project, "encoder", "2")
+    assert mlflow_version["description"] == "Wider\n\ntwice"
+
+    # Deleting a file: the next version lacks it.
+    hub.delete_file("README.md", repo_id=repo)
+    assert "README.md" not in hub.list_repo_files(repo, revision="1.0.2")
+    assert "README.md" in hub.list_repo_files(repo, revision="1.0.1")
+
+
+def mlflow_model_version(account: Account, project: int, name: str, version: str) -> dict[str, Any]:
+    import json
+
+    url = (
+        f"{account.server.api}/projects/{project}/ml/mlflow/api/2.0/mlflow/model-versions/get"
+        f"?name={name}&version={version}"
+    )
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {account.token}"})
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())["model_version"]  # type: ignore[no-any-return]
+
+
+def test_the_default_client_is_told_to_disable_xet_for_large_files(account: Account, hf_home: Path, tmp_path: Path) -> None:
+    from huggingface_hub import constants
+
+    assert not constants.HF_HUB_DISABLE_XET
+    project, _ = account.create_project()
+    repo = f"{project}/big"
+    hub = api(account)
+    hub.create_repo(repo)
+    large = tmp_path / "weights.bin"
+    large.write_bytes(os.urandom(REGULAR_MAX + 1))
+    with pytest.raises(Exception) as raised:  # hf_xet's ConnectionError: it asks for the Xet token itself
+        hub.upload_file(path_or_fileobj=str(large), path_in_repo="weights.bin", repo_id=repo)
+    assert "HF_HUB_DISABLE_XET=1" in str(raised.value)
+    assert [b.name for b in hub.list_repo_refs(repo).branches] == ["main"]  # no version was made
+    assert hub.list_repo_files(repo) == []
+
+
+def test_commits_to_versions_and_branches(account: Account, hf_home: Path, client_mode: str) -> None:
+    project, _ = account.create_project()
+    repo = f"{project}/ranker"
+    hub = api(account)
+    hub.create_repo(repo)
+    hub.upload_file(path_or_fileobj=b"a", path_in_repo="a.txt", repo_id=repo, revision="2.0.0")
+    hub.upload_file(path_or_fileobj=b"b", path_in_repo="b.txt", repo_id=repo, revision="2.0.0")
+    assert sorted(hub.list_repo_files(repo, revision="2.0.0")) == ["a.txt", "b.txt"]
+    hub.create_branch(repo, branch="3.0.0-rc.1", revision="2.0.0")
+    assert sorted(hub.list_repo_files(repo, revision="3.0.0-rc.1")) == ["a.txt", "b.txt"]
+    hub.upload_file(path_or_fileobj=b"c", path_in_repo="a.txt", repo_id=repo, revision="3.0.0-rc.1")
+    assert Path(hub.hf_hub_download(repo, "a.txt", revision="3.0.0-rc.1")).read_bytes() == b"c"
+    hub.create_tag(repo, tag="champion", revision="2.0.0")
+    hub.delete_tag(repo, tag="champion")
+    assert [t.name for t in hub.list_repo_refs(repo).tags] == []
+
+
+def test_refusals_in_the_hubs_shape(account: Account, hf_home: Path) -> None:
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
+    project, full_path = account.create_project()
+    repo = f"{project}/guarded"
+    hub = api(account)
+    hub.create_repo(repo)
+
+    with pytest.raises(HfHubHTTPError) as bad_revision:
+        hub.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo, revision="prod")
+    assert bad_revision.value.response.status_code == 400
+    assert "main" in str(bad_revision.value) and "semantic version" in str(bad_revision.value)
+
+    with pytest.raises(HfHubHTTPError) as wrong_token:
+        api(account, token="mspat-not-a-token").upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo)
+    assert wrong_token.value.response.status_code == 401
+
+    server = account.server
+    server.cli("admin", "create-user", "gail")
+    server.cli("admin", "add-member", full_path, "gail", "guest")
+    guest = server.cli("admin", "create-token", "--user", "gail", "--scopes", "api")
+    with pytest.raises(HfHubHTTPError) as forbidden:
+        api(account, token=guest).upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo)
+    assert forbidden.value.response.status_code == 403
+    reader = server.cli("admin", "create-token", "--user", account.username, "--scopes", "read_api")
+    with pytest.raises(HfHubHTTPError) as read_only:
+        api(account, token=reader).create_tag(repo, tag="prod")
+    assert read_only.value.response.status_code == 403
+
+    with pytest.raises(RevisionNotFoundError):
+        hub.create_tag(repo, tag="prod", revision="9.9.9")
+    with pytest.raises(RepositoryNotFoundError):
+        hub.delete_repo(f"{project}/never-made")
+    hub.delete_repo(repo)
+    with pytest.raises(RepositoryNotFoundError):
+        hub.model_info(repo)
+
+
+def test_the_hf_cli(account: Account, hf_home: Path, tmp_path: Path) -> None:
+    project, _ = account.create_project()
+    repo = f"{project}/cli-model"
+    env = {**os.environ, "HF_ENDPOINT": endpoint(account), "HF_TOKEN": account.token, "HF_HUB_DISABLE_XET": "1"}
+    hf = [sys.executable, "-m", "huggingface_hub.cli.hf"]
+
+    def run(*args: str) -> str:
+        done = subprocess.run([*hf, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    run("repos", "create", repo)
+    folder = make_folder(tmp_path / "model", large=True)
+    run("upload", repo, str(folder), ".", "--commit-message", "From the CLI")
+    run("repos", "tag", "create", repo, "prod", "--revision", "1.0.0")
+    run("download", repo, "--revision", "prod", "--local-dir", str(tmp_path / "fetched"))
+    same_tree(folder, tmp_path / "fetched")
+
+
+@pytest.mark.s3
+def test_publish_and_read_back_on_seaweedfs(tmp_path_factory: pytest.TempPathFactory, hf_home: Path, tmp_path: Path) -> None:
+    from huggingface_hub import constants, snapshot_download
+
+    weed = start_seaweedfs(tmp_path_factory.mktemp("weed"))
+    try:
+        # Redirected downloads: the store is reachable by clients, so LFS parts go straight to it.
+        # Parts of S3's minimum size (SeaweedFS refuses smaller ones).
+        settings = {**SETTINGS, **weed.settings("hf-writes"), "S3_REDIRECT_DOWNLOADS": True, "HF_LFS_PART_SIZE": S3_PART}
+        with running_server(tmp_path_factory.mktemp("hf-s3") / "data", settings) as server:
+            account = create_account(server)
+            project, _ = account.create_project()
+            repo = f"{project}/on-s3"
+            hub = api(account)
+            hub.create_repo(repo)
+            folder = make_folder(tmp_path / "v1", large=True, part_size=S3_PART)
+            original = constants.HF_HUB_DISABLE_XET
+            constants.HF_HUB_DISABLE_XET = True
+            try:
+                hub.upload_folder(repo_id=repo, folder_path=folder)
+            finally:
+                constants.HF_HUB_DISABLE_XET = original
+            same_tree(folder, Path(snapshot_download(repo, endpoint=endpoint(account), token=account.token)))
+            # The parts went to SeaweedFS, not through the server: it received the inline files only.
+            inline = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and p.stat().st_size <= REGULAR_MAX)
+            assert uploaded_bytes(account) == inline
+    finally:
+        weed.remove_bucket("hf-writes")
+        stop(weed.process)
