@@ -11,6 +11,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 from werkzeug.routing import BaseConverter, IntegerConverter
 
+from package_api import webhooks
 from package_api.config import load_settings, stored_secret_key
 from package_api.db import create_tables, db, engine_options
 from package_api.names import MAX_ID
@@ -101,11 +102,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register(app)
     pages.register(app)  # before plugins: they extend its navigation
     surfaces.register(app)
+    webhooks.register(app)  # before plugins: they map their audit events to webhook events
     load_plugins(app, str(settings["PLUGINS"]))
 
     if settings["CREATE_SCHEMA"]:
         with app.app_context():
             create_tables()
+    webhooks.start_dispatcher(app)
     return app
 
 

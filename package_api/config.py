@@ -90,16 +90,38 @@ DEFAULTS: dict[str, Any] = {
     "HF_LFS_PART_SIZE": 64 * 1024 * 1024,
     #: The largest commit body (NDJSON with the inline files) the Hugging Face API reads.
     "HF_COMMIT_MAX_SIZE": GIB,
+    #: Webhooks (docs/webhooks.md). A delivery that fails is retried with exponential backoff
+    #: (BACKOFF_BASE seconds, doubling, at most BACKOFF_MAX) until RETRY_WINDOW seconds after its event.
+    "WEBHOOK_RETRY_WINDOW": 24 * 3600.0,
+    "WEBHOOK_BACKOFF_BASE": 10.0,
+    "WEBHOOK_BACKOFF_MAX": 3600.0,
+    #: Seconds to connect, and again to read the answer, per attempt.
+    "WEBHOOK_TIMEOUT": 5.0,
+    #: Whether hooks may call loopback, private and link-local addresses (checked at each send).
+    "WEBHOOK_ALLOW_PRIVATE_TARGETS": False,
+    #: Seconds the dispatcher sleeps when nothing is due, and how many deliveries it sends at once.
+    "WEBHOOK_POLL_INTERVAL": 1.0,
+    "WEBHOOK_CONCURRENCY": 4,
+    #: Days a finished delivery (delivered or given up) stays listed with its attempts.
+    "WEBHOOK_KEEP_DAYS": 30.0,
+    #: Whether this process runs a dispatcher: ``modelshelf serve`` turns it on for its workers.
+    "WEBHOOK_DISPATCHER": False,
 }
 
-_BOOLS = {"S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS", "USERS_PUBLIC"}
+_BOOLS = {
+    "S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS", "USERS_PUBLIC", "WEBHOOK_ALLOW_PRIVATE_TARGETS",
+    "WEBHOOK_DISPATCHER",
+}
 _INTS = {
     "MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY", "SIGN_IN_MAX_FAILURES",
     "SIGN_IN_ADDRESS_MAX_FAILURES", "HF_REGULAR_MAX_SIZE", "HF_LFS_PART_SIZE", "HF_COMMIT_MAX_SIZE",
-    "WORKER_CONNECTIONS",
+    "WORKER_CONNECTIONS", "WEBHOOK_CONCURRENCY",
 }
-_FLOATS = {"UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "SIGN_IN_FAILURE_WINDOW", "SIGN_IN_LOCK_SECONDS", "READINESS_TIMEOUT",
+_FLOATS = {
+    "UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "SIGN_IN_FAILURE_WINDOW", "SIGN_IN_LOCK_SECONDS", "READINESS_TIMEOUT",
     "HEADER_TIMEOUT", "BODY_TIMEOUT",
+    "WEBHOOK_RETRY_WINDOW", "WEBHOOK_BACKOFF_BASE", "WEBHOOK_BACKOFF_MAX", "WEBHOOK_TIMEOUT", "WEBHOOK_POLL_INTERVAL",
+    "WEBHOOK_KEEP_DAYS",
 }
 
 

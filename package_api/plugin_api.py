@@ -47,6 +47,7 @@ from package_api.access.policy import READ_PACKAGE_REGISTRY, WRITE_PACKAGE_REGIS
 from package_api.access.policy import rules as policy_rules
 from package_api.audit import record as record_audit_event
 from package_api.audit import register_package_noun
+from package_api.audit.models import AuditEvent
 from package_api.db import IDS_NEVER_REUSED, DbModel, DbSession, db, full_database, refused_value, utcnow
 from package_api.errors import (
     AlreadyExists,
@@ -79,6 +80,7 @@ from package_api.services import archive_service as archive_services
 from package_api.services import job_service as job_services
 from package_api.services import package_service as package_services
 from package_api.services import policy as access_policy
+from package_api.services import webhook_service as webhook_services
 from package_api.signals import (
     package_created,
     package_deleted,
@@ -108,6 +110,9 @@ from package_api.web.pages.context import can
 from package_api.web.pages.context import principal as page_principal
 from package_api.web.pages.forms import FormError, attempt
 from package_api.web.pages.listing import listing_query
+from package_api.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
+from package_api.webhooks.outbox import register_event as register_webhook_event
+from package_api.webhooks.sending import Outcome as WebhookOutcome
 
 __all__ = [
     # extension points
@@ -127,6 +132,13 @@ __all__ = [
     "package_sealed",
     "register_version_resolver",
     "register_package_noun",
+    "register_webhook_event",
+    "AuditEvent",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookAttempt",
+    "WebhookOutcome",
+    "webhook_services",
     "register_migrations",
     "add_openapi_piece",
     "add_project_nav",

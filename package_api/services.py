@@ -31,6 +31,7 @@ from package_api.packages.pipeline import PackagePipeline
 from package_api.packages.protection_rules import ProtectionRuleService
 from package_api.packages.service import PackageService
 from package_api.storage import BlobStorage
+from package_api.webhooks.service import WebhookService
 
 STORAGE = "modelshelf.storage"
 
@@ -136,3 +137,9 @@ def sign_in_throttle(
     address = client_address(actor.ip_address, forwarded_for, limits.proxies)
     actor = dataclasses.replace(actor, ip_address=address)
     return SignInThrottle(session if session is not None else db.session, limits, actor=actor)
+
+
+def webhook_service(
+    app: Flask | None = None, session: DbSession | None = None, *, actor: Actor = COMMAND_LINE
+) -> WebhookService:
+    return WebhookService(session if session is not None else db.session, _app(app), actor=actor)

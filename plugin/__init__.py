@@ -31,6 +31,7 @@ from package_api.plugin_api import (
 )
 from plugin import tracking
 from plugin.huggingface import register as register_huggingface
+from plugin.mlflow_registry import webhook_events
 from plugin.mlflow_registry.sealing import SEALED_STEP, tag_sealed_version
 from plugin.promotion.aliases import record_version_deleted
 from plugin.registry import access
@@ -93,6 +94,7 @@ def register(app: Flask) -> None:
     register_version_resolver(app, _resolve_latest)
     register_package_noun(app, _audit_noun)
     tracking.register(app)
+    webhook_events.register(app)
     mlflow.register(app)
     register_huggingface(app)
     huggingface_api.register(app)

@@ -93,6 +93,9 @@ class Project(DbModel):
     generic_duplicate_exception_regex: Mapped[str] = mapped_column(String(255), default="")
     #: SHA-256 of the project's CI token, which an external CI presents to register jobs.
     ci_token_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    #: How many enabled webhooks the project has (``package_api.webhooks``), kept with the project so
+    #: that a change in a project without any (most) reads nothing more to know it.
+    enabled_webhooks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
 
     @property

@@ -2,7 +2,8 @@
 
 ``record`` adds an ``AuditEvent`` to the session of the change itself, so the event commits (or
 rolls back) with it: a change that fails leaves no event, and a transaction that is retried after
-a lost race records its event again in the retry, once. Who made the change is the ``actor``
+a lost race records its event again in the retry, once. Listeners (``on_record``) see each event
+as it is recorded, in the same transaction: the webhooks' outbox is one. Who made the change is the ``actor``
 passed in (``package_api.identity.Actor``: a principal and the client's address), which services
 receive in their constructor: the request contexts build it from the request's caller, the
 ``modelshelf`` command passes ``COMMAND_LINE`` (its events say ``cli``). Reads record nothing, and
@@ -35,6 +36,8 @@ from package_api.paging import Page, query_page
 
 #: ``noun(package)``: what ``package`` is called in event names (``"model_version"``), or ``None``.
 PackageNoun = Callable[[Package], "str | None"]
+Listener = Callable[[DbSession, AuditEvent], None]
+_LISTENERS: list[Listener] = []
 NOUNS = "modelshelf.audit_package_nouns"
 PACKAGE = "package"
 #: Longest string kept in ``details`` (descriptions can be 10 000 characters; the column holds 4 000).
@@ -69,7 +72,16 @@ def record(
         details=_dump(details or {}),
     )
     session.add(event)
+    for listener in list(_LISTENERS):
+        listener(session, event)
     return event
+
+
+def on_record(listener: Listener) -> None:
+    """Call ``listener(session, event)`` for every event recorded, in the change's transaction (the
+    webhooks' outbox writes its rows so). Registering the same listener again changes nothing."""
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
 
 
 def _clip(value: Any) -> Any:

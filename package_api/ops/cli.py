@@ -85,6 +85,7 @@ def serve(
     with app.app_context():
         db.engine.dispose()  # no connection of the master's is inherited by the workers it forks
     os.environ["MODELSHELF_CREATE_SCHEMA"] = "false"  # the workers' apps: the schema is ready
+    os.environ["MODELSHELF_WEBHOOK_DISPATCHER"] = "true"  # each worker delivers webhooks
     run(host=host, port=port, workers=workers, threads=threads, graceful_timeout=graceful_timeout, worker_class=worker_class)
 
 

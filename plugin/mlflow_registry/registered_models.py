@@ -19,6 +19,7 @@ from package_api.plugin_api import (
     User,
     commit,
     row_id,
+    unit_of_work,
     utcnow,
 )
 from plugin.mlflow_registry import registry_search
@@ -91,12 +92,15 @@ class RegistryService:
         checked = {validation.key(k): validation.registry_tag_value(v) for k, v in (tags or {}).items()}
         if Projection(self.session).find_model(project.id, name) is not None:
             raise AlreadyExists(f"Registered Model (name={name})")
-        try:
-            model = self.models.create(project, name, description_=description, author=author, origin=ModelOrigin.MLFLOW)
-        except AlreadyExists:
-            raise AlreadyExists(f"Registered Model (name={name})") from None
-        self.session.add_all(ModelTag(model_id=model.id, key=k, value=v) for k, v in checked.items())
-        commit(self.session)
+        # One transaction: the model with its tags (its webhook event tells of both).
+        with unit_of_work(self.session):
+            try:
+                model = self.models.create(project, name, description_=description, author=author, origin=ModelOrigin.MLFLOW)
+            except AlreadyExists:
+                raise AlreadyExists(f"Registered Model (name={name})") from None
+            if model.id is None:
+                self.session.flush()
+            self.session.add_all(ModelTag(model_id=model.id, key=k, value=v) for k, v in checked.items())
         self.experiments.default_for(model)
         return model
 

@@ -22,7 +22,7 @@ from tests.support.pages import signed_in
 from tests.support.world import generic_url
 
 SETTINGS = "/acme/{}/-/settings"
-TABS = ("", "/members", "/access_tokens", "/deploy_tokens", "/ci_cd", "/audit_events")
+TABS = ("", "/members", "/access_tokens", "/deploy_tokens", "/ci_cd", "/webhooks", "/audit_events")
 TOKENS_PAGE = "/-/user_settings/personal_access_tokens"
 SECRET = re.compile(r'value="((?:mspat|msdt|msci)-[^"]+)"')
 
@@ -117,6 +117,7 @@ POSTS = [
     ("/access_tokens", {"name": "bot", "scopes": "api", "access_level": "10"}),
     ("/deploy_tokens", {"name": "deploy", "scopes": "read_package_registry"}),
     ("/ci_cd/ci_token", {}),
+    ("/webhooks", {"name": "hook", "url": "https://example.com/hook", "events": "package.created"}),
 ]
 
 

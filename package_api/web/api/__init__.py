@@ -8,6 +8,7 @@ from package_api.web.api import (
     audit_events,
     deploy_tokens,
     generic,
+    hooks,
     jobs,
     members,
     openapi,
@@ -31,5 +32,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(deploy_tokens.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(audit_events.bp)
+    app.register_blueprint(hooks.bp)
     app.register_blueprint(openapi.bp)
     add_piece(app, CORE)  # the core of the document; plugins add their pieces from their register()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask, Response
 
-from plugin.web.mlflow import artifacts, errors, logged_models, registry, runs  # noqa: F401  (they attach their routes)
+from plugin.web.mlflow import artifacts, errors, logged_models, registry, runs, webhooks  # noqa: F401  (they attach their routes)
 from plugin.web.mlflow.blueprints import API, ARTIFACTS, ROOT
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]

@@ -19,6 +19,7 @@ TABS = (
     ("access_tokens", "Access tokens"),
     ("deploy_tokens", "Deploy tokens"),
     ("ci_cd", "CI/CD"),
+    ("webhooks", "Webhooks"),
     ("audit_events", "Audit events"),
 )
 
