@@ -3,18 +3,20 @@
 
 Run by hand, not part of the test suite::
 
-    python bench/mlflow_workflow.py --versions 1000
+    python bench/mlflow_workflow.py --versions 300
 
-One scripted workflow runs against each server in turn and each phase is timed:
+One scripted workflow runs against each server in turn (the workload of issue 15):
 
-- setup:    create a registered model, a run with a small ``model/`` directory of artifacts
-- metrics:  log ``--steps`` points of 5 metrics on the run (``log_batch``, 1,000 per call) and
-            read one metric's history back
-- versions: register ``--versions`` versions from ``runs:/<run>/model`` (one call each)
-- tag:      set a tag on every tenth version
-- search:   ``search_model_versions`` by name, by tag, ordered; ``search_registered_models``
-- latest:   ``get_latest_versions`` and ``get_registered_model``, 20 times each
-- load:     download ``models:/<name>/<last>`` (list and fetch its files)
+- setup (not timed): a registered model, an experiment, a run with a small ``model/`` directory
+- ``--versions`` times: ``create_model_version(runs:/<run>/model)`` and ``log_metric``
+- ``--rounds`` times: ``search_model_versions`` (all versions), ``get_latest_versions``,
+  ``get_registered_model`` twice, ``get_model_version``
+
+Each call's round trip is timed as the client sees it (the client's own work included), and the
+table gives the median per call and the whole workflow's time, with the ratio MLflow / Modelshelf
+(above 1: Modelshelf is faster). Against Modelshelf alone it then times two small requests of the
+REST and generic APIs on one kept-alive connection: a 16 KiB ``PUT`` into a model version and a
+version ``GET``.
 
 Modelshelf is ``modelshelf serve`` (SQLite, filesystem store; a user, project and token made with
 the CLI); MLflow is ``mlflow server --backend-store-uri sqlite:// --serve-artifacts --gunicorn-opts``
@@ -25,53 +27,65 @@ workload); without the ``mlflow`` server command only Modelshelf is measured.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 warnings.filterwarnings("ignore", message=".*stages.*", category=FutureWarning)  # get_latest_versions
+logging.getLogger("mlflow.store.model_registry.abstract_store").setLevel(logging.WARNING)  # "Waiting up to 300 seconds"
 
 from tests.support.live_server import create_account  # noqa: E402
 from tests.support.servers import free_port, start_server, stop, wait_for_port  # noqa: E402
 
 MODEL = "bench-model"
-METRIC_KEYS = ("loss", "accuracy", "precision", "recall", "f1")
+T = TypeVar("T")
+
+
+CALLS = (
+    "model-versions/create",
+    "runs/log-metric",
+    "model-versions/search",
+    "registered-models/get",
+    "get-latest-versions",
+    "model-versions/get",
+    "health (HTTP floor)",
+)
 
 
 @dataclass
 class Timings:
     name: str
-    phases: dict[str, float] = field(default_factory=dict)
+    calls: dict[str, list[float]] = field(default_factory=dict)
+    total: float = 0.0
 
-    @property
-    def total(self) -> float:
-        return sum(self.phases.values())
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
+    def call(self, name: str, function: Callable[..., T], *args: object, **kwargs: object) -> T:
         start = time.perf_counter()
-        yield
-        self.phases[name] = time.perf_counter() - start
-        print(f"  {self.name:<10} {name:<9} {self.phases[name]:8.2f} s", flush=True)
+        result = function(*args, **kwargs)
+        self.calls.setdefault(name, []).append(time.perf_counter() - start)
+        return result
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.calls[name])
 
 
-def workflow(name: str, uri: str, versions: int, steps: int, workdir: Path) -> Timings:
-    """Run the workflow against the tracking server at ``uri``; return the time of each phase."""
+def workflow(name: str, uri: str, versions: int, rounds: int, workdir: Path) -> Timings:
+    """Run the workflow against the tracking server at ``uri``; return each call's round trips."""
     import mlflow
     from mlflow import MlflowClient
-    from mlflow.entities import Metric
 
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
@@ -84,44 +98,58 @@ def workflow(name: str, uri: str, versions: int, steps: int, workdir: Path) -> T
     (model_dir / "conf").mkdir()
     (model_dir / "conf" / "params.json").write_text('{"lr": 0.1}')
 
-    with timings.phase("setup"):
-        client.create_registered_model(MODEL, description="benchmark")
-        experiment_id = client.create_experiment("bench")
-        run = client.create_run(experiment_id)
-        run_id = run.info.run_id
-        client.log_artifacts(run_id, str(model_dir), "model")
-    with timings.phase("metrics"):
-        now = int(time.time() * 1000)
-        points = [Metric(key, 1.0 / (step + 1), now + step, step) for step in range(steps) for key in METRIC_KEYS]
-        for start in range(0, len(points), 1000):
-            client.log_batch(run_id, metrics=points[start : start + 1000])
-        history = client.get_metric_history(run_id, "loss")
-        assert len(history) == steps, len(history)
-    with timings.phase("versions"):
-        for _ in range(versions):
-            client.create_model_version(MODEL, f"runs:/{run_id}/model", run_id=run_id)
-    with timings.phase("tag"):
-        for number in range(1, versions + 1, 10):
-            client.set_model_version_tag(MODEL, str(number), "validated", "true")
-    with timings.phase("search"):
-        found = client.search_model_versions(f"name='{MODEL}'")
+    client.create_registered_model(MODEL, description="benchmark")
+    experiment_id = client.create_experiment("bench")
+    run_id = client.create_run(experiment_id).info.run_id
+    client.log_artifacts(run_id, str(model_dir), "model")
+
+    start = time.perf_counter()
+    for step in range(versions):
+        timings.call("model-versions/create", client.create_model_version, MODEL, f"runs:/{run_id}/model", run_id=run_id)
+        timings.call("runs/log-metric", client.log_metric, run_id, "loss", 1.0 / (step + 1), step=step)
+    for _ in range(rounds):
+        found = timings.call("model-versions/search", client.search_model_versions, f"name='{MODEL}'")
         assert len(found) == versions, len(found)
-        tagged = client.search_model_versions(
-            f"name='{MODEL}' and tags.validated='true'", order_by=["version_number DESC"]
-        )
-        assert len(tagged) == len(range(1, versions + 1, 10)), len(tagged)
-        assert [m.name for m in client.search_registered_models(f"name LIKE '{MODEL[:5]}%'")] == [MODEL]
-    with timings.phase("latest"):
-        for _ in range(20):
-            [latest] = client.get_latest_versions(MODEL)
-            assert latest.version == str(versions)
-            client.get_registered_model(MODEL)
-    with timings.phase("load"):
-        path = mlflow.artifacts.download_artifacts(
-            f"models:/{MODEL}/{versions}", dst_path=str(workdir / f"{name}-download")
-        )
-        assert (Path(path) / "conf" / "params.json").exists()
+        [latest] = timings.call("get-latest-versions", client.get_latest_versions, MODEL)
+        assert latest.version == str(versions), latest.version
+        timings.call("registered-models/get", client.get_registered_model, MODEL)
+        timings.call("registered-models/get", client.get_registered_model, MODEL)
+        timings.call("model-versions/get", client.get_model_version, MODEL, str(versions))
+    timings.total = time.perf_counter() - start
+    # What a request costs with no work behind it: the server's HTTP and WSGI layers, and the client's
+    # ``requests`` session (not the mlflow client's own work), kept alive as the client's are.
+    import requests
+
+    with requests.Session() as session:
+        health = uri.split("/api/v4/")[0] + ("/-/health" if "/api/v4/" in uri else "/health")
+        for _ in range(200):
+            timings.call("health (HTTP floor)", session.get, health).raise_for_status()
     return timings
+
+
+def small_requests(api: str, project: int, token: str, count: int) -> dict[str, float]:
+    """Median round trips of a 16 KiB generic ``PUT`` into a model version and a REST version ``GET``."""
+    import requests
+
+    session = requests.Session()
+    session.headers["PRIVATE-TOKEN"] = token
+    base = f"{api}/projects/{project}"
+    session.post(f"{base}/ml/models", json={"name": "small"}).raise_for_status()
+    body = os.urandom(16 * 1024)
+    puts: list[float] = []
+    gets: list[float] = []
+    for number in range(count):
+        start = time.perf_counter()
+        session.put(f"{base}/packages/generic/small/1.0.{number}/weights.bin", data=body).raise_for_status()
+        puts.append(time.perf_counter() - start)
+    versions = session.get(f"{base}/ml/models", params={"search": "small"}).json()
+    model_id = versions[0]["id"]
+    for _ in range(count):
+        start = time.perf_counter()
+        session.get(f"{base}/ml/models/{model_id}/versions/1.0.0").raise_for_status()
+        gets.append(time.perf_counter() - start)
+    session.close()
+    return {"generic PUT 16 KiB": statistics.median(puts), "REST version GET": statistics.median(gets)}
 
 
 def start_mlflow_server(workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -158,8 +186,9 @@ def _measure(name: str, start: Callable[[], str], run: Callable[[str], Timings])
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--versions", type=int, default=1000, help="versions to register (default 1000)")
-    parser.add_argument("--steps", type=int, default=1000, help="steps of each of 5 metrics (default 1000)")
+    parser.add_argument("--versions", type=int, default=300, help="versions to register (default 300)")
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of search and gets (default 20)")
+    parser.add_argument("--small", type=int, default=200, help="small REST/generic requests of each kind (default 200)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes, both servers (default 1)")
     args = parser.parse_args()
     try:
@@ -170,6 +199,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-mlflow-"))
     processes: list[subprocess.Popen[bytes]] = []
     results: list[Timings] = []
+    small: dict[str, float] = {}
     try:
         (workdir / "modelshelf").mkdir()
         server = start_server(workdir / "modelshelf", workers=args.workers)
@@ -179,8 +209,10 @@ def main() -> None:
         os.environ["MLFLOW_TRACKING_TOKEN"] = account.token
         uri = f"{server.url}/api/v4/projects/{project}/ml/mlflow"
         print(f"modelshelf: {uri}", flush=True)
-        results.append(workflow("modelshelf", uri, args.versions, args.steps, workdir))
+        results.append(workflow("modelshelf", uri, args.versions, args.rounds, workdir))
         _close_client_connections()
+        if args.small:
+            small = small_requests(server.api, project, account.token, args.small)
         stop(server.process)
 
         if shutil.which("mlflow") is None:
@@ -189,7 +221,7 @@ def main() -> None:
             process, mlflow_uri = start_mlflow_server(workdir, args.workers)
             processes.append(process)
             print(f"mlflow server (gunicorn): {mlflow_uri}", flush=True)
-            results.append(workflow("mlflow", mlflow_uri, args.versions, args.steps, workdir))
+            results.append(workflow("mlflow", mlflow_uri, args.versions, args.rounds, workdir))
             _close_client_connections()
     finally:
         for process in processes:
@@ -197,18 +229,23 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print()
-    print(f"{'phase':<10}" + "".join(f"{t.name:>12}" for t in results) + ("       ratio" if len(results) == 2 else ""))
-    for phase in results[0].phases:
-        row = f"{phase:<10}" + "".join(f"{t.phases[phase]:11.2f}s" for t in results)
-        if len(results) == 2 and results[1].phases[phase] > 0:
-            row += f"{results[0].phases[phase] / results[1].phases[phase]:11.2f}x"
+    both = len(results) == 2
+    print(f"| call | {' | '.join(t.name for t in results)} |" + (" ratio |" if both else ""))
+    print("|---" * (len(results) + 1 + both) + "|")
+    for call in CALLS:
+        row = f"| {call} | " + " | ".join(f"{t.median(call) * 1000:.1f} ms" for t in results) + " |"
+        if both:
+            row += f" {results[1].median(call) / results[0].median(call):.2f}x |"
         print(row)
-    total = f"{'total':<10}" + "".join(f"{t.total:11.2f}s" for t in results)
-    if len(results) == 2:
-        total += f"{results[0].total / results[1].total:11.2f}x"
-    print(total)
-    if len(results) == 2:
-        print("ratio = Modelshelf time / MLflow time (below 1: Modelshelf is faster)")
+    row = "| whole workflow | " + " | ".join(f"{t.total:.2f} s" for t in results) + " |"
+    if both:
+        row += f" {results[1].total / results[0].total:.2f}x |"
+    print(row)
+    if both:
+        print("ratio = MLflow time / Modelshelf time (above 1: Modelshelf is faster)")
+    for call, seconds in small.items():
+        print(f"modelshelf {call}: {seconds * 1000:.1f} ms (median of {args.small})")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, cores: {os.cpu_count()}")
 
 
 def _close_client_connections() -> None:

@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import scoped_session
 
 from package_api.db import DbSession
 
@@ -106,9 +107,12 @@ def in_unit(session: DbSession) -> bool:
     return _UNIT in session.info
 
 
-def committed(session: DbSession, work: Callable[[], T], *, attempts: int = ATTEMPTS) -> T:
+def committed(session: DbSession, work: Callable[[], T], *, attempts: int = ATTEMPTS, keep_loaded: bool = False) -> T:
     """Run ``work`` and commit; after a lost race roll back and run it again, at most ``attempts``
     times. Inside another unit, run ``work`` in that unit's transaction (it commits and retries).
+    ``keep_loaded``: the commit leaves the rows the session holds loaded, for a caller that answers
+    with what it has just written (no read-back after write); by default they are expired and read
+    again when next used.
 
     Raises what ``work`` raises (after the rollback), the last lost race's error when the attempts run
     out (``LostRace.error`` for a ``LostRace``), and what the commit raises.
@@ -120,7 +124,10 @@ def committed(session: DbSession, work: Callable[[], T], *, attempts: int = ATTE
         session.info[_UNIT] = callbacks
         try:
             result = work()
-            session.commit()
+            if keep_loaded:
+                _commit_keeping_loaded(session)
+            else:
+                session.commit()
         except BaseException as exc:
             session.rollback()
             if attempt < attempts and lost_race(exc):
@@ -134,6 +141,15 @@ def committed(session: DbSession, work: Callable[[], T], *, attempts: int = ATTE
             callback()
         return result
     raise AssertionError("unreachable")
+
+
+def _commit_keeping_loaded(session: DbSession) -> None:
+    real = session() if isinstance(session, scoped_session) else session
+    before, real.expire_on_commit = real.expire_on_commit, False
+    try:
+        real.commit()
+    finally:
+        real.expire_on_commit = before
 
 
 def commit(session: DbSession) -> None:

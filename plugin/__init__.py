@@ -54,7 +54,7 @@ def _check_version(session: DbSession, project_id: int, name: str, version: str)
 
 
 def _project_version(change: PackageChange) -> None:
-    Projection(change.session).version_for(change.package)
+    Projection(change.session).version_for(change.package, new=True)
 
 
 def _forget_version(change: PackageChange) -> None:

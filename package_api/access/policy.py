@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from package_api.access.models import FeatureAccess, Membership, Project, ProjectFeature, Role, Visibility
 from package_api.db import DbSession
@@ -181,6 +181,34 @@ class Policy:
             )
             self._features[key] = level or FeatureAccess.ENABLED
         return self._features[key]
+
+    def judged_project(self, principal: Principal, where: ColumnElement[bool]) -> Project | None:
+        """The project ``where`` selects, or ``None``; the same query reads the caller's role there and
+        every feature's level, which this Policy then knows (``role``, ``feature_access``): judging a
+        request costs one statement, not three."""
+        user_id = principal.user.id if principal.user is not None else None
+        columns: list[Any] = []
+        if user_id is not None:
+            columns.append(
+                select(Membership.access_level)
+                .where(Membership.project_id == Project.id, Membership.user_id == user_id)
+                .scalar_subquery()
+            )
+        columns += [
+            select(ProjectFeature.access_level)
+            .where(ProjectFeature.project_id == Project.id, ProjectFeature.feature == feature)
+            .scalar_subquery()
+            for feature in self.rules.features
+        ]
+        row = self.session.execute(select(Project, *columns).where(where)).first()
+        if row is None:
+            return None
+        project, *values = row
+        if user_id is not None:
+            self._roles[(user_id, project.id)] = values.pop(0)
+        for feature, level in zip(self.rules.features, values, strict=True):
+            self._features[(project.id, feature)] = level or FeatureAccess.ENABLED
+        return project  # type: ignore[no-any-return]
 
     def feature_levels(self, project: Project) -> dict[str, FeatureAccess]:
         """Every registered feature's access level in ``project``."""

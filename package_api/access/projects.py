@@ -1,18 +1,21 @@
 """Projects (their members are ``package_api.access.members``)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import ColumnElement, Select, and_, delete, select
 
 from package_api import audit, names
 from package_api.access.members import MemberService
 from package_api.access.models import Membership, Project, Role, User, Visibility
 from package_api.db import DbSession
 from package_api.errors import AlreadyExists, InvalidParameter, NotFound
-from package_api.identity import COMMAND_LINE, Actor
+from package_api.identity import COMMAND_LINE, Actor, Principal
 from package_api.paging import Page, choice, contains, descending, query_page
 from package_api.transactions import unit_of_work
+
+if TYPE_CHECKING:
+    from package_api.access.policy import Policy
 
 #: ``order_by`` values of the projects list (GitLab's, those we keep columns for).
 PROJECT_ORDERS = {"id": Project.id, "name": Project.path, "path": Project.path, "created_at": Project.created_at}
@@ -34,6 +37,16 @@ def parse_role(value: str | int) -> Role:
         return Role(int(value)) if str(value).isdigit() else Role[str(value).upper()]
     except (KeyError, ValueError):
         raise InvalidParameter("access_level", "does not have a valid value") from None
+
+
+def selecting(ref: str | int) -> ColumnElement[bool]:
+    """The condition that selects the project ``ref`` names: a numeric id or a ``namespace/name`` path."""
+    ref = str(ref)
+    project_id = names.row_id(ref)
+    if project_id is not None:
+        return Project.id == project_id
+    namespace, _, path = ref.partition("/")
+    return and_(Project.namespace == namespace, Project.path == path)
 
 
 class ProjectService:
@@ -83,6 +96,14 @@ class ProjectService:
         ref = str(ref)
         project_id = names.row_id(ref)
         project = self.session.get(Project, project_id) if project_id is not None else self.find_by_path(ref)
+        if project is None:
+            raise NotFound("Project")
+        return project
+
+    def get_judged(self, ref: str | int, policy: Policy, principal: Principal) -> Project:
+        """``get``, reading in the same query what ``policy`` needs to judge ``principal`` there (its
+        role, the features' levels: ``Policy.judged_project``); raise ``NotFound("Project")``."""
+        project = policy.judged_project(principal, selecting(ref))
         if project is None:
             raise NotFound("Project")
         return project

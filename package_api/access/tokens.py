@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, not_, or_, select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.base import ExecutableOption as ORMOption
 
 from package_api import audit, names
 from package_api.access.models import CiJob, DeployToken, Membership, PersonalAccessToken, Project, Role, User
@@ -60,10 +62,11 @@ def new_secret(prefix: str) -> str:
 TokenRow = TypeVar("TokenRow", PersonalAccessToken, DeployToken, CiJob)
 
 
-def find_by_digest(session: DbSession, model: type[TokenRow], secret: str) -> TokenRow | None:
-    """The row of ``model`` whose ``token_digest`` is the digest of ``secret``, or ``None``."""
+def find_by_digest(session: DbSession, model: type[TokenRow], secret: str, *options: ORMOption) -> TokenRow | None:
+    """The row of ``model`` whose ``token_digest`` is the digest of ``secret``, or ``None``;
+    ``options`` load what the caller reads next in the same query (its user)."""
     wanted = digest(secret)
-    row = session.scalar(select(model).where(model.token_digest == wanted))
+    row = session.scalar(select(model).where(model.token_digest == wanted).options(*options))
     # The lookup is by digest; compare again in constant time so timing says nothing either way.
     if row is None or not hmac.compare_digest(row.token_digest, wanted):
         return None
@@ -190,7 +193,7 @@ class TokenService:
     def find_active(self, secret: str) -> PersonalAccessToken | None:
         """Return the live token with this secret, stamping ``last_used_at`` (committed); ``None``
         otherwise. A revoked token that was rotated revokes its family (``revoke_family``)."""
-        row = find_by_digest(self.session, PersonalAccessToken, secret)
+        row = find_by_digest(self.session, PersonalAccessToken, secret, joinedload(PersonalAccessToken.user))
         now = self.clock()
         if row is not None and row.revoked:
             self.revoke_family(row)

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from package_api import names
 from package_api.access.models import Project, User
@@ -119,7 +120,7 @@ class PackageService:
         # Refuse a name a plugin refuses, or a forbidden duplicate, before taking gigabytes; checked
         # again when recording.
         self.pipeline.check(project.id, name, version)
-        self._check_duplicate(project, name, version, path)
+        self._check_duplicate(project, name, version, [path])
         project_id, creator_id = project.id, creator.id if creator else None
 
         key = new_key()
@@ -176,7 +177,7 @@ class PackageService:
         path = names.file_path(path, spaces_in_name=spaces_in_name)
         sha256 = names.sha256_digest(sha256)
         self.pipeline.check(project.id, name, version)
-        self._check_duplicate(project, name, version, path)
+        self._check_duplicate(project, name, version, [path])
         project_id, creator_id = project.id, creator.id if creator else None
         return committed(
             self.session, lambda: self._record(project_id, name, version, path, creator_id, job_id, status, sha256)
@@ -248,7 +249,7 @@ class PackageService:
             if status is not None and package.status != status:
                 package.status = status
             package.updated_at = self.clock()
-            self._check_duplicate(project, name, version, path, package)
+            self._check_duplicate(project, name, version, [path], package)
         package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
         self.session.add(package_file)
         self.session.flush()
@@ -299,15 +300,18 @@ class PackageService:
         checked = [(names.file_path(path, spaces_in_name=True), blob) for path, blob in files]
 
         def work() -> list[PackageFile]:
-            project = package.project
-            added = []
-            for path, blob in checked:
-                self._check_duplicate(project, package.name, package.version, path, package)
-                package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
-                self.session.add(package_file)
-                added.append(package_file)
+            if not checked:
+                return []
+            paths = [path for path, _ in checked]
+            self._check_duplicate(package.project, package.name, package.version, paths, package)
             package.updated_at = self.clock()
             self.session.flush()
+            # One INSERT for all the rows (batched by SQLAlchemy's insertmanyvalues), not one a file.
+            rows = [{"package_id": package.id, "blob_id": blob.id, "file_name": path} for path, blob in checked]
+            added = list(self.session.scalars(insert(PackageFile).returning(PackageFile), rows))
+            blobs = {blob.id: blob for _, blob in checked}
+            for package_file in added:
+                set_committed_value(package_file, "blob", blobs[package_file.blob_id])
             for package_file in added:
                 self.pipeline.file_added(PackageChange(self.session, self.actor, package, package_file, audited=audited))
             return added
@@ -345,13 +349,23 @@ class PackageService:
         return project.generic_duplicates_allowed != matched
 
     def _check_duplicate(
-        self, project: Project, name: str, version: str, path: str, package: Package | None = None
+        self, project: Project, name: str, version: str, paths: Sequence[str], package: Package | None = None
     ) -> None:
+        """Raise ``DuplicateNotAllowed`` unless the project allows duplicates here, or the package holds
+        no live file at any of ``paths`` and ``paths`` names none twice: one query for them all."""
         if self.duplicates_allowed(project, name, version):
             return
         package = package or self._find_live(project.id, name, version)
-        if package is not None and self._newest_file(package, path) is not None:
+        if package is None:
+            return
+        if len(set(paths)) < len(paths):
             raise DuplicateNotAllowed()
+        live = select(PackageFile.id).where(
+            PackageFile.package_id == package.id, PackageFile.status == PackageStatus.DEFAULT
+        )
+        for start in range(0, len(paths), 500):
+            if self.session.scalar(live.where(PackageFile.file_name.in_(paths[start : start + 500])).limit(1)):
+                raise DuplicateNotAllowed()
 
     # -- lookup --------------------------------------------------------------------------------
 
@@ -367,8 +381,7 @@ class PackageService:
         )
 
     def project_blob(self, project: Project, sha256: str) -> Blob:
-        """The stored bytes ``sha256`` if a live file of a live package of ``project`` carries them
-        (what upload by digest may reuse); raise ``InvalidParameter`` or ``NotFound("Blob")``."""
+        """``_project_blob`` for a digest the caller gave (``InvalidParameter`` if malformed)."""
         return self._project_blob(project.id, names.sha256_digest(sha256))
 
     def _project_blob(self, project_id: int, sha256: str) -> Blob:
@@ -526,6 +539,14 @@ class PackageService:
         )
         column = FILE_ORDERS[choice("order_by", order_by, FILE_ORDERS)]
         return self._page(query, column, sort, page, per_page, PackageFile.id)
+
+    def live_files(self, package: Package) -> Sequence[PackageFile]:
+        """Every live file of ``package``, oldest first: ``list_files`` without paging (nor its count)."""
+        return self.session.scalars(
+            select(PackageFile)
+            .where(PackageFile.package_id == package.id, PackageFile.status == PackageStatus.DEFAULT)
+            .order_by(PackageFile.id)
+        ).all()
 
     def _page(self, query: Select[Any], column: Any, sort: str, page: int, per_page: int, tiebreak: Any) -> Page:
         order = (column.desc(), tiebreak.desc()) if descending(sort) else (column.asc(), tiebreak.asc())

@@ -5,18 +5,43 @@ the digest of its files (``revisions``). The HTTP surface is ``plugin.web.huggin
 from __future__ import annotations
 
 from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from package_api.plugin_api import PackageChange, register_package_step
 from plugin.huggingface import models as _tables  # noqa: F401  (the tables must be known before create_all)
 from plugin.huggingface.revisions import RevisionService
-from plugin.registry.projection import MODEL_VERSION_STEP
+from plugin.registry.projection import MODEL_VERSION_STEP, may_be_version
 
 #: The package pipeline's step that rewrites a version's commit id when its files change.
 COMMIT_STEP = "hf_commit"
 
 
+#: ``session.info`` key: the packages whose files changed in the session's transaction, by id.
+_PENDING = "modelshelf.hf_commit_pending"
+
+
 def _refresh(change: PackageChange) -> None:
-    RevisionService(change.session).refresh(change.package)
+    """Note the package: its commit id is rewritten once, when the transaction commits, however
+    many of its files the change adds (an MLflow version of 30 files is one rewrite, not 30)."""
+    if may_be_version(change.package):  # a plain package costs nothing
+        change.session.info.setdefault(_PENDING, {})[change.package.id] = change.package
+
+
+@event.listens_for(Session, "before_commit")
+def _refresh_pending(session: Session) -> None:
+    """Rewrite the noted versions' commit ids, in the transaction that changed their files."""
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        service = RevisionService(session)
+        for package in pending.values():
+            service.refresh(package)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session: Session) -> None:
+    """A change rolled back (and redone after a lost race) notes its packages again."""
+    session.info.pop(_PENDING, None)
 
 
 def register(app: Flask) -> None:

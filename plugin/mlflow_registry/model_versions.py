@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager, joinedload
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -126,7 +126,7 @@ class ModelVersionService:
             found = self.session.scalars(
                 select(Registration)
                 .where(Registration.version_id.in_(chunk))
-                .options(selectinload(Registration.run), selectinload(Registration.logged_model))
+                .options(joinedload(Registration.run), joinedload(Registration.logged_model))
             )
             registrations.update({r.version_id: r for r in found})
             for tag in self.session.scalars(select(VersionTag).where(VersionTag.version_id.in_(chunk))):
@@ -190,7 +190,9 @@ class ModelVersionService:
                 self.logged_models.note_version(resolved.logged_model, model.name, row.sequence)
             return row
 
-        return self.view(committed(self.session, work))
+        row = committed(self.session, work, keep_loaded=True)
+        # Just made: its tags are those given, and no alias points at it yet.
+        return VersionView(row, self.version_runs.ensure(row), dict(checked), [])
 
     def _new_version(
         self,
@@ -231,7 +233,7 @@ class ModelVersionService:
         registration.source = resolved.source
         registration.run_link = run_link or ""
         if resolved.run is not None:
-            registration.run_id = resolved.run.id
+            registration.run = resolved.run  # sets run_id, and the view reads the run without a query
         if resolved.logged_model is not None:
             registration.logged_model_id = resolved.logged_model.id
         self.session.add_all(VersionTag(version_id=row.id, key=k, value=v) for k, v in tags.items())
@@ -292,19 +294,27 @@ class ModelVersionService:
         """The highest-numbered version in each of ``stages`` (every stage when empty), in
         MLflow's stage order; raise ``InvalidInput`` for an unknown stage."""
         wanted = [validation.stage(s) for s in stages] or list(STAGES)
-        # Only numbers and stages are needed to choose: read those, then load the chosen few.
-        rows = self.session.execute(
-            select(ModelVersion.id, ModelVersion.sequence, Registration.stage)
+        # The database chooses (the highest number in each stage, a row a stage), then the chosen few
+        # are loaded in one query: two statements however many versions the model has.
+        best: dict[str, int] = {}
+        for stage, number in self.session.execute(
+            select(Registration.stage, func.max(ModelVersion.sequence))
             .outerjoin(Registration, Registration.version_id == ModelVersion.id)
             .where(ModelVersion.model_id == model.id)
-        )
-        best: dict[str, tuple[int, int]] = {}
-        for version_id, sequence, stage in rows:
-            stage = stage or STAGES[0]
-            if stage in wanted and (stage not in best or sequence > best[stage][1]):
-                best[stage] = (version_id, sequence)
-        chosen = [self.session.get(ModelVersion, best[s][0]) for s in STAGES if s in best]
-        return self.views([row for row in chosen if row is not None])
+            .group_by(Registration.stage)
+        ):
+            stage = stage or STAGES[0]  # a version older than tracking has no registration yet
+            best[stage] = max(number, best.get(stage, number))
+        numbers = [best[s] for s in STAGES if s in wanted and s in best]
+        if not numbers:
+            return []
+        found = {
+            row.sequence: row
+            for row in self.session.scalars(
+                select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.sequence.in_(numbers))
+            )
+        }
+        return self.views([found[n] for n in numbers if n in found])
 
     def download_uri(self, row: ModelVersion) -> str:
         """Where the version's own files are, as an artifact URI the client lists and downloads."""
@@ -326,7 +336,10 @@ class ModelVersionService:
         size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
         start = search.offset(page_token)
         query = (
-            select(ModelVersion).join(Model, Model.id == ModelVersion.model_id).where(Model.project_id == project.id)
+            select(ModelVersion)
+            .join(Model, Model.id == ModelVersion.model_id)
+            .where(Model.project_id == project.id)
+            .options(contains_eager(ModelVersion.model))
         )
         names = [c.value for c in comparisons if c.kind == filters.ATTRIBUTE and c.key == "name" and c.operator == "="]
         if names:  # the usual ``name='m'``: let the database narrow it down first

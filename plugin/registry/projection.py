@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 
 from package_api.plugin_api import DbSession, InvalidInput, Package, PackageStatus, committed
 from plugin.registry import semver
@@ -37,6 +37,18 @@ def not_semantic(name: str) -> InvalidInput:
     return InvalidInput(f"{name} is a model: versions must be semantic versions, e.g. 1.4.0")
 
 
+#: ``InstanceState.info`` key of a package made in this session (``Projection.version_for``): its version row, which the steps of
+#: the same unit of work find there (``made_version``) instead of reading back what was just written.
+#: (The package holds the row: the session's identity map alone keeps no unchanged object alive.)
+VERSION_MADE = "modelshelf.version_made"
+
+
+def made_version(package: Package) -> ModelVersion | None:
+    """The version row this session made for ``package``, or ``None``."""
+    row = inspect(package).info.get(VERSION_MADE)
+    return row if isinstance(row, ModelVersion) else None
+
+
 class Projection:
     """The version rows of packages. Each method that writes is a unit of work (``committed``): on its
     own it commits, and as a step of a package change it is part of that change's transaction."""
@@ -45,6 +57,13 @@ class Projection:
         self.session = session
 
     def find_model(self, project_id: int, name: str) -> Model | None:
+        """Model ``name`` of the project: from the session when this request has it loaded already (a
+        version's creation asks three times), else from the database."""
+        for obj in self.session.identity_map.values():
+            if isinstance(obj, Model) and obj not in self.session.deleted:
+                loaded = inspect(obj).dict  # what is loaded: never a query (an expired row has nothing)
+                if loaded.get("project_id") == project_id and loaded.get("name") == name:
+                    return obj
         return self.session.scalar(select(Model).where(Model.project_id == project_id, Model.name == name))
 
     def is_version(self, package: Package) -> bool:
@@ -71,9 +90,10 @@ class Projection:
             )
         )
 
-    def version_for(self, package: Package) -> ModelVersion | None:
+    def version_for(self, package: Package, *, new: bool = False) -> ModelVersion | None:
         """The version row of ``package`` (made if missing); ``None`` for a package that is not a model
-        version (no model of its name, not SemVer, or deleted)."""
+        version (no model of its name, not SemVer, or deleted). ``new``: the package was made in this
+        unit of work (the pipeline's ``created`` step), so it has no version row to look for."""
         if not may_be_version(package) or package.status == PackageStatus.PENDING_DESTRUCTION:
             return None
         model = self.find_model(package.project_id, package.name)
@@ -82,7 +102,7 @@ class Projection:
         package_id, model_id, version, creator_id = package.id, model.id, package.version, package.creator_id
 
         def work() -> ModelVersion:
-            row = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package_id))
+            row = None if new else self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package_id))
             if row is None:
                 # The model's counter gives the number, so a deleted version's number never comes
                 # back (MLflow never reuses one). Numbering takes turns on the model's row: the
@@ -102,6 +122,7 @@ class Projection:
                 )
                 self.session.add(row)
                 self.session.flush()
+                inspect(package).info[VERSION_MADE] = row
             return row
 
         return committed(self.session, work)

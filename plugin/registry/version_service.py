@@ -29,6 +29,7 @@ from plugin.registry import semver
 from plugin.registry.auditing import change, version_event
 from plugin.registry.model_service import description
 from plugin.registry.models import Model, ModelVersion
+from plugin.registry.projection import made_version
 
 ORDERS = ("version", "created_at")
 #: The version reference that means the model's latest version in download URLs.
@@ -134,6 +135,9 @@ class VersionService:
 
     def for_package(self, package: Package) -> ModelVersion | None:
         """The version ``package`` is, or ``None`` (it is not a model version)."""
+        made = made_version(package)
+        if made is not None:
+            return made
         return self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
 
     def get_in_project(self, project: Project, version_id: int) -> ModelVersion:
@@ -182,7 +186,7 @@ class VersionService:
 
     def files(self, row: ModelVersion) -> Sequence[PackageFile]:
         """The version's live files, by path."""
-        return sorted(self.packages.list_files(row.package, per_page=10**9).items, key=lambda f: f.file_name)
+        return sorted(self.packages.live_files(row.package), key=lambda f: f.file_name)
 
     def details(self, row: ModelVersion) -> VersionDetails:
         return VersionDetails(row, self.files(row), self.packages.served_by_name(row.package))

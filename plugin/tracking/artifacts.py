@@ -140,7 +140,7 @@ class ArtifactService:
     def _newest_files(self, package: Package) -> dict[str, PackageFile]:
         """The live files of ``package`` by path, the newest of each path."""
         newest: dict[str, PackageFile] = {}
-        for package_file in self.packages.list_files(package, per_page=ALL_FILES).items:
+        for package_file in self.packages.live_files(package):
             newest[package_file.file_name] = package_file  # by id ascending: the newest comes last
         return newest
 

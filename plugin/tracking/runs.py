@@ -146,8 +146,11 @@ class RunService:
         tags: dict[str, str] | None = None,
         model_version_id: int | None = None,
         ci_job_id: int | None = None,
+        status: str | None = None,
+        end_time: int | None = None,
     ) -> Run:
-        """Add a run (flushed, not committed: the caller's unit of work commits it)."""
+        """Add a run (flushed, not committed: the caller's unit of work commits it); ``status`` and
+        ``end_time`` for a run that is finished from the start (a version's own run)."""
         tags = tags or {}
         run = Run(
             project_id=experiment.project_id,
@@ -160,6 +163,8 @@ class RunService:
             model_version_id=model_version_id,
             ci_job_id=ci_job_id,
         )
+        if status is not None:
+            run.status, run.end_time = status, end_time
         run.name = run.name or names.run_name()
         self.session.add(run)
         self.session.flush()
@@ -337,6 +342,8 @@ class RunService:
             raise InvalidInput(
                 f"Duplicate parameter keys have been submitted: {duplicated}. Please ensure the request contains only one param value per param key."
             )
+        if not keys:
+            return {}
         existing = {
             p.key: p.value
             for p in self.session.scalars(select(RunParam).where(RunParam.run_id == run.id, RunParam.key.in_(keys)))

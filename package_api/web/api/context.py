@@ -44,7 +44,11 @@ def actor() -> Actor:
 
 
 def policy() -> Policy:
-    return services.policy()
+    """This request's policy (cached): what it read to judge the project (the caller's role, the
+    features' levels, the package rules' facts) is read once however often the request asks."""
+    if "policy" not in g:
+        g.policy = services.policy()
+    return cast(Policy, g.policy)
 
 
 def project_services() -> ProjectService:
@@ -93,7 +97,7 @@ def authorized_project(ref: str, action: object, *, package: tuple[str, str] | N
     caller, judge = principal(), policy()
     if judge.changes(action, reading=_reading()):
         authenticate_non_get()
-    project = project_services().get(ref)
+    project = project_services().get_judged(ref, judge, caller)
     judge.authorize(caller, project, action, package=package, reading=_reading())
     return project
 
@@ -105,8 +109,9 @@ def visible_project(ref: str) -> Project:
     caller = principal()
     if not _reading():
         authenticate_non_get()
-    project = project_services().get(ref)
-    if not policy().can_see(caller, project):
+    judge = policy()
+    project = project_services().get_judged(ref, judge, caller)
+    if not judge.can_see(caller, project):
         raise NotFound("Project")
     return project
 

@@ -143,7 +143,8 @@ def create_version(project_ref: str, model_ref: str) -> tuple[Response, int]:
 def get_version(project_ref: str, model_ref: str, version_ref: str) -> Response:
     project = authorized_project(project_ref, ModelAction.READ_MODEL)
     versions = version_services()
-    row = versions.get(model_services().get(project, model_ref), version_ref)
+    model = model_services().get(project, model_ref)  # held: the version's entity reads it
+    row = versions.get(model, version_ref)
     cards = card_services()
     body = entities.version(
         row, project, base_url(), files=versions.files(row), aliases=cards.aliases(row), ci_job=cards.job_of(row)

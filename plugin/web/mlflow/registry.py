@@ -103,7 +103,8 @@ def get_latest_versions(project_ref: str) -> Response:
     project = context.readable(project_ref)
     params = Params.from_request()
     registry = context.registry()
-    latest = registry.versions.latest(registry.find(project, params.required("name")), params.strings("stages"))
+    model = registry.find(project, params.required("name"))  # held: the versions' entities read it
+    latest = registry.versions.latest(model, params.strings("stages"))
     return json_response({"model_versions": [entities.model_version(v) for v in latest]})
 
 

@@ -1,0 +1,184 @@
+"""What one request of a hot endpoint costs the database: a fixed, small number of SQL statements and
+commits, the same in a project with ten times more versions, files, runs, tags and metrics (issue 15).
+The hot endpoints are those the ``mlflow`` client calls in a training loop and a deployment (register a
+version, log a metric, search versions, get a model, its latest versions, a version), and the REST and
+generic API's small requests (a version ``GET``, a small file ``PUT`` into a model version, a file ``GET``).
+
+Each limit is today's count: a change that adds a statement to a hot path shows here and is a choice."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.support.statements import Statements, counting
+from tests.support.world import World, generic_url
+
+MODEL = "m"
+
+
+@pytest.fixture
+def settings(settings: dict[str, object]) -> dict[str, object]:
+    return {**settings, "PLUGINS": "all"}
+
+
+@dataclass
+class Registry:
+    """A project with a model, an experiment and a run whose ``model/`` directory holds files, made
+    and grown through the API as a team would."""
+
+    app: Flask
+    client: FlaskClient
+    world: World
+    project: int
+    experiment_id: str = ""
+    run_id: str = ""
+    versions: int = 0
+    files: int = 0
+    runs: int = 0
+
+    def mlflow(self, method: str, endpoint: str, body: dict[str, Any] | None = None, /, **query: Any) -> TestResponse:
+        prefix = f"/api/v4/projects/{self.project}/ml/mlflow"
+        url = prefix + (endpoint if endpoint.startswith("/api/") else f"/api/2.0/mlflow/{endpoint}")
+        headers = {"Authorization": f"Bearer {self.world.tokens['developer']}"}
+        response = self.client.open(url, method=method, json=body, query_string=query or None, headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response
+
+    def artifact(self, run_id: str, path: str, data: bytes) -> None:
+        url = f"/api/2.0/mlflow-artifacts/artifacts/{self.experiment_id}/{run_id}/artifacts/{path}"
+        prefix = f"/api/v4/projects/{self.project}/ml/mlflow"
+        headers = {"Authorization": f"Bearer {self.world.tokens['developer']}"}
+        assert self.client.put(prefix + url, data=data, headers=headers).status_code == 200
+
+    def setup(self) -> None:
+        self.experiment_id = self.mlflow("POST", "experiments/create", {"name": "exp"}).get_json()["experiment_id"]
+        self.run_id = self.new_run()
+        self.mlflow("POST", "registered-models/create", {"name": MODEL})
+        self.mlflow("POST", "registered-models/create", {"name": "other"})
+
+    def new_run(self) -> str:
+        body = {"experiment_id": self.experiment_id, "start_time": 1}
+        run_id: str = self.mlflow("POST", "runs/create", body).get_json()["run"]["info"]["run_id"]
+        self.runs += 1
+        return run_id
+
+    def register(self) -> dict[str, Any]:
+        body = {"name": MODEL, "source": f"runs:/{self.run_id}/model", "run_id": self.run_id}
+        version: dict[str, Any] = self.mlflow("POST", "model-versions/create", body).get_json()["model_version"]
+        self.versions += 1
+        return version
+
+    def grow(self, factor: int) -> None:
+        """Multiply what the project holds by about ``factor``: files in the run's ``model/`` (which each
+        registration copies), versions with tags, runs with metrics and tags, files in another package."""
+        for number in range(self.files, self.files * factor or factor):
+            self.artifact(self.run_id, f"model/file-{number}.bin", b"x%d" % number)
+        self.files = max(self.files * factor, factor)
+        for _ in range(self.versions, max(self.versions * factor, factor)):
+            version = self.register()
+            body = {"name": MODEL, "version": version["version"], "key": "validated", "value": "true"}
+            self.mlflow("POST", "model-versions/set-tag", body)
+        for number in range(self.runs, self.runs * factor):
+            run_id = self.new_run()
+            self.mlflow("POST", "runs/log-metric", {"run_id": run_id, "key": "loss", "value": 1.0, "timestamp": 1})
+            self.mlflow("POST", "runs/set-tag", {"run_id": run_id, "key": "t", "value": str(number)})
+        for step in range(factor):
+            self.mlflow(
+                "POST", "runs/log-metric", {"run_id": self.run_id, "key": "acc", "value": 0.5, "timestamp": 1, "step": step}
+            )
+
+    def count(self, request: Callable[[Registry], TestResponse]) -> Statements:
+        """What the second of two ``request``s costs: the first may stamp a token or a download time,
+        which are written at most once a while."""
+        request(self)
+        with counting(self.app) as seen:
+            response = request(self)
+        assert response.status_code in (200, 201), response.get_data(as_text=True)
+        return seen
+
+
+def _create_version(registry: Registry) -> TestResponse:
+    body = {"name": MODEL, "source": f"runs:/{registry.run_id}/model", "run_id": registry.run_id}
+    response = registry.mlflow("POST", "model-versions/create", body)
+    registry.versions += 1
+    return response
+
+
+def _log_metric(registry: Registry) -> TestResponse:
+    body = {"run_id": registry.run_id, "key": "loss", "value": 0.1, "timestamp": 2, "step": registry.versions}
+    return registry.mlflow("POST", "runs/log-metric", body)
+
+
+def _search_versions(registry: Registry) -> TestResponse:
+    response = registry.mlflow("GET", "model-versions/search", filter=f"name='{MODEL}'", max_results=1000)
+    assert len(response.get_json()["model_versions"]) == registry.versions
+    return response
+
+
+def _get_model(registry: Registry) -> TestResponse:
+    return registry.mlflow("GET", "registered-models/get", name=MODEL)
+
+
+def _latest_versions(registry: Registry) -> TestResponse:
+    response = registry.mlflow("POST", "registered-models/get-latest-versions", {"name": MODEL})
+    assert response.get_json()["model_versions"][0]["version"] == str(registry.versions)
+    return response
+
+
+def _get_version(registry: Registry) -> TestResponse:
+    return registry.mlflow("GET", "model-versions/get", name=MODEL, version="1")
+
+
+def _rest_version(registry: Registry) -> TestResponse:
+    url = f"/api/v4/projects/{registry.project}/ml/models/{MODEL}/versions/1.0.0"
+    return registry.client.get(url, headers=registry.world.headers("developer"))
+
+
+def _generic_put(registry: Registry) -> TestResponse:
+    url = generic_url(registry.project, MODEL, "1.0.0", f"extra-{registry.versions}-{registry.runs}.bin")
+    return registry.client.put(url, data=b"y" * 16 * 1024, headers=registry.world.headers("developer"))
+
+
+def _generic_get(registry: Registry) -> TestResponse:
+    url = generic_url(registry.project, MODEL, "1.0.0", "file-0.bin")
+    return registry.client.get(url, headers=registry.world.headers("developer"))
+
+
+#: Each hot endpoint and the most statements and commits one request of it may cost. Every request
+#: authenticates in two (the token with its user; the project with the caller's role and the features'
+#: levels). A generic upload commits twice: its lease (before the bytes are stored), then its rows.
+#: A change to a version's files rewrites its Hugging Face commit id once at commit, in four (the
+#: version, its commit row locked, its files, the write): plugin.huggingface.
+HOT = {
+    "model-versions/create": (_create_version, 24, 1),
+    "runs/log-metric": (_log_metric, 5, 1),
+    "model-versions/search": (_search_versions, 6, 0),
+    "registered-models/get": (_get_model, 10, 0),
+    "get-latest-versions": (_latest_versions, 8, 0),
+    "model-versions/get": (_get_version, 7, 0),
+    "REST version GET": (_rest_version, 10, 0),
+    "generic PUT into a version": (_generic_put, 18, 2),
+    "generic GET": (_generic_get, 6, 0),
+}
+
+
+@pytest.mark.parametrize("endpoint", list(HOT))
+def test_hot_endpoint_costs_a_fixed_number_of_statements(
+    app: Flask, client: FlaskClient, world: World, endpoint: str
+) -> None:
+    request, statements, commits = HOT[endpoint]
+    registry = Registry(app, client, world, world.projects["private"])
+    registry.setup()
+    registry.grow(3)
+    small = registry.count(request)
+    registry.grow(10)
+    large = registry.count(request)
+    assert (large.count, large.commits) == (small.count, small.commits), f"grew from {small}\nto {large}"
+    assert small.count <= statements, str(small)
+    assert small.commits <= commits, str(small)

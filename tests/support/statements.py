@@ -1,0 +1,52 @@
+"""Count the SQL statements and commits that one request costs, for the tests that keep the hot
+endpoints' cost fixed (tests/api/test_statement_counts.py)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+
+from package_api.db import db
+
+
+@dataclass
+class Statements:
+    """What the engine ran while counting: each statement's text, and how many commits."""
+
+    sql: list[str] = field(default_factory=list)
+    commits: int = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.sql)
+
+    def __str__(self) -> str:
+        lines = "\n".join(f"  {' '.join(statement.split())[:200]}" for statement in self.sql)
+        return f"{self.count} statements, {self.commits} commits:\n{lines}"
+
+
+@contextmanager
+def counting(app: Flask) -> Iterator[Statements]:
+    """Count what the app's engine runs inside the block (``before_cursor_execute``: one per statement,
+    ``executemany`` counted once) and its commits."""
+    seen = Statements()
+
+    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.sql.append(sql)
+
+    def commit(conn: Any) -> None:
+        seen.commits += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
