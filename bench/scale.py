@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
+from plugin.registry import semver  # noqa: E402
 from tests.support.servers import Server, start_server, stop_server  # noqa: E402
 
 TAG_KEYS = ["stage", "team", "dataset", "eval", "owner", "region", "framework", "license"]
@@ -107,6 +108,10 @@ class Seeder:
             ).mappings().first()
             self.registration = dict(registration) if registration else None
 
+    @property
+    def _bytes(self) -> str:
+        return "BYTEA" if self.postgres else "BLOB"
+
     def _max(self, conn: sa.Connection, table: str, column: str = "id") -> int:
         return int(conn.execute(sa.text(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")).scalar_one())
 
@@ -157,10 +162,20 @@ class Seeder:
                 f"SELECT {f0} + n, {p0} + n, :blob, :file_name, :status, :created_at, :updated_at FROM bench_seq"
             ), {"blob": self.file["blob_id"], "file_name": self.file["file_name"], "status": self.file["status"],
                 "created_at": self.file["created_at"], "updated_at": self.file["updated_at"]})
+            # Each version's SemVer precedence (``semver.precedence``), computed once per sequence number.
+            conn.execute(sa.text("DROP TABLE IF EXISTS bench_precedence"))
+            conn.execute(sa.text(f"CREATE TABLE bench_precedence (seq INTEGER PRIMARY KEY, precedence {self._bytes})"))
+            conn.execute(sa.text("INSERT INTO bench_precedence (seq, precedence) VALUES (:seq, :precedence)"), [
+                {"seq": j, "precedence": semver.precedence(f"1.{(j - 1) // 100}.{(j - 1) % 100}")} for j in range(1, per_model + 1)
+            ])
             conn.execute(sa.text(
-                "INSERT INTO ml_model_versions (id, model_id, package_id, version, sequence, description, author_id, created_at, updated_at) "
-                f"SELECT {v0} + n, {m0} + {model_of}, {p0} + n, {version}, {seq_of}, '', :author, :created_at, :updated_at FROM bench_seq"
-            ), {"author": self.version["author_id"], "created_at": self.version["created_at"], "updated_at": self.version["updated_at"]})
+                "INSERT INTO ml_model_versions (id, model_id, package_id, version, sequence, precedence, release, description, "
+                "author_id, created_at, updated_at) "
+                f"SELECT {v0} + n, {m0} + {model_of}, {p0} + n, {version}, {seq_of}, bench_precedence.precedence, :release, '', "
+                f":author, :created_at, :updated_at FROM bench_seq JOIN bench_precedence ON bench_precedence.seq = {seq_of}"
+            ), {"author": self.version["author_id"], "created_at": self.version["created_at"], "updated_at": self.version["updated_at"],
+                "release": True})
+            conn.execute(sa.text("DROP TABLE bench_precedence"))
             run_uuid = "md5('bench' || n || '-' || :prefix)" if self.postgres else "lower(hex(randomblob(16)))"
             conn.execute(sa.text(
                 "INSERT INTO ml_runs (id, project_id, experiment_id, uuid, name, user_name, creator_id, status, start_time, end_time, "
@@ -190,7 +205,9 @@ class Seeder:
                               "ml_model_version_tags"):
                     conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"))
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("ANALYZE"))
+            # As autovacuum leaves a registry at rest: statistics, and on PostgreSQL the visibility map
+            # that lets index-only scans skip the heap.
+            conn.execute(sa.text("VACUUM ANALYZE" if self.postgres else "ANALYZE"))
 
 
 # -- the calls ------------------------------------------------------------------------------------

@@ -449,7 +449,9 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=2.0,
                         help="seconds to pause after the uploads and after the downloads of each round")
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers for modelshelf serve")
-    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--worker-class", choices=["gevent", "gthread"], default="gevent",
+                        help="modelshelf serve's worker (WORKER_CLASS): compare the two by alternating runs")
     parser.add_argument("--direct-parallel", type=int, default=1,
                         help="minio num_parallel_uploads for the direct upload (the server uses 1)")
     parser.add_argument("--tmpdir", default=None, help="where to put the payloads and the S3 data")
@@ -479,9 +481,10 @@ def main() -> int:
             s3 = start_seaweedfs(workdir / "s3")
             settings = s3.settings("modelshelf-bench")
         settings["MAX_FILE_SIZE"] = max(max(sizes) * 2, 20 * 1024**3)
+        settings["WORKER_CLASS"] = args.worker_class
         server = start_server(data_dir, settings, workers=args.workers, threads=args.threads)
         where = f"SeaweedFS {s3.endpoint} (pid {s3.process.pid})" if s3 is not None else f"filesystem {data_dir}"
-        print(f"{where}; modelshelf {server.url} (pid {server.process.pid})", flush=True)
+        print(f"{where}; modelshelf {server.url} (pid {server.process.pid}, {args.worker_class} worker)", flush=True)
 
         server.cli("admin", "create-user", "bench", "--admin")
         project = server.cli("admin", "create-project", "bench/transfer", "--owner", "bench")
@@ -503,7 +506,8 @@ def main() -> int:
         print_report(rig, memory, max(1, args.rounds))
         store = (f"S3 part size {PART_SIZE // MIB} MiB; direct minio num_parallel_uploads={args.direct_parallel}"
                  if s3 is not None else "filesystem store (fsync per blob)")
-        print(f"\nserver: gunicorn gthread, {args.workers} worker(s) x {args.threads} threads; {store}; "
+        per_worker = f"{args.threads} threads" if args.worker_class == "gthread" else "a greenlet per connection"
+        print(f"\nserver: gunicorn {args.worker_class}, {args.workers} worker(s) x {per_worker}; {store}; "
               f"{os.cpu_count()} CPUs")
         return 0
     finally:

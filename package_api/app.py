@@ -15,7 +15,7 @@ from package_api.config import load_settings, stored_secret_key
 from package_api.db import create_tables, db, engine_options
 from package_api.names import MAX_ID
 from package_api.ops import monitoring
-from package_api.private_files import create_private_file, make_private_dirs
+from package_api.private_files import create_private_file, make_private_dirs, tighten
 from package_api.storage import build_storage
 from package_api.web import api, body_limits, encoded_slashes, pages
 from package_api.web import errors as surfaces
@@ -79,6 +79,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter
 
     make_private_dirs(settings["DATA_DIR"])
+    tighten(settings["DATA_DIR"])  # folders and files older versions made readable by others
     url = make_url(settings["DATABASE_URL"])
     if url.get_backend_name() == "sqlite":
         database = url.database

@@ -69,6 +69,17 @@ DEFAULTS: dict[str, Any] = {
     "USERS_PUBLIC": False,
     #: Seconds ``/-/readiness`` waits for the S3 store before it answers 503 (a hung store).
     "READINESS_TIMEOUT": 2.0,
+    #: ``modelshelf serve``'s worker: ``gevent`` (a greenlet per connection: slow or idle clients hold
+    #: only their own connection) or ``gthread`` (a thread per request: the worker of earlier versions).
+    "WORKER_CLASS": "gevent",
+    #: Seconds a client has to send a request's line and headers once connected (gevent worker);
+    #: past it the connection is closed unanswered.
+    "HEADER_TIMEOUT": 10.0,
+    #: Seconds a request body may pause between two reads, and a download between two writes, before
+    #: the connection is closed (gevent worker); an upload cut there stores nothing.
+    "BODY_TIMEOUT": 60.0,
+    #: Connections one worker serves at once (gevent worker); more wait in the listen queue.
+    "WORKER_CONNECTIONS": 1000,
     #: ``text`` or ``json`` (one object per line): the log lines of ``modelshelf serve``.
     "LOG_FORMAT": "text",
     #: The Hugging Face API (docs/huggingface.md, Publishing): files up to this size are sent inline
@@ -85,8 +96,11 @@ _BOOLS = {"S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS", "USERS_PUBLIC"}
 _INTS = {
     "MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY", "SIGN_IN_MAX_FAILURES",
     "SIGN_IN_ADDRESS_MAX_FAILURES", "HF_REGULAR_MAX_SIZE", "HF_LFS_PART_SIZE", "HF_COMMIT_MAX_SIZE",
+    "WORKER_CONNECTIONS",
 }
-_FLOATS = {"UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "SIGN_IN_FAILURE_WINDOW", "SIGN_IN_LOCK_SECONDS", "READINESS_TIMEOUT"}
+_FLOATS = {"UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "SIGN_IN_FAILURE_WINDOW", "SIGN_IN_LOCK_SECONDS", "READINESS_TIMEOUT",
+    "HEADER_TIMEOUT", "BODY_TIMEOUT",
+}
 
 
 def _coerce(name: str, value: Any) -> Any:

@@ -4,6 +4,7 @@ policy of services is ``package_api.transactions``."""
 from __future__ import annotations
 
 import datetime
+import sys
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from flask_sqlalchemy import SQLAlchemy
@@ -90,7 +91,7 @@ def engine_options(database_url: str) -> dict[str, Any]:
     lets the threads of a worker share its connections; a server's connections are checked before
     use (a restarted PostgreSQL, or a pooler that dropped them)."""
     if make_url(database_url).get_backend_name() == "sqlite":
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False}}
     return {"pool_pre_ping": True}
 
 
@@ -127,3 +128,89 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+#: Seconds a writer waits for SQLite's write lock (``engine_options``), and for the write gate.
+SQLITE_BUSY_TIMEOUT = 30
+#: ``connection.info`` key: this connection holds the write gate.
+_HOLDS_GATE = "modelshelf.write_gate"
+
+
+class _WriteGate:
+    """One SQLite writer at a time among the greenlets of a gevent process (``modelshelf serve``).
+
+    SQLite waits for its write lock in C, sleeping without yielding to gevent's hub: if the greenlet
+    holding the lock yielded (any socket I/O inside a write transaction) and another greenlet of the
+    process then wrote, the process would sleep until the busy timeout, the holder unable to run and
+    release the lock. So a connection takes this gate, cooperatively, before its transaction's first
+    write statement and gives it back at commit or rollback (or when the pool takes the connection
+    back): a second writer waits in gevent, and the holder runs on. A greenlet that already holds it
+    (through another connection) passes, as it would reach SQLite's lock anyway."""
+
+    def __init__(self) -> None:
+        from gevent import getcurrent
+        from gevent.lock import BoundedSemaphore
+
+        self._getcurrent = getcurrent
+        self._lock = BoundedSemaphore(1)
+        self._owner: Any = None
+        self._holds = 0
+
+    def enter(self, info: dict[Any, Any], statement: str) -> None:
+        if info.get(_HOLDS_GATE):
+            return
+        me = self._getcurrent()
+        if self._owner is not me:
+            if not self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT):
+                import sqlite3
+
+                raise OperationalError(statement, None, sqlite3.OperationalError("database is locked (write gate)"))
+            self._owner = me
+        self._holds += 1
+        info[_HOLDS_GATE] = True
+
+    def leave(self, info: dict[Any, Any]) -> None:
+        if not info.pop(_HOLDS_GATE, False):
+            return
+        self._holds -= 1
+        if not self._holds:
+            self._owner = None
+            self._lock.release()
+
+
+_gates: list[_WriteGate] = []
+#: First words of the statements that do not write (everything else takes the gate).
+_READS = ("SELECT", "PRAGMA", "EXPLAIN", "BEGIN", "SAVEPOINT", "RELEASE")
+
+
+def _write_gate() -> _WriteGate | None:
+    """The process's gate once gevent has patched it (the gevent worker), else ``None``."""
+    if _gates:
+        return _gates[0]
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None or not monkey.is_module_patched("socket"):
+        return None
+    _gates.append(_WriteGate())
+    return _gates[0]
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _gate_sqlite_writes(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    if conn.dialect.name != "sqlite" or statement.lstrip()[:9].upper().startswith(_READS):
+        return
+    gate = _write_gate()
+    if gate is not None:
+        gate.enter(conn.info, statement)
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _open_sqlite_gate(conn: Any) -> None:
+    if _gates:
+        _gates[0].leave(conn.info)
+
+
+@event.listens_for(Engine, "checkin")
+def _open_sqlite_gate_on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    if _gates and record is not None:
+        _gates[0].leave(record.info)

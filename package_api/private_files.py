@@ -6,11 +6,15 @@ umask of the process that runs the app (``modelshelf serve``, another WSGI serve
 are given explicitly where each is made rather than by setting the process's umask, which would also
 change the files of a host process that embeds the app. SQLite makes its ``-wal``, ``-shm`` and
 ``-journal`` files with the mode of the database file, so creating that file 0600 covers them.
-Folders and files that exist already are left as the operator made them.
+Folders and files that exist already are tightened on start (``tighten``): the data directory to
+0700 and what it holds directly (the database and its journals, ``secret_key``) to 0600, folders to
+0700; older versions made them 0755 and 0644. Nothing deeper is walked (a store may hold millions of
+blobs): with the data directory 0700 nobody else can reach them.
 """
 from __future__ import annotations
 
 import os
+import stat
 
 DIRECTORY_MODE = 0o700
 FILE_MODE = 0o600
@@ -46,3 +50,27 @@ def create_private_file(path: str) -> None:
         return
     os.fchmod(fd, FILE_MODE)
     os.close(fd)
+
+
+def tighten(data_dir: str) -> None:
+    """Take group and other permissions away from ``data_dir`` and what it holds directly (files
+    0600, folders 0700), as older versions left them more open. A file the process cannot change
+    (another owner) is left as it is: ``modelshelf serve`` should not fail to start over it."""
+    _remove_group_and_other(data_dir, DIRECTORY_MODE)
+    try:
+        entries = list(os.scandir(data_dir))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_symlink():
+            continue
+        _remove_group_and_other(entry.path, DIRECTORY_MODE if entry.is_dir() else FILE_MODE)
+
+
+def _remove_group_and_other(path: str, mode: int) -> None:
+    try:
+        current = stat.S_IMODE(os.stat(path).st_mode)
+        if current & 0o077:
+            os.chmod(path, current & mode)
+    except OSError:
+        pass

@@ -55,7 +55,15 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="MODELSHELF_HOST")
 @click.option("--port", default=8080, show_default=True, type=int, envvar="MODELSHELF_PORT")
 @click.option("--workers", default=1, show_default=True, type=int, envvar="MODELSHELF_WORKERS")
-@click.option("--threads", default=8, show_default=True, type=int, envvar="MODELSHELF_THREADS")
+@click.option(
+    "--threads", default=8, show_default=True, type=int, envvar="MODELSHELF_THREADS", help="Threads a worker (gthread only)."
+)
+@click.option(
+    "--worker-class",
+    type=click.Choice(["gevent", "gthread"]),
+    default=None,
+    help="gevent (default: a greenlet per connection) or gthread (MODELSHELF_WORKER_CLASS).",
+)
 @click.option(
     "--graceful-timeout",
     default=120,
@@ -65,15 +73,19 @@ def main() -> None:
     help="Seconds in-flight requests get to finish on SIGTERM before their worker is killed.",
 )
 @data_dir_option
-def serve(host: str, port: int, workers: int, threads: int, graceful_timeout: int, data_dir: str | None) -> None:
-    """Run the registry under gunicorn (threaded workers; uploads and downloads stream)."""
+def serve(
+    host: str, port: int, workers: int, threads: int, worker_class: str | None, graceful_timeout: int, data_dir: str | None
+) -> None:
+    """Run the registry under gunicorn (gevent workers; uploads and downloads stream)."""
     from package_api.ops.server import run
 
     if data_dir:
         os.environ["MODELSHELF_DATA_DIR"] = data_dir
-    _app(data_dir)  # check (or upgrade) the schema once, before workers start
+    app = _app(data_dir)  # check (or upgrade) the schema once, before workers start
+    with app.app_context():
+        db.engine.dispose()  # no connection of the master's is inherited by the workers it forks
     os.environ["MODELSHELF_CREATE_SCHEMA"] = "false"  # the workers' apps: the schema is ready
-    run(host=host, port=port, workers=workers, threads=threads, graceful_timeout=graceful_timeout)
+    run(host=host, port=port, workers=workers, threads=threads, graceful_timeout=graceful_timeout, worker_class=worker_class)
 
 
 @main.group()

@@ -2,8 +2,10 @@
 through on its way in and out: an id, one access log line, and its metrics.
 
 - ``/-/health``: the process answers (a liveness probe); nothing else is looked at.
-- ``/-/readiness``: the database answers ``SELECT 1`` and the store its ``check()``; 503 otherwise,
-  naming each failing check and its error class (the message goes to the log, not to the caller).
+- ``/-/readiness``: the database answers ``SELECT 1`` and the store its ``check()``, each within
+  ``READINESS_TIMEOUT`` seconds; 503 otherwise, naming each failing check and its error class (the
+  message goes to the log, not to the caller). A stuck PostgreSQL or NFS mount makes the probe fail
+  in time instead of hanging it.
 - ``/-/metrics``: Prometheus text, for the networks in ``METRICS_ALLOWED_CIDRS`` only; anyone else
   gets the 404 of a page that does not exist.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -43,7 +47,15 @@ def health() -> Response:
 
 @bp.get("/readiness")
 def readiness() -> tuple[Response, int]:
-    checks = run_checks({"database": _check_database, "storage": current_app.extensions["modelshelf.storage"].check})
+    engine = db.engine
+    storage = current_app.extensions["modelshelf.storage"]
+    checks = run_checks(
+        {"database": lambda: _check_database(engine), "storage": storage.check},
+        # A backstop past the S3 store's own bound (READINESS_TIMEOUT for connecting, again for reading),
+        # which fails with the store's own error first.
+        timeout=2 * float(current_app.config["MODELSHELF"].get("READINESS_TIMEOUT") or 2) + 0.5,
+        blocking={"storage"} if getattr(storage, "check_blocks", False) else set(),
+    )
     ready = all(result["status"] == "ok" for result in checks.values())
     return jsonify(status="ok" if ready else "unavailable", checks=checks), 200 if ready else 503
 
@@ -56,20 +68,112 @@ def metrics() -> Response:
     return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
 
-def _check_database() -> None:
-    with db.engine.connect() as connection:
+def _check_database(engine: Any) -> None:
+    with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
 
 
-def run_checks(checks: Mapping[str, Callable[[], None]]) -> dict[str, dict[str, str]]:
-    """Run each check; one that raises is ``{"status": "error", "error": <its class>}``."""
-    results: dict[str, dict[str, str]] = {}
-    for name, check in checks.items():
+class CheckTimedOut(Exception):
+    """A readiness check that did not answer within ``READINESS_TIMEOUT``."""
+
+
+#: Checks still running on a thread of their own after they timed out (a hung mount): the next
+#: probe fails at once instead of starting another thread to hang.
+_stuck: dict[str, Any] = {}
+
+
+def _gevent_patched() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("socket"))
+
+
+class _CheckThread(threading.Thread):
+    def __init__(self, check: Callable[[], None]) -> None:
+        super().__init__(name="readiness-check", daemon=True)
+        self._check = check
+        self.error: Exception | None = None
+
+    def run(self) -> None:
         try:
+            self._check()
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, which reports any failure
+            self.error = exc
+
+    def ready(self) -> bool:
+        return not self.is_alive()
+
+
+def run_checks(
+    checks: Mapping[str, Callable[[], None]], *, timeout: float | None = None, blocking: Iterable[str] = ()
+) -> dict[str, dict[str, str]]:
+    """Run each check; one that raises is ``{"status": "error", "error": <its class>}``.
+
+    With a ``timeout``, the checks run at once and each is given up after it (``CheckTimedOut``).
+    Under the gevent worker a check that waits on sockets (the database, S3) is bounded by a gevent
+    timeout, and one that waits in system calls (``blocking``: the filesystem store) runs on a thread
+    of gevent's pool; under threads each runs on a thread of its own. A check still hanging from an
+    earlier probe is not started again: it fails at once."""
+    errors: dict[str, Exception | None] = {}
+    if timeout is None:
+        for name, check in checks.items():
+            errors[name] = _error_of(check)
+        return _results(errors)
+    deadline = time.monotonic() + timeout
+    cooperative = _gevent_patched()
+    blocking = set(blocking)
+    running: dict[str, Any] = {}
+    for name, check in checks.items():
+        previous = _stuck.get(name)
+        if previous is not None and not previous.ready():
+            errors[name] = CheckTimedOut(f"the check of an earlier probe has not answered ({timeout} s)")
+        elif not cooperative:
+            running[name] = _CheckThread(check)
+            running[name].start()
+        elif name in blocking:
+            import gevent
+
+            running[name] = gevent.get_hub().threadpool.spawn(_error_of, check)
+    for name, check in checks.items():
+        if name in errors or name in running:
+            continue
+        import gevent
+
+        errors[name] = _error_of(check, gevent.Timeout(max(0.0, deadline - time.monotonic()), CheckTimedOut(f"no answer within {timeout} s")))
+    for name, work in running.items():
+        left = max(0.0, deadline - time.monotonic())
+        if isinstance(work, _CheckThread):
+            work.join(left)
+            done, error = work.ready(), work.error
+        else:
+            done = work.wait(left) is not None or work.ready()
+            error = work.get() if done else None
+        if done:
+            errors[name] = error
+        else:
+            _stuck[name] = work
+            errors[name] = CheckTimedOut(f"no answer within {timeout} s")
+    return _results({name: errors[name] for name in checks})
+
+
+def _error_of(check: Callable[[], None], bound: Any = None) -> Exception | None:
+    """What ``check()`` raised (``None``: it passed), within the gevent timeout ``bound`` if given."""
+    try:
+        if bound is None:
             check()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready", whatever raised it
-            log.warning("readiness check %s failed: %s: %s", name, type(exc).__name__, exc)
-            results[name] = {"status": "error", "error": type(exc).__name__}
+        else:
+            with bound:
+                check()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", whatever raised it
+        return exc
+    return None
+
+
+def _results(errors: Mapping[str, Exception | None]) -> dict[str, dict[str, str]]:
+    results: dict[str, dict[str, str]] = {}
+    for name, error in errors.items():
+        if error is not None:
+            log.warning("readiness check %s failed: %s: %s", name, type(error).__name__, error)
+            results[name] = {"status": "error", "error": type(error).__name__}
         else:
             results[name] = {"status": "ok"}
     return results

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
+from package_api.cpu import off_the_loop
 from package_api.private_files import make_private_dirs
 from package_api.storage.base import CHUNK_SIZE, Readable, Remnant, check_key
 from package_api.storage.errors import BlobNotFound, StorageUnavailable
@@ -68,7 +69,7 @@ class FilesystemStorage:
                     out.write(chunk)
                     written += len(chunk)
                 out.flush()
-                os.fsync(out.fileno())
+                off_the_loop(os.fsync, out.fileno())  # seconds for a large blob: not on the event loop
             os.replace(tmp, path)
         except BaseException as exc:
             try:
@@ -165,6 +166,9 @@ class FilesystemStorage:
 
     def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]]) -> None:
         raise NotImplementedError("this store takes no direct writes")
+
+    #: ``check`` waits in system calls (a hung NFS mount): ``/-/readiness`` bounds it from a thread.
+    check_blocks = True
 
     def check(self) -> None:
         # Write, rather than ask os.access: root may write anywhere by permissions, yet not to a

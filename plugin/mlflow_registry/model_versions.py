@@ -4,12 +4,11 @@ bytes, tagged, staged, searched."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import joinedload
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -25,6 +24,7 @@ from package_api.plugin_api import (
     committed,
     utcnow,
 )
+from plugin.mlflow_registry import registry_search
 from plugin.mlflow_registry.models import STAGES, Alias, Registration, VersionTag
 from plugin.mlflow_registry.sources import Resolved, SourceResolver, VersionRef
 from plugin.mlflow_registry.version_runs import VersionRuns
@@ -129,10 +129,13 @@ class ModelVersionService:
                 .options(joinedload(Registration.run), joinedload(Registration.logged_model))
             )
             registrations.update({r.version_id: r for r in found})
-            for tag in self.session.scalars(select(VersionTag).where(VersionTag.version_id.in_(chunk))):
-                tags[tag.version_id][tag.key] = tag.value
-            for alias in self.session.scalars(select(Alias).where(Alias.version_id.in_(chunk)).order_by(Alias.alias)):
-                aliases[alias.version_id].append(alias.alias)
+            # Tags and aliases as plain rows: a search's page has hundreds of them (no objects to build).
+            tagged = select(VersionTag.version_id, VersionTag.key, VersionTag.value)
+            for version_id, key, value in self.session.execute(tagged.where(VersionTag.version_id.in_(chunk))):
+                tags[version_id][key] = value
+            pointed = select(Alias.version_id, Alias.alias).where(Alias.version_id.in_(chunk)).order_by(Alias.alias)
+            for version_id, alias in self.session.execute(pointed):
+                aliases[version_id].append(alias)
         for row in rows:
             if row.id not in registrations:
                 registrations[row.id] = self.version_runs.ensure(row)  # a version older than tracking
@@ -316,6 +319,32 @@ class ModelVersionService:
         }
         return self.views([found[n] for n in numbers if n in found])
 
+    def latest_of(self, models: Sequence[Model], stages: Sequence[str] = ()) -> dict[int, list[VersionView]]:
+        """``latest`` of each of ``models`` (by id; the registered models searches' page), in two
+        statements and the views' few, whatever the number of models and versions."""
+        wanted = [validation.stage(s) for s in stages] or list(STAGES)
+        found: dict[int, list[VersionView]] = {m.id: [] for m in models}
+        if not models:
+            return found
+        stage = func.coalesce(Registration.stage, STAGES[0])
+        highest = self.session.execute(
+            select(ModelVersion.model_id, stage, func.max(ModelVersion.sequence))
+            .outerjoin(Registration, Registration.version_id == ModelVersion.id)
+            .where(ModelVersion.model_id.in_(list(found)))
+            .group_by(ModelVersion.model_id, stage)
+        ).all()
+        chosen = {(m, n): s for m, s, n in highest if s in wanted}
+        if not chosen:
+            return found
+        rows = self.session.scalars(
+            select(ModelVersion).where(tuple_(ModelVersion.model_id, ModelVersion.sequence).in_(list(chosen)))
+        ).all()
+        order = {s: i for i, s in enumerate(STAGES)}
+        rows = sorted(rows, key=lambda r: order[chosen[(r.model_id, r.sequence)]])
+        for view in self.views(rows):
+            found[view.version.model_id].append(view)
+        return found
+
     def download_uri(self, row: ModelVersion) -> str:
         """Where the version's own files are, as an artifact URI the client lists and downloads."""
         return f"mlflow-artifacts:/{run_root(self.version_runs.own_run(row))}"
@@ -335,27 +364,9 @@ class ModelVersionService:
         orderings = [filters.parse_order_by(o, ORDER_KEYS) for o in order_by]
         size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
         start = search.offset(page_token)
-        query = (
-            select(ModelVersion)
-            .join(Model, Model.id == ModelVersion.model_id)
-            .where(Model.project_id == project.id)
-            .options(contains_eager(ModelVersion.model))
-        )
-        names = [c.value for c in comparisons if c.kind == filters.ATTRIBUTE and c.key == "name" and c.operator == "="]
-        if names:  # the usual ``name='m'``: let the database narrow it down first
-            query = query.where(Model.name == names[0])
-        views = [
-            v
-            for v in self.views(list(self.session.scalars(query)))
-            if all(c.matches(version_field(v, c.kind, c.key)) for c in comparisons)
-        ]
-        keys: list[tuple[Callable[..., Any], bool]] = [
-            ((lambda v, o=o: version_field(v, o.kind, o.key)), o.ascending) for o in orderings
-        ]
-        if not orderings:
-            keys.append((lambda v: version_field(v, filters.ATTRIBUTE, "last_updated_timestamp"), False))
-        keys += [(lambda v: v.version.model.name, True), (lambda v: v.version.sequence, False)]
-        return search.paginate(search.sort(views, keys), start, size)
+        statement = registry_search.versions(self.session, project, comparisons, orderings)
+        rows, more = registry_search.page(self.session, statement, start, size)
+        return search.Results(self.views(rows), search.page_token(start + size) if more else None)
 
 
 _PLAIN_RELEASE = re.compile(r"\A(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")

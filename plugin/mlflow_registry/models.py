@@ -3,9 +3,21 @@ registration (MLflow stage, source, run and logged model)."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from package_api.plugin_api import IDS_NEVER_REUSED, DbModel, utcnow
 from plugin.registry.models import ModelVersion
@@ -13,18 +25,36 @@ from plugin.tracking.models import KeyValue, LoggedModel, Run
 
 #: MLflow's stages, as it spells them on the wire.
 STAGES = ("None", "Staging", "Production", "Archived")
+#: How much of a tag's value the searches' indexes hold (a value may have 100,000 characters, more
+#: than a PostgreSQL index entry takes): a search on ``value = 'v'`` asks for this prefix too.
+INDEXED_VALUE_LENGTH = 200
+
+
+def indexed_value(value: Any = None) -> ColumnElement[str]:
+    """The indexed prefix of a tag's ``value`` column (the index's own: unqualified), written with
+    literal bounds so that the databases match a query's expression with the index's."""
+    value = literal_column("value", Text) if value is None else value
+    return func.substr(value, literal_column("1"), literal_column(str(INDEXED_VALUE_LENGTH)))
 
 
 class ModelTag(KeyValue, DbModel):
     __tablename__ = "ml_model_tags"
-    __table_args__ = (UniqueConstraint("model_id", "key", name="uq_ml_model_tags_key"), IDS_NEVER_REUSED)
+    __table_args__ = (
+        UniqueConstraint("model_id", "key", name="uq_ml_model_tags_key"),
+        Index("ix_ml_model_tags_key_value", "key", indexed_value(), "model_id"),
+        IDS_NEVER_REUSED,
+    )
 
     model_id: Mapped[int] = mapped_column(ForeignKey("ml_models.id", ondelete="CASCADE"), index=True)
 
 
 class VersionTag(KeyValue, DbModel):
     __tablename__ = "ml_model_version_tags"
-    __table_args__ = (UniqueConstraint("version_id", "key", name="uq_ml_model_version_tags_key"), IDS_NEVER_REUSED)
+    __table_args__ = (
+        UniqueConstraint("version_id", "key", name="uq_ml_model_version_tags_key"),
+        Index("ix_ml_model_version_tags_key_value", "key", indexed_value(), "version_id"),
+        IDS_NEVER_REUSED,
+    )
 
     version_id: Mapped[int] = mapped_column(ForeignKey("ml_model_versions.id", ondelete="CASCADE"), index=True)
 

@@ -3,9 +3,8 @@ tags, aliases and a default experiment; renaming one renames its version package
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 
@@ -22,6 +21,7 @@ from package_api.plugin_api import (
     row_id,
     utcnow,
 )
+from plugin.mlflow_registry import registry_search
 from plugin.mlflow_registry.model_versions import ModelVersionService, VersionView
 from plugin.mlflow_registry.models import Alias, ModelTag
 from plugin.mlflow_registry.sources import VersionRef
@@ -33,7 +33,6 @@ from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ExperimentService, model_experiment_name
 from plugin.tracking.tags import put_tag, remove_tag
-from plugin.tracking.times import milliseconds
 
 SEARCH_GRAMMAR = filters.Grammar(attributes=frozenset({"name"}), listable=frozenset({"name"}))
 ORDER_KEYS = frozenset({"name", "creation_timestamp", "last_updated_timestamp", "timestamp"})
@@ -221,8 +220,9 @@ class RegistryService:
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
         aliases: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
         if ids:
-            for tag in self.session.scalars(select(ModelTag).where(ModelTag.model_id.in_(ids))):
-                tags[tag.model_id][tag.key] = tag.value
+            tagged = select(ModelTag.model_id, ModelTag.key, ModelTag.value).where(ModelTag.model_id.in_(ids))
+            for model_id, key, value in self.session.execute(tagged):
+                tags[model_id][key] = value
             rows = self.session.execute(
                 select(Alias.model_id, Alias.alias, ModelVersion.sequence)
                 .join(ModelVersion, ModelVersion.id == Alias.version_id)
@@ -231,7 +231,8 @@ class RegistryService:
             )
             for model_id, alias, sequence in rows:
                 aliases[model_id].append((alias, sequence))
-        return [ModelView(m, tags[m.id], aliases[m.id], self.versions.latest(m)) for m in models]
+        latest = self.versions.latest_of(models)
+        return [ModelView(m, tags[m.id], aliases[m.id], latest[m.id]) for m in models]
 
     def view(self, model: Model) -> ModelView:
         return self.views([model])[0]
@@ -251,25 +252,6 @@ class RegistryService:
         orderings = [filters.parse_order_by(o, ORDER_KEYS) for o in order_by]
         size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
         start = search.offset(page_token)
-        models = list(self.session.scalars(select(Model).where(Model.project_id == project.id)))
-        tags: dict[int, dict[str, str]] = {m.id: {} for m in models}
-        if models:
-            for tag in self.session.scalars(select(ModelTag).where(ModelTag.model_id.in_(list(tags)))):
-                tags[tag.model_id][tag.key] = tag.value
-        matched = [m for m in models if all(c.matches(_field(m, tags[m.id], c.kind, c.key)) for c in comparisons)]
-        keys: list[tuple[Callable[..., Any], bool]] = [
-            ((lambda m, o=o: _field(m, tags[m.id], o.kind, o.key)), o.ascending) for o in orderings
-        ]
-        keys.append((lambda m: m.name, True))
-        page = search.paginate(search.sort(matched, keys), start, size)
-        return search.Results(self.views(page.items), page.next_page_token)
-
-
-def _field(model: Model, tags: dict[str, str], kind: str, key: str) -> str | float | None:
-    if kind == filters.TAG:
-        return tags.get(key)
-    if key == "name":
-        return model.name
-    if key in ("creation_timestamp", "timestamp"):
-        return float(milliseconds(model.created_at) or 0)
-    return float(milliseconds(model.updated_at) or 0)
+        statement = registry_search.models(self.session, project, comparisons, orderings)
+        models, more = registry_search.page(self.session, statement, start, size)
+        return search.Results(self.views(models), search.page_token(start + size) if more else None)

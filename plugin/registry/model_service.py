@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -34,11 +35,9 @@ from package_api.plugin_api import (
     package_name,
     query_page,
     row_id,
-    slice_page,
 )
-from plugin.registry import semver
 from plugin.registry.auditing import change, model_event
-from plugin.registry.models import Model, ModelOrigin, ModelVersion
+from plugin.registry.models import LATEST_FIRST, Model, ModelOrigin, ModelVersion, in_precedence_order
 from plugin.registry.projection import ARTIFACT_PACKAGE_NAME, HF_STAGING_PACKAGE_NAME, Projection, may_be_version
 
 MAX_DESCRIPTION = 10_000  # GitLab's limit
@@ -138,14 +137,27 @@ class ModelService:
 
     def versions(self, model: Model) -> Sequence[ModelVersion]:
         """All versions of ``model``, highest precedence first."""
-        rows = self.session.scalars(
-            select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id)  # ties: by id
-        ).all()
-        return semver.ordered(rows, lambda v: v.version, descending=True)
+        query = select(ModelVersion).where(ModelVersion.model_id == model.id)
+        return self.session.scalars(query.order_by(*in_precedence_order(descending=True))).all()
 
     def summary(self, model: Model) -> ModelSummary:
-        versions = self.versions(model)
-        return ModelSummary(model, semver.latest(versions, lambda v: v.version), len(versions))
+        return self.summaries([model])[0]
+
+    def summaries(self, models: Sequence[Model]) -> list[ModelSummary]:
+        """``models`` with their latest version and version count, in two statements however many
+        models and versions there are (each model's count and latest version are index probes)."""
+        if not models:
+            return []
+        rows = self.session.execute(
+            select(Model.id, _count_of_versions(), _latest_version_id()).where(Model.id.in_([m.id for m in models]))
+        ).all()
+        counts = {model_id: count for model_id, count, _ in rows}
+        latest_ids = {model_id: latest for model_id, _, latest in rows if latest is not None}
+        latest = {}
+        if latest_ids:
+            found = self.session.scalars(select(ModelVersion).where(ModelVersion.id.in_(list(latest_ids.values()))))
+            latest = {v.model_id: v for v in found}
+        return [ModelSummary(m, latest.get(m.id), counts.get(m.id, 0)) for m in models]
 
     def list(
         self,
@@ -163,20 +175,18 @@ class ModelService:
         if search:
             query = query.where(contains(Model.name, search))
         reverse = descending(sort)
+        order: tuple[Any, ...]
         if order_by != "latest_version":
             column = getattr(Model, order_by)
             order = (column.desc(), Model.id.desc()) if reverse else (column.asc(), Model.id.asc())
-            page_ = query_page(self.session, query, order, page, per_page)
-            return Page([self.summary(m) for m in page_.items], page_.total, page, per_page)
-        # Precedence is not a column: order in Python. Models without versions come last. The ids
-        # break ties (equal latest versions) the same way on every database and every request.
-        tiebreak = Model.id.desc() if reverse else Model.id.asc()
-        summaries = [self.summary(m) for m in self.session.scalars(query.order_by(tiebreak)).all()]
-        with_versions = [s for s in summaries if s.latest_version is not None]
-        # Each has a latest version (the filter above, which mypy does not carry into the lambda).
-        ordered = semver.ordered(with_versions, lambda s: s.latest_version.version, descending=reverse)  # type: ignore[union-attr]
-        ordered += [s for s in summaries if s.latest_version is None]
-        return slice_page(ordered, page, per_page)
+        else:
+            # By the latest version's precedence; models without versions come last. The ids break
+            # ties (equal latest versions) the same way on every database and every request.
+            precedence = _latest_version(ModelVersion.precedence)
+            tiebreak = Model.id.desc() if reverse else Model.id.asc()
+            order = (precedence.is_(None), precedence.desc() if reverse else precedence.asc(), tiebreak)
+        page_ = query_page(self.session, query, order, page, per_page)
+        return Page(self.summaries(page_.items), page_.total, page, per_page)
 
     def update(self, model: Model, *, description_: str | None) -> Model:
         if description_ is not None:
@@ -201,3 +211,17 @@ class ModelService:
             self.session.delete(model)
 
         committed(self.session, work)
+
+
+def _latest_version(column: Any) -> Any:
+    """``column`` of the latest version of the model of the query (``version_service.latest_of``)."""
+    latest = select(column).where(ModelVersion.model_id == Model.id).order_by(*LATEST_FIRST).limit(1)
+    return latest.correlate(Model).scalar_subquery()
+
+
+def _latest_version_id() -> Any:
+    return _latest_version(ModelVersion.id)
+
+
+def _count_of_versions() -> Any:
+    return select(func.count()).where(ModelVersion.model_id == Model.id).correlate(Model).scalar_subquery()

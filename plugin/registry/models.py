@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime
 import enum
+from typing import Any
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.engine import default as engine_default
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from package_api.plugin_api import IDS_NEVER_REUSED, DbModel, Package, User, utcnow
+from plugin.registry import semver
 
 
 class ModelOrigin(str, enum.Enum):
@@ -54,6 +57,9 @@ class ModelVersion(DbModel):
         UniqueConstraint("model_id", "version", name="uq_ml_model_versions_model_version"),
         UniqueConstraint("model_id", "sequence", name="uq_ml_model_versions_model_sequence"),
         UniqueConstraint("package_id", name="uq_ml_model_versions_package"),
+        # A model's versions in precedence order (the versions list), its latest (releases first).
+        Index("ix_ml_model_versions_model_precedence", "model_id", "precedence"),
+        Index("ix_ml_model_versions_model_release_precedence", "model_id", "release", "precedence"),
         IDS_NEVER_REUSED,
     )
 
@@ -64,6 +70,11 @@ class ModelVersion(DbModel):
     #: 1, 2, 3... per model in order of creation, never reused (``Model.last_sequence``): MLflow's
     #: integer version.
     sequence: Mapped[int] = mapped_column(Integer)
+    #: ``version``'s SemVer precedence as bytes that sort as versions do (``semver.precedence``) and
+    #: whether it is a release, set from ``version`` on insert: the database orders versions and
+    #: finds the latest one (``semver.latest``: the highest release, else the highest prerelease).
+    precedence: Mapped[bytes] = mapped_column(LargeBinary, default=lambda context: _semver_of(context)[0])
+    release: Mapped[bool] = mapped_column(Boolean, default=lambda context: _semver_of(context)[1])
     description: Mapped[str] = mapped_column(Text, default="")
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
@@ -72,3 +83,18 @@ class ModelVersion(DbModel):
     model: Mapped[Model] = relationship()
     package: Mapped[Package] = relationship()
     author: Mapped[User | None] = relationship()
+
+
+def _semver_of(context: engine_default.DefaultExecutionContext) -> tuple[bytes, bool]:
+    version = str(context.get_current_parameters()["version"])  # type: ignore[no-untyped-call]
+    return semver.precedence(version), semver.is_release(version)
+
+
+#: ``semver.latest`` as an order: releases first, then by precedence; of versions of equal precedence
+#: (``1.0.0+a``, ``1.0.0+b``) the first made, the same way on every database.
+LATEST_FIRST = (ModelVersion.release.desc(), ModelVersion.precedence.desc(), ModelVersion.id.asc())
+
+
+def in_precedence_order(*, descending: bool) -> tuple[Any, ...]:
+    """``semver.ordered`` as an order (equal precedence: by id either way, as its stable sort kept them)."""
+    return (ModelVersion.precedence.desc() if descending else ModelVersion.precedence.asc(), ModelVersion.id.asc())

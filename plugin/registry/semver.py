@@ -58,3 +58,31 @@ def next_patch(versions: Iterable[str]) -> str:
     releases = [v for v in values if not v.prerelease] or values
     top = max(releases)
     return str(_semver.Version(top.major, top.minor, top.patch + 1))
+
+
+def precedence(value: str) -> bytes:
+    """``value``'s precedence as bytes that compare as the versions do (``sort_key``), so that the
+    database orders versions (``ModelVersion.precedence``): each number as its digit count and
+    digits, then ``0x02`` for a release or ``0x01`` and the prerelease identifiers (a number
+    ``0x01`` + digit count + digits, below any word ``0x02`` + UTF-8 + ``0x00``), ended by ``0x00``
+    (fewer identifiers first). Build metadata is ignored, as in precedence."""
+    version = sort_key(value)
+    key = b"".join(_number(str(part)) for part in (version.major, version.minor, version.patch))
+    if not version.prerelease:
+        return key + b"\x02"
+    parts = [key, b"\x01"]
+    for identifier in version.prerelease.split("."):
+        if identifier.isdecimal():
+            digits = "".join(str(int(c)) for c in identifier).lstrip("0") or "0"  # any Unicode digit, as semver does
+            parts.append(b"\x01" + _number(digits))
+        else:
+            parts.append(b"\x02" + identifier.encode() + b"\x00")
+    return b"".join(parts) + b"\x00"
+
+
+def is_release(value: str) -> bool:
+    return not sort_key(value).prerelease
+
+
+def _number(digits: str) -> bytes:
+    return len(digits).to_bytes(4, "big") + digits.encode()

@@ -21,14 +21,15 @@ from package_api.plugin_api import (
     choice,
     commit,
     committed,
+    contains,
     descending,
+    query_page,
     row_id,
-    slice_page,
 )
 from plugin.registry import semver
 from plugin.registry.auditing import change, version_event
 from plugin.registry.model_service import description
-from plugin.registry.models import Model, ModelVersion
+from plugin.registry.models import LATEST_FIRST, Model, ModelVersion, in_precedence_order
 from plugin.registry.projection import made_version
 
 ORDERS = ("version", "created_at")
@@ -38,10 +39,7 @@ LATEST = "latest"
 
 def latest_of(session: DbSession, model: Model) -> ModelVersion | None:
     """The model's latest version (``semver.latest``: the highest release, else the highest prerelease)."""
-    # By id first: versions of equal precedence (``1.0.0+a``, ``1.0.0+b``) resolve the same way on
-    # every database, whatever order it keeps rows in.
-    rows = session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id)).all()
-    return semver.latest(rows, lambda v: v.version)
+    return session.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(*LATEST_FIRST).limit(1))
 
 
 @dataclass(frozen=True)
@@ -159,16 +157,15 @@ class VersionService:
     ) -> Page:
         choice("order_by", order_by, ORDERS)
         reverse = descending(sort)
-        rows = list(
-            self.session.scalars(select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id))
-        )
+        query = select(ModelVersion).where(ModelVersion.model_id == model.id)
         if search:
-            rows = [r for r in rows if search.lower() in r.version.lower()]
+            query = query.where(contains(ModelVersion.version, search))
         if order_by == "version":
-            rows = semver.ordered(rows, lambda r: r.version, descending=reverse)
+            order = in_precedence_order(descending=reverse)
         else:
-            rows.sort(key=lambda r: (r.created_at, r.id), reverse=reverse)
-        return slice_page(rows, page, per_page)
+            order = (ModelVersion.created_at.desc(), ModelVersion.id.desc()) if reverse else (
+                ModelVersion.created_at.asc(), ModelVersion.id.asc())
+        return query_page(self.session, query, order, page, per_page)
 
     def update(self, row: ModelVersion, *, description_: str | None) -> ModelVersion:
         if description_ is not None:

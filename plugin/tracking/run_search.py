@@ -119,11 +119,11 @@ def _column(key: str, iids: dict[int, str]) -> ColumnElement[Any]:
 def _condition(comparison: filters.Comparison, dialect: str, iids: dict[int, str]) -> ColumnElement[bool]:
     kind, key, operator, value = comparison.kind, comparison.key, comparison.operator, comparison.value
     if kind == filters.ATTRIBUTE:
-        return _compare(_column(key, iids), operator, value, dialect)
+        return compare(_column(key, iids), operator, value, dialect)
     if kind == filters.DATASET:  # a dataset input of the run whose dataset (or context) passes
         used = RunDatasetInput.run_id == Run.id
         columns: dict[str, Any] = {"name": Dataset.name, "digest": Dataset.digest, "context": RunDatasetInputTag.value}
-        passes = _compare(columns[key], operator, value, dialect)
+        passes = compare(columns[key], operator, value, dialect)
         if key == "context":
             tag = and_(RunDatasetInputTag.input_id == RunDatasetInput.id, RunDatasetInputTag.key == CONTEXT_TAG)
             return exists().where(used, tag, passes)
@@ -133,13 +133,14 @@ def _condition(comparison: filters.Comparison, dialect: str, iids: dict[int, str
     if operator in filters.NULL_OPERATORS:
         present = exists().where(owned)
         return ~present if operator == "IS NULL" else present
-    passes = _compare(table.value, operator, value, dialect)
+    passes = compare(table.value, operator, value, dialect)
     if kind == filters.METRIC:  # NaN is stored as 0: it passes != and nothing else
         passes = or_(passes, table.is_nan == true()) if operator == "!=" else and_(passes, table.is_nan == false())
     return exists().where(owned, passes)
 
 
-def _compare(column: ColumnElement[Any], operator: str, value: object, dialect: str) -> ColumnElement[bool]:
+def compare(column: ColumnElement[Any], operator: str, value: object, dialect: str) -> ColumnElement[bool]:
+    """``column <operator> value`` with the semantics above (the registry's searches use it too)."""
     if operator == "IN":
         return column.in_(list(value))  # type: ignore[call-overload]  # a list operator's value is a tuple
     if operator == "NOT IN":

@@ -156,6 +156,41 @@ class TestReadinessWhenTheDataDirectoryIsUnusable:
         assert response.get_json()["checks"]["storage"] == {"status": "error", "error": "StorageUnavailable"}
 
 
+class TestReadinessIsBoundedWhenADependencyHangs:
+    """A PostgreSQL that accepts connections and never answers, and a store whose check hangs (an NFS
+    mount): ``/-/readiness`` answers 503 within twice ``READINESS_TIMEOUT`` (and half a second) instead
+    of hanging."""
+
+    @pytest.fixture
+    def silent_database(self) -> Iterator[int]:
+        import socket
+
+        listener = socket.create_server(("127.0.0.1", 0))  # never accepts: the handshake waits
+        yield listener.getsockname()[1]
+        listener.close()
+
+    @pytest.fixture
+    def settings(self, settings: dict[str, object], silent_database: int) -> dict[str, object]:
+        url = f"postgresql+psycopg://modelshelf:secret@127.0.0.1:{silent_database}/modelshelf"
+        return {**settings, "DATABASE_URL": url, "CREATE_SCHEMA": False, "READINESS_TIMEOUT": 0.5, "STORAGE": "filesystem"}
+
+    def test_readiness_answers_503_in_time(self, client: FlaskClient, app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+        storage = app.extensions["modelshelf.storage"]
+        monkeypatch.setattr(storage, "check", lambda: time.sleep(3))
+        started = time.monotonic()
+        response = get(client, "/-/readiness")
+        assert time.monotonic() - started < 2.5
+        assert response.status_code == 503
+        assert response.get_json()["checks"] == {
+            "database": {"status": "error", "error": "CheckTimedOut"},
+            "storage": {"status": "error", "error": "CheckTimedOut"},
+        }
+        # The hung checks are not started again while they hang: the next probe fails at once.
+        started = time.monotonic()
+        assert get(client, "/-/readiness").status_code == 503
+        assert time.monotonic() - started < 0.5
+
+
 # -- metrics --------------------------------------------------------------------------------------
 
 

@@ -193,6 +193,7 @@ def peer_socket(pid: int, local_port: int, remote_port: int) -> socket.socket:
 
 def test_client_connections_have_tcp_nodelay(serve) -> None:  # type: ignore[no-untyped-def]
     server = serve(workers=1)
+    wait_for(lambda: bool(worker_pids(server)))  # the port opens before the master forks its worker
     [worker] = worker_pids(server)
     host, port = server.url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=30)

@@ -46,11 +46,11 @@ def test_the_migrated_schema_is_the_models_schema(tmp_path: Path) -> None:
     app = _app(tmp_path / "data")
     assert migrate.current(app) == set()
     migrate.upgrade(app)
-    assert migrate.heads(app) == {"core_0004", "model_registry_0006"}
+    assert migrate.heads(app) == {"core_0004", "model_registry_0009"}
     assert migrate.is_current(app) and migrate.current(app) == migrate.heads(app)
     assert migrate.applied(app) == migrate.heads(app) | {
         "core_0001", "core_0002", "core_0003", "model_registry_0001", "model_registry_0002", "model_registry_0003",
-        "model_registry_0004", "model_registry_0005",
+        "model_registry_0004", "model_registry_0005", "model_registry_0006",
     }
     assert migrate.differences(app) == []
     with app.app_context():
@@ -181,7 +181,7 @@ def test_a_database_of_a_plugin_that_is_not_loaded_is_refused_with_a_reason(tmp_
     data_dir = tmp_path / "data"
     migrate.upgrade(_app(data_dir))  # every plugin
     without_plugins = _app(data_dir, PLUGINS="none", AUTO_MIGRATE="true")
-    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0006.*MODELSHELF_PLUGINS"):
+    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0009.*MODELSHELF_PLUGINS"):
         migrate.prepare(without_plugins)
 
 
@@ -390,3 +390,48 @@ def test_model_registry_0005_fills_the_latest_metrics_from_the_points_logged_bef
             (run, "acc", 0.8, False, 7, 3), (run, "loss", 0.5, False, 5, 2), (run, "neg", 0.0, True, 1, 0),
             (run, "tie", 0.0, False, 1, 0), (other, "loss", 0.0, True, 3, 0),
         ]
+
+
+# -- model_registry_0009: versions sort in SQL, tag search indexes ------------------------------------
+
+
+def test_model_registry_0009_gives_the_versions_made_before_their_precedence_and_the_indexes(tmp_path: Path) -> None:
+    from plugin.registry import semver
+
+    app = _app(tmp_path / "data")
+    migrate.upgrade(app, "model_registry_0005")
+    versions = ["1.0.0", "1.0.0-rc.1", "1.10.0", "1.2.0", "2.0.0-alpha", "1.0.0+build.7"]
+    with app.app_context(), db.engine.begin() as connection:
+        old = OldRows(connection)
+        model = old.add(
+            "ml_models", project_id=old.project, name="fraud", description="", author_id=old.user,
+            created_at=old.now, updated_at=old.now, origin="api",
+        )
+        old.add(
+            "ml_experiments", id=model + 1000, project_id=old.project, iid=1, name="[model]fraud", model_id=model,
+            lifecycle_stage="active", creator_id=old.user, created_at=old.now, updated_at=old.now,
+        )
+        made = [old.version(model, "fraud", v, i)[0] for i, v in enumerate(versions)]
+        connection.execute(sa.text("DELETE FROM ml_model_versions WHERE id = :i"), {"i": made[-1]})  # its id stays used
+    migrate.upgrade(app)
+    assert migrate.differences(app) == []
+    with app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT version, precedence, release FROM ml_model_versions ORDER BY id")).all()
+        assert [(v, bytes(p), bool(r)) for v, p, r in rows] == [
+            (v, semver.precedence(v), semver.is_release(v)) for v in versions[:-1]
+        ]
+        ordered = connection.scalars(sa.text("SELECT version FROM ml_model_versions ORDER BY precedence DESC")).all()
+        assert ordered == semver.ordered(versions[:-1], str, descending=True)
+        if connection.dialect.name == "sqlite":
+            indexes = set(connection.scalars(sa.text("SELECT name FROM sqlite_master WHERE type = 'index'")))
+        else:
+            indexes = set(connection.scalars(sa.text("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")))
+        assert {"ix_ml_model_tags_key_value", "ix_ml_model_version_tags_key_value",
+                "ix_ml_model_versions_model_precedence", "ix_ml_model_versions_model_release_precedence"} <= indexes
+        assert never_reused(connection, "ml_model_versions")
+    with app.app_context():  # the latest version is the highest release, found in SQL
+        service = ModelService(db.session, services.package_service(app))
+        summary = service.summary(service.get(db.session.get_one(Project, old.project), "fraud"))
+        assert summary.latest_version is not None and summary.latest_version.version == "1.10.0"
+        assert summary.version_count == 5
+        assert [v.version for v in service.versions(summary.model)] == semver.ordered(versions[:-1], str, descending=True)

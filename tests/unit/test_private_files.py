@@ -65,3 +65,22 @@ def test_existing_files_and_folders_are_left_as_they_are(_umask_022: None, tmp_p
     assert mode(existing) == 0o640
     create_private_file(str(shared / "new.db"))
     assert mode(shared / "new.db") == 0o600
+
+
+def test_a_data_directory_of_an_older_version_is_tightened_on_start(_umask_022: None, tmp_path: Path) -> None:
+    """Older versions made the data directory 0755 and its files 0644: the app takes group and other
+    permissions away from it and from what it holds directly; what lies above it is left alone."""
+    from package_api.app import create_app
+
+    parent = tmp_path / "srv"
+    data = parent / "data"
+    (data / "blobs" / "ab").mkdir(parents=True, mode=0o755)
+    for folder in (parent, data, data / "blobs", data / "blobs" / "ab"):
+        os.chmod(folder, 0o755)
+    for name in ("modelshelf.db", "secret_key"):
+        (data / name).write_text("")
+        os.chmod(data / name, 0o644)
+    (data / "secret_key").write_text("k" * 64)
+    create_app({"DATA_DIR": str(data), "STORAGE": "filesystem", "SECRET_KEY": None, "DATABASE_URL": f"sqlite:///{data / 'modelshelf.db'}"})
+    assert (mode(data), mode(data / "blobs"), mode(data / "modelshelf.db"), mode(data / "secret_key")) == (0o700, 0o700, 0o600, 0o600)
+    assert mode(parent) == 0o755  # not ours to change

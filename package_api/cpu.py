@@ -1,0 +1,31 @@
+"""CPU-bound (and long blocking) work that must not hold up the other connections of a gevent worker.
+
+Under ``modelshelf serve``'s gevent worker every connection of a process is a greenlet on one
+thread: a computation that does not yield holds all of them. Password hashes (scrypt, about 80 ms
+each) run in the hub's thread pool instead (``hashlib.scrypt`` releases the GIL), so that sign-ins
+do not delay ``/-/health`` or a download; so does the ``fsync`` of a stored blob (up to half a second
+for 1 GiB). Elsewhere (threads, tests, another WSGI server) the work
+runs in place.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def _patched() -> bool:
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("socket"))
+
+
+def off_the_loop(work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)``, on a thread of gevent's pool when gevent runs this process."""
+    if not _patched():
+        return work(*args)
+    import gevent
+
+    result: T = gevent.get_hub().threadpool.apply(work, args)
+    return result

@@ -1,0 +1,264 @@
+"""The registry's MLflow searches run in SQL (``plugin/mlflow_registry/registry_search.py``): over 2,000
+versions of five models, each filter operator answers what the Python matcher they replaced answers
+(``filters.Comparison.matches`` over ``version_field``, sorted and paged as before), page after page;
+and a search costs the same statements over 200 versions as over 2,000."""
+from __future__ import annotations
+
+import datetime
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from package_api.access.models import Project
+from package_api.db import db
+from package_api.packages.models import Package, PackageStatus
+from plugin.mlflow_registry.model_versions import (
+    MAX_RESULTS_DEFAULT,
+    ORDER_KEYS,
+    SEARCH_GRAMMAR,
+    version_field,
+)
+from plugin.mlflow_registry.models import ModelTag, Registration, VersionTag
+from plugin.registry.models import Model, ModelVersion
+from plugin.services import model_version_services
+from plugin.tracking import filters, search
+from plugin.tracking.models import Run
+from plugin.tracking.times import milliseconds
+from tests.support.statements import counting
+from tests.support.world import World
+
+pytestmark = pytest.mark.slow
+
+MODELS = ["alpha", "Beta", "gamma_1", "delta.x", "big"]
+STAGES = ["None", "Staging", "Production", "Archived"]
+VERSION_FILTERS = [
+    "", "name = 'alpha'", "name != 'big'", "name LIKE 'gamma\\_%'", "name LIKE 'gamma_1'", "name LIKE 'B%'",
+    "name ILIKE 'b%'", "name LIKE 'delta.%'", "name IN ('alpha', 'Beta')", "name NOT IN ('big')",
+    "version_number = 3", "version_number != 3", "version_number < 5", "version_number <= 5",
+    "version_number > 390", "version_number >= 399.5", "name = 'big' AND version_number > 1500",
+    "tags.stage = 'prod'", "tags.stage != 'prod'", "tags.stage LIKE 'p%'", "tags.stage ILIKE 'P%'",
+    "tags.team = 'team-4'", "tags.rare = 'x'", "tags.`a.b` = 'dotted'", "tags.long = '" + "v" * 300 + "'",
+    "tags.stage = 'prod' AND tags.team = 'team-4' AND tags.eval = 'passed'",
+    "name = 'big' AND tags.stage = 'prod' AND tags.team = 'team-4' AND tags.eval = 'passed'",
+    "tags.`mlflow.prompt.is_prompt` = 'true'", "tags.`mlflow.prompt.is_prompt` != 'false'",
+    "tags.`mlflow.prompt.is_prompt` = 'false'", "run_id = '{run}'", "run_id != '{run}'", "run_id IN ('{run}', 'nope')",
+    "run_id NOT IN ('{run}')", "run_id = ''", "source_path = 's3://b/alpha/7'", "source_path LIKE 's3://b/big/1%'",
+    "source_path ILIKE 'S3://B/BETA/%'", "source_path != ''", "source_path LIKE '%\\%%'",
+]  # fmt: skip
+ORDERS: list[list[str]] = [
+    [], ["name"], ["name DESC"], ["version_number"], ["version_number DESC"], ["creation_timestamp DESC"],
+    ["last_updated_timestamp"], ["timestamp", "name DESC"],
+]  # fmt: skip
+MODEL_FILTERS = [
+    "", "name = 'alpha'", "name LIKE '%a%'", "name ILIKE '%A%'", "name IN ('big', 'x')", "name NOT IN ('big')",
+    "name != 'Beta'", "tags.owner = 'team-1'", "tags.owner != 'team-1'", "tags.owner LIKE 'team%'",
+    "tags.`mlflow.prompt.is_prompt` = 'true'",
+]  # fmt: skip
+MODEL_ORDERS: list[list[str]] = [[], ["name DESC"], ["creation_timestamp"], ["last_updated_timestamp DESC", "name"]]
+
+
+@pytest.fixture
+def settings(settings: dict[str, object]) -> dict[str, object]:
+    return {**settings, "PLUGINS": "all"}
+
+
+class Registry:
+    """Five models (one of 1,600 versions) with tags and runs, made through the API, then versions
+    seeded through the ORM in bulk (``size`` of them) with varied tags, stages, sources and times."""
+
+    def __init__(self, app: Flask, client: FlaskClient, world: World, size: int) -> None:
+        self.app, self.client = app, client
+        self.project = world.projects["private"]
+        self.prefix = f"/api/v4/projects/{self.project}/ml/mlflow/api/2.0/mlflow/"
+        self.headers = {"Authorization": f"Bearer {world.tokens['developer']}"}
+        for index, name in enumerate(MODELS):
+            tags = [{"key": "owner", "value": f"team-{index % 2}"}]
+            if name == "delta.x":
+                tags.append({"key": "mlflow.prompt.is_prompt", "value": "true"})
+            self.call("registered-models/create", {"name": name, "tags": tags})
+        experiment = self.call("experiments/create", {"name": "training"})["experiment_id"]
+        self.runs = [self.call("runs/create", {"experiment_id": experiment})["run"]["info"]["run_id"] for _ in range(3)]
+        self._seed(size)
+
+    def _seed(self, size: int) -> None:
+        shuffle = random.Random(15)
+        with self.app.app_context():
+            session = db.session
+            project = session.get(Project, self.project)
+            assert project is not None
+            models = {m.name: m for m in session.query(Model).filter(Model.project_id == self.project)}
+            runs = {r.uuid: r.id for r in session.query(Run).filter(Run.uuid.in_(self.runs))}
+            base = datetime.datetime(2026, 1, 1)
+            counts = {name: models[name].last_sequence for name in MODELS}
+            if not any(counts.values()):
+                session.add(ModelTag(model_id=models["big"].id, key="extra", value="1"))
+            for n in range(size):
+                name = "big" if n % 5 == 0 or n >= 400 else MODELS[n % 4]
+                counts[name] += 1
+                number = models[name].last_sequence = counts[name]
+                package = Package(project_id=self.project, name=name, version=f"1.{number // 100}.{number % 100}",
+                                  status=PackageStatus.DEFAULT)  # fmt: skip
+                # Times with ties (exact ones: the tie-breakers decide) and whole milliseconds.
+                created = base + datetime.timedelta(milliseconds=shuffle.randrange(0, size // 3))
+                updated = created + datetime.timedelta(milliseconds=shuffle.choice([0, 0, 5, 1000]))
+                row = ModelVersion(model=models[name], package=package, version=package.version, sequence=number,
+                                   created_at=created, updated_at=updated)  # fmt: skip
+                session.add_all([package, row])
+                session.flush()
+                run = self.runs[n % 3] if n % 7 else None
+                source = f"s3://b/{name.lower()}/{number}" + ("%" if n % 97 == 0 else "")
+                session.add(Registration(version_id=row.id, stage=STAGES[n % 4], source=source, run_link="",
+                                         run_id=runs[run] if run else None))  # fmt: skip
+                tags = {"stage": ["prod", "staging", "Prod", "dev"][n % 4], "team": f"team-{n % 50}",
+                        "eval": ["passed", "failed"][n % 2]}  # fmt: skip
+                if n % 11 == 0:
+                    tags["rare"] = "x"
+                if n % 13 == 0:
+                    tags["a.b"] = "dotted"
+                if n % 17 == 0:
+                    tags["long"] = "v" * 300 if n % 2 else "v" * 200 + "w" * 100  # the same indexed prefix
+                if n % 19 == 0:
+                    tags["mlflow.prompt.is_prompt"] = ["true", "false"][n % 2]
+                session.add_all(VersionTag(version_id=row.id, key=k, value=v) for k, v in tags.items())
+            for index, model in enumerate(models.values()):
+                model.updated_at = base + datetime.timedelta(seconds=index % 2)
+            session.commit()
+
+    def call(self, endpoint: str, body: dict[str, Any], *, method: str = "POST") -> Any:
+        if method == "GET":
+            response = self.client.get(self.prefix + endpoint, query_string=body, headers=self.headers)
+        else:
+            response = self.client.post(
+                self.prefix + endpoint, data=json.dumps(body), content_type="application/json", headers=self.headers
+            )
+        assert response.status_code == 200, (endpoint, body, response.get_data(as_text=True))
+        return json.loads(response.get_data(as_text=True))
+
+    def pages(self, endpoint: str, key: str, body: dict[str, Any], size: int) -> list[list[Any]]:
+        """Every page of a search, each as its entities' identities."""
+        found, token = [], None
+        while True:
+            answer = self.call(endpoint, {**body, "max_results": size, **({"page_token": token} if token else {})},
+                               method="GET")  # fmt: skip
+            found.append([(e["name"], e.get("version")) for e in answer.get(key, [])])
+            token = answer.get("next_page_token")
+            if not token:
+                return found
+
+
+class PythonVersions:
+    """What the Python matcher answered: every version loaded (once), matched, sorted and paged in Python."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.context = registry.app.test_request_context()
+        self.context.push()
+        rows = db.session.query(ModelVersion).join(Model).filter(Model.project_id == registry.project).all()
+        self.views = model_version_services().views(rows)
+
+    def close(self) -> None:
+        self.context.pop()
+
+    def __call__(self, text: str, order_by: list[str], size: int) -> list[list[Any]]:
+        comparisons = filters.without_prompts(filters.parse(text, SEARCH_GRAMMAR))
+        orderings = [filters.parse_order_by(o, ORDER_KEYS) for o in order_by]
+        views = [v for v in self.views if all(c.matches(version_field(v, c.kind, c.key)) for c in comparisons)]
+        keys: list[tuple[Callable[..., Any], bool]] = [
+            ((lambda v, o=o: version_field(v, o.kind, o.key)), o.ascending) for o in orderings
+        ]
+        if not orderings:
+            keys.append((lambda v: version_field(v, filters.ATTRIBUTE, "last_updated_timestamp"), False))
+        keys += [(lambda v: v.version.model.name, True), (lambda v: v.version.sequence, False)]
+        ordered = [(v.version.model.name, str(v.version.sequence)) for v in search.sort(views, keys)]
+        return [ordered[i : i + size] for i in range(0, max(len(ordered), 1), size)]
+
+
+def python_models(registry: Registry, text: str, order_by: list[str], size: int) -> list[list[Any]]:
+    with registry.app.app_context():
+        comparisons = filters.without_prompts(filters.parse(text, filters.Grammar(frozenset({"name"}), listable=frozenset({"name"}))))
+        models = db.session.query(Model).filter(Model.project_id == registry.project).all()
+        tags: dict[int, dict[str, str]] = {m.id: {} for m in models}
+        for tag in db.session.query(ModelTag).filter(ModelTag.model_id.in_(list(tags))):
+            tags[tag.model_id][tag.key] = tag.value
+
+        def field(model: Model, kind: str, key: str) -> Any:
+            if kind == filters.TAG:
+                return tags[model.id].get(key)
+            if key == "name":
+                return model.name
+            return float(milliseconds(model.created_at if key in ("creation_timestamp", "timestamp") else model.updated_at) or 0)
+
+        matched = [m for m in models if all(c.matches(field(m, c.kind, c.key)) for c in comparisons)]
+        orderings = [filters.parse_order_by(o, frozenset({"name", "creation_timestamp", "last_updated_timestamp", "timestamp"})) for o in order_by]
+        keys: list[tuple[Callable[..., Any], bool]] = [((lambda m, o=o: field(m, o.kind, o.key)), o.ascending) for o in orderings]
+        keys.append((lambda m: m.name, True))
+        ordered = [(m.name, None) for m in search.sort(matched, keys)]
+    return [ordered[i : i + size] for i in range(0, max(len(ordered), 1), size)]
+
+
+@pytest.fixture
+def registry(app: Flask, client: FlaskClient, world: World) -> Registry:
+    return Registry(app, client, world, 2000)
+
+
+def test_version_searches_answer_what_the_python_matcher_answered(registry: Registry) -> None:
+    python = PythonVersions(registry)
+    differences, counts = [], []
+    try:
+        for text in VERSION_FILTERS:
+            text = text.replace("{run}", registry.runs[1])
+            for order_by in ORDERS if text in ("", "tags.stage = 'prod'") else [[]]:
+                for size in (MAX_RESULTS_DEFAULT, 250):
+                    body: dict[str, Any] = {"filter": text, "order_by": order_by}
+                    found = registry.pages("model-versions/search", "model_versions", body, size)
+                    expected = python(text, order_by, size)
+                    counts.append(sum(map(len, expected)))
+                    if found != expected:
+                        differences.append((text, order_by, size, sum(map(len, found)), sum(map(len, expected))))
+    finally:
+        python.close()
+    assert differences == []
+    assert 0 in counts and 2000 not in counts and len([c for c in counts if 0 < c < 1900]) > len(counts) / 2  # filters that choose
+
+
+def test_registered_model_searches_answer_what_the_python_matcher_answered(registry: Registry) -> None:
+    differences = []
+    for text in MODEL_FILTERS:
+        for order_by in MODEL_ORDERS:
+            for size in (100, 2):
+                found = registry.pages("registered-models/search", "registered_models", {"filter": text, "order_by": order_by}, size)
+                found = [[(name, None) for name, _ in page] for page in found]
+                expected = python_models(registry, text, order_by, size)
+                if found != expected:
+                    differences.append((text, order_by, size, found, expected))
+    assert differences == []
+    latest = registry.call("registered-models/search", {"filter": "name = 'big'"}, method="GET")["registered_models"][0]
+    highest: dict[str, int] = {}
+    with registry.app.app_context():
+        rows = db.session.query(ModelVersion.sequence, Registration.stage).join(Registration).join(Model).filter(
+            Model.name == "big", Model.project_id == registry.project).all()  # fmt: skip
+        for number, stage in rows:
+            highest[stage] = max(number, highest.get(stage, 0))
+    assert {v["current_stage"]: int(v["version"]) for v in latest["latest_versions"]} == highest
+    assert len(highest) == 4
+
+
+def test_a_search_costs_the_same_statements_over_200_versions_as_over_2000(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    text = "tags.stage = 'prod' AND tags.eval = 'passed' AND tags.team LIKE 'team-%'"
+    registry = Registry(app, client, world, 200)
+    costs = []
+    for _ in range(2):
+        with counting(app) as small:
+            found = registry.call("model-versions/search", {"filter": text, "max_results": 3}, method="GET")
+        assert len(found["model_versions"]) == 3
+        with counting(app) as models:
+            registry.call("registered-models/search", {"max_results": 3}, method="GET")
+        costs.append((small.count, models.count))
+        registry._seed(1800)
+    assert costs[0] == costs[1], costs
