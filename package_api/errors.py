@@ -78,6 +78,11 @@ class ChecksumMismatch(InvalidInput):
         self.actual = actual
 
 
+class Unprocessable(InvalidInput):
+    """Well-formed input a record refuses (GitLab's 422 with ``{"message": {"error": reason}}``): a
+    protection rule's pattern taken, too long, or a rule without any protected action."""
+
+
 class Unauthorized(ModelshelfError):
     """The request needs credentials, or the ones it carried are not valid."""
 
@@ -91,6 +96,10 @@ class Forbidden(ModelshelfError):
     def __init__(self, reason: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Protected(Forbidden):
+    """A package protection rule or a seal refuses the change; the reason names the rule or the seal."""
 
 
 class InvalidCsrfToken(Forbidden):

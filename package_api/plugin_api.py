@@ -10,10 +10,12 @@ Extension points (call them from ``register``):
 ``policy_rules(app)``          add actions, features and per-package rules to the one policy
                                (a package rule reads the database through ``PolicyFacts``)
 ``register_package_step``      a step in the transaction of a package change (``created``,
-                               ``file_added``, ``file_deleted``, ``deleted``): see
+                               ``file_added``, ``file_deleted``, ``deleted``, ``sealed``): see
                                ``package_api.packages.pipeline`` for the order
 ``register_package_check``     refuse a package name and version before anything is stored
+``register_unprotected_package`` names of a plugin's working storage no protection rule guards
 ``package_created`` ...        package events (blinker signals): notifications after the commit
+                               (``package_sealed``: ``PackageService.seal`` sealed a package)
 ``register_version_resolver``  resolve ``latest`` (or an alias) in a package download URL
 ``register_package_noun``      what a package is called in audit event names
 ``register_migrations``        a directory of Alembic revisions for the plugin's tables
@@ -55,6 +57,7 @@ from package_api.errors import (
     InvalidParameter,
     ModelshelfError,
     NotFound,
+    Protected,
     Unauthorized,
 )
 from package_api.identity import COMMAND_LINE, Actor, Principal, PrincipalKind
@@ -62,7 +65,12 @@ from package_api.names import DOT_SEGMENTS, MAX_ID, package_name, row_id, sha256
 from package_api.ops.migrate import register_versions as register_migrations
 from package_api.packages.direct import DirectUploads
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
-from package_api.packages.pipeline import PackageChange, register_package_check, register_package_step
+from package_api.packages.pipeline import (
+    PackageChange,
+    register_package_check,
+    register_package_step,
+    register_unprotected_package,
+)
 from package_api.packages.resolvers import register_resolver as register_version_resolver
 from package_api.packages.service import PackageService, parse_status
 from package_api.packages.streams import ChunkReader, ExpectedDigests
@@ -71,7 +79,13 @@ from package_api.services import archive_service as archive_services
 from package_api.services import job_service as job_services
 from package_api.services import package_service as package_services
 from package_api.services import policy as access_policy
-from package_api.signals import package_created, package_deleted, package_file_added, package_file_deleted
+from package_api.signals import (
+    package_created,
+    package_deleted,
+    package_file_added,
+    package_file_deleted,
+    package_sealed,
+)
 from package_api.storage import BlobNotFound, Readable, StorageUnavailable
 from package_api.transactions import LostRace, commit, committed, unit_of_work
 from package_api.web.actors import request_actor
@@ -105,10 +119,12 @@ __all__ = [
     "register_package_step",
     "PackageChange",
     "register_package_check",
+    "register_unprotected_package",
     "package_created",
     "package_deleted",
     "package_file_added",
     "package_file_deleted",
+    "package_sealed",
     "register_version_resolver",
     "register_package_noun",
     "register_migrations",
@@ -143,6 +159,7 @@ __all__ = [
     "DatabaseFull",
     "InvalidParameter",
     "NotFound",
+    "Protected",
     "Unauthorized",
     "BlobNotFound",
     "StorageUnavailable",

@@ -28,6 +28,7 @@ from package_api.packages import resolvers
 from package_api.packages.archives import ArchiveService
 from package_api.packages.leases import UploadLeases
 from package_api.packages.pipeline import PackagePipeline
+from package_api.packages.protection_rules import ProtectionRuleService
 from package_api.packages.service import PackageService
 from package_api.storage import BlobStorage
 
@@ -61,6 +62,11 @@ def package_service(
         pipeline=PackagePipeline(session, app),
         actor=actor,
     )
+
+
+def protection_rule_service(session: DbSession | None = None, *, actor: Actor = COMMAND_LINE) -> ProtectionRuleService:
+    """A project's package protection rules, as its Maintainers manage them."""
+    return ProtectionRuleService(session if session is not None else db.session, actor=actor)
 
 
 def archive_service(app: Flask | None = None, session: DbSession | None = None) -> ArchiveService:

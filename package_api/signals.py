@@ -14,3 +14,5 @@ package_file_added = _signals.signal("package-file-added")
 package_file_deleted = _signals.signal("package-file-deleted")
 #: ``package``
 package_deleted = _signals.signal("package-deleted")
+#: ``package``: sealed (``PackageService.seal``); its files never change again
+package_sealed = _signals.signal("package-sealed")

@@ -31,6 +31,7 @@ from package_api.plugin_api import (
 )
 from plugin import tracking
 from plugin.huggingface import register as register_huggingface
+from plugin.mlflow_registry.sealing import SEALED_STEP, tag_sealed_version
 from plugin.registry import access
 from plugin.registry import models as _tables  # noqa: F401  (the tables must be known before create_all)
 from plugin.registry.projection import MODEL_VERSION_STEP, Projection
@@ -79,6 +80,7 @@ def register(app: Flask) -> None:
     register_package_check(app, _check_version)
     register_package_step(app, "created", MODEL_VERSION_STEP, _project_version)
     register_package_step(app, "deleted", MODEL_VERSION_STEP, _forget_version)
+    register_package_step(app, "sealed", SEALED_STEP, tag_sealed_version)
     register_version_resolver(app, _resolve_latest)
     register_package_noun(app, _audit_noun)
     tracking.register(app)

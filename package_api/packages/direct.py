@@ -61,8 +61,8 @@ class DirectUploads:
         ``BlobNotFound`` for parts the store does not have (nothing recorded either way)."""
         name, version = names.package_name(name), names.package_version(version)
         path = names.file_path(path)
-        self.packages.pipeline.check(project.id, name, version)
-        self.packages._check_duplicate(project, name, version, path)
+        self.packages.pipeline.check(project.id, name, version, self.packages.actor)
+        self.packages._check_duplicate(project, name, version, [path])  # paths: a str would be its letters
         project_id, creator_id = project.id, creator.id if creator else None
         recorded: list[bool] = []
         try:

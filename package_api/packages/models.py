@@ -85,9 +85,18 @@ class Package(DbModel):
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     last_downloaded_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: When the package was sealed (``package_api.packages.protection``): its files never change
+    #: again and only an Owner deletes it. ``None``: not sealed. A seal is never lifted.
+    sealed_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+    sealed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
 
     project: Mapped[Project] = relationship()
-    creator: Mapped[User | None] = relationship()
+    creator: Mapped[User | None] = relationship(foreign_keys=[creator_id])
+    sealed_by: Mapped[User | None] = relationship(foreign_keys=[sealed_by_id])
+
+    @property
+    def sealed(self) -> bool:
+        return self.sealed_at is not None
 
 
 class PackageBuildInfo(DbModel):
@@ -137,3 +146,30 @@ class PackageFile(DbModel):
     @property
     def storage_key(self) -> str:
         return self.blob.storage_key
+
+
+class PackageProtectionRule(DbModel):
+    """GitLab's package protection rule: packages of ``package_type`` whose name matches
+    ``package_name_pattern`` (``*`` wildcards, case-insensitive) take at least the access level
+    ``minimum_access_level_for_push`` to be pushed (created, or files added) and
+    ``minimum_access_level_for_delete`` to be deleted (their files included); ``None``: that action is
+    not protected by this rule. ``package_api.packages.protection`` enforces them."""
+
+    __tablename__ = "package_protection_rules"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id", "package_type", "package_name_pattern", name="uq_package_protection_rules_pattern"
+        ),
+        IDS_NEVER_REUSED,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    package_name_pattern: Mapped[str] = mapped_column(String(255))
+    package_type: Mapped[str] = mapped_column(String(32))
+    minimum_access_level_for_push: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    minimum_access_level_for_delete: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship()

@@ -7,7 +7,9 @@ model version made empty by the model registry's REST API, its pages or MLflow's
 ``model-versions/create`` (``PackageService.create_package``). Each is one unit of work
 (``package_api.transactions.committed``): one commit, redone as a whole after a lost race.
 
-Before anything is stored, and again in the transaction, the **checks** plugins registered
+Before anything is stored, and again in the transaction, the kernel's **protection** refuses what a
+package protection rule forbids the caller (a seal, in the transaction) (``package_api.packages.protection``: a
+``Protected`` 403 naming the rule or the seal, nothing changed), then the **checks** plugins registered
 (``register_package_check``) may refuse the name and version of a package being created or added to
 (the model registry refuses a version that is not a semantic version under a model's name): an upload
 is refused before its bytes flow, and a check that passed then is asked again at stage 1, where a
@@ -15,7 +17,8 @@ model made in the meantime counts.
 
 A package is **created** (by its first upload, or empty)::
 
-    0 checks      the registered checks (register_package_check):        PackageService.upload
+    0 checks      protection rules (may the caller push this name?);    ProtectionGuard.check_push
+                  the registered checks (register_package_check):        PackageService.upload
                   the model registry's Projection.check
     before        lease committed; bytes streamed to storage, hashed     PackageService.upload
     1 rows        checks again; lease claimed; blob found or added by    PackageService._record
@@ -36,13 +39,18 @@ A package is **created** (by its first upload, or empty)::
                   notifications, sent after the commit
 
 A file is **added** to a live package (an upload, or files attached without copying bytes:
-``PackageService.attach``): 0 and the checks again (an upload), 1 (the file row), 2 ("file_added"
-steps: ``hf_commit``), 3, 4 ``<noun>_file_added``, commit, 5 ``package_file_added``.
+``PackageService.attach``): 0 and the checks again (an upload), 1 (the file row; the rules asked
+again, and the package's seal: an upload into a sealed package is refused here, its bytes discarded), 2 ("file_added" steps: ``hf_commit``), 3, 4 ``<noun>_file_added``,
+commit, 5 ``package_file_added``.
 
-A file is **deleted**: 1 (the file marked), 2 ("file_deleted" steps: ``hf_commit``), 4 ``<noun>_file_deleted``,
-commit, 5 ``package_file_deleted``.
+A file is **deleted**: 1 (the file marked; protection for delete, and never in a sealed package), 2
+("file_deleted" steps: ``hf_commit``), 4 ``<noun>_file_deleted``, commit, 5 ``package_file_deleted``.
 
-A package is **deleted**: 1 (it and its files marked pending destruction; gc reclaims the bytes), 2
+A package is **sealed** (``PackageService.seal``): 1 (``sealed_at``), 2 ("sealed" steps; the model
+registry's tag ``modelshelf.sealed``), 4 ``<noun>_sealed``, commit, 5 ``package_sealed``.
+
+A package is **deleted**: 1 (protection for delete, an Owner for a sealed package; it and its files
+marked pending destruction; gc reclaims the bytes), 2
 ("deleted" steps; the model registry's ``model_version`` forgets the version row), 4
 ``<noun>_deleted``, commit, 5 ``package_deleted``.
 
@@ -52,6 +60,7 @@ change, not a part in it, connect to the signals instead.
 """
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -64,15 +73,19 @@ from package_api.access.ci_jobs import JobService
 from package_api.db import DbSession
 from package_api.identity import Actor
 from package_api.packages.models import Package, PackageFile
+from package_api.packages.protection import ProtectionGuard
 from package_api.transactions import after_commit
 
 CREATED, FILE_ADDED, FILE_DELETED, DELETED = "created", "file_added", "file_deleted", "deleted"
+SEALED = "sealed"
 #: The package events, which plugins may add steps to; each sends the signal of the same name.
-EVENTS = (CREATED, FILE_ADDED, FILE_DELETED, DELETED)
+EVENTS = (CREATED, FILE_ADDED, FILE_DELETED, DELETED, SEALED)
 #: ``app.extensions`` key of the registered steps: event -> ``[(name, step)]`` in order.
 STEPS = "modelshelf.package_steps"
 #: ``app.extensions`` key of the registered checks, in order.
 CHECKS = "modelshelf.package_checks"
+#: ``app.extensions`` key of the predicates naming packages no protection rule guards.
+UNPROTECTED = "modelshelf.unprotected_packages"
 
 
 @dataclass(frozen=True)
@@ -106,9 +119,18 @@ def register_package_check(app: Flask, check: PackageCheck) -> None:
         checks.append(check)
 
 
+def register_unprotected_package(app: Flask, is_internal: Callable[[str], bool]) -> None:
+    """Say which package names are a plugin's working storage, never published (the Hugging Face
+    API's staged uploads): no protection rule guards them, so cleaning them up is no user's delete.
+    What is published from them (files attached to a version) is guarded as ever."""
+    predicates: list[Callable[[str], bool]] = app.extensions.setdefault(UNPROTECTED, [])
+    if is_internal not in predicates:
+        predicates.append(is_internal)
+
+
 def register_package_step(app: Flask, event: str, name: str, step: PackageStep, *, after: str | None = None) -> None:
     """Run ``step`` in the transaction of every package ``event`` (``"created"``, ``"file_added"``,
-    ``"file_deleted"``, ``"deleted"``): after the steps registered before it, or right after the step
+    ``"file_deleted"``, ``"deleted"``, ``"sealed"``): after the steps registered before it, or right after the step
     named ``after``.
 
     Raises ``ValueError`` for an unknown event, a name taken, or an ``after`` not registered (a step
@@ -174,9 +196,14 @@ class PackagePipeline:
     def __init__(self, session: DbSession, app: Flask | None) -> None:
         self.session = session
         self.app = app  # where the steps are registered, and the signals' sender
+        noun: Callable[[Package], str] = lambda package: audit.package_noun(app, package).replace("_", " ")
+        internal: list[Callable[[str], bool]] = list(app.extensions.get(UNPROTECTED, ())) if app is not None else []
+        self.protection = ProtectionGuard(session, noun, lambda name: any(p(name) for p in internal))
 
-    def check(self, project_id: int, name: str, version: str) -> None:
-        """Stage 0: raise what a registered check raises about storing into ``name/version``."""
+    def check(self, project_id: int, name: str, version: str, actor: Actor) -> None:
+        """Stage 0: raise ``Protected`` when a protection rule or a seal forbids ``actor`` to store
+        into ``name/version``, then what a registered check raises."""
+        self.protection.check_push(actor, project_id, name, version)
         for check in list(self.app.extensions.get(CHECKS, ())) if self.app is not None else ():
             check(self.session, project_id, name, version)
 
@@ -191,6 +218,8 @@ class PackagePipeline:
 
     def file_added(self, change: PackageChange) -> None:
         """A file added to a live package."""
+        package = change.package
+        self.protection.check_push(change.actor, package.project_id, package.name, package.version, package)
         self._steps(FILE_ADDED, change)
         self._provenance(change)
         self._audit(FILE_ADDED, change)
@@ -198,15 +227,35 @@ class PackagePipeline:
 
     def file_deleted(self, change: PackageChange) -> None:
         """A file marked for destruction."""
+        self.protection.check_file_delete(change.actor, change.package)
         self._steps(FILE_DELETED, change)
         self._audit(FILE_DELETED, change)
         self._notify(signals.package_file_deleted, package=change.package, package_file=change.package_file)
 
     def deleted(self, change: PackageChange) -> None:
         """A package marked for destruction, with its files."""
+        self.protection.check_delete(change.actor, change.package)
         self._steps(DELETED, change)
         self._audit(DELETED, change)
         self._notify(signals.package_deleted, package=change.package)
+
+    def seal(self, package: Package, actor: Actor, when: datetime.datetime) -> bool:
+        """Seal ``package`` by ``actor`` (``PackageService.seal``, in a unit of work): its files never
+        change again and only an Owner deletes it (``package_api.packages.protection``); then the
+        ``sealed`` stages. Who may seal is the caller's to ask. Return whether it was sealed now
+        (``False``: it was already). Its state is read afresh under a row lock: one seal."""
+        self.session.refresh(package, attribute_names=["sealed_at"], with_for_update=True)
+        if package.sealed:
+            return False
+        package.sealed_at, package.sealed_by_id = when, actor.author_id
+        self.sealed(PackageChange(self.session, actor, package))
+        return True
+
+    def sealed(self, change: PackageChange) -> None:
+        """A package sealed."""
+        self._steps(SEALED, change)
+        self._audit(SEALED, change)
+        self._notify(signals.package_sealed, package=change.package)
 
     def _steps(self, event: str, change: PackageChange) -> None:
         for _name, step in _steps(self.app, event):

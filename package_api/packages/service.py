@@ -119,7 +119,7 @@ class PackageService:
             raise refused
         # Refuse a name a plugin refuses, or a forbidden duplicate, before taking gigabytes; checked
         # again when recording.
-        self.pipeline.check(project.id, name, version)
+        self.pipeline.check(project.id, name, version, self.actor)
         self._check_duplicate(project, name, version, [path])
         project_id, creator_id = project.id, creator.id if creator else None
 
@@ -176,7 +176,7 @@ class PackageService:
         name, version = names.package_name(name), names.package_version(version)
         path = names.file_path(path, spaces_in_name=spaces_in_name)
         sha256 = names.sha256_digest(sha256)
-        self.pipeline.check(project.id, name, version)
+        self.pipeline.check(project.id, name, version, self.actor)
         self._check_duplicate(project, name, version, [path])
         project_id, creator_id = project.id, creator.id if creator else None
         return committed(
@@ -223,7 +223,7 @@ class PackageService:
         project = self.session.get(Project, project_id)
         if project is None:
             raise NotFound("Project")
-        self.pipeline.check(project_id, name, version)  # again: a model may have been made meanwhile
+        self.pipeline.check(project_id, name, version, self.actor)  # again: a model may have been made meanwhile
         if key is None:
             blob = self._project_blob(project_id, sha256)
         else:
@@ -276,7 +276,7 @@ class PackageService:
             # Also how a lost race ends: the redo finds the winner's package.
             if self._find_live(project_id, name, version) is not None:
                 raise AlreadyExists("Package")
-            self.pipeline.check(project_id, name, version)
+            self.pipeline.check(project_id, name, version, self.actor)
             package = Package(
                 project_id=project_id, name=name, version=version, package_type="generic", creator_id=creator_id
             )
@@ -320,13 +320,11 @@ class PackageService:
 
     def rename(self, packages: Sequence[Package], name: str, *, audited: bool = True) -> None:
         """Give ``packages`` another name, all or none (renaming a model renames its versions).
-        ``audited=False`` when the caller records the rename as a whole (the model's).
-
-        Raises ``InvalidParameter``, and ``AlreadyExists`` when a live package has the new name and
-        one of their versions.
-        """
+        ``audited=False`` when the caller records the rename as a whole (the model's). Raises
+        ``InvalidParameter``, ``Protected`` (``check_rename``), ``AlreadyExists`` (the new name taken)."""
         name = names.package_name(name)
         for package in packages:
+            self.pipeline.protection.check_rename(self.actor, package, name)
             if self._find_live(package.project_id, name, package.version) is not None:
                 raise AlreadyExists("Package")
         for package in packages:
@@ -552,14 +550,15 @@ class PackageService:
         order = (column.desc(), tiebreak.desc()) if descending(sort) else (column.asc(), tiebreak.asc())
         return query_page(self.session, query, order, page, per_page)
 
+    def seal(self, package: Package, actor: Actor | None = None) -> bool:  # PackagePipeline.seal says what
+        return committed(self.session, lambda: self.pipeline.seal(package, actor or self.actor, self.clock()))
+
     # -- deletion ------------------------------------------------------------------------------
 
     def delete(self, package: Package, *, audited: bool = True) -> None:
-        """Mark the package and its files for destruction (``modelshelf gc`` reclaims the bytes), then
-        run the pipeline's ``deleted`` stages, in the caller's unit of work or in one of its own.
-        ``audited=False`` when the caller records the deletion as a whole (a model's, with its versions).
-
-        Raises what a pipeline step raises (nothing deleted)."""
+        """Mark the package and its files for destruction (``modelshelf gc`` reclaims the bytes), then run the
+        pipeline's ``deleted`` stages, in the caller's unit of work or one of its own (``audited=False``: the caller
+        records it as a whole, a model's). Raises ``Protected`` and what a step raises (nothing deleted)."""
 
         def work() -> None:
             package.status = PackageStatus.PENDING_DESTRUCTION
@@ -589,8 +588,8 @@ class PackageService:
         return package_file
 
     def delete_file(self, package_file: PackageFile) -> None:
-        """Mark the file for destruction, then run the pipeline's ``file_deleted`` stages, in the
-        caller's unit of work or in one of its own. Raises what a pipeline step raises."""
+        """Mark the file for destruction, then run the ``file_deleted`` stages (in the caller's unit of work
+        or one of its own). Raises ``Protected`` (a rule, a seal) and what a pipeline step raises."""
 
         def work() -> None:
             package_file.status = PackageStatus.PENDING_DESTRUCTION

@@ -8,10 +8,10 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import PackageChange, register_package_step
+from package_api.plugin_api import PackageChange, register_package_step, register_unprotected_package
 from plugin.huggingface import models as _tables  # noqa: F401  (the tables must be known before create_all)
 from plugin.huggingface.revisions import RevisionService
-from plugin.registry.projection import MODEL_VERSION_STEP, may_be_version
+from plugin.registry.projection import HF_STAGING_PACKAGE_NAME, MODEL_VERSION_STEP, may_be_version
 
 #: The package pipeline's step that rewrites a version's commit id when its files change.
 COMMIT_STEP = "hf_commit"
@@ -50,3 +50,5 @@ def register(app: Flask) -> None:
     register_package_step(app, "created", COMMIT_STEP, _refresh, after=MODEL_VERSION_STEP)
     register_package_step(app, "file_added", COMMIT_STEP, _refresh)
     register_package_step(app, "file_deleted", COMMIT_STEP, _refresh)
+    # Staged uploads are working storage: a protection rule guards the version they are committed to.
+    register_unprotected_package(app, lambda name: name == HF_STAGING_PACKAGE_NAME)

@@ -24,7 +24,7 @@ from package_api.plugin_api import (
     committed,
     utcnow,
 )
-from plugin.mlflow_registry import registry_search
+from plugin.mlflow_registry import registry_search, sealing
 from plugin.mlflow_registry.models import STAGES, Alias, Registration, VersionTag
 from plugin.mlflow_registry.sources import Resolved, SourceResolver, VersionRef
 from plugin.mlflow_registry.version_runs import VersionRuns
@@ -251,13 +251,21 @@ class ModelVersionService:
         self.versions.delete(row)
 
     def set_tag(self, row: ModelVersion, key: str | None, value: str | None) -> None:
+        """Set a tag; ``modelshelf.sealed`` = ``true`` seals the version (``plugin.mlflow_registry.sealing``)."""
         key, value = validation.key(key), validation.registry_tag_value(value or "")
+        if key == sealing.SEAL_TAG:
+            if sealing.wants_seal(value):
+                self.versions.seal(row)  # its "sealed" step writes the tag
+                return
+            sealing.refuse_unsealing(row)
         put_tag(self.session, VersionTag.version_id, row.id, key, value)
         row.updated_at = utcnow()
         version_event(self.session, "tag_set", row, actor=self.actor, key=key, value=value)
         commit(self.session)
 
     def delete_tag(self, row: ModelVersion, key: str | None) -> None:
+        if key == sealing.SEAL_TAG:
+            sealing.refuse_unsealing(row)
         if remove_tag(self.session, VersionTag.version_id, row.id, key or ""):
             row.updated_at = utcnow()
             version_event(self.session, "tag_deleted", row, actor=self.actor, key=key)

@@ -39,6 +39,8 @@ class ModelAction(enum.Enum):
     WRITE_MODEL = "write_model_registry"
     #: Delete models, versions and their files (not something a push-only token does).
     DELETE_MODEL = "delete_model_registry"
+    #: Seal a version (``PackageService.seal``): Maintainers and Owners, never a token that only pushes.
+    SEAL_VERSION = "seal_model_version"
 
 
 #: What a package action becomes when the package is a model version.
@@ -86,4 +88,5 @@ def register(app: Flask) -> None:
         job_token=True,
     )
     registry.register_action(ModelAction.DELETE_MODEL, Role.REPORTER, feature=MODEL_REGISTRY)
+    registry.register_action(ModelAction.SEAL_VERSION, Role.MAINTAINER, feature=MODEL_REGISTRY)
     registry.register_package_rule(model_version_rule)

@@ -165,7 +165,11 @@ class VersionService:
         else:
             order = (ModelVersion.created_at.desc(), ModelVersion.id.desc()) if reverse else (
                 ModelVersion.created_at.asc(), ModelVersion.id.asc())
-        return query_page(self.session, query, order, page, per_page)
+        found = query_page(self.session, query, order, page, per_page)
+        # The page's packages in one query (a version shows whether it is sealed); each row's
+        # ``package`` then comes from the session's identity map.
+        self.session.scalars(select(Package).where(Package.id.in_([r.package_id for r in found.items]))).all()
+        return found
 
     def update(self, row: ModelVersion, *, description_: str | None) -> ModelVersion:
         if description_ is not None:
@@ -180,6 +184,11 @@ class VersionService:
         """Delete the version and its package (the package pipeline's ``model_version`` step drops
         the row; its audit records ``model_version_deleted``)."""
         self.packages.delete(row.package)
+
+    def seal(self, row: ModelVersion) -> bool:
+        """Seal the version (``PackageService.seal``: its files never change again, only an Owner
+        deletes it; the audit records ``model_version_sealed``); return whether it was sealed now."""
+        return self.packages.seal(row.package)
 
     def files(self, row: ModelVersion) -> Sequence[PackageFile]:
         """The version's live files, by path."""

@@ -115,6 +115,7 @@ ROLES = {"guest": GUEST, "reporter": REPORTER, "developer": DEVELOPER, "maintain
 READ_PROJECT, READ_PACKAGE, PUBLISH_PACKAGE, DELETE_PACKAGE = "READ_PROJECT", "READ_PACKAGE", "PUBLISH_PACKAGE", "DELETE_PACKAGE"
 READ_MODEL, WRITE_MODEL, DELETE_MODEL = "READ_MODEL", "WRITE_MODEL", "DELETE_MODEL"
 ADMIN_PROJECT, OWN_PROJECT = "ADMIN_PROJECT", "OWN_PROJECT"
+SEAL_VERSION = "SEAL_VERSION"
 REGISTER_JOB, READ_JOB, FINISH_JOB = "REGISTER_JOB", "READ_JOB", "FINISH_JOB"
 #: A project access token rotating itself: a credential that speaks for a person, with ``api``, in a
 #: project it sees (only a bot's token of that project is then found: everyone else's is a 404).
@@ -142,7 +143,8 @@ NEEDS = {
     WRITE_MODEL: Needs(REPORTER, False, "model_registry", "write_package_registry", True),
     # Tokens that only push (deploy tokens, CI job tokens) never delete, packages or models.
     DELETE_MODEL: Needs(REPORTER, False, "model_registry"),
-    ADMIN_PROJECT: Needs(MAINTAINER, False),  # settings, members, tokens, audit events
+    ADMIN_PROJECT: Needs(MAINTAINER, False),  # settings, members, tokens, audit events, protection rules
+    SEAL_VERSION: Needs(MAINTAINER, False, "model_registry"),  # never a token that only pushes
     OWN_PROJECT: Needs(OWNER, False),  # visibility, deleting the project, the Owner role
     READ_JOB: Needs(REPORTER, False),  # GitLab's read_build
 }
@@ -335,6 +337,19 @@ def variants(**named: tuple[str, Builder]) -> tuple[Variant, ...]:
     return tuple(Variant(name.replace("_", " "), action, build) for name, (action, build) in named.items())
 
 
+def _throwaway_rule(c: Any) -> int:
+    """A package protection rule of its own name (it protects no package the matrix touches)."""
+    rule = {"package_name_pattern": c.unique("rule"), "package_type": "generic", "minimum_access_level_for_push": "owner"}
+    return c.throwaway("protection rule", lambda: c.admin("POST", f"{c.api}/packages/protection/rules", json=rule).get_json()["id"])
+
+
+def _version_to_seal(c: Any) -> Any:
+    """A version of its own to seal (a sealed one is never handed to another request)."""
+    base = f"{c.api}/ml/models/{c.seed.model_id}/versions"
+    version_id = c.throwaway("version to seal", lambda: c.admin("POST", base, json={"version": f"5.0.{c.number()}"}).get_json()["id"])
+    return c.req({"version_id": version_id}, form={}) if is_page(c.rule) else c.req({"version_ref": version_id})
+
+
 # -- the table ------------------------------------------------------------------------------------------
 
 WORKHORSE_ONLY = f"403 Forbidden - {WORKHORSE_REASON}"
@@ -412,6 +427,17 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {P}/jobs": expect(READ_JOB),
     f"GET {P}/jobs/<int:job_id>": expect(READ_JOB),
     f"GET {P}/audit_events": expect(ADMIN_PROJECT),
+    f"GET {P}/packages/protection/rules": expect(ADMIN_PROJECT),
+    f"POST {P}/packages/protection/rules": expect(
+        ADMIN_PROJECT,
+        body(package_name_pattern=unique("rule"), package_type="generic", minimum_access_level_for_push="owner"),
+    ),
+    f"PATCH {P}/packages/protection/rules/<int:rule_id>": expect(
+        ADMIN_PROJECT, lambda c: c.req({"rule_id": _throwaway_rule(c)}, json={"minimum_access_level_for_push": "admin"})
+    ),
+    f"DELETE {P}/packages/protection/rules/<int:rule_id>": expect(
+        ADMIN_PROJECT, lambda c: c.req({"rule_id": _throwaway_rule(c)})
+    ),
     f"GET {P}/audit_events/<int:event_id>": expect(ADMIN_PROJECT),
     # -- users and personal access tokens -----------------------------------------------------------
     "GET /api/v4/user": expect(ACCOUNT),
@@ -463,6 +489,7 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {VERSION}": expect(READ_MODEL),
     f"PUT {VERSION}": expect(WRITE_MODEL, body(description="new words")),
     f"DELETE {VERSION}": expect(DELETE_MODEL, at(version_ref=lambda c: c.new_version()[0])),
+    f"POST {VERSION}/seal": expect(SEAL_VERSION, _version_to_seal),
     f"GET {VERSION}/archive": expect(READ_MODEL),
     f"GET {VERSION}/files": expect(READ_MODEL),
     f"DELETE {VERSION}/files": expect(DELETE_MODEL, throwaway_version_file),
@@ -676,6 +703,7 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {VERSION_PAGE}/edit": expect(WRITE_MODEL),
     f"POST {VERSION_PAGE}/edit": expect(WRITE_MODEL, form(description="new words")),
     f"POST {VERSION_PAGE}/delete": expect(DELETE_MODEL, page_throwaway_version),
+    f"POST {VERSION_PAGE}/seal": expect(SEAL_VERSION, _version_to_seal),
     f"GET {PAGE}/-/ml/experiments": expect(READ_MODEL),
     f"GET {EXPERIMENT_PAGE}": expect(READ_MODEL, at(iid=experiment)),
     # As MLflow's experiments/delete: who may change the model registry.

@@ -156,14 +156,14 @@ def _generic_get(registry: Registry) -> TestResponse:
 #: A change to a version's files rewrites its Hugging Face commit id once at commit, in four (the
 #: version, its commit row locked, its files, the write): plugin.huggingface.
 HOT = {
-    "model-versions/create": (_create_version, 24, 1),
+    "model-versions/create": (_create_version, 25, 1),  # 24 + the project's protection rules, read once
     "runs/log-metric": (_log_metric, 5, 1),
     "model-versions/search": (_search_versions, 6, 0),
     "registered-models/get": (_get_model, 10, 0),
     "get-latest-versions": (_latest_versions, 8, 0),
     "model-versions/get": (_get_version, 7, 0),
     "REST version GET": (_rest_version, 10, 0),
-    "generic PUT into a version": (_generic_put, 18, 2),
+    "generic PUT into a version": (_generic_put, 19, 2),  # 18 + the project's protection rules, read once
     "generic GET": (_generic_get, 6, 0),
 }
 

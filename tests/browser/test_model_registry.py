@@ -434,3 +434,32 @@ def test_browse_a_public_project_signed_out(site, page, page_errors):  # type: i
     page.goto(site.url("/team/models/-/ml/models"))
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     expect(page.locator("body")).not_to_contain_text("secret-model")
+
+
+def test_seal_a_version_through_its_confirm_dialog(site, page, screenshot, page_errors):  # type: ignore[no-untyped-def]
+    """The Owner seals a version from its page: the dialog first (cancelled, then accepted), then the
+    Sealed badge, no upload zone, and the REST API says it is sealed."""
+    from playwright.sync_api import expect
+
+    site.upload(site.private, "fraud-detector", "1.4.0", "model.onnx", WEIGHTS)
+    version = site.api(site.private, "/fraud-detector/versions/1.4.0").json()
+    path = f"/{site.private[1]}/-/ml/models/{version['model_id']}/versions/{version['id']}"
+    _sign_in(page, site, path)
+    expect(page.get_by_test_id("version-sealed")).to_have_count(0)
+    dialog = page.locator("#confirm-dialog")
+    page.get_by_test_id("seal-version").click()
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("freezes its files")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert site.api(site.private, "/fraud-detector/versions/1.4.0").json()["sealed"] is False
+    page.get_by_test_id("seal-version").click()
+    dialog.get_by_role("button", name="Seal version").click()
+    expect(page.get_by_test_id("version-sealed")).to_be_visible()
+    expect(page.get_by_text("Model version 1.4.0 sealed")).to_be_visible()
+    expect(page.get_by_test_id("seal-version")).to_have_count(0)
+    screenshot("sealed-version")
+    assert site.api(site.private, "/fraud-detector/versions/1.4.0").json()["sealed"] is True
+    page.goto(site.url(f"{path}?tab=artifacts"))
+    expect(page.get_by_test_id("delete-artifacts")).to_have_count(0)
+    assert page_errors == []

@@ -354,3 +354,25 @@ def test_size_limit_refuses_large_uploads_and_stores_nothing(limited: Account, t
     assert fits.status == 201
     assert [p.read_bytes() for p in blobs_on_disk(limited.server)] == [at_limit]
     assert gc_dry_run(limited.server) == NOTHING_TO_COLLECT
+
+
+def test_a_package_protection_rule_with_curl(account: Account, project: int, tmp_path: Path) -> None:
+    rules = f"{account.server.api}/projects/{project}/packages/protection/rules"
+    created = curl(*auth(account), "--header", "Content-Type: application/json", "--data",
+                   json.dumps({"package_name_pattern": "fraud-*", "package_type": "generic",
+                               "minimum_access_level_for_push": "admin"}), rules)
+    assert created.status == 201, created.body
+    rule = created.json()
+    assert isinstance(rule, dict) and rule["minimum_access_level_for_push"] == "admin"
+    model = write(tmp_path, "model.onnx", os.urandom(4096))
+
+    refused = curl(*auth(account), "--upload-file", str(model), generic(account, project, "model.onnx"))
+
+    assert refused.status == 403
+    message = refused.json()["message"]  # type: ignore[index]
+    assert f"rule {rule['id']}" in message and "'fraud-*'" in message and "admin" in message
+    assert packages(account, project) == []
+    listed = curl(*auth(account), rules)
+    assert listed.status == 200 and listed.json() == [rule]
+    assert curl(*auth(account), "--request", "DELETE", f"{rules}/{rule['id']}").status == 204
+    assert curl(*auth(account), "--upload-file", str(model), generic(account, project, "model.onnx")).status == 201

@@ -189,3 +189,32 @@ def test_an_admin_gives_a_user_a_password_and_a_name_with_python_gitlab(account:
     form = {"username": "newcomer", "password": "a password for the web UI", "csrf_token": csrf.group(1)}
     signed_in = browser.post(f"{server.url}/users/sign_in", data=form, timeout=30)
     assert signed_in.status_code == 200 and "@newcomer" in signed_in.text  # followed to the project list
+
+
+# -- package protection rules (python-gitlab's project.package_protection_rules) ------------------------
+
+
+def test_package_protection_rules_through_python_gitlab(project: Project) -> None:
+    rules = project.package_protection_rules
+    rule = rules.create(
+        {"package_name_pattern": "fraud-*", "package_type": "generic", "minimum_access_level_for_push": "admin"}
+    )
+    assert (rule.package_name_pattern, rule.minimum_access_level_for_push, rule.minimum_access_level_for_delete) == (
+        "fraud-*", "admin", None,
+    )
+    assert [r.id for r in rules.list()] == [rule.id]
+    # alice is the project's Owner, not an administrator: the rule refuses her push, naming itself.
+    with pytest.raises(gitlab.exceptions.GitlabUploadError) as refused:
+        project.generic_packages.upload(**FRAUD, file_name="model.onnx", data=b"weights")
+    assert refused.value.response_code == 403 and "fraud-*" in str(refused.value)
+    assert project.packages.list() == []
+
+    rule.minimum_access_level_for_push = "owner"
+    rule.save()  # PATCH
+    assert rules.list()[0].minimum_access_level_for_push == "owner"
+    project.generic_packages.upload(**FRAUD, file_name="model.onnx", data=b"weights")
+    with pytest.raises(gitlab.exceptions.GitlabCreateError) as taken:
+        rules.create({"package_name_pattern": "fraud-*", "package_type": "generic", "minimum_access_level_for_push": "owner"})
+    assert taken.value.response_code == 422
+    rule.delete()
+    assert rules.list() == []

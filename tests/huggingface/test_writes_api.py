@@ -173,3 +173,29 @@ def test_multipart_through_the_server(client: FlaskClient, world: World, project
 def test_model_card_metadata(readme: str, problem: str | None) -> None:
     found = card_metadata_problem(readme)
     assert found is None if problem is None else problem in str(found)
+
+
+def test_protection_rules_and_seals_guard_hugging_face_commits(client: FlaskClient, world: World, project: int) -> None:
+    """A push rule on the model refuses a commit (403 naming the rule, no version made); a delete rule
+    on every name leaves commits alone, whose staged uploads are working storage, not a delete; a
+    sealed version takes no commit."""
+    rules = f"/api/v4/projects/{project}/packages/protection/rules"
+    push = client.post(rules, json={"package_name_pattern": MODEL, "package_type": "generic", "minimum_access_level_for_push": "owner"},
+                       headers=world.headers("maintainer")).get_json()
+    refused = commit(client, world, project, "main", inline("config.json", b"{}"))
+    assert refused.status_code == 403 and f"rule {push['id']}" in refused.get_data(as_text=True)
+    assert client.get(f"/api/v4/projects/{project}/ml/models/{MODEL}/versions", headers=world.headers("developer")).get_json() == []
+    client.delete(f"{rules}/{push['id']}", headers=world.headers("maintainer"))
+    client.post(rules, json={"package_name_pattern": "*", "package_type": "generic", "minimum_access_level_for_delete": "owner"},
+                headers=world.headers("maintainer"))
+    content = b"w" * 3000  # through Git LFS: staged first, and the staged copy cleaned up by the commit
+    answer = batch(client, world, project, content, ["basic"])
+    assert client.put("/" + path_of(answer["actions"]["upload"]["href"]), data=content).status_code == 200
+    lfs = {"key": "lfsFile", "value": {"path": "weights.bin", "oid": answer["oid"], "size": len(content), "algo": "sha256"}}
+    made = commit(client, world, project, "main", inline("config.json", b"{}"), lfs)
+    assert made.status_code == 200, made.get_json()
+    version = client.get(f"/api/v4/projects/{project}/ml/models/{MODEL}/versions", headers=world.headers("developer")).get_json()[0]
+    sealed = client.post(f"/api/v4/projects/{project}/ml/models/{MODEL}/versions/{version['version']}/seal", headers=world.headers("maintainer"))
+    assert sealed.status_code == 200
+    into_sealed = commit(client, world, project, version["version"], inline("config.json", b"{2}"))
+    assert into_sealed.status_code == 403 and "is sealed" in into_sealed.get_data(as_text=True)

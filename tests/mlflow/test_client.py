@@ -520,3 +520,31 @@ def test_plain_packages_are_no_registered_models(tracking: Tracking) -> None:
     client.create_registered_model("release-tarball")
     assert [m.name for m in client.search_registered_models(order_by=["name ASC"])] == ["fraud-detector", "release-tarball"]
     assert [v.aliases for v in client.search_model_versions("name='release-tarball'")] == [["2.3.4"]]
+
+
+def test_set_model_version_tag_modelshelf_sealed_seals_the_version(tracking: Tracking) -> None:
+    """``modelshelf.sealed`` = ``true`` through MLflow's own client seals the version: its files can no
+    longer change (a generic upload into it is refused), the tag is never lifted (PERMISSION_DENIED),
+    and the REST API says it is sealed."""
+    client = tracking.client
+    client.create_registered_model("sealed-model")
+    url = f"{tracking.api}/packages/generic/sealed-model/1.0.0/model.onnx"
+    assert requests.put(url, data=b"weights", headers=tracking.headers, timeout=30).status_code == 201
+
+    client.set_model_version_tag("sealed-model", "1", "modelshelf.sealed", "true")
+
+    assert client.get_model_version("sealed-model", "1").tags["modelshelf.sealed"] == "true"
+    rest = requests.get(f"{tracking.api}/ml/models/sealed-model/versions/1.0.0", headers=tracking.headers, timeout=30).json()
+    assert rest["sealed"] is True and rest["sealed_at"]
+    refused = requests.put(url, data=b"other weights", headers=tracking.headers, timeout=30)
+    assert refused.status_code == 403 and "is sealed" in refused.json()["message"]
+    with pytest.raises(MlflowException) as unseal:
+        client.set_model_version_tag("sealed-model", "1", "modelshelf.sealed", "false")
+    assert _error_code(unseal) == "PERMISSION_DENIED" and "a seal is never lifted" in unseal.value.message
+    with pytest.raises(MlflowException) as untag:
+        client.delete_model_version_tag("sealed-model", "1", "modelshelf.sealed")
+    assert _error_code(untag) == "PERMISSION_DENIED"
+    found = client.search_model_versions("name = 'sealed-model' and tags.`modelshelf.sealed` = 'true'")
+    assert [v.version for v in found] == ["1"]
+    client.delete_model_version("sealed-model", "1")  # alice owns the project: an Owner deletes it
+    assert client.search_model_versions("name = 'sealed-model'") == []

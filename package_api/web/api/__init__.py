@@ -13,6 +13,7 @@ from package_api.web.api import (
     openapi,
     packages,
     projects,
+    protection_rules,
     tokens,
     users,
 )
@@ -22,6 +23,7 @@ from package_api.web.openapi import CORE, add_piece
 def register(app: Flask) -> None:
     app.register_blueprint(generic.bp)
     app.register_blueprint(packages.bp)
+    app.register_blueprint(protection_rules.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(users.bp)

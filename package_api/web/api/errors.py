@@ -19,6 +19,7 @@ from package_api.errors import (
     ModelshelfError,
     NotFound,
     Unauthorized,
+    Unprocessable,
 )
 from package_api.storage import BlobNotFound, StorageUnavailable
 
@@ -35,6 +36,8 @@ def error_response(exc: ModelshelfError) -> tuple[Response, int]:
         return _json(404, message=f"404 {exc.what} Not Found")
     if isinstance(exc, InvalidParameter):
         return _json(400, error=str(exc))  # Grape's parameter-validation shape
+    if isinstance(exc, Unprocessable):
+        return _json(422, message={"error": exc.reason})  # render_api_error!({ error: ... }, 422)
     if isinstance(exc, InvalidInput):
         return _json(400, message=f"400 Bad request - {exc.reason}")
     if isinstance(exc, AlreadyExists):

@@ -38,6 +38,8 @@ def version(
         "description": row.description,
         "author": author(row.author),
         "package_id": row.package_id,
+        "sealed": row.package.sealed,
+        "sealed_at": None if row.package.sealed_at is None else timestamp(row.package.sealed_at),
         "created_at": timestamp(row.created_at),
         "updated_at": timestamp(row.updated_at),
         "_links": {

@@ -169,6 +169,17 @@ def delete_version(project_ref: str, model_ref: str, version_ref: str) -> tuple[
     return "", 204
 
 
+@bp.post("/ml/models/<model_ref>/versions/<version_ref>/seal")
+def seal_version(project_ref: str, model_ref: str, version_ref: str) -> Response:
+    """Seal the version (Maintainers): its files never change again and only an Owner deletes it.
+    Sealing a sealed version changes nothing and answers the same."""
+    project = authorized_project(project_ref, ModelAction.SEAL_VERSION)
+    versions = version_services()
+    row = versions.get(model_services().get(project, model_ref), version_ref)
+    versions.seal(row)
+    return jsonify(entities.version(row, project, base_url(), files=versions.files(row), ci_job=_job(row)))
+
+
 @bp.get("/ml/models/<model_ref>/versions/<version_ref>/files")
 def list_files(project_ref: str, model_ref: str, version_ref: str) -> Response:
     project = authorized_project(project_ref, ModelAction.READ_MODEL)

@@ -24,6 +24,7 @@ __all__ = [
     "readable",
     "registry",
     "runs",
+    "sealable",
     "user",
     "writable",
 ]
@@ -43,6 +44,11 @@ def deletable(project_ref: str) -> Project:
     """The project, if the caller may delete registered models, versions and artifacts there (tokens
     that only push may not); raise otherwise."""
     return authorized_project(project_ref, ModelAction.DELETE_MODEL)
+
+
+def sealable(project_ref: str) -> Project:
+    """The project, if the caller may seal its model versions (Maintainers); raise otherwise."""
+    return authorized_project(project_ref, ModelAction.SEAL_VERSION)
 
 
 def user() -> User | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response
 
 from plugin.mlflow_registry.registered_models import RegistryService
+from plugin.mlflow_registry.sealing import SEAL_TAG
 from plugin.registry.models import Model, ModelVersion
 from plugin.web.mlflow import context, entities
 from plugin.web.mlflow.blueprints import API
@@ -201,6 +202,8 @@ def delete_model_version(project_ref: str) -> Response:
 def set_model_version_tag(project_ref: str) -> Response:
     params = Params.from_request()
     registry, _, row = _version(project_ref, params, write=True)
+    if params.string("key") == SEAL_TAG:
+        context.sealable(project_ref)  # sealing takes a Maintainer
     registry.versions.set_tag(row, params.required("key"), params.string("value"))
     return empty()
 

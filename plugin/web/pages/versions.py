@@ -86,6 +86,7 @@ def version(namespace: str, project: str, model_id: int, version_id: int) -> Res
         description=markdown.render(details.version.description),
         tab=selected_tab(TABS),
         can_write=can(found, ModelAction.WRITE_MODEL),
+        can_seal=can(found, ModelAction.SEAL_VERSION),
         max_file_size=_max_file_size(),
     )
 
@@ -135,3 +136,14 @@ def delete_version(namespace: str, project: str, model_id: int, version_id: int)
     versions.delete(row)
     flash(f"Model version {label} deleted successfully", "success")
     return redirect(url_for(".model", namespace=namespace, project=project, model_id=model_id, tab="versions"))
+
+
+@bp.post(f"{VERSION}/seal")
+def seal_version(namespace: str, project: str, model_id: int, version_id: int) -> ResponseReturnValue:
+    """Seal the version (Maintainers): its files never change again and only an Owner deletes it."""
+    found = authorized_project(namespace, project, ModelAction.SEAL_VERSION)
+    versions = version_services()
+    row = versions.get(model_services().get(found, model_id), version_id)
+    if versions.seal(row):
+        flash(f"Model version {row.version} sealed: its files can no longer change", "success")
+    return redirect(url_for(".version", namespace=namespace, project=project, model_id=model_id, version_id=version_id))
