@@ -347,7 +347,7 @@ def _version_to_seal(c: Any) -> Any:
     """A version of its own to seal (a sealed one is never handed to another request)."""
     base = f"{c.api}/ml/models/{c.seed.model_id}/versions"
     version_id = c.throwaway("version to seal", lambda: c.admin("POST", base, json={"version": f"5.0.{c.number()}"}).get_json()["id"])
-    return c.req({"version_id": version_id}, form={}) if is_page(c.rule) else c.req({"version_ref": version_id})
+    return c.req({"version_id": version_id}, form={}) if c.page else c.req({"version_ref": version_id})
 
 
 # -- the table ------------------------------------------------------------------------------------------
