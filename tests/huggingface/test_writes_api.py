@@ -243,6 +243,9 @@ def test_a_commit_to_a_sealed_version_is_refused_in_the_hubs_shape(
         assert refused.status_code == 403, (change, refused.get_data(as_text=True))
         assert "X-Error-Code" not in refused.headers, change
         assert "is sealed" in refused.headers["X-Error-Message"] and "is sealed" in refused.get_json()["error"], change
+    files = {"files": [{"path": "b.txt", "size": 6, "sample": "c2Vjb25k"}]}
+    preupload = hf(client, world, "POST", f"/api/models/{project}/{MODEL}/preupload/1.0.0", json=files)
+    assert preupload.status_code == 403 and "is sealed" in preupload.headers["X-Error-Message"]
     (kept,) = staged_files(app, project)  # the LFS object, uploaded before the commit; no inline file
     assert kept.startswith(answer["oid"])
     tree = hf(client, world, "GET", f"/api/models/{project}/{MODEL}/tree/1.0.0").get_json()
