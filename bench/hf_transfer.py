@@ -19,6 +19,9 @@ client. The folder holds one file of random bytes of ``--size`` (a model's weigh
   presigned URLs: ``S3_REDIRECT_DOWNLOADS``, which also sends the LFS parts straight to the store)
 - curl download: ``curl -o`` of a presigned GET URL of the object curl uploaded, to a file in the
   same temp dir (``snapshot_download`` writes its cache there too)
+- client download: ``huggingface_hub.file_download.http_get`` (the client's own code for a file's
+  bytes, which ``hf_hub_download`` runs after its metadata HEAD) of that presigned URL, to a file
+  there: the client without Modelshelf, so that the ratio of the two ``hf`` figures is ours
 
 and prints each time, the medians and the ratio (Modelshelf's throughput over curl's). Everything
 started here is stopped by its own pid at the end and the temp dir is removed.
@@ -84,6 +87,7 @@ def main() -> None:
     size, part = parse_size(args.size), parse_size(args.part_size)
 
     from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.file_download import http_get
 
     work = Path(tempfile.mkdtemp(prefix="hf-bench-"))
     processes = []
@@ -110,7 +114,8 @@ def main() -> None:
         folder.mkdir()
         (folder / "config.json").write_text('{"model_type": "bench"}\n')
         weights = folder / "model.safetensors"
-        times: dict[str, list[float]] = {k: [] for k in ("hf upload", "curl upload", "hf download", "curl download")}
+        kinds = ("hf upload", "curl upload", "hf download", "curl download", "client download")
+        times: dict[str, list[float]] = {k: [] for k in kinds}
         print(f"size {size / MIB:.0f} MiB, LFS parts of {part / MIB:.0f} MiB, {args.rounds} rounds", flush=True)
         for round_ in range(args.rounds):
             write_random(weights, size)  # new bytes: nothing is deduplicated away
@@ -132,7 +137,15 @@ def main() -> None:
                 curl(s3.presigned_get_object(BUCKET, key, expires=expiry), output=str(target))
                 target.unlink()
 
-            pairs = [(("hf upload", hf_up), ("curl upload", curl_up)), (("hf download", hf_down), ("curl download", curl_down))]
+            def client_down(key: str = key, target: Path = work / "client-download.bin") -> None:
+                # The client's own download code (what hf_hub_download runs for the bytes, after the
+                # metadata HEAD) straight from the presigned URL: no Modelshelf on the way.
+                with open(target, "wb") as out:
+                    http_get(s3.presigned_get_object(BUCKET, key, expires=expiry), out, expected_size=size)
+                target.unlink()
+
+            downloads = (("hf download", hf_down), ("curl download", curl_down), ("client download", client_down))
+            pairs = [(("hf upload", hf_up), ("curl upload", curl_up)), downloads]
             for pair in pairs:
                 for name, action in pair if round_ % 2 == 0 else reversed(pair):
                     seconds = timed(action)
@@ -144,6 +157,10 @@ def main() -> None:
             print(f"median {name:13} {seconds:7.2f} s  {size / MIB / seconds:7.1f} MiB/s")
         print(f"upload:   Modelshelf at {medians['curl upload'] / medians['hf upload']:.2f}x curl's throughput")
         print(f"download: Modelshelf at {medians['curl download'] / medians['hf download']:.2f}x curl's throughput")
+        print(
+            f"download: the client's own http_get from a presigned URL at {medians['curl download'] / medians['client download']:.2f}x"
+            f" curl's; snapshot_download through Modelshelf at {medians['client download'] / medians['hf download']:.2f}x that"
+        )
     finally:
         for process in reversed(processes):
             stop(process)

@@ -8,8 +8,8 @@ Where a commit goes (its revision):
   commit message (and description) becomes the version's description.
 - a semantic version: that version, created with the commit's files when it does not exist, extended
   when it does (replacing or deleting a file of an existing version deletes it: that takes the right
-  to delete, which deploy and CI job tokens lack). Versions are never sealed here, so any version
-  can be extended.
+  to delete, which deploy and CI job tokens lack). A sealed version takes no commit (``Protected``,
+  before the body is read; the package pipeline asks again in the commit's transaction).
 - anything else (an alias, a commit id, another name): ``InvalidInput`` saying what is accepted.
 
 The bytes of every added file reach the store through the one upload pipeline before the commit
@@ -46,6 +46,7 @@ from package_api.plugin_api import (
     PackageFile,
     PackageService,
     Project,
+    Protected,
     User,
     committed,
 )
@@ -130,13 +131,18 @@ class CommitService:
     # -- where a commit goes -----------------------------------------------------------------------
 
     def target(self, model: Model, revision: str) -> Target:
-        """Raise ``InvalidInput`` for a revision a commit cannot go to."""
+        """Raise ``InvalidInput`` for a revision a commit cannot go to, ``Protected`` for a sealed
+        version."""
         if revision == MAIN:
             taken = self.session.scalars(select(ModelVersion.version).where(ModelVersion.model_id == model.id))
             return Target(semver.next_patch(taken), None, latest_of(self.session, model))
         if not semver.is_semver(revision):
             raise refused_revision(revision)
         row = self.versions.find(model, revision)
+        if row is not None and row.package.sealed:
+            # Asked again in the commit's transaction (the package pipeline); asked here first so that a
+            # refused commit reads no body (stages no inline file) and a refused preupload sends no bytes.
+            raise Protected(f"Model version {model.name} {revision} is sealed: its files cannot be added, replaced or deleted")
         return Target(revision, row, row)
 
     def files(self, row: ModelVersion | None) -> dict[str, PackageFile]:

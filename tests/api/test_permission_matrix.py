@@ -28,6 +28,7 @@ the matrix's size and time.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from package_api.db import db
 from package_api.web.api.upload_bodies import WORKHORSE_ONLY as WORKHORSE_REASON
 from tests.support.databases import database_settings
 from tests.support.permission_requests import (
+    LFS_PART,
+    NDJSON,
     add_member,
     alias_rule,
     at,
@@ -52,6 +55,15 @@ from tests.support.permission_requests import (
     experiment,
     flip_visibility,
     form,
+    hf,
+    hf_commit,
+    hf_repo_body,
+    hf_tag,
+    hf_version_change,
+    lfs_complete,
+    lfs_object,
+    lfs_part,
+    lfs_verify,
     mlflow_version,
     model,
     moved_alias,
@@ -339,7 +351,7 @@ def _version_to_seal(c: Any) -> Any:
     """A version of its own to seal (a sealed one is never handed to another request)."""
     base = f"{c.api}/ml/models/{c.seed.model_id}/versions"
     version_id = c.throwaway("version to seal", lambda: c.admin("POST", base, json={"version": f"5.0.{c.number()}"}).get_json()["id"])
-    return c.req({"version_id": version_id}, form={}) if is_page(c.rule) else c.req({"version_ref": version_id})
+    return c.req({"version_id": version_id}, form={}) if c.page else c.req({"version_ref": version_id})
 
 
 # -- the table ------------------------------------------------------------------------------------------
@@ -363,6 +375,11 @@ MODEL_PAGE = f"{PAGE}/-/ml/models/<int:model_id>"
 VERSION_PAGE = f"{MODEL_PAGE}/versions/<int:version_id>"
 EXPERIMENT_PAGE = f"{PAGE}/-/ml/experiments/<int:iid>"
 RUN_PAGE = f"{PAGE}/-/ml/runs/<run_id>"
+HF_REPO = "/hf/api/models/<namespace>/<name>"
+HF_RESOLVE = "/hf/<namespace>/<name>/resolve/<revision>/<path:path>"
+HF_LFS = "/hf/<namespace>/<name>.git/info/lfs"
+#: Routes about a project that their URL does not name: the Hub's repo id is in the body.
+PROJECT_IN_BODY = frozenset({"/hf/api/repos/create", "/hf/api/repos/delete"})
 
 version_file = at(file_path=lambda c: c.seed.version_file)
 upload = lambda c: c.req({"file_path": c.unique("upload") + ".bin"}, data=b"uploaded")
@@ -627,6 +644,64 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"POST {REST}/runs/search": expect(READ_MODEL, body(experiment_ids=lambda c: [c.seed.experiment_id])),
     f"POST {REST}/runs/set-tag": expect(WRITE_MODEL, body(run_id=run, key="k", value="v")),
     f"POST {REST}/runs/update": expect(WRITE_MODEL, body(run_id=run, run_name="renamed-run")),
+    # -- the Hugging Face Hub API: reads as the model registry's, writes as creating models and
+    # versions, deletes as deleting them; a hidden project is a missing repo (RepoNotFound) ---------
+    f"GET {HF_REPO}": expect(READ_MODEL, hf()()),
+    f"GET {HF_REPO}/revision/<revision>": variants(
+        version=(READ_MODEL, hf()()), main=(READ_MODEL, hf(revision="main")()), tag=(READ_MODEL, hf(revision="champion")())
+    ),
+    f"GET {HF_REPO}/tree/<revision>": expect(READ_MODEL, hf()()),
+    f"GET {HF_REPO}/tree/<revision>/<path:path>": expect(READ_MODEL, hf(path=lambda c: c.seed.version_folder)()),
+    # A read by POST (the paths are a form or JSON).
+    f"POST {HF_REPO}/paths-info/<revision>": expect(READ_MODEL, hf()(json=lambda c: {"paths": [c.seed.version_file]})),
+    f"GET {HF_REPO}/refs": expect(READ_MODEL, hf()()),
+    f"GET {HF_REPO}/commits/<revision>": expect(READ_MODEL, hf(revision="main")()),
+    f"GET {HF_RESOLVE}": variants(
+        version=(READ_MODEL, hf(path=lambda c: c.seed.version_file)()),
+        # main of a model whose only version the matrix never adds to (the seed's model gains versions).
+        main=(READ_MODEL, hf(name=lambda c: c.seed.packages[LATEST].name, revision="main", path=lambda c: c.seed.packages[LATEST].file_name)()),
+    ),
+    # Any credential may ask who it is (hf auth whoami); only anonymous is told to send one.
+    "GET /hf/api/whoami-v2": expect(SIGNED_IN),
+    "POST /hf/api/repos/create": expect(
+        WRITE_MODEL, lambda c: c.req(json=hf_repo_body(unique("hf-model"))(c))
+    ),
+    "DELETE /hf/api/repos/delete": expect(DELETE_MODEL, lambda c: c.req(json=hf_repo_body(lambda c: c.new_model()[1])(c))),
+    # The model card's metadata check reads nothing of a project.
+    "POST /hf/api/validate-yaml": expect(PUBLIC, body(content="---\nlicense: mit\n---\n# A model\n")),
+    f"POST {HF_REPO}/preupload/<path:revision>": expect(
+        WRITE_MODEL, hf(revision="main")(json={"files": [{"path": "a.bin", "size": 3, "sample": "YWJj"}]})
+    ),
+    # The Xet protocol is not spoken: whoever may write is told to turn it off (501).
+    f"GET {HF_REPO}/xet-write-token/<path:revision>": expect(WRITE_MODEL, hf(revision="main")(), ok=(501,)),
+    f"POST {HF_REPO}/commit/<path:revision>": variants(
+        main=(WRITE_MODEL, hf(revision="main")(data=hf_commit, headers=NDJSON)),
+        new_version=(WRITE_MODEL, hf(revision=lambda c: f"8.0.{c.number()}")(data=hf_commit, headers=NDJSON)),
+        # A file of an existing version deleted or replaced: deleting it, which pushing tokens may not.
+        delete_in_version=(DELETE_MODEL, hf_version_change(delete=True)),
+        replace_in_version=(DELETE_MODEL, hf_version_change(delete=False)),
+    ),
+    f"POST {HF_REPO}/branch/<path:branch>": expect(WRITE_MODEL, hf(branch=lambda c: f"7.0.{c.number()}")(json={})),
+    f"POST {HF_REPO}/tag/<path:revision>": expect(WRITE_MODEL, hf()(json=lambda c: {"tag": c.unique("tag")})),
+    # A tag is an alias: deleting one is MLflow's registered-models/alias DELETE.
+    f"DELETE {HF_REPO}/tag/<path:tag>": expect(WRITE_MODEL, hf_tag),
+    f"POST {HF_LFS}/objects/batch": expect(
+        WRITE_MODEL,
+        hf()(json=lambda c: {"operation": "upload", "transfers": ["basic"], "objects": [
+            {"oid": hashlib.sha256(c.unique("batch").encode()).hexdigest(), "size": 9}
+        ]}),
+    ),
+    f"POST {HF_LFS}/verify": expect(WRITE_MODEL, lfs_verify),
+    # The transfers carry no credentials, as presigned S3 URLs: the URL, signed for whoever was
+    # allowed the batch request (here the administrator), is the permission, whoever sends it.
+    f"PUT {HF_LFS}/objects/<token>": expect(PUBLIC, lfs_object),
+    f"PUT {HF_LFS}/parts/<token>/<int:number>": expect(PUBLIC, lfs_part),
+    f"POST {HF_LFS}/complete/<token>": expect(PUBLIC, lfs_complete),
+    **{
+        # The Hub's answer for what is not served: the same for everyone.
+        f"{method} /hf/<path:unknown>": expect(PUBLIC, at(unknown="api/no-such-endpoint"), ok=(404,))
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+    },
     # -- pages ------------------------------------------------------------------------------------------
     "GET /": expect(PUBLIC),  # the projects the caller may see
     "GET /projects/new": expect(ACCOUNT),
@@ -758,7 +833,7 @@ def routes(app: Flask) -> set[str]:
     }
 
 
-def cases(rule: str, action: str) -> list[tuple[str | None, Who]]:
+def cases(app: Flask, rule: str, action: str) -> list[tuple[str | None, Who]]:
     """(project, caller) pairs a route is asked by: about no project, every caller once; otherwise
     each role on each visibility, every token kind on the private project, the tokens of another
     project on every visibility, and, for an action of a project feature, a Reporter, a non-member
@@ -766,9 +841,9 @@ def cases(rule: str, action: str) -> list[tuple[str | None, Who]]:
 
     Pages know the browser session alone: the roles call them by their sessions, and the tokens
     asked of them (one of each header) must count for nothing."""
-    page = is_page(rule)
+    page = is_page(rule, app)
     tokens = page_token_callers() if page else token_callers()
-    about_project = "<project:project_ref>" in rule or "<namespace>" in rule
+    about_project = "<project:project_ref>" in rule or "<namespace>" in rule or rule in PROJECT_IN_BODY
     if not about_project:
         return [(None, w) for w in [*role_callers(), *tokens]]
     found: list[tuple[str | None, Who]] = [("private", w) for w in [*role_callers(), *tokens]]
@@ -798,6 +873,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
         "STORAGE": "memory",
         "SECRET_KEY": "test",
         "PLUGINS": "all",
+        "HF_LFS_PART_SIZE": LFS_PART,
         **database_settings(data),
     }
     app = create_app(settings)
@@ -838,10 +914,10 @@ def test_permissions(matrix: Matrix, key: str) -> None:
     if key not in matrix.routes:
         pytest.fail(f"{key} is not a route of the app any more: remove its expectation")
     method, rule = key.split(" ", 1)
-    page, world = is_page(rule), matrix.world
+    page, world = is_page(rule, matrix.app), matrix.world
     problems = []
     for variant in EXPECTATIONS[key]:
-        for project_key, who in cases(rule, variant.action):
+        for project_key, who in cases(matrix.app, rule, variant.action):
             seed = world.seeds[project_key or "private"]
             ctx = Ctx(world, seed, method, rule, variant.package, who)
             request = variant.build(ctx) if variant.build else ctx.req()
@@ -867,6 +943,7 @@ def test_permissions(matrix: Matrix, key: str) -> None:
 #: HEAD tells a client the size and checksum of what it may not read.
 HEAD_SAMPLE = (
     f"GET {GENERIC}/<filepath:file_path>",
+    f"GET {HF_RESOLVE}",
     f"GET {ML_FILES}",
     f"GET {ARTIFACTS}/artifacts/<path:artifact_path>",
     f"GET {PAGE}/-/package_files/<int:file_id>/download",
@@ -876,10 +953,10 @@ HEAD_SAMPLE = (
 @pytest.mark.parametrize("key", HEAD_SAMPLE)
 def test_head_is_judged_as_get(matrix: Matrix, key: str) -> None:
     method, rule = key.split(" ", 1)
-    page, world = is_page(rule), matrix.world
+    page, world = is_page(rule, matrix.app), matrix.world
     problems = []
     for variant in EXPECTATIONS[key]:
-        for project_key, who in cases(rule, variant.action):
+        for project_key, who in cases(matrix.app, rule, variant.action):
             seed = world.seeds[project_key or "private"]
             ctx = Ctx(world, seed, method, rule, variant.package, who)
             request = variant.build(ctx) if variant.build else ctx.req()

@@ -9,10 +9,15 @@ import json
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from package_api.db import db
+from package_api.packages.models import Package, PackageFile, PackageStatus
 from plugin.huggingface.commits import git_blob_oid
+from plugin.registry.projection import HF_STAGING_PACKAGE_NAME
 from plugin.web.huggingface.writes import card_metadata_problem
 from tests.support.world import World, create_model
 
@@ -199,3 +204,53 @@ def test_protection_rules_and_seals_guard_hugging_face_commits(client: FlaskClie
     assert sealed.status_code == 200
     into_sealed = commit(client, world, project, version["version"], inline("config.json", b"{2}"))
     assert into_sealed.status_code == 403 and "is sealed" in into_sealed.get_data(as_text=True)
+
+
+def staged_files(app: Flask, project: int) -> list[str]:
+    """The files of the project's hidden staging package (uploaded, not committed)."""
+    with app.app_context():
+        query = (
+            select(PackageFile.file_name)
+            .join(Package, Package.id == PackageFile.package_id)
+            .where(Package.project_id == project, Package.name == HF_STAGING_PACKAGE_NAME, PackageFile.status == PackageStatus.DEFAULT)
+        )
+        return sorted(db.session.scalars(query))
+
+
+def test_a_commit_to_a_sealed_version_is_refused_in_the_hubs_shape(
+    app: Flask, client: FlaskClient, world: World, project: int
+) -> None:
+    """Adding, replacing or deleting a file of a sealed version through a commit: a 403 the client
+    raises as an ``HfHubHTTPError`` carrying the reason (``X-Error-Message`` and the JSON ``error``, no
+    ``X-Error-Code``: not a missing repo, revision or file), refused before the body is read (nothing
+    staged), the version as it was; ``main`` still takes commits, as the next version."""
+    assert commit(client, world, project, "1.0.0", inline("a.txt", b"first")).status_code == 200
+    sealed = client.post(f"/api/v4/projects/{project}/ml/models/{MODEL}/versions/1.0.0/seal", headers=world.headers("maintainer"))
+    assert sealed.status_code == 200, sealed.get_json()
+    
+    content = b"l" * 3000
+    answer = batch(client, world, project, content, ["basic"])
+    assert client.put("/" + path_of(answer["actions"]["upload"]["href"]), data=content).status_code == 200
+    lfs = {"key": "lfsFile", "value": {"path": "w.bin", "oid": answer["oid"], "size": len(content), "algo": "sha256"}}
+    changes = {
+        "add": inline("b.txt", b"second"),
+        "replace": inline("a.txt", b"changed"),
+        "delete": {"key": "deletedFile", "value": {"path": "a.txt"}},
+        "lfs": lfs,
+    }
+    for change, line in changes.items():
+        refused = commit(client, world, project, "1.0.0", line)
+        assert refused.status_code == 403, (change, refused.get_data(as_text=True))
+        assert "X-Error-Code" not in refused.headers, change
+        assert "is sealed" in refused.headers["X-Error-Message"] and "is sealed" in refused.get_json()["error"], change
+    files = {"files": [{"path": "b.txt", "size": 6, "sample": "c2Vjb25k"}]}
+    preupload = hf(client, world, "POST", f"/api/models/{project}/{MODEL}/preupload/1.0.0", json=files)
+    assert preupload.status_code == 403 and "is sealed" in preupload.headers["X-Error-Message"]
+    (kept,) = staged_files(app, project)  # the LFS object, uploaded before the commit; no inline file
+    assert kept.startswith(answer["oid"])
+    tree = hf(client, world, "GET", f"/api/models/{project}/{MODEL}/tree/1.0.0").get_json()
+    assert [e["path"] for e in tree] == ["a.txt"]
+    assert hf(client, world, "GET", f"/{project}/{MODEL}/resolve/1.0.0/a.txt").data == b"first"
+    made = commit(client, world, project, "main", inline("b.txt", b"second"))
+    assert made.status_code == 200, made.get_json()
+    assert [e["path"] for e in hf(client, world, "GET", f"/api/models/{project}/{MODEL}/tree/1.0.1").get_json()] == ["a.txt", "b.txt"]

@@ -3,18 +3,22 @@ makes a valid request for one route from a ``Ctx`` (the project's seed, the call
 objects), so that what the matrix tests is the permission decision, not a missing parameter."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from package_api.access.models import Role
 
-from .permissions import Builder, Ctx, Req, is_page
+from .permissions import Builder, Ctx, Req
 
 
 def throwaway_package(c: Ctx) -> Req:
     assert c.package_kind is not None
     made = c.new_package(c.package_kind)
-    return c.req({"package_id": made.id, "file_id": made.file_id}, **({"form": {}} if is_page(c.rule) else {}))
+    return c.req({"package_id": made.id, "file_id": made.file_id}, **({"form": {}} if c.page else {}))
 
 
 def body(**fields: Callable[[Ctx], Any] | Any) -> Builder:
@@ -108,7 +112,7 @@ def page_throwaway_version(c: Ctx) -> Req:
 
 def fields_of(c: Ctx, values: dict[str, Any], **kwargs: Any) -> Req:
     """A request carrying ``values`` as a form (pages) or a JSON body (the API)."""
-    return c.req(**kwargs, **({"form": values} if is_page(c.rule) else {"json": values}))
+    return c.req(**kwargs, **({"form": values} if c.page else {"json": values}))
 
 
 def flip_visibility(c: Ctx) -> Req:
@@ -136,7 +140,7 @@ def delete_project(c: Ctx) -> Req:
         if response.status_code < 400:
             c.world.reseed(key)
 
-    if is_page(c.rule):
+    if c.page:
         return c.req(form={"confirm_path": c.seed.spec.path}, after=reseed)
     return c.req(after=reseed)
 
@@ -148,13 +152,13 @@ def rotate_ci_token(c: Ctx) -> Req:
         if response.status_code < 400:
             c.world.rotate_ci_token(c.seed)
 
-    return c.req(after=refresh, **({"form": {}} if is_page(c.rule) else {}))
+    return c.req(after=refresh, **({"form": {}} if c.page else {}))
 
 
 def add_member(role: Role) -> Builder:
     def build(c: Ctx) -> Req:
         user_id, username = c.new_user()
-        if is_page(c.rule):
+        if c.page:
             return c.req(form={"username": username, "access_level": str(int(role))})
         return c.req(json={"user_id": user_id, "access_level": int(role)})
 
@@ -167,15 +171,15 @@ def change_member(before: Role, after: Role | None) -> Builder:
     def build(c: Ctx) -> Req:
         at_user = {"user_id": c.new_member(before)}
         if after is None:
-            return c.req(at_user, **({"form": {}} if is_page(c.rule) else {}))
+            return c.req(at_user, **({"form": {}} if c.page else {}))
         level = int(after)
-        return fields_of(c, {"access_level": str(level) if is_page(c.rule) else level}, at=at_user)
+        return fields_of(c, {"access_level": str(level) if c.page else level}, at=at_user)
 
     return build
 
 
 def revoke(make: Callable[[Ctx], int]) -> Builder:
-    return lambda c: c.req({"token_id": make(c)}, **({"form": {}} if is_page(c.rule) else {}))
+    return lambda c: c.req({"token_id": make(c)}, **({"form": {}} if c.page else {}))
 
 
 def own_fresh_token(c: Ctx) -> Req:
@@ -209,11 +213,11 @@ def _fresh_alias(c: Ctx, kind: str, moves: int) -> str:
 
 
 def throwaway_alias(c: Ctx) -> Req:
-    return c.req({"alias": _fresh_alias(c, "alias of the model", 1)}, **({"form": {}} if is_page(c.rule) else {}))
+    return c.req({"alias": _fresh_alias(c, "alias of the model", 1)}, **({"form": {}} if c.page else {}))
 
 
 def moved_alias(c: Ctx) -> Req:
-    return c.req({"alias": _fresh_alias(c, "moved alias", 2)}, **({"form": {}} if is_page(c.rule) else {}))
+    return c.req({"alias": _fresh_alias(c, "moved alias", 2)}, **({"form": {}} if c.page else {}))
 
 
 def pending_request(c: Ctx) -> Req:
@@ -225,14 +229,17 @@ def pending_request(c: Ctx) -> Req:
         if GATED not in [r["alias_pattern"] for r in rules]:
             rule = {"alias_pattern": GATED, "minimum_access_level": "reporter", "approvals_required": 1}
             c.admin("POST", f"{c.api}/ml/protected_aliases", json=rule)
-        version_id = c.new_version()[0]
+        # A version of the request's own, not a throwaway one: approving the request seals it (its
+        # alias is protected), so it must never go back to the pool for another route to delete.
+        base = f"{c.api}/ml/models/{c.seed.model_id}/versions"
+        version_id = c.admin("POST", base, json={"version": f"3.0.{c.number()}"}).get_json()["id"]
         alias = f"gated-{c.number()}"
         r = c.admin("PUT", f"{c.api}/ml/models/{c.seed.model_id}/aliases/{alias}", json={"version": str(version_id)})
         assert r.status_code == 202, r.get_json()
         return int(r.get_json()["id"])
 
     request_id = c.throwaway("promotion request", make)
-    return c.req({"request_id": request_id}, **({"form": {}} if is_page(c.rule) and c.method == "POST" else {}))
+    return c.req({"request_id": request_id}, **({"form": {}} if c.page and c.method == "POST" else {}))
 
 
 def alias_rule(c: Ctx) -> Req:
@@ -248,4 +255,131 @@ def alias_rule(c: Ctx) -> Req:
     if c.rule.endswith("/edit"):
         fields = {"alias_pattern": f"{c.unique('zz')}-*", "minimum_access_level": "owner", "approvals_required": "1"}
         return c.req({"rule_id": rule_id}, form={**fields, "required_tags": ""})
-    return c.req({"rule_id": rule_id}, **({"form": {}} if is_page(c.rule) else {}))
+    return c.req({"rule_id": rule_id}, **({"form": {}} if c.page else {}))
+
+
+# -- the Hugging Face Hub API (/hf) -------------------------------------------------------------------
+
+
+def hf_at(c: Ctx, **values: Any) -> dict[str, Any]:
+    """The placeholders of a ``/hf`` route: the repo ``<project id>/<model name>`` of the seed's model,
+    its version as the revision, and ``values``."""
+    return {"namespace": c.seed.id, "name": c.seed.model_name, "revision": c.seed.version, **values}
+
+
+def hf(**values: Callable[[Ctx], Any] | Any) -> Callable[..., Builder]:
+    """A builder of a ``/hf`` route's request (``hf(path=...)(json=...)``): the repo's placeholders and
+    ``values``; keyword arguments of the request (a callable is called with the context)."""
+
+    def request(**kwargs: Callable[[Ctx], Any] | Any) -> Builder:
+        def build(c: Ctx) -> Req:
+            at = hf_at(c, **{k: v(c) if callable(v) else v for k, v in values.items()})
+            return c.req(at, **{k: v(c) if callable(v) else v for k, v in kwargs.items()})
+
+        return build
+
+    return request
+
+
+def hf_repo_body(name: Callable[[Ctx], str]) -> Callable[[Ctx], dict[str, str]]:
+    """The body of ``repos/create`` and ``repos/delete``: the repo id as the client sends it."""
+    return lambda c: {"type": "model", "organization": str(c.seed.id), "name": name(c)}
+
+
+def hf_commit(c: Ctx) -> bytes:
+    """An NDJSON commit adding one new file inline."""
+    content = base64.b64encode(c.unique("inline").encode()).decode()
+    return hf_lines(c, {"key": "file", "value": {"path": f"{c.unique('file')}.txt", "content": content, "encoding": "base64"}})
+
+
+NDJSON = {"Content-Type": "application/x-ndjson"}
+
+
+def hf_tag(c: Ctx) -> Req:
+    """A DELETE of a tag (an alias) the administrator has set on the seed's version."""
+
+    def make() -> str:
+        tag = c.unique("tag")
+        c.admin("POST", f"/hf/api/models/{c.seed.id}/{c.seed.model_name}/tag/{c.seed.version}", json={"tag": tag})
+        return tag
+
+    return c.req(hf_at(c, tag=c.throwaway("hf tag", make)))
+
+
+def lfs_batch(c: Ctx, content: bytes, transfers: list[str]) -> dict[str, Any]:
+    """The administrator's batch request to upload ``content``: its object's upload actions."""
+    oid = hashlib.sha256(content).hexdigest()
+    body = {"operation": "upload", "transfers": transfers, "objects": [{"oid": oid, "size": len(content)}]}
+    answer = c.admin("POST", f"/hf/{c.seed.id}/{c.seed.model_name}.git/info/lfs/objects/batch", json=body).get_json()
+    (found,) = answer["objects"]
+    return found["actions"]["upload"]  # type: ignore[no-any-return]
+
+
+def signed_token(href: str) -> str:
+    """The signed token of a transfer URL (``.../objects/<token>``, ``.../parts/<token>/<n>``, ...)."""
+    parts = urlsplit(href).path.split("/")
+    return parts[-2] if parts[-1].isdigit() else parts[-1]
+
+
+#: Bytes of an LFS part in the matrix's app (``HF_LFS_PART_SIZE``).
+LFS_PART = 16
+
+
+def lfs_object(c: Ctx) -> Req:
+    """A basic transfer's PUT to the URL the administrator's batch request was signed for."""
+    content = c.unique("lfs object").encode()
+    return c.req(hf_at(c, token=signed_token(lfs_batch(c, content, ["basic"])["href"])), data=content)
+
+
+def lfs_part(c: Ctx) -> Req:
+    """The first part of a multipart transfer, to the URL of the administrator's batch request."""
+    content = c.unique("lfs parts").encode().ljust(2 * LFS_PART + 1, b".")
+    upload = lfs_batch(c, content, ["basic", "multipart"])
+    return c.req(hf_at(c, token=signed_token(upload["header"]["00001"]), number=1), data=content[:LFS_PART])
+
+
+def lfs_complete(c: Ctx) -> Req:
+    """The completion of a multipart transfer whose parts the administrator has sent."""
+    content = c.unique("lfs parts").encode().ljust(2 * LFS_PART + 1, b".")
+    upload = lfs_batch(c, content, ["basic", "multipart"])
+    parts = []
+    for number in range(1, 4):
+        url = urlsplit(upload["header"][f"{number:05d}"]).path
+        sent = c.admin("PUT", url, data=content[(number - 1) * LFS_PART : number * LFS_PART])
+        parts.append({"partNumber": number, "etag": sent.headers["ETag"]})
+    oid = hashlib.sha256(content).hexdigest()
+    return c.req(hf_at(c, token=signed_token(upload["href"])), json={"oid": oid, "parts": parts})
+
+
+def lfs_verify(c: Ctx) -> Req:
+    """The verification of an object the administrator has uploaded."""
+    content = c.unique("lfs verified").encode()
+    c.admin("PUT", urlsplit(lfs_batch(c, content, ["basic"])["href"]).path, data=content)
+    return c.req(hf_at(c), json={"oid": hashlib.sha256(content).hexdigest(), "size": len(content)})
+
+
+def hf_version_change(delete: bool) -> Builder:
+    """A commit to an existing version (made by the administrator with one file) that deletes its
+    file (``delete``) or replaces it with new bytes: either loses a file of the version."""
+
+    def build(c: Ctx) -> Req:
+        def make() -> str:
+            version = f"9.0.{c.number()}"
+            made = hf_lines(c, {"key": "file", "value": {"path": "doomed.txt", "content": "b2xk", "encoding": "base64"}})
+            c.admin("POST", f"/hf/api/models/{c.seed.id}/{c.seed.model_name}/commit/{version}", data=made)
+            return version
+
+        version = c.throwaway("hf version with a file", make)
+        if delete:
+            change = {"key": "deletedFile", "value": {"path": "doomed.txt"}}
+        else:
+            change = {"key": "file", "value": {"path": "doomed.txt", "content": "bmV3", "encoding": "base64"}}
+        return c.req(hf_at(c, revision=version), data=hf_lines(c, change), headers=NDJSON)
+
+    return build
+
+
+def hf_lines(c: Ctx, *operations: dict[str, Any]) -> bytes:
+    """An NDJSON commit body: its header, then ``operations``."""
+    lines = [{"key": "header", "value": {"summary": "matrix", "description": ""}}, *operations]
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)

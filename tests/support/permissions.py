@@ -13,7 +13,7 @@ The world: users ``owner``, ``guest``, ``reporter``, ``developer``, ``maintainer
 "of another project". Each matrix project holds a package of each kind (``PACKAGE_KINDS``): a plain
 package (``plain-pkg/build-7/file.bin``), a plain SemVer package (``release-tarball/2.3.4/file.bin``:
 no model has its name), a model ``fraud-detector`` with version ``1.0.0`` (its package holds
-``model.onnx``), the package of an MLflow run's artifacts (``ml_experiment_<iid>/candidate_<id>``,
+``model.onnx`` and ``config/settings.json``), the package of an MLflow run's artifacts (``ml_experiment_<iid>/candidate_<id>``,
 holding ``out.txt``), and a model ``mymodel`` whose only version holds ``model.bin`` (asked for as
 ``mymodel/latest``); besides, the run has a metric and a tag, a logged model a tag, the registered
 model an alias ``champion`` and a tag, its version a tag (all made through the API by ``root``), and
@@ -45,6 +45,7 @@ from package_api.access.tokens import CiTokenService, DeployTokenService, TokenS
 from package_api.access.users import UserService
 from package_api.audit.models import AuditEvent
 from package_api.db import db
+from package_api.web.errors import API_PREFIX, API_PREFIXES
 
 # -- outcomes ---------------------------------------------------------------------------------------
 
@@ -64,9 +65,25 @@ PROJECT_NOT_FOUND = frozenset({"404 Project Not Found", "Project not found"})
 PAGES_UNDER_API = frozenset({"/api/v4/projects/<project:project_ref>/ml/mlflow/"})
 
 
-def is_page(rule: str) -> bool:
-    """Whether ``rule`` is a page (browser session, HTML errors) rather than the API."""
-    return not rule.startswith("/api/") or rule in PAGES_UNDER_API
+def is_page(rule: str, app: Flask) -> bool:
+    """Whether ``rule`` is a page (browser session, HTML errors) rather than an API: the app serves
+    ``/api/`` and the prefixes its plugins register (``register_api_prefix``: ``/hf/``) as APIs."""
+    prefixes = (API_PREFIX, *app.extensions.get(API_PREFIXES, ()))
+    return not rule.startswith(prefixes) or rule in PAGES_UNDER_API
+
+
+#: The Hugging Face Hub's error (``/hf``): its code header says what the client raises; a hidden
+#: project and a missing repo are both ``RepoNotFound`` (every repo id the matrix sends is real).
+HUB_ERROR_CODE, HUB_HIDDEN = "X-Error-Code", "RepoNotFound"
+
+
+def api_message(response: TestResponse) -> str | None:
+    """The message of an API error: GitLab's and MLflow's ``message``, the Hub's ``error``."""
+    body = response.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        return None
+    message = body.get("message", body.get("error"))
+    return message if isinstance(message, str) else None
 
 
 def classify(
@@ -81,7 +98,8 @@ def classify(
     test then checks separately that the request did succeed). ``hidden``: the API messages of a
     404 that hides something (other 404s, a missing model, say, are answers of an allowed request);
     ``answers``: the API messages of a 403 that is what the route answers a caller it allows (GitLab
-    Workhorse's pre-authorization refuses everyone who is not Workhorse)."""
+    Workhorse's pre-authorization refuses everyone who is not Workhorse). On the Hub's surface a 404
+    hides when its ``X-Error-Code`` is ``RepoNotFound``."""
     status = response.status_code
     if page:
         if status in (301, 302, 303, 307, 308) and urlsplit(response.headers.get("Location", "")).path == SIGN_IN:
@@ -97,12 +115,9 @@ def classify(
     if status == 401:
         return UNAUTHENTICATED
     if status == 403:
-        body = response.get_json(silent=True) or {}
-        return ALLOWED if isinstance(body, dict) and body.get("message") in answers else FORBIDDEN
-    if status == 404:
-        body = response.get_json(silent=True) or {}
-        if isinstance(body, dict) and body.get("message") in hidden:
-            return HIDDEN
+        return ALLOWED if api_message(response) in answers else FORBIDDEN
+    if status == 404 and (api_message(response) in hidden or response.headers.get(HUB_ERROR_CODE) == HUB_HIDDEN):
+        return HIDDEN
     return ALLOWED
 
 
@@ -261,6 +276,7 @@ class Seed:
     version_id: int = 0
     version: str = "1.0.0"
     version_file: str = "model.onnx"
+    version_folder: str = "config"
     experiment_id: str = ""
     experiment_name: str = "exp"
     run_id: str = ""
@@ -300,6 +316,10 @@ class Ctx:
         self.who = who
         #: The throwaway objects this request uses: given back to the pool if it is refused.
         self.taken: list[tuple[tuple[str, str], Any]] = []
+
+    @property
+    def page(self) -> bool:
+        return is_page(self.rule, self.world.app)
 
     @property
     def api(self) -> str:
@@ -736,6 +756,8 @@ def seed_project(world: World, seed: Seed) -> None:
     seed.version_id = admin("POST", f"{api}/ml/models/{seed.model_id}/versions", json={"version": seed.version})["id"]
     admin("PUT", f"{api}/packages/ml_models/{seed.version_id}/files/{seed.version_file}", data=b"weights")
     seed.packages[MODEL_VERSION] = world.package_ref(seed, seed.model_name, seed.version)
+    # A folder in the version, for the Hugging Face tree of a path.
+    admin("PUT", f"{api}/packages/ml_models/{seed.version_id}/files/{seed.version_folder}/settings.json", data=b"{}")
     admin("POST", f"{api}/ml/models", json={"name": "mymodel"})
     latest = world.upload_package(seed, "mymodel", "1.0.0", "model.bin")
     seed.packages[LATEST] = PackageRef(latest.id, latest.name, "latest", latest.file_id, latest.file_name)
