@@ -149,15 +149,22 @@ def test_publish_a_folder_then_a_version_touching_one_file(
 
 
 def mlflow_model_version(account: Account, project: int, name: str, version: str) -> dict[str, Any]:
-    import json
+    """The version as the stock MLflow client reads it at the project's tracking URI."""
+    import os
 
-    url = (
-        f"{account.server.api}/projects/{project}/ml/mlflow/api/2.0/mlflow/model-versions/get"
-        f"?name={name}&version={version}"
-    )
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {account.token}"})
-    with urllib.request.urlopen(request) as response:
-        return json.loads(response.read())["model_version"]  # type: ignore[no-any-return]
+    from mlflow import MlflowClient
+
+    saved = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    os.environ["MLFLOW_TRACKING_TOKEN"] = account.token
+    try:
+        client = MlflowClient(tracking_uri=f"{account.server.api}/projects/{project}/ml/mlflow")
+        found = client.get_model_version(name, version)
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
+        else:
+            os.environ["MLFLOW_TRACKING_TOKEN"] = saved
+    return {"description": found.description, "version": found.version, "name": found.name}
 
 
 def test_the_default_client_is_told_to_disable_xet_for_large_files(account: Account, hf_home: Path, tmp_path: Path) -> None:
