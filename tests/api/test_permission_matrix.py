@@ -60,6 +60,8 @@ from tests.support.permission_requests import (
     hf_repo_body,
     hf_tag,
     hf_version_change,
+    hook_delivery,
+    kept_delivery,
     lfs_complete,
     lfs_object,
     lfs_part,
@@ -67,6 +69,7 @@ from tests.support.permission_requests import (
     mlflow_version,
     model,
     moved_alias,
+    new_hook,
     own_fresh_token,
     page_throwaway_experiment,
     page_throwaway_model,
@@ -77,9 +80,11 @@ from tests.support.permission_requests import (
     run,
     same_feature_level,
     throwaway_alias,
+    throwaway_hook,
     throwaway_package,
     throwaway_version_file,
     unique,
+    webhook,
     with_alias,
     with_tag,
 )
@@ -447,6 +452,15 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
         ADMIN_PROJECT, lambda c: c.req({"rule_id": _throwaway_rule(c)})
     ),
     f"GET {P}/audit_events/<int:event_id>": expect(ADMIN_PROJECT),
+    # -- webhooks: Maintainers manage them (GitLab's project hooks API: admin_project) --------------
+    f"GET {P}/hooks": expect(ADMIN_PROJECT),
+    f"GET {P}/hooks/events": expect(ADMIN_PROJECT),
+    f"POST {P}/hooks": expect(ADMIN_PROJECT, new_hook),
+    f"GET {P}/hooks/<int:hook_id>": expect(ADMIN_PROJECT, webhook),
+    f"PUT {P}/hooks/<int:hook_id>": expect(ADMIN_PROJECT, webhook),
+    f"DELETE {P}/hooks/<int:hook_id>": expect(ADMIN_PROJECT, throwaway_hook),
+    f"GET {P}/hooks/<int:hook_id>/events": expect(ADMIN_PROJECT, webhook),
+    f"POST {P}/hooks/<int:hook_id>/events/<int:delivery_id>/resend": expect(ADMIN_PROJECT, hook_delivery),
     # -- users and personal access tokens -----------------------------------------------------------
     "GET /api/v4/user": expect(ACCOUNT),
     "GET /api/v4/users": expect(SIGNED_IN),
@@ -644,6 +658,14 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"POST {REST}/runs/search": expect(READ_MODEL, body(experiment_ids=lambda c: [c.seed.experiment_id])),
     f"POST {REST}/runs/set-tag": expect(WRITE_MODEL, body(run_id=run, key="k", value="v")),
     f"POST {REST}/runs/update": expect(WRITE_MODEL, body(run_id=run, run_name="renamed-run")),
+    # MLflow's webhook API: the project's hooks, so its Maintainers' (as /hooks). A Test sends at once,
+    # to a closed loopback port: its answer (200, success false) is the handler's.
+    f"GET {REST}/webhooks": expect(ADMIN_PROJECT),
+    f"POST {REST}/webhooks": expect(ADMIN_PROJECT, new_hook),
+    f"GET {REST}/webhooks/<webhook_id>": expect(ADMIN_PROJECT, webhook),
+    f"PATCH {REST}/webhooks/<webhook_id>": expect(ADMIN_PROJECT, webhook),
+    f"DELETE {REST}/webhooks/<webhook_id>": expect(ADMIN_PROJECT, throwaway_hook),
+    f"POST {REST}/webhooks/<webhook_id>/test": expect(ADMIN_PROJECT, webhook),
     # -- the Hugging Face Hub API: reads as the model registry's, writes as creating models and
     # versions, deletes as deleting them; a hidden project is a missing repo (RepoNotFound) ---------
     f"GET {HF_REPO}": expect(READ_MODEL, hf()()),
@@ -800,6 +822,12 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {PAGE}/-/settings/ci_cd": expect(ADMIN_PROJECT),
     f"POST {PAGE}/-/settings/ci_cd/ci_token": expect(ADMIN_PROJECT, rotate_ci_token),
     f"GET {PAGE}/-/settings/audit_events": expect(ADMIN_PROJECT),
+    f"GET {PAGE}/-/settings/webhooks": expect(ADMIN_PROJECT, lambda c: c.req(query={"hook": kept_delivery(c)[0]})),
+    f"POST {PAGE}/-/settings/webhooks": expect(ADMIN_PROJECT, new_hook),
+    f"POST {PAGE}/-/settings/webhooks/<int:hook_id>/delete": expect(ADMIN_PROJECT, throwaway_hook),
+    f"POST {PAGE}/-/settings/webhooks/<int:hook_id>/deliveries/<int:delivery_id>/redeliver": expect(
+        ADMIN_PROJECT, hook_delivery
+    ),
     # -- user settings pages ------------------------------------------------------------------------
     "GET /-/user_settings/personal_access_tokens": expect(ACCOUNT),
     "POST /-/user_settings/personal_access_tokens": expect(ACCOUNT_WRITE, form(name="mine", scopes="read_api")),
@@ -874,6 +902,8 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
         "SECRET_KEY": "test",
         "PLUGINS": "all",
         "HF_LFS_PART_SIZE": LFS_PART,
+        # The matrix's hooks point at a closed loopback port (permission_requests.closed_url).
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,
         **database_settings(data),
     }
     app = create_app(settings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -383,3 +384,86 @@ def hf_lines(c: Ctx, *operations: dict[str, Any]) -> bytes:
     """An NDJSON commit body: its header, then ``operations``."""
     lines = [{"key": "header", "value": {"summary": "matrix", "description": ""}}, *operations]
     return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+# -- webhooks ----------------------------------------------------------------------------------------
+
+_closed: list[socket.socket] = []
+
+
+def closed_url() -> str:
+    """A URL no request can reach: a loopback port bound by this process and never listened on, so a
+    connection to it is refused at once (the matrix's app allows private targets)."""
+    if not _closed:
+        held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        held.bind(("127.0.0.1", 0))
+        _closed.append(held)
+    return f"http://127.0.0.1:{_closed[0].getsockname()[1]}/matrix-hook"
+
+
+def _new_hook(c: Ctx, events: list[str], *, enabled: bool) -> int:
+    made = {"name": c.unique("hook"), "url": closed_url(), "events": events, "enabled": enabled}
+    return int(c.admin("POST", f"{c.api}/hooks", json=made).get_json()["id"])
+
+
+def _kept(c: Ctx, kind: str, make: Callable[[], Any]) -> Any:
+    """An object of the project's made once and never taken (the requests read it, edit it in place
+    or resend it): kept with the spares, so that it goes with a project made anew."""
+    kept = c.world.spares.setdefault((c.seed.spec.key, kind), [])
+    if not kept:
+        kept.append(make())
+    return kept[0]
+
+
+def kept_hook(c: Ctx) -> int:
+    """The project's disabled hook for MLflow's registered_model.created: read, edited and tested
+    (sending to ``closed_url``), never sent an event."""
+    return int(_kept(c, "kept webhook", lambda: _new_hook(c, ["registered_model.created"], enabled=False)))
+
+
+def kept_delivery(c: Ctx) -> tuple[int, int]:
+    """A hook and a delivery of it: a package.created event of a package the administrator uploaded
+    while the hook was enabled (disabled since, so that no other change adds to it). Nothing sends
+    it: the matrix's app runs no dispatcher."""
+
+    def make() -> tuple[int, int]:
+        hook_id = _new_hook(c, ["package.created"], enabled=True)
+        c.admin("PUT", f"{c.api}/packages/generic/{c.unique('hooked')}/1.0.0/file.bin", data=b"hooked")
+        c.admin("PUT", f"{c.api}/hooks/{hook_id}", json={"enabled": False})
+        (delivery,) = c.admin("GET", f"{c.api}/hooks/{hook_id}/events").get_json()
+        return hook_id, int(delivery["id"])
+
+    return _kept(c, "kept webhook delivery", make)  # type: ignore[no-any-return]
+
+
+def webhook(c: Ctx) -> Req:
+    """A request about the kept hook (``webhook_id`` for MLflow's routes, ``hook_id`` for ours): an
+    edit changes its description, a Test names MLflow's event."""
+    hook_id = kept_hook(c)
+    at_hook = {"hook_id": hook_id, "webhook_id": hook_id}
+    if c.method in ("PUT", "PATCH"):
+        return c.req(at_hook, json={"description": c.unique("described")})
+    if c.rule.endswith("/test"):
+        return c.req(at_hook, json={"event": {"entity": "REGISTERED_MODEL", "action": "CREATED"}})
+    return c.req(at_hook)
+
+
+def throwaway_hook(c: Ctx) -> Req:
+    hook_id = c.throwaway("webhook", lambda: _new_hook(c, ["package.deleted"], enabled=False))
+    return c.req({"hook_id": hook_id, "webhook_id": hook_id}, **({"form": {}} if c.page else {}))
+
+
+def new_hook(c: Ctx) -> Req:
+    """A new hook's fields: MLflow's events for its API, ours elsewhere (disabled where the API lets
+    it be, so that the matrix's changes add no deliveries)."""
+    fields: dict[str, Any] = {"name": c.unique("hook"), "url": closed_url()}
+    if c.page:
+        return c.req(form={**fields, "events": "package.deleted"})
+    if "/mlflow/" in c.rule:
+        return c.req(json={**fields, "events": [{"entity": "MODEL_VERSION", "action": "CREATED"}], "status": "DISABLED"})
+    return c.req(json={**fields, "events": ["package.deleted"], "enabled": False})
+
+
+def hook_delivery(c: Ctx) -> Req:
+    hook_id, delivery_id = kept_delivery(c)
+    return c.req({"hook_id": hook_id, "delivery_id": delivery_id}, **({"form": {}} if c.page else {}))
