@@ -55,6 +55,7 @@ def readiness() -> tuple[Response, int]:
         # which fails with the store's own error first.
         timeout=2 * float(current_app.config["MODELSHELF"].get("READINESS_TIMEOUT") or 2) + 0.5,
         blocking={"storage"} if getattr(storage, "check_blocks", False) else set(),
+        stuck=current_app.extensions.setdefault(STUCK_CHECKS, {}),
     )
     ready = all(result["status"] == "ok" for result in checks.values())
     return jsonify(status="ok" if ready else "unavailable", checks=checks), 200 if ready else 503
@@ -77,9 +78,10 @@ class CheckTimedOut(Exception):
     """A readiness check that did not answer within ``READINESS_TIMEOUT``."""
 
 
-#: Checks still running on a thread of their own after they timed out (a hung mount): the next
-#: probe fails at once instead of starting another thread to hang.
-_stuck: dict[str, Any] = {}
+#: ``app.extensions`` key: the app's checks still running on a thread of their own after they timed
+#: out (a hung mount), so the next probe fails at once instead of starting another thread to hang.
+#: Kept per app: one app's hung database says nothing about another's (tests make many apps).
+STUCK_CHECKS = "modelshelf.readiness_stuck"
 
 
 def _gevent_patched() -> bool:
@@ -104,7 +106,11 @@ class _CheckThread(threading.Thread):
 
 
 def run_checks(
-    checks: Mapping[str, Callable[[], None]], *, timeout: float | None = None, blocking: Iterable[str] = ()
+    checks: Mapping[str, Callable[[], None]],
+    *,
+    timeout: float | None = None,
+    blocking: Iterable[str] = (),
+    stuck: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Run each check; one that raises is ``{"status": "error", "error": <its class>}``.
 
@@ -112,18 +118,19 @@ def run_checks(
     Under the gevent worker a check that waits on sockets (the database, S3) is bounded by a gevent
     timeout, and one that waits in system calls (``blocking``: the filesystem store) runs on a thread
     of gevent's pool; under threads each runs on a thread of its own. A check still hanging from an
-    earlier probe is not started again: it fails at once."""
+    earlier probe (kept in ``stuck``) is not started again: it fails at once."""
     errors: dict[str, Exception | None] = {}
     if timeout is None:
         for name, check in checks.items():
             errors[name] = _error_of(check)
         return _results(errors)
+    stuck = {} if stuck is None else stuck
     deadline = time.monotonic() + timeout
     cooperative = _gevent_patched()
     blocking = set(blocking)
     running: dict[str, Any] = {}
     for name, check in checks.items():
-        previous = _stuck.get(name)
+        previous = stuck.get(name)
         if previous is not None and not previous.ready():
             errors[name] = CheckTimedOut(f"the check of an earlier probe has not answered ({timeout} s)")
         elif not cooperative:
@@ -150,7 +157,7 @@ def run_checks(
         if done:
             errors[name] = error
         else:
-            _stuck[name] = work
+            stuck[name] = work
             errors[name] = CheckTimedOut(f"no answer within {timeout} s")
     return _results({name: errors[name] for name in checks})
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.engine import make_url
 from werkzeug.test import TestResponse
 
 from tests.support.statements import Statements, counting
@@ -168,11 +169,18 @@ HOT = {
 }
 
 
+#: Changes to an existing package's files: on PostgreSQL they read its seal again under a row lock,
+#: so that a seal committed meanwhile is seen (SQLite's single writer makes that needless).
+SEAL_LOCKED = {"model-versions/create"}
+
+
 @pytest.mark.parametrize("endpoint", list(HOT))
 def test_hot_endpoint_costs_a_fixed_number_of_statements(
     app: Flask, client: FlaskClient, world: World, endpoint: str
 ) -> None:
     request, statements, commits = HOT[endpoint]
+    if endpoint in SEAL_LOCKED and make_url(str(app.config["SQLALCHEMY_DATABASE_URI"])).get_backend_name() == "postgresql":
+        statements += 1  # the package's seal read again under FOR UPDATE (package_api.packages.protection)
     registry = Registry(app, client, world, world.projects["private"])
     registry.setup()
     registry.grow(3)
