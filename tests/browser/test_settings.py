@@ -156,6 +156,8 @@ def test_an_owner_manages_the_project_settings(page, site, screenshot, page_erro
 
     # The audit trail of all of it, newest first.
     tabs.get_by_role("link", name="Audit events").click()
+    # all_inner_texts() does not wait: read once the audit page, not the CI/CD tab, is shown.
+    expect(page.get_by_test_id("audit-event-name").first).to_have_text("job_registered")
     names = page.get_by_test_id("audit-event-name").all_inner_texts()
     assert names[: names.index("project_visibility_updated") + 1] == [
         "job_registered",
