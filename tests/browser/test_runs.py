@@ -140,10 +140,10 @@ def test_compare_highlights_the_params_that_differ(tracking, page, screenshot, p
     expect(params.locator("tr.differs")).to_have_count(1)
     depth = params.locator('tr[data-param="depth"]')
     expect(depth).to_have_attribute("data-differs", "true")
-    same = params.locator('tr[data-param="lr"] td').first
-    assert depth.locator("td").first.evaluate("td => getComputedStyle(td).backgroundColor") != same.evaluate(
-        "td => getComputedStyle(td).backgroundColor"
-    )
+    # The sign-in click does not wait for the next page's stylesheet: to_have_css retries until it applies
+    # (a single getComputedStyle read both cells unstyled once, under load in .ci/run).
+    expect(depth.locator("td").first).to_have_css("background-color", "rgb(254, 243, 199)")  # #fef3c7
+    expect(params.locator('tr[data-param="lr"] td').first).not_to_have_css("background-color", "rgb(254, 243, 199)")
     chart = page.locator('[data-testid="metric-history"][data-metric="loss"]')
     expect(chart.locator("polyline")).to_have_count(2)
     expect(chart.get_by_test_id("chart-legend")).to_contain_text("depth-4")
