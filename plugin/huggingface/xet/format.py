@@ -1,0 +1,51 @@
+"""The Xet formats and hashes (specification 1.1.0, huggingface.co/docs/xet), as one surface:
+``hashing`` (chunk, xorb, file and verification hashes, the hex form), ``xorb`` (chunk records,
+compression, validation), ``shard`` (file reconstructions and xorb listings, parsing and building).
+Everything malformed raises :class:`XetFormatError` (a ValueError) with a message for the client."""
+from __future__ import annotations
+
+from plugin.huggingface.xet.errors import XetFormatError
+from plugin.huggingface.xet.hashing import (
+    chunk_hash,
+    file_hash,
+    hash_to_hex,
+    hex_to_hash,
+    is_global_dedup_eligible,
+    keyed_hash,
+    verification_range_hash,
+    xorb_hash,
+)
+from plugin.huggingface.xet.shard import (
+    Shard,
+    ShardFile,
+    ShardFooter,
+    ShardXorb,
+    ShardXorbChunk,
+    Term,
+    build_shard,
+    global_dedup_chunks,
+    parse_shard,
+    shard_xorb_from,
+    validate_file_terms,
+    validate_shard_xorb,
+)
+from plugin.huggingface.xet.xorb import (
+    COMPRESSION_BG4_LZ4,
+    COMPRESSION_LZ4,
+    COMPRESSION_NONE,
+    Xorb,
+    XorbChunk,
+    build_xorb,
+    iter_chunks,
+    iter_records,
+    parse_xorb,
+    validate_xorb,
+)
+
+__all__ = [
+    "COMPRESSION_BG4_LZ4", "COMPRESSION_LZ4", "COMPRESSION_NONE", "Shard", "ShardFile", "ShardFooter",
+    "ShardXorb", "ShardXorbChunk", "Term", "XetFormatError", "Xorb", "XorbChunk", "build_shard", "build_xorb",
+    "chunk_hash", "file_hash", "global_dedup_chunks", "hash_to_hex", "hex_to_hash", "is_global_dedup_eligible",
+    "iter_chunks", "iter_records", "keyed_hash", "parse_shard", "parse_xorb", "shard_xorb_from",
+    "validate_file_terms", "validate_shard_xorb", "validate_xorb", "verification_range_hash", "xorb_hash",
+]
