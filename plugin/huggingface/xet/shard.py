@@ -7,8 +7,9 @@ each xorb holds. All integers little-endian; every entry in the two sections is 
                 entries if flags has bit 31 (range hash(32) + 16 zero bytes); one metadata entry
                 if flags has bit 30 (sha256(32) + 16 zero bytes); then a bookend (hash all 0xff)
     xorbs       per xorb: hash(32) u32 flags u32 n u32 unpacked bytes u32 serialized bytes;
-                n chunks: hash(32) u32 byte offset in the xorb u32 unpacked bytes u32 flags
-                u32 0; then a bookend
+                n chunks: hash(32) u32 offset of the chunk in the xorb's *uncompressed* bytes
+                u32 unpacked bytes u32 flags u32 0; then a bookend (the client writes 0 for the
+                serialized bytes: it does not know them when it writes the shard)
     lookups     (only with a footer) files, xorbs and chunks by their hashes' first u64
     footer      200 bytes: offsets of the sections and lookups, a chunk-hash HMAC key, creation
                 and expiry times, byte totals, the footer's own offset
@@ -30,6 +31,7 @@ from plugin.huggingface.xet.hashing import (
     ZERO_HASH,
     file_hash,
     hash_to_hex,
+    hex_to_hash,
     is_global_dedup_eligible,
     keyed_hash,
     verification_range_hash,
@@ -67,7 +69,8 @@ class Term(NamedTuple):
 
 
 class ShardXorbChunk(NamedTuple):
-    """A xorb's chunk as a shard lists it; ``byte_start`` is its record's offset in the xorb."""
+    """A xorb's chunk as a shard lists it; ``byte_start`` is where the chunk starts in the xorb's
+    uncompressed bytes (the sum of the sizes of the chunks before it), as the client writes it."""
 
     hash: bytes
     byte_start: int
@@ -81,7 +84,8 @@ class ShardFile:
     terms: list[Term]
     #: One range hash per term (``verification_range_hash`` of the term's chunk hashes), if present.
     verification: list[bytes] | None = None
-    #: The file's SHA-256 (raw digest bytes), if the client sent the metadata extension.
+    #: The file's SHA-256 (the usual 32-byte digest), if the client sent the metadata extension. The
+    #: shard stores it as a Xet hash (each 8-byte group reversed); parse and build convert.
     sha256: bytes | None = None
 
     @property
@@ -93,7 +97,7 @@ class ShardFile:
 class ShardXorb:
     hash: bytes
     chunks: list[ShardXorbChunk]
-    #: Uncompressed bytes of all its chunks, and the serialized xorb's length.
+    #: Uncompressed bytes of all its chunks, and the serialized xorb's length (0 from the client).
     unpacked_size: int
     serialized_size: int
     flags: int = 0
@@ -147,7 +151,7 @@ def _parse_file(r: _Reader, h: bytes, flags: int, n: int) -> ShardFile:
     verification = None
     if flags & FILE_FLAG_VERIFICATION:
         verification = [r.entry(where)[0] for _ in range(n)]
-    sha256 = r.entry(where)[0] if flags & FILE_FLAG_METADATA_EXT else None
+    sha256 = bytes.fromhex(hash_to_hex(r.entry(where)[0])) if flags & FILE_FLAG_METADATA_EXT else None
     return ShardFile(h, terms, verification, sha256)
 
 
@@ -253,7 +257,9 @@ def build_shard(files: Iterable[ShardFile], xorbs: Iterable[ShardXorb], *, hmac_
                 raise XetFormatError("A file has one verification hash per term")
             out += b"".join(_entry(v, 0, 0, 0, 0) for v in f.verification)
         if f.sha256 is not None:
-            out += _entry(f.sha256, 0, 0, 0, 0)
+            if len(f.sha256) != HASH_LEN:
+                raise XetFormatError("A SHA-256 digest is 32 bytes")
+            out += _entry(hex_to_hash(f.sha256.hex()), 0, 0, 0, 0)
         index += 1 + len(f.terms) * (2 if f.verification is not None else 1) + (f.sha256 is not None)
     out += _BOOKEND + bytes(16)
     xorb_offset = len(out)
@@ -288,9 +294,12 @@ def build_shard(files: Iterable[ShardFile], xorbs: Iterable[ShardXorb], *, hmac_
 
 def shard_xorb_from(xorb: Xorb, *, global_dedup_first_chunk: bool = False) -> ShardXorb:
     """Return the shard entry for a parsed (verified) xorb."""
-    chunks = [ShardXorbChunk(c.hash, c.offset, c.uncompressed_size,
-                             CHUNK_FLAG_GLOBAL_DEDUP if global_dedup_first_chunk and c.index == 0 else 0)
-              for c in xorb.chunks]
+    chunks = []
+    start = 0
+    for c in xorb.chunks:
+        flags = CHUNK_FLAG_GLOBAL_DEDUP if global_dedup_first_chunk and c.index == 0 else 0
+        chunks.append(ShardXorbChunk(c.hash, start, c.uncompressed_size, flags))
+        start += c.uncompressed_size
     return ShardXorb(xorb.hash, chunks, xorb.uncompressed_size, xorb.size)
 
 
@@ -302,10 +311,12 @@ def validate_shard_xorb(entry: ShardXorb, xorb: Xorb) -> None:
         raise XetFormatError(f"Xorb {name}: the stored xorb has hash {hash_to_hex(xorb.hash)}")
     if len(entry.chunks) != len(xorb.chunks):
         raise XetFormatError(f"Xorb {name}: the shard lists {len(entry.chunks)} chunks, it holds {len(xorb.chunks)}")
+    start = 0
     for listed, c in zip(entry.chunks, xorb.chunks, strict=True):
-        if (listed.hash, listed.byte_start, listed.unpacked_size) != (c.hash, c.offset, c.uncompressed_size):
+        if (listed.hash, listed.byte_start, listed.unpacked_size) != (c.hash, start, c.uncompressed_size):
             raise XetFormatError(f"Xorb {name}: the shard's chunk {c.index} is not the xorb's")
-    if entry.unpacked_size != xorb.uncompressed_size or entry.serialized_size not in (xorb.size, xorb.records_size):
+        start += c.uncompressed_size
+    if entry.unpacked_size != xorb.uncompressed_size or entry.serialized_size not in (0, xorb.size, xorb.records_size):
         raise XetFormatError(f"Xorb {name}: the shard's sizes are not the xorb's")
 
 
