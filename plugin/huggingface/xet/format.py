@@ -1,9 +1,10 @@
 """The Xet formats and hashes (specification 1.1.0, huggingface.co/docs/xet), as one surface:
-``hashing`` (chunk, xorb, file and verification hashes, the hex form), ``xorb`` (chunk records,
+``chunking`` (the client's content-defined chunker), ``hashing`` (chunk, xorb, file and verification hashes, the hex form), ``xorb`` (chunk records,
 compression, validation), ``shard`` (file reconstructions and xorb listings, parsing and building).
 Everything malformed raises :class:`XetFormatError` (a ValueError) with a message for the client."""
 from __future__ import annotations
 
+from plugin.huggingface.xet.chunking import chunk_boundaries, iter_file_chunks
 from plugin.huggingface.xet.errors import XetFormatError
 from plugin.huggingface.xet.hashing import (
     chunk_hash,
@@ -45,7 +46,8 @@ from plugin.huggingface.xet.xorb import (
 __all__ = [
     "COMPRESSION_BG4_LZ4", "COMPRESSION_LZ4", "COMPRESSION_NONE", "Shard", "ShardFile", "ShardFooter",
     "ShardXorb", "ShardXorbChunk", "Term", "XetFormatError", "Xorb", "XorbChunk", "build_shard", "build_xorb",
-    "chunk_hash", "file_hash", "global_dedup_chunks", "hash_to_hex", "hex_to_hash", "is_global_dedup_eligible",
-    "iter_chunks", "iter_records", "keyed_hash", "parse_shard", "parse_xorb", "shard_xorb_from",
-    "validate_file_terms", "validate_shard_xorb", "validate_xorb", "verification_range_hash", "xorb_hash",
+    "chunk_boundaries", "chunk_hash", "file_hash", "global_dedup_chunks", "hash_to_hex", "hex_to_hash",
+    "is_global_dedup_eligible", "iter_chunks", "iter_file_chunks", "iter_records", "keyed_hash", "parse_shard",
+    "parse_xorb", "shard_xorb_from", "validate_file_terms", "validate_shard_xorb", "validate_xorb",
+    "verification_range_hash", "xorb_hash",
 ]
