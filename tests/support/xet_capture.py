@@ -1,6 +1,6 @@
 """The real Xet client (``hf_xet``) uploading to a capturing CAS: a small HTTP server on 127.0.0.1,
-in a thread of the test process, that hands out a token, answers every deduplication query with
-"unknown" and keeps the xorbs and shards it receives, so tests can check our reading of the bytes
+in a thread of the test process, that hands out a token, answers deduplication queries with the
+shards a test gives it ("unknown" otherwise) and keeps the xorbs and shards it receives, so tests can check our reading of the bytes
 the client really sends."""
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ class Capture:
     xorbs: dict[str, bytes] = field(default_factory=dict)
     shards: list[bytes] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    #: Global deduplication answers: a shard for a chunk hash (hex); other chunks are unknown.
+    dedup: dict[str, bytes] = field(default_factory=dict)
 
 
 def _handler(capture: Capture) -> type[BaseHTTPRequestHandler]:
@@ -54,7 +56,9 @@ def _handler(capture: Capture) -> type[BaseHTTPRequestHandler]:
             if self.path.startswith("/token"):
                 token = {"accessToken": "capture", "exp": int(time.time()) + 3600, "casUrl": capture.url}
                 self._send(200, json.dumps(token).encode())
-            else:  # global deduplication queries: no shard knows the chunk
+            elif self.path.startswith("/v1/chunks/") and self.path.rsplit("/", 1)[-1] in capture.dedup:
+                self._send(200, capture.dedup[self.path.rsplit("/", 1)[-1]])
+            else:  # global deduplication queries for chunks no shard knows
                 self._send(404, b"{}")
 
         def do_HEAD(self) -> None:  # noqa: N802
