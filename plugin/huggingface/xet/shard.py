@@ -188,11 +188,9 @@ def parse_shard(data: bytes) -> Shard:
     r.pos = HEADER_LEN
     shard = Shard()
     while True:
-        h, flags, n, low, high = r.entry("the file section")
+        h, flags, n, _reserved, _reserved_high = r.entry("the file section")
         if h == _BOOKEND:
             break
-        if low or high:
-            raise XetFormatError(f"File {hash_to_hex(h)}: the entry's reserved bytes are not zero")
         shard.files.append(_parse_file(r, h, flags, n))
     xorb_section = r.pos
     while True:

@@ -171,6 +171,8 @@ def _header(data: bytes, pos: int, index: int) -> tuple[int, int, int]:
             f"more than a chunk may hold ({MAX_CHUNK_SIZE})")
     if uncompressed == 0:
         raise XetFormatError(f"Chunk {index} at byte {pos}: a chunk is never empty")
+    if scheme == COMPRESSION_NONE and compressed != uncompressed:
+        raise XetFormatError(f"Chunk {index} at byte {pos}: an uncompressed chunk's two lengths differ")
     if pos + CHUNK_HEADER_LEN + compressed > len(data):
         raise XetFormatError(f"Chunk {index} at byte {pos}: the xorb ends inside its {compressed} bytes")
     return compressed, scheme, uncompressed
@@ -200,12 +202,9 @@ def parse_xorb(data: bytes, *, verify: bool = True) -> Xorb:
             start = pos + CHUNK_HEADER_LEN
             payload = view[start:start + compressed]
             try:
-                h = chunk_hash(payload if scheme == COMPRESSION_NONE and compressed == uncompressed
-                               else decompress(payload, scheme, uncompressed))
+                h = chunk_hash(payload if scheme == COMPRESSION_NONE else decompress(payload, scheme, uncompressed))
             except XetFormatError as error:
                 raise XetFormatError(f"Chunk {index} at byte {pos}: {error}") from None
-            if scheme == COMPRESSION_NONE and compressed != uncompressed:
-                raise XetFormatError(f"Chunk {index} at byte {pos}: an uncompressed chunk's two lengths differ")
         chunks.append(XorbChunk(index, pos, compressed, uncompressed, scheme, h))
         pos += CHUNK_HEADER_LEN + compressed
     if not chunks:
@@ -280,12 +279,11 @@ def iter_records(data: bytes | memoryview, *, first_index: int = 0) -> Iterator[
 
 def iter_chunks(data: bytes, xorb: Xorb, start: int, end: int) -> Iterator[bytes]:
     """Yield the decompressed bytes of chunks [start, end) of a parsed xorb."""
-    first, last = xorb.byte_range(start, end)
+    xorb.byte_range(start, end)  # raises unless the range is within the xorb
     view = memoryview(data)
     for c in xorb.chunks[start:end]:
         payload_start = c.offset + CHUNK_HEADER_LEN
         yield decompress(view[payload_start:c.end], c.compression, c.uncompressed_size)
-    del first, last
 
 
 def build_xorb(chunks: Sequence[bytes], compression: int = COMPRESSION_LZ4) -> bytes:
