@@ -12,6 +12,7 @@ from pathlib import Path
 import hf_xet
 
 from plugin.huggingface.xet.format import (
+    FilePacker,
     build_shard,
     chunk_hash,
     file_hash,
@@ -115,3 +116,22 @@ def test_the_client_accepts_our_global_dedup_shard(tmp_path: Path) -> None:
     [f] = parse_shard(second.shards[0]).files
     assert {t.xorb_hash for t in f.terms} == {xorb.hash}
     validate_file_terms(f, {xorb.hash: xorb.chunk_hashes_and_sizes()}.get)
+
+
+def test_the_client_deduplicates_against_a_file_we_packed(tmp_path: Path) -> None:
+    # A file that reached the server without Xet, packed there; then the client uploads it.
+    path = tmp_path / "from-curl.bin"
+    path.write_bytes(random.Random(7).randbytes(2_000_000))
+    packer = FilePacker()
+    packed = packer.feed(path.read_bytes())
+    more, file = packer.finish()
+    packed += more
+    [xorb] = packed
+    first = validate_xorb(xorb.data, xorb.hash).chunks[0].hash
+    with capturing_cas() as cas:
+        cas.dedup[hash_to_hex(first)] = build_shard([], [xorb.entry], hmac_key=random.Random(8).randbytes(32))
+        [info] = upload(cas, [path])
+    assert info.hash == hash_to_hex(file.hash)
+    assert cas.xorbs == {}
+    [uploaded] = parse_shard(cas.shards[0]).files
+    assert uploaded.terms == file.terms

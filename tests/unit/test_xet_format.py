@@ -18,6 +18,8 @@ from plugin.huggingface.xet.format import (
     COMPRESSION_BG4_LZ4,
     COMPRESSION_LZ4,
     COMPRESSION_NONE,
+    FilePacker,
+    PackedXorb,
     ShardFile,
     Term,
     XetFormatError,
@@ -321,3 +323,44 @@ def test_an_edit_moves_only_nearby_boundaries() -> None:
     before = set(chunk_boundaries(data))
     after = {e if e <= 1_000_000 else e - 8 for e in chunk_boundaries(edited)}
     assert len(before) > 20 and len(before - after) <= 2
+
+
+# --- packing a file on the server -----------------------------------------------------------------
+
+def _pack(data: bytes, piece: int = 300_001) -> tuple[list[PackedXorb], ShardFile]:
+    packer = FilePacker()
+    xorbs = []
+    for i in range(0, len(data), piece):
+        xorbs += packer.feed(data[i:i + piece])
+    more, file = packer.finish()
+    return xorbs + more, file
+
+
+def _rebuild(xorbs: list[PackedXorb], file: ShardFile) -> bytes:
+    parsed = {x.hash: (x.data, validate_xorb(x.data, x.hash)) for x in xorbs}
+    for x in xorbs:
+        validate_shard_xorb(x.entry, parsed[x.hash][1])
+    validate_file_terms(file, {h: xorb.chunk_hashes_and_sizes() for h, (_, xorb) in parsed.items()}.get)
+    return b"".join(b"".join(iter_chunks(*parsed[t.xorb_hash], t.chunk_start, t.chunk_end)) for t in file.terms)
+
+
+def test_packed_file_rebuilds_and_hashes_as_the_client_would(captured: dict[str, object]) -> None:
+    files = captured["files"]
+    assert isinstance(files, dict)
+    for name, data in captured["contents"].items():  # type: ignore[attr-defined]
+        xorbs, file = _pack(data, piece=7_777)
+        assert hash_to_hex(file.hash) == files[name]["xet_hash"]
+        assert file.sha256 == hashlib.sha256(data).digest()
+        assert _rebuild(xorbs, file) == data
+
+
+def test_packing_stores_repeated_chunks_once_and_splits_xorbs_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("plugin.huggingface.xet.packing.XORB_LIMIT_BYTES", 400_000)
+    block = random.Random(3).randbytes(600_000)
+    data = block + random.Random(4).randbytes(500_000) + block  # the block again: all but its edges deduplicate
+    xorbs, file = _pack(data)
+    assert len(xorbs) >= 3 and all(len(x.data) <= 400_000 for x in xorbs)
+    assert sum(x.entry.unpacked_size for x in xorbs) < len(data) - 300_000
+    assert _rebuild(xorbs, file) == data
+    empty_xorbs, empty = _pack(b"")
+    assert (empty_xorbs, empty.hash, empty.terms) == ([], bytes(32), [])

@@ -1,7 +1,15 @@
 """The Xet formats and hashes (specification 1.1.0, huggingface.co/docs/xet), as one surface:
-``chunking`` (the client's content-defined chunker), ``hashing`` (chunk, xorb, file and verification hashes, the hex form), ``xorb`` (chunk records,
-compression, validation), ``shard`` (file reconstructions and xorb listings, parsing and building).
-Everything malformed raises :class:`XetFormatError` (a ValueError) with a message for the client."""
+``chunking`` (the client's content-defined chunker), ``hashing`` (chunk, xorb, file and verification
+hashes, the hex form), ``xorb`` (chunk records, compression, validation), ``shard`` (file
+reconstructions and xorb listings, parsing and building) and ``packing`` (a file cut and packed into
+xorbs on the server, for files that arrived without Xet). Everything malformed raises
+:class:`XetFormatError` (a ValueError) with a message for the client.
+
+Where the specification's prose and the real client differ, the client wins (checked against bytes
+hf_xet 1.8.0 sends, tests/huggingface/test_xet_client_bytes.py): a shard's xorb chunk entries give each
+chunk's offset in the xorb's *uncompressed* bytes, the client leaves a xorb's serialized size at 0 in
+its shard, and the SHA-256 extension is stored in Xet hash order (see ``shard``).
+"""
 from __future__ import annotations
 
 from plugin.huggingface.xet.chunking import chunk_boundaries, iter_file_chunks
@@ -16,6 +24,7 @@ from plugin.huggingface.xet.hashing import (
     verification_range_hash,
     xorb_hash,
 )
+from plugin.huggingface.xet.packing import FilePacker, PackedXorb
 from plugin.huggingface.xet.shard import (
     Shard,
     ShardFile,
@@ -44,7 +53,7 @@ from plugin.huggingface.xet.xorb import (
 )
 
 __all__ = [
-    "COMPRESSION_BG4_LZ4", "COMPRESSION_LZ4", "COMPRESSION_NONE", "Shard", "ShardFile", "ShardFooter",
+    "COMPRESSION_BG4_LZ4", "COMPRESSION_LZ4", "COMPRESSION_NONE", "FilePacker", "PackedXorb", "Shard", "ShardFile", "ShardFooter",
     "ShardXorb", "ShardXorbChunk", "Term", "XetFormatError", "Xorb", "XorbChunk", "build_shard", "build_xorb",
     "chunk_boundaries", "chunk_hash", "file_hash", "global_dedup_chunks", "hash_to_hex", "hex_to_hash",
     "is_global_dedup_eligible", "iter_chunks", "iter_file_chunks", "iter_records", "keyed_hash", "parse_shard",
