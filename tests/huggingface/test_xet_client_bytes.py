@@ -10,6 +10,7 @@ import struct
 from pathlib import Path
 
 import hf_xet
+import pytest
 
 from plugin.huggingface.xet.format import (
     FilePacker,
@@ -27,6 +28,12 @@ from plugin.huggingface.xet.format import (
     validate_xorb,
 )
 from tests.support.xet_capture import capturing_cas, sample_files, upload
+
+
+@pytest.fixture(autouse=True)
+def _own_xet_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's client keeps its shard cache in the test's directory, not in ~/.cache."""
+    monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet-cache"))
 
 
 def _files(directory: Path) -> list[Path]:
