@@ -106,6 +106,7 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
         **query.shown(),
         orders=VERSION_ORDERS,
         can_write=can(found, ModelAction.WRITE_MODEL),
+        tracking_uri=mlflow_tracking_uri(found.id),
         hf_endpoint=hf_endpoint(),
         hf_repo_id=repo_id(found, summary.model) if reachable(summary.model.name) else None,
         **aliases,
