@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     # An upload renews its lease while bytes flow; one silent for this long is given up, and gc may
     # reclaim what it stored (a crashed server's uploads are reclaimed after this long).
     "UPLOAD_LEASE_SECONDS": 600,
+    # URLs that let a client upload without credentials (S3 part URLs of a direct write, the Hugging
+    # Face API's LFS transfer URLs) work this long: a URL handed out keeps working for S3 even after
+    # its caller loses access, hence minutes. It must cover one commit's uploads (docs/configuration.md).
+    "UPLOAD_URL_EXPIRY": 900,
     # How long a CI job token lives unless its job is marked finished first.
     "JOB_TOKEN_TTL": 3 * 3600,
     # GitLab caps generic files at 5 GiB and users outgrow it (gitlab.com #539286).
@@ -90,6 +94,9 @@ DEFAULTS: dict[str, Any] = {
     "HF_LFS_PART_SIZE": 64 * 1024 * 1024,
     #: The largest commit body (NDJSON with the inline files) the Hugging Face API reads.
     "HF_COMMIT_MAX_SIZE": GIB,
+    #: Seconds an object uploaded through the Hugging Face API waits for its commit; ``modelshelf gc``
+    #: removes one staged longer (a client that died between its uploads and its commit).
+    "HF_STAGING_LEASE_SECONDS": 24 * 3600.0,
     #: Webhooks (docs/webhooks.md). A delivery that fails is retried with exponential backoff
     #: (BACKOFF_BASE seconds, doubling, at most BACKOFF_MAX) until RETRY_WINDOW seconds after its event.
     "WEBHOOK_RETRY_WINDOW": 24 * 3600.0,
@@ -113,13 +120,13 @@ _BOOLS = {
     "WEBHOOK_DISPATCHER",
 }
 _INTS = {
-    "MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY", "SIGN_IN_MAX_FAILURES",
+    "MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY", "UPLOAD_URL_EXPIRY", "SIGN_IN_MAX_FAILURES",
     "SIGN_IN_ADDRESS_MAX_FAILURES", "HF_REGULAR_MAX_SIZE", "HF_LFS_PART_SIZE", "HF_COMMIT_MAX_SIZE",
     "WORKER_CONNECTIONS", "WEBHOOK_CONCURRENCY",
 }
 _FLOATS = {
     "UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "SIGN_IN_FAILURE_WINDOW", "SIGN_IN_LOCK_SECONDS", "READINESS_TIMEOUT",
-    "HEADER_TIMEOUT", "BODY_TIMEOUT",
+    "HEADER_TIMEOUT", "BODY_TIMEOUT", "HF_STAGING_LEASE_SECONDS",
     "WEBHOOK_RETRY_WINDOW", "WEBHOOK_BACKOFF_BASE", "WEBHOOK_BACKOFF_MAX", "WEBHOOK_TIMEOUT", "WEBHOOK_POLL_INTERVAL",
     "WEBHOOK_KEEP_DAYS",
 }

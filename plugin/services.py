@@ -118,7 +118,7 @@ def hf_commit_services(actor: Actor) -> CommitService:
 
 def hf_transfers() -> Transfers:
     """The signer of the Hugging Face API's LFS transfer URLs (the instance's secret key)."""
-    return Transfers(current_app.secret_key or "")
+    return Transfers(current_app.secret_key or "", int(current_app.config["MODELSHELF"]["UPLOAD_URL_EXPIRY"]))
 
 
 def hf_lfs_services(actor: Actor) -> LfsService:

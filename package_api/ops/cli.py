@@ -235,12 +235,12 @@ def create_token(
 def gc(dry_run: bool, data_dir: str | None) -> None:
     """Remove deleted packages and files, blobs no file references, and what uploads that never
     finished left in the store (once their lease, MODELSHELF_UPLOAD_LEASE_SECONDS, has expired)."""
-    from package_api.packages.gc import GarbageCollector
+    from package_api.packages.gc import GarbageCollector, gc_steps
 
     app = _app(data_dir)
     with app.app_context():
         try:
-            report = GarbageCollector(db.session, services.storage(app)).collect(dry_run=dry_run)
+            report = GarbageCollector(db.session, services.storage(app), steps=gc_steps(app)).collect(dry_run=dry_run)
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None
     click.echo(report.summary(dry_run=dry_run))

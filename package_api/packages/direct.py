@@ -2,9 +2,16 @@
 multipart transfer on S3): the same lease, hashing, rows and pipeline as ``PackageService.upload``,
 except that the bytes reach the store without passing through the server. The server joins the
 parts, then reads them back once to hash them: a file counts only once its bytes hash to what the
-client declared."""
+client declared.
+
+The server sees none of the parts, so no heartbeat renews the lease while they flow: the lease starts
+as long as the part URLs work (``urls_valid_for``) plus the lease time, and gc cannot reclaim the
+parts while the client may still send one. A completion that comes after gc took over fails with
+``UploadAbandoned`` (a 503 saying so); it never records bytes that are gone.
+"""
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 
 from package_api import names
@@ -24,13 +31,14 @@ class DirectUploads:
     def __init__(self, packages: PackageService) -> None:
         self.packages = packages
 
-    def begin(self, part_size: int) -> tuple[str, str] | None:
-        """Start an upload whose parts (``part_size`` bytes) the client sends straight to the store:
-        return its key, leased now, and the store's handle; ``None`` when the store takes no direct
-        writes. ``finish`` records it; one never finished, gc reclaims once its lease
-        has expired. Not inside a unit of work (the lease commits)."""
+    def begin(self, part_size: int, *, urls_valid_for: datetime.timedelta = datetime.timedelta(0)) -> tuple[str, str] | None:
+        """Start an upload whose parts (``part_size`` bytes) the client sends straight to the store,
+        on URLs that work for ``urls_valid_for``: return its key, leased now for that long plus the
+        lease time, and the store's handle; ``None`` when the store takes no direct writes. ``finish``
+        records it; one never finished, gc reclaims once its lease has expired. Not inside a unit of
+        work (the lease commits)."""
         key = new_key()
-        self.packages.leases.begin(key)
+        self.packages.leases.begin(key, longer=urls_valid_for)
         try:
             handle = self.packages.storage.begin_parts(key, part_size)
         except BaseException:
@@ -71,7 +79,9 @@ class DirectUploads:
             self.packages.storage.finish_parts(key, handle, etags)
             stored = self.packages.storage.open(key)
             try:
-                reader = HashingReader(ChunkReader(stored), self.packages.max_file_size, expected=expected)
+                # Reading 20 GiB back takes a while: the lease is renewed meanwhile.
+                heartbeat = self.packages.leases.heartbeat(key)
+                reader = HashingReader(ChunkReader(stored), self.packages.max_file_size, expected=expected, heartbeat=heartbeat)
                 while reader.read(CHUNK_SIZE):
                     pass
             finally:

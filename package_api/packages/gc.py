@@ -4,12 +4,18 @@ uploads left behind when they never finished (a dropped connection, a crashed or
 Never deletes bytes an upload is about to reference: a blob row goes only in a statement that
 finds no file referencing it, and stored bytes no blob row names go only when no upload holds a
 lease on their key (``package_api.packages.leases`` explains the lease).
+
+Plugins add steps (``register_gc_step``) that run first and mark their own expired rows for
+destruction (the Hugging Face API's staged uploads that no commit took); the rest of the run then
+removes them like any deleted file.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import Select, delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +23,21 @@ from package_api.db import DbSession
 from package_api.packages.leases import KEY_PREFIX, UploadLeases
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
 from package_api.storage import BlobNotFound, BlobStorage, StorageError
+
+#: A gc step: mark what has expired ``PENDING_DESTRUCTION`` in the session and commit (with
+#: ``dry_run``, only count it); return how many rows it marked (or would).
+GcStep = Callable[[DbSession, bool], int]
+_STEPS = "modelshelf.gc_steps"
+
+
+def register_gc_step(app: Flask, label: str, step: GcStep) -> None:
+    """Run ``step`` at the start of every ``modelshelf gc`` of ``app``; ``label`` says what its count
+    is in the summary (``"expired staged uploads"``)."""
+    app.extensions.setdefault(_STEPS, {})[label] = step
+
+
+def gc_steps(app: Flask) -> Mapping[str, GcStep]:
+    return dict(app.extensions.get(_STEPS, {}))
 
 
 @dataclass
@@ -28,25 +49,37 @@ class GcReport:
     abandoned: int = 0
     bytes: int = 0
     failed_keys: list[str] = field(default_factory=list)
+    #: What each plugin step marked, by its label.
+    expired: dict[str, int] = field(default_factory=dict)
 
     def summary(self, *, dry_run: bool) -> str:
         verb = "would remove" if dry_run else "removed"
+        expired = "".join(f"; {count} {label}" for label, count in self.expired.items() if count)
         return (
             f"{verb} {self.packages} packages, {self.files} files, {self.blobs} blobs, "
-            f"{self.abandoned} abandoned uploads ({self.bytes} bytes)"
+            f"{self.abandoned} abandoned uploads ({self.bytes} bytes){expired}"
         )
 
 
 class GarbageCollector:
-    def __init__(self, session: DbSession, storage: BlobStorage, leases: UploadLeases | None = None) -> None:
+    def __init__(
+        self,
+        session: DbSession,
+        storage: BlobStorage,
+        leases: UploadLeases | None = None,
+        steps: Mapping[str, GcStep] | None = None,
+    ) -> None:
         self.session = session
         self.storage = storage
         self.leases = leases or UploadLeases(session)
+        self.steps = steps or {}
 
     def collect(self, *, dry_run: bool = False) -> GcReport:
         """Remove pending-destruction rows, unreferenced blobs and abandoned uploads; with
         ``dry_run`` only count them. Raise ``StorageUnavailable`` if the store cannot be listed."""
         report = GcReport()
+        for label, step in self.steps.items():
+            report.expired[label] = step(self.session, dry_run)
         self._collect_rows(report, dry_run)
         self._collect_blobs(report, dry_run)
         self._collect_abandoned(report, dry_run)

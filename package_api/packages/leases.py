@@ -60,11 +60,18 @@ class UploadLeases:
         self.lease = lease
         self.clock = clock
 
-    def begin(self, key: str) -> Callable[[], None]:
-        """Commit a lease on ``key``; return the heartbeat that renews it while bytes flow."""
+    def begin(self, key: str, *, longer: datetime.timedelta = datetime.timedelta(0)) -> Callable[[], None]:
+        """Commit a lease on ``key``, ``longer`` than the lease time at first (an upload whose client
+        sends the bytes elsewhere, where no heartbeat sees them flow); return the heartbeat that renews
+        it while bytes flow."""
         now = self.clock()
-        self.session.add(Upload(storage_key=key, started_at=now, expires_at=now + self.lease))
+        self.session.add(Upload(storage_key=key, started_at=now, expires_at=now + self.lease + longer))
         self.session.commit()
+        return self.heartbeat(key)
+
+    def heartbeat(self, key: str) -> Callable[[], None]:
+        """A function to call as bytes of ``key`` flow: it renews the lease now and then (raising
+        ``UploadAbandoned`` once gc has taken it over)."""
         interval = self.lease.total_seconds() / 5
         due = time.monotonic() + interval
 

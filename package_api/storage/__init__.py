@@ -50,6 +50,7 @@ def build_storage(settings: Mapping[str, Any]) -> BlobStorage:
             part_size=int(settings.get("S3_PART_SIZE") or 16 * 1024 * 1024),
             check_timeout=float(settings.get("READINESS_TIMEOUT") or 2),
             public_url=settings.get("S3_PUBLIC_URL") or None,
+            part_url_expiry=datetime.timedelta(seconds=int(settings.get("UPLOAD_URL_EXPIRY") or 900)),
             redirect_expiry=(
                 datetime.timedelta(seconds=int(settings.get("S3_REDIRECT_EXPIRY") or 300))
                 if settings.get("S3_REDIRECT_DOWNLOADS")

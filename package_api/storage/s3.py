@@ -71,8 +71,9 @@ def _public_client(public_url: str, access_key: str | None, secret_key: str | No
     )
 
 
-#: How long a URL for a part of a direct write works (a client uploads the parts one after another).
-PART_URL_EXPIRY = datetime.timedelta(hours=1)
+#: How long a URL for a part of a direct write works by default (``UPLOAD_URL_EXPIRY``): the client
+#: uploads the parts one after another, and a URL handed out keeps working, whoever loses access.
+PART_URL_EXPIRY = datetime.timedelta(minutes=15)
 
 
 class S3Storage:
@@ -90,6 +91,7 @@ class S3Storage:
         check_timeout: float = 2.0,
         redirect_expiry: datetime.timedelta | None = None,
         public_url: str | None = None,
+        part_url_expiry: datetime.timedelta = PART_URL_EXPIRY,
     ) -> None:
         # Few, quick retries: an unreachable store must become a prompt 503, not a minute of backoff.
         http = urllib3.PoolManager(
@@ -126,6 +128,7 @@ class S3Storage:
         self.part_size = max(MIN_PART_SIZE, part_size)
         #: Set: downloads are answered with a presigned URL valid this long (``download_url``).
         self.redirect_expiry = redirect_expiry
+        self.part_url_expiry = part_url_expiry
         self._bucket_ready = False
 
     def _ensure_bucket(self) -> None:
@@ -272,7 +275,7 @@ class S3Storage:
     def part_url(self, key: str, handle: str, number: int) -> str:
         try:
             return self._presigner.get_presigned_url(
-                "PUT", self.bucket, check_key(key), expires=PART_URL_EXPIRY,
+                "PUT", self.bucket, check_key(key), expires=self.part_url_expiry,
                 extra_query_params={"partNumber": str(number), "uploadId": handle},
             )
         except _VENDOR_ERRORS as exc:

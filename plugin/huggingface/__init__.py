@@ -4,12 +4,16 @@ the digest of its files (``revisions``). The HTTP surface is ``plugin.web.huggin
 (``HF_ENDPOINT=<base>/hf``); ``docs/huggingface.md`` tells users what it serves."""
 from __future__ import annotations
 
+import datetime
+import functools
+
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import PackageChange, register_package_step, register_unprotected_package
+from package_api.plugin_api import PackageChange, register_gc_step, register_package_step, register_unprotected_package
 from plugin.huggingface import models as _tables  # noqa: F401  (the tables must be known before create_all)
+from plugin.huggingface import staging
 from plugin.huggingface.revisions import RevisionService
 from plugin.registry.projection import HF_STAGING_PACKAGE_NAME, MODEL_VERSION_STEP, may_be_version
 
@@ -52,3 +56,6 @@ def register(app: Flask) -> None:
     register_package_step(app, "file_deleted", COMMIT_STEP, _refresh)
     # Staged uploads are working storage: a protection rule guards the version they are committed to.
     register_unprotected_package(app, lambda name: name == HF_STAGING_PACKAGE_NAME)
+    # Uploads no commit took are reclaimed by ``modelshelf gc`` once their lease is over.
+    lease = datetime.timedelta(seconds=float(app.config["MODELSHELF"]["HF_STAGING_LEASE_SECONDS"]))
+    register_gc_step(app, staging.GC_LABEL, functools.partial(staging.expire, lease=lease))

@@ -4,7 +4,10 @@ Hub's ``multipart`` transfer (PUTs of ``part_size`` bytes, then a completion POS
 The client sends no credentials with the PUTs and the completion (the Hub hands out presigned S3
 URLs), so the batch answer, given to a caller allowed to write the model, carries URLs signed with the
 instance's secret key (``Transfers``): each names the project, the object's SHA-256 and size and who
-asked, and expires after ``TRANSFER_SECONDS``. Every byte goes through the upload pipeline into the
+asked, and expires after ``UPLOAD_URL_EXPIRY`` seconds (15 minutes by default); each use judges the
+caller's access again (``plugin.web.huggingface.writes``), so a caller who lost it is refused at once.
+Presigned part URLs of S3 cannot be judged again: they work until they expire (``docs/security.md``).
+Every byte goes through the upload pipeline into the
 staging package (``plugin.huggingface.staging``): a basic PUT with the SHA-256 the client claimed
 checked on the stream (a mismatch stores nothing). A multipart upload's parts go straight to the
 store where it takes direct writes (S3 with ``S3_REDIRECT_DOWNLOADS`` and parts of 5 MiB or more:
@@ -17,6 +20,7 @@ already (same SHA-256 and size) gets no upload action: it costs no bytes.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,9 +45,14 @@ from package_api.plugin_api import (
 )
 from plugin.huggingface.staging import Staging
 
-#: How long a transfer URL works (the client uploads right after the batch request).
-TRANSFER_SECONDS = 3600
+#: How long a transfer URL works by default (``UPLOAD_URL_EXPIRY``): the client uploads right after
+#: the batch request, the objects of one batch (up to 256) a few at a time.
+TRANSFER_SECONDS = 900
 SALT = "modelshelf-hf-lfs-transfer"
+
+
+class TransferRefused(Unauthorized):
+    """A transfer URL that is forged, damaged or expired (its message says to ask for a new one)."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +71,16 @@ class Transfer:
     #: A write of parts straight to the store: its key and the store's handle (``DirectUploads``).
     key: str | None = None
     handle: str | None = None
+    #: The scopes of the caller's token, so that each use is judged as the batch request was.
+    scopes: tuple[str, ...] = ("api",)
 
     @staticmethod
     def of(principal: Principal, project_id: int, oid: str, size: int) -> Transfer:
         user_id = principal.user.id if principal.user is not None else None
-        return Transfer(project_id, oid, size, user_id, principal.kind.value, principal.token_id, principal.name)
+        return Transfer(
+            project_id, oid, size, user_id, principal.kind.value, principal.token_id, principal.name,
+            scopes=tuple(sorted(principal.scopes)),
+        )
 
     def principal(self, user: User | None, scopes: frozenset[str]) -> Principal:
         """Who the transfer stores the bytes for (confined to the project, as the batch was judged)."""
@@ -79,25 +93,32 @@ class Transfer:
 class Transfers:
     """Signs and checks the tokens in transfer URLs."""
 
-    def __init__(self, secret_key: str | bytes) -> None:
+    def __init__(self, secret_key: str | bytes, max_age: int = TRANSFER_SECONDS) -> None:
         self.serializer = URLSafeTimedSerializer(secret_key, salt=SALT)
+        self.max_age = max_age
 
     def sign(self, transfer: Transfer) -> str:
         t = transfer
-        return self.serializer.dumps([t.project_id, t.oid, t.size, t.user_id, t.kind, t.token_id, t.name, t.key, t.handle])
+        return self.serializer.dumps(
+            [t.project_id, t.oid, t.size, t.user_id, t.kind, t.token_id, t.name, t.key, t.handle, list(t.scopes)]
+        )
 
     def check(self, token: str) -> Transfer:
         """Raise ``Unauthorized`` for a token that is forged, damaged or expired."""
         try:
-            project_id, oid, size, user_id, kind, token_id, name, key, handle = self.serializer.loads(
-                token, max_age=TRANSFER_SECONDS
+            project_id, oid, size, user_id, kind, token_id, name, key, handle, scopes = self.serializer.loads(
+                token, max_age=self.max_age
             )
             return Transfer(
                 int(project_id), str(oid), int(size), None if user_id is None else int(user_id), PrincipalKind(kind).value,
                 None if token_id is None else int(token_id), str(name), key and str(key), handle and str(handle),
+                tuple(str(scope) for scope in scopes),
             )
         except (BadSignature, ValueError, TypeError):
-            raise Unauthorized("This upload URL is invalid or has expired: ask the batch API for a new one") from None
+            raise TransferRefused(
+                f"This upload URL is invalid or has expired (they work {self.max_age} seconds, UPLOAD_URL_EXPIRY): "
+                "ask the batch API for a new one"
+            ) from None
 
 
 def _joined(packages: PackageService, files: Sequence[PackageFile]) -> Iterator[bytes]:
@@ -145,7 +166,8 @@ class LfsService:
         if multipart and transfer.size > self.part_size:
             parts = range(1, math.ceil(transfer.size / self.part_size) + 1)
             header: dict[str, str] = {"chunk_size": str(self.part_size)}
-            direct = DirectUploads(self.packages).begin(self.part_size)
+            lifetime = datetime.timedelta(seconds=self.transfers.max_age)
+            direct = DirectUploads(self.packages).begin(self.part_size, urls_valid_for=lifetime)
             if direct is not None:  # the parts go straight to the store
                 key, handle = direct
                 transfer = dataclasses.replace(transfer, key=key, handle=handle)

@@ -6,18 +6,22 @@ line at a time). Either way they go through the one upload pipeline (``PackageSe
 streamed, hashed, leased, audited) into the project's hidden staging package ``ml_hf_uploads/staged``,
 a file per object. The commit then adds the bytes to the version by digest (no byte copied) and drops
 the staging files it used, in the version's transaction; ``modelshelf gc`` reclaims bytes no file
-references any more. An object uploaded and never committed stays staged (listed with
-``status=hidden``) until someone deletes it.
+references any more. An object uploaded and never committed (a client that died between its uploads
+and its commit, parts of a multipart upload never completed) stays staged (listed with
+``status=hidden``) for ``HF_STAGING_LEASE_SECONDS`` (a day by default); then ``modelshelf gc``
+removes it (``expire``). A commit that names an object gc took meanwhile fails; the client uploads it
+again.
 
 ``ml_hf_uploads`` is never a model's name (``plugin.registry.model_service.model_name``), so the
 staging package is a plain hidden package, outside every model.
 """
 from __future__ import annotations
 
+import datetime
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from package_api.plugin_api import (
     Blob,
@@ -32,12 +36,40 @@ from package_api.plugin_api import (
     Project,
     Readable,
     User,
+    utcnow,
 )
 from plugin.registry.projection import HF_STAGING_PACKAGE_NAME
 
 #: The hidden package of each project that holds uploaded, not yet committed objects.
 STAGING_NAME, STAGING_VERSION = HF_STAGING_PACKAGE_NAME, "staged"
 LIVE = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
+#: What ``modelshelf gc`` calls the staged files it removes.
+GC_LABEL = "Hugging Face uploads never committed"
+
+
+def expire(session: DbSession, dry_run: bool, *, lease: datetime.timedelta) -> int:
+    """Mark the staging files of every project older than ``lease`` for destruction (the rest of
+    the gc run removes them, and their bytes unless a version holds them); return how many (with
+    ``dry_run``, how many it would)."""
+    staging = select(Package.id).where(
+        Package.name == STAGING_NAME, Package.version == STAGING_VERSION, Package.status.in_(LIVE)
+    )
+    expired = (
+        PackageFile.package_id.in_(staging.scalar_subquery()),
+        PackageFile.status == PackageStatus.DEFAULT,
+        PackageFile.created_at < utcnow() - lease,
+    )
+    if dry_run:
+        return int(session.scalar(select(func.count()).select_from(PackageFile).where(*expired)) or 0)
+    result = session.execute(
+        update(PackageFile)
+        .where(*expired)
+        .values(status=PackageStatus.PENDING_DESTRUCTION)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    # Session.execute is typed to return Result; a DML statement's is a CursorResult.
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class Staging:

@@ -31,6 +31,7 @@ from package_api.plugin_api import (
     refused_value,
 )
 from plugin.huggingface.errors import EntryNotFound, RepoNotFound, RevisionNotFound
+from plugin.huggingface.lfs import TransferRefused
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ def error_response(exc: ModelshelfError) -> Response:
         return error(409, f"{exc}.")
     if isinstance(exc, InvalidInput):
         return error(400, exc.reason)
+    if isinstance(exc, TransferRefused):
+        return error(401, str(exc))
     if isinstance(exc, CredentialsRefused):
         return error(401, TOKEN_REFUSED, header_message=INVALID_CREDENTIALS)
     if isinstance(exc, Unauthorized):

@@ -23,6 +23,7 @@ from package_api.plugin_api import (
     InvalidInput,
     Unauthorized,
     User,
+    access_policy,
     authorized_project,
     base_url,
     db,
@@ -245,13 +246,17 @@ def lfs_batch(namespace: str, name: str) -> Response:
 
 def _transfer_services(token: str) -> tuple[LfsService, Transfer]:
     """The LFS service acting for whoever the signed ``token`` was handed to (no credentials come
-    with a transfer); raise ``Unauthorized`` for a bad token."""
+    with a transfer), judged again now: a caller who lost the right to write the project's models
+    since the batch request (removed, demoted, blocked) is refused. Raise ``Unauthorized`` for a bad
+    token."""
     transfer = services.hf_transfers().check(token)
     user = db.session.get(User, transfer.user_id) if transfer.user_id is not None else None
     if transfer.user_id is not None and user is None:
         raise Unauthorized("The user this upload URL was made for is gone")
-    actor = Actor(transfer.principal(user, frozenset({"api"})), request.remote_addr or "")
-    return services.hf_lfs_services(actor), transfer
+    actor = Actor(transfer.principal(user, frozenset(transfer.scopes)), request.remote_addr or "")
+    lfs = services.hf_lfs_services(actor)
+    access_policy().authorize(actor.principal, lfs.project_of(transfer), ModelAction.WRITE_MODEL)
+    return lfs, transfer
 
 
 @bp.put("/<namespace>/<name>.git/info/lfs/objects/<token>")
