@@ -25,7 +25,7 @@ from package_api.packages.leases import UploadLeases
 from package_api.packages.models import Package, PackageFile, Upload
 from plugin.huggingface.staging import GC_LABEL
 from plugin.registry.projection import HF_STAGING_PACKAGE_NAME
-from tests.huggingface.test_writes_api import MODEL, batch, commit, hf, path_of, staged_files
+from tests.huggingface.test_writes_api import HEADER, MODEL, batch, commit, hf, ndjson, path_of, staged_files
 from tests.support.world import World, create_model
 
 MIB = 1024 * 1024
@@ -211,3 +211,30 @@ class TestPartsStraightToS3:
         refused = commit(client, world, project, "1.0.0", lfs_line("w.bin", answer["oid"], len(content)))
         assert refused.status_code == 404 and "upload it first" in refused.get_json()["error"]
         assert "actions" in batch(client, world, project, content, ["basic", "multipart"])  # send it again
+
+
+def test_a_deploy_token_publishes_through_lfs(app: Flask, client: FlaskClient, world: World, project: int) -> None:
+    """The transfer URLs a deploy token asked for are judged with its own scopes at each use."""
+    from package_api.access.tokens import DeployTokenService
+
+    with app.app_context():
+        found = db.session.get(Project, project)
+        assert found is not None
+        _, secret = DeployTokenService(db.session).create(found, "publisher", ["write_package_registry", "read_package_registry"])
+        db.session.commit()
+    bearer = {"Authorization": f"Bearer {secret}"}
+    content = b"d" * 3000
+    oid = hashlib.sha256(content).hexdigest()
+    response = client.post(
+        f"/hf/{project}/{MODEL}.git/info/lfs/objects/batch", headers=bearer,
+        json={"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": len(content)}]},
+    )
+    assert response.status_code == 200, response.get_json()
+    [answer] = response.get_json()["objects"]
+    assert client.put("/" + path_of(answer["actions"]["upload"]["href"]), data=content).status_code == 200
+    made = client.post(
+        f"/hf/api/models/{project}/{MODEL}/commit/3.0.0", headers={**bearer, "Content-Type": "application/x-ndjson"},
+        data=ndjson(HEADER, lfs_line("d.bin", oid, len(content))),
+    )
+    assert made.status_code == 200, made.get_json()
+    assert hf(client, world, "GET", f"/{project}/{MODEL}/resolve/3.0.0/d.bin").data == content
