@@ -133,11 +133,12 @@ def test_publish_a_folder_then_a_version_touching_one_file(
     tagged = Path(snapshot_download(repo, revision="prod", endpoint=endpoint(account), token=account.token))
     same_tree(folder, tagged)
 
-    # The same version through the generic package API...
+    # The same version through the generic package API, with curl...
     generic = f"{account.server.api}/projects/{project}/packages/generic/encoder/1.0.1/config.json"
-    request = urllib.request.Request(generic, headers={"PRIVATE-TOKEN": account.token})
-    with urllib.request.urlopen(request) as response:
-        assert response.read() == (folder / "config.json").read_bytes()
+    fetched = subprocess.run(
+        ["curl", "-sSf", "-H", f"PRIVATE-TOKEN: {account.token}", generic], capture_output=True, check=True, timeout=60
+    )
+    assert fetched.stdout == (folder / "config.json").read_bytes()
     # ... and MLflow: version 2 of the registered model, described by the commit.
     mlflow_version = mlflow_model_version(account, project, "encoder", "2")
     assert mlflow_version["description"] == "Wider\n\ntwice"
