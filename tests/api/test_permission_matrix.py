@@ -822,6 +822,22 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {PAGE}/-/settings/ci_cd": expect(ADMIN_PROJECT),
     f"POST {PAGE}/-/settings/ci_cd/ci_token": expect(ADMIN_PROJECT, rotate_ci_token),
     f"GET {PAGE}/-/settings/audit_events": expect(ADMIN_PROJECT),
+    f"GET {PAGE}/-/settings/packages_and_registries": expect(ADMIN_PROJECT),
+    f"POST {PAGE}/-/settings/packages_and_registries/protection_rules": expect(
+        ADMIN_PROJECT,
+        form(package_name_pattern=unique("rule"), package_type="generic", minimum_access_level_for_push="owner",
+             minimum_access_level_for_delete=""),
+    ),
+    f"POST {PAGE}/-/settings/packages_and_registries/protection_rules/<int:rule_id>": expect(
+        ADMIN_PROJECT,
+        lambda c: c.req({"rule_id": _throwaway_rule(c)}, form={
+            "package_name_pattern": c.unique("rule"), "package_type": "generic",
+            "minimum_access_level_for_push": "admin", "minimum_access_level_for_delete": "owner",
+        }),
+    ),
+    f"POST {PAGE}/-/settings/packages_and_registries/protection_rules/<int:rule_id>/delete": expect(
+        ADMIN_PROJECT, lambda c: c.req({"rule_id": _throwaway_rule(c)}, form={})
+    ),
     f"GET {PAGE}/-/settings/webhooks": expect(ADMIN_PROJECT, lambda c: c.req(query={"hook": kept_delivery(c)[0]})),
     f"POST {PAGE}/-/settings/webhooks": expect(ADMIN_PROJECT, new_hook),
     f"POST {PAGE}/-/settings/webhooks/<int:hook_id>/delete": expect(ADMIN_PROJECT, throwaway_hook),

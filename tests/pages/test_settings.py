@@ -22,7 +22,7 @@ from tests.support.pages import signed_in
 from tests.support.world import generic_url
 
 SETTINGS = "/acme/{}/-/settings"
-TABS = ("", "/members", "/access_tokens", "/deploy_tokens", "/ci_cd", "/webhooks", "/audit_events")
+TABS = ("", "/members", "/access_tokens", "/deploy_tokens", "/ci_cd", "/packages_and_registries", "/webhooks", "/audit_events")
 TOKENS_PAGE = "/-/user_settings/personal_access_tokens"
 SECRET = re.compile(r'value="((?:mspat|msdt|msci)-[^"]+)"')
 
@@ -118,6 +118,8 @@ POSTS = [
     ("/deploy_tokens", {"name": "deploy", "scopes": "read_package_registry"}),
     ("/ci_cd/ci_token", {}),
     ("/webhooks", {"name": "hook", "url": "https://example.com/hook", "events": "package.created"}),
+    ("/packages_and_registries/protection_rules",
+     {"package_name_pattern": "x-*", "package_type": "generic", "minimum_access_level_for_push": "owner"}),
 ]
 
 

@@ -1,7 +1,7 @@
 """A project's settings pages (**Manage > Settings**, for Maintainers and Owners), at
 ``/<namespace>/<project>/-/settings``: General (description, visibility, features, duplicate
 packages, deleting the project), Members, Access tokens, Deploy tokens, CI/CD (the CI token and
-jobs), Webhooks (docs/webhooks.md) and Audit events.
+jobs), Packages and registries (protected packages), Webhooks (docs/webhooks.md) and Audit events.
 
 Every view asks the policy first (``Action.ADMIN_PROJECT``; ``Action.OWN_PROJECT`` for
 visibility, the Owner role and deleting the project); every change it makes is in the audit trail;
@@ -15,7 +15,15 @@ from package_api.access.models import Project
 from package_api.access.policy import Action
 from package_api.web.pages.context import can
 from package_api.web.pages.navigation import NavEntry, add_project_nav
-from package_api.web.pages.settings import audit_events, ci_cd, general, members, tokens, webhooks  # noqa: F401  (the views)
+from package_api.web.pages.settings import (  # noqa: F401  (the views)
+    audit_events,
+    ci_cd,
+    general,
+    members,
+    package_registry,
+    tokens,
+    webhooks,
+)
 from package_api.web.pages.settings.blueprint import bp
 
 __all__ = ["bp", "register"]

@@ -19,6 +19,7 @@ TABS = (
     ("access_tokens", "Access tokens"),
     ("deploy_tokens", "Deploy tokens"),
     ("ci_cd", "CI/CD"),
+    ("packages_and_registries", "Packages and registries"),
     ("webhooks", "Webhooks"),
     ("audit_events", "Audit events"),
 )
