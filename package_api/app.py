@@ -88,6 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             make_private_dirs(os.path.dirname(database) or ".")
             create_private_file(database)
     app.config["SECRET_KEY"] = settings.get("SECRET_KEY") or stored_secret_key(settings["DATA_DIR"])
+    app.config["SECRET_KEY_FALLBACKS"] = [k.strip() for k in str(settings.get("SECRET_KEY_FALLBACKS") or "").split(",") if k.strip()]
     # The signed session cookie of the web UI: user id, account fingerprint, CSRF token, flashes.
     app.config["SESSION_COOKIE_NAME"] = "_modelshelf_session"
     app.config["SESSION_COOKIE_HTTPONLY"] = True

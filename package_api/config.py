@@ -51,6 +51,9 @@ DEFAULTS: dict[str, Any] = {
     # Signs the session cookie. Unset: a random key kept in <DATA_DIR>/secret_key, shared by every
     # worker on this machine; set it explicitly for nodes that do not share a data directory.
     "SECRET_KEY": None,
+    # Former SECRET_KEYs, comma-separated: still accepted for session cookies and to decrypt stored
+    # webhook secrets (new ones are encrypted with SECRET_KEY). docs/webhooks.md, "Secrets at rest".
+    "SECRET_KEY_FALLBACKS": "",
     "CREATE_SCHEMA": True,
     # Whether `modelshelf` commands upgrade the database themselves: auto = only an SQLite one.
     "AUTO_MIGRATE": "auto",

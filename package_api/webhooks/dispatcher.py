@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import delete, select, update
 
 from package_api.db import db, utcnow
@@ -37,6 +37,7 @@ from package_api.webhooks.models import (
     WebhookDelivery,
     WebhookEvent,
 )
+from package_api.webhooks.secret_box import SecretBox, UnreadableSecret
 
 log = logging.getLogger(__name__)
 EXTENSION = "modelshelf.webhook_dispatcher"
@@ -132,15 +133,28 @@ def attempt(settings: Settings, delivery_id: int) -> sending.Outcome | None:
         delivery.state, delivery.last_error, delivery.updated_at = FAILED, "the hook is disabled", utcnow()
         session.commit()
         return None
-    url, secret, uuid, name, body = hook.url, hook.secret, delivery.uuid, delivery.event.name, delivery.event.payload
+    url, sealed, uuid, name, body = hook.url, hook.secret_ciphertext, delivery.uuid, delivery.event.name, delivery.event.payload
     session.rollback()  # no transaction open while the request is out
     started = utcnow()
-    outcome = sending.send(
-        url, body, {sending.EVENT: name}, secret=secret, delivery_id=uuid, timeout=settings.timeout,
-        allow_private=settings.allow_private,
-    )
+    outcome = send_signed(settings, SecretBox.of(current_app), url, body, name, sealed, uuid)
     record(settings, delivery_id, started, outcome)
     return outcome
+
+
+def send_signed(
+    settings: Settings, box: SecretBox, url: str, body: str, event: str, sealed_secret: str, delivery_id: str
+) -> sending.Outcome:
+    """Send ``body`` once, signed with the secret ``sealed_secret`` holds, decrypted here and kept
+    only for this send; a secret no key opens is an attempt that failed before connecting (logged as
+    such, retried like any other: restoring the old key as a fallback lets it through)."""
+    try:
+        secret = box.open(sealed_secret)
+    except UnreadableSecret as exc:
+        return sending.Outcome(status=None, latency_ms=0.0, response="", error=str(exc), address="")
+    return sending.send(
+        url, body, {sending.EVENT: event}, secret=secret, delivery_id=delivery_id, timeout=settings.timeout,
+        allow_private=settings.allow_private,
+    )
 
 
 def record(settings: Settings, delivery_id: int, started: datetime.datetime, outcome: sending.Outcome, *, retry: bool = True) -> None:

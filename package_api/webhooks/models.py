@@ -27,14 +27,19 @@ class Webhook(DbModel):
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(String(1000), default="")
     url: Mapped[str] = mapped_column(String(2048))
-    #: The HMAC key of ``X-MLflow-Signature``; empty: deliveries are not signed. Never shown again.
-    secret: Mapped[str] = mapped_column(String(255), default="")
+    #: The HMAC key of ``X-MLflow-Signature``, encrypted with the instance key
+    #: (``package_api.webhooks.secret_box``); empty: deliveries are not signed. Never shown again.
+    secret_ciphertext: Mapped[str] = mapped_column(Text, default="")
     #: JSON list of event names (``model_version.created``, ``package.created``...).
     events: Mapped[str] = mapped_column(String(2000), default="[]")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_ciphertext)
 
 
 class WebhookEvent(DbModel):

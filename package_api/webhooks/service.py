@@ -1,5 +1,6 @@
 """Managing a project's hooks (MLflow's fields), their deliveries and attempts, Redeliver and Test.
-Every change commits here and is audited (``webhook_created``...; the secret never is)."""
+Every change commits here and is audited (``webhook_created``...; the secret never is). A secret is
+encrypted here before it is stored (``secret_box``) and decrypted only to sign a send."""
 from __future__ import annotations
 
 import json
@@ -26,6 +27,7 @@ from package_api.webhooks.models import (
     WebhookDelivery,
     WebhookEvent,
 )
+from package_api.webhooks.secret_box import SecretBox
 
 MAX_HOOKS_PER_PROJECT = 100
 
@@ -36,6 +38,7 @@ class WebhookService:
         self.app = app
         self.actor = actor
         self.settings = dispatcher.Settings.of(app)
+        self.box = SecretBox.of(app)
 
     # -- hooks -------------------------------------------------------------------------------------
 
@@ -67,7 +70,7 @@ class WebhookService:
             raise InvalidInput(f"a project has at most {MAX_HOOKS_PER_PROJECT} webhooks")
         hook = Webhook(
             project_id=project.id, name=_text("name", name, 255, required=True), url=self.check_url(url),
-            events=json.dumps(self.check_events(events)), secret=_text("secret", secret, 255),
+            events=json.dumps(self.check_events(events)), secret_ciphertext=self.box.seal(_text("secret", secret, 255)),
             description=_text("description", description, 1000), enabled=enabled,
             created_by_id=user.id if user is not None else None,
         )
@@ -89,8 +92,16 @@ class WebhookService:
                 value = self.check_url(value)
             elif field == "events":
                 value = json.dumps(self.check_events(value))
-            elif field in ("name", "secret", "description"):
-                value = _text(field, value, {"name": 255, "secret": 255, "description": 1000}[field], required=field == "name")
+            elif field == "secret":
+                # Encrypted afresh each time (a new token even for the same secret): counted as a change.
+                field, value = "secret_ciphertext", self.box.seal(_text("secret", value, 255))
+                if not value and not hook.secret_ciphertext:
+                    continue
+                setattr(hook, field, value)
+                changed.append("secret")
+                continue
+            elif field in ("name", "description"):
+                value = _text(field, value, {"name": 255, "description": 1000}[field], required=field == "name")
             elif field == "enabled":
                 value = bool(value)
             else:
@@ -179,10 +190,7 @@ class WebhookService:
         self.session.add_all([row, delivery])
         commit(self.session)
         started = utcnow()
-        outcome = sending.send(
-            hook.url, row.payload, {sending.EVENT: event}, secret=hook.secret, delivery_id=delivery.uuid,
-            timeout=self.settings.timeout, allow_private=self.settings.allow_private,
-        )
+        outcome = dispatcher.send_signed(self.settings, self.box, hook.url, row.payload, event, hook.secret_ciphertext, delivery.uuid)
         dispatcher.record(self.settings, delivery.id, started, outcome, retry=False)
         return outcome
 

@@ -46,10 +46,10 @@ def test_the_migrated_schema_is_the_models_schema(tmp_path: Path) -> None:
     app = _app(tmp_path / "data")
     assert migrate.current(app) == set()
     migrate.upgrade(app)
-    assert migrate.heads(app) == {"core_0006", "model_registry_0010"}
+    assert migrate.heads(app) == {"core_0008", "model_registry_0010"}
     assert migrate.is_current(app) and migrate.current(app) == migrate.heads(app)
     assert migrate.applied(app) == migrate.heads(app) | {
-        "core_0001", "core_0002", "core_0003", "core_0004", "core_0005", "model_registry_0001", "model_registry_0002",
+        "core_0001", "core_0002", "core_0003", "core_0004", "core_0005", "core_0006", "model_registry_0001", "model_registry_0002",
         "model_registry_0003", "model_registry_0004", "model_registry_0005", "model_registry_0006", "model_registry_0009",
     }
     assert migrate.differences(app) == []
@@ -468,3 +468,44 @@ def test_model_registry_0010_gives_each_existing_alias_a_first_history_row(tmp_p
             ("champion", "existing", None, second, "1.1.0", None, None),
         ]
         assert [str(r[7])[:16] for r in rows] == ["2026-01-01 12:03", "2026-01-01 12:05"]
+
+
+def test_core_0008_encrypts_the_webhook_secrets_stored_before_and_downgrading_decrypts_them(tmp_path: Path) -> None:
+    from package_api.webhooks import dispatcher
+    from package_api.webhooks.secret_box import SecretBox
+
+    app = _app(tmp_path / "data", SECRET_KEY="instance key")
+    migrate.upgrade(app, "core_0006")
+    with app.app_context(), db.engine.begin() as connection:
+        old = OldRows(connection)
+        hooks = {
+            secret: old.add(
+                "webhooks", project_id=old.project, name=f"hook{n}", description="", url="https://example.com/hook",
+                secret=secret, events='["package.created"]', enabled=True, created_at=old.now, updated_at=old.now,
+            )
+            for n, secret in enumerate(["s3cret-á", "", "x" * 255])
+        }
+    migrate.upgrade(app)
+    assert migrate.differences(app) == []
+    box = SecretBox("instance key")
+    with app.app_context(), db.engine.connect() as connection:
+        stored = dict(connection.execute(sa.text("SELECT id, secret_ciphertext FROM webhooks")).all())
+        assert "secret" not in {c["name"] for c in inspect(connection).get_columns("webhooks")}
+    for secret, hook_id in hooks.items():
+        assert (stored[hook_id] == "") == (secret == "")
+        assert secret == "" or secret not in stored[hook_id]
+        assert box.open(stored[hook_id]) == secret  # the key the server decrypts with at send time
+    with pytest.raises(Exception, match="cannot be decrypted"):
+        SecretBox("another key").open(stored[hooks["s3cret-á"]])
+    outcome = dispatcher.send_signed(
+        dispatcher.Settings.of(_app(tmp_path / "other", SECRET_KEY="another key")), SecretBox("another key"),
+        "https://example.com/hook", "{}", "package.created", stored[hooks["s3cret-á"]], "d",
+    )
+    assert outcome.status is None and "set the secret again" in outcome.error
+
+    with app.app_context(), db.engine.begin() as connection:
+        from alembic import command
+
+        command.downgrade(migrate._config(app, connection), "core_0006")
+    with app.app_context(), db.engine.connect() as connection:
+        assert dict(connection.execute(sa.text("SELECT id, secret FROM webhooks")).all()) == {v: k for k, v in hooks.items()}

@@ -35,7 +35,7 @@ def hook_json(hook: Webhook) -> dict[str, Any]:
     return {
         "id": hook.id, "project_id": hook.project_id, "name": hook.name, "description": hook.description,
         "url": hook.url, "events": json.loads(hook.events or "[]"), "enabled": hook.enabled,
-        "has_secret": bool(hook.secret), "created_at": timestamp(hook.created_at),
+        "has_secret": hook.has_secret, "created_at": timestamp(hook.created_at),
         "updated_at": timestamp(hook.updated_at),
     }
 
