@@ -105,7 +105,15 @@ from package_api.web.api.upload_bodies import receive, refuse_workhorse_authoriz
 from package_api.web.body_limits import streams_body
 from package_api.web.errors import register_api_prefix
 from package_api.web.openapi import add_piece as add_openapi_piece
-from package_api.web.pages import CONTENT_SECURITY_POLICY, NavEntry, PackageLink, add_package_links, add_project_nav
+from package_api.web.pages import (
+    CONTENT_SECURITY_POLICY,
+    NavEntry,
+    PackageLink,
+    SettingsLink,
+    add_package_links,
+    add_project_nav,
+    add_registry_settings,
+)
 from package_api.web.pages.context import authorized_project as page_project
 from package_api.web.pages.context import authorized_project_ref as page_project_by_ref
 from package_api.web.pages.context import can
@@ -148,6 +156,8 @@ __all__ = [
     "NavEntry",
     "add_package_links",
     "PackageLink",
+    "add_registry_settings",
+    "SettingsLink",
     "register_api_prefix",
     # tables, the table base and the session type
     "db",

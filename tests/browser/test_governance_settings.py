@@ -3,7 +3,7 @@ against ``modelshelf serve`` (its own dispatcher sending): a Maintainer adds a h
 receiver on 127.0.0.1, an upload makes an event, the page shows the delivery with its status and
 latency, **Redeliver** sends it again with the same delivery id (both signed with the secret, which the
 page never shows); and she adds a package protection rule, sees an upload refused by it naming the
-rule, and deletes it through the confirm dialog. No script error and no CSP violation on the way."""
+rule, deletes it through the confirm dialog, and follows the link to the protected alias rules. No script error and no CSP violation on the way."""
 from __future__ import annotations
 
 import time
@@ -147,4 +147,9 @@ def test_a_maintainer_protects_packages_and_an_upload_is_refused_naming_the_rule
         f"/projects/{site.project}/packages/generic/release-app/1.1.0/model.bin",
         headers={"PRIVATE-TOKEN": carol}, method="PUT", data=b"weights",
     ).status_code == 201
+
+    # The model registry's protected aliases are one click away.
+    page.get_by_role("link", name="Manage protected aliases").click()
+    expect(page).to_have_url(site.url("/team/models/-/ml/protected_aliases"))
+    expect(page.get_by_role("heading", name="Protected aliases", exact=True)).to_be_visible()
     assert page_errors == []

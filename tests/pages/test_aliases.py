@@ -149,3 +149,15 @@ def test_the_model_pages_sidebar_lists_the_aliases(app, client, world, model):
     signed_in(app, client, "guest")
     sidebar = re.search(r'data-testid="sidebar-aliases">(.*?)</p>', client.get(f"{MODELS}/{model}").text, re.S)
     assert sidebar and "@champion</span> <code>1.1.0</code>" in sidebar.group(1) and "?tab=aliases" in sidebar.group(1)
+
+
+def test_settings_packages_and_registries_links_the_protected_alias_rules_where_the_registry_is_open(app, client, world):
+    settings_page = "/acme/private/-/settings/packages_and_registries"
+    signed_in(app, client, "maintainer")
+    page = client.get(settings_page).text
+    link = re.search(r'data-testid="registry-settings-link".*?<a class="btn" href="([^"]+)">Manage protected aliases</a>', page, re.DOTALL)
+    assert link and link.group(1) == RULES and "<h2" in page and ">Protected aliases</h2>" in page
+    r = client.put(f"/api/v4/projects/{world.projects['private']}", json={"model_registry_access_level": "disabled"},
+                   headers=world.headers("owner"))
+    assert r.status_code == 200
+    assert 'data-testid="registry-settings-link"' not in client.get(settings_page).text

@@ -42,6 +42,7 @@ def test_a_maintainer_protects_packages_and_uploads_and_deletes_obey(app, client
     page = client.get(PAGE)
     assert page.status_code == 200 and 'data-testid="no-protection-rules"' in page.text
     assert 'data-testid="settings-tab-packages_and_registries"' in page.text and ">Protected packages" in page.text
+    assert 'data-testid="registry-settings-link"' not in page.text  # without the model registry: no protected aliases
     r = client.post(RULES, data={"csrf_token": csrf, "package_name_pattern": "release-*", "package_type": "generic",
                                  "minimum_access_level_for_push": "maintainer", "minimum_access_level_for_delete": "owner"})
     assert r.status_code == 302 and r.headers["Location"].endswith(PAGE)

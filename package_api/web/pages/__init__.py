@@ -6,8 +6,9 @@ Every asset is served from ``package_api/static`` (no CDN); templates live under
 
 For plugins that add pages:
 
-- Sidebar items and package-page links: ``NavEntry``/``add_project_nav`` and
-  ``PackageLink``/``add_package_links`` (``navigation.py`` documents the extension points).
+- Sidebar items, package-page links and links from Settings > Packages and registries:
+  ``NavEntry``/``add_project_nav``, ``PackageLink``/``add_package_links`` and
+  ``SettingsLink``/``add_registry_settings`` (``navigation.py`` documents the extension points).
 - The caller of a page request: ``package_api.web.pages.context.principal()`` (the browser session,
   or ``ANONYMOUS``), and ``actor()``, who it makes changes as (services take it; they commit their
   own changes); ``authorized_project(namespace, path, action)`` and ``can(project, action)``
@@ -40,9 +41,24 @@ from package_api.web.pages import (
     user_settings,
 )
 from package_api.web.pages.context import current_user
-from package_api.web.pages.navigation import NavEntry, PackageLink, add_package_links, add_project_nav
+from package_api.web.pages.navigation import (
+    NavEntry,
+    PackageLink,
+    SettingsLink,
+    add_package_links,
+    add_project_nav,
+    add_registry_settings,
+)
 
-__all__ = ["NavEntry", "PackageLink", "add_package_links", "add_project_nav", "register"]
+__all__ = [
+    "NavEntry",
+    "PackageLink",
+    "SettingsLink",
+    "add_package_links",
+    "add_project_nav",
+    "add_registry_settings",
+    "register",
+]
 
 PRODUCT_NAME = "Modelshelf"
 #: Our own pages load nothing from elsewhere and run no inline script or style.

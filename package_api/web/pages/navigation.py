@@ -27,6 +27,14 @@ whatever they hold and knows nothing of who added it.
         add_package_links(app, lambda package: [PackageLink("Model version 1.4.0", url)] if ... else [])
 
     They run inside the request (``url_for`` works) and may return nothing.
+
+``app.extensions["modelshelf.registry_settings"]``: ``list[RegistrySettingsProvider]``
+    Callables that take a ``Project`` and return ``SettingsLink`` items, shown on **Settings >
+    Packages and registries** beside the protected packages (the page is for Maintainers: a
+    provider need not ask again), e.g. the model registry's protected aliases::
+
+        from package_api.web.pages import SettingsLink, add_registry_settings
+        add_registry_settings(app, lambda project: [SettingsLink("Protected aliases", url, "Who may move ...")])
 """
 from __future__ import annotations
 
@@ -42,6 +50,7 @@ from package_api.web.pages.context import can
 
 PROJECT_NAV = "modelshelf.project_nav"
 PACKAGE_LINKS = "modelshelf.package_links"
+REGISTRY_SETTINGS = "modelshelf.registry_settings"
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,18 @@ PackageLinkProvider = Callable[[Package], Iterable["PackageLink | tuple[str, str
 
 
 @dataclass(frozen=True)
+class SettingsLink:
+    """A settings page of a plugin, linked from Settings > Packages and registries."""
+
+    label: str
+    url: str
+    description: str = ""
+
+
+RegistrySettingsProvider = Callable[[Project], Iterable[SettingsLink]]
+
+
+@dataclass(frozen=True)
 class NavItem:
     label: str
     url: str
@@ -105,6 +126,16 @@ def add_project_nav(app: Flask, entry: NavEntry) -> None:
 def add_package_links(app: Flask, provider: PackageLinkProvider) -> None:
     """Show the links ``provider`` returns for a package on its page."""
     app.extensions.setdefault(PACKAGE_LINKS, []).append(provider)
+
+
+def add_registry_settings(app: Flask, provider: RegistrySettingsProvider) -> None:
+    """Link the settings pages ``provider`` returns for a project from Settings > Packages and registries."""
+    app.extensions.setdefault(REGISTRY_SETTINGS, []).append(provider)
+
+
+def registry_settings(project: Project) -> list[SettingsLink]:
+    """Every settings link the providers return for ``project``."""
+    return [link for provider in current_app.extensions.get(REGISTRY_SETTINGS, []) for link in provider(project) or ()]
 
 
 def project_nav(project: Project) -> list[NavSection]:

@@ -2,7 +2,8 @@
 (GitLab's page of the same name): the rules, Add protection rule, Edit (``?edit=<id>``), Delete. The
 same service as ``/api/v4/projects/:id/packages/protection/rules``
 (``package_api.packages.protection_rules``), so the same checks and audit events; the rules are
-enforced by ``package_api.packages.protection``."""
+enforced by ``package_api.packages.protection``. Below them, the links plugins add
+(``navigation.add_registry_settings``: the model registry's protected aliases)."""
 from __future__ import annotations
 
 from typing import Any
@@ -18,6 +19,7 @@ from package_api.packages.protection import LEVELS, RULE_PACKAGE_TYPES, level_na
 from package_api.packages.protection_rules import DELETE_LEVEL, PUSH_LEVEL, ProtectionRuleService
 from package_api.web.pages.context import actor, authorized_project
 from package_api.web.pages.forms import FormError, attempt
+from package_api.web.pages.navigation import registry_settings
 from package_api.web.pages.settings.blueprint import PREFIX, bp, page, tab_url
 
 PACKAGES_AND_REGISTRIES = f"{PREFIX}/packages_and_registries"
@@ -60,6 +62,7 @@ def _page(
         error=error,
         editing=editing,
         form=form or {"package_type": "generic", PUSH_LEVEL: "maintainer", DELETE_LEVEL: "maintainer"},
+        more_settings=registry_settings(project),
     )
 
 
