@@ -166,6 +166,24 @@ def sign_out_user(username: str, data_dir: str | None) -> None:
         click.echo(f"every session of {user.username} ended", err=True)
 
 
+@admin.command("reencrypt-webhook-secrets")
+@data_dir_option
+def reencrypt_webhook_secrets(data_dir: str | None) -> None:
+    """Encrypt every stored webhook secret again with SECRET_KEY (after a rotation, with the old key in
+    SECRET_KEY_FALLBACKS), so the old key can be dropped. Exits with 1 if a secret no key opens is left."""
+    from package_api.webhooks.secret_box import SecretBox
+    from package_api.webhooks.service import reencrypt_secrets
+
+    app = _app(data_dir)
+    with app.app_context():
+        done, unreadable = reencrypt_secrets(db.session, SecretBox.of(app))
+        click.echo(f"{done} webhook secrets encrypted with the current SECRET_KEY", err=True)
+        for hook in unreadable:
+            click.echo(f"webhook {hook.id} ({hook.name}, project {hook.project_id}): no key opens its secret; set it again", err=True)
+    if unreadable:
+        sys.exit(1)
+
+
 @admin.command("create-project")
 @click.argument("full_path", metavar="NAMESPACE/NAME")
 @click.option("--owner", required=True, help="Username of the owner.")

@@ -8,7 +8,9 @@ one.
 Keys: ``SECRET_KEY`` encrypts; it and each of ``SECRET_KEY_FALLBACKS`` decrypt (Flask's rotation
 setting, which the session cookie honours too). A secret that none of them opens (``SECRET_KEY``
 changed without keeping the old one as a fallback) raises ``UnreadableSecret``: its deliveries fail
-with that message until a Maintainer sets the secret again. docs/webhooks.md, "Secrets at rest".
+with that message until a Maintainer sets the secret again. After a rotation, ``modelshelf admin
+reencrypt-webhook-secrets`` encrypts every stored secret with the new key, so the old one can go.
+docs/webhooks.md, "Secrets at rest".
 """
 from __future__ import annotations
 
@@ -66,5 +68,14 @@ class SecretBox:
             return ""
         try:
             return self._fernet.decrypt(sealed.encode("ascii")).decode()
+        except (InvalidToken, UnicodeError):
+            raise UnreadableSecret() from None
+
+    def reseal(self, sealed: str) -> str:
+        """``sealed`` encrypted again with the first key (opened with any); raise ``UnreadableSecret``."""
+        if not sealed:
+            return ""
+        try:
+            return self._fernet.rotate(sealed.encode("ascii")).decode("ascii")
         except (InvalidToken, UnicodeError):
             raise UnreadableSecret() from None

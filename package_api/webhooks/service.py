@@ -27,7 +27,7 @@ from package_api.webhooks.models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from package_api.webhooks.secret_box import SecretBox
+from package_api.webhooks.secret_box import SecretBox, UnreadableSecret
 
 MAX_HOOKS_PER_PROJECT = 100
 
@@ -193,6 +193,21 @@ class WebhookService:
         outcome = dispatcher.send_signed(self.settings, self.box, hook.url, row.payload, event, hook.secret_ciphertext, delivery.uuid)
         dispatcher.record(self.settings, delivery.id, started, outcome, retry=False)
         return outcome
+
+
+def reencrypt_secrets(session: DbSession, box: SecretBox) -> tuple[int, list[Webhook]]:
+    """Encrypt every stored hook secret again with ``box``'s first key (``SECRET_KEY``), in one
+    commit; return how many were, and the hooks whose secret no key of ``box`` opens (left as they are)."""
+    done, unreadable = 0, []
+    for hook in session.scalars(select(Webhook).where(Webhook.secret_ciphertext != "").order_by(Webhook.id)):
+        try:
+            hook.secret_ciphertext = box.reseal(hook.secret_ciphertext)
+        except UnreadableSecret:
+            unreadable.append(hook)
+            continue
+        done += 1
+    commit(session)
+    return done, unreadable
 
 
 def _text(field: str, value: Any, limit: int, *, required: bool = False) -> str:
