@@ -3,7 +3,7 @@ against ``modelshelf serve`` (its own dispatcher sending): a Maintainer adds a h
 receiver on 127.0.0.1, an upload makes an event, the page shows the delivery with its status and
 latency, **Redeliver** sends it again with the same delivery id (both signed with the secret, which the
 page never shows); and she adds a package protection rule, sees an upload refused by it naming the
-rule, deletes it through the confirm dialog, and follows the link to the protected alias rules. No script error and no CSP violation on the way."""
+rule (from requests, and in a version page's upload list), deletes it through the confirm dialog, and follows the link to the protected alias rules. No script error and no CSP violation on the way."""
 from __future__ import annotations
 
 import time
@@ -39,11 +39,21 @@ def receiver() -> Iterator[Receiver]:
     found.close()
 
 
+#: Chromium's console line for an answer >= 400 (the refused upload's 403, which the page shows).
+HTTP_STATUS_LOG = "Failed to load resource: the server responded with a status of"
+
+
 @pytest.fixture
 def page_errors(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Script errors and console errors (a CSP violation is one) the page saw, other than a refused
+    request's status line."""
     seen: list[str] = []
     page.on("pageerror", lambda error: seen.append(f"pageerror: {error}"))
-    page.on("console", lambda message: seen.append(f"console: {message.text}") if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: seen.append(f"console: {message.text}")
+        if message.type == "error" and not message.text.startswith(HTTP_STATUS_LOG) else None,
+    )
     return seen
 
 
@@ -130,6 +140,22 @@ def test_a_maintainer_protects_packages_and_an_upload_is_refused_naming_the_rule
     assert f"rule {rule_id}" in message and "'release-*'" in message and "owner access level" in message
     assert _upload(site, "nightly-app", carol).status_code == 201  # a name the rule does not match
     assert _upload(site, "release-app", site.token).status_code == 201  # the Owner
+
+    # In the model registry's pages: a file carol drops on a protected model's version is a red row
+    # that names the rule.
+    models = f"/projects/{site.project}/ml/models"
+    assert site.api(models, method="POST", json={"name": "release-model"}).status_code == 201
+    assert _upload(site, "release-model", site.token).status_code == 201  # its version 1.0.0, by the Owner
+    model = site.api(f"{models}/release-model").json()
+    page.goto(site.url(f"/team/models/-/ml/models/{model['id']}/versions/{model['latest_version']['id']}?tab=artifacts"))
+    page.get_by_test_id("artifact-file-input").set_input_files(
+        [{"name": "extra.bin", "mimeType": "application/octet-stream", "buffer": b"more"}]
+    )
+    item = page.get_by_test_id("upload-item")
+    expect(item).to_have_attribute("data-state", "failed")
+    expect(item).to_contain_text(f"rule {rule_id}")
+    expect(item).to_contain_text("release-*")
+    page.goto(site.url(f"{SETTINGS}/packages_and_registries"))
 
     dialog = page.locator("#confirm-dialog")
     row.get_by_test_id("delete-protection-rule").click()
