@@ -73,19 +73,22 @@ class Transfer:
     handle: str | None = None
     #: The scopes of the caller's token, so that each use is judged as the batch request was.
     scopes: tuple[str, ...] = ("api",)
+    #: Whether the caller was confined to the project (deploy, job and CI tokens); a user's token was
+    #: not, and an administrator's powers need it unconfined.
+    confined: bool = True
 
     @staticmethod
     def of(principal: Principal, project_id: int, oid: str, size: int) -> Transfer:
         user_id = principal.user.id if principal.user is not None else None
         return Transfer(
             project_id, oid, size, user_id, principal.kind.value, principal.token_id, principal.name,
-            scopes=tuple(sorted(principal.scopes)),
+            scopes=tuple(sorted(principal.scopes)), confined=principal.project_id is not None,
         )
 
     def principal(self, user: User | None, scopes: frozenset[str]) -> Principal:
-        """Who the transfer stores the bytes for (confined to the project, as the batch was judged)."""
+        """Who the transfer stores the bytes for, confined as it was when the batch was judged."""
         return Principal(
-            user=user, scopes=scopes, kind=PrincipalKind(self.kind), project_id=self.project_id,
+            user=user, scopes=scopes, kind=PrincipalKind(self.kind), project_id=self.project_id if self.confined else None,
             token_id=self.token_id, name=self.name,
         )
 
@@ -100,19 +103,19 @@ class Transfers:
     def sign(self, transfer: Transfer) -> str:
         t = transfer
         return self.serializer.dumps(
-            [t.project_id, t.oid, t.size, t.user_id, t.kind, t.token_id, t.name, t.key, t.handle, list(t.scopes)]
+            [t.project_id, t.oid, t.size, t.user_id, t.kind, t.token_id, t.name, t.key, t.handle, list(t.scopes), t.confined]
         )
 
     def check(self, token: str) -> Transfer:
         """Raise ``Unauthorized`` for a token that is forged, damaged or expired."""
         try:
-            project_id, oid, size, user_id, kind, token_id, name, key, handle, scopes = self.serializer.loads(
+            project_id, oid, size, user_id, kind, token_id, name, key, handle, scopes, confined = self.serializer.loads(
                 token, max_age=self.max_age
             )
             return Transfer(
                 int(project_id), str(oid), int(size), None if user_id is None else int(user_id), PrincipalKind(kind).value,
                 None if token_id is None else int(token_id), str(name), key and str(key), handle and str(handle),
-                tuple(str(scope) for scope in scopes),
+                tuple(str(scope) for scope in scopes), bool(confined),
             )
         except (BadSignature, ValueError, TypeError):
             raise TransferRefused(
