@@ -28,6 +28,7 @@ Everything started here is stopped by its own pid at the end and the temp dir is
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -376,30 +377,47 @@ def main() -> None:
     parser.add_argument("--tags", type=int, default=5, help=f"tags per version (at most {len(TAG_KEYS)})")
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the data directory (and the SQLite database) in DIR and reuse it: a later run with the "
+                             "same DIR upgrades the schema and measures without seeding again")
+    parser.add_argument("--database-url", metavar="URL",
+                        help="use this PostgreSQL database (e.g. from `.ci/postgres start DIR`) instead of a throwaway "
+                             "cluster; with --keep, seeded once and reused")
+    parser.add_argument("--only", metavar="REGEX", help="measure only the calls whose name matches")
     args = parser.parse_args()
     per_model = max(1, args.versions // args.models)
 
-    workdir = Path(tempfile.mkdtemp(prefix="modelshelf-scale-"))
+    workdir = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="modelshelf-scale-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    state_file = workdir / "bench-state.json"
+    state = json.loads(state_file.read_text()) if args.keep and state_file.exists() else None
     server: Server | None = None
     try:
-        with database(args.database, workdir) as url:
+        with (given(args.database_url) if args.database_url else database(args.database, workdir)) as url:
             data_dir = workdir / "data"
-            data_dir.mkdir()
+            data_dir.mkdir(exist_ok=True)
             settings = {"DATABASE_URL": url, "PLUGINS": "all"}
             env = {**{k: v for k, v in os.environ.items() if not k.startswith("MODELSHELF_")},
                    "MODELSHELF_DATA_DIR": str(data_dir), "MODELSHELF_DATABASE_URL": url}
             subprocess.run([sys.executable, "-m", "package_api.ops.cli", "db", "upgrade"], env=env, check=True,
                            capture_output=True)
             server = start_server(data_dir, settings, workers=args.workers)
-            cli(server, "admin", "create-user", "alice", "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-            project = int(cli(server, "admin", "create-project", "bench/models", "--owner", "alice"))
-            token = cli(server, "admin", "create-token", "--user", "alice", "--scopes", "api")
-            template(server, project, token)
             engine = sa.create_engine(url)
-            seeder = Seeder(engine, project, "template")
-            seeder.seed(prefix="model-", models=args.models, per_model=per_model, tags=args.tags)
-            seeder.seed(prefix="big-", models=1, per_model=args.big, tags=args.tags)
-            seeder.finish()
+            if state is None:
+                cli(server, "admin", "create-user", "alice", "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+                project = int(cli(server, "admin", "create-project", "bench/models", "--owner", "alice"))
+                token = cli(server, "admin", "create-token", "--user", "alice", "--scopes", "api")
+                template(server, project, token)
+                seeder = Seeder(engine, project, "template")
+                seeder.seed(prefix="model-", models=args.models, per_model=per_model, tags=args.tags)
+                seeder.seed(prefix="big-", models=1, per_model=args.big, tags=args.tags)
+                seeder.finish()
+                if args.keep:
+                    state_file.write_text(json.dumps({"project": project}))
+            else:
+                project = int(state["project"])
+                token = cli(server, "admin", "create-token", "--user", "alice", "--scopes", "api")
+                log(f"reusing the registry seeded in {workdir}")
             with engine.connect() as conn:
                 counts = {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
                           for t in ("ml_models", "ml_model_versions", "ml_model_version_tags", "ml_runs", "package_files")}
@@ -410,7 +428,8 @@ def main() -> None:
             big_id = requests.get(f"{server.url}/api/v4/projects/{project}/ml/models/{big}", headers={"PRIVATE-TOKEN": token},
                                   timeout=30).json()["id"]
             page_path = f"/bench/models/-/ml/models/{big_id}?tab=versions"
-            todo = calls(project, "model-", args.models, per_model, big)
+            todo = [c for c in calls(project, "model-", args.models, per_model, big)
+                    if not args.only or re.search(args.only, c.name)]
             log(f"measuring {len(todo)} calls x {args.samples} rounds ({args.database}, {args.workers} worker(s))")
             times = measure(server, token, browser, page_path, todo, args.samples)
             slowest = report(todo, times)
@@ -420,7 +439,13 @@ def main() -> None:
     finally:
         if server is not None:
             stop_server(server)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def given(url: str) -> Iterator[str]:
+    yield url
 
 
 def template(server: Server, project: int, token: str) -> None:

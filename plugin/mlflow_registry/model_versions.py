@@ -7,8 +7,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import exists, func, literal_column, select, tuple_, union_all
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.elements import ColumnElement
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -307,15 +308,7 @@ class ModelVersionService:
         wanted = [validation.stage(s) for s in stages] or list(STAGES)
         # The database chooses (the highest number in each stage, a row a stage), then the chosen few
         # are loaded in one query: two statements however many versions the model has.
-        best: dict[str, int] = {}
-        for stage, number in self.session.execute(
-            select(Registration.stage, func.max(ModelVersion.sequence))
-            .outerjoin(Registration, Registration.version_id == ModelVersion.id)
-            .where(ModelVersion.model_id == model.id)
-            .group_by(Registration.stage)
-        ):
-            stage = stage or STAGES[0]  # a version older than tracking has no registration yet
-            best[stage] = max(number, best.get(stage, number))
+        best = {stage: number for _, stage, number in self._highest_by_stage([model.id])}
         numbers = [best[s] for s in STAGES if s in wanted and s in best]
         if not numbers:
             return []
@@ -334,14 +327,7 @@ class ModelVersionService:
         found: dict[int, list[VersionView]] = {m.id: [] for m in models}
         if not models:
             return found
-        stage = func.coalesce(Registration.stage, STAGES[0])
-        highest = self.session.execute(
-            select(ModelVersion.model_id, stage, func.max(ModelVersion.sequence))
-            .outerjoin(Registration, Registration.version_id == ModelVersion.id)
-            .where(ModelVersion.model_id.in_(list(found)))
-            .group_by(ModelVersion.model_id, stage)
-        ).all()
-        chosen = {(m, n): s for m, s, n in highest if s in wanted}
+        chosen = {(m, n): s for m, s, n in self._highest_by_stage(list(found)) if s in wanted}
         if not chosen:
             return found
         rows = self.session.scalars(
@@ -352,6 +338,32 @@ class ModelVersionService:
         for view in self.views(rows):
             found[view.version.model_id].append(view)
         return found
+
+    def _highest_by_stage(self, model_ids: list[int]) -> list[tuple[int, str, int]]:
+        """(model id, stage, highest version number in that stage) of each of ``model_ids``' stages
+        that has versions, in one statement that reads a few rows per model whatever its number of
+        versions: the versions in a stage other than ``None`` (few: the partial index on
+        registrations holds only them) grouped, and each model's highest version outside them (the
+        ``None`` stage, which a version older than tracking, without a registration, is in too)."""
+        none: ColumnElement[str] = literal_column(f"'{STAGES[0]}'")  # a literal, which the partial index's WHERE matches
+        staged = (
+            select(ModelVersion.model_id, Registration.stage, func.max(ModelVersion.sequence))
+            .join(Registration, Registration.version_id == ModelVersion.id)
+            .where(ModelVersion.model_id.in_(model_ids), Registration.stage != none)
+            .group_by(ModelVersion.model_id, Registration.stage)
+        )
+        outside = ~exists().where(Registration.version_id == ModelVersion.id, Registration.stage != none)
+        highest = (
+            select(ModelVersion.sequence)
+            .where(ModelVersion.model_id == Model.id, outside)
+            .order_by(ModelVersion.sequence.desc())
+            .limit(1)
+            .correlate(Model)
+            .scalar_subquery()
+        )
+        unstaged = select(Model.id, none, highest).where(Model.id.in_(model_ids))
+        rows = self.session.execute(union_all(staged, unstaged)).all()
+        return [(model_id, stage, number) for model_id, stage, number in rows if number is not None]
 
     def download_uri(self, row: ModelVersion) -> str:
         """Where the version's own files are, as an artifact URI the client lists and downloads."""

@@ -15,6 +15,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     literal_column,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
@@ -28,6 +29,8 @@ STAGES = ("None", "Staging", "Production", "Archived")
 #: How much of a tag's value the searches' indexes hold (a value may have 100,000 characters, more
 #: than a PostgreSQL index entry takes): a search on ``value = 'v'`` asks for this prefix too.
 INDEXED_VALUE_LENGTH = 200
+#: The registrations of the versions in a stage other than ``None`` (a partial index's condition).
+STAGED = text(f"stage <> '{STAGES[0]}'")
 
 
 def indexed_value(value: Any = None) -> ColumnElement[str]:
@@ -80,6 +83,11 @@ class Registration(DbModel):
     logged model it holds."""
 
     __tablename__ = "ml_model_version_registrations"
+    __table_args__ = (
+        # The versions in a stage other than None, the few a model's latest per stage is chosen from
+        # (``ModelVersionService._highest_by_stage``).
+        Index("ix_ml_model_version_registrations_staged", "version_id", postgresql_where=STAGED, sqlite_where=STAGED),
+    )
 
     version_id: Mapped[int] = mapped_column(ForeignKey("ml_model_versions.id", ondelete="CASCADE"), primary_key=True)
     stage: Mapped[str] = mapped_column(String(16), default="None")

@@ -262,3 +262,42 @@ def test_a_search_costs_the_same_statements_over_200_versions_as_over_2000(
         costs.append((small.count, models.count))
         registry._seed(1800)
     assert costs[0] == costs[1], costs
+
+
+def test_latest_versions_per_stage_over_staged_and_unregistered_versions(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """A model's latest version in each stage (``ModelVersionService._highest_by_stage``: the staged
+    versions through their partial index, the highest of the rest as ``None``) is what every
+    version's stage says, a version without a registration (older than tracking) counting as ``None``."""
+    registry = Registry(app, client, world, 200)
+    with app.app_context():
+        big = db.session.query(Model).filter(Model.project_id == registry.project, Model.name == "big").one()
+        top = db.session.query(ModelVersion).filter(ModelVersion.model_id == big.id).order_by(ModelVersion.sequence.desc()).all()
+        staged = db.session.get(Registration, top[1].id)
+        assert staged is not None
+        staged.stage = "Production"  # the second highest in Production, the highest without a registration
+        db.session.delete(db.session.get(Registration, top[0].id))
+        db.session.commit()
+        stages = dict(db.session.query(Registration.version_id, Registration.stage).join(ModelVersion).filter(
+            ModelVersion.model_id == big.id).all())  # fmt: skip
+        expected: dict[str, int] = {}
+        for row in top:
+            stage = stages.get(row.id, "None")
+            expected[stage] = max(row.sequence, expected.get(stage, 0))
+    assert expected["None"] == top[0].sequence and expected["Production"] == top[1].sequence and len(expected) == 4
+    latest = registry.call("registered-models/get-latest-versions", {"name": "big"})["model_versions"]
+    assert {v["current_stage"]: int(v["version"]) for v in latest} == expected
+    assert [v["current_stage"] for v in latest] == STAGES  # MLflow's stage order
+    model = registry.call("registered-models/get", {"name": "big"}, method="GET")["registered_model"]
+    assert {v["current_stage"]: int(v["version"]) for v in model["latest_versions"]} == expected
+    production = registry.call("registered-models/get-latest-versions", {"name": "big", "stages": ["Production"]})
+    assert [int(v["version"]) for v in production["model_versions"]] == [top[1].sequence]
+    alpha = registry.call("registered-models/search", {"filter": "name = 'alpha'"}, method="GET")["registered_models"][0]
+    with app.app_context():
+        rows = db.session.query(ModelVersion.sequence, Registration.stage).join(Registration).join(Model).filter(
+            Model.name == "alpha", Model.project_id == registry.project).all()  # fmt: skip
+    highest: dict[str, int] = {}
+    for number, stage in rows:
+        highest[stage] = max(number, highest.get(stage, 0))
+    assert {v["current_stage"]: int(v["version"]) for v in alpha["latest_versions"]} == highest
