@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -55,11 +56,17 @@ class VersionTag(KeyValue, DbModel):
     __tablename__ = "ml_model_version_tags"
     __table_args__ = (
         UniqueConstraint("version_id", "key", name="uq_ml_model_version_tags_key"),
-        Index("ix_ml_model_version_tags_key_value", "key", indexed_value(), "version_id"),
+        Index("ix_ml_model_version_tags_key_prefix", "key", "value_prefix", "version_id"),
         IDS_NEVER_REUSED,
     )
 
     version_id: Mapped[int] = mapped_column(ForeignKey("ml_model_versions.id", ondelete="CASCADE"), index=True)
+    #: The value's indexed prefix, computed by the database: a column rather than an expression
+    #: index, so that PostgreSQL answers a search's ``tags.k = 'v'`` from the index alone (it reads
+    #: the table for any expression index) and intersects several such filters without the table.
+    value_prefix: Mapped[str | None] = mapped_column(
+        String(INDEXED_VALUE_LENGTH), Computed(f"substr(value, 1, {INDEXED_VALUE_LENGTH})", persisted=True)
+    )
 
 
 class Alias(DbModel):

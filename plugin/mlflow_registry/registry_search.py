@@ -62,7 +62,7 @@ def _tag(
     passes = compare(table.value, comparison.operator, comparison.value, dialect)
     if comparison.operator == "=":  # what the index on (key, value prefix, owner) finds
         value = str(comparison.value)
-        prefix = indexed_value(table.value) == value[:INDEXED_VALUE_LENGTH]
+        prefix = _prefix(table) == value[:INDEXED_VALUE_LENGTH]
         # A value shorter than the prefix equals the value's prefix alone; saying ``value = v`` as
         # well would have SQLite put ``v`` for ``value`` in the prefix (constant propagation) and
         # forget the index.
@@ -72,6 +72,11 @@ def _tag(
     if few:  # a few owners to look at (one model's versions): probe each one's tags
         return exists().where(owner == owner_id, table.key == comparison.key, passes)
     return owner_id.in_(select(owner).where(table.key == comparison.key, passes))  # type: ignore[no-any-return]
+
+
+def _prefix(table: Any) -> Any:
+    """A tag's indexed value prefix: a version tag's computed column, a model tag's expression."""
+    return table.value_prefix if table is VersionTag else indexed_value(table.value)
 
 
 def _order(column: ColumnElement[Any], ascending: bool) -> ColumnElement[Any]:
@@ -154,7 +159,7 @@ def _narrowest_tag(session: DbSession, comparisons: Sequence[filters.Comparison]
     def passing(comparison: filters.Comparison) -> int:
         value = str(comparison.value)
         found = select(VersionTag.version_id).where(
-            VersionTag.key == comparison.key, indexed_value(VersionTag.value) == value[:INDEXED_VALUE_LENGTH]
+            VersionTag.key == comparison.key, VersionTag.value_prefix == value[:INDEXED_VALUE_LENGTH]
         )
         return int(session.scalar(select(func.count()).select_from(found.limit(SAMPLE).subquery())) or 0)
 
