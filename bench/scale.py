@@ -205,10 +205,14 @@ class Seeder:
                 for table in ("ml_models", "ml_experiments", "packages", "package_files", "ml_model_versions", "ml_runs",
                               "ml_model_version_tags"):
                     conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"))
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            # As autovacuum leaves a registry at rest: statistics, and on PostgreSQL the visibility map
-            # that lets index-only scans skip the heap.
-            conn.execute(sa.text("VACUUM ANALYZE" if self.postgres else "ANALYZE"))
+        self.at_rest(self.engine)
+
+    @staticmethod
+    def at_rest(engine: sa.Engine) -> None:
+        """As autovacuum leaves a registry at rest: statistics, and on PostgreSQL the visibility map
+        that lets index-only scans skip the heap."""
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
 
 
 # -- the calls ------------------------------------------------------------------------------------
@@ -418,6 +422,7 @@ def main() -> None:
                 project = int(state["project"])
                 token = cli(server, "admin", "create-token", "--user", "alice", "--scopes", "api")
                 log(f"reusing the registry seeded in {workdir}")
+                Seeder.at_rest(engine)  # after the upgrade's new columns and indexes
             with engine.connect() as conn:
                 counts = {t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one()
                           for t in ("ml_models", "ml_model_versions", "ml_model_version_tags", "ml_runs", "package_files")}
