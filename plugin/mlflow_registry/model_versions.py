@@ -331,7 +331,10 @@ class ModelVersionService:
         if not chosen:
             return found
         rows = self.session.scalars(
-            select(ModelVersion).where(tuple_(ModelVersion.model_id, ModelVersion.sequence).in_(list(chosen)))
+            # The models as well: for a row value IN alone SQLite scans the whole versions index.
+            select(ModelVersion).where(
+                ModelVersion.model_id.in_(list(found)), tuple_(ModelVersion.model_id, ModelVersion.sequence).in_(list(chosen))
+            )
         ).all()
         order = {s: i for i, s in enumerate(STAGES)}
         rows = sorted(rows, key=lambda r: order[chosen[(r.model_id, r.sequence)]])
