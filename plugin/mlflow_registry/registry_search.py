@@ -60,10 +60,11 @@ def _tag(
     model's), an ``EXISTS`` per row instead: SQLite would read every passing tag of the registry
     into the set. (PostgreSQL plans both forms alike.)"""
     passes = compare(table.value, comparison.operator, comparison.value, dialect)
-    # What the index on (key, value prefix, owner) finds. Not when probing a few owners: the unique
-    # index on (owner, key) finds their tags next to each other, which PostgreSQL prefers to take
+    # What the index on (key, value prefix, owner) finds. Not when PostgreSQL probes a few owners:
+    # the unique index on (owner, key) finds their tags next to each other, which it prefers to take
     # from the other index if asked for the prefix (a third slower for a model of 10,000 versions).
-    if comparison.operator == "=" and not few:
+    # SQLite probes the prefix index without the table (values shorter than the prefix).
+    if comparison.operator == "=" and not (few and dialect == "postgresql"):
         value = str(comparison.value)
         prefix = _prefix(table) == value[:INDEXED_VALUE_LENGTH]
         # A value shorter than the prefix equals the value's prefix alone; saying ``value = v`` as
