@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 from werkzeug.routing import BaseConverter, IntegerConverter
 
-from package_api import webhooks
+from package_api import services, webhooks
 from package_api.config import load_settings, stored_secret_key
 from package_api.db import create_tables, db, engine_options
 from package_api.names import MAX_ID
@@ -111,7 +111,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         with app.app_context():
             create_tables()
     webhooks.start_dispatcher(app)
-    cleanup_schedule.start(app)
+    cleanup_schedule.start(app, services.cleanup_service)
     return app
 
 

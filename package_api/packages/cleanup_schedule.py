@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from flask import Flask
 from sqlalchemy import select, update
 
-from package_api import services
 from package_api.db import db, utcnow
-from package_api.packages.cleanup import RunReport
+from package_api.packages.cleanup import CleanupService, RunReport
 from package_api.packages.cleanup_policies import next_run
 from package_api.packages.models import CleanupPolicy
 
 log = logging.getLogger(__name__)
 EXTENSION = "modelshelf.cleanup_runner"
+#: ``factory(app)``: the cleanup service of a run (the composition root's ``services.cleanup_service``).
+Factory = Callable[[Flask], CleanupService]
 
 
 def claim(limit: int = 10) -> list[int]:
@@ -58,7 +60,7 @@ def claim(limit: int = 10) -> list[int]:
     return claimed
 
 
-def run_due(app: Flask) -> list[RunReport]:
+def run_due(app: Flask, factory: Factory) -> list[RunReport]:
     """Claim and run the due policies once (a pass of the loop, or a test's)."""
     reports: list[RunReport] = []
     with app.app_context():
@@ -67,7 +69,7 @@ def run_due(app: Flask) -> list[RunReport]:
             if policy is None or not policy.enabled:
                 continue
             try:
-                reports.append(services.cleanup_service(app).run(policy))
+                reports.append(factory(app).run(policy))
             except Exception:  # one project's failure leaves the others to run
                 log.exception("cleanup policy of project %s failed", project_id)
                 db.session.rollback()
@@ -75,8 +77,9 @@ def run_due(app: Flask) -> list[RunReport]:
 
 
 class Runner:
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, factory: Factory) -> None:
         self.app = app
+        self.factory = factory
         self.poll = float(app.config["MODELSHELF"]["CLEANUP_POLL_INTERVAL"])
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
@@ -93,18 +96,18 @@ class Runner:
     def _loop(self) -> None:
         while not self.stopping.wait(self.poll):
             try:
-                for report in run_due(self.app):
+                for report in run_due(self.app, self.factory):
                     log.info("cleanup policy: %s", report.summary())
             except Exception:
                 log.exception("cleanup runner pass failed")
 
 
-def start(app: Flask) -> Runner | None:
+def start(app: Flask, factory: Factory) -> Runner | None:
     """Start ``app``'s runner if ``CLEANUP_RUNNER`` says so (``modelshelf serve``), once per app."""
     if not app.config["MODELSHELF"].get("CLEANUP_RUNNER"):
         return None
     runner: Runner | None = app.extensions.get(EXTENSION)
     if runner is None:
-        runner = app.extensions[EXTENSION] = Runner(app)
+        runner = app.extensions[EXTENSION] = Runner(app, factory)
         runner.start()
     return runner

@@ -188,9 +188,9 @@ class CleanupPolicy(DbModel):
     cadence: Mapped[str] = mapped_column(String(16), default="1d")
     #: Keep this many most recent versions of each package name (model) among those the regexes
     #: select; ``None``: no such exception.
-    keep_n: Mapped[int | None] = mapped_column(Integer, nullable=True, default=10)
+    keep_n: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: Remove only versions older than this many days (``90d``); ``None``: whatever their age.
-    older_than_days: Mapped[int | None] = mapped_column(Integer, nullable=True, default=90)
+    older_than_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     name_regex_delete: Mapped[str] = mapped_column(String(255), default=".*")
     name_regex_keep: Mapped[str] = mapped_column(String(255), default="")
     #: Our own: only packages (models) whose name matches; empty: every package of the project.
