@@ -824,6 +824,9 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     ),
     f"GET {PAGE}/-/settings/ci_cd": expect(ADMIN_PROJECT),
     f"POST {PAGE}/-/settings/ci_cd/ci_token": expect(ADMIN_PROJECT, rotate_ci_token),
+    f"POST {PAGE}/-/settings/packages_and_registries/cleanup_policy": expect(
+        ADMIN_PROJECT, form(cadence="7d", keep_n="10", older_than="90d", name_regex_delete=".*")
+    ),
     f"GET {PAGE}/-/settings/audit_events": expect(ADMIN_PROJECT),
     f"GET {PAGE}/-/settings/packages_and_registries": expect(ADMIN_PROJECT),
     f"POST {PAGE}/-/settings/packages_and_registries/protection_rules": expect(
