@@ -130,8 +130,15 @@ class CleanupService:
 
     def protected(self, project_id: int, package_ids: Collection[int] | None = None) -> dict[int, str]:
         """The versions of ``project_id`` (among ``package_ids``) no policy removes, with the reason:
-        sealed, protected for delete by a rule, or kept by a plugin (an alias)."""
+        sealed, protected for delete by a rule, or kept by a plugin (an alias). With ``package_ids`` (a
+        batch about to be removed) the rows are locked on PostgreSQL until the batch commits."""
         found: dict[int, str] = {}
+        if package_ids is not None and self.session.get_bind().dialect.name == "postgresql":
+            # Lock the rows first, in a statement of its own: a seal (an UPDATE of the row) or an alias
+            # (whose foreign key takes a KEY SHARE lock on its version) committed before is seen by the
+            # statements below, and none commits after until this batch has.
+            locked = select(Package.id).where(Package.id.in_(list(package_ids))).order_by(Package.id)
+            self.session.execute(locked.with_for_update())
         for keep in list(self.app.extensions.get(KEEPS, ())):
             for package_id, reason in keep(self.session, project_id, package_ids).items():
                 found.setdefault(package_id, reason)
