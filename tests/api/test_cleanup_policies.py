@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import json
+import re
 from typing import Any
 
 import pytest
@@ -274,7 +275,7 @@ def test_a_dry_run_lists_exactly_what_a_run_removes(
     with app.app_context():
         owner = UserService(db.session).get("owner")
         project = ProjectService(db.session).create(f"acme/prop-{next(_numbers)}", owner).id
-    sealed, aliased = set(), set()
+    sealed, aliased, ages = set(), set(), {}
     for name, versions in models.items():
         model = create_model(client, project, name, world.headers("owner")) if name != "plain" else None
         for index, spec in enumerate(versions):
@@ -289,7 +290,8 @@ def test_a_dry_run_lists_exactly_what_a_run_removes(
             if spec["sealed"]:
                 _seal_package(app, project, name, version)
                 sealed.add((name, version))
-            _age(app, project, name, version, spec["age"] + index / 1000)
+            ages[(name, version)] = spec["age"] + index / 1000
+            _age(app, project, name, version, ages[(name, version)])
     if protect:
         _protect(client, world, project, protect)
     assert _put(client, world, project, "owner", enabled=True, **policy).status_code == 200
@@ -301,6 +303,28 @@ def test_a_dry_run_lists_exactly_what_a_run_removes(
     assert gone == listed
     ruled = {(n, v) for n, v in before if protect and (n == protect or (protect.endswith("*") and n.startswith(protect[:-1])))}
     assert not gone & (sealed | aliased | ruled)
+    assert gone == _expected(policy, ages, sealed | aliased | ruled)
+
+
+def _expected(policy: dict[str, Any], ages: dict[tuple[str, str], float], protected: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """GitLab's steps, written out plainly over the test's own record of the versions (the patterns
+    the test draws mean the same to Python's ``re`` as to RE2)."""
+    removed = set()
+    names = {name for name, _ in ages}
+    for name in names:
+        if policy["package_name_regex"] and not re.fullmatch(policy["package_name_regex"], name):
+            continue
+        newest_first = sorted((age, version) for (n, version), age in ages.items() if n == name)
+        candidates = [
+            (age, version) for age, version in newest_first
+            if (name, version) not in protected
+            and policy["name_regex_delete"] and re.fullmatch(policy["name_regex_delete"], version)
+            and not (policy["name_regex_keep"] and re.fullmatch(policy["name_regex_keep"], version))
+        ]
+        candidates = candidates[policy["keep_n"] or 0:]
+        days = int(policy["older_than"][:-1]) if policy["older_than"] else 0
+        removed |= {(name, version) for age, version in candidates if age >= days}
+    return removed
 
 
 def _seal_package(app: Flask, project: int, name: str, version: str) -> None:
