@@ -11,11 +11,12 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 from werkzeug.routing import BaseConverter, IntegerConverter
 
-from package_api import webhooks
+from package_api import services, webhooks
 from package_api.config import load_settings, stored_secret_key
 from package_api.db import create_tables, db, engine_options
 from package_api.names import MAX_ID
 from package_api.ops import monitoring
+from package_api.packages import cleanup_schedule
 from package_api.private_files import create_private_file, make_private_dirs, tighten
 from package_api.storage import build_storage
 from package_api.web import api, body_limits, encoded_slashes, pages
@@ -110,6 +111,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         with app.app_context():
             create_tables()
     webhooks.start_dispatcher(app)
+    cleanup_schedule.start(app, services.cleanup_service)
     return app
 
 

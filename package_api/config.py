@@ -116,11 +116,15 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_KEEP_DAYS": 30.0,
     #: Whether this process runs a dispatcher: ``modelshelf serve`` turns it on for its workers.
     "WEBHOOK_DISPATCHER": False,
+    #: Cleanup policies (docs/cleanup.md): whether this process runs the due ones (``modelshelf serve``
+    #: turns it on for its workers), and the seconds between two looks for due policies.
+    "CLEANUP_RUNNER": False,
+    "CLEANUP_POLL_INTERVAL": 60.0,
 }
 
 _BOOLS = {
     "S3_SECURE", "CREATE_SCHEMA", "S3_REDIRECT_DOWNLOADS", "USERS_PUBLIC", "WEBHOOK_ALLOW_PRIVATE_TARGETS",
-    "WEBHOOK_DISPATCHER",
+    "WEBHOOK_DISPATCHER", "CLEANUP_RUNNER",
 }
 _INTS = {
     "MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY", "UPLOAD_URL_EXPIRY", "SIGN_IN_MAX_FAILURES",
@@ -131,7 +135,7 @@ _FLOATS = {
     "UPLOAD_LEASE_SECONDS", "JOB_TOKEN_TTL", "SIGN_IN_FAILURE_WINDOW", "SIGN_IN_LOCK_SECONDS", "READINESS_TIMEOUT",
     "HEADER_TIMEOUT", "BODY_TIMEOUT", "HF_STAGING_LEASE_SECONDS",
     "WEBHOOK_RETRY_WINDOW", "WEBHOOK_BACKOFF_BASE", "WEBHOOK_BACKOFF_MAX", "WEBHOOK_TIMEOUT", "WEBHOOK_POLL_INTERVAL",
-    "WEBHOOK_KEEP_DAYS",
+    "WEBHOOK_KEEP_DAYS", "CLEANUP_POLL_INTERVAL",
 }
 
 

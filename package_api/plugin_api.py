@@ -15,6 +15,7 @@ Extension points (call them from ``register``):
 ``register_package_check``     refuse a package name and version before anything is stored
 ``register_unprotected_package`` names of a plugin's working storage no protection rule guards
 ``register_gc_step``           mark a plugin's expired rows for destruction at each ``modelshelf gc``
+``register_cleanup_keep``      versions no cleanup policy removes (the model registry: aliased ones)
 ``package_created`` ...        package events (blinker signals): notifications after the commit
                                (``package_sealed``: ``PackageService.seal`` sealed a package)
 ``register_version_resolver``  resolve ``latest`` (or an alias) in a package download URL
@@ -65,6 +66,7 @@ from package_api.errors import (
 from package_api.identity import COMMAND_LINE, Actor, Principal, PrincipalKind
 from package_api.names import DOT_SEGMENTS, MAX_ID, package_name, row_id, sha256_digest
 from package_api.ops.migrate import register_versions as register_migrations
+from package_api.packages.cleanup import register_cleanup_keep
 from package_api.packages.direct import DirectUploads
 from package_api.packages.gc import register_gc_step
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
@@ -136,6 +138,7 @@ __all__ = [
     "register_package_check",
     "register_unprotected_package",
     "register_gc_step",
+    "register_cleanup_keep",
     "package_created",
     "package_deleted",
     "package_file_added",

@@ -26,6 +26,8 @@ from package_api.db import DbSession, db
 from package_api.identity import COMMAND_LINE, Actor
 from package_api.packages import resolvers
 from package_api.packages.archives import ArchiveService
+from package_api.packages.cleanup import CLEANUP_ACTOR, CleanupService
+from package_api.packages.cleanup_policies import CleanupPolicyService
 from package_api.packages.leases import UploadLeases
 from package_api.packages.pipeline import PackagePipeline
 from package_api.packages.protection_rules import ProtectionRuleService
@@ -68,6 +70,18 @@ def package_service(
 def protection_rule_service(session: DbSession | None = None, *, actor: Actor = COMMAND_LINE) -> ProtectionRuleService:
     """A project's package protection rules, as its Maintainers manage them."""
     return ProtectionRuleService(session if session is not None else db.session, actor=actor)
+
+
+def cleanup_policy_service(session: DbSession | None = None, *, actor: Actor = COMMAND_LINE) -> CleanupPolicyService:
+    """A project's cleanup policy, as its Maintainers read and change it."""
+    return CleanupPolicyService(session if session is not None else db.session, actor=actor)
+
+
+def cleanup_service(app: Flask | None = None, session: DbSession | None = None) -> CleanupService:
+    """Plans and runs cleanup policies; its deletions and runs are the ``cleanup policy``'s in the audit trail."""
+    app = _app(app)
+    session = session if session is not None else db.session
+    return CleanupService(session, app, package_service(app, session, actor=CLEANUP_ACTOR))
 
 
 def archive_service(app: Flask | None = None, session: DbSession | None = None) -> ArchiveService:

@@ -23,6 +23,7 @@ from package_api.plugin_api import (
     Project,
     add_openapi_piece,
     db,
+    register_cleanup_keep,
     register_migrations,
     register_package_check,
     register_package_noun,
@@ -34,6 +35,7 @@ from plugin.huggingface import register as register_huggingface
 from plugin.mlflow_registry import webhook_events
 from plugin.mlflow_registry.sealing import SEALED_STEP, tag_sealed_version
 from plugin.promotion.aliases import record_version_deleted
+from plugin.promotion.cleanup import aliased_versions
 from plugin.registry import access
 from plugin.registry import models as _tables  # noqa: F401  (the tables must be known before create_all)
 from plugin.registry.projection import MODEL_VERSION_STEP, Projection
@@ -91,6 +93,7 @@ def register(app: Flask) -> None:
     register_package_step(app, "deleted", ALIAS_HISTORY_STEP, _record_alias_deletions)
     register_package_step(app, "deleted", MODEL_VERSION_STEP, _forget_version)
     register_package_step(app, "sealed", SEALED_STEP, tag_sealed_version)
+    register_cleanup_keep(app, aliased_versions)
     register_version_resolver(app, _resolve_latest)
     register_package_noun(app, _audit_noun)
     tracking.register(app)

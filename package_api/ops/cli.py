@@ -1,4 +1,4 @@
-"""The ``modelshelf`` command: ``serve``, ``admin ...``, ``gc`` and ``verify``. Every command reads
+"""The ``modelshelf`` command: ``serve``, ``admin ...``, ``cleanup``, ``gc`` and ``verify``. Every command reads
 ``MODELSHELF_*``. The ``admin`` commands change things as ``identity.COMMAND_LINE`` (their audit
 events say ``cli``), through services that commit their own changes."""
 from __future__ import annotations
@@ -86,6 +86,7 @@ def serve(
         db.engine.dispose()  # no connection of the master's is inherited by the workers it forks
     os.environ["MODELSHELF_CREATE_SCHEMA"] = "false"  # the workers' apps: the schema is ready
     os.environ["MODELSHELF_WEBHOOK_DISPATCHER"] = "true"  # each worker delivers webhooks
+    os.environ["MODELSHELF_CLEANUP_RUNNER"] = "true"  # and runs the due cleanup policies
     run(host=host, port=port, workers=workers, threads=threads, graceful_timeout=graceful_timeout, worker_class=worker_class)
 
 
@@ -247,17 +248,58 @@ def create_token(
         click.echo(secret)
 
 
+def _run_policies(project_ref: str | None, dry_run: bool) -> int:
+    """Run the enabled cleanup policies (of one project), printing each version removed (or that would
+    be); how many."""
+    cleanup = services.cleanup_service()
+    project_id = None
+    if project_ref is not None:
+        project = services.project_service().get(project_ref)
+        project_id = project.id
+    count = 0
+    verb = "would remove" if dry_run else "removed"
+    for policy in cleanup.enabled(project_id):
+        report = cleanup.run(policy, dry_run=dry_run)
+        project = services.project_service().get(report.project_id)
+        for candidate in report.plan.remove if dry_run else report.removed:
+            click.echo(f"{verb} {project.full_path} {candidate.name} {candidate.version}")
+        for candidate in report.skipped:
+            click.echo(f"skipped {project.full_path} {candidate.name} {candidate.version} (protected since the plan)", err=True)
+        click.echo(f"cleanup policy of {project.full_path}: {report.summary()}", err=True)
+        count += len(report.plan.remove) if dry_run else len(report.removed)
+    return count
+
+
 @main.command()
+@click.option("--project", "project_ref", default=None, metavar="ID_OR_PATH", help="Only this project's policy.")
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing.")
 @data_dir_option
-def gc(dry_run: bool, data_dir: str | None) -> None:
-    """Remove deleted packages and files, blobs no file references, and what uploads that never
-    finished left in the store (once their lease, MODELSHELF_UPLOAD_LEASE_SECONDS, has expired)."""
+def cleanup(project_ref: str | None, dry_run: bool, data_dir: str | None) -> None:
+    """Run the enabled cleanup policies now (docs/cleanup.md), whatever their cadence: print each
+    version removed, one a line (``removed <project> <name> <version>``). ``modelshelf gc`` runs them
+    too, then reclaims the bytes."""
+    with _app(data_dir).app_context():
+        try:
+            _run_policies(project_ref, dry_run)
+        except ModelshelfError as exc:
+            raise _Fail(str(exc)) from None
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing.")
+@click.option("--no-cleanup", is_flag=True, help="Do not run the projects' cleanup policies first.")
+@data_dir_option
+def gc(dry_run: bool, no_cleanup: bool, data_dir: str | None) -> None:
+    """Run the projects' enabled cleanup policies (each version they remove on a line), then remove
+    deleted packages and files, blobs no file references, and what uploads that never finished left in
+    the store (once their lease, MODELSHELF_UPLOAD_LEASE_SECONDS, has expired)."""
     from package_api.packages.gc import GarbageCollector, gc_steps
 
     app = _app(data_dir)
     with app.app_context():
         try:
+            if not no_cleanup:
+                _run_policies(None, dry_run)
             report = GarbageCollector(db.session, services.storage(app), steps=gc_steps(app)).collect(dry_run=dry_run)
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None

@@ -7,6 +7,7 @@ import enum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Enum,
     ForeignKey,
@@ -173,3 +174,29 @@ class PackageProtectionRule(DbModel):
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     project: Mapped[Project] = relationship()
+
+
+class CleanupPolicy(DbModel):
+    """A project's cleanup policy for its packages (GitLab's container expiration policy, applied to
+    model versions): ``package_api.packages.cleanup`` says what it removes and what it never does."""
+
+    __tablename__ = "package_cleanup_policies"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How often the server runs it: ``1d``, ``7d``, ``14d``, ``1month``, ``3month`` (GitLab's).
+    cadence: Mapped[str] = mapped_column(String(16), default="1d")
+    #: Keep this many most recent versions of each package name (model) among those the regexes
+    #: select; ``None``: no such exception.
+    keep_n: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Remove only versions older than this many days (``90d``); ``None``: whatever their age.
+    older_than_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    name_regex_delete: Mapped[str] = mapped_column(String(255), default=".*")
+    name_regex_keep: Mapped[str] = mapped_column(String(255), default="")
+    #: Our own: only packages (models) whose name matches; empty: every package of the project.
+    package_name_regex: Mapped[str] = mapped_column(String(255), default="")
+    #: When the server runs it next (``None`` while disabled); a runner moves it on when it claims it.
+    next_run_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    last_run_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -22,6 +22,7 @@ PACKAGE_EVENTS = {
     "package_file_added": "package_file.created",
     "package_file_deleted": "package_file.deleted",
     "package_sealed": "package.sealed",
+    "package_cleanup_run": "cleanup.run",
 }
 
 

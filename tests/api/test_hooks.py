@@ -52,7 +52,7 @@ def test_maintainers_manage_hooks_and_others_may_not(client: FlaskClient, world:
     base = f"/api/v4/projects/{world.projects['private']}/hooks"
     assert [h["id"] for h in client.get(base, headers=world.headers("maintainer")).get_json()] == [hook["id"]]
     assert client.get(f"{base}/events", headers=world.headers("maintainer")).get_json() == [
-        "package.created", "package.deleted", "package.sealed", "package_file.created", "package_file.deleted"]
+        "cleanup.run", "package.created", "package.deleted", "package.sealed", "package_file.created", "package_file.deleted"]
     edited = client.put(f"{base}/{hook['id']}", json={"enabled": False}, headers=world.headers("maintainer"))
     assert edited.get_json()["enabled"] is False
     unknown = _hook(client, world, receiver, events=["nothing.happened"])

@@ -451,6 +451,9 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"DELETE {P}/packages/protection/rules/<int:rule_id>": expect(
         ADMIN_PROJECT, lambda c: c.req({"rule_id": _throwaway_rule(c)})
     ),
+    f"GET {P}/packages/cleanup_policy": expect(ADMIN_PROJECT),
+    f"PUT {P}/packages/cleanup_policy": expect(ADMIN_PROJECT, body(enabled=False, keep_n=5)),
+    f"GET {P}/packages/cleanup_policy/dry_run": expect(ADMIN_PROJECT),
     f"GET {P}/audit_events/<int:event_id>": expect(ADMIN_PROJECT),
     # -- webhooks: Maintainers manage them (GitLab's project hooks API: admin_project) --------------
     f"GET {P}/hooks": expect(ADMIN_PROJECT),
@@ -821,6 +824,9 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     ),
     f"GET {PAGE}/-/settings/ci_cd": expect(ADMIN_PROJECT),
     f"POST {PAGE}/-/settings/ci_cd/ci_token": expect(ADMIN_PROJECT, rotate_ci_token),
+    f"POST {PAGE}/-/settings/packages_and_registries/cleanup_policy": expect(
+        ADMIN_PROJECT, form(cadence="7d", keep_n="10", older_than="90d", name_regex_delete=".*")
+    ),
     f"GET {PAGE}/-/settings/audit_events": expect(ADMIN_PROJECT),
     f"GET {PAGE}/-/settings/packages_and_registries": expect(ADMIN_PROJECT),
     f"POST {PAGE}/-/settings/packages_and_registries/protection_rules": expect(

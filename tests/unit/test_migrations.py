@@ -46,10 +46,11 @@ def test_the_migrated_schema_is_the_models_schema(tmp_path: Path) -> None:
     app = _app(tmp_path / "data")
     assert migrate.current(app) == set()
     migrate.upgrade(app)
-    assert migrate.heads(app) == {"core_0008", "model_registry_0015"}
+    assert migrate.heads(app) == {"core_0009", "model_registry_0015"}
     assert migrate.is_current(app) and migrate.current(app) == migrate.heads(app)
     assert migrate.applied(app) == migrate.heads(app) | {
-        "core_0001", "core_0002", "core_0003", "core_0004", "core_0005", "core_0006", "model_registry_0001", "model_registry_0002",
+        "core_0001", "core_0002", "core_0003", "core_0004", "core_0005", "core_0006", "core_0008", "model_registry_0001",
+        "model_registry_0002",
         "model_registry_0003", "model_registry_0004", "model_registry_0005", "model_registry_0006", "model_registry_0009",
         "model_registry_0010", "model_registry_0014",
     }

@@ -6,6 +6,7 @@ from flask import Flask
 
 from package_api.web.api import (
     audit_events,
+    cleanup_policy,
     deploy_tokens,
     generic,
     hooks,
@@ -25,6 +26,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(generic.bp)
     app.register_blueprint(packages.bp)
     app.register_blueprint(protection_rules.bp)
+    app.register_blueprint(cleanup_policy.bp)
     app.register_blueprint(projects.bp)
     app.register_blueprint(members.bp)
     app.register_blueprint(users.bp)

@@ -3,7 +3,8 @@
 same service as ``/api/v4/projects/:id/packages/protection/rules``
 (``package_api.packages.protection_rules``), so the same checks and audit events; the rules are
 enforced by ``package_api.packages.protection``. Below them, the links plugins add
-(``navigation.add_registry_settings``: the model registry's protected aliases)."""
+(``navigation.add_registry_settings``: the model registry's protected aliases). Above the rules, the
+project's **Cleanup policy** and its **Dry run** (``cleanup_policy``; docs/cleanup.md)."""
 from __future__ import annotations
 
 from typing import Any
@@ -20,10 +21,12 @@ from package_api.packages.protection_rules import DELETE_LEVEL, PUSH_LEVEL, Prot
 from package_api.web.pages.context import actor, authorized_project
 from package_api.web.pages.forms import FormError, attempt
 from package_api.web.pages.navigation import registry_settings
+from package_api.web.pages.settings import cleanup_policy
 from package_api.web.pages.settings.blueprint import PREFIX, bp, page, tab_url
 
 PACKAGES_AND_REGISTRIES = f"{PREFIX}/packages_and_registries"
 RULES = f"{PACKAGES_AND_REGISTRIES}/protection_rules"
+CLEANUP_POLICY = f"{PACKAGES_AND_REGISTRIES}/cleanup_policy"
 #: The levels a rule may ask for, as the form offers them ("" leaves the action unprotected).
 LEVEL_CHOICES = tuple((name, "Administrator" if name == "admin" else name.capitalize()) for name in LEVELS)
 FIELDS = ("package_name_pattern", "package_type", PUSH_LEVEL, DELETE_LEVEL)
@@ -43,7 +46,7 @@ def _form() -> dict[str, Any]:
 
 def _page(
     project: Project, *, error: FormError | None = None, form: dict[str, Any] | None = None,
-    editing: PackageProtectionRule | None = None,
+    editing: PackageProtectionRule | None = None, cleanup: dict[str, Any] | None = None,
 ) -> str:
     if form is None and editing is not None:
         form = {
@@ -59,10 +62,12 @@ def _page(
         package_types=RULE_PACKAGE_TYPES,
         levels=LEVEL_CHOICES,
         level_label=lambda level: dict(LEVEL_CHOICES).get(level_name(level) or "", ""),
-        error=error,
+        error=error if cleanup is None else None,
         editing=editing,
         form=form or {"package_type": "generic", PUSH_LEVEL: "maintainer", DELETE_LEVEL: "maintainer"},
         more_settings=registry_settings(project),
+        cleanup_error=error if cleanup is not None else None,
+        **cleanup_policy.context(project, cleanup, dry_run=bool(request.args.get("dry_run"))),
     )
 
 
@@ -109,4 +114,15 @@ def delete_protection_rule(namespace: str, project: str, rule_id: int) -> Respon
     pattern = rule.package_name_pattern
     service.delete(rule)
     flash(f"Package protection rule for {pattern} deleted: matching packages are no longer protected.", "success")
+    return redirect(tab_url(found, "packages_and_registries"))
+
+
+@bp.post(CLEANUP_POLICY)
+def update_cleanup_policy(namespace: str, project: str) -> ResponseReturnValue:
+    found = authorized_project(namespace, project, Action.ADMIN_PROJECT)
+    values = cleanup_policy.submitted()
+    result = attempt(lambda: cleanup_policy.policies().update(found, values))
+    if isinstance(result, FormError):
+        return _page(found, error=result, cleanup=values), result.status
+    flash("Cleanup policy saved.", "success")
     return redirect(tab_url(found, "packages_and_registries"))
