@@ -18,6 +18,13 @@ table gives the median per call and the whole workflow's time, with the ratio ML
 REST and generic APIs on one kept-alive connection: a 16 KiB ``PUT`` into a model version and a
 version ``GET``.
 
+The client's floor (``--floor``, on by default): what each call costs with a server that does no work.
+While the workflow runs against Modelshelf, the last response to each request (method, path and query)
+is kept; a replay server (a WSGI app answering those bytes from a dict, in gunicorn with
+``modelshelf serve``'s own gevent worker) then answers the same workflow. Its medians are the client's
+own work plus the HTTP round trip: no server can be faster per call as this client sees it, so
+``MLflow / floor`` is the best ratio any server could reach against MLflow's in that run.
+
 Modelshelf is ``modelshelf serve`` (SQLite, filesystem store; a user, project and token made with
 the CLI); MLflow is ``mlflow server --backend-store-uri sqlite:// --serve-artifacts --gunicorn-opts``
 with the same number of workers. Both listen on 127.0.0.1 on free ports and are stopped by their
@@ -40,7 +47,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,6 +71,9 @@ CALLS = (
     "model-versions/get",
     "health (HTTP floor)",
 )
+
+#: (method, path with query) -> (status line, content type, body): the responses the replay server answers.
+Recording = dict[tuple[str, str], tuple[str, str, bytes]]
 
 
 @dataclass
@@ -152,6 +162,95 @@ def small_requests(api: str, project: int, token: str, count: int) -> dict[str, 
     return {"generic PUT 16 KiB": statistics.median(puts), "REST version GET": statistics.median(gets)}
 
 
+class _Recorder:
+    """Keep the last response to each request the client sends (``requests``' adapter), for the replay server."""
+
+    def __init__(self) -> None:
+        from requests.adapters import HTTPAdapter
+
+        self.responses: Recording = {}
+        self._send = HTTPAdapter.send
+
+    def __enter__(self) -> _Recorder:
+        from requests import PreparedRequest, Response
+        from requests.adapters import HTTPAdapter
+
+        send, responses = self._send, self.responses
+
+        def recording(adapter: HTTPAdapter, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+            response = send(adapter, request, *args, **kwargs)
+            status = f"{response.status_code} {response.reason}"
+            kind = response.headers.get("Content-Type", "application/json")
+            responses[(str(request.method), str(request.path_url))] = (status, kind, response.content)
+            return response
+
+        setattr(HTTPAdapter, "send", recording)  # noqa: B010 - mypy refuses a method replaced by assignment
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        from requests.adapters import HTTPAdapter
+
+        setattr(HTTPAdapter, "send", self._send)  # noqa: B010
+
+
+def replay_app(responses: Recording) -> Callable[..., list[bytes]]:
+    """A WSGI app that answers each recorded request with its recorded response, doing nothing else."""
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        query = str(environ.get("QUERY_STRING") or "")
+        path = str(environ["RAW_URI"]) if "RAW_URI" in environ else str(environ["PATH_INFO"]) + (f"?{query}" if query else "")
+        body = environ["wsgi.input"]
+        while body.read(65536):  # type: ignore[attr-defined]
+            pass
+        status, kind, content = responses.get((str(environ["REQUEST_METHOD"]), path), ("404 Not Found", "application/json", b"{}"))
+        start_response(status, [("Content-Type", kind), ("Content-Length", str(len(content)))])
+        return [content]
+
+    return app
+
+
+def serve_replay(recording: Path, port: int) -> None:
+    """The replay server's process: ``replay_app`` in gunicorn with ``modelshelf serve``'s gevent worker."""
+    import pickle
+
+    from gunicorn.app.base import BaseApplication
+
+    from package_api.ops.server import KEEPALIVE, _GeventWorker
+
+    responses: Recording = pickle.loads(recording.read_bytes())
+
+    class Replay(BaseApplication):
+        def load_config(self) -> None:
+            options = {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": _GeventWorker, "keepalive": KEEPALIVE,
+                       "accesslog": None, "control_socket_disable": True}
+            for key, value in options.items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Callable[..., list[bytes]]:
+            return replay_app(responses)
+
+    Replay().run()
+
+
+def start_replay_server(workdir: Path, responses: Recording) -> tuple[subprocess.Popen[bytes], str]:
+    import pickle
+
+    recording = workdir / "replay.pickle"
+    recording.write_bytes(pickle.dumps(responses))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve-replay", str(recording), "--port", str(port)],
+        stdout=open(workdir / "replay-server.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        wait_for_port(port, process, timeout=60)
+    except BaseException:
+        stop(process)
+        raise
+    return process, f"http://127.0.0.1:{port}"
+
+
 def start_mlflow_server(workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     """``mlflow server`` in gunicorn mode (the Flask app, sync workers), SQLite and local artifacts."""
     port = free_port()
@@ -190,7 +289,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20, help="rounds of search and gets (default 20)")
     parser.add_argument("--small", type=int, default=200, help="small REST/generic requests of each kind (default 200)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes, both servers (default 1)")
+    parser.add_argument("--no-floor", dest="floor", action="store_false", help="skip the client's floor (replay server)")
+    parser.add_argument("--serve-replay", type=Path, help=argparse.SUPPRESS)  # the replay server's own process
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_replay:
+        serve_replay(args.serve_replay, args.port)
+        return
     try:
         import mlflow  # noqa: F401
     except ImportError:
@@ -209,11 +314,20 @@ def main() -> None:
         os.environ["MLFLOW_TRACKING_TOKEN"] = account.token
         uri = f"{server.url}/api/v4/projects/{project}/ml/mlflow"
         print(f"modelshelf: {uri}", flush=True)
-        results.append(workflow("modelshelf", uri, args.versions, args.rounds, workdir))
+        with _Recorder() as recorder:
+            results.append(workflow("modelshelf", uri, args.versions, args.rounds, workdir))
         _close_client_connections()
         if args.small:
             small = small_requests(server.api, project, account.token, args.small)
         stop(server.process)
+        floor: Timings | None = None
+        if args.floor:
+            process, replay_url = start_replay_server(workdir, recorder.responses)
+            processes.append(process)
+            print(f"replay server (client floor): {replay_url}", flush=True)
+            floor = workflow("floor", uri.replace(server.url, replay_url), args.versions, args.rounds, workdir)
+            _close_client_connections()
+            stop(process)
 
         if shutil.which("mlflow") is None:
             print("no `mlflow` command: MLflow's own server is not measured")
@@ -230,19 +344,28 @@ def main() -> None:
 
     print()
     both = len(results) == 2
-    print(f"| call | {' | '.join(t.name for t in results)} |" + (" ratio |" if both else ""))
-    print("|---" * (len(results) + 1 + both) + "|")
+    columns = [*results, floor] if floor is not None else results
+    best = both and floor is not None
+    print(f"| call | {' | '.join(t.name for t in columns)} |" + (" ratio |" if both else "") + (" best possible |" if best else ""))
+    print("|---" * (len(columns) + 1 + both + best) + "|")
     for call in CALLS:
-        row = f"| {call} | " + " | ".join(f"{t.median(call) * 1000:.1f} ms" for t in results) + " |"
+        row = f"| {call} | " + " | ".join(f"{t.median(call) * 1000:.1f} ms" for t in columns) + " |"
         if both:
             row += f" {results[1].median(call) / results[0].median(call):.2f}x |"
+        if best:
+            row += f" {results[1].median(call) / floor.median(call):.2f}x |"  # type: ignore[union-attr]
         print(row)
-    row = "| whole workflow | " + " | ".join(f"{t.total:.2f} s" for t in results) + " |"
+    row = "| whole workflow | " + " | ".join(f"{t.total:.2f} s" for t in columns) + " |"
     if both:
         row += f" {results[1].total / results[0].total:.2f}x |"
+    if best:
+        row += f" {results[1].total / floor.total:.2f}x |"  # type: ignore[union-attr]
     print(row)
     if both:
         print("ratio = MLflow time / Modelshelf time (above 1: Modelshelf is faster)")
+    if best:
+        print("floor = the same client against a server that replays recorded answers (no work);"
+              " best possible = MLflow time / floor time")
     for call, seconds in small.items():
         print(f"modelshelf {call}: {seconds * 1000:.1f} ms (median of {args.small})")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, cores: {os.cpu_count()}")
@@ -255,6 +378,11 @@ def _close_client_connections() -> None:
     from mlflow.utils import request_utils
 
     request_utils._cached_get_request_session.cache_clear()
+    # The client caches each run's artifact repository (its URL included) by run id; the replay
+    # server answers the run ids the Modelshelf run made.
+    from mlflow.tracking._tracking_service import utils
+
+    utils._artifact_repos_cache.clear()
     gc.collect()
 
 

@@ -7,7 +7,9 @@ Run by hand, not part of the test suite::
 
 With ``--backend filesystem`` no SeaweedFS is started; the server stores blobs in its data directory
 and the direct operations are ``cp`` of the file beside it followed by ``sync`` of the copy (the
-store fsyncs every blob), and ``cat`` of that copy to /dev/null.
+store fsyncs every blob), and ``cat`` of that copy to /dev/null. It also times ``sha256sum`` of the file (one core hashing
+from the page cache: the work the server cannot avoid) and prints the registry upload's rate against
+it (issue 15's goal: at least half).
 
 One run starts a SeaweedFS (``weed mini``) and a ``modelshelf serve`` with ``STORAGE=s3`` pointed at
 it, both on 127.0.0.1 on free ports, creates a user, project and token with the CLI, then for each
@@ -58,6 +60,8 @@ from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_serv
 MIB = 1024 * 1024
 PART_SIZE = 16 * MIB
 CHUNK = 8 * MIB
+#: The operation that hashes the payload on one core (``sha256sum``), filesystem backend.
+SHA256SUM = "sha256sum (1 core)"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": MIB, "G": 1024**3, "T": 1024**4}
 
@@ -336,6 +340,11 @@ def bench_size(
                 subprocess.run(["cp", str(path), str(copy)], check=True)
                 subprocess.run(["sync", str(copy)], check=True)  # the store fsyncs what it writes
 
+            def hash_file() -> None:
+                out = subprocess.run(["sha256sum", str(path)], check=True, capture_output=True, text=True).stdout
+                if out.split()[0] != sha256:
+                    raise RuntimeError(f"sha256sum gave {out.split()[0]}, expected {sha256}")
+
             def cat_download() -> None:
                 with open(os.devnull, "wb") as null:
                     subprocess.run(["cat", str(copy)], stdout=null, check=True)
@@ -346,6 +355,7 @@ def bench_size(
                 uploads = [
                     ("registry upload (curl)", registry_upload, True, "direct upload (cp+sync)"),
                     ("direct upload (cp+sync)", cp_upload, False, None),
+                    (SHA256SUM, hash_file, False, None),
                 ]
                 downloads = [
                     ("registry download (curl)", registry_download, True, "direct download (cat)"),
@@ -420,6 +430,17 @@ def print_report(rig: Rig, memory: list[dict[str, object]], rounds: int) -> None
             server = f"{r.server_cpu:8.2f}" if r.server_cpu is not None else f"{'-':>8}"
             print(f"{human(size):>6}  {op:<32} {r.seconds:8.2f} {r.mib_s:8.1f} {ratio} {median[op]:7.2f} {mratio}"
                   f" {server} {r.s3_cpu:7.2f} {r.client_cpu:8.2f}")
+    hashed = [r for r in rig.results if r.operation == SHA256SUM]
+    for size in dict.fromkeys(r.size for r in hashed):
+        uploads = [r.mib_s for r in rig.results if r.size == size and r.operation == "registry upload (curl)"]
+        rates = [r.mib_s for r in hashed if r.size == size]
+        upload, rate = statistics.median(uploads), statistics.median(rates)
+        # sha256sum is one process on one core: its CPU seconds are its rate on an idle core, which a
+        # loaded machine's wall clock understates (it waits for a core as long as it hashes).
+        cpu_rate = statistics.median(size / MIB / r.client_cpu for r in hashed if r.size == size and r.client_cpu)
+        print(f"\n{human(size)}: registry upload {upload:.1f} MiB/s, sha256sum {rate:.1f} MiB/s (medians):"
+              f" {upload / rate:.2f} of the single-core hashing rate (goal: 0.5); sha256sum per CPU second"
+              f" {cpu_rate:.1f} MiB/s: {upload / cpu_rate:.2f} of it")
     if all(m["reset"] for m in memory):
         print("\nServer memory per size (MiB); VmHWM reset before each operation, peak = max over the size's operations")
     else:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import exists, func, literal_column, select, tuple_, union_all
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from package_api.plugin_api import (
@@ -96,6 +96,20 @@ class ModelVersionService:
         if row is None:
             raise MissingResource(f"Model Version (name={model.name}, version={number}) not found", "Model version")
         return row
+
+    def named(self, project: Project, name: str, number: str | int | None) -> ModelVersion | None:
+        """Version ``number`` of the model ``name`` with its model, in one query; ``None`` when either is
+        missing or ``number`` is no version number (``get`` then says which, as it always has)."""
+        try:
+            sequence = validation.version_number(number)
+        except InvalidInput:
+            return None
+        return self.session.scalar(
+            select(ModelVersion)
+            .join(ModelVersion.model)
+            .where(Model.project_id == project.id, Model.name == name, ModelVersion.sequence == sequence)
+            .options(contains_eager(ModelVersion.model))
+        )
 
     def by_alias(self, model: Model, alias: str | None) -> ModelVersion:
         """The version ``alias`` points at, or whose semantic version ``alias`` is; raise

@@ -162,7 +162,7 @@ HOT = {
     "model-versions/search": (_search_versions, 6, 0),
     "registered-models/get": (_get_model, 10, 0),
     "get-latest-versions": (_latest_versions, 8, 0),
-    "model-versions/get": (_get_version, 7, 0),
+    "model-versions/get": (_get_version, 6, 0),
     "REST version GET": (_rest_version, 10, 0),
     "generic PUT into a version": (_generic_put, 19, 2),  # 18 + the project's protection rules, read once
     "generic GET": (_generic_get, 6, 0),

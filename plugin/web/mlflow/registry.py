@@ -173,8 +173,12 @@ def _version(
     else:
         project = context.writable(project_ref) if write else context.readable(project_ref)
     registry = context.registry()
-    model = registry.find(project, params.required("name"))
-    return registry, model, registry.versions.get(model, params.required("version"))
+    name, number = params.required("name"), params.required("version")
+    found = registry.versions.named(project, name, number) if name else None
+    if found is not None:
+        return registry, found.model, found
+    model = registry.find(project, name)  # which of the two is missing, or why the number is refused
+    return registry, model, registry.versions.get(model, number)
 
 
 @API.get("/model-versions/get")
