@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import queue
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -454,6 +456,7 @@ def run(
                 "errorlog": "-",
                 "logconfig_dict": logging_config(str(settings["LOG_FORMAT"])),
                 "child_exit": _worker_exited,
+                "post_fork": _worker_forked,
                 # gunicorn 25+ opens a control socket at one fixed path per user; several nodes on
                 # one machine would take it from each other, and we do not use it.
                 "control_socket_disable": True,
@@ -472,4 +475,33 @@ WORKER_CLASSES: dict[str, type[Any]] = {"gevent": _GeventWorker, "gthread": _Thr
 
 def _worker_exited(_server: Any, worker: Any) -> None:
     metrics.mark_worker_dead(worker.pid)
+
+
+#: The signals that stop a worker.
+_STOPPING = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+def _worker_forked(arbiter: Any, _worker: Any) -> None:
+    """A new worker stops at once if told to while it boots.
+
+    Until the worker installs its own handlers (after gevent's patching and more, which under load
+    takes seconds), it has the master's: they only queue the signal in the worker's copy of the
+    master's queue, which nobody reads. So a SIGTERM sent to a booting worker (``kill`` on the process
+    group, or the master stopping) was lost, and the stop waited for the whole graceful timeout
+    (120 s) before the master's SIGKILL. Here the default actions come back right after the fork, and
+    a stop that arrived before that, found in the queue, ends the worker: it has no requests yet."""
+    for number in _STOPPING:
+        signal.signal(number, signal.SIG_DFL)
+    if any(number in _STOPPING for number in _drained(arbiter.SIG_QUEUE)):
+        sys.exit(0)
+
+
+def _drained(signals: Any) -> list[Any]:
+    """What the worker's copy of the master's signal queue (a ``queue.SimpleQueue``) holds."""
+    found = []
+    while True:
+        try:
+            found.append(signals.get_nowait())
+        except queue.Empty:
+            return found
 

@@ -231,3 +231,22 @@ def test_a_restart_does_not_wait_for_idle_connections(serve) -> None:  # type: i
     finally:
         for connection in idle:
             connection.close()
+
+
+def test_a_worker_told_to_stop_while_it_boots_stops(serve) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM right after a worker is forked: the worker still had the master's handlers, which only
+    queue the signal, so it ignored the stop and the master waited out the graceful timeout (120 s)
+    before killing it (the restart test above, once, under load). Now it stops at once."""
+    server = serve(workers=2)
+    log = server.data_dir.parent / f"serve-{server.url.rsplit(':', 1)[1]}.log"
+    deadline = time.monotonic() + 60
+    while log.read_text().count("Booting worker") < 2:  # the second worker has just been forked
+        assert time.monotonic() < deadline, log.read_text()[-4000:]
+        time.sleep(0.002)
+    started = time.monotonic()
+    os.killpg(server.process.pid, signal.SIGTERM)
+    try:
+        server.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"still running 60 s after SIGTERM; its log ends:\n{log.read_text()[-4000:]}") from None
+    assert time.monotonic() - started < 30
