@@ -43,9 +43,34 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         _RECORD.save(directory)
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    directory = os.environ.get(database_modules.ONLY_ENV)
+    if SCHEMAS is None or not directory:
+        return []
+    left = sorted(database_modules.modules_without_database(directory))
+    return [f"left out on PostgreSQL, as they touched no database on SQLite: {len(left)} modules: {' '.join(left)}"]
+
+
+#: Modules with a test of these marks run first (the first mark found ranks the module), so that
+#: under pytest-xdist the long tests start early instead of finishing the run alone.
+_FIRST = ("slow", "server", "browser", "s3")
+
+
+def _rank(item: pytest.Item) -> int:
+    names = {mark.name for mark in item.iter_markers()}
+    return next((i for i, name in enumerate(_FIRST) if name in names), len(_FIRST))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL with ``MODELSHELF_TEST_DATABASE_MODULES_ONLY``, leave out the modules that
-    never touched a database on the SQLite run."""
+    """Order the modules by their slowest marks, each module's tests kept together and in order;
+    on PostgreSQL with ``MODELSHELF_TEST_DATABASE_MODULES_ONLY``, leave out the modules that never
+    touched a database on the SQLite run."""
+    ranks: dict[str, int] = {}
+    for item in items:
+        module = database_modules.module_of(item.nodeid)
+        ranks[module] = min(ranks.get(module, len(_FIRST)), _rank(item))
+    order = {module: i for i, module in enumerate(ranks)}
+    items.sort(key=lambda item: (ranks[database_modules.module_of(item.nodeid)], order[database_modules.module_of(item.nodeid)]))
     directory = os.environ.get(database_modules.ONLY_ENV)
     if SCHEMAS is None or not directory:
         return
