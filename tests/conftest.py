@@ -18,9 +18,66 @@ from package_api.access.projects import ProjectService
 from package_api.access.tokens import TokenService
 from package_api.access.users import UserService
 from package_api.db import db
+from tests.support import database_modules, databases, routing_cache
 from tests.support.databases import SCHEMAS, database_settings
 from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_server, stop, stop_server
 from tests.support.world import MAX_FILE_SIZE, MEMBERS, World
+
+routing_cache.install()  # every test's app binds its URL rules with the builders made once
+
+# -- which modules touch a database (tests/support/database_modules.py) ------------------------------
+
+_RECORD = database_modules.Record()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    databases.asked_since_reset()
+    yield
+    _RECORD.note(item.nodeid, item.path, databases.asked_since_reset())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    directory = os.environ.get(database_modules.RECORD_ENV)
+    if directory and _RECORD.ran:
+        _RECORD.save(directory)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    directory = os.environ.get(database_modules.ONLY_ENV)
+    if SCHEMAS is None or not directory:
+        return []
+    left = sorted(database_modules.modules_without_database(directory))
+    return [f"left out on PostgreSQL, as they touched no database on SQLite: {len(left)} modules: {' '.join(left)}"]
+
+
+#: Modules with a test of these marks run first (the first mark found ranks the module), so that
+#: under pytest-xdist the long tests start early instead of finishing the run alone.
+_FIRST = ("slow", "server", "browser", "s3")
+
+
+def _rank(item: pytest.Item) -> int:
+    names = {mark.name for mark in item.iter_markers()}
+    return next((i for i, name in enumerate(_FIRST) if name in names), len(_FIRST))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order the modules by their slowest marks, each module's tests kept together and in order;
+    on PostgreSQL with ``MODELSHELF_TEST_DATABASE_MODULES_ONLY``, leave out the modules that never
+    touched a database on the SQLite run."""
+    ranks: dict[str, int] = {}
+    for item in items:
+        module = database_modules.module_of(item.nodeid)
+        ranks[module] = min(ranks.get(module, len(_FIRST)), _rank(item))
+    order = {module: i for i, module in enumerate(ranks)}
+    items.sort(key=lambda item: (ranks[database_modules.module_of(item.nodeid)], order[database_modules.module_of(item.nodeid)]))
+    directory = os.environ.get(database_modules.ONLY_ENV)
+    if SCHEMAS is None or not directory:
+        return
+    kept, left = database_modules.split(items, database_modules.modules_without_database(directory))
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept  # type: ignore[assignment]
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ def server(serve):  # type: ignore[no-untyped-def]
     """``modelshelf serve`` with the model registry; alice made as the quick start makes her (no
     password), then given one by the operator."""
     started = serve({"PLUGINS": "all"})
-    started.cli("admin", "create-user", "alice", "--admin")
-    started.cli("admin", "set-password", "alice", input=FIRST + "\n")
+    started.cli_in_process("admin", "create-user", "alice", "--admin")
+    started.cli_in_process("admin", "set-password", "alice", input=FIRST + "\n")
     return started
 
 

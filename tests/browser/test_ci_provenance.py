@@ -32,11 +32,11 @@ JOB: dict[str, str] = {
 def published(serve) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """A version uploaded with the token of a job bob triggered; alice (the owner) will look at it."""
     server = serve({"PLUGINS": "all"})
-    server.cli("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
-    server.cli("admin", "create-user", "bob")
-    server.cli("admin", "create-project", "team/models", "--owner", "alice")
-    server.cli("admin", "add-member", "team/models", "bob", "developer")
-    token = server.cli("admin", "create-token", "--user", "alice", "--scopes", "api")
+    server.cli_in_process("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
+    server.cli_in_process("admin", "create-user", "bob")
+    server.cli_in_process("admin", "create-project", "team/models", "--owner", "alice")
+    server.cli_in_process("admin", "add-member", "team/models", "bob", "developer")
+    token = server.cli_in_process("admin", "create-token", "--user", "alice", "--scopes", "api")
     project = f"{server.api}/projects/team%2Fmodels"
     owner = {"PRIVATE-TOKEN": token}
 

@@ -49,9 +49,9 @@ def site(serve) -> Site:  # type: ignore[no-untyped-def]
     project, and the runs of ``RUNS`` logged there by the real MLflow client, whose printed links
     are kept."""
     server = serve({"PLUGINS": "all"})
-    server.cli("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
-    project = int(server.cli("admin", "create-project", "team/models", "--owner", "alice"))
-    token = server.cli("admin", "create-token", "--user", "alice", "--scopes", "api")
+    server.cli_in_process("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
+    project = int(server.cli_in_process("admin", "create-project", "team/models", "--owner", "alice"))
+    token = server.cli_in_process("admin", "create-token", "--user", "alice", "--scopes", "api")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env.update(
         MLFLOW_TRACKING_URI=f"{server.api}/projects/{project}/ml/mlflow",

@@ -26,10 +26,10 @@ def site(serve) -> Site:  # type: ignore[no-untyped-def]
     """``modelshelf serve`` whose hooks may call 127.0.0.1; alice owns ``team/models``, carol maintains it."""
     server = serve({"PLUGINS": "all", "WEBHOOK_ALLOW_PRIVATE_TARGETS": True, "WEBHOOK_POLL_INTERVAL": 0.2})
     for name in ("alice", "carol"):
-        server.cli("admin", "create-user", name, "--password-stdin", input=PASSWORD + "\n")
-    project = int(server.cli("admin", "create-project", "team/models", "--owner", "alice"))
-    server.cli("admin", "add-member", "team/models", "carol", "maintainer")
-    return Site(server, server.cli("admin", "create-token", "--user", "alice", "--scopes", "api"), project)
+        server.cli_in_process("admin", "create-user", name, "--password-stdin", input=PASSWORD + "\n")
+    project = int(server.cli_in_process("admin", "create-project", "team/models", "--owner", "alice"))
+    server.cli_in_process("admin", "add-member", "team/models", "carol", "maintainer")
+    return Site(server, server.cli_in_process("admin", "create-token", "--user", "alice", "--scopes", "api"), project)
 
 
 @pytest.fixture

@@ -38,9 +38,9 @@ def test_a_model_published_through_hugging_face_in_the_ui(serve, page, page_erro
     from playwright.sync_api import expect
 
     server = serve({"PLUGINS": "all"})
-    server.cli("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
-    project = int(server.cli("admin", "create-project", "team/models", "--owner", "alice"))
-    token = server.cli("admin", "create-token", "--user", "alice", "--scopes", "api")
+    server.cli_in_process("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
+    project = int(server.cli_in_process("admin", "create-project", "team/models", "--owner", "alice"))
+    token = server.cli_in_process("admin", "create-token", "--user", "alice", "--scopes", "api")
 
     # Publish two versions (the second touches one file) and tag the second prod, as a user would.
     folder = tmp_path / "encoder"

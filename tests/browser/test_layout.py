@@ -47,9 +47,9 @@ def site(serve) -> Site:  # type: ignore[no-untyped-def]
     """alice owns ``team/models``, which holds a plain package and a model version, each with a
     300-character file name; the version holds ``model.onnx`` twice and a ``config/`` folder."""
     server = serve({"PLUGINS": "all"})
-    server.cli("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
-    project = int(server.cli("admin", "create-project", "team/models", "--owner", "alice"))
-    token = server.cli("admin", "create-token", "--user", "alice", "--scopes", "api")
+    server.cli_in_process("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
+    project = int(server.cli_in_process("admin", "create-project", "team/models", "--owner", "alice"))
+    token = server.cli_in_process("admin", "create-token", "--user", "alice", "--scopes", "api")
     found = Site(server, token, project)
     found.put("tool", "nightly", LONG_NAME, b"long")
     found.make_model("fraud-detector")

@@ -47,10 +47,10 @@ def site(serve) -> Site:  # type: ignore[no-untyped-def]
     """``modelshelf serve`` without plugins, an owner with a password and a token, and a private
     and a public project, all made with the CLI as an operator would."""
     server = serve({"PLUGINS": "none"})
-    server.cli("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
-    private = int(server.cli("admin", "create-project", "team/models", "--owner", "alice"))
-    public = int(server.cli("admin", "create-project", "team/public", "--owner", "alice", "--visibility", "public"))
-    token = server.cli("admin", "create-token", "--user", "alice", "--scopes", "api")
+    server.cli_in_process("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
+    private = int(server.cli_in_process("admin", "create-project", "team/models", "--owner", "alice"))
+    public = int(server.cli_in_process("admin", "create-project", "team/public", "--owner", "alice", "--visibility", "public"))
+    token = server.cli_in_process("admin", "create-token", "--user", "alice", "--scopes", "api")
     return Site(server, "alice", token, (private, "team/models"), (public, "team/public"))
 
 

@@ -24,10 +24,10 @@ def site(serve) -> Site:  # type: ignore[no-untyped-def]
     and a private project."""
     server = serve({"PLUGINS": "all"})
     for user in ("alice", "bob"):
-        server.cli("admin", "create-user", user, "--password-stdin", input=PASSWORD + "\n")
-    private = int(server.cli("admin", "create-project", "team/models", "--owner", "alice"))
-    server.cli("admin", "add-member", "team/models", "bob", "maintainer")
-    token = server.cli("admin", "create-token", "--user", "alice", "--scopes", "api")
+        server.cli_in_process("admin", "create-user", user, "--password-stdin", input=PASSWORD + "\n")
+    private = int(server.cli_in_process("admin", "create-project", "team/models", "--owner", "alice"))
+    server.cli_in_process("admin", "add-member", "team/models", "bob", "maintainer")
+    token = server.cli_in_process("admin", "create-token", "--user", "alice", "--scopes", "api")
     return Site(server, token, (private, "team/models"), (private, "team/models"))
 
 

@@ -53,9 +53,9 @@ class Tracking:
 @pytest.fixture
 def tracking(serve) -> Tracking:  # type: ignore[no-untyped-def]
     server = serve({"PLUGINS": "all"})
-    server.cli("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
-    project = int(server.cli("admin", "create-project", "team/models", "--owner", "alice"))
-    token = server.cli("admin", "create-token", "--user", "alice", "--scopes", "api")
+    server.cli_in_process("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
+    project = int(server.cli_in_process("admin", "create-project", "team/models", "--owner", "alice"))
+    token = server.cli_in_process("admin", "create-token", "--user", "alice", "--scopes", "api")
     return Tracking(server, token, project)
 
 

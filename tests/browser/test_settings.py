@@ -37,12 +37,12 @@ def site(serve) -> Site:  # type: ignore[no-untyped-def]
     """``modelshelf serve`` with the model registry; alice owns ``team/models``, carol maintains it,
     bob has an account and no role, all made with the CLI as an operator would."""
     server = serve({"PLUGINS": "all"})
-    server.cli("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
-    server.cli("admin", "create-user", "carol", "--password-stdin", input=PASSWORD + "\n")
-    server.cli("admin", "create-user", "bob")
-    project = int(server.cli("admin", "create-project", "team/models", "--owner", "alice"))
-    server.cli("admin", "add-member", "team/models", "carol", "maintainer")
-    token = server.cli("admin", "create-token", "--user", "alice", "--scopes", "api")
+    server.cli_in_process("admin", "create-user", "alice", "--password-stdin", input=PASSWORD + "\n")
+    server.cli_in_process("admin", "create-user", "carol", "--password-stdin", input=PASSWORD + "\n")
+    server.cli_in_process("admin", "create-user", "bob")
+    project = int(server.cli_in_process("admin", "create-project", "team/models", "--owner", "alice"))
+    server.cli_in_process("admin", "add-member", "team/models", "carol", "maintainer")
+    token = server.cli_in_process("admin", "create-token", "--user", "alice", "--scopes", "api")
     return Site(server, token, project)
 
 

@@ -86,11 +86,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data_dir.mkdir()
     server = start_server(data_dir, {"PLUGINS": "all"})
     try:
-        server.cli("admin", "create-user", "alice")
-        server.cli("admin", "create-user", "bob")
-        project = int(server.cli("admin", "create-project", "team/fraud", "--owner", "alice"))
-        server.cli("admin", "add-member", "team/fraud", "bob", "developer")
-        token = server.cli("admin", "create-token", "--user", "alice", "--scopes", "api")
+        server.cli_in_process("admin", "create-user", "alice")
+        server.cli_in_process("admin", "create-user", "bob")
+        project = int(server.cli_in_process("admin", "create-project", "team/fraud", "--owner", "alice"))
+        server.cli_in_process("admin", "add-member", "team/fraud", "bob", "developer")
+        token = server.cli_in_process("admin", "create-token", "--user", "alice", "--scopes", "api")
         yield {"server": server, "project": project, "token": token}
     finally:
         stop_server(server)

@@ -85,10 +85,10 @@ class Seeder:
 def seed(server: Server) -> tuple[str, dict[str, list[Any]], dict[str, str]]:
     """Seed the server; return the administrator's token, the values to feed each parameter and
     the other secrets some operations send instead of that token."""
-    server.cli("admin", "create-user", "root", "--admin")
-    project = int(server.cli("admin", "create-project", "acme/models", "--owner", "root"))
-    throwaway = int(server.cli("admin", "create-project", "acme/throwaway", "--owner", "root"))
-    token = server.cli("admin", "create-token", "--user", "root", "--scopes", "api")
+    server.cli_in_process("admin", "create-user", "root", "--admin")
+    project = int(server.cli_in_process("admin", "create-project", "acme/models", "--owner", "root"))
+    throwaway = int(server.cli_in_process("admin", "create-project", "acme/throwaway", "--owner", "root"))
+    token = server.cli_in_process("admin", "create-token", "--user", "root", "--scopes", "api")
     s = Seeder(server, token, project)
 
     # Access: a member, her personal access tokens, a project access token, a deploy token.

@@ -22,6 +22,23 @@ ENV_URL = "MODELSHELF_TEST_DATABASE_URL"
 #: Set in CI: the PostgreSQL tests must run there, so a missing server fails them instead of skipping.
 ENV_REQUIRE = "MODELSHELF_TEST_REQUIRE_POSTGRES"
 
+#: Whether a database was asked for (``database_settings``, a schema, ``require_postgres``) since
+#: ``asked_since_reset`` was last called: tests/conftest.py notes, per test module, whether any of
+#: its tests (or fixtures) asked, so that CI's PostgreSQL run can leave out the modules that never do.
+_asked = False
+
+
+def asked_since_reset() -> bool:
+    """Whether a database was asked for since the last call; start counting again."""
+    global _asked
+    asked, _asked = _asked, False
+    return asked
+
+
+def _ask() -> None:
+    global _asked
+    _asked = True
+
 
 class Schemas:
     """Schemas on one PostgreSQL server, one per data directory, made and emptied through one
@@ -61,6 +78,7 @@ class Schemas:
         with ``reuse``, else a new empty one."""
         from psycopg import sql
 
+        _ask()
         key = Path(data_dir).resolve()
         schema = self._schemas.get(key)
         if schema is None:
@@ -153,6 +171,7 @@ def require_postgres() -> Schemas:
     PostgreSQL (``MODELSHELF_TEST_REQUIRE_POSTGRES``) and none is named."""
     import pytest
 
+    _ask()
     if SCHEMAS is None:
         message = f"needs PostgreSQL: set {ENV_URL} (.ci/postgres start DIR prints one)"
         if os.environ.get(ENV_REQUIRE):
@@ -166,6 +185,7 @@ def database_settings(data_dir: Path | str, *, reuse: bool = False) -> dict[str,
     data directory); on PostgreSQL its schema's ``DATABASE_URL``, with ``AUTO_MIGRATE`` on so that
     servers and commands bring an empty schema up to date themselves, as they do an SQLite file.
     ``reuse``: the app makes its tables with ``db.create_all()``, so an emptied schema will do."""
+    _ask()
     if SCHEMAS is None:
         return {}
     return {"DATABASE_URL": SCHEMAS.url_for(data_dir, reuse=reuse), "AUTO_MIGRATE": "true"}

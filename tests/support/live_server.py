@@ -27,14 +27,14 @@ class Account:
     def create_project(self, full_path: str | None = None) -> tuple[int, str]:
         """Create a project owned by this user with ``modelshelf admin create-project``."""
         full_path = full_path or f"team-{uuid.uuid4().hex[:8]}/models"
-        printed = self.server.cli("admin", "create-project", full_path, "--owner", self.username)
+        printed = self.server.cli_in_process("admin", "create-project", full_path, "--owner", self.username)
         assert printed.isdigit(), f"create-project printed {printed!r}, not a project id"
         return int(printed), full_path
 
 
 def create_account(server: Server, username: str = "alice") -> Account:
-    server.cli("admin", "create-user", username)
-    token = server.cli("admin", "create-token", "--user", username, "--scopes", "api")
+    server.cli_in_process("admin", "create-user", username)
+    token = server.cli_in_process("admin", "create-token", "--user", username, "--scopes", "api")
     assert token.startswith("mspat-") and len(token.split()) == 1, f"create-token printed {token!r}"
     return Account(server, username, token)
 

@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .databases import database_settings
 
@@ -181,10 +182,49 @@ class Server:
     url: str
     data_dir: Path
     env: dict[str, str]
+    #: The app ``cli_in_process`` runs commands on, made on its first call.
+    _cli_app: Any = field(default=None, repr=False, compare=False)
 
     @property
     def api(self) -> str:
         return f"{self.url}/api/v4"
+
+    def cli_in_process(self, *args: str, input: str | None = None) -> str:
+        """What ``cli`` does (``modelshelf ARGS`` on this server's data, stdout; a failure raises),
+        in this process: the same click command with the server's ``MODELSHELF_*`` environment, on
+        one app made at the first call (and its database checked then), where ``cli`` pays a Python
+        process and an app, about 2 s of CPU, a call. For fixtures that seed a server (users,
+        projects, tokens); the tests of a command itself, and of its process, use ``cli``."""
+        from click.testing import CliRunner
+
+        from package_api.db import db
+        from package_api.ops import cli
+
+        env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("MODELSHELF_")}
+        env.update({k: v for k, v in self.env.items() if k.startswith("MODELSHELF_")})
+        made = cli._app
+
+        def app(data_dir: str | None, **kwargs: Any) -> Any:
+            if kwargs:  # a command with settings of its own (no migration, overrides) gets its own app
+                return made(data_dir, **kwargs)
+            if self._cli_app is None:
+                self._cli_app = made(data_dir)
+            return self._cli_app
+
+        cli._app = app  # type: ignore[assignment]
+        try:
+            result = CliRunner().invoke(cli.main, list(args), input=input, env=env)
+        finally:
+            cli._app = made  # type: ignore[assignment]
+            if self._cli_app is not None:
+                with self._cli_app.app_context():  # no connection left open between calls
+                    db.session.remove()
+                    db.engine.dispose()
+        if result.exit_code != 0:
+            if result.exception is not None and not isinstance(result.exception, SystemExit):
+                raise result.exception
+            raise subprocess.CalledProcessError(result.exit_code, ["modelshelf", *args], result.stdout, result.stderr)
+        return result.stdout.strip()
 
     def cli(self, *args: str, input: str | None = None) -> str:
         """Run ``modelshelf ARGS`` against this server's data; return stdout."""
