@@ -24,6 +24,8 @@ Extension points (call them from ``register``):
 ``add_project_nav``            an entry in a project's sidebar
 ``add_package_links``          links on a package's page
 ``register_api_prefix``        serve a path prefix as an API (tokens, no page CSRF guard)
+``register_blob_source``       read the blobs under a storage-key prefix through the plugin's
+                               ``BlobSource`` (bytes rebuilt from other objects: Xet files)
 =============================  ===============================================================
 
 Building blocks: the extension (``db``), the table base (``DbModel``, which is ``db.Model``) and the
@@ -79,6 +81,7 @@ from package_api.packages.service import PackageService, parse_status
 from package_api.packages.streams import ChunkReader, ExpectedDigests
 from package_api.paging import Page, choice, contains, descending, query_page, slice_page
 from package_api.services import archive_service as archive_services
+from package_api.services import base_storage, register_blob_source
 from package_api.services import job_service as job_services
 from package_api.services import package_service as package_services
 from package_api.services import policy as access_policy
@@ -90,7 +93,8 @@ from package_api.signals import (
     package_file_deleted,
     package_sealed,
 )
-from package_api.storage import BlobNotFound, Readable, StorageUnavailable
+from package_api.storage import BlobNotFound, BlobReader, BlobStorage, Readable, StorageUnavailable
+from package_api.storage.sources import BlobSource
 from package_api.transactions import LostRace, commit, committed, unit_of_work
 from package_api.web.actors import request_actor
 from package_api.web.api.context import authorized_project, base_url, principal
@@ -159,6 +163,11 @@ __all__ = [
     "add_registry_settings",
     "SettingsLink",
     "register_api_prefix",
+    "register_blob_source",
+    "BlobSource",
+    "BlobStorage",
+    "BlobReader",
+    "base_storage",
     # tables, the table base and the session type
     "db",
     "DbModel",
