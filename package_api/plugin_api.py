@@ -76,6 +76,7 @@ from package_api.packages.pipeline import (
     register_package_step,
     register_unprotected_package,
 )
+from package_api.packages.rebuilt import RebuiltFiles
 from package_api.packages.resolvers import register_resolver as register_version_resolver
 from package_api.packages.service import PackageService, parse_status
 from package_api.packages.streams import ChunkReader, ExpectedDigests
@@ -218,6 +219,7 @@ __all__ = [
     "PackageService",
     "ExpectedDigests",
     "DirectUploads",
+    "RebuiltFiles",
     "ChunkReader",
     "Readable",
     "JobService",

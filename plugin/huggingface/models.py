@@ -54,13 +54,14 @@ class XetXorbProject(DbModel):
 
 
 class XetChunk(DbModel):
-    """Where a chunk is (its first xorb): the index the global deduplication query reads."""
+    """That a chunk is in a xorb: the index the global deduplication query reads. Only the chunks a
+    client asks about are indexed: those the specification makes eligible (``is_global_dedup_eligible``)
+    and the first chunk of each file."""
 
     __tablename__ = "ml_xet_chunks"
 
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    xorb_id: Mapped[int] = mapped_column(ForeignKey("ml_xet_xorbs.id", ondelete="CASCADE"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
+    xorb_id: Mapped[int] = mapped_column(ForeignKey("ml_xet_xorbs.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
 class XetFile(DbModel):

@@ -62,9 +62,8 @@ def upgrade() -> None:
     op.create_table('ml_xet_chunks',
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.Column('xorb_id', sa.Integer(), nullable=False),
-    sa.Column('position', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['xorb_id'], ['ml_xet_xorbs.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('hash')
+    sa.PrimaryKeyConstraint('hash', 'xorb_id')
     )
     with op.batch_alter_table('ml_xet_chunks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ml_xet_chunks_xorb_id'), ['xorb_id'], unique=False)
