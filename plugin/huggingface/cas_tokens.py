@@ -18,6 +18,7 @@ from package_api.plugin_api import Forbidden, Principal, PrincipalKind, Unauthor
 #: How long a CAS token works (the client renews it 60 s before it expires).
 TOKEN_SECONDS = 900
 SALT = "modelshelf-xet-cas-token"
+FETCH_SALT = "modelshelf-xet-xorb-fetch"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class CasGrant:
 class CasTokens:
     def __init__(self, secret_key: str | bytes, seconds: int = TOKEN_SECONDS) -> None:
         self.serializer = URLSafeTimedSerializer(secret_key, salt=SALT)
+        self.fetches = URLSafeTimedSerializer(secret_key, salt=FETCH_SALT)
         self.seconds = seconds
 
     def sign(self, grant: CasGrant) -> tuple[str, int]:
@@ -70,3 +72,16 @@ class CasTokens:
         if write and not grant.write:
             raise Forbidden("This Xet token reads only: uploads take a token from xet-write-token")
         return grant
+
+    # -- fetch URLs: where the client reads a xorb's byte ranges (it sends no token there) ---------------
+
+    def sign_fetch(self, project_id: int, xorb: str) -> str:
+        return self.fetches.dumps([project_id, xorb])
+
+    def check_fetch(self, token: str) -> tuple[int, str]:
+        """The project and xorb a fetch URL opens; raise ``Unauthorized`` for a bad or expired one."""
+        try:
+            project_id, xorb = self.fetches.loads(token, max_age=self.seconds)
+            return int(project_id), str(xorb)
+        except (BadSignature, ValueError, TypeError):
+            raise Unauthorized("This xorb URL is invalid or has expired: ask for the reconstruction again") from None
