@@ -50,6 +50,14 @@ def metric(account: Account, name: str) -> float:
     return float(match.group(1))
 
 
+def requests_to(account: Account, prefix: str) -> int:
+    """How many requests to routes under ``prefix`` the server has answered (its ``/-/metrics``)."""
+    with urllib.request.urlopen(f"{account.server.url}/-/metrics") as response:
+        text = response.read().decode()
+    found = re.findall(r'^modelshelf_http_requests_total\{([^}]*)\} ([0-9.e+]+)$', text, re.MULTILINE)
+    return int(sum(float(value) for labels, value in found if f'route="{prefix}' in labels))
+
+
 def xorb_bytes(account: Account) -> int:
     root = account.server.data_dir / "blobs" / "xet" / "xorbs"
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) if root.exists() else 0
@@ -97,10 +105,13 @@ def test_a_fine_tune_sends_and_stores_little_more_than_its_change(account: Accou
     assert xorb_bytes(account) - stored <= SIZE * 1.3
     assert sorted(b.name for b in hub.list_repo_refs(repo).branches) == ["1.0.0", "1.0.1", "main"]
 
+    # snapshot_download through Xet: reconstructions, then xorb ranges.
     for revision, data in (("1.0.0", base), ("1.0.1", tuned)):
+        asked = requests_to(account, "/hf/cas/v1/reconstructions/")
         got = Path(snapshot_download(repo, revision=revision, endpoint=endpoint, token=account.token, cache_dir=tmp_path / revision))
         assert sha256((got / "model.safetensors").read_bytes()) == sha256(data)
         assert (got / "config.json").read_text() == '{"model_type": "llama"}\n'
+        assert requests_to(account, "/hf/cas/v1/reconstructions/") > asked
 
     # curl through the generic package API: the bytes, their checksum and ETag, a range.
     url = f"{account.server.api}/projects/{project}/packages/generic/llm/1.0.1/model.safetensors"
