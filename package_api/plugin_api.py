@@ -24,6 +24,8 @@ Extension points (call them from ``register``):
 ``add_project_nav``            an entry in a project's sidebar
 ``add_package_links``          links on a package's page
 ``register_api_prefix``        serve a path prefix as an API (tokens, no page CSRF guard)
+``register_maintenance``       a step of ``modelshelf gc`` and ``modelshelf verify`` (what the
+                               plugin keeps in the store besides blobs)
 ``register_blob_source``       read the blobs under a storage-key prefix through the plugin's
                                ``BlobSource`` (bytes rebuilt from other objects: Xet files)
 =============================  ===============================================================
@@ -66,6 +68,7 @@ from package_api.errors import (
 )
 from package_api.identity import COMMAND_LINE, Actor, Principal, PrincipalKind
 from package_api.names import DOT_SEGMENTS, MAX_ID, package_name, row_id, sha256_digest
+from package_api.ops.maintenance import MaintenanceStep, register_maintenance
 from package_api.ops.migrate import register_versions as register_migrations
 from package_api.packages.direct import DirectUploads
 from package_api.packages.gc import register_gc_step
@@ -165,6 +168,8 @@ __all__ = [
     "SettingsLink",
     "register_api_prefix",
     "register_blob_source",
+    "register_maintenance",
+    "MaintenanceStep",
     "BlobSource",
     "BlobStorage",
     "BlobReader",

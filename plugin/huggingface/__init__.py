@@ -15,11 +15,12 @@ from package_api.plugin_api import (
     PackageChange,
     register_blob_source,
     register_gc_step,
+    register_maintenance,
     register_package_step,
     register_unprotected_package,
 )
 from plugin.huggingface import models as _tables  # noqa: F401  (the tables must be known before create_all)
-from plugin.huggingface import staging
+from plugin.huggingface import staging, xet_maintenance
 from plugin.huggingface.revisions import RevisionService
 from plugin.huggingface.xet_files import KEY_PREFIX as XET_FILES
 from plugin.huggingface.xet_files import XetSource
@@ -69,3 +70,4 @@ def register(app: Flask) -> None:
     register_gc_step(app, staging.GC_LABEL, functools.partial(staging.expire, lease=lease))
     # Files uploaded through Xet are rebuilt from their chunks on every read, by every surface.
     register_blob_source(app, XET_FILES, XetSource())
+    register_maintenance(app, xet_maintenance.STEP)  # gc and verify of the xorbs
