@@ -19,9 +19,11 @@ from package_api.plugin_api import (
     package_services,
     request_actor,
 )
+from plugin.huggingface import storage_use
 from plugin.huggingface.cas_tokens import CasTokens
 from plugin.huggingface.commits import CommitService
 from plugin.huggingface.lfs import LfsService, Transfers
+from plugin.huggingface.storage_use import StorageUse
 from plugin.huggingface.xet_files import XetFiles
 from plugin.mlflow_registry.cards import CardService
 from plugin.mlflow_registry.model_versions import ModelVersionService
@@ -33,6 +35,7 @@ from plugin.promotion.requests import PromotionService
 from plugin.promotion.rules import AliasRuleService
 from plugin.registry.access import ModelAction
 from plugin.registry.model_service import Adoption, ModelService
+from plugin.registry.models import Model, ModelVersion
 from plugin.registry.version_service import VersionService
 from plugin.tracking.artifacts import ArtifactService
 from plugin.tracking.datasets import DatasetService
@@ -144,6 +147,15 @@ def hf_cas_tokens() -> CasTokens:
 def hf_xet_files(actor: Actor) -> XetFiles:
     """The Xet CAS service's xorbs, shards and reconstructions, as ``actor`` (whom a CAS token acts for)."""
     return XetFiles(db.session, _packages(actor), base_storage())
+
+
+def model_storage(model: Model) -> StorageUse:
+    """The logical and stored size of ``model``'s versions (``plugin.huggingface.storage_use``)."""
+    return storage_use.model_storage(db.session, model)
+
+
+def version_storage(version: ModelVersion) -> StorageUse:
+    return storage_use.version_storage(db.session, version)
 
 
 def promotion_request_url(request: PromotionRequest) -> str:

@@ -9,9 +9,11 @@ import time
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from package_api.web.pages.filters import filesize
 from plugin.huggingface.xet.format import (
     ShardFile,
     Term,
@@ -25,6 +27,7 @@ from plugin.huggingface.xet.format import (
     xorb_hash,
 )
 from tests.huggingface.test_writes_api import HEADER, MODEL, commit, hf
+from tests.support.pages import signed_in
 from tests.support.world import World, create_model
 
 
@@ -133,7 +136,7 @@ def test_shards_must_describe_files_that_verify(client: FlaskClient, world: Worl
     assert cas(client, "POST", "/shards", write, data=shard).get_json() == {"result": 0}
 
 
-def test_a_committed_xet_file_is_a_file_like_any_other(client: FlaskClient, world: World, project: int) -> None:
+def test_a_committed_xet_file_is_a_file_like_any_other(app: Flask, client: FlaskClient, world: World, project: int) -> None:
     write = token(client, world, project)
     chunks = chunks_of("c", 6)
     content = b"".join(chunks)
@@ -168,6 +171,19 @@ def test_a_committed_xet_file_is_a_file_like_any_other(client: FlaskClient, worl
     some = client.get(url, headers={**world.headers("reporter"), "Range": "bytes=1000-2999"})
     assert some.status_code == 206 and some.get_data() == content[1000:3000]
     assert client.get(url, headers={**world.headers("reporter"), "If-None-Match": f'"{sha256}"'}).status_code == 304
+
+    # A second version holding the file's first five chunks as another file: its bytes are stored once.
+    part_file, part_shard = shard_of(name, chunks, 0, 5)
+    assert cas(client, "POST", "/shards", write, data=part_shard).status_code == 200
+    part = b"".join(chunks[:5])
+    lfs = {"key": "lfsFile", "value": {"path": "head.bin", "oid": hashlib.sha256(part).hexdigest(), "size": len(part), "algo": "sha256"}}
+    assert commit(client, world, project, "main", HEADER, lfs).status_code == 200
+    model_id = client.get(f"/api/v4/projects/{project}/ml/models/{MODEL}", headers=world.headers("reporter")).get_json()["id"]
+    signed_in(app, client, "reporter")
+    page = client.get(f"/acme/private/-/ml/models/{model_id}").get_data(as_text=True)
+    logical = 2 * len(content) + len(part)  # 1.0.1 carries 1.0.0's file over, and adds one
+    assert f"{filesize(logical)} in its versions, {filesize(len(data))} stored" in page
+    assert f"({filesize(logical - len(data))} saved by deduplication)" in page
 
     # A sealed version takes no Xet upload: its write token is refused before any byte is sent.
     assert client.post(f"/api/v4/projects/{project}/ml/models/{MODEL}/versions/1.0.0/seal", headers=world.headers("maintainer")).status_code == 200
