@@ -154,9 +154,9 @@ class XorbStore:
         if row is None:
             raise NotFound(f"Chunk {chunk_hex}")
         layout = Layout.load(row)
-        chunks = [
-            ShardXorbChunk(hex_to_hash(h), offset, size)
-            for h, offset, size in zip(layout.hashes, layout.offsets, layout.sizes, strict=False)
-        ]
+        chunks, start = [], 0
+        for h, size in zip(layout.hashes, layout.sizes, strict=True):
+            chunks.append(ShardXorbChunk(hex_to_hash(h), start, size))  # where it starts, uncompressed
+            start += size
         entry = ShardXorb(hex_to_hash(row.hash), chunks, row.unpacked, row.size)
         return build_shard([], [entry], expiry=int(time.time()) + DEDUP_SHARD_SECONDS)
