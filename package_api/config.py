@@ -91,7 +91,7 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": "text",
     #: The Hugging Face API (docs/huggingface.md, Publishing): files up to this size are sent inline
     #: (``regular``, base64 in the commit body, which holds one such line in memory at a time), larger
-    #: ones through Git LFS (which the default client, with ``hf_xet``, cannot: HF_HUB_DISABLE_XET=1).
+    #: ones through Xet (the default client, with ``hf_xet``) or Git LFS (HF_HUB_DISABLE_XET=1).
     "HF_REGULAR_MAX_SIZE": 10 * 1024 * 1024,
     #: Git LFS objects larger than this are uploaded in parts of this size (the Hub's ``multipart``).
     "HF_LFS_PART_SIZE": 64 * 1024 * 1024,

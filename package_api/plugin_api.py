@@ -25,6 +25,10 @@ Extension points (call them from ``register``):
 ``add_project_nav``            an entry in a project's sidebar
 ``add_package_links``          links on a package's page
 ``register_api_prefix``        serve a path prefix as an API (tokens, no page CSRF guard)
+``register_maintenance``       a step of ``modelshelf gc`` and ``modelshelf verify`` (what the
+                               plugin keeps in the store besides blobs)
+``register_blob_source``       read the blobs under a storage-key prefix through the plugin's
+                               ``BlobSource`` (bytes rebuilt from other objects: Xet files)
 =============================  ===============================================================
 
 Building blocks: the extension (``db``), the table base (``DbModel``, which is ``db.Model``) and the
@@ -65,6 +69,7 @@ from package_api.errors import (
 )
 from package_api.identity import COMMAND_LINE, Actor, Principal, PrincipalKind
 from package_api.names import DOT_SEGMENTS, MAX_ID, package_name, row_id, sha256_digest
+from package_api.ops.maintenance import MaintenanceStep, register_maintenance
 from package_api.ops.migrate import register_versions as register_migrations
 from package_api.packages.cleanup import register_cleanup_keep
 from package_api.packages.direct import DirectUploads
@@ -76,11 +81,13 @@ from package_api.packages.pipeline import (
     register_package_step,
     register_unprotected_package,
 )
+from package_api.packages.rebuilt import RebuiltFiles
 from package_api.packages.resolvers import register_resolver as register_version_resolver
 from package_api.packages.service import PackageService, parse_status
 from package_api.packages.streams import ChunkReader, ExpectedDigests
 from package_api.paging import Page, choice, contains, descending, query_page, slice_page
 from package_api.services import archive_service as archive_services
+from package_api.services import base_storage, register_blob_source
 from package_api.services import job_service as job_services
 from package_api.services import package_service as package_services
 from package_api.services import policy as access_policy
@@ -92,7 +99,8 @@ from package_api.signals import (
     package_file_deleted,
     package_sealed,
 )
-from package_api.storage import BlobNotFound, Readable, StorageUnavailable
+from package_api.storage import BlobNotFound, BlobReader, BlobStorage, Readable, StorageUnavailable
+from package_api.storage.sources import BlobSource
 from package_api.transactions import LostRace, commit, committed, unit_of_work
 from package_api.web.actors import request_actor
 from package_api.web.api.context import authorized_project, base_url, principal
@@ -162,6 +170,13 @@ __all__ = [
     "add_registry_settings",
     "SettingsLink",
     "register_api_prefix",
+    "register_blob_source",
+    "register_maintenance",
+    "MaintenanceStep",
+    "BlobSource",
+    "BlobStorage",
+    "BlobReader",
+    "base_storage",
     # tables, the table base and the session type
     "db",
     "DbModel",
@@ -212,6 +227,7 @@ __all__ = [
     "PackageService",
     "ExpectedDigests",
     "DirectUploads",
+    "RebuiltFiles",
     "ChunkReader",
     "Readable",
     "JobService",

@@ -33,6 +33,7 @@ from package_api.packages.pipeline import PackagePipeline
 from package_api.packages.protection_rules import ProtectionRuleService
 from package_api.packages.service import PackageService
 from package_api.storage import BlobStorage
+from package_api.storage.sources import BlobSource, RoutedStorage
 from package_api.webhooks.service import WebhookService
 
 STORAGE = "modelshelf.storage"
@@ -41,6 +42,21 @@ STORAGE = "modelshelf.storage"
 def _app(app: Flask | None) -> Flask:
     # ``current_app`` is a werkzeug LocalProxy, typed as the Flask app it stands for.
     return app if app is not None else current_app._get_current_object()  # type: ignore[attr-defined]
+
+
+def register_blob_source(app: Flask, prefix: str, source: BlobSource) -> None:
+    """Read the blobs whose storage key starts with ``prefix`` through ``source``
+    (``package_api.storage.sources``); call it from a plugin's ``register``."""
+    store = app.extensions[STORAGE]
+    if not isinstance(store, RoutedStorage):
+        store = app.extensions[STORAGE] = RoutedStorage(store)
+    store.sources[prefix] = source
+
+
+def base_storage(app: Flask | None = None) -> BlobStorage:
+    """The store itself, without the registered blob sources (where a source keeps its objects)."""
+    store = storage(app)
+    return store.base if isinstance(store, RoutedStorage) else store
 
 
 def storage(app: Flask | None = None) -> BlobStorage:

@@ -13,13 +13,18 @@ from package_api.plugin_api import (
     PackageService,
     Project,
     access_policy,
+    base_storage,
     base_url,
     db,
     package_services,
     request_actor,
 )
+from plugin.huggingface import storage_use
+from plugin.huggingface.cas_tokens import CasTokens
 from plugin.huggingface.commits import CommitService
 from plugin.huggingface.lfs import LfsService, Transfers
+from plugin.huggingface.storage_use import StorageUse
+from plugin.huggingface.xet_files import XetFiles
 from plugin.mlflow_registry.cards import CardService
 from plugin.mlflow_registry.model_versions import ModelVersionService
 from plugin.mlflow_registry.registered_models import RegistryService
@@ -30,6 +35,7 @@ from plugin.promotion.requests import PromotionService
 from plugin.promotion.rules import AliasRuleService
 from plugin.registry.access import ModelAction
 from plugin.registry.model_service import Adoption, ModelService
+from plugin.registry.models import Model, ModelVersion
 from plugin.registry.version_service import VersionService
 from plugin.tracking.artifacts import ArtifactService
 from plugin.tracking.datasets import DatasetService
@@ -131,6 +137,25 @@ def hf_lfs_services(actor: Actor) -> LfsService:
         part_size=int(current_app.config["MODELSHELF"]["HF_LFS_PART_SIZE"]),
         actor=actor,
     )
+
+
+def hf_cas_tokens() -> CasTokens:
+    """The signer of the Xet CAS tokens and xorb fetch URLs (the instance's secret key)."""
+    return CasTokens(current_app.secret_key or "")
+
+
+def hf_xet_files(actor: Actor) -> XetFiles:
+    """The Xet CAS service's xorbs, shards and reconstructions, as ``actor`` (whom a CAS token acts for)."""
+    return XetFiles(db.session, _packages(actor), base_storage())
+
+
+def model_storage(model: Model) -> StorageUse:
+    """The logical and stored size of ``model``'s versions (``plugin.huggingface.storage_use``)."""
+    return storage_use.model_storage(db.session, model)
+
+
+def version_storage(version: ModelVersion) -> StorageUse:
+    return storage_use.version_storage(db.session, version)
 
 
 def promotion_request_url(request: PromotionRequest) -> str:

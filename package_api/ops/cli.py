@@ -293,6 +293,7 @@ def gc(dry_run: bool, no_cleanup: bool, data_dir: str | None) -> None:
     """Run the projects' enabled cleanup policies (each version they remove on a line), then remove
     deleted packages and files, blobs no file references, and what uploads that never finished left in
     the store (once their lease, MODELSHELF_UPLOAD_LEASE_SECONDS, has expired)."""
+    from package_api.ops.maintenance import maintenance_steps
     from package_api.packages.gc import GarbageCollector, gc_steps
 
     app = _app(data_dir)
@@ -301,9 +302,12 @@ def gc(dry_run: bool, no_cleanup: bool, data_dir: str | None) -> None:
             if not no_cleanup:
                 _run_policies(None, dry_run)
             report = GarbageCollector(db.session, services.storage(app), steps=gc_steps(app)).collect(dry_run=dry_run)
+            lines = [line for step in maintenance_steps(app) for line in step.gc(db.session, services.base_storage(app), dry_run)]
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None
     click.echo(report.summary(dry_run=dry_run))
+    for line in lines:
+        click.echo(line)
     for key in report.failed_keys:
         click.echo(f"could not delete object {key}; it will be retried", err=True)
 
@@ -314,6 +318,7 @@ def gc(dry_run: bool, no_cleanup: bool, data_dir: str | None) -> None:
 def verify(sha256_prefix: str, data_dir: str | None) -> None:
     """Re-read stored blobs and report any whose bytes no longer match their SHA-256 and size.
     Exits with 1 when any blob is corrupted, missing or unreadable."""
+    from package_api.ops.maintenance import maintenance_steps
     from package_api.packages.verification import Verifier
 
     app = _app(data_dir)
@@ -321,8 +326,14 @@ def verify(sha256_prefix: str, data_dir: str | None) -> None:
         report = Verifier(db.session, services.storage(app)).run(
             sha256_prefix=sha256_prefix, on_problem=lambda problem: click.echo(str(problem))
         )
+        checked = [step.verify(db.session, services.base_storage(app)) for step in maintenance_steps(app)]
     click.echo(report.summary())
-    if report.problems:
+    for problems, summary in checked:
+        for problem in problems:
+            click.echo(problem)
+        if summary:
+            click.echo(summary)
+    if report.problems or any(problems for problems, _ in checked):
         sys.exit(1)
 
 

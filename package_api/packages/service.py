@@ -214,11 +214,12 @@ class PackageService:
         *,
         key: str | None = None,
         size: int = 0,
+        rebuilt: bool = False,
     ) -> PackageFile:
         """Record the file (stage 1 of the pipeline), then run the pipeline's ``created`` or
         ``file_added`` stages, in the caller's unit of work. With ``key`` the bytes were just stored
-        there under a lease; without, they must be a live file's of the project."""
-        if key is not None:
+        there under a lease (``rebuilt``: a blob source's key, no lease); without, a live file's."""
+        if key is not None and not rebuilt:
             self.leases.claim(key)  # in this transaction: gc cannot have the bytes and us the row
         project = self.session.get(Project, project_id)
         if project is None:

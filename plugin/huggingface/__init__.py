@@ -11,10 +11,19 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from package_api.plugin_api import PackageChange, register_gc_step, register_package_step, register_unprotected_package
+from package_api.plugin_api import (
+    PackageChange,
+    register_blob_source,
+    register_gc_step,
+    register_maintenance,
+    register_package_step,
+    register_unprotected_package,
+)
 from plugin.huggingface import models as _tables  # noqa: F401  (the tables must be known before create_all)
-from plugin.huggingface import staging
+from plugin.huggingface import staging, xet_maintenance
 from plugin.huggingface.revisions import RevisionService
+from plugin.huggingface.xet_files import KEY_PREFIX as XET_FILES
+from plugin.huggingface.xet_files import XetSource
 from plugin.registry.projection import HF_STAGING_PACKAGE_NAME, MODEL_VERSION_STEP, may_be_version
 
 #: The package pipeline's step that rewrites a version's commit id when its files change.
@@ -59,3 +68,6 @@ def register(app: Flask) -> None:
     # Uploads no commit took are reclaimed by ``modelshelf gc`` once their lease is over.
     lease = datetime.timedelta(seconds=float(app.config["MODELSHELF"]["HF_STAGING_LEASE_SECONDS"]))
     register_gc_step(app, staging.GC_LABEL, functools.partial(staging.expire, lease=lease))
+    # Files uploaded through Xet are rebuilt from their chunks on every read, by every surface.
+    register_blob_source(app, XET_FILES, XetSource())
+    register_maintenance(app, xet_maintenance.STEP)  # gc and verify of the xorbs

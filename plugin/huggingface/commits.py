@@ -205,7 +205,7 @@ class CommitService:
                 if len(data) > self.regular_max:
                     raise InvalidInput(
                         f"{path} has {len(data)} bytes: files sent inline may have {self.regular_max} at most "
-                        "(larger ones go through Git LFS: HF_HUB_DISABLE_XET=1)"
+                        "(larger ones go through Xet or Git LFS)"
                     )
                 staged = self.staging.stage(project, io.BytesIO(data), creator=creator, size=len(data))
                 ops.added[path] = staged.blob

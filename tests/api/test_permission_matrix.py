@@ -87,6 +87,11 @@ from tests.support.permission_requests import (
     webhook,
     with_alias,
     with_tag,
+    xet_fetch,
+    xet_query_chunk,
+    xet_reconstruction,
+    xet_upload_shard,
+    xet_upload_xorb,
 )
 from tests.support.permissions import (
     ALLOWED,
@@ -697,8 +702,15 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"POST {HF_REPO}/preupload/<path:revision>": expect(
         WRITE_MODEL, hf(revision="main")(json={"files": [{"path": "a.bin", "size": 3, "sample": "YWJj"}]})
     ),
-    # The Xet protocol is not spoken: whoever may write is told to turn it off (501).
-    f"GET {HF_REPO}/xet-write-token/<path:revision>": expect(WRITE_MODEL, hf(revision="main")(), ok=(501,)),
+    # Xet: a write token for whoever may commit, a read token for whoever may read; the CAS API's
+    # permission is that token (signed for the administrator here), whoever sends it, as a transfer URL's.
+    f"GET {HF_REPO}/xet-write-token/<path:revision>": expect(WRITE_MODEL, hf(revision="main")()),
+    f"GET {HF_REPO}/xet-read-token/<path:revision>": expect(READ_MODEL, hf(revision="main")()),
+    "POST /hf/cas/v1/xorbs/<prefix>/<xorb>": expect(PUBLIC, xet_upload_xorb),
+    "POST /hf/cas/v1/shards": expect(PUBLIC, xet_upload_shard),
+    "GET /hf/cas/v1/chunks/<prefix>/<chunk>": expect(PUBLIC, xet_query_chunk),
+    "GET /hf/cas/v1/reconstructions/<file>": expect(PUBLIC, xet_reconstruction),
+    "GET /hf/cas/v1/fetch/<token>": expect(PUBLIC, xet_fetch, ok=(206,)),
     f"POST {HF_REPO}/commit/<path:revision>": variants(
         main=(WRITE_MODEL, hf(revision="main")(data=hf_commit, headers=NDJSON)),
         new_version=(WRITE_MODEL, hf(revision=lambda c: f"8.0.{c.number()}")(data=hf_commit, headers=NDJSON)),

@@ -1,10 +1,9 @@
 """Publishing through the Hugging Face API: the real ``huggingface_hub`` client (with and without
 ``hf_xet``) and the ``hf`` CLI against ``modelshelf serve``, on the filesystem store and on SeaweedFS.
 
-The server sends files inline (``regular``) up to 64 KiB and through Git LFS beyond, in parts of
-1 MiB, so that small test files exercise every path: the default client (Xet) publishes small files
-and is told to set ``HF_HUB_DISABLE_XET=1`` for larger ones; with Xet off, a 2.5 MiB file goes
-through the multipart transfer.
+The server sends files inline (``regular``) up to 64 KiB and, beyond, through Xet (the default
+client) or Git LFS in parts of 1 MiB (``HF_HUB_DISABLE_XET=1``), so that small test files exercise
+every path: with Xet off, a 2.5 MiB file goes through the multipart transfer.
 """
 from __future__ import annotations
 
@@ -113,7 +112,7 @@ def test_publish_a_folder_then_a_version_touching_one_file(
     assert url.repo_id == repo
     assert hub.create_repo(repo, exist_ok=True).repo_id == repo
 
-    folder = make_folder(tmp_path / "v1", large=client_mode == "lfs")
+    folder = make_folder(tmp_path / "v1", large=True)
     first = hub.upload_folder(repo_id=repo, folder_path=folder, commit_message="First weights")
     assert first.oid == hub.model_info(repo, revision="1.0.0").sha
     same_tree(folder, Path(snapshot_download(repo, endpoint=endpoint(account), token=account.token)))
@@ -122,7 +121,11 @@ def test_publish_a_folder_then_a_version_touching_one_file(
     (folder / "config.json").write_text('{"hidden_size": 16, "model_type": "bert"}\n')
     before = uploaded_bytes(account)
     second = hub.upload_folder(repo_id=repo, folder_path=folder, commit_message="Wider", commit_description="twice")
-    assert uploaded_bytes(account) - before == (folder / "config.json").stat().st_size
+    sent = uploaded_bytes(account) - before
+    if client_mode == "lfs":
+        assert sent == (folder / "config.json").stat().st_size
+    else:  # hf_xet describes the unchanged weights again, in a shard of a few hundred bytes: no chunk travels
+        assert (folder / "config.json").stat().st_size < sent < 1024
     assert second.oid != first.oid
     assert sorted(b.name for b in hub.list_repo_refs(repo).branches) == ["1.0.0", "1.0.1", "main"]
     latest = Path(snapshot_download(repo, revision="1.0.1", endpoint=endpoint(account), token=account.token))
@@ -168,8 +171,10 @@ def mlflow_model_version(account: Account, project: int, name: str, version: str
     return {"description": found.description, "version": found.version, "name": found.name}
 
 
-def test_the_default_client_is_told_to_disable_xet_for_large_files(account: Account, hf_home: Path, tmp_path: Path) -> None:
-    from huggingface_hub import constants
+def test_the_default_client_uploads_large_files_through_xet(account: Account, hf_home: Path, tmp_path: Path) -> None:
+    """No environment override: a file above ``HF_REGULAR_MAX_SIZE`` goes through Xet (chunks in xorbs,
+    then a shard), and the version holds it like any other file."""
+    from huggingface_hub import constants, hf_hub_download
 
     assert not constants.HF_HUB_DISABLE_XET
     project, _ = account.create_project()
@@ -177,12 +182,14 @@ def test_the_default_client_is_told_to_disable_xet_for_large_files(account: Acco
     hub = api(account)
     hub.create_repo(repo)
     large = tmp_path / "weights.bin"
-    large.write_bytes(os.urandom(REGULAR_MAX + 1))
-    with pytest.raises(Exception) as raised:  # hf_xet's ConnectionError: it asks for the Xet token itself
-        hub.upload_file(path_or_fileobj=str(large), path_in_repo="weights.bin", repo_id=repo)
-    assert "HF_HUB_DISABLE_XET=1" in str(raised.value)
-    assert [b.name for b in hub.list_repo_refs(repo).branches] == ["main"]  # no version was made
-    assert hub.list_repo_files(repo) == []
+    large.write_bytes(os.urandom(3 * REGULAR_MAX + 1))
+    before = uploaded_bytes(account)
+    hub.upload_file(path_or_fileobj=str(large), path_in_repo="weights.bin", repo_id=repo)
+    assert uploaded_bytes(account) - before >= large.stat().st_size  # a xorb and a shard
+    assert any((account.server.data_dir / "blobs" / "xet" / "xorbs").rglob("*"))  # chunks, not an LFS object
+    assert hub.list_repo_files(repo, revision="1.0.0") == ["weights.bin"]
+    got = hf_hub_download(repo, "weights.bin", endpoint=endpoint(account), token=account.token, cache_dir=tmp_path / "c")
+    assert Path(got).read_bytes() == large.read_bytes()
 
 
 def test_commits_to_versions_and_branches(account: Account, hf_home: Path, client_mode: str) -> None:

@@ -94,7 +94,7 @@ def test_refused_commits_say_why_and_store_nothing(client: FlaskClient, world: W
 
     too_long = commit(client, world, project, "main", inline("x.bin", b"x" * (REGULAR_MAX + 1)))
     assert too_long.status_code == 400
-    assert "HF_HUB_DISABLE_XET=1" in too_long.get_json()["error"]
+    assert "through Xet or Git LFS" in too_long.get_json()["error"]
 
     broken = commit(client, world, project, "main", {"key": "file", "value": {"path": "x", "content": "%%%"}})
     assert broken.status_code == 400 and "base64" in broken.get_json()["error"]

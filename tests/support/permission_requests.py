@@ -467,3 +467,87 @@ def new_hook(c: Ctx) -> Req:
 def hook_delivery(c: Ctx) -> Req:
     hook_id, delivery_id = kept_delivery(c)
     return c.req({"hook_id": hook_id, "delivery_id": delivery_id}, **({"form": {}} if c.page else {}))
+
+
+# -- the Xet CAS service (/hf/cas): its token is the permission, as an LFS transfer URL's ---------------
+
+
+def xet_token(c: Ctx) -> dict[str, str]:
+    """The ``Authorization`` of the administrator's write token for the seed's repo."""
+    answer = c.admin("GET", f"/hf/api/models/{c.seed.id}/{c.seed.model_name}/xet-write-token/main").get_json()
+    return {"Authorization": f"Bearer {answer['accessToken']}"}
+
+
+def xet_call(c: Ctx, method: str, path: str, token: dict[str, str], **kwargs: Any) -> Any:
+    """A CAS request of the administrator's token that must succeed (setting the scene)."""
+    response = c.world.client.open(path, method=method, headers=token, **kwargs)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response
+
+
+def xet_xorb(c: Ctx) -> tuple[str, bytes, bytes]:
+    """A new one-chunk xorb: its hash (hex), its bytes and its chunk."""
+    from plugin.huggingface.xet.format import build_xorb, chunk_hash, hash_to_hex, xorb_hash
+
+    chunk = c.unique("xet chunk").encode() * 50
+    return hash_to_hex(xorb_hash([(chunk_hash(chunk), len(chunk))])), build_xorb([chunk]), chunk
+
+
+def xet_upload_xorb(c: Ctx) -> Req:
+    name, data, _ = xet_xorb(c)
+    return c.req({"prefix": "default", "xorb": name}, data=data, headers=xet_token(c))
+
+
+def xet_shard(c: Ctx) -> tuple[bytes, str, dict[str, str]]:
+    """A shard describing a one-chunk file over a xorb the administrator has uploaded, the file's hash
+    (hex), and the token."""
+    from plugin.huggingface.xet.format import (
+        ShardFile,
+        Term,
+        build_shard,
+        chunk_hash,
+        file_hash,
+        hash_to_hex,
+        hex_to_hash,
+    )
+
+    name, data, chunk = xet_xorb(c)
+    token = xet_token(c)
+    xet_call(c, "POST", f"/hf/cas/v1/xorbs/default/{name}", token, data=data)
+    digest = file_hash([(chunk_hash(chunk), len(chunk))])
+    file = ShardFile(digest, [Term(hex_to_hash(name), 0, 1, len(chunk))], sha256=hashlib.sha256(chunk).digest())
+    return build_shard([file], [], with_footer=False), hash_to_hex(digest), token
+
+
+def xet_upload_shard(c: Ctx) -> Req:
+    shard, _, token = xet_shard(c)
+    return c.req(data=shard, headers=token)
+
+
+def xet_query_chunk(c: Ctx) -> Req:
+    from plugin.huggingface.xet.format import chunk_hash, hash_to_hex
+
+    name, data, chunk = xet_xorb(c)
+    token = xet_token(c)
+    xet_call(c, "POST", f"/hf/cas/v1/xorbs/default/{name}", token, data=data)
+    return c.req({"prefix": "default-merkledb", "chunk": hash_to_hex(chunk_hash(chunk))}, headers=token)
+
+
+def xet_file(c: Ctx) -> tuple[str, dict[str, str]]:
+    """A file the administrator has uploaded through Xet (staged), and the token."""
+    shard, file, token = xet_shard(c)
+    xet_call(c, "POST", "/hf/cas/v1/shards", token, data=shard)
+    return file, token
+
+
+def xet_reconstruction(c: Ctx) -> Req:
+    file, token = xet_file(c)
+    return c.req({"file": file}, headers=token)
+
+
+def xet_fetch(c: Ctx) -> Req:
+    """A xorb's byte range, at the URL of the administrator's reconstruction (no credentials)."""
+    file, token = xet_file(c)
+    answer = xet_call(c, "GET", f"/hf/cas/v1/reconstructions/{file}", token).get_json()
+    (fetch,) = next(iter(answer["fetch_info"].values()))
+    return c.req({"token": urlsplit(fetch["url"]).path.rsplit("/", 1)[-1]}, headers={"Range": "bytes=0-7"})

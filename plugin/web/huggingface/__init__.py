@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Flask, Response
 
 from package_api.plugin_api import register_api_prefix
-from plugin.web.huggingface import errors, reads, writes  # noqa: F401  (they attach their routes)
+from plugin.web.huggingface import cas, errors, reads, writes  # noqa: F401  (they attach their routes)
 from plugin.web.huggingface.blueprint import bp
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]

@@ -11,6 +11,7 @@ from typing import Any
 from package_api.plugin_api import PackageFile, timestamp
 from plugin.huggingface.repos import Repo
 from plugin.huggingface.revisions import Revision, commit_id, git_blob_id, lfs_pointer
+from plugin.huggingface.xet_files import xet_hash_of
 from plugin.registry.models import ModelVersion
 
 
@@ -81,6 +82,9 @@ def tree_file(package_file: PackageFile, commit: dict[str, Any] | None) -> dict[
         "path": package_file.file_name,
         "lfs": lfs(package_file),
     }
+    xet_hash = xet_hash_of(package_file.storage_key)
+    if xet_hash is not None:
+        entry["xetHash"] = xet_hash
     if commit is not None:
         entry["lastCommit"] = commit
     return entry

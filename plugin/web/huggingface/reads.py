@@ -23,6 +23,7 @@ from package_api.plugin_api import (
 )
 from plugin.huggingface.errors import EntryNotFound
 from plugin.huggingface.revisions import MAIN, Revision
+from plugin.huggingface.xet_files import xet_hash_of
 from plugin.registry.access import ModelAction
 from plugin.web.huggingface import entities
 from plugin.web.huggingface.blueprint import bp
@@ -188,4 +189,8 @@ def resolve(namespace: str, name: str, revision: str, path: str) -> Response:
     response.headers["X-Repo-Commit"] = commit
     response.headers["X-Linked-Etag"] = f'"{package_file.sha256}"'
     response.headers["X-Linked-Size"] = str(package_file.size)
+    xet_hash = xet_hash_of(package_file.storage_key)
+    if xet_hash is not None:  # hf_xet downloads it through the CAS service, only the chunks it lacks
+        response.headers["X-Xet-Hash"] = xet_hash
+        response.headers["X-Xet-Refresh-Route"] = f"{base_url()}/hf/api/models/{found.repo_id}/xet-read-token/{revision}"
     return response

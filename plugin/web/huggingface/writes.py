@@ -45,13 +45,6 @@ from plugin.web.huggingface.errors import error
 
 #: Bytes of an NDJSON line beyond its base64 content (the path, the keys).
 LINE_OVERHEAD = 64 * 1024
-#: What a client with ``hf_xet`` (the default) is told when a file is too large to send inline.
-NO_XET = (
-    "This server does not speak the Xet protocol: files larger than {limit} bytes are uploaded through "
-    "Git LFS, which huggingface_hub uses when Xet is off. Set HF_HUB_DISABLE_XET=1 and upload again."
-)
-#: The status line's reason phrase of that refusal (what ``hf_xet`` prints).
-XET_REASON = "No Xet here: set HF_HUB_DISABLE_XET=1 to upload large files through Git LFS"
 LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
 
 
@@ -155,15 +148,6 @@ def preupload(namespace: str, name: str, revision: str) -> Response:
     if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
         raise InvalidInput("The body needs 'files': a list of {path, size, sample}.")
     return jsonify({"files": services.hf_commit_services(caller()).preupload(repo.model, revision, files)})
-
-
-@bp.get("/api/models/<namespace>/<name>/xet-write-token/<path:revision>")
-def xet_write_token(namespace: str, name: str, revision: str) -> Response:
-    context.repo(namespace, name, ModelAction.WRITE_MODEL)
-    response = error(501, NO_XET.format(limit=_settings()["HF_REGULAR_MAX_SIZE"]))
-    # hf_xet asks for this token itself and shows only the status line of a refusal: say it there.
-    response.status = f"501 {XET_REASON}"
-    return response
 
 
 def _lines(line_max: int, body_max: int) -> Iterator[Mapping[str, object]]:

@@ -11,7 +11,7 @@ from package_api.plugin_api import page_project as authorized_project
 from plugin.huggingface.repos import reachable, repo_id
 from plugin.registry.access import ModelAction
 from plugin.registry.models import ModelOrigin
-from plugin.services import alias_services, model_services, run_card_services, version_services
+from plugin.services import alias_services, model_services, model_storage, run_card_services, version_services
 from plugin.web import markdown
 from plugin.web.pages.aliases import aliases_tab
 from plugin.web.pages.blueprint import PREFIX, bp, selected_tab
@@ -98,6 +98,7 @@ def model(namespace: str, project: str, model_id: int) -> ResponseReturnValue:
         project=found,
         summary=summary,
         model=summary.model,
+        storage=model_storage(summary.model),
         description=markdown.render(summary.model.description),
         tab=tab,
         versions=versions,

@@ -9,7 +9,7 @@ from package_api.plugin_api import FormError, attempt, can
 from package_api.plugin_api import page_principal as principal
 from package_api.plugin_api import page_project as authorized_project
 from plugin.registry.access import ModelAction
-from plugin.services import card_services, model_services, version_services
+from plugin.services import card_services, model_services, version_services, version_storage
 from plugin.web import markdown
 from plugin.web.pages import charts as charts_
 from plugin.web.pages.blueprint import PREFIX, bp, selected_tab
@@ -88,6 +88,7 @@ def version(namespace: str, project: str, model_id: int, version_id: int) -> Res
         can_write=can(found, ModelAction.WRITE_MODEL),
         can_seal=can(found, ModelAction.SEAL_VERSION),
         max_file_size=_max_file_size(),
+        storage=version_storage(details.version),
     )
 
 

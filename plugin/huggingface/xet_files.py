@@ -1,0 +1,298 @@
+"""Xet files: what a shard (``POST /v1/shards``) describes, rebuilt from xorbs for every client.
+
+A shard lists files as terms (a xorb and a range of its chunks). Each file is checked before it counts
+(``validate_file_terms``: every xorb is the project's, every chunk range exists and holds the term's
+bytes, the chunks hash to the file's Xet hash, the verification hashes match), then rebuilt once to
+check the SHA-256 the client gives (the digest it commits with, and the one every other client sees:
+a wrong one is refused, so no upload can pass bytes off as others'). Its terms, with the byte ranges of
+their chunks in each xorb, become the file's manifest, an object of the blob store under
+``xet/files/``; the file is then a blob like any other, whose storage key is its manifest's: the
+``XetSource`` registered for that prefix rebuilds its bytes on every read (``Range`` included),
+decompressing the chunks as they stream. The file is staged (``plugin.huggingface.staging``) until a
+commit adds it to a version by its SHA-256, as an LFS object is.
+
+Stored once: ten versions of a file that differ in a few chunks share every other chunk.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from package_api.plugin_api import (
+    BlobNotFound,
+    BlobReader,
+    BlobStorage,
+    DbSession,
+    InvalidInput,
+    NotFound,
+    PackageService,
+    PackageStatus,
+    Project,
+    RebuiltFiles,
+    StorageUnavailable,
+    User,
+    committed,
+)
+from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb
+from plugin.huggingface.staging import STAGING_NAME, STAGING_VERSION, Staging
+from plugin.huggingface.xet.format import (
+    ShardFile,
+    XetFormatError,
+    hash_to_hex,
+    iter_records,
+    parse_shard,
+    validate_file_terms,
+)
+from plugin.huggingface.xorbs import Layout, XorbStore, parse_hex
+
+KEY_PREFIX = "xet/files/"
+#: Bytes of chunk records read from a xorb at a time when rebuilding a file.
+WINDOW = 8 * 1024 * 1024
+
+
+def manifest_key(hex_hash: str) -> str:
+    return f"{KEY_PREFIX}{hex_hash[:2]}/{hex_hash}"
+
+
+def xet_hash_of(storage_key: str) -> str | None:
+    """The Xet hash of a blob rebuilt from chunks (its storage key is its manifest's), else ``None``."""
+    return storage_key.rsplit("/", 1)[-1] if storage_key.startswith(KEY_PREFIX) else None
+
+
+@dataclass(frozen=True)
+class ManifestTerm:
+    xorb: str  # hex hash
+    key: str  # the xorb's storage key
+    start: int  # first chunk
+    offsets: list[int]  # the byte offset in the xorb of each chunk of the term, then of the end
+    sizes: list[int]  # each chunk's bytes, decompressed
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.sizes)
+
+    @property
+    def size(self) -> int:
+        return sum(self.sizes)
+
+
+def manifest_json(size: int, sha256: str, terms: list[ManifestTerm]) -> bytes:
+    return json.dumps(
+        {"size": size, "sha256": sha256,
+         "terms": [{"xorb": t.xorb, "key": t.key, "start": t.start, "offsets": t.offsets, "sizes": t.sizes} for t in terms]},
+        separators=(",", ":"),
+    ).encode()
+
+
+def load_manifest(data: bytes) -> tuple[int, list[ManifestTerm]]:
+    item = json.loads(data)
+    terms = [ManifestTerm(t["xorb"], t["key"], t["start"], t["offsets"], t["sizes"]) for t in item["terms"]]
+    return int(item["size"]), terms
+
+
+def _read_all(store: BlobStorage, key: str, start: int = 0, length: int | None = None) -> bytes:
+    reader = store.open(key, start, length)
+    try:
+        return b"".join(reader)
+    finally:
+        reader.close()
+
+
+def rebuild(store: BlobStorage, terms: list[ManifestTerm], start: int = 0, length: int | None = None) -> Iterator[bytes]:
+    """The bytes ``[start, start+length)`` of the file ``terms`` describe, decompressed from the xorbs a
+    window of records at a time. Raise ``StorageUnavailable`` for a xorb that does not decode."""
+    end = None if length is None else start + length
+    pos = 0  # where the current chunk starts in the file
+    for term in terms:
+        if end is not None and pos >= end:
+            return
+        if pos + term.size <= start:
+            pos += term.size
+            continue
+        i = 0
+        while i < len(term.sizes):
+            if end is not None and pos >= end:
+                return
+            if pos + term.sizes[i] <= start:  # a chunk before the range: not even read
+                pos += term.sizes[i]
+                i += 1
+                continue
+            j = i + 1  # a window of chunks [i, j) of at most WINDOW bytes of records (one chunk at least)
+            while j < len(term.sizes) and term.offsets[j + 1] - term.offsets[i] <= WINDOW and (end is None or pos + sum(term.sizes[i:j]) < end):
+                j += 1
+            records = _read_all(store, term.key, term.offsets[i], term.offsets[j] - term.offsets[i])
+            try:
+                for chunk in iter_records(records, first_index=term.start + i):
+                    lo, hi = max(start - pos, 0), len(chunk) if end is None else min(len(chunk), end - pos)
+                    if lo < hi:
+                        yield chunk[lo:hi] if (lo, hi) != (0, len(chunk)) else chunk
+                    pos += len(chunk)
+            except XetFormatError as exc:
+                raise StorageUnavailable(f"Xorb {term.xorb} does not decode: {exc}") from None
+            i = j
+
+
+class _Reader:
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.chunks
+
+    def close(self) -> None:
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
+
+
+class XetSource:
+    """The blob source of ``xet/files/``: a file's bytes, rebuilt from its manifest's terms."""
+
+    def open(self, store: BlobStorage, key: str, start: int, length: int | None) -> BlobReader:
+        size, terms = load_manifest(_read_all(store, key))
+        if start > size:
+            raise BlobNotFound(key)
+        return _Reader(rebuild(store, terms, start, length))
+
+    def size(self, store: BlobStorage, key: str) -> int:
+        return load_manifest(_read_all(store, key))[0]
+
+
+class XetFiles:
+    def __init__(self, session: DbSession, packages: PackageService, store: BlobStorage) -> None:
+        self.session = session
+        self.packages = packages
+        self.store = store  # the blob store itself
+        self.xorbs = XorbStore(session, store)
+        self.staging = Staging(session, packages)
+
+    # -- shards ---------------------------------------------------------------------------------------
+
+    def receive_shard(self, project: Project, data: bytes, *, creator: User | None) -> bool:
+        """Check the files the shard describes and stage each (see the module docstring); return
+        whether any was new. Raise ``InvalidInput`` for a malformed shard, an unknown xorb, a file that
+        does not verify."""
+        try:
+            shard = parse_shard(data)
+        except XetFormatError as exc:
+            raise InvalidInput(f"Shard: {exc}") from None
+        rows: dict[str, XetXorb] = {}
+        layouts: dict[str, Layout] = {}
+
+        def chunks_of(raw: bytes) -> list[tuple[bytes, int]] | None:
+            hex_hash = hash_to_hex(raw)
+            if hex_hash not in layouts:
+                row = self.xorbs.find(project, hex_hash)
+                if row is None:
+                    return None
+                rows[hex_hash], layouts[hex_hash] = row, Layout.load(row)
+            return layouts[hex_hash].chunks()
+
+        for entry in shard.xorbs:  # the xorbs the client says it uploaded: each must be here
+            if chunks_of(entry.hash) is None:
+                raise InvalidInput(f"Shard: xorb {hash_to_hex(entry.hash)} was not uploaded (upload xorbs before their shard).")
+        new = False
+        for file in shard.files:
+            try:
+                validate_file_terms(file, chunks_of)
+            except XetFormatError as exc:
+                raise InvalidInput(f"Shard: {exc}") from None
+            new = self._receive_file(project, file, rows, layouts, creator) or new
+        return new
+
+    def _receive_file(
+        self, project: Project, file: ShardFile, rows: Mapping[str, XetXorb], layouts: Mapping[str, Layout], creator: User | None
+    ) -> bool:
+        hex_hash = hash_to_hex(file.hash)
+        known = self.session.scalar(select(XetFile).where(XetFile.hash == hex_hash))
+        if known is not None:
+            sha256, size = known.sha256, known.size
+        else:
+            terms = []
+            for t in file.terms:
+                name = hash_to_hex(t.xorb_hash)
+                layout = layouts[name]
+                terms.append(ManifestTerm(name, rows[name].storage_key, t.chunk_start,
+                                          layout.offsets[t.chunk_start:t.chunk_end + 1], layout.sizes[t.chunk_start:t.chunk_end]))
+            digest = hashlib.sha256()
+            for chunk in rebuild(self.store, terms):
+                digest.update(chunk)
+            sha256, size = digest.hexdigest(), file.size
+            # hf_xet writes the digest as it writes hashes (``hash_to_hex`` order); the raw order is taken too.
+            if file.sha256 is not None and sha256 not in (hash_to_hex(file.sha256), file.sha256.hex()):
+                raise InvalidInput(f"Shard: file {hex_hash} has SHA-256 {sha256}, not {hash_to_hex(file.sha256)}.")
+            self.store.put(manifest_key(hex_hash), io.BytesIO(manifest_json(size, sha256, terms)))
+            xorb_ids = sorted({rows[t.xorb].id for t in terms})
+            first = rows[terms[0].xorb] if terms else None
+
+            def work() -> None:
+                if self.session.scalar(select(XetFile.id).where(XetFile.hash == hex_hash)) is not None:
+                    return  # recorded meanwhile, by the same shard sent twice
+                row = XetFile(hash=hex_hash, sha256=sha256, size=size)
+                self.session.add(row)
+                self.session.flush()
+                self.session.add_all(XetFileXorb(file_id=row.id, xorb_id=xorb_id) for xorb_id in xorb_ids)
+                if first is not None:
+                    self.xorbs.index_chunk(first, terms[0].start)
+
+            committed(self.session, work)
+        if self.staging.has(project, sha256, size):
+            return known is None
+        RebuiltFiles(self.packages).record(
+            project, STAGING_NAME, STAGING_VERSION, f"{sha256}-xet-{secrets.token_hex(8)}",
+            sha256=sha256, size=size, storage_key=manifest_key(hex_hash), creator=creator, status=PackageStatus.HIDDEN,
+        )
+        return True
+
+    # -- reconstruction -----------------------------------------------------------------------------------
+
+    def reconstruction(
+        self, project: Project, file_hex: str, first: int, last: int | None, url: Callable[[str, str], str]
+    ) -> dict[str, Any] | None:
+        """The terms that rebuild bytes ``[first, last]`` of file ``file_hex`` (the whole file without
+        ``last``), and where to fetch each xorb's byte range (``url(xorb hash, storage key)``); ``None``
+        when ``first`` is past the end. Raise ``NotFound`` for a file the project does not hold."""
+        file_hex = parse_hex(file_hex, "file")
+        row = self.session.scalar(select(XetFile).where(XetFile.hash == file_hex))
+        if row is None or not self.staging.has(project, row.sha256, row.size):
+            raise NotFound(f"File {file_hex}")
+        if row.size == 0:
+            return {"offset_into_first_range": 0, "terms": [], "fetch_info": {}}
+        if first >= row.size:
+            return None
+        end = row.size if last is None else min(last + 1, row.size)
+        _, terms = load_manifest(_read_all(self.store, manifest_key(file_hex)))
+        answer: list[dict[str, Any]] = []
+        fetch: dict[str, list[dict[str, Any]]] = {}
+        pos, offset = 0, 0
+        for term in terms:
+            if pos >= end:
+                break
+            i, j = 0, len(term.sizes)
+            if pos + term.size <= first:
+                pos += term.size
+                continue
+            while pos + term.sizes[i] <= first:  # skip the term's chunks before the range
+                pos += term.sizes[i]
+                i += 1
+            if not answer:
+                offset = first - pos
+            size, k = 0, i
+            while k < j and pos + size < end:
+                size += term.sizes[k]
+                k += 1
+            chunks = {"start": term.start + i, "end": term.start + k}
+            answer.append({"hash": term.xorb, "unpacked_length": size, "range": chunks})
+            fetch.setdefault(term.xorb, []).append(
+                {"range": chunks, "url": url(term.xorb, term.key),
+                 "url_range": {"start": term.offsets[i], "end": term.offsets[k] - 1}}
+            )
+            pos += size
+        return {"offset_into_first_range": offset, "terms": answer, "fetch_info": fetch}
