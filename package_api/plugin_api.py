@@ -14,7 +14,6 @@ Extension points (call them from ``register``):
                                ``package_api.packages.pipeline`` for the order
 ``register_package_check``     refuse a package name and version before anything is stored
 ``register_unprotected_package`` names of a plugin's working storage no protection rule guards
-``register_gc_step``           mark a plugin's expired rows for destruction at each ``modelshelf gc``
 ``register_cleanup_keep``      versions no cleanup policy removes (the model registry: aliased ones)
 ``package_created`` ...        package events (blinker signals): notifications after the commit
                                (``package_sealed``: ``PackageService.seal`` sealed a package)
@@ -25,8 +24,8 @@ Extension points (call them from ``register``):
 ``add_project_nav``            an entry in a project's sidebar
 ``add_package_links``          links on a package's page
 ``register_api_prefix``        serve a path prefix as an API (tokens, no page CSRF guard)
-``register_maintenance``       a step of ``modelshelf gc`` and ``modelshelf verify`` (what the
-                               plugin keeps in the store besides blobs)
+``register_maintenance``       a step of ``modelshelf gc`` and ``modelshelf verify``: rows of the
+                               plugin's that expired, what it keeps in the store besides blobs
 ``register_blob_source``       read the blobs under a storage-key prefix through the plugin's
                                ``BlobSource`` (bytes rebuilt from other objects: Xet files)
 =============================  ===============================================================
@@ -73,7 +72,6 @@ from package_api.ops.maintenance import MaintenanceStep, register_maintenance
 from package_api.ops.migrate import register_versions as register_migrations
 from package_api.packages.cleanup import register_cleanup_keep
 from package_api.packages.direct import DirectUploads
-from package_api.packages.gc import register_gc_step
 from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
 from package_api.packages.pipeline import (
     PackageChange,
@@ -145,7 +143,6 @@ __all__ = [
     "PackageChange",
     "register_package_check",
     "register_unprotected_package",
-    "register_gc_step",
     "register_cleanup_keep",
     "package_created",
     "package_deleted",

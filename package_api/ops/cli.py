@@ -293,16 +293,17 @@ def gc(dry_run: bool, no_cleanup: bool, data_dir: str | None) -> None:
     """Run the projects' enabled cleanup policies (each version they remove on a line), then remove
     deleted packages and files, blobs no file references, and what uploads that never finished left in
     the store (once their lease, MODELSHELF_UPLOAD_LEASE_SECONDS, has expired)."""
-    from package_api.ops.maintenance import maintenance_steps
-    from package_api.packages.gc import GarbageCollector, gc_steps
+    from package_api.ops.maintenance import expiry_steps, maintenance_steps
+    from package_api.packages.gc import GarbageCollector
 
     app = _app(data_dir)
     with app.app_context():
         try:
             if not no_cleanup:
                 _run_policies(None, dry_run)
-            report = GarbageCollector(db.session, services.storage(app), steps=gc_steps(app)).collect(dry_run=dry_run)
-            lines = [line for step in maintenance_steps(app) for line in step.gc(db.session, services.base_storage(app), dry_run)]
+            report = GarbageCollector(db.session, services.storage(app), steps=expiry_steps(app)).collect(dry_run=dry_run)
+            store = services.base_storage(app)
+            lines = [line for step in maintenance_steps(app) if step.gc for line in step.gc(db.session, store, dry_run)]
         except ModelshelfError as exc:
             raise _Fail(str(exc)) from None
     click.echo(report.summary(dry_run=dry_run))
@@ -326,7 +327,8 @@ def verify(sha256_prefix: str, data_dir: str | None) -> None:
         report = Verifier(db.session, services.storage(app)).run(
             sha256_prefix=sha256_prefix, on_problem=lambda problem: click.echo(str(problem))
         )
-        checked = [step.verify(db.session, services.base_storage(app)) for step in maintenance_steps(app)]
+        store = services.base_storage(app)
+        checked = [step.verify(db.session, store) for step in maintenance_steps(app) if step.verify]
     click.echo(report.summary())
     for problems, summary in checked:
         for problem in problems:

@@ -5,9 +5,9 @@ Never deletes bytes an upload is about to reference: a blob row goes only in a s
 finds no file referencing it, and stored bytes no blob row names go only when no upload holds a
 lease on their key (``package_api.packages.leases`` explains the lease).
 
-Plugins add steps (``register_gc_step``) that run first and mark their own expired rows for
-destruction (the Hugging Face API's staged uploads that no commit took); the rest of the run then
-removes them like any deleted file.
+Plugins' steps (``steps``: the ``expire`` parts of ``package_api.ops.maintenance``'s steps) run first
+and mark their own expired rows for destruction (the Hugging Face API's staged uploads that no commit
+took); the rest of the run then removes them like any deleted file.
 """
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask
 from sqlalchemy import Select, delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
@@ -27,17 +26,6 @@ from package_api.storage import BlobNotFound, BlobStorage, StorageError
 #: A gc step: mark what has expired ``PENDING_DESTRUCTION`` in the session and commit (with
 #: ``dry_run``, only count it); return how many rows it marked (or would).
 GcStep = Callable[[DbSession, bool], int]
-_STEPS = "modelshelf.gc_steps"
-
-
-def register_gc_step(app: Flask, label: str, step: GcStep) -> None:
-    """Run ``step`` at the start of every ``modelshelf gc`` of ``app``; ``label`` says what its count
-    is in the summary (``"expired staged uploads"``)."""
-    app.extensions.setdefault(_STEPS, {})[label] = step
-
-
-def gc_steps(app: Flask) -> Mapping[str, GcStep]:
-    return dict(app.extensions.get(_STEPS, {}))
 
 
 @dataclass

@@ -12,9 +12,9 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from package_api.plugin_api import (
+    MaintenanceStep,
     PackageChange,
     register_blob_source,
-    register_gc_step,
     register_maintenance,
     register_package_step,
     register_unprotected_package,
@@ -67,7 +67,7 @@ def register(app: Flask) -> None:
     register_unprotected_package(app, lambda name: name == HF_STAGING_PACKAGE_NAME)
     # Uploads no commit took are reclaimed by ``modelshelf gc`` once their lease is over.
     lease = datetime.timedelta(seconds=float(app.config["MODELSHELF"]["HF_STAGING_LEASE_SECONDS"]))
-    register_gc_step(app, staging.GC_LABEL, functools.partial(staging.expire, lease=lease))
+    register_maintenance(app, MaintenanceStep(staging.GC_LABEL, expire=functools.partial(staging.expire, lease=lease)))
     # Files uploaded through Xet are rebuilt from their chunks on every read, by every surface.
     register_blob_source(app, XET_FILES, XetSource())
     register_maintenance(app, xet_maintenance.STEP)  # gc and verify of the xorbs

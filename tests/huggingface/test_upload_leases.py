@@ -20,7 +20,8 @@ from sqlalchemy import select, update
 from package_api.access.members import MemberService
 from package_api.access.models import Project, Role, User
 from package_api.db import db, utcnow
-from package_api.packages.gc import GarbageCollector, GcReport, gc_steps
+from package_api.ops.maintenance import expiry_steps
+from package_api.packages.gc import GarbageCollector, GcReport
 from package_api.packages.leases import UploadLeases
 from package_api.packages.models import Package, PackageFile, Upload
 from plugin.huggingface.staging import GC_LABEL
@@ -47,7 +48,7 @@ def collect(app: Flask, *, dry_run: bool = False, later: datetime.timedelta = da
     """``modelshelf gc`` with the plugins' steps, as if run ``later`` than now (for upload leases)."""
     with app.app_context():
         leases = UploadLeases(db.session, clock=lambda: utcnow() + later)
-        collector = GarbageCollector(db.session, app.extensions["modelshelf.storage"], leases, steps=gc_steps(app))
+        collector = GarbageCollector(db.session, app.extensions["modelshelf.storage"], leases, steps=expiry_steps(app))
         return collector.collect(dry_run=dry_run)
 
 
@@ -110,7 +111,7 @@ def test_a_shorter_staging_lease(settings: dict[str, object]) -> None:
 
     app = create_app({**settings, "HF_STAGING_LEASE_SECONDS": 60})
     with app.app_context():
-        step = gc_steps(app)[GC_LABEL]
+        step = expiry_steps(app)[GC_LABEL]
         assert step.keywords == {"lease": datetime.timedelta(seconds=60)}  # type: ignore[attr-defined]
         db.session.remove()
         db.engine.dispose()
