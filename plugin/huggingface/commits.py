@@ -29,6 +29,7 @@ import base64
 import binascii
 import hashlib
 import io
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -50,6 +51,7 @@ from package_api.plugin_api import (
     User,
     committed,
 )
+from plugin.huggingface.models import XetFile
 from plugin.huggingface.revisions import MAIN, served_files
 from plugin.huggingface.staging import Staging
 from plugin.mlflow_registry.models import Alias
@@ -63,6 +65,9 @@ ACCEPTED = (
     "commits go to 'main' (which makes the next patch version) or to a semantic version such as 1.4.0 "
     "(which creates or extends that version); tags are aliases: use create_tag"
 )
+
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def refused_revision(revision: str) -> InvalidInput:
@@ -211,13 +216,7 @@ class CommitService:
                 ops.added[path] = staged.blob
             elif key == "lfsFile":
                 path = _path(value, number)
-                oid, size = value.get("oid"), value.get("size")
-                if not isinstance(oid, str):
-                    raise InvalidInput(f"Line {number}: an lfsFile needs its 'oid' (SHA-256).")
-                try:
-                    ops.added[path] = self.staging.blob(project, oid, size if isinstance(size, int) else None)
-                except NotFound:
-                    raise NotFound(f"LFS object {oid} of {path} (upload it first)") from None
+                ops.added[path] = self.lfs_file(project, value, path, number)
             elif key == "deletedFile":
                 ops.deleted.add(_path(value, number))
             elif key == "deletedFolder":
@@ -225,6 +224,27 @@ class CommitService:
             else:
                 raise InvalidInput(f"Line {number}: '{key}' operations are not supported (file, lfsFile, deletedFile, deletedFolder are).")
         return ops
+
+    def lfs_file(self, project: Project, value: Mapping[str, object], path: str, number: int) -> Blob:
+        """The stored bytes an ``lfsFile`` names: by its ``oid`` (SHA-256, what the client sends for an
+        uploaded file and for a ``CommitOperationCopy``), or by its ``xetHash`` (a file a Xet shard
+        described); either way only bytes a live file of ``project`` carries (``NotFound`` otherwise:
+        a digest or hash says nothing about other projects)."""
+        oid, xet_hash, size = value.get("oid"), value.get("xetHash"), value.get("size")
+        expected = size if isinstance(size, int) and not isinstance(size, bool) else None
+        if isinstance(xet_hash, str) and oid is None:
+            if not _HEX64.fullmatch(xet_hash):
+                raise InvalidInput(f"Line {number}: 'xetHash' must be 64 hexadecimal digits.")
+            known = self.session.scalar(select(XetFile).where(XetFile.hash == xet_hash.lower()))
+            if known is None or (expected is not None and known.size != expected) or not self.staging.has(project, known.sha256, known.size):
+                raise NotFound(f"Xet file {xet_hash} of {path} in this project (upload it first)")
+            return self.staging.blob(project, known.sha256, known.size)
+        if not isinstance(oid, str):
+            raise InvalidInput(f"Line {number}: an lfsFile needs its 'oid' (SHA-256) or its 'xetHash'.")
+        try:
+            return self.staging.blob(project, oid, expected)
+        except NotFound:
+            raise NotFound(f"LFS object {oid} of {path} in this project (upload it first)") from None
 
     def commit(self, project: Project, model: Model, revision: str, ops: Operations, *, author: User | None) -> ModelVersion:
         """Apply ``ops`` to where ``revision`` goes (see the module docstring), in one transaction.

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from tests.support.live_server import Account, create_account, running_server
 
@@ -81,12 +80,15 @@ def curl(account: Account, project: int, model: str, version: str, path: str) ->
     return fetched.stdout
 
 
-def commit_lines(account: Account, repo: str, revision: str, lines: list[dict[str, Any]]) -> requests.Response:
-    """The NDJSON commit as the client sends it, for entries the client itself would not write."""
+def commit_lines(account: Account, repo: str, revision: str, lines: list[dict[str, Any]]) -> Any:
+    """The NDJSON commit as the client sends it (its own HTTP session), for entries the client itself
+    would not write."""
+    from huggingface_hub.utils import get_session
+
     body = "\n".join(json.dumps(line) for line in [{"key": "header", "value": {"summary": "by hand"}}, *lines])
-    return requests.post(
+    return get_session().post(
         f"{endpoint(account)}/api/models/{repo}/commit/{revision}",
-        data=body.encode(),
+        content=body.encode(),
         headers={"Authorization": f"Bearer {account.token}", "Content-Type": "application/x-ndjson"},
         timeout=60,
     )
@@ -151,7 +153,8 @@ def test_copies_of_regular_lfs_and_xet_files(account: Account, hf_home: Path, tm
 
 def test_lfs_files_by_digest_or_xet_hash_and_refusals(account: Account, hf_home: Path) -> None:
     from huggingface_hub import CommitOperationCopy
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+    from huggingface_hub.utils import hf_raise_for_status
 
     project, _ = account.create_project()
     repo = f"{project}/by-hash"
@@ -179,6 +182,8 @@ def test_lfs_files_by_digest_or_xet_hash_and_refusals(account: Account, hf_home:
         assert refused.status_code == 404, refused.text
         assert unknown in refused.json()["error"] and "upload it first" in refused.json()["error"]
         assert unknown in refused.headers["X-Error-Message"]
+        with pytest.raises(HfHubHTTPError, match="upload it first"):  # what the client raises from it
+            hf_raise_for_status(refused)
 
     # Another project's file is not this project's to reference, by either hash.
     other_project, _ = account.create_project()
@@ -187,12 +192,14 @@ def test_lfs_files_by_digest_or_xet_hash_and_refusals(account: Account, hf_home:
     for value in ({"path": "x.bin", "algo": "sha256", "oid": digest}, {"path": "x.bin", "xetHash": xet_hash}):
         refused = commit_lines(account, other, "1.0.0", [{"key": "lfsFile", "value": value}])
         assert refused.status_code == 404, refused.text
-    # Nor does the client copy from another revision a file that is not there.
-    with pytest.raises(HfHubHTTPError):
+        assert "in this project" in refused.json()["error"]
+    assert "1.0.0" not in [b.name for b in hub.list_repo_refs(other).branches]  # no version was made
+    # Nor does the client copy a file the source revision lacks (paths-info leaves it out).
+    with pytest.raises(EntryNotFoundError):
         hub.create_commit(
             repo,
             operations=[CommitOperationCopy(src_path_in_repo="missing.bin", path_in_repo="m.bin", src_revision="1.0.0")],
             commit_message="nothing to copy",
             revision="2.0.0",
         )
-    assert sorted(hub.list_repo_files(repo, revision="2.0.0")) == ["a.bin", "b.bin", "w.bin"]
+    assert sorted(hub.list_repo_files(repo, revision="2.0.0")) == ["a.bin", "b.bin"]  # 2.0.0 was made by the first of these commits
