@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -26,12 +27,15 @@ from typing import Any
 from sqlalchemy import select
 
 from package_api.plugin_api import (
+    Blob,
     BlobNotFound,
     BlobReader,
     BlobStorage,
     DbSession,
     InvalidInput,
     NotFound,
+    Package,
+    PackageFile,
     PackageService,
     PackageStatus,
     Project,
@@ -40,8 +44,8 @@ from package_api.plugin_api import (
     User,
     committed,
 )
-from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb
-from plugin.huggingface.staging import STAGING_NAME, STAGING_VERSION, Staging
+from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb, XetXorbProject
+from plugin.huggingface.staging import LIVE, STAGING_NAME, STAGING_VERSION, Staging
 from plugin.huggingface.xet.format import (
     ShardFile,
     XetFormatError,
@@ -55,6 +59,7 @@ from plugin.huggingface.xorbs import Layout, XorbStore, parse_hex
 KEY_PREFIX = "xet/files/"
 #: Bytes of chunk records read from a xorb at a time when rebuilding a file.
 WINDOW = 8 * 1024 * 1024
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def manifest_key(hex_hash: str) -> str:
@@ -250,6 +255,52 @@ class XetFiles:
             sha256=sha256, size=size, storage_key=manifest_key(hex_hash), creator=creator, status=PackageStatus.HIDDEN,
         )
         return True
+
+    # -- server-side copies between projects -------------------------------------------------------------
+
+    def duplicate(self, source: Project, target: Project, xet_hash: str, sha256: str, *, creator: User | None) -> str | None:
+        """Make Xet file ``xet_hash`` (SHA-256 ``sha256``) of ``source`` available to ``target``'s
+        commits, as the Hub's ``lfs-files/duplicate`` does: staged in ``target`` by its manifest, no byte
+        copied, its xorbs reachable by ``target``'s deduplication queries. ``None`` when done (or
+        ``target`` holds it already), else why not: ``source`` must hold a live file rebuilt from
+        that very file (a hash names nothing the caller cannot read)."""
+        hex_hash = xet_hash.lower()
+        if not _HEX64.fullmatch(hex_hash) or not _HEX64.fullmatch(sha256):
+            return "xetHash and sha256 must be 64 hexadecimal digits"
+        row = self.session.scalar(select(XetFile).where(XetFile.hash == hex_hash))
+        if row is None or row.sha256 != sha256.lower() or not self._holds(source, manifest_key(hex_hash)):
+            return f"the source repository holds no Xet file {hex_hash} with SHA-256 {sha256}"
+        if not self.staging.has(target, row.sha256, row.size):
+            RebuiltFiles(self.packages).record(
+                target, STAGING_NAME, STAGING_VERSION, f"{row.sha256}-xet-{secrets.token_hex(8)}",
+                sha256=row.sha256, size=row.size, storage_key=manifest_key(hex_hash), creator=creator,
+                status=PackageStatus.HIDDEN,
+            )
+        xorb_ids = self.session.scalars(select(XetFileXorb.xorb_id).where(XetFileXorb.file_id == row.id)).all()
+
+        def work() -> None:
+            for xorb_id in xorb_ids:
+                if self.session.get(XetXorbProject, (xorb_id, target.id)) is None:
+                    self.session.add(XetXorbProject(xorb_id=xorb_id, project_id=target.id))
+
+        committed(self.session, work)
+        return None
+
+    def _holds(self, project: Project, storage_key: str) -> bool:
+        """Whether a live file of ``project`` has the bytes stored at ``storage_key``."""
+        found = self.session.scalar(
+            select(PackageFile.id)
+            .join(Blob, Blob.id == PackageFile.blob_id)
+            .join(Package, Package.id == PackageFile.package_id)
+            .where(
+                Blob.storage_key == storage_key,
+                Package.project_id == project.id,
+                Package.status.in_(LIVE),
+                PackageFile.status == PackageStatus.DEFAULT,
+            )
+            .limit(1)
+        )
+        return found is not None
 
     # -- reconstruction -----------------------------------------------------------------------------------
 

@@ -718,6 +718,10 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
         delete_in_version=(DELETE_MODEL, hf_version_change(delete=True)),
         replace_in_version=(DELETE_MODEL, hf_version_change(delete=False)),
     ),
+    # A copy from another repo: read the source, write the target (here the same repo, so writing it).
+    f"POST {HF_REPO}/lfs-files/duplicate": expect(
+        WRITE_MODEL, hf()(json=lambda c: {"target": {"type": "model", "name": f"{c.seed.id}/{c.seed.model_name}"}, "files": []})
+    ),
     f"POST {HF_REPO}/branch/<path:branch>": expect(WRITE_MODEL, hf(branch=lambda c: f"7.0.{c.number()}")(json={})),
     f"POST {HF_REPO}/tag/<path:revision>": expect(WRITE_MODEL, hf()(json=lambda c: {"tag": c.unique("tag")})),
     # A tag is an alias: deleting one is MLflow's registered-models/alias DELETE.

@@ -203,3 +203,71 @@ def test_lfs_files_by_digest_or_xet_hash_and_refusals(account: Account, hf_home:
             revision="2.0.0",
         )
     assert sorted(hub.list_repo_files(repo, revision="2.0.0")) == ["a.bin", "b.bin"]  # 2.0.0 was made by the first of these commits
+
+
+def test_copies_from_another_repo_by_xet_hash(account: Account, hf_home: Path, tmp_path: Path) -> None:
+    """The client's ``_duplicate_lfs_files``: ``lfs-files/duplicate`` on the source repo, then a commit
+    naming the SHA-256 in the target; a file of a project the caller cannot read stays out of reach."""
+    from huggingface_hub import CommitOperationCopy, hf_hub_download
+    from huggingface_hub.errors import RepositoryNotFoundError
+    from huggingface_hub.utils import get_session
+
+    source_project, _ = account.create_project()
+    source = f"{source_project}/base"
+    hub = api(account)
+    hub.create_repo(source)
+    weights = os.urandom(6 * REGULAR_MAX + 5)
+    hub.upload_file(path_or_fileobj=weights, path_in_repo="weights.bin", repo_id=source, revision="1.0.0")
+    target_project, _ = account.create_project()
+    target = f"{target_project}/derived"
+    hub.create_repo(target)
+
+    sent, asked = uploaded_bytes(account), upload_requests(account)
+    hub.create_commit(
+        target,
+        operations=[CommitOperationCopy(src_path_in_repo="weights.bin", path_in_repo="base/weights.bin", src_repo_id=source, src_repo_type="model", src_revision="1.0.0")],
+        commit_message="From the base model",
+    )
+    assert (uploaded_bytes(account), upload_requests(account)) == (sent, asked)
+    got = hf_hub_download(target, "base/weights.bin", revision="1.0.0", endpoint=endpoint(account), token=account.token, cache_dir=tmp_path / "t")
+    assert Path(got).read_bytes() == weights  # through hf_xet's reconstruction in the target project
+    assert curl(account, target_project, "derived", "1.0.0", "base/weights.bin") == weights
+
+    # A hash the source does not hold (or not with that SHA-256) is a failure the client raises.
+    xet_hash = hub.get_paths_info(source, ["weights.bin"], revision="1.0.0")[0].xet_hash
+    answer = get_session().post(
+        f"{endpoint(account)}/api/models/{source}/lfs-files/duplicate",
+        json={"target": {"type": "model", "name": target}, "files": [
+            {"xetHash": xet_hash, "sha256": "0" * 64, "filename": "weights.bin"},
+            {"xetHash": "1" * 64, "sha256": hashlib.sha256(weights).hexdigest(), "filename": "weights.bin"},
+        ]},
+        headers={"Authorization": f"Bearer {account.token}"},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert [f["sha256"] for f in answer.json()["failed"]] == ["0" * 64, hashlib.sha256(weights).hexdigest()]
+    assert all("source repository holds no Xet file" in f["error"] for f in answer.json()["failed"])
+
+    # Someone who cannot read the source: it is a missing repo to them, and nothing reaches their project.
+    stranger = create_account(account.server, "stranger")
+    theirs_project, _ = stranger.create_project()
+    theirs = f"{theirs_project}/mine"
+    their_api = api(stranger)
+    their_api.create_repo(theirs)
+    with pytest.raises(RepositoryNotFoundError):
+        their_api.create_commit(
+            theirs,
+            operations=[CommitOperationCopy(src_path_in_repo="weights.bin", path_in_repo="w.bin", src_repo_id=source, src_repo_type="model", src_revision="1.0.0")],
+            commit_message="not mine to copy",
+        )
+    stolen = get_session().post(
+        f"{endpoint(account)}/api/models/{source}/lfs-files/duplicate",
+        json={"target": {"type": "model", "name": theirs}, "files": [
+            {"xetHash": xet_hash, "sha256": hashlib.sha256(weights).hexdigest(), "filename": "weights.bin"}
+        ]},
+        headers={"Authorization": f"Bearer {stranger.token}"},
+        timeout=60,
+    )
+    assert stolen.status_code == 404 and stolen.headers["X-Error-Code"] == "RepoNotFound"
+    refused = commit_lines(stranger, theirs, "1.0.0", [{"key": "lfsFile", "value": {"path": "w.bin", "xetHash": xet_hash}}])
+    assert refused.status_code == 404, refused.text

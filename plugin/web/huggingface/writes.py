@@ -200,6 +200,38 @@ def commit(namespace: str, name: str, revision: str) -> Response:
     )
 
 
+#: The most files one ``lfs-files/duplicate`` request names (the client sends 500 at a time).
+DUPLICATE_MAX = 1000
+
+
+@bp.post("/api/models/<namespace>/<name>/lfs-files/duplicate")
+def duplicate_lfs_files(namespace: str, name: str) -> Response:
+    """``_duplicate_lfs_files`` (a ``CommitOperationCopy`` from another repo): make Xet files of this
+    repo (read) available to the commits of ``target`` (written), by their Xet hash, no byte copied;
+    the client then commits them by SHA-256. Answers ``{"failed": [{"sha256", "error"}]}``."""
+    body = _json()
+    source = context.repo(namespace, name, ModelAction.READ_MODEL)
+    target_ref = body.get("target")
+    if not isinstance(target_ref, dict):
+        raise InvalidInput("The body needs 'target': {type, name} of the repo to copy into.")
+    ref = _repo_ref(target_ref)
+    target = context.repo(ref.namespace, ref.name, ModelAction.WRITE_MODEL)
+    files = body.get("files")
+    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files) or len(files) > DUPLICATE_MAX:
+        raise InvalidInput(f"The body needs 'files': a list of at most {DUPLICATE_MAX} {{xetHash, sha256, filename}}.")
+    xet_files = services.hf_xet_files(caller())
+    failed = []
+    for entry in files:
+        xet_hash, sha256 = entry.get("xetHash"), entry.get("sha256")
+        if not isinstance(xet_hash, str) or not isinstance(sha256, str):
+            failed.append({"sha256": sha256, "error": "each file needs its 'xetHash' and 'sha256'"})
+            continue
+        why = xet_files.duplicate(source.project, target.project, xet_hash, sha256, creator=principal().user)
+        if why is not None:
+            failed.append({"sha256": sha256, "error": why})
+    return jsonify({"failed": failed})
+
+
 # -- Git LFS -------------------------------------------------------------------------------------------
 
 
