@@ -207,15 +207,18 @@ DUPLICATE_MAX = 1000
 @bp.post("/api/models/<namespace>/<name>/lfs-files/duplicate")
 def duplicate_lfs_files(namespace: str, name: str) -> Response:
     """``_duplicate_lfs_files`` (a ``CommitOperationCopy`` from another repo): make Xet files of this
-    repo (read) available to the commits of ``target`` (written), by their Xet hash, no byte copied;
+    repo (read; written if ``target`` is in the same project) available to the commits of ``target``
+    (written), by their Xet hash, no byte copied;
     the client then commits them by SHA-256. Answers ``{"failed": [{"sha256", "error"}]}``."""
     body = _json()
-    source = context.repo(namespace, name, ModelAction.READ_MODEL)
     target_ref = body.get("target")
     if not isinstance(target_ref, dict):
         raise InvalidInput("The body needs 'target': {type, name} of the repo to copy into.")
     ref = _repo_ref(target_ref)
     target = context.repo(ref.namespace, ref.name, ModelAction.WRITE_MODEL)
+    # Within one project the bytes are the project's already (a commit may name them by digest).
+    same = RepoRef(namespace, name).project_id == target.project.id
+    source = context.repo(namespace, name, ModelAction.WRITE_MODEL if same else ModelAction.READ_MODEL)
     files = body.get("files")
     if not isinstance(files, list) or not all(isinstance(f, dict) for f in files) or len(files) > DUPLICATE_MAX:
         raise InvalidInput(f"The body needs 'files': a list of at most {DUPLICATE_MAX} {{xetHash, sha256, filename}}.")
