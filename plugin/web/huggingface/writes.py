@@ -208,8 +208,8 @@ DUPLICATE_MAX = 1000
 def duplicate_lfs_files(namespace: str, name: str) -> Response:
     """``_duplicate_lfs_files`` (a ``CommitOperationCopy`` from another repo): make Xet files of this
     repo (read; written if ``target`` is in the same project) available to the commits of ``target``
-    (written), by their Xet hash, no byte copied;
-    the client then commits them by SHA-256. Answers ``{"failed": [{"sha256", "error"}]}``."""
+    (written), by their Xet hash, no byte copied; the client then commits them by SHA-256. The source's
+    project must hold each file (``XetFiles.duplicate``). Answers ``{"failed": [{"sha256", "error"}]}``."""
     body = _json()
     target_ref = body.get("target")
     if not isinstance(target_ref, dict):
