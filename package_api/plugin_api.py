@@ -53,6 +53,7 @@ from package_api.access.policy import rules as policy_rules
 from package_api.audit import record as record_audit_event
 from package_api.audit import register_package_noun
 from package_api.audit.models import AuditEvent
+from package_api.cpu import off_the_loop, start_off_the_loop
 from package_api.db import IDS_NEVER_REUSED, DbModel, DbSession, db, full_database, refused_value, utcnow
 from package_api.errors import (
     AlreadyExists,
@@ -218,6 +219,8 @@ __all__ = [
     # transactions
     "commit",
     "committed",
+    "off_the_loop",
+    "start_off_the_loop",
     "unit_of_work",
     "LostRace",
     # services (the composition root) and audit

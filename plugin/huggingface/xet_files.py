@@ -43,6 +43,7 @@ from package_api.plugin_api import (
     StorageUnavailable,
     User,
     committed,
+    start_off_the_loop,
 )
 from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb, XetXorbProject
 from plugin.huggingface.staging import LIVE, STAGING_NAME, STAGING_VERSION, Staging
@@ -144,6 +145,32 @@ def rebuild(store: BlobStorage, terms: list[ManifestTerm], start: int = 0, lengt
             i = j
 
 
+def _update(digest: Any, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        digest.update(piece)
+
+
+def sha256_of(store: BlobStorage, terms: list[ManifestTerm]) -> str:
+    """The SHA-256 of the file ``terms`` describe: a window of chunks is hashed off the event loop
+    while the next one is read and decompressed (``hashlib`` lets go of the GIL), so the check costs
+    about the longer of the two rather than their sum."""
+    digest = hashlib.sha256()
+    wait: Callable[[], None] | None = None
+    pieces: list[bytes] = []
+    size = 0
+    for chunk in rebuild(store, terms):
+        pieces.append(chunk)
+        size += len(chunk)
+        if size >= WINDOW:
+            if wait is not None:
+                wait()
+            wait, pieces, size = start_off_the_loop(_update, digest, pieces), [], 0
+    if wait is not None:
+        wait()
+    _update(digest, pieces)
+    return digest.hexdigest()
+
+
 class _Reader:
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = chunks
@@ -190,6 +217,7 @@ class XetFiles:
             raise InvalidInput(f"Shard: {exc}") from None
         rows: dict[str, XetXorb] = {}
         layouts: dict[str, Layout] = {}
+        chunk_lists: dict[str, list[tuple[bytes, int]]] = {}  # a xorb's, once: a file may have many terms in one xorb
 
         def chunks_of(raw: bytes) -> list[tuple[bytes, int]] | None:
             hex_hash = hash_to_hex(raw)
@@ -198,7 +226,8 @@ class XetFiles:
                 if row is None:
                     return None
                 rows[hex_hash], layouts[hex_hash] = row, Layout.load(row)
-            return layouts[hex_hash].chunks()
+                chunk_lists[hex_hash] = layouts[hex_hash].chunks()
+            return chunk_lists[hex_hash]
 
         for entry in shard.xorbs:  # the xorbs the client says it uploaded: each must be here
             if chunks_of(entry.hash) is None:
@@ -226,10 +255,7 @@ class XetFiles:
                 layout = layouts[name]
                 terms.append(ManifestTerm(name, rows[name].storage_key, t.chunk_start,
                                           layout.offsets[t.chunk_start:t.chunk_end + 1], layout.sizes[t.chunk_start:t.chunk_end]))
-            digest = hashlib.sha256()
-            for chunk in rebuild(self.store, terms):
-                digest.update(chunk)
-            sha256, size = digest.hexdigest(), file.size
+            sha256, size = sha256_of(self.store, terms), file.size
             # hf_xet writes the digest as it writes hashes (``hash_to_hex`` order); the raw order is taken too.
             if file.sha256 is not None and sha256 not in (hash_to_hex(file.sha256), file.sha256.hex()):
                 raise InvalidInput(f"Shard: file {hex_hash} has SHA-256 {sha256}, not {hash_to_hex(file.sha256)}.")

@@ -88,18 +88,20 @@ def _grant(*, write: bool = False) -> tuple[Project, Actor]:
 
 
 def _body(limit: int, what: str) -> bytes:
-    """The whole body, at most ``limit`` bytes; raise ``InvalidInput`` beyond."""
+    """The whole body, at most ``limit`` bytes; raise ``InvalidInput`` beyond. The pieces are joined
+    once (growing one buffer, then copying it to ``bytes``, cost a third of a xorb upload's time)."""
     if request.content_length is not None and request.content_length > limit:
         raise InvalidInput(f"A {what} has at most {limit} bytes.")
-    data = bytearray()
-    while len(data) <= limit:
-        piece = request.stream.read(min(CHUNK, limit + 1 - len(data)))
+    pieces, size = [], 0
+    while size <= limit:
+        piece = request.stream.read(min(CHUNK, limit + 1 - size))
         if not piece:
             break
-        data += piece
-    if len(data) > limit:
+        pieces.append(piece)
+        size += len(piece)
+    if size > limit:
         raise InvalidInput(f"A {what} has at most {limit} bytes.")
-    return bytes(data)
+    return b"".join(pieces)
 
 
 def _prefix(prefix: str, expected: str) -> None:
