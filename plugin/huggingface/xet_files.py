@@ -51,7 +51,7 @@ from plugin.huggingface.xet.format import (
     ShardFile,
     XetFormatError,
     hash_to_hex,
-    iter_records,
+    iter_record_views,
     parse_shard,
     validate_file_terms,
 )
@@ -114,6 +114,12 @@ def _read_all(store: BlobStorage, key: str, start: int = 0, length: int | None =
 def rebuild(store: BlobStorage, terms: list[ManifestTerm], start: int = 0, length: int | None = None) -> Iterator[bytes]:
     """The bytes ``[start, start+length)`` of the file ``terms`` describe, decompressed from the xorbs a
     window of records at a time. Raise ``StorageUnavailable`` for a xorb that does not decode."""
+    for piece in _pieces(store, terms, start, length):
+        yield piece if isinstance(piece, bytes) else bytes(piece)
+
+
+def _pieces(store: BlobStorage, terms: list[ManifestTerm], start: int, length: int | None) -> Iterator[bytes | memoryview]:
+    """``rebuild``, an uncompressed chunk given as a view of the records read (not copied)."""
     end = None if length is None else start + length
     pos = 0  # where the current chunk starts in the file
     for term in terms:
@@ -135,7 +141,7 @@ def rebuild(store: BlobStorage, terms: list[ManifestTerm], start: int = 0, lengt
                 j += 1
             records = _read_all(store, term.key, term.offsets[i], term.offsets[j] - term.offsets[i])
             try:
-                for chunk in iter_records(records, first_index=term.start + i):
+                for chunk in iter_record_views(records, first_index=term.start + i):
                     lo, hi = max(start - pos, 0), len(chunk) if end is None else min(len(chunk), end - pos)
                     if lo < hi:
                         yield chunk[lo:hi] if (lo, hi) != (0, len(chunk)) else chunk
@@ -145,7 +151,7 @@ def rebuild(store: BlobStorage, terms: list[ManifestTerm], start: int = 0, lengt
             i = j
 
 
-def _update(digest: Any, pieces: list[bytes]) -> None:
+def _update(digest: Any, pieces: list[bytes | memoryview]) -> None:
     for piece in pieces:
         digest.update(piece)
 
@@ -156,9 +162,9 @@ def sha256_of(store: BlobStorage, terms: list[ManifestTerm]) -> str:
     about the longer of the two rather than their sum."""
     digest = hashlib.sha256()
     wait: Callable[[], None] | None = None
-    pieces: list[bytes] = []
+    pieces: list[bytes | memoryview] = []
     size = 0
-    for chunk in rebuild(store, terms):
+    for chunk in _pieces(store, terms, 0, None):
         pieces.append(chunk)
         size += len(chunk)
         if size >= WINDOW:

@@ -32,6 +32,7 @@ from plugin.huggingface.xet.format import (
     hex_to_hash,
     iter_chunks,
     iter_file_chunks,
+    iter_record_views,
     iter_records,
     keyed_hash,
     parse_shard,
@@ -132,6 +133,10 @@ def test_xorb_round_trip(scheme: int) -> None:
     assert [c.uncompressed_size for c in xorb.chunks] == [len(c) for c in chunks]
     assert list(iter_chunks(data, xorb, 1, 3)) == chunks[1:3]
     assert parse_xorb(data, verify=False).chunks[2].offset == xorb.chunks[2].offset
+    # Views and copies give the same bytes; an uncompressed chunk is a view of the records, not a copy.
+    views = list(iter_record_views(data))
+    assert [bytes(v) for v in views] == list(iter_records(data)) == chunks
+    assert all(isinstance(v, memoryview) == (c.compression == COMPRESSION_NONE) for v, c in zip(views, xorb.chunks, strict=True))
 
 
 def _reference_footer(data: bytes) -> bytes:

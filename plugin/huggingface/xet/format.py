@@ -47,6 +47,7 @@ from plugin.huggingface.xet.xorb import (
     XorbChunk,
     build_xorb,
     iter_chunks,
+    iter_record_views,
     iter_records,
     parse_xorb,
     validate_xorb,
@@ -56,7 +57,7 @@ __all__ = [
     "COMPRESSION_BG4_LZ4", "COMPRESSION_LZ4", "COMPRESSION_NONE", "FilePacker", "PackedXorb", "Shard", "ShardFile", "ShardFooter",
     "ShardXorb", "ShardXorbChunk", "Term", "XetFormatError", "Xorb", "XorbChunk", "build_shard", "build_xorb",
     "chunk_boundaries", "chunk_hash", "file_hash", "global_dedup_chunks", "hash_to_hex", "hex_to_hash",
-    "is_global_dedup_eligible", "iter_chunks", "iter_file_chunks", "iter_records", "keyed_hash", "parse_shard",
+    "is_global_dedup_eligible", "iter_chunks", "iter_file_chunks", "iter_record_views", "iter_records", "keyed_hash", "parse_shard",
     "parse_xorb", "shard_xorb_from", "validate_file_terms", "validate_shard_xorb", "validate_xorb",
     "verification_range_hash", "xorb_hash",
 ]

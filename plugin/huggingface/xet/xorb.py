@@ -266,13 +266,21 @@ def _check_footer(footer: memoryview, chunks: Sequence[XorbChunk], digest: bytes
 def iter_records(data: bytes | memoryview, *, first_index: int = 0) -> Iterator[bytes]:
     """Yield the decompressed chunks of a run of chunk records (a whole xorb, or a byte range of one
     as :meth:`Xorb.byte_range` gives), stopping at a footer; raise XetFormatError if malformed."""
+    for chunk in iter_record_views(data, first_index=first_index):
+        yield chunk if isinstance(chunk, bytes) else bytes(chunk)
+
+
+def iter_record_views(data: bytes | memoryview, *, first_index: int = 0) -> Iterator[bytes | memoryview]:
+    """``iter_records``, giving an uncompressed chunk as a view of the records rather than a copy
+    (for a reader that only hashes them: a copy of every chunk costs as much as the hash)."""
     raw = bytes(data)
     view = memoryview(raw)
     pos, index = 0, first_index
     while pos < len(raw) and raw[pos:pos + len(FOOTER_IDENT)] != FOOTER_IDENT:
         compressed, scheme, uncompressed = _header(raw, pos, index)
         start = pos + CHUNK_HEADER_LEN
-        yield decompress(view[start:start + compressed], scheme, uncompressed)
+        payload = view[start:start + compressed]
+        yield payload if scheme == COMPRESSION_NONE else decompress(payload, scheme, uncompressed)
         pos = start + compressed
         index += 1
 
