@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from package_api.web.pages.filters import filesize
+from plugin.huggingface import xet_files
 from plugin.huggingface.xet.format import (
     ShardFile,
     Term,
@@ -115,6 +116,23 @@ def test_xorbs_are_checked_stored_once_and_deduplicated(client: FlaskClient, wor
     assert refused.status_code == 400 and "unknown" in refused.get_json()["error"]
     assert cas(client, "POST", f"/xorbs/default/{name}", theirs, data=data).get_json() == {"was_inserted": True}
     assert cas(client, "GET", f"/chunks/default-merkledb/{first}", theirs).status_code == 200
+
+
+def test_a_file_read_in_many_windows_is_checked_whole(
+    client: FlaskClient, world: World, project: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SHA-256 check hashes a window while it reads the next: with windows of one chunk, a wrong
+    digest is still refused and the right one taken."""
+    monkeypatch.setattr(xet_files, "WINDOW", 1000)
+    write = token(client, world, project)
+    chunks = chunks_of("w", 6)
+    name, data = xorb(chunks)
+    assert cas(client, "POST", f"/xorbs/default/{name}", write, data=data).status_code == 200
+    _, lying = shard_of(name, chunks, sha256=hashlib.sha256(b"".join(chunks[:-1])).digest())
+    refused = cas(client, "POST", "/shards", write, data=lying)
+    assert refused.status_code == 400 and "SHA-256" in refused.get_json()["error"]
+    _, shard = shard_of(name, chunks)
+    assert cas(client, "POST", "/shards", write, data=shard).get_json() == {"result": 1}
 
 
 def test_shards_must_describe_files_that_verify(client: FlaskClient, world: World, project: int) -> None:
