@@ -54,7 +54,10 @@ def parse_size(text: str) -> int:
 
 def safetensors_like(size: int, rng: random.Random) -> bytearray:
     header = b'{"weight":{"dtype":"F32","shape":[%d],"data_offsets":[0,%d]}}' % (size // 4, size)
-    return bytearray(len(header).to_bytes(8, "little") + header + rng.randbytes(size - 8 - len(header)))
+    data = bytearray(len(header).to_bytes(8, "little") + header)
+    while len(data) < size:  # in blocks: randbytes of 256 MiB or more overflows (n * 8 bits in a C int)
+        data += rng.randbytes(min(64 * MIB, size - len(data)))
+    return data
 
 
 def fine_tune(data: bytearray, rng: random.Random) -> float:
