@@ -9,7 +9,6 @@ import hashlib
 import os
 import random
 import re
-import sqlite3
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -60,9 +59,17 @@ def requests_to(account: Account, prefix: str) -> int:
 
 
 def xorb_bytes(account: Account) -> int:
-    """Bytes of the xorbs the server keeps (whichever store holds them)."""
-    with sqlite3.connect(account.server.data_dir / "modelshelf.db") as connection:
-        return int(connection.execute("SELECT coalesce(sum(size), 0) FROM ml_xet_xorbs").fetchone()[0])
+    """Bytes of the xorbs the server keeps (whichever store holds them), read from its database (its
+    SQLite file, or its PostgreSQL schema in the PostgreSQL run)."""
+    import sqlalchemy
+
+    url = account.server.env.get("MODELSHELF_DATABASE_URL") or f"sqlite:///{account.server.data_dir / 'modelshelf.db'}"
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sqlalchemy.text("SELECT coalesce(sum(size), 0) FROM ml_xet_xorbs")).scalar_one())
+    finally:
+        engine.dispose()
 
 
 def safetensors_like(size: int, seed: int) -> bytes:
