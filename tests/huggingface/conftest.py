@@ -108,6 +108,21 @@ def file_gets(server_url: str) -> int:
     return int(total)
 
 
+@pytest.fixture
+def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of the test's own (hub and Xet), so that nothing is read from an earlier download (the
+    client reads ``HF_HOME`` when imported: its cache constants are set too)."""
+    from huggingface_hub import constants
+
+    home = tmp_path / "hf-home"
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_XET_CACHE", str(home / "xet"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
+    monkeypatch.setattr(constants, "HF_XET_CACHE", str(home / "xet"))
+    return home
+
+
 @pytest.fixture(scope="module")
 def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
     with running_server(tmp_path_factory.mktemp("hf") / "data") as server:

@@ -32,17 +32,6 @@ def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
         yield create_account(server)
 
 
-@pytest.fixture
-def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from huggingface_hub import constants
-
-    home = tmp_path / "hf-home"
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setenv("HF_XET_CACHE", str(home / "xet"))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
-    monkeypatch.setattr(constants, "HF_XET_CACHE", str(home / "xet"))
-    return home
-
 
 def endpoint(account: Account) -> str:
     return f"{account.server.url}/hf"

@@ -36,18 +36,6 @@ def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
         yield create_account(server)
 
 
-@pytest.fixture
-def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A cache of the test's own, so that nothing is read from an earlier download (the client reads
-    ``HF_HOME`` when imported: its cache constant is set too)."""
-    from huggingface_hub import constants
-
-    home = tmp_path / "hf-home"
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
-    return home
-
 
 @pytest.fixture(params=["lfs", "xet"])
 def client_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:

@@ -30,17 +30,6 @@ def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
         yield create_account(server)
 
 
-@pytest.fixture
-def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from huggingface_hub import constants
-
-    home = tmp_path / "hf-home"
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setenv("HF_XET_CACHE", str(home / "xet"))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
-    monkeypatch.setattr(constants, "HF_XET_CACHE", str(home / "xet"))
-    return home
-
 
 def metric(account: Account, name: str) -> float:
     with urllib.request.urlopen(f"{account.server.url}/-/metrics") as response:
