@@ -126,7 +126,14 @@ def differences(app: Flask) -> list[Any]:
         # checks those indexes by name instead.
         warnings.filterwarnings("ignore", message="Skipped unsupported reflection of expression-based index")
         warnings.filterwarnings("ignore", message="autogenerate skipping .*expression-based index")
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        dialect = connection.dialect.name
+
+        def on_this_database(item: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
+            # An object the models make on one database only (``Index(...).ddl_if(dialect=...)``).
+            condition = getattr(item, "_ddl_if", None) if not reflected else None
+            return condition is None or condition.dialect in (None, dialect)
+
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": on_this_database})
         return list(compare_metadata(context, db.metadata))
 
 

@@ -6,7 +6,20 @@ import datetime
 import enum
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import default as engine_default
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -60,6 +73,12 @@ class ModelVersion(DbModel):
         # A model's versions in precedence order (the versions list), its latest (releases first).
         Index("ix_ml_model_versions_model_precedence", "model_id", "precedence"),
         Index("ix_ml_model_versions_model_release_precedence", "model_id", "release", "precedence"),
+        # The versions whose tags contain given key/value pairs (an MLflow search's ``tags.k = 'v'``,
+        # ``plugin.mlflow_registry.tag_index``): PostgreSQL only, SQLite has no inverted index.
+        Index(
+            "ix_ml_model_versions_tag_index", "tag_index",
+            postgresql_using="gin", postgresql_ops={"tag_index": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
         IDS_NEVER_REUSED,
     )
 
@@ -79,6 +98,13 @@ class ModelVersion(DbModel):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    #: The version's tags (``ml_model_version_tags``) as one JSON object, ``{key: value}`` (NULL or
+    #: ``{}`` without tags), kept by whoever writes them (``plugin.mlflow_registry.tag_index``): on
+    #: PostgreSQL a GIN index intersects a search's ``tags.k = 'v'`` filters in it. Never loaded with
+    #: the row.
+    tag_index: Mapped[dict[str, str] | None] = mapped_column(
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"), nullable=True, deferred=True
+    )
 
     model: Mapped[Model] = relationship()
     package: Mapped[Package] = relationship()
