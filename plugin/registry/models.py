@@ -18,8 +18,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import default as engine_default
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -42,9 +44,31 @@ class ModelOrigin(str, enum.Enum):
     UPLOAD = "upload"
 
 
+def _has_trigrams(
+    ddl: Any, target: Any, bind: Connection | None, tables: Any = None, state: Any = None, *, dialect: Any,
+    compiler: Any = None, checkfirst: bool = False,
+) -> bool:
+    """Whether PostgreSQL's ``pg_trgm`` extension is in the database, its operator class on the
+    ``search_path`` (revision ``model_registry_0016`` creates it where the server offers it and the
+    registry's role may)."""
+    return bind is not None and bind.execute(text(TRIGRAM_OPERATORS)).first() is not None
+
+
+#: A row if ``gin_trgm_ops`` (``pg_trgm``) can be named here.
+TRIGRAM_OPERATORS = "SELECT 1 FROM pg_opclass WHERE opcname = 'gin_trgm_ops' AND pg_opclass_is_visible(oid)"
+
+
 class Model(DbModel):
     __tablename__ = "ml_models"
-    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_ml_models_project_name"), IDS_NEVER_REUSED)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", name="uq_ml_models_project_name"),
+        # Substring searches of names (``ILIKE '%term%'``: the REST models search, MLflow's ``name
+        # LIKE``) on PostgreSQL with pg_trgm; without it, and on SQLite, they scan the project's models.
+        Index(
+            "ix_ml_models_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql", callable_=_has_trigrams),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
