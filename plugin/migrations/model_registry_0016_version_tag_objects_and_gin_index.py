@@ -48,11 +48,13 @@ def upgrade() -> None:
         sa.Column('tag_index', sa.JSON().with_variant(postgresql.JSONB(), 'postgresql'), nullable=True),
     )
     if bind.dialect.name == 'postgresql':
+        # Row by row in the table's order (each row's tags through their index), so that the rows'
+        # new versions keep the order of the old ones (an UPDATE ... FROM a grouped join wrote them
+        # in the hash's order, and a model's versions no longer lay together).
         op.execute(
-            'UPDATE ml_model_versions AS v SET tag_index = t.tags'
-            ' FROM (SELECT version_id, jsonb_object_agg(key, value) AS tags'
-            ' FROM ml_model_version_tags GROUP BY version_id) AS t'
-            ' WHERE v.id = t.version_id'
+            'UPDATE ml_model_versions AS v SET tag_index = (SELECT jsonb_object_agg(t.key, t.value)'
+            ' FROM ml_model_version_tags AS t WHERE t.version_id = v.id)'
+            ' WHERE EXISTS (SELECT 1 FROM ml_model_version_tags AS t WHERE t.version_id = v.id)'
         )
         op.create_index(
             INDEX, 'ml_model_versions', ['tag_index'], unique=False,
