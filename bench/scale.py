@@ -171,9 +171,10 @@ class Seeder:
             ])
             conn.execute(sa.text(
                 "INSERT INTO ml_model_versions (id, model_id, package_id, version, sequence, precedence, release, description, "
-                "author_id, created_at, updated_at) "
+                "author_id, created_at, updated_at, tag_index) "
                 f"SELECT {v0} + n, {m0} + {model_of}, {p0} + n, {version}, {seq_of}, bench_precedence.precedence, :release, '', "
-                f":author, :created_at, :updated_at FROM bench_seq JOIN bench_precedence ON bench_precedence.seq = {seq_of}"
+                f":author, :created_at, :updated_at, {self._tag_object(tags)} "
+                f"FROM bench_seq JOIN bench_precedence ON bench_precedence.seq = {seq_of}"
             ), {"author": self.version["author_id"], "created_at": self.version["created_at"], "updated_at": self.version["updated_at"],
                 "release": True})
             conn.execute(sa.text("DROP TABLE bench_precedence"))
@@ -198,6 +199,13 @@ class Seeder:
                 ))
             conn.execute(sa.text("DROP TABLE bench_seq"))
         log(f"seeded {models:,} models x {per_model:,} versions ({prefix}*) in {time.perf_counter() - started:.0f} s")
+
+    def _tag_object(self, tags: int) -> str:
+        """The version's tags as its ``tag_index`` object (``plugin.mlflow_registry.tag_index``), SQL of ``n``."""
+        pairs = ", ".join(f"'{key}', {TAG_VALUES[key]}" for key in TAG_KEYS[:tags])
+        if not pairs:
+            return "NULL"
+        return f"jsonb_build_object({pairs})" if self.postgres else f"json_object({pairs})"
 
     def finish(self) -> None:
         with self.engine.begin() as conn:

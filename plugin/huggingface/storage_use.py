@@ -6,8 +6,9 @@ little more than one of stored size. The model and version pages show both."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from package_api.plugin_api import Blob, DbSession, PackageFile, PackageStatus
 from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb
@@ -25,19 +26,21 @@ class StorageUse:
         return max(self.logical - self.stored, 0)
 
 
-def storage_use(session: DbSession, package_ids: list[int]) -> StorageUse:
-    if not package_ids:
+def storage_use(session: DbSession, package_ids: list[int] | Select[Any]) -> StorageUse:
+    """The use of the packages ``package_ids`` (their ids, or a query of them: a model's 10,000
+    versions are not sent as 10,000 parameters): one row per blob, with how many files carry it."""
+    if isinstance(package_ids, list) and not package_ids:
         return StorageUse(0, 0)
-    files = (
-        select(Blob.id, Blob.size, Blob.storage_key)
+    per_blob = (
+        select(Blob.size, Blob.storage_key, func.count())
         .join(PackageFile, PackageFile.blob_id == Blob.id)
         .where(PackageFile.package_id.in_(package_ids), PackageFile.status == PackageStatus.DEFAULT)
+        .group_by(Blob.id, Blob.size, Blob.storage_key)
     )
-    rows = session.execute(files).all()
-    logical = sum(size for _, size, _ in rows)
-    blobs = {blob_id: (size, key) for blob_id, size, key in rows}
-    stored = sum(size for size, key in blobs.values() if not key.startswith(KEY_PREFIX))
-    hashes = [h for _, key in blobs.values() if (h := xet_hash_of(key)) is not None]
+    rows = session.execute(per_blob).all()
+    logical = sum(size * files for size, _, files in rows)
+    stored = sum(size for size, key, _ in rows if not key.startswith(KEY_PREFIX))
+    hashes = [h for _, key, _ in rows if (h := xet_hash_of(key)) is not None]
     if hashes:
         xorbs = (
             select(XetXorb.id, XetXorb.size)
@@ -51,8 +54,7 @@ def storage_use(session: DbSession, package_ids: list[int]) -> StorageUse:
 
 
 def model_storage(session: DbSession, model: Model) -> StorageUse:
-    ids = list(session.scalars(select(ModelVersion.package_id).where(ModelVersion.model_id == model.id)))
-    return storage_use(session, ids)
+    return storage_use(session, select(ModelVersion.package_id).where(ModelVersion.model_id == model.id))
 
 
 def version_storage(session: DbSession, version: ModelVersion) -> StorageUse:

@@ -28,6 +28,7 @@ from package_api.plugin_api import (
 from plugin.mlflow_registry import registry_search, sealing
 from plugin.mlflow_registry.models import STAGES, Alias, Registration, VersionTag
 from plugin.mlflow_registry.sources import Resolved, SourceResolver, VersionRef
+from plugin.mlflow_registry.tag_index import add_new_version_tags, put_version_tag, remove_version_tag
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry import semver
 from plugin.registry.auditing import change, version_event
@@ -39,7 +40,6 @@ from plugin.tracking.errors import MissingResource
 from plugin.tracking.logged_models import LoggedModelService
 from plugin.tracking.models import LoggedModel, Run
 from plugin.tracking.runs import RunService
-from plugin.tracking.tags import put_tag, remove_tag
 from plugin.tracking.times import milliseconds
 
 #: The tag that chooses a new version's semantic version (GitLab's); without it the latest
@@ -254,7 +254,7 @@ class ModelVersionService:
             registration.run = resolved.run  # sets run_id, and the view reads the run without a query
         if resolved.logged_model is not None:
             registration.logged_model_id = resolved.logged_model.id
-        self.session.add_all(VersionTag(version_id=row.id, key=k, value=v) for k, v in tags.items())
+        add_new_version_tags(self.session, row, tags)
 
     # -- change ------------------------------------------------------------------------------------
 
@@ -273,7 +273,7 @@ class ModelVersionService:
                 self.versions.seal(row)  # its "sealed" step writes the tag
                 return
             sealing.refuse_unsealing(row)
-        put_tag(self.session, VersionTag.version_id, row.id, key, value)
+        put_version_tag(self.session, row, key, value)
         row.updated_at = utcnow()
         version_event(self.session, "tag_set", row, actor=self.actor, key=key, value=value)
         commit(self.session)
@@ -281,7 +281,7 @@ class ModelVersionService:
     def delete_tag(self, row: ModelVersion, key: str | None) -> None:
         if key == sealing.SEAL_TAG:
             sealing.refuse_unsealing(row)
-        if remove_tag(self.session, VersionTag.version_id, row.id, key or ""):
+        if remove_version_tag(self.session, row, key or ""):
             row.updated_at = utcnow()
             version_event(self.session, "tag_deleted", row, actor=self.actor, key=key)
             commit(self.session)

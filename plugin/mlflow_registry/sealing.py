@@ -11,9 +11,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from package_api.plugin_api import InvalidInput, PackageChange, Protected
-from plugin.mlflow_registry.models import VersionTag
+from plugin.mlflow_registry.tag_index import put_version_tag
 from plugin.registry.models import ModelVersion
-from plugin.tracking.tags import put_tag
 
 SEAL_TAG = "modelshelf.sealed"
 SEALED_STEP = "sealed_tag"
@@ -23,7 +22,7 @@ def tag_sealed_version(change: PackageChange) -> None:
     """The package pipeline's ``sealed`` step: a sealed model version carries ``modelshelf.sealed=true``."""
     row = change.session.scalar(select(ModelVersion).where(ModelVersion.package_id == change.package.id))
     if row is not None:
-        put_tag(change.session, VersionTag.version_id, row.id, SEAL_TAG, "true")
+        put_version_tag(change.session, row, SEAL_TAG, "true")
 
 
 def wants_seal(value: str | None) -> bool:

@@ -6,7 +6,22 @@ import datetime
 import enum
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import default as engine_default
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -29,9 +44,31 @@ class ModelOrigin(str, enum.Enum):
     UPLOAD = "upload"
 
 
+def _has_trigrams(
+    ddl: Any, target: Any, bind: Connection | None, tables: Any = None, state: Any = None, *, dialect: Any,
+    compiler: Any = None, checkfirst: bool = False,
+) -> bool:
+    """Whether PostgreSQL's ``pg_trgm`` extension is in the database, its operator class on the
+    ``search_path`` (revision ``model_registry_0016`` creates it where the server offers it and the
+    registry's role may)."""
+    return bind is not None and bind.execute(text(TRIGRAM_OPERATORS)).first() is not None
+
+
+#: A row if ``gin_trgm_ops`` (``pg_trgm``) can be named here.
+TRIGRAM_OPERATORS = "SELECT 1 FROM pg_opclass WHERE opcname = 'gin_trgm_ops' AND pg_opclass_is_visible(oid)"
+
+
 class Model(DbModel):
     __tablename__ = "ml_models"
-    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_ml_models_project_name"), IDS_NEVER_REUSED)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name", name="uq_ml_models_project_name"),
+        # Substring searches of names (``ILIKE '%term%'``: the REST models search, MLflow's ``name
+        # LIKE``) on PostgreSQL with pg_trgm; without it, and on SQLite, they scan the project's models.
+        Index(
+            "ix_ml_models_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ).ddl_if(dialect="postgresql", callable_=_has_trigrams),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
@@ -60,6 +97,12 @@ class ModelVersion(DbModel):
         # A model's versions in precedence order (the versions list), its latest (releases first).
         Index("ix_ml_model_versions_model_precedence", "model_id", "precedence"),
         Index("ix_ml_model_versions_model_release_precedence", "model_id", "release", "precedence"),
+        # The versions whose tags contain given key/value pairs (an MLflow search's ``tags.k = 'v'``,
+        # ``plugin.mlflow_registry.tag_index``): PostgreSQL only, SQLite has no inverted index.
+        Index(
+            "ix_ml_model_versions_tag_index", "tag_index",
+            postgresql_using="gin", postgresql_ops={"tag_index": "jsonb_path_ops"},
+        ).ddl_if(dialect="postgresql"),
         IDS_NEVER_REUSED,
     )
 
@@ -79,6 +122,13 @@ class ModelVersion(DbModel):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    #: The version's tags (``ml_model_version_tags``) as one JSON object, ``{key: value}`` (NULL or
+    #: ``{}`` without tags), kept by whoever writes them (``plugin.mlflow_registry.tag_index``): on
+    #: PostgreSQL a GIN index intersects a search's ``tags.k = 'v'`` filters in it. Never loaded with
+    #: the row.
+    tag_index: Mapped[dict[str, str] | None] = mapped_column(
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"), nullable=True, deferred=True
+    )
 
     model: Mapped[Model] = relationship()
     package: Mapped[Package] = relationship()

@@ -24,6 +24,7 @@ from plugin.mlflow_registry.model_versions import (
     version_field,
 )
 from plugin.mlflow_registry.models import ModelTag, Registration, VersionTag
+from plugin.mlflow_registry.tag_index import add_new_version_tags
 from plugin.registry.models import Model, ModelVersion
 from plugin.services import model_version_services
 from plugin.tracking import filters, search
@@ -43,6 +44,12 @@ VERSION_FILTERS = [
     "version_number > 390", "version_number >= 399.5", "name = 'big' AND version_number > 1500",
     "tags.stage = 'prod'", "tags.stage != 'prod'", "tags.stage LIKE 'p%'", "tags.stage ILIKE 'P%'",
     "tags.team = 'team-4'", "tags.rare = 'x'", "tags.`a.b` = 'dotted'", "tags.long = '" + "v" * 300 + "'",
+    "tags.long = '" + "v" * 200 + "w" * 100 + "'", "tags.long = '" + "v" * 200 + "'",
+    "tags.long = '" + "v" * 300 + "' AND tags.stage = 'prod' AND tags.eval = 'failed'",
+    "tags.meta = '50%_off'", "tags.meta = '5%'", "tags.meta = '50%\\_off'", "tags.meta = 'under_score'",
+    "tags.meta = 'under-score'", "tags.meta = 'quo\"te'", "tags.meta = '{\"a\": 1}'", "tags.meta = 'ünï'",
+    "tags.meta = 'under_score' AND tags.team = 'team-4' AND tags.eval = 'passed'",
+    "tags.stage = 'prod' AND tags.stage = 'Prod'", "tags.stage = 'prod' AND tags.stage = 'prod' AND tags.team = 'team-4'",
     "tags.stage = 'prod' AND tags.team = 'team-4' AND tags.eval = 'passed'",
     "name = 'big' AND tags.stage = 'prod' AND tags.team = 'team-4' AND tags.eval = 'passed'",
     "tags.`mlflow.prompt.is_prompt` = 'true'", "tags.`mlflow.prompt.is_prompt` != 'false'",
@@ -124,7 +131,9 @@ class Registry:
                     tags["long"] = "v" * 300 if n % 2 else "v" * 200 + "w" * 100  # the same indexed prefix
                 if n % 19 == 0:
                     tags["mlflow.prompt.is_prompt"] = ["true", "false"][n % 2]
-                session.add_all(VersionTag(version_id=row.id, key=k, value=v) for k, v in tags.items())
+                if n % 7 == 3:  # LIKE's and JSON's metacharacters, non-ASCII
+                    tags["meta"] = ["50%_off", "under_score", 'quo"te', '{"a": 1}', "ünï", "5%"][n % 6]
+                add_new_version_tags(session, row, tags)  # as the API writes them: the rows and the object
             for index, model in enumerate(models.values()):
                 model.updated_at = base + datetime.timedelta(seconds=index % 2)
             session.commit()
@@ -301,3 +310,44 @@ def test_latest_versions_per_stage_over_staged_and_unregistered_versions(
     for number, stage in rows:
         highest[stage] = max(number, highest.get(stage, 0))
     assert {v["current_stage"]: int(v["version"]) for v in alpha["latest_versions"]} == highest
+
+
+def test_the_tag_object_of_a_version_follows_its_tags_through_every_writer(registry: Registry, world: World) -> None:
+    """``ModelVersion.tag_index`` (what PostgreSQL's searches read for ``tags.k = 'v'``) is the
+    version's tag rows as one object after a version made with tags, a tag set, changed and deleted,
+    a long value and a seal; and the searches find the versions by their new values only."""
+    long = "x" * 250
+    made = registry.call("model-versions/create", {
+        "name": "alpha", "source": "s3://b/alpha/new", "tags": [{"key": "stage", "value": "50%_off"}, {"key": "k", "value": "1"}],
+    })["model_version"]  # fmt: skip
+    version = made["version"]
+    sealed = registry.call("model-versions/create", {"name": "Beta", "source": "s3://b/beta/new"})["model_version"]["version"]
+    for key, value in [("k", "2"), ("new", "yes"), ("long", long), ("gone", "soon")]:
+        registry.call("model-versions/set-tag", {"name": "alpha", "version": version, "key": key, "value": value})
+    deleted = registry.client.delete(registry.prefix + "model-versions/delete-tag", headers=registry.headers,
+                                      data=json.dumps({"name": "alpha", "version": version, "key": "gone"}),
+                                      content_type="application/json")  # fmt: skip
+    assert deleted.status_code == 200, deleted.get_data(as_text=True)
+    registry.headers = {"Authorization": f"Bearer {world.tokens['maintainer']}"}  # sealing takes a Maintainer
+    registry.call("model-versions/set-tag", {"name": "Beta", "version": sealed, "key": "modelshelf.sealed", "value": "true"})
+    registry.call("model-versions/set-tag", {"name": "Beta", "version": sealed, "key": "stage", "value": "prod"})
+
+    with registry.app.app_context():
+        versions = db.session.query(ModelVersion.id, ModelVersion.tag_index).join(Model).filter(
+            Model.project_id == registry.project).all()  # fmt: skip
+        rows: dict[int, dict[str, str]] = {}
+        for tag in db.session.query(VersionTag).filter(VersionTag.version_id.in_([v for v, _ in versions])):
+            rows.setdefault(tag.version_id, {})[tag.key] = tag.value
+    objects = {v: (o if isinstance(o, dict) else json.loads(o)) or {} for v, o in versions if o is not None}
+    assert {v: o for v, o in objects.items() if o} == rows
+    assert len(rows) == len(versions) == 2002
+
+    def found(text: str) -> list[tuple[str, str]]:
+        answer = registry.call("model-versions/search", {"filter": text, "max_results": 1000}, method="GET")
+        return [(v["name"], v["version"]) for v in answer.get("model_versions", [])]
+
+    assert found("tags.k = '2' AND tags.stage = '50%_off'") == [("alpha", version)]
+    assert found("tags.k = '1'") == [] and found("tags.gone = 'soon'") == []
+    assert found(f"tags.long = '{long}' AND tags.new = 'yes'") == [("alpha", version)]
+    assert found(f"tags.long = '{long[:200]}'") == []
+    assert found("name = 'Beta' AND tags.`modelshelf.sealed` = 'true' AND tags.stage = 'prod'") == [("Beta", sealed)]

@@ -46,13 +46,13 @@ def test_the_migrated_schema_is_the_models_schema(tmp_path: Path) -> None:
     app = _app(tmp_path / "data")
     assert migrate.current(app) == set()
     migrate.upgrade(app)
-    assert migrate.heads(app) == {"core_0009", "model_registry_0013"}
+    assert migrate.heads(app) == {"core_0009", "model_registry_0016"}
     assert migrate.is_current(app) and migrate.current(app) == migrate.heads(app)
     assert migrate.applied(app) == migrate.heads(app) | {
         "core_0001", "core_0002", "core_0003", "core_0004", "core_0005", "core_0006", "core_0008", "model_registry_0001",
         "model_registry_0002",
         "model_registry_0003", "model_registry_0004", "model_registry_0005", "model_registry_0006", "model_registry_0009",
-        "model_registry_0010", "model_registry_0014", "model_registry_0015",
+        "model_registry_0010", "model_registry_0014", "model_registry_0015", "model_registry_0013",
     }
     assert migrate.differences(app) == []
     with app.app_context():
@@ -183,7 +183,7 @@ def test_a_database_of_a_plugin_that_is_not_loaded_is_refused_with_a_reason(tmp_
     data_dir = tmp_path / "data"
     migrate.upgrade(_app(data_dir))  # every plugin
     without_plugins = _app(data_dir, PLUGINS="none", AUTO_MIGRATE="true")
-    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0013.*MODELSHELF_PLUGINS"):
+    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0016.*MODELSHELF_PLUGINS"):
         migrate.prepare(without_plugins)
 
 
@@ -511,3 +511,40 @@ def test_core_0008_encrypts_the_webhook_secrets_stored_before_and_downgrading_de
         command.downgrade(migrate._config(app, connection), "core_0006")
     with app.app_context(), db.engine.connect() as connection:
         assert dict(connection.execute(sa.text("SELECT id, secret FROM webhooks")).all()) == {v: k for k, v in hooks.items()}
+
+
+# -- model_registry_0016: version tag objects, trigram index of model names ---------------------------
+
+
+def test_model_registry_0016_fills_the_tag_objects_of_the_versions_made_before(tmp_path: Path) -> None:
+    from plugin.registry import semver
+
+    app = _app(tmp_path / "data")
+    migrate.upgrade(app, "model_registry_0013")
+    tags = {"stage": "50%_off", "long": "é" * 300, 'quo"te': '{"a": 1}', "empty": ""}
+    with app.app_context(), db.engine.begin() as connection:
+        old = OldRows(connection)
+        model = old.add(
+            "ml_models", project_id=old.project, name="fraud", description="", author_id=old.user,
+            created_at=old.now, updated_at=old.now, origin="api", last_sequence=2,
+        )
+        made = [
+            old.add(
+                "ml_model_versions", model_id=model, package_id=old.package("fraud", v, 0), version=v, sequence=i + 1,
+                precedence=semver.precedence(v), release=True, description="", author_id=old.user, created_at=old.now,
+                updated_at=old.now,
+            )
+            for i, v in enumerate(["1.0.0", "1.0.1"])
+        ]
+        for key, value in tags.items():
+            old.add("ml_model_version_tags", version_id=made[0], key=key, value=value)
+    migrate.upgrade(app)
+    assert migrate.differences(app) == []
+    with app.app_context(), db.engine.connect() as connection:
+        objects = dict(connection.execute(sa.text("SELECT id, tag_index FROM ml_model_versions")).all())
+        assert [o if isinstance(o, dict) or o is None else json.loads(o) for o in (objects[made[0]], objects[made[1]])] == [
+            tags, None
+        ]
+        if connection.dialect.name == "postgresql":  # .ci/postgres's server has pg_trgm (contrib)
+            indexes = set(connection.scalars(sa.text("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")))
+            assert {"ix_ml_model_versions_tag_index", "ix_ml_models_name_trgm"} <= indexes
