@@ -74,6 +74,13 @@ def _head(account: Account, repo: str, revision: str, path: str) -> requests.Res
     return response
 
 
+def _tree(account: Account, repo: str, revision: str) -> list[dict[str, object]]:
+    response = requests.get(f"{account.server.url}/hf/api/models/{repo}/tree/{revision}", params={"recursive": "true"},
+                            headers={"Authorization": f"Bearer {account.token}"}, timeout=30)
+    assert response.status_code == 200, response.text
+    return [entry for entry in response.json() if entry["type"] == "file"]
+
+
 def test_files_uploaded_without_xet_are_read_over_http_by_the_default_client(
     account: Account, hf_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -108,10 +115,9 @@ def test_files_uploaded_without_xet_are_read_over_http_by_the_default_client(
         folder = Path(snapshot_download(repo, revision=revision, endpoint=f"{account.server.url}/hf", token=account.token,
                                         cache_dir=tmp_path / "all"))
         assert {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == files
-        listing = requests.get(f"{account.server.url}/hf/api/models/{repo}/revision/{revision}", params={"blobs": "true"},
-                               headers={"Authorization": f"Bearer {account.token}"}, timeout=30).json()
-        assert sorted(s["rfilename"] for s in listing["siblings"]) == sorted(files)
-        assert not any("xetHash" in s or "xetHash" in (s.get("lfs") or {}) for s in listing["siblings"]), listing["siblings"]
+        tree = _tree(account, repo, revision)
+        assert sorted(entry["path"] for entry in tree) == sorted(files)
+        assert not any("xetHash" in entry for entry in tree), tree  # the listing names no Xet file either
     assert requests_to(account, "/hf/cas/") + requests_to(account, "/hf/api/models/<namespace>/<name>/xet-") == cas_before
 
 
@@ -136,9 +142,7 @@ def test_a_xet_upload_derived_from_a_curl_uploaded_file(account: Account, hf_hom
     assert requests_to(account, "/hf/cas/v1/xorbs") > xorbs_before  # through Xet
     assert _head(account, repo, "1.1.0", "model.safetensors").headers["X-Xet-Hash"]
     assert "X-Xet-Hash" not in _head(account, repo, "1.0.0", "model.safetensors").headers
-    listing = requests.get(f"{endpoint}/api/models/{repo}/revision/1.1.0", params={"blobs": "true"},
-                           headers={"Authorization": f"Bearer {account.token}"}, timeout=30).json()
-    assert "xetHash" in str(listing["siblings"])  # what the first test finds absent is there for a Xet file
+    assert [entry.get("xetHash") is not None for entry in _tree(account, repo, "1.1.0")] == [True]  # absent above
     for revision, body in (("1.0.0", base), ("1.1.0", bytes(tuned))):
         got = hf_hub_download(repo, "model.safetensors", revision=revision, endpoint=endpoint, token=account.token,
                               cache_dir=tmp_path / "again")
