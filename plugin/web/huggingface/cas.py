@@ -6,13 +6,13 @@ reconstruction points at (signed URLs, or presigned ones where the store answers
 ``plugin.huggingface.xorbs`` and ``plugin.huggingface.xet_files`` say what each checks.
 
 Bodies: a xorb (at most ``MAX_XORB_BYTES``) and a shard (``MAX_SHARD_BYTES``) are read whole, to be
-validated before anything counts.
+validated before anything counts; the xorbs a worker holds at once are bounded (``xet_budget``).
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from package_api.plugin_api import (
     Actor,
@@ -31,6 +31,7 @@ from plugin import services
 from plugin.huggingface.cas_tokens import CasGrant
 from plugin.huggingface.xet.shard import MAX_SHARD_BYTES
 from plugin.huggingface.xet.xorb import MAX_XORB_BYTES
+from plugin.huggingface.xet_budget import xorb_budget
 from plugin.huggingface.xet_files import XetFiles
 from plugin.huggingface.xorbs import XorbStore, parse_hex, xorb_key
 from plugin.registry.access import ModelAction
@@ -114,10 +115,12 @@ def _prefix(prefix: str, expected: str) -> None:
 def upload_xorb(prefix: str, xorb: str) -> Response:
     _prefix(prefix, XORB_PREFIX)
     project, actor = _grant(write=True)
-    data = _body(MAX_XORB_BYTES, "xorb")
-    files = services.hf_xet_files(actor)
-    files.packages.meter.received(len(data))  # what the client sent: a deduplicated chunk is not sent
-    inserted = files.xorbs.receive(project, xorb, data)
+    budget = xorb_budget(int(current_app.config["MODELSHELF"]["HF_XET_UPLOAD_MEMORY"]))
+    with budget.hold(min(request.content_length or MAX_XORB_BYTES, MAX_XORB_BYTES + 1)):  # read, validated, stored
+        data = _body(MAX_XORB_BYTES, "xorb")
+        files = services.hf_xet_files(actor)
+        files.packages.meter.received(len(data))  # what the client sent: a deduplicated chunk is not sent
+        inserted = files.xorbs.receive(project, xorb, data)
     return jsonify({"was_inserted": inserted})
 
 
