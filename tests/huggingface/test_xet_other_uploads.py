@@ -8,14 +8,15 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.huggingface.test_xet import requests_to, safetensors_like
+from tests.huggingface.test_xet import metric, requests_to, safetensors_like
 from tests.support.live_server import Account, create_account, running_server
+from tests.support.servers import Server
 
 pytestmark = pytest.mark.server
 
@@ -153,3 +154,50 @@ def test_a_xet_upload_derived_from_a_curl_uploaded_file(account: Account, hf_hom
             check=True, capture_output=True, timeout=60,
         ).stdout
         assert hashlib.sha256(fetched).hexdigest() == hashlib.sha256(body).hexdigest(), revision
+
+
+def test_gc_packs_files_uploaded_without_xet_so_the_client_reads_them_through_xet_and_deduplicates(
+    serve: Callable[..., Server], backend_settings: dict[str, object], hf_home: Path, tmp_path: Path
+) -> None:
+    """``HF_XET_PACK_MIN_SIZE``: ``modelshelf gc`` cuts a curl-uploaded file into xorbs and replaces the
+    whole copy; the default client then reads it through Xet, every other client reads the same bytes,
+    and a fine-tune published through Xet sends little more than its change."""
+    from huggingface_hub import HfApi, hf_hub_download
+
+    server = serve({**backend_settings, "HF_REGULAR_MAX_SIZE": REGULAR_MAX, "HF_XET_PACK_MIN_SIZE": 1024 * 1024})
+    account = create_account(server, "alice")
+    project, repo = _model(account, "packed")
+    endpoint = f"{server.url}/hf"
+    base = safetensors_like(SIZE, 11)
+    _curl_upload(account, project, "packed/1.0.0/model.safetensors", base, tmp_path)
+    _curl_upload(account, project, "packed/1.0.0/config.json", b'{"hidden_size": 8}\n', tmp_path)  # too small: left whole
+    assert f"xet: would pack 1 files ({SIZE} bytes) into xorbs" in server.cli("gc", "--dry-run")
+    assert f"xet: packed 1 files ({SIZE} bytes) into xorbs" in server.cli("gc")
+    assert "xet: would pack" not in server.cli("gc", "--dry-run")  # done once
+    if backend_settings["STORAGE"] == "filesystem":  # the whole copy is gone: only the small file is a blob
+        assert len([p for p in (server.data_dir / "blobs" / "blobs").rglob("*") if p.is_file()]) == 1
+
+    assert _head(account, repo, "1.0.0", "model.safetensors").headers["X-Xet-Hash"]
+    asked = requests_to(account, "/hf/cas/v1/reconstructions/")
+    got = hf_hub_download(repo, "model.safetensors", revision="1.0.0", endpoint=endpoint, token=account.token, cache_dir=tmp_path / "c")
+    assert Path(got).read_bytes() == base and requests_to(account, "/hf/cas/v1/reconstructions/") > asked  # through Xet
+    url = f"{server.api}/projects/{project}/packages/generic/packed/1.0.0/model.safetensors"
+    ranged = subprocess.run(["curl", "-sSf", "-r", "1000000-1000099", "-H", f"PRIVATE-TOKEN: {account.token}", url],
+                            check=True, capture_output=True, timeout=60).stdout
+    assert ranged == base[1000000:1000100]
+    whole = subprocess.run(["curl", "-sSf", "-D", "-", "-H", f"PRIVATE-TOKEN: {account.token}", url],
+                           check=True, capture_output=True, timeout=60).stdout
+    assert whole.endswith(base) and f"x-checksum-sha256: {hashlib.sha256(base).hexdigest()}".encode() in whole.lower()
+
+    tuned = bytearray(base)
+    middle = len(tuned) // 2
+    tuned[middle:middle + len(tuned) // 20] = os.urandom(len(tuned) // 20)  # 5% in the middle
+    sent = metric(account, "modelshelf_uploaded_bytes_total")
+    HfApi(endpoint=endpoint, token=account.token).upload_file(
+        path_or_fileobj=bytes(tuned), path_in_repo="model.safetensors", repo_id=repo, revision="1.1.0")
+    sent = metric(account, "modelshelf_uploaded_bytes_total") - sent
+    assert sent < 0.10 * SIZE, f"the fine-tune sent {sent} bytes of {SIZE}"  # the change (5%), not the file (6.9% measured)
+    got = hf_hub_download(repo, "model.safetensors", revision="1.1.0", endpoint=endpoint, token=account.token, cache_dir=tmp_path / "d")
+    assert Path(got).read_bytes() == bytes(tuned)
+    checked = server.cli("verify")
+    assert "0 problems" in checked and "verified" in checked, checked

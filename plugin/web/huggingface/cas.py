@@ -41,8 +41,9 @@ from plugin.web.huggingface.writes import caller, endpoint
 
 #: Bytes read from a request body at a time.
 CHUNK = 1024 * 1024
-#: The CAS API's prefixes in xorb and chunk keys (``<prefix>/<hash>``).
-XORB_PREFIX, CHUNK_PREFIX = "default", "default-merkledb"
+#: The CAS API's prefixes in xorb and chunk keys (``<prefix>/<hash>``): the specification names the
+#: chunk index ``default-merkledb``; ``hf_xet`` 1.8 asks under ``default``.
+XORB_PREFIX, CHUNK_PREFIXES = "default", ("default-merkledb", "default")
 
 
 def cas_url() -> str:
@@ -105,8 +106,8 @@ def _body(limit: int, what: str) -> bytes:
     return b"".join(pieces)
 
 
-def _prefix(prefix: str, expected: str) -> None:
-    if prefix != expected:
+def _prefix(prefix: str, *expected: str) -> None:
+    if prefix not in expected:
         raise NotFound(f"CAS prefix {prefix}")
 
 
@@ -137,7 +138,7 @@ def upload_shard() -> Response:
 
 @bp.get("/cas/v1/chunks/<prefix>/<chunk>")
 def query_chunk(prefix: str, chunk: str) -> Response:
-    _prefix(prefix, CHUNK_PREFIX)
+    _prefix(prefix, *CHUNK_PREFIXES)
     project, _ = _grant()
     shard = XorbStore(db.session, base_storage()).dedup_shard(project, chunk)
     return Response(shard, mimetype="application/octet-stream")
