@@ -23,6 +23,7 @@ from package_api.plugin_api import (
     BlobStorage,
     DbSession,
     MaintenanceStep,
+    ModelshelfError,
     Package,
     PackageFile,
     PackageStatus,
@@ -121,12 +122,22 @@ def collect(session: DbSession, store: BlobStorage, dry_run: bool) -> list[str]:
     if dry_run:
         return [f"xet: would pack {len(found)} files ({sum(b.size for b in found)} bytes) into xorbs"] if found else []
     packed = size = 0
+    failed: list[str] = []
     for blob in found:
-        blob_size = blob.size
-        if pack(session, store, blob):
+        blob_size, sha256 = blob.size, blob.sha256
+        try:
+            done = pack(session, store, blob)
+        except ModelshelfError as exc:  # the store failing, a file that does not verify: the next run tries again
+            session.rollback()
+            failed.append(f"{sha256}: {exc}")
+            continue
+        if done:
             packed += 1
             size += blob_size
-    return [f"xet: packed {packed} files ({size} bytes) into xorbs"] if found else []
+    lines = [f"xet: packed {packed} files ({size} bytes) into xorbs"] if found else []
+    if failed:
+        lines.append(f"xet: could not pack {len(failed)} files (left whole), such as {failed[0]}")
+    return lines
 
 
 STEP = MaintenanceStep("xet packing", collect)
