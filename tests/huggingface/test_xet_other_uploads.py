@@ -54,7 +54,8 @@ def _mlflow_version(account: Account, project: int, model: str, body: bytes, wor
     saved = os.environ.get("MLFLOW_TRACKING_TOKEN")
     os.environ["MLFLOW_TRACKING_TOKEN"] = account.token
     try:
-        client = MlflowClient(tracking_uri=f"{account.server.api}/projects/{project}/ml/mlflow")
+        uri = f"{account.server.api}/projects/{project}/ml/mlflow"
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         (workdir / "weights.bin").write_bytes(body)
         run = client.create_run(client.create_experiment("train"))
         client.log_artifact(run.info.run_id, str(workdir / "weights.bin"), "model")
