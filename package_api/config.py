@@ -97,6 +97,12 @@ DEFAULTS: dict[str, Any] = {
     "HF_LFS_PART_SIZE": 64 * 1024 * 1024,
     #: The largest commit body (NDJSON with the inline files) the Hugging Face API reads.
     "HF_COMMIT_MAX_SIZE": GIB,
+    #: Bytes of Xet xorb uploads a worker process holds at once to validate them (each is up to 64 MiB
+    #: and read whole); an upload that does not fit waits for one that does to finish.
+    "HF_XET_UPLOAD_MEMORY": 256 * 1024 * 1024,
+    #: ``modelshelf gc`` packs files of at least this many bytes uploaded without Xet into xorbs, so
+    #: that ``hf_xet`` reads them through Xet and deduplicates against them; 0: never.
+    "HF_XET_PACK_MIN_SIZE": 0,
     #: Seconds an object uploaded through the Hugging Face API waits for its commit; ``modelshelf gc``
     #: removes one staged longer (a client that died between its uploads and its commit).
     "HF_STAGING_LEASE_SECONDS": 24 * 3600.0,
@@ -129,6 +135,7 @@ _BOOLS = {
 _INTS = {
     "MAX_FILE_SIZE", "MAX_REQUEST_BODY", "S3_PART_SIZE", "S3_REDIRECT_EXPIRY", "UPLOAD_URL_EXPIRY", "SIGN_IN_MAX_FAILURES",
     "SIGN_IN_ADDRESS_MAX_FAILURES", "HF_REGULAR_MAX_SIZE", "HF_LFS_PART_SIZE", "HF_COMMIT_MAX_SIZE",
+    "HF_XET_UPLOAD_MEMORY", "HF_XET_PACK_MIN_SIZE",
     "WORKER_CONNECTIONS", "WEBHOOK_CONCURRENCY",
 }
 _FLOATS = {

@@ -1,6 +1,7 @@
 """The ``BlobStorage`` protocol every backend implements."""
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,11 @@ class BlobStorage(Protocol):
 
     def size(self, key: str) -> int:
         """Return the stored size of ``key``; raise ``BlobNotFound``."""
+        ...
+
+    def modified(self, key: str) -> datetime.datetime:
+        """When ``key`` was last written, in UTC without tzinfo (as ``utcnow``); raise ``BlobNotFound``.
+        What a plugin's gc tells an object an upload is still about to record from debris by."""
         ...
 
     def delete(self, key: str) -> None:

@@ -4,6 +4,7 @@ named after its target (``.tmp-<name>.<random>``), so what a killed writer left 
 to the key it was for."""
 from __future__ import annotations
 
+import datetime
 import os
 import stat
 import tempfile
@@ -104,6 +105,17 @@ class FilesystemStorage:
         if not stat.S_ISREG(status.st_mode):
             raise BlobNotFound(key)
         return status.st_size
+
+    def modified(self, key: str) -> datetime.datetime:
+        try:
+            status = os.stat(self._path(key))
+        except _MISSING:
+            raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot read blob: {exc.strerror}") from exc
+        if not stat.S_ISREG(status.st_mode):
+            raise BlobNotFound(key)
+        return datetime.datetime.fromtimestamp(status.st_mtime, datetime.timezone.utc).replace(tzinfo=None)
 
     def delete(self, key: str) -> None:
         try:

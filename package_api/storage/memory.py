@@ -1,6 +1,7 @@
 """In-memory storage: a real, typed fake for unit tests (holds whole blobs, by design)."""
 from __future__ import annotations
 
+import datetime
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -23,6 +24,7 @@ class _ChunkReader:
 class MemoryStorage:
     def __init__(self) -> None:
         self._blobs: dict[str, bytes] = {}
+        self._written: dict[str, datetime.datetime] = {}
         self._lock = threading.Lock()
 
     def put(self, key: str, stream: Readable) -> int:
@@ -33,6 +35,7 @@ class MemoryStorage:
         data = b"".join(parts)
         with self._lock:
             self._blobs[key] = data
+            self._written[key] = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         return len(data)
 
     def _get(self, key: str) -> bytes:
@@ -50,9 +53,15 @@ class MemoryStorage:
     def size(self, key: str) -> int:
         return len(self._get(key))
 
+    def modified(self, key: str) -> datetime.datetime:
+        self._get(key)
+        with self._lock:
+            return self._written[key]
+
     def delete(self, key: str) -> None:
         with self._lock:
             self._blobs.pop(check_key(key), None)
+            self._written.pop(key, None)
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         with self._lock:

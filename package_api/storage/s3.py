@@ -199,6 +199,15 @@ class S3Storage:
         except _VENDOR_ERRORS as exc:
             raise _translate(exc, key) from exc
 
+    def modified(self, key: str) -> datetime.datetime:
+        try:
+            when = self.client.stat_object(self.bucket, check_key(key)).last_modified
+        except _VENDOR_ERRORS as exc:
+            raise _translate(exc, key) from exc
+        if when is None:
+            raise StorageUnavailable(f"the store gives no modification time for {key}")
+        return when.astimezone(datetime.timezone.utc).replace(tzinfo=None) if when.tzinfo else when
+
     def delete(self, key: str) -> None:
         try:
             self.client.remove_object(self.bucket, check_key(key))

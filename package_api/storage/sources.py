@@ -8,6 +8,7 @@ plugin's own gc decides), and such a key is never in ``keys`` (blob gc lists ``b
 """
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -52,6 +53,9 @@ class RoutedStorage:
     def size(self, key: str) -> int:
         source = self._source(key)
         return source.size(self.base, key) if source is not None else self.base.size(key)
+
+    def modified(self, key: str) -> datetime.datetime:
+        return self.base.modified(key)
 
     def delete(self, key: str) -> None:
         if self._source(key) is None:

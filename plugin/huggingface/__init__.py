@@ -20,7 +20,7 @@ from package_api.plugin_api import (
     register_unprotected_package,
 )
 from plugin.huggingface import models as _tables  # noqa: F401  (the tables must be known before create_all)
-from plugin.huggingface import staging, xet_maintenance
+from plugin.huggingface import staging, xet_maintenance, xet_packing
 from plugin.huggingface.revisions import RevisionService
 from plugin.huggingface.xet_files import KEY_PREFIX as XET_FILES
 from plugin.huggingface.xet_files import XetSource
@@ -70,4 +70,6 @@ def register(app: Flask) -> None:
     register_maintenance(app, MaintenanceStep(staging.GC_LABEL, expire=functools.partial(staging.expire, lease=lease)))
     # Files uploaded through Xet are rebuilt from their chunks on every read, by every surface.
     register_blob_source(app, XET_FILES, XetSource())
+    # Files uploaded another way packed into xorbs (HF_XET_PACK_MIN_SIZE), before the xorbs' gc.
+    register_maintenance(app, xet_packing.STEP)
     register_maintenance(app, xet_maintenance.STEP)  # gc and verify of the xorbs

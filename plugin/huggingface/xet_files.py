@@ -20,7 +20,7 @@ import io
 import json
 import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,7 @@ from plugin.huggingface.xet.format import (
     parse_shard,
     validate_file_terms,
 )
+from plugin.huggingface.xet_holds import DOOMED, BeingCollected, confirm_stored, hold_file, hold_xorbs
 from plugin.huggingface.xorbs import Layout, XorbStore, parse_hex
 
 KEY_PREFIX = "xet/files/"
@@ -238,14 +239,26 @@ class XetFiles:
         for entry in shard.xorbs:  # the xorbs the client says it uploaded: each must be here
             if chunks_of(entry.hash) is None:
                 raise InvalidInput(f"Shard: xorb {hash_to_hex(entry.hash)} was not uploaded (upload xorbs before their shard).")
-        new = False
         for file in shard.files:
             try:
                 validate_file_terms(file, chunks_of)
             except XetFormatError as exc:
                 raise InvalidInput(f"Shard: {exc}") from None
+        # Held (young again) before they are read: gc leaves them for its grace period (xet_holds).
+        self._hold(rows.values())
+        new = False
+        for file in shard.files:
             new = self._receive_file(project, file, rows, layouts, creator) or new
         return new
+
+    def _hold(self, rows: Iterable[XetXorb]) -> None:
+        """``hold_xorbs`` in the caller's unit of work (committed here outside one); raise ``InvalidInput``
+        for a xorb gc removed since the shard was checked."""
+        names = {row.id: row.hash for row in rows}
+        if not committed(self.session, lambda: hold_xorbs(self.session, names), keep_loaded=True):
+            there = self.session.scalars(select(XetXorb.id).where(XetXorb.id.in_(sorted(names)), XetXorb.created_at != DOOMED))
+            gone = sorted(names[i] for i in set(names) - set(there))
+            raise InvalidInput(f"Shard: xorb {gone[0] if gone else '?'} was removed by gc (upload it again).")
 
     def _receive_file(
         self, project: Project, file: ShardFile, rows: Mapping[str, XetXorb], layouts: Mapping[str, Layout], creator: User | None
@@ -253,6 +266,9 @@ class XetFiles:
         hex_hash = hash_to_hex(file.hash)
         known = self.session.scalar(select(XetFile).where(XetFile.hash == hex_hash))
         if known is not None:
+            known_id = known.id
+            if not committed(self.session, lambda: hold_file(self.session, known_id)):
+                raise BeingCollected(f"File {hex_hash}")
             sha256, size = known.sha256, known.size
         else:
             terms = []
@@ -265,13 +281,21 @@ class XetFiles:
             # hf_xet writes the digest as it writes hashes (``hash_to_hex`` order); the raw order is taken too.
             if file.sha256 is not None and sha256 not in (hash_to_hex(file.sha256), file.sha256.hex()):
                 raise InvalidInput(f"Shard: file {hex_hash} has SHA-256 {sha256}, not {hash_to_hex(file.sha256)}.")
-            self.store.put(manifest_key(hex_hash), io.BytesIO(manifest_json(size, sha256, terms)))
+            manifest = manifest_json(size, sha256, terms)
+            self.store.put(manifest_key(hex_hash), io.BytesIO(manifest))
             xorb_ids = sorted({rows[t.xorb].id for t in terms})
             first = rows[terms[0].xorb] if terms else None
 
             def work() -> None:
-                if self.session.scalar(select(XetFile.id).where(XetFile.hash == hex_hash)) is not None:
-                    return  # recorded meanwhile, by the same shard sent twice
+                there = self.session.scalar(select(XetFile).where(XetFile.hash == hex_hash))
+                if there is not None:  # recorded meanwhile, by the same shard sent twice (or claimed by gc)
+                    if not hold_file(self.session, there.id):
+                        raise BeingCollected(f"File {hex_hash}")
+                    return
+                # The xorbs still there, in the transaction that makes the file count: a shard and gc's
+                # removal of a xorb it names cannot both go through.
+                if not hold_xorbs(self.session, xorb_ids):
+                    raise InvalidInput(f"Shard: a xorb of file {hex_hash} was removed by gc (upload it again).")
                 row = XetFile(hash=hex_hash, sha256=sha256, size=size)
                 self.session.add(row)
                 self.session.flush()
@@ -280,6 +304,7 @@ class XetFiles:
                     self.xorbs.index_chunk(first, terms[0].start)
 
             committed(self.session, work)
+            confirm_stored(self.store, manifest_key(hex_hash), manifest)
         if self.staging.has(project, sha256, size):
             return known is None
         RebuiltFiles(self.packages).record(

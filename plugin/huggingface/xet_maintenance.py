@@ -1,13 +1,15 @@
 """The Xet store's parts of ``modelshelf gc`` and ``modelshelf verify``.
 
 gc, after the blob gc: a Xet file whose blob is gone (no version or staged upload holds its bytes any
-more) loses its row and manifest, then a xorb no file is rebuilt from loses its row and object. What
-is younger than ``GRACE`` stays: an upload in flight sends its xorbs, then its shard, then commits, and
-until it commits its xorbs are used by no file (as the blob gc leaves leased uploads alone). Each row
-goes in a statement that finds nothing using it, so a shard recorded meanwhile keeps its xorbs (or
-fails, and the client uploads again). Objects under ``xet/`` that no row names (a server killed
-between storing a xorb and recording it) are counted, not removed: no lease tells them from an upload
-in progress.
+more) loses its row and manifest, then a xorb no file is rebuilt from loses its row and object, then
+an object under ``xet/`` that no row names (a server killed between storing a xorb and recording it,
+a xorb sent straight to the store whose shard never came) is removed. What is younger than ``GRACE``
+stays: an upload in flight sends its xorbs, then its shard, then commits, and until it commits its
+xorbs are used by no file (as the blob gc leaves leased uploads alone); a row is young again whenever
+a shard, a re-upload or a deduplication answer holds it. ``plugin.huggingface.xet_holds`` says how gc
+and an upload naming the same xorb or file cannot both go through: a row is doomed in a statement that
+finds it old and unused, and an object no row names is claimed by a doomed row for its hash, before
+its bytes are deleted.
 
 verify: every xorb is read back and validated against its hash (format, chunk hashes, xorb hash) and
 its recorded size; the files rebuilt from xorbs are checked by the blob verify itself, which reads
@@ -16,13 +18,16 @@ them through the blob source and compares their SHA-256.
 from __future__ import annotations
 
 import datetime
+import re
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
 
 from package_api.plugin_api import (
     Blob,
     BlobNotFound,
     BlobStorage,
+    DbModel,
     DbSession,
     MaintenanceStep,
     StorageUnavailable,
@@ -32,10 +37,18 @@ from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb
 from plugin.huggingface.xet.format import XetFormatError, hex_to_hash, validate_xorb
 from plugin.huggingface.xet_files import KEY_PREFIX as FILES_PREFIX
 from plugin.huggingface.xet_files import manifest_key
+from plugin.huggingface.xet_holds import DOOMED, GRACE
 from plugin.huggingface.xorbs import KEY_PREFIX as XORBS_PREFIX
+from plugin.huggingface.xorbs import xorb_key
 
-#: How old an unused xorb or file must be before gc removes it.
-GRACE = datetime.timedelta(days=1)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _changed(session: DbSession, statement: object) -> bool:
+    """Run ``statement`` (an UPDATE or DELETE of one row) and commit; whether it changed the row."""
+    done = session.execute(statement).rowcount  # type: ignore[call-overload]
+    session.commit()
+    return bool(done == 1)
 
 
 def collect(session: DbSession, store: BlobStorage, dry_run: bool) -> list[str]:
@@ -43,43 +56,100 @@ def collect(session: DbSession, store: BlobStorage, dry_run: bool) -> list[str]:
     files = xorbs = size = 0
     for row in session.scalars(select(XetFile).where(XetFile.created_at < cutoff)).all():
         key = manifest_key(row.hash)
+        unused = ~exists().where(Blob.storage_key == key)
         if session.scalar(select(Blob.id).where(Blob.storage_key == key)) is not None:
             continue
         if not dry_run:
-            done = session.execute(
-                delete(XetFile).where(XetFile.id == row.id, ~exists().where(Blob.storage_key == key))
-            ).rowcount  # type: ignore[attr-defined]
-            session.commit()
-            if done != 1:
-                continue
+            doom = update(XetFile).where(XetFile.id == row.id, XetFile.created_at < cutoff, unused).values(created_at=DOOMED)
+            if not _changed(session, doom.execution_options(synchronize_session=False)):
+                continue  # held meanwhile (a shard or commit names it again)
             store.delete(key)
+            _changed(session, delete(XetFile).where(XetFile.id == row.id, XetFile.created_at == DOOMED))
         files += 1
     session.commit()
-    unused = select(XetXorb).where(XetXorb.created_at < cutoff, ~exists().where(XetFileXorb.xorb_id == XetXorb.id))
+    unused = ~exists().where(XetFileXorb.xorb_id == XetXorb.id)
+    candidates = select(XetXorb).where(XetXorb.created_at < cutoff, unused)
     if dry_run:  # the files above would go first: count the xorbs only they use
-        unused = select(XetXorb).where(XetXorb.created_at < cutoff)
-    for xorb in session.scalars(unused).all():
+        candidates = select(XetXorb).where(XetXorb.created_at < cutoff)
+    for xorb in session.scalars(candidates).all():
         if dry_run and _used(session, xorb, cutoff):
             continue
         if not dry_run:
-            done = session.execute(
-                delete(XetXorb).where(XetXorb.id == xorb.id, ~exists().where(XetFileXorb.xorb_id == xorb.id))
-            ).rowcount  # type: ignore[attr-defined]
-            session.commit()
-            if done != 1:
-                continue
+            doom = update(XetXorb).where(XetXorb.id == xorb.id, XetXorb.created_at < cutoff, unused).values(created_at=DOOMED)
+            if not _changed(session, doom.execution_options(synchronize_session=False)):
+                continue  # held meanwhile (a shard names it, or a client was told it is here)
             store.delete(xorb.storage_key)
+            _changed(session, delete(XetXorb).where(XetXorb.id == xorb.id, XetXorb.created_at == DOOMED))
         xorbs += 1
         size += xorb.size
     session.commit()
-    known = set(session.scalars(select(XetXorb.storage_key))) | {manifest_key(h) for h in session.scalars(select(XetFile.hash))}
-    strays = [key for prefix in (XORBS_PREFIX, FILES_PREFIX) for key in store.keys(prefix) if key not in known]
-    session.commit()
     verb = "would remove" if dry_run else "removed"
     lines = [f"xet: {verb} {files} files and {xorbs} xorbs ({size} bytes)"] if files or xorbs else []
-    if strays:
-        lines.append(f"xet: {len(strays)} objects under xet/ that no row names (left alone), such as {strays[0]}")
+    return lines + _collect_strays(session, store, cutoff, dry_run)
+
+
+def _collect_strays(session: DbSession, store: BlobStorage, cutoff: datetime.datetime, dry_run: bool) -> list[str]:
+    """Objects under ``xet/`` no row names: removed once older than ``GRACE``, each under a claim."""
+    # The store is listed before the rows are read: an object recorded after the listing is known by
+    # then, and one written after it is not listed (as the blob gc orders it).
+    objects = [(key, XetXorb) for key in store.keys(XORBS_PREFIX)] + [(key, XetFile) for key in store.keys(FILES_PREFIX)]
+    session.commit()
+    known = set(session.scalars(select(XetXorb.storage_key))) | {manifest_key(h) for h in session.scalars(select(XetFile.hash))}
+    session.commit()
+    removed = size = young = 0
+    foreign: list[str] = []
+    for key, table in objects:
+        if key in known:
+            continue
+        name = key.rsplit("/", 1)[-1]
+        if not _HEX64.fullmatch(name) or key != (xorb_key(name) if table is XetXorb else manifest_key(name)):
+            foreign.append(key)  # no name the Xet store writes: not ours to judge
+            continue
+        try:
+            written, stored = store.modified(key), store.size(key)
+        except BlobNotFound:
+            continue  # removed meanwhile
+        if written >= cutoff:
+            young += 1  # an upload in flight, or its shard still to come
+            continue
+        if not dry_run and not _remove_stray(session, store, key, name, table, cutoff):
+            continue
+        removed += 1
+        size += stored
+    verb = "would remove" if dry_run else "removed"
+    lines = [f"xet: {verb} {removed} objects no row names ({size} bytes)"] if removed else []
+    if young:
+        lines.append(f"xet: {young} objects no row names yet, younger than {GRACE} (left for their uploads)")
+    if foreign:
+        lines.append(f"xet: {len(foreign)} objects under xet/ with names the store does not write (left alone), such as {foreign[0]}")
     return lines
+
+
+def _remove_stray(session: DbSession, store: BlobStorage, key: str, name: str, table: type[DbModel], cutoff: datetime.datetime) -> bool:
+    """Claim ``key`` with a doomed row for its hash, delete it unless written since it was listed,
+    drop the claim; whether it went. The hash is unique: an upload recording it meanwhile wins."""
+    claim: XetXorb | XetFile
+    if table is XetXorb:
+        claim = XetXorb(hash=name, storage_key=key, size=0, unpacked=0, chunks=0, layout="{}", created_at=DOOMED)
+    else:
+        claim = XetFile(hash=name, sha256="", size=0, created_at=DOOMED)
+    try:
+        session.add(claim)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    claim_id = claim.id
+    try:
+        if store.modified(key) >= cutoff:
+            return False  # written again since it was listed: an upload is about to record it
+        store.delete(key)
+        return True
+    except BlobNotFound:
+        return False
+    finally:
+        column = XetXorb.id if table is XetXorb else XetFile.id
+        _changed(session, delete(table).where(column == claim_id))
 
 
 def _used(session: DbSession, xorb: XetXorb, cutoff: datetime.datetime) -> bool:
@@ -95,7 +165,7 @@ def _used(session: DbSession, xorb: XetXorb, cutoff: datetime.datetime) -> bool:
 def verify(session: DbSession, store: BlobStorage) -> tuple[list[str], str]:
     problems: list[str] = []
     count = total = 0
-    for xorb in session.scalars(select(XetXorb).order_by(XetXorb.id)).all():
+    for xorb in session.scalars(select(XetXorb).where(XetXorb.created_at != DOOMED).order_by(XetXorb.id)).all():
         count += 1
         total += xorb.size
         try:

@@ -35,10 +35,11 @@ from plugin.huggingface.xet.format import (
     is_global_dedup_eligible,
     validate_xorb,
 )
+from plugin.huggingface.xet_holds import DOOMED, BeingCollected, confirm_stored, hold_xorbs
 
 KEY_PREFIX = "xet/xorbs/"
-#: How long a client may keep a deduplication answer (the xorbs it names stay for at least the
-#: gc grace period).
+#: How long a client may keep a deduplication answer (the xorbs it names are held: they stay for at
+#: least the gc grace period).
 DEDUP_SHARD_SECONDS = 3600
 
 
@@ -91,7 +92,7 @@ class XorbStore:
         return self.session.scalar(
             select(XetXorb)
             .join(XetXorbProject, XetXorbProject.xorb_id == XetXorb.id)
-            .where(XetXorb.hash == hex_hash, XetXorbProject.project_id == project_id)
+            .where(XetXorb.hash == hex_hash, XetXorbProject.project_id == project_id, XetXorb.created_at != DOOMED)
         )
 
     def receive(self, project: Project, hex_hash: str, data: bytes) -> bool:
@@ -110,9 +111,14 @@ class XorbStore:
         layout = Layout.of(xorb)
         project_id = project.id
 
+        recorded = False
+
         def work() -> bool:
+            nonlocal recorded
             row = self.session.scalar(select(XetXorb).where(XetXorb.hash == hex_hash))
-            inserted = row is None
+            inserted = recorded = row is None
+            if row is not None and not hold_xorbs(self.session, [row.id]):  # young again: its shard is coming
+                raise BeingCollected(f"Xorb {hex_hash}")
             if row is None:
                 row = XetXorb(
                     hash=hex_hash, storage_key=xorb_key(hex_hash), size=len(data), unpacked=xorb.uncompressed_size,
@@ -128,7 +134,10 @@ class XorbStore:
                 inserted = True
             return inserted
 
-        return committed(self.session, work)
+        inserted = committed(self.session, work)
+        if recorded:  # a gc claim may have taken the object between its put and the row (xet_holds)
+            confirm_stored(self.store, xorb_key(hex_hash), data)
+        return inserted
 
     def index_chunk(self, row: XetXorb, position: int) -> None:
         """Index chunk ``position`` of ``row`` for the deduplication query (a file's first chunk), in
@@ -148,11 +157,14 @@ class XorbStore:
             select(XetXorb)
             .join(XetChunk, XetChunk.xorb_id == XetXorb.id)
             .join(XetXorbProject, XetXorbProject.xorb_id == XetXorb.id)
-            .where(XetChunk.hash == chunk_hex, XetXorbProject.project_id == project.id)
+            .where(XetChunk.hash == chunk_hex, XetXorbProject.project_id == project.id, XetXorb.created_at != DOOMED)
             .order_by(XetXorb.id)
             .limit(1)
         )
-        if row is None:
+        xorb_id = row.id if row is not None else 0
+        # The answer promises the xorb for the gc grace period: held, so that a shard naming it is not
+        # refused because gc found it old and unused meanwhile.
+        if row is None or not committed(self.session, lambda: hold_xorbs(self.session, [xorb_id])):
             raise NotFound(f"Chunk {chunk_hex}")
         layout = Layout.load(row)
         chunks, start = [], 0

@@ -165,12 +165,22 @@ def mlflow_download(account: Account, project: int, model: str, version: str, ta
     import mlflow
 
     saved = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    uris = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     os.environ["MLFLOW_TRACKING_TOKEN"] = account.token
     try:
         mlflow.set_tracking_uri(f"{account.server.api}/projects/{project}/ml/mlflow")
         mlflow.set_registry_uri(f"{account.server.api}/projects/{project}/ml/mlflow")
         path = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model}/{version}", dst_path=str(target))
     finally:
+        # Unset again (both, and the variables they set): a later module's MlflowClient(tracking_uri=...)
+        # would use this server's registry.
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+        for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+            if uris[name] is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = uris[name]
         if saved is None:
             os.environ.pop("MLFLOW_TRACKING_TOKEN", None)
         else:

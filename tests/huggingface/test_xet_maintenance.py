@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
+import time
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import update
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from package_api.db import db
-from plugin.huggingface.models import XetFile, XetXorb
+from package_api.db import db, utcnow
+from package_api.plugin_api import base_storage
+from plugin.huggingface import xet_files, xet_maintenance
+from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb
+from plugin.huggingface.xet.format import chunk_hash, hash_to_hex
+from plugin.huggingface.xet_holds import GRACE
+from plugin.huggingface.xorbs import xorb_key
 from tests.huggingface.test_xet_api import chunks_of, shard_of, xorb
 from tests.unit.test_cli import Invoke, cli, data_dir, opened  # noqa: F401  (fixtures)
 
@@ -73,3 +85,113 @@ def test_gc_and_verify_of_xorbs(cli: Invoke, data_dir: Path) -> None:  # noqa: F
     result = cli("gc").stdout
     assert f"xet: removed 1 files and 1 xorbs ({len(used_data)} bytes)" in result
     assert [p for p in (data_dir / "blobs" / "xet").rglob("*") if p.is_file()] == []
+
+
+# -- objects no row names, and gc racing an upload (plugin.huggingface.xet_holds) -----------------------
+
+
+def _xet_project(cli: Invoke, data_dir: Path, monkeypatch: pytest.MonkeyPatch, settings: dict[str, object]) -> tuple[str, dict[str, str]]:  # noqa: F811
+    for name, value in settings.items():
+        monkeypatch.setenv(f"MODELSHELF_{name}", str(value))
+    cli("admin", "create-user", "alice")
+    project = cli("admin", "create-project", "team/llm", "--owner", "alice").stdout.strip()
+    return project, {"PRIVATE-TOKEN": cli("admin", "create-token", "--user", "alice").stdout.strip()}
+
+
+def _cas(client: FlaskClient, project: str, headers: dict[str, str]) -> dict[str, str]:
+    if client.get(f"/api/v4/projects/{project}/ml/models/llm", headers=headers).status_code == 404:
+        assert client.post(f"/api/v4/projects/{project}/ml/models", json={"name": "llm"}, headers=headers).status_code == 201
+    token = client.get(f"/hf/api/models/{project}/llm/xet-write-token/main", headers=headers).get_json()["accessToken"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _stored(app: Flask) -> set[str]:
+    store = base_storage()
+    return {key.rsplit("/", 1)[-1] for prefix in ("xet/xorbs/", "xet/files/") for key in store.keys(prefix)}
+
+
+def test_objects_no_row_names_go_once_older_than_the_grace(
+    cli: Invoke, data_dir: Path, monkeypatch: pytest.MonkeyPatch, backend_settings: dict[str, object]  # noqa: F811
+) -> None:
+    """A xorb stored without a row (a server killed before recording it, or one sent straight to the store
+    whose shard never came) goes once its store modification time is older than the grace period; a
+    younger one and one a file uses stay."""
+    project, headers = _xet_project(cli, data_dir, monkeypatch, backend_settings)
+    chunks = chunks_of("used", 3)
+    used, used_data = xorb(chunks)
+    old, old_data = xorb(chunks_of("old-orphan", 2))
+    young, young_data = xorb(chunks_of("young-orphan", 2))
+    with opened(data_dir) as app:
+        client = app.test_client()
+        cas = _cas(client, project, headers)
+        assert client.post(f"/hf/cas/v1/xorbs/default/{used}", data=used_data, headers=cas).status_code == 200
+        assert client.post("/hf/cas/v1/shards", data=shard_of(used, chunks)[1], headers=cas).status_code == 200
+        base_storage().put(xorb_key(old), io.BytesIO(old_data))  # as a direct upload (or a crash) leaves it
+        time.sleep(1.2)  # S3 keeps whole seconds
+        cutoff = utcnow().replace(microsecond=0)
+        time.sleep(1.0)
+        base_storage().put(xorb_key(young), io.BytesIO(young_data))
+        assert {used, old, young} <= _stored(app)
+    monkeypatch.setattr(xet_maintenance, "utcnow", lambda: cutoff + GRACE)
+
+    dry = cli("gc", "--dry-run").stdout
+    assert f"xet: would remove 1 objects no row names ({len(old_data)} bytes)" in dry, dry
+    assert "xet: 1 objects no row names yet, younger than 1 day" in dry
+    result = cli("gc").stdout
+    assert f"xet: removed 1 objects no row names ({len(old_data)} bytes)" in result, result
+    assert "removed 0 files and" not in result  # the file and its xorb are used: no line for them
+    with opened(data_dir) as app:
+        stored = _stored(app)
+        assert used in stored and young in stored and old not in stored
+        assert db.session.scalar(select(XetXorb).where(XetXorb.hash == old)) is None  # the claim went too
+        # The young one is recorded when it is uploaded after all, and its shard counts.
+        client = app.test_client()
+        cas = _cas(client, project, headers)
+        assert client.post(f"/hf/cas/v1/xorbs/default/{young}", data=young_data, headers=cas).status_code == 200
+    checked = cli("verify")
+    assert checked.exit_code == 0 and "verified 2 xorbs" in checked.stdout, checked.stdout
+
+
+def test_a_shard_naming_a_xorb_gc_removes_meanwhile_is_refused_whole(
+    cli: Invoke, data_dir: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """gc removes an old unused xorb after a shard naming it was parsed and before it counts: the shard is
+    refused (400, naming the xorb), no file, link or manifest is left, and the client's retry (xorb, then
+    shard) works. A deduplication answer holds the xorb it names, so gc leaves that one alone."""
+    project, headers = _xet_project(cli, data_dir, monkeypatch, {})
+    chunks, kept = chunks_of("raced", 3), chunks_of("answered", 2)
+    name, data = xorb(chunks)
+    answered, answered_data = xorb(kept)
+    with opened(data_dir) as app:
+        client = app.test_client()
+        cas = _cas(client, project, headers)
+        for hex_hash, body in ((name, data), (answered, answered_data)):
+            assert client.post(f"/hf/cas/v1/xorbs/default/{hex_hash}", data=body, headers=cas).status_code == 200
+    backdate(data_dir)
+    with opened(data_dir) as app:
+        client = app.test_client()
+        cas = _cas(client, project, headers)
+        assert client.get(f"/hf/cas/v1/chunks/default-merkledb/{hash_to_hex(chunk_hash(kept[0]))}", headers=cas).status_code == 200
+        check = xet_files.validate_file_terms
+        ran: list[str] = []
+
+        def then_gc(*args: Any) -> Any:
+            result = check(*args)
+            if not ran:  # another process's gc, between the shard's checks and what makes it count
+                with Session(db.engine) as other:
+                    ran.extend(xet_maintenance.collect(other, base_storage(), False))
+            return result
+
+        monkeypatch.setattr(xet_files, "validate_file_terms", then_gc)
+        refused = client.post("/hf/cas/v1/shards", data=shard_of(name, chunks)[1], headers=cas)
+        assert refused.status_code == 400, refused.get_json()
+        assert f"xorb {name} was removed by gc (upload it again)" in refused.get_json()["error"]
+        assert ran == [f"xet: removed 0 files and 1 xorbs ({len(data)} bytes)"]  # the answered one stayed
+        assert db.session.scalars(select(XetFile)).all() == [] and db.session.scalars(select(XetFileXorb)).all() == []
+        assert _stored(app) == {answered}
+        assert client.post(f"/hf/cas/v1/xorbs/default/{name}", data=data, headers=cas).status_code == 200
+        again = client.post("/hf/cas/v1/shards", data=shard_of(name, chunks)[1], headers=cas)
+        assert again.status_code == 200 and again.get_json() == {"result": 1}
+        assert len(db.session.scalars(select(XetFileXorb)).all()) == 1
+    checked = cli("verify")
+    assert checked.exit_code == 0 and "verified 2 xorbs" in checked.stdout, checked.stdout

@@ -5,12 +5,14 @@ Each test gets a fresh, empty store; the S3 store uses its own bucket and 5 MiB 
 """
 from __future__ import annotations
 
+import datetime
 import os
 import random
 from pathlib import Path
 
 import pytest
 
+from package_api.db import utcnow
 from package_api.storage import CHUNK_SIZE, BlobNotFound, BlobStorage, build_storage, check_key
 from tests.support.storage import make_remnant
 
@@ -228,6 +230,17 @@ def test_delete_removes_the_blob(store: BlobStorage) -> None:
         store.size("blobs/aa/gone")
     assert list(store.keys()) == ["blobs/aa/kept"]
     assert read(store, "blobs/aa/kept") == b"other"
+
+
+def test_modified_tells_when_a_key_was_last_written(store: BlobStorage) -> None:
+    before = utcnow() - datetime.timedelta(seconds=5)  # S3 stores seconds; clocks may differ a little
+    put(store, "xet/aa/written", b"bytes")
+    when = store.modified("xet/aa/written")
+    assert when.tzinfo is None and before <= when <= utcnow() + datetime.timedelta(seconds=5)
+    with pytest.raises(BlobNotFound):
+        store.modified("xet/aa/never")
+    with pytest.raises(ValueError):
+        store.modified("../x")
 
 
 def test_deleting_a_missing_key_is_not_an_error(store: BlobStorage) -> None:

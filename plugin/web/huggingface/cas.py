@@ -6,13 +6,13 @@ reconstruction points at (signed URLs, or presigned ones where the store answers
 ``plugin.huggingface.xorbs`` and ``plugin.huggingface.xet_files`` say what each checks.
 
 Bodies: a xorb (at most ``MAX_XORB_BYTES``) and a shard (``MAX_SHARD_BYTES``) are read whole, to be
-validated before anything counts.
+validated before anything counts; the xorbs a worker holds at once are bounded (``xet_budget``).
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from package_api.plugin_api import (
     Actor,
@@ -31,6 +31,7 @@ from plugin import services
 from plugin.huggingface.cas_tokens import CasGrant
 from plugin.huggingface.xet.shard import MAX_SHARD_BYTES
 from plugin.huggingface.xet.xorb import MAX_XORB_BYTES
+from plugin.huggingface.xet_budget import xorb_budget
 from plugin.huggingface.xet_files import XetFiles
 from plugin.huggingface.xorbs import XorbStore, parse_hex, xorb_key
 from plugin.registry.access import ModelAction
@@ -40,8 +41,9 @@ from plugin.web.huggingface.writes import caller, endpoint
 
 #: Bytes read from a request body at a time.
 CHUNK = 1024 * 1024
-#: The CAS API's prefixes in xorb and chunk keys (``<prefix>/<hash>``).
-XORB_PREFIX, CHUNK_PREFIX = "default", "default-merkledb"
+#: The CAS API's prefixes in xorb and chunk keys (``<prefix>/<hash>``): the specification names the
+#: chunk index ``default-merkledb``; ``hf_xet`` 1.8 asks under ``default``.
+XORB_PREFIX, CHUNK_PREFIXES = "default", ("default-merkledb", "default")
 
 
 def cas_url() -> str:
@@ -104,8 +106,8 @@ def _body(limit: int, what: str) -> bytes:
     return b"".join(pieces)
 
 
-def _prefix(prefix: str, expected: str) -> None:
-    if prefix != expected:
+def _prefix(prefix: str, *expected: str) -> None:
+    if prefix not in expected:
         raise NotFound(f"CAS prefix {prefix}")
 
 
@@ -114,10 +116,12 @@ def _prefix(prefix: str, expected: str) -> None:
 def upload_xorb(prefix: str, xorb: str) -> Response:
     _prefix(prefix, XORB_PREFIX)
     project, actor = _grant(write=True)
-    data = _body(MAX_XORB_BYTES, "xorb")
-    files = services.hf_xet_files(actor)
-    files.packages.meter.received(len(data))  # what the client sent: a deduplicated chunk is not sent
-    inserted = files.xorbs.receive(project, xorb, data)
+    budget = xorb_budget(int(current_app.config["MODELSHELF"]["HF_XET_UPLOAD_MEMORY"]))
+    with budget.hold(min(request.content_length or MAX_XORB_BYTES, MAX_XORB_BYTES + 1)):  # read, validated, stored
+        data = _body(MAX_XORB_BYTES, "xorb")
+        files = services.hf_xet_files(actor)
+        files.packages.meter.received(len(data))  # what the client sent: a deduplicated chunk is not sent
+        inserted = files.xorbs.receive(project, xorb, data)
     return jsonify({"was_inserted": inserted})
 
 
@@ -134,7 +138,7 @@ def upload_shard() -> Response:
 
 @bp.get("/cas/v1/chunks/<prefix>/<chunk>")
 def query_chunk(prefix: str, chunk: str) -> Response:
-    _prefix(prefix, CHUNK_PREFIX)
+    _prefix(prefix, *CHUNK_PREFIXES)
     project, _ = _grant()
     shard = XorbStore(db.session, base_storage()).dedup_shard(project, chunk)
     return Response(shard, mimetype="application/octet-stream")
