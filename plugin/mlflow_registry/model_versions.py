@@ -178,7 +178,7 @@ class ModelVersionService:
             )
             registrations.update({r.version_id: r for r in found})
             # Tags and aliases as plain rows: a search's page has hundreds of them (no objects to build).
-            tagged = select(VersionTag.version_id, VersionTag.key, VersionTag.value)
+            tagged = select(VersionTag.version_id, VersionTag.key, VersionTag.value).order_by(VersionTag.id)  # as set
             for version_id, key, value in self.session.execute(tagged.where(VersionTag.version_id.in_(chunk))):
                 tags[version_id][key] = value
             pointed = select(Alias.version_id, Alias.alias).where(Alias.version_id.in_(chunk)).order_by(Alias.alias)

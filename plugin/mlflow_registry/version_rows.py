@@ -1,7 +1,7 @@
 """Model versions as the MLflow read calls answer them (``model-versions/get`` and ``search``,
 ``get-latest-versions``, a registered model's latest versions), read as plain rows: one joined query
 for the versions' own columns with their model's name, author, registration, run and logged model,
-one for their tags, one for their aliases. No ORM objects, no identity map, and the statements are
+one for their tags and aliases. No ORM objects, no identity map, and the statements are
 built once (their compiled form is cached by SQLAlchemy), so a read costs the database's time and a
 few tuples per version (issue 15: the reads' time was SQLAlchemy building statements and objects).
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import bindparam, literal_column, select, tuple_, union_all
 
 from package_api.plugin_api import DbSession, User
 from plugin.mlflow_registry.models import Alias, Registration, VersionTag
@@ -84,16 +84,16 @@ _PAIRED = _COLUMNS.where(
     _VERSIONS.c.model_id.in_(bindparam("models", expanding=True)),
     tuple_(_VERSIONS.c.model_id, _VERSIONS.c.sequence).in_(bindparam("pairs", expanding=True)),
 )
-# The same statements (and row orders) as ``ModelVersionService.views``: tags as the index gives them,
-# aliases by name.
-_TAGS_OF = select(_TAGS.c.version_id, _TAGS.c.key, _TAGS.c.value).where(
-    _TAGS.c.version_id.in_(bindparam("ids", expanding=True))
-)
-_ALIASES_OF = (
-    select(_ALIASES.c.version_id, _ALIASES.c.alias)
-    .where(_ALIASES.c.version_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_ALIASES.c.alias)
-)
+# Their tags and aliases in one statement: the tags in the order they were set (their ids: the order
+# SQLite read them in before, by the owner index), then the aliases by name.
+_TAGS_AND_ALIASES = union_all(
+    select(
+        _TAGS.c.version_id, literal_column("0").label("kind"), _TAGS.c.id.label("n"), _TAGS.c.key, _TAGS.c.value
+    ).where(_TAGS.c.version_id.in_(bindparam("ids", expanding=True))),
+    select(
+        _ALIASES.c.version_id, literal_column("1"), literal_column("0"), _ALIASES.c.alias, literal_column("''")
+    ).where(_ALIASES.c.version_id.in_(bindparam("ids", expanding=True))),
+).order_by(literal_column("kind"), literal_column("n"), literal_column("key"))
 
 #: Ids per ``IN`` list (SQLite's default limit on bound parameters is far above).
 CHUNK = 500
@@ -145,10 +145,11 @@ class VersionRows:
         ids = [row[0] for row in rows]
         tags: dict[int, list[tuple[str, str]]] = {i: [] for i in ids}
         aliases: dict[int, list[str]] = {i: [] for i in ids}
-        for version_id, key, value in connection.execute(_TAGS_OF, {"ids": ids}):
-            tags[version_id].append((key, value))
-        for version_id, alias in connection.execute(_ALIASES_OF, {"ids": ids}):
-            aliases[version_id].append(alias)
+        for version_id, kind, _, key, value in connection.execute(_TAGS_AND_ALIASES, {"ids": ids}):
+            if kind:
+                aliases[version_id].append(key)
+            else:
+                tags[version_id].append((key, value))
         return [_row(row, tags[row[0]], aliases[row[0]]) for row in rows]
 
 
