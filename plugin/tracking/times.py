@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime
 import time
 
-
 #: The epoch as a stored (naive UTC) time.
 EPOCH = datetime.datetime(1970, 1, 1)
 
