@@ -156,7 +156,7 @@ class JobService:
 
     def find_active(self, secret: str) -> CiJob | None:
         """The running, unexpired job whose token this is, its ``last_used_at`` stamped (committed)."""
-        job = find_by_digest(self.session, CiJob, secret, joinedload(CiJob.user))
+        job = find_by_digest(self.session, CiJob, secret, with_user=True)
         now = self.clock()
         if job is None or job.status != JobStatus.RUNNING or job.expires_at <= now:
             return None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select
 
 from package_api.access.models import FeatureAccess, Membership, Project, ProjectFeature, Role, Visibility
 from package_api.db import DbSession
@@ -182,25 +182,20 @@ class Policy:
             self._features[key] = level or FeatureAccess.ENABLED
         return self._features[key]
 
-    def judged_project(self, principal: Principal, where: ColumnElement[bool]) -> Project | None:
-        """The project ``where`` selects, or ``None``; the same query reads the caller's role there and
-        every feature's level, which this Policy then knows (``role``, ``feature_access``): judging a
-        request costs one statement, not three."""
+    def judged_project(self, principal: Principal, ref: int | tuple[str, str]) -> Project | None:
+        """The project ``ref`` names (its id, or its namespace and path), or ``None``; the same query
+        reads the caller's role there and every feature's level, which this Policy then knows
+        (``role``, ``feature_access``): judging a request costs one statement, not three."""
         user_id = principal.user.id if principal.user is not None else None
-        columns: list[Any] = []
+        by_id = isinstance(ref, int)
+        key = (tuple(self.rules.features), user_id is not None, by_id)
+        statement = _JUDGED.get(key)
+        if statement is None:
+            statement = _JUDGED[key] = _judged_statement(key[0], with_role=user_id is not None, by_id=by_id)
+        params: dict[str, Any] = {"id": ref} if isinstance(ref, int) else {"namespace": ref[0], "path": ref[1]}
         if user_id is not None:
-            columns.append(
-                select(Membership.access_level)
-                .where(Membership.project_id == Project.id, Membership.user_id == user_id)
-                .scalar_subquery()
-            )
-        columns += [
-            select(ProjectFeature.access_level)
-            .where(ProjectFeature.project_id == Project.id, ProjectFeature.feature == feature)
-            .scalar_subquery()
-            for feature in self.rules.features
-        ]
-        row = self.session.execute(select(Project, *columns).where(where)).first()
+            params["user"] = user_id
+        row = self.session.execute(statement, params).first()
         if row is None:
             return None
         project, *values = row
@@ -394,3 +389,31 @@ class Policy:
                 return Unauthorized("authentication required")
             return Forbidden(f"the {feature.replace('_', ' ')} is visible to project members only")
         return None
+
+
+#: ``Policy.judged_project``'s statements, one per shape (the features registered, a caller with a
+#: user or not, the project by id or by path), built once: it runs on every request, and building
+#: its scalar subqueries cost SQLAlchemy more than running it.
+_JUDGED: dict[tuple[tuple[str, ...], bool, bool], Select[Any]] = {}
+
+
+def _judged_statement(features: tuple[str, ...], *, with_role: bool, by_id: bool) -> Select[Any]:
+    columns: list[Any] = []
+    if with_role:
+        columns.append(
+            select(Membership.access_level)
+            .where(Membership.project_id == Project.id, Membership.user_id == bindparam("user"))
+            .scalar_subquery()
+        )
+    columns += [
+        select(ProjectFeature.access_level)
+        .where(ProjectFeature.project_id == Project.id, ProjectFeature.feature == feature)
+        .scalar_subquery()
+        for feature in features
+    ]
+    if by_id:
+        where: ColumnElement[bool] = Project.id == bindparam("id")
+    else:
+        where = and_(Project.namespace == bindparam("namespace"), Project.path == bindparam("path"))
+    return select(Project, *columns).where(where)
+

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, select
+from sqlalchemy import Select, delete, select
 
 from package_api import audit, names
 from package_api.access.members import MemberService
@@ -39,14 +39,14 @@ def parse_role(value: str | int) -> Role:
         raise InvalidParameter("access_level", "does not have a valid value") from None
 
 
-def selecting(ref: str | int) -> ColumnElement[bool]:
-    """The condition that selects the project ``ref`` names: a numeric id or a ``namespace/name`` path."""
+def reference(ref: str | int) -> int | tuple[str, str]:
+    """What ``ref`` names a project by: a numeric id, or a ``namespace/name`` path's two parts."""
     ref = str(ref)
     project_id = names.row_id(ref)
     if project_id is not None:
-        return Project.id == project_id
+        return project_id
     namespace, _, path = ref.partition("/")
-    return and_(Project.namespace == namespace, Project.path == path)
+    return namespace, path
 
 
 class ProjectService:
@@ -103,7 +103,7 @@ class ProjectService:
     def get_judged(self, ref: str | int, policy: Policy, principal: Principal) -> Project:
         """``get``, reading in the same query what ``policy`` needs to judge ``principal`` there (its
         role, the features' levels: ``Policy.judged_project``); raise ``NotFound("Project")``."""
-        project = policy.judged_project(principal, selecting(ref))
+        project = policy.judged_project(principal, reference(ref))
         if project is None:
             raise NotFound("Project")
         return project

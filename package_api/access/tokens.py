@@ -21,9 +21,8 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, not_, or_, select
+from sqlalchemy import and_, bindparam, delete, not_, or_, select
 from sqlalchemy.orm import joinedload
-from sqlalchemy.sql.base import ExecutableOption as ORMOption
 
 from package_api import audit, names
 from package_api.access.models import CiJob, DeployToken, Membership, PersonalAccessToken, Project, Role, User
@@ -62,11 +61,22 @@ def new_secret(prefix: str) -> str:
 TokenRow = TypeVar("TokenRow", PersonalAccessToken, DeployToken, CiJob)
 
 
-def find_by_digest(session: DbSession, model: type[TokenRow], secret: str, *options: ORMOption) -> TokenRow | None:
-    """The row of ``model`` whose ``token_digest`` is the digest of ``secret``, or ``None``;
-    ``options`` load what the caller reads next in the same query (its user)."""
+#: ``find_by_digest``'s statements, built once each: a token is looked up on every request, and
+#: building the statement cost SQLAlchemy more than running it (the compiled form is cached by shape).
+_BY_DIGEST: dict[tuple[type[Any], bool], Any] = {}
+
+
+def find_by_digest(session: DbSession, model: type[TokenRow], secret: str, *, with_user: bool = False) -> TokenRow | None:
+    """The row of ``model`` whose ``token_digest`` is the digest of ``secret``, or ``None``; with
+    ``with_user``, its ``user`` loaded in the same query (what the caller reads next)."""
     wanted = digest(secret)
-    row = session.scalar(select(model).where(model.token_digest == wanted).options(*options))
+    statement = _BY_DIGEST.get((model, with_user))
+    if statement is None:
+        statement = select(model).where(model.token_digest == bindparam("digest"))
+        if with_user:  # the tables with a user (personal tokens, CI jobs)
+            statement = statement.options(joinedload(model.user))  # type: ignore[attr-defined]
+        _BY_DIGEST[(model, with_user)] = statement
+    row = session.scalar(statement, {"digest": wanted})
     # The lookup is by digest; compare again in constant time so timing says nothing either way.
     if row is None or not hmac.compare_digest(row.token_digest, wanted):
         return None
@@ -193,7 +203,7 @@ class TokenService:
     def find_active(self, secret: str) -> PersonalAccessToken | None:
         """Return the live token with this secret, stamping ``last_used_at`` (committed); ``None``
         otherwise. A revoked token that was rotated revokes its family (``revoke_family``)."""
-        row = find_by_digest(self.session, PersonalAccessToken, secret, joinedload(PersonalAccessToken.user))
+        row = find_by_digest(self.session, PersonalAccessToken, secret, with_user=True)
         now = self.clock()
         if row is not None and row.revoked:
             self.revoke_family(row)

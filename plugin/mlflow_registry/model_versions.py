@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import exists, func, literal_column, select, tuple_, union_all
+from sqlalchemy import CompoundSelect, bindparam, exists, func, literal_column, select, union_all
 from sqlalchemy.orm import contains_eager, joinedload
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -29,6 +30,7 @@ from plugin.mlflow_registry import registry_search, sealing
 from plugin.mlflow_registry.models import STAGES, Alias, Registration, VersionTag
 from plugin.mlflow_registry.sources import Resolved, SourceResolver, VersionRef
 from plugin.mlflow_registry.tag_index import add_new_version_tags, put_version_tag, remove_version_tag
+from plugin.mlflow_registry.version_rows import VersionRow, VersionRows
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry import semver
 from plugin.registry.auditing import change, version_event
@@ -72,6 +74,28 @@ class VersionView:
     def logged_model(self) -> LoggedModel | None:
         return self.registration.logged_model
 
+    def row(self) -> VersionRow:
+        """The version as the read calls hold it (``VersionRows``), for the one JSON writer."""
+        row, registration = self.version, self.registration
+        return VersionRow(
+            row.id,
+            row.model_id,
+            row.model.name,
+            row.sequence,
+            row.version,
+            milliseconds(row.created_at),
+            milliseconds(row.updated_at),
+            row.author.username if row.author else "",
+            row.description or "",
+            registration.stage,
+            registration.source,
+            registration.run_link or "",
+            self.run.uuid if self.run else "",
+            self.logged_model.uuid if self.logged_model else None,
+            list(self.tags.items()),
+            list(self.aliases),
+        )
+
 
 class ModelVersionService:
     def __init__(self, session: DbSession, packages: PackageService, *, actor: Actor = COMMAND_LINE) -> None:
@@ -80,6 +104,7 @@ class ModelVersionService:
         self.actor = actor  # who makes the changes
         self.versions = VersionService(session, packages, actor=actor)
         self.version_runs = VersionRuns(session)
+        self.rows = VersionRows(session)  # what the read calls answer
         self.runs = RunService(session, actor=actor)
         self.logged_models = LoggedModelService(session, actor=actor)
         self.artifacts = ArtifactService(session, packages)
@@ -110,6 +135,14 @@ class ModelVersionService:
             .where(Model.project_id == project.id, Model.name == name, ModelVersion.sequence == sequence)
             .options(contains_eager(ModelVersion.model))
         )
+
+    def named_row(self, project: Project, name: str, number: str | int | None) -> VersionRow | None:
+        """``named`` as the read calls answer it (``VersionRows``); ``None`` as ``named``."""
+        try:
+            sequence = validation.version_number(number)
+        except InvalidInput:
+            return None
+        return self.rows.named(project.id, name, sequence)
 
     def by_alias(self, model: Model, alias: str | None) -> ModelVersion:
         """The version ``alias`` points at, or whose semantic version ``alias`` is; raise
@@ -145,7 +178,7 @@ class ModelVersionService:
             )
             registrations.update({r.version_id: r for r in found})
             # Tags and aliases as plain rows: a search's page has hundreds of them (no objects to build).
-            tagged = select(VersionTag.version_id, VersionTag.key, VersionTag.value)
+            tagged = select(VersionTag.version_id, VersionTag.key, VersionTag.value).order_by(VersionTag.id)  # as set
             for version_id, key, value in self.session.execute(tagged.where(VersionTag.version_id.in_(chunk))):
                 tags[version_id][key] = value
             pointed = select(Alias.version_id, Alias.alias).where(Alias.version_id.in_(chunk)).order_by(Alias.alias)
@@ -319,11 +352,7 @@ class ModelVersionService:
     def latest(self, model: Model, stages: Sequence[str] = ()) -> list[VersionView]:
         """The highest-numbered version in each of ``stages`` (every stage when empty), in
         MLflow's stage order; raise ``InvalidInput`` for an unknown stage."""
-        wanted = [validation.stage(s) for s in stages] or list(STAGES)
-        # The database chooses (the highest number in each stage, a row a stage), then the chosen few
-        # are loaded in one query: two statements however many versions the model has.
-        best = {stage: number for _, stage, number in self._highest_by_stage([model.id])}
-        numbers = [best[s] for s in STAGES if s in wanted and s in best]
+        numbers = self._latest_numbers(model, stages)
         if not numbers:
             return []
         found = {
@@ -334,52 +363,39 @@ class ModelVersionService:
         }
         return self.views([found[n] for n in numbers if n in found])
 
-    def latest_of(self, models: Sequence[Model], stages: Sequence[str] = ()) -> dict[int, list[VersionView]]:
-        """``latest`` of each of ``models`` (by id; the registered models searches' page), in two
-        statements and the views' few, whatever the number of models and versions."""
+    def latest_rows(self, model: Model, stages: Sequence[str] = ()) -> list[VersionRow]:
+        """``latest`` as the read calls answer it (``VersionRows``)."""
+        numbers = self._latest_numbers(model, stages)
+        found = self.rows.numbered(model.id, numbers) if numbers else {}
+        return [found[n] for n in numbers if n in found]
+
+    def _latest_numbers(self, model: Model, stages: Sequence[str]) -> list[int]:
+        """The numbers ``latest`` answers, in MLflow's stage order: the database chooses (the highest
+        number in each stage, a row a stage), then the chosen few are loaded in one query: two
+        statements however many versions the model has."""
         wanted = [validation.stage(s) for s in stages] or list(STAGES)
-        found: dict[int, list[VersionView]] = {m.id: [] for m in models}
+        best = {stage: number for _, stage, number in self._highest_by_stage([model.id])}
+        return [best[s] for s in STAGES if s in wanted and s in best]
+
+    def latest_of(self, models: Sequence[Model], stages: Sequence[str] = ()) -> dict[int, list[VersionRow]]:
+        """``latest_rows`` of each of ``models`` (by id; the registered models searches' page), in two
+        statements and the rows' few, whatever the number of models and versions."""
+        wanted = [validation.stage(s) for s in stages] or list(STAGES)
+        found: dict[int, list[VersionRow]] = {m.id: [] for m in models}
         if not models:
             return found
         chosen = {(m, n): s for m, s, n in self._highest_by_stage(list(found)) if s in wanted}
         if not chosen:
             return found
-        rows = self.session.scalars(
-            # The models as well: for a row value IN alone SQLite scans the whole versions index.
-            select(ModelVersion).where(
-                ModelVersion.model_id.in_(list(found)), tuple_(ModelVersion.model_id, ModelVersion.sequence).in_(list(chosen))
-            )
-        ).all()
         order = {s: i for i, s in enumerate(STAGES)}
-        rows = sorted(rows, key=lambda r: order[chosen[(r.model_id, r.sequence)]])
-        for view in self.views(rows):
-            found[view.version.model_id].append(view)
+        for row in sorted(self.rows.paired(list(chosen)), key=lambda r: order[chosen[(r.model_id, r.sequence)]]):
+            found[row.model_id].append(row)
         return found
 
     def _highest_by_stage(self, model_ids: list[int]) -> list[tuple[int, str, int]]:
         """(model id, stage, highest version number in that stage) of each of ``model_ids``' stages
-        that has versions, in one statement that reads a few rows per model whatever its number of
-        versions: the versions in a stage other than ``None`` (few: the partial index on
-        registrations holds only them) grouped, and each model's highest version outside them (the
-        ``None`` stage, which a version older than tracking, without a registration, is in too)."""
-        none: ColumnElement[str] = literal_column(f"'{STAGES[0]}'")  # a literal, which the partial index's WHERE matches
-        staged = (
-            select(ModelVersion.model_id, Registration.stage, func.max(ModelVersion.sequence))
-            .join(Registration, Registration.version_id == ModelVersion.id)
-            .where(ModelVersion.model_id.in_(model_ids), Registration.stage != none)
-            .group_by(ModelVersion.model_id, Registration.stage)
-        )
-        outside = ~exists().where(Registration.version_id == ModelVersion.id, Registration.stage != none)
-        highest = (
-            select(ModelVersion.sequence)
-            .where(ModelVersion.model_id == Model.id, outside)
-            .order_by(ModelVersion.sequence.desc())
-            .limit(1)
-            .correlate(Model)
-            .scalar_subquery()
-        )
-        unstaged = select(Model.id, none, highest).where(Model.id.in_(model_ids))
-        rows = self.session.execute(union_all(staged, unstaged)).all()
+        that has versions, in one statement (``_HIGHEST_BY_STAGE``)."""
+        rows = self.session.execute(_HIGHEST_BY_STAGE, {"models": model_ids}).all()
         return [(model_id, stage, number) for model_id, stage, number in rows if number is not None]
 
     def download_uri(self, row: ModelVersion) -> str:
@@ -394,7 +410,7 @@ class ModelVersionService:
         order_by: Sequence[str] = (),
         max_results: int | None = None,
         page_token: str | None = None,
-    ) -> search.Results[VersionView]:
+    ) -> search.Results[VersionRow]:
         """Versions of ``project``'s models matching ``filter_``; raise ``InvalidInput``."""
         comparisons = filters.without_prompts(filters.parse(filter_, SEARCH_GRAMMAR))
         filters.check_order_count(order_by)
@@ -402,9 +418,39 @@ class ModelVersionService:
         size = search.max_results(max_results, MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT)
         start = search.offset(page_token)
         statement = registry_search.versions(self.session, project, comparisons, orderings)
-        rows, more = registry_search.page(self.session, statement, start, size)
-        return search.Results(self.views(rows), search.page_token(start + size) if more else None)
+        # The page's ids, then its versions as plain rows (no ORM objects for hundreds of versions).
+        ids, more = registry_search.page(self.session, statement.with_only_columns(ModelVersion.id), start, size)
+        return search.Results(self.rows.by_ids(ids), search.page_token(start + size) if more else None)
 
+
+def _highest_by_stage_statement() -> CompoundSelect[Any]:
+    """The statement that reads a few rows per model whatever its number of versions: the versions in
+    a stage other than ``None`` (few: the partial index on registrations holds only them) grouped,
+    and each model's highest version outside them (the ``None`` stage, which a version older than
+    tracking, without a registration, is in too). Built once (it runs for every registered model
+    read), for the models ``:models``."""
+    model_ids: BindParameter[list[int]] = bindparam("models", expanding=True)
+    none: ColumnElement[str] = literal_column(f"'{STAGES[0]}'")  # a literal, which the partial index's WHERE matches
+    staged = (
+        select(ModelVersion.model_id, Registration.stage, func.max(ModelVersion.sequence))
+        .join(Registration, Registration.version_id == ModelVersion.id)
+        .where(ModelVersion.model_id.in_(model_ids), Registration.stage != none)
+        .group_by(ModelVersion.model_id, Registration.stage)
+    )
+    outside = ~exists().where(Registration.version_id == ModelVersion.id, Registration.stage != none)
+    highest = (
+        select(ModelVersion.sequence)
+        .where(ModelVersion.model_id == Model.id, outside)
+        .order_by(ModelVersion.sequence.desc())
+        .limit(1)
+        .correlate(Model)
+        .scalar_subquery()
+    )
+    unstaged = select(Model.id, none, highest).where(Model.id.in_(model_ids))
+    return union_all(staged, unstaged)
+
+
+_HIGHEST_BY_STAGE = _highest_by_stage_statement()
 
 _PLAIN_RELEASE = re.compile(r"\A(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
 

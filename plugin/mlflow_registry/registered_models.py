@@ -6,7 +6,7 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -23,9 +23,10 @@ from package_api.plugin_api import (
     utcnow,
 )
 from plugin.mlflow_registry import registry_search
-from plugin.mlflow_registry.model_versions import ModelVersionService, VersionView
+from plugin.mlflow_registry.model_versions import ModelVersionService
 from plugin.mlflow_registry.models import Alias, ModelTag
 from plugin.mlflow_registry.sources import VersionRef
+from plugin.mlflow_registry.version_rows import VersionRow
 from plugin.promotion.aliases import AliasService
 from plugin.registry.auditing import change, model_event
 from plugin.registry.model_service import Adoption, ModelService, model_name
@@ -47,7 +48,7 @@ class ModelView:
     model: Model
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[tuple[str, int]] = field(default_factory=list)  # (alias, version sequence)
-    latest_versions: list[VersionView] = field(default_factory=list)
+    latest_versions: list[VersionRow] = field(default_factory=list)
 
 
 class RegistryService:
@@ -197,16 +198,9 @@ class RegistryService:
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
         aliases: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
         if ids:
-            tagged = select(ModelTag.model_id, ModelTag.key, ModelTag.value).where(ModelTag.model_id.in_(ids))
-            for model_id, key, value in self.session.execute(tagged):
+            for model_id, key, value in self.session.execute(_MODEL_TAGS, {"ids": ids}):
                 tags[model_id][key] = value
-            rows = self.session.execute(
-                select(Alias.model_id, Alias.alias, ModelVersion.sequence)
-                .join(ModelVersion, ModelVersion.id == Alias.version_id)
-                .where(Alias.model_id.in_(ids))
-                .order_by(Alias.alias)
-            )
-            for model_id, alias, sequence in rows:
+            for model_id, alias, sequence in self.session.execute(_MODEL_ALIASES, {"ids": ids}):
                 aliases[model_id].append((alias, sequence))
         latest = self.versions.latest_of(models)
         return [ModelView(m, tags[m.id], aliases[m.id], latest[m.id]) for m in models]
@@ -232,3 +226,15 @@ class RegistryService:
         statement = registry_search.models(self.session, project, comparisons, orderings)
         models, more = registry_search.page(self.session, statement, start, size)
         return search.Results(self.views(models), search.page_token(start + size) if more else None)
+
+
+# ``RegistryService.views``' statements, built once (every registered model read runs them).
+_MODEL_TAGS = select(ModelTag.model_id, ModelTag.key, ModelTag.value).where(
+    ModelTag.model_id.in_(bindparam("ids", expanding=True))
+)
+_MODEL_ALIASES = (
+    select(Alias.model_id, Alias.alias, ModelVersion.sequence)
+    .join(ModelVersion, ModelVersion.id == Alias.version_id)
+    .where(Alias.model_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Alias.alias)
+)

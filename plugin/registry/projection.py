@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import bindparam, inspect, select, update
 
 from package_api.plugin_api import DbSession, InvalidInput, Package, PackageStatus, committed
 from plugin.registry import semver
@@ -41,6 +41,8 @@ def not_semantic(name: str) -> InvalidInput:
 #: the same unit of work find there (``made_version``) instead of reading back what was just written.
 #: (The package holds the row: the session's identity map alone keeps no unchanged object alive.)
 VERSION_MADE = "modelshelf.version_made"
+#: A model by project and name (``find_model``), built once: most model registry requests ask it.
+_MODEL_NAMED = select(Model).where(Model.project_id == bindparam("project"), Model.name == bindparam("name"))
 
 
 def made_version(package: Package) -> ModelVersion | None:
@@ -64,7 +66,7 @@ class Projection:
                 loaded = inspect(obj).dict  # what is loaded: never a query (an expired row has nothing)
                 if loaded.get("project_id") == project_id and loaded.get("name") == name:
                     return obj
-        return self.session.scalar(select(Model).where(Model.project_id == project_id, Model.name == name))
+        return self.session.scalar(_MODEL_NAMED, {"project": project_id, "name": name})
 
     def is_version(self, package: Package) -> bool:
         """Whether ``package`` is a model version: SemVer, and its project has a model of its name."""

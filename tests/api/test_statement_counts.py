@@ -159,10 +159,12 @@ def _generic_get(registry: Registry) -> TestResponse:
 HOT = {
     "model-versions/create": (_create_version, 25, 1),  # 24 + the project's protection rules, read once
     "runs/log-metric": (_log_metric, 5, 1),
-    "model-versions/search": (_search_versions, 6, 0),
-    "registered-models/get": (_get_model, 10, 0),
-    "get-latest-versions": (_latest_versions, 8, 0),
-    "model-versions/get": (_get_version, 6, 0),
+    "model-versions/search": (_search_versions, 5, 0),
+    # The reads answer versions as plain rows (plugin/mlflow_registry/version_rows.py): the versions with
+    # their model, author, registration, run and logged model in one statement, their tags and aliases in one.
+    "registered-models/get": (_get_model, 8, 0),
+    "get-latest-versions": (_latest_versions, 6, 0),
+    "model-versions/get": (_get_version, 4, 0),
     "REST version GET": (_rest_version, 10, 0),
     "generic PUT into a version": (_generic_put, 19, 2),  # 18 + the project's protection rules, read once
     "generic GET": (_generic_get, 6, 0),

@@ -7,6 +7,7 @@ from typing import Any
 
 from plugin.mlflow_registry.model_versions import VersionView
 from plugin.mlflow_registry.registered_models import ModelView
+from plugin.mlflow_registry.version_rows import VersionRow
 from plugin.tracking.artifacts import Entry, logged_model_root, run_root
 from plugin.tracking.datasets import RunInputs
 from plugin.tracking.experiments import ExperimentView
@@ -97,25 +98,28 @@ def dataset(row: Dataset) -> dict[str, Any]:
 
 
 def model_version(view: VersionView) -> dict[str, Any]:
-    row = view.version
+    return model_version_row(view.row())
+
+
+def model_version_row(row: VersionRow) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "name": row.model.name,
+        "name": row.name,
         "version": str(row.sequence),
-        "creation_timestamp": milliseconds(row.created_at),
-        "last_updated_timestamp": milliseconds(row.updated_at),
-        "user_id": row.author.username if row.author else "",
-        "current_stage": view.registration.stage,
-        "description": row.description or "",
-        "source": view.registration.source,
-        "run_id": view.run.uuid if view.run else "",
+        "creation_timestamp": row.created_at,
+        "last_updated_timestamp": row.updated_at,
+        "user_id": row.user,
+        "current_stage": row.stage,
+        "description": row.description,
+        "source": row.source,
+        "run_id": row.run_uuid,
         "status": READY,
-        "tags": key_values(view.tags),
-        "run_link": view.registration.run_link or "",
+        "tags": [{"key": k, "value": v} for k, v in row.tags],
+        "run_link": row.run_link,
         # The semantic version names the version too: models:/<name>@1.4.0 resolves.
-        "aliases": [row.version, *view.aliases],
+        "aliases": [row.semver, *row.aliases],
     }
-    if view.logged_model is not None:
-        body["model_id"] = view.logged_model.uuid
+    if row.logged_model is not None:
+        body["model_id"] = row.logged_model
     return body
 
 
@@ -127,7 +131,7 @@ def registered_model(view: ModelView) -> dict[str, Any]:
         "last_updated_timestamp": milliseconds(row.updated_at),
         "user_id": row.author.username if row.author else "",
         "description": row.description or "",
-        "latest_versions": [model_version(v) for v in view.latest_versions],
+        "latest_versions": [model_version_row(v) for v in view.latest_versions],
         "tags": key_values(view.tags),
         "aliases": [{"alias": alias, "version": str(sequence)} for alias, sequence in view.aliases],
     }

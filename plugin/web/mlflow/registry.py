@@ -105,8 +105,8 @@ def get_latest_versions(project_ref: str) -> Response:
     params = Params.from_request()
     registry = context.registry()
     model = registry.find(project, params.required("name"))  # held: the versions' entities read it
-    latest = registry.versions.latest(model, params.strings("stages"))
-    return json_response({"model_versions": [entities.model_version(v) for v in latest]})
+    latest = registry.versions.latest_rows(model, params.strings("stages"))
+    return json_response({"model_versions": [entities.model_version_row(v) for v in latest]})
 
 
 @API.post("/registered-models/alias")
@@ -183,7 +183,13 @@ def _version(
 
 @API.get("/model-versions/get")
 def get_model_version(project_ref: str) -> Response:
-    registry, _, row = _version(project_ref, Params.from_request())
+    params = Params.from_request()
+    project = context.readable(project_ref)
+    name = params.required("name")
+    found = context.model_versions().named_row(project, name, params.required("version")) if name else None
+    if found is not None:
+        return json_response({"model_version": entities.model_version_row(found)})
+    registry, _, row = _version(project_ref, params)  # raises: which of the two is missing
     return json_response({"model_version": entities.model_version(registry.versions.view(row))})
 
 
@@ -247,4 +253,4 @@ def search_model_versions(project_ref: str) -> Response:
         max_results=params.integer("max_results"),
         page_token=params.string("page_token"),
     )
-    return page_response("model_versions", [entities.model_version(v) for v in results.items], results.next_page_token)
+    return page_response("model_versions", [entities.model_version_row(v) for v in results.items], results.next_page_token)

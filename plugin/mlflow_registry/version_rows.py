@@ -1,0 +1,176 @@
+"""Model versions as the MLflow read calls answer them (``model-versions/get`` and ``search``,
+``get-latest-versions``, a registered model's latest versions), read as plain rows: one joined query
+for the versions' own columns with their model's name, author, registration, run and logged model,
+one for their tags and aliases. No ORM objects, no identity map, and the statements are
+built once (their compiled form is cached by SQLAlchemy), so a read costs the database's time and a
+few tuples per version (issue 15: the reads' time was SQLAlchemy building statements and objects).
+
+``VersionView.row`` makes the same row from what the write calls hold, so one function writes the
+answer's JSON whichever way its version was read."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import bindparam, literal_column, select, tuple_, union_all
+
+from package_api.plugin_api import DbSession, User
+from plugin.mlflow_registry.models import Alias, Registration, VersionTag
+from plugin.mlflow_registry.version_runs import VersionRuns
+from plugin.registry.models import Model, ModelVersion
+from plugin.tracking.models import LoggedModel, Run
+from plugin.tracking.times import milliseconds
+
+
+class VersionRow(NamedTuple):
+    """What MLflow's ``ModelVersion`` says of a version (times in milliseconds, ``""`` for absent text)."""
+
+    id: int
+    model_id: int  # the registry model's row id
+    name: str
+    sequence: int
+    semver: str  # ``ModelVersion.version``: listed first among the aliases on the wire
+    created_at: int | None
+    updated_at: int | None
+    user: str
+    description: str
+    stage: str
+    source: str
+    run_link: str
+    run_uuid: str
+    logged_model: str | None  # the logged model's uuid
+    tags: list[tuple[str, str]]
+    aliases: list[str]
+
+
+_VERSIONS, _MODELS, _USERS = ModelVersion.__table__, Model.__table__, User.__table__
+_REGISTRATIONS, _RUNS, _LOGGED = Registration.__table__, Run.__table__, LoggedModel.__table__
+_TAGS, _ALIASES = VersionTag.__table__, Alias.__table__
+
+_COLUMNS = select(
+    _VERSIONS.c.id,
+    _VERSIONS.c.model_id,
+    _MODELS.c.name,
+    _VERSIONS.c.sequence,
+    _VERSIONS.c.version,
+    _VERSIONS.c.created_at,
+    _VERSIONS.c.updated_at,
+    _USERS.c.username,
+    _VERSIONS.c.description,
+    _REGISTRATIONS.c.version_id,  # NULL: no registration yet (a version older than tracking)
+    _REGISTRATIONS.c.stage,
+    _REGISTRATIONS.c.source,
+    _REGISTRATIONS.c.run_link,
+    _RUNS.c.uuid,
+    _LOGGED.c.uuid,
+).select_from(
+    _VERSIONS.join(_MODELS, _MODELS.c.id == _VERSIONS.c.model_id)
+    .outerjoin(_USERS, _USERS.c.id == _VERSIONS.c.author_id)
+    .outerjoin(_REGISTRATIONS, _REGISTRATIONS.c.version_id == _VERSIONS.c.id)
+    .outerjoin(_RUNS, _RUNS.c.id == _REGISTRATIONS.c.run_id)
+    .outerjoin(_LOGGED, _LOGGED.c.id == _REGISTRATIONS.c.logged_model_id)
+)
+_BY_IDS = _COLUMNS.where(_VERSIONS.c.id.in_(bindparam("ids", expanding=True)))
+_NAMED = _COLUMNS.where(
+    _MODELS.c.project_id == bindparam("project"),
+    _MODELS.c.name == bindparam("name"),
+    _VERSIONS.c.sequence == bindparam("sequence"),
+)
+_NUMBERED = _COLUMNS.where(
+    _VERSIONS.c.model_id == bindparam("model"), _VERSIONS.c.sequence.in_(bindparam("numbers", expanding=True))
+)
+_PAIRED = _COLUMNS.where(
+    # The models as well: for a row value IN alone SQLite scans the whole versions index.
+    _VERSIONS.c.model_id.in_(bindparam("models", expanding=True)),
+    tuple_(_VERSIONS.c.model_id, _VERSIONS.c.sequence).in_(bindparam("pairs", expanding=True)),
+)
+# Their tags and aliases in one statement: the tags in the order they were set (their ids: the order
+# SQLite read them in before, by the owner index), then the aliases by name.
+_TAGS_AND_ALIASES = union_all(
+    select(
+        _TAGS.c.version_id, literal_column("0").label("kind"), _TAGS.c.id.label("n"), _TAGS.c.key, _TAGS.c.value
+    ).where(_TAGS.c.version_id.in_(bindparam("ids", expanding=True))),
+    select(
+        _ALIASES.c.version_id, literal_column("1"), literal_column("0"), _ALIASES.c.alias, literal_column("''")
+    ).where(_ALIASES.c.version_id.in_(bindparam("ids", expanding=True))),
+).order_by(literal_column("kind"), literal_column("n"), literal_column("key"))
+
+#: Ids per ``IN`` list (SQLite's default limit on bound parameters is far above).
+CHUNK = 500
+
+
+class VersionRows:
+    def __init__(self, session: DbSession) -> None:
+        self.session = session
+
+    def by_ids(self, ids: Sequence[int]) -> list[VersionRow]:
+        """The versions ``ids``, in that order (an id with no version is left out)."""
+        found: dict[int, VersionRow] = {}
+        for start in range(0, len(ids), CHUNK):
+            chunk = list(ids[start : start + CHUNK])
+            found.update((row.id, row) for row in self._read(_BY_IDS, {"ids": chunk}))
+        return [found[i] for i in ids if i in found]
+
+    def named(self, project_id: int, name: str, sequence: int) -> VersionRow | None:
+        """Version ``sequence`` of the model ``name`` in the project, or ``None``."""
+        rows = self._read(_NAMED, {"project": project_id, "name": name, "sequence": sequence})
+        return rows[0] if rows else None
+
+    def numbered(self, model_id: int, numbers: Sequence[int]) -> dict[int, VersionRow]:
+        """The versions of the model ``model_id`` numbered ``numbers``, by number."""
+        return {row.sequence: row for row in self._read(_NUMBERED, {"model": model_id, "numbers": list(numbers)})}
+
+    def paired(self, pairs: Sequence[tuple[int, int]]) -> list[VersionRow]:
+        """The versions numbered ``(model id, number)`` of ``pairs`` (a page of models' latest)."""
+        found: list[VersionRow] = []
+        for start in range(0, len(pairs), CHUNK):
+            chunk = list(pairs[start : start + CHUNK])
+            found += self._read(_PAIRED, {"models": sorted({m for m, _ in chunk}), "pairs": chunk})
+        return found
+
+    def _read(self, statement: Any, params: dict[str, Any]) -> list[VersionRow]:
+        connection = self.session.connection()
+        rows = connection.execute(statement, params).all()
+        unregistered = [row[0] for row in rows if row[9] is None]
+        if unregistered:  # rare: give them their registration (a write), then read them again
+            runs = VersionRuns(self.session)
+            for version_id in unregistered:
+                version = self.session.get(ModelVersion, version_id)
+                if version is not None:
+                    runs.ensure(version)
+            connection = self.session.connection()
+            rows = connection.execute(statement, params).all()
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        tags: dict[int, list[tuple[str, str]]] = {i: [] for i in ids}
+        aliases: dict[int, list[str]] = {i: [] for i in ids}
+        for version_id, kind, _, key, value in connection.execute(_TAGS_AND_ALIASES, {"ids": ids}):
+            if kind:
+                aliases[version_id].append(key)
+            else:
+                tags[version_id].append((key, value))
+        return [_row(row, tags[row[0]], aliases[row[0]]) for row in rows]
+
+
+def _row(row: Any, tags: list[tuple[str, str]], aliases: list[str]) -> VersionRow:
+    (id_, model_id, name, sequence, semver, created, updated, user, description, _, stage, source, link, run, logged) = row
+    return VersionRow(
+        id_,
+        model_id,
+        name,
+        sequence,
+        semver,
+        milliseconds(created),
+        milliseconds(updated),
+        user or "",
+        description or "",
+        stage,
+        source,
+        link or "",
+        run or "",
+        logged,
+        tags,
+        aliases,
+    )
+
