@@ -27,7 +27,9 @@ import os
 import random
 import re
 import shutil
+import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,11 +91,49 @@ def timed(action: object) -> float:
     return time.perf_counter() - start
 
 
+UPLOAD = """
+import sys, time
+from huggingface_hub import HfApi
+hub = HfApi(endpoint=sys.argv[1], token=sys.argv[2])
+start = time.perf_counter()
+hub.upload_folder(repo_id=sys.argv[3], folder_path=sys.argv[4], revision=sys.argv[5])
+print(time.perf_counter() - start)
+"""
+
+
+def xet_upload(endpoint: str, token: str, repo: str, folder: Path, revision: str, legacy: bool, server: int,
+               profile: Path | None) -> float:
+    """Seconds of ``upload_folder`` in a process of its own (``hf_xet`` reads its configuration once),
+    with every xorb through the server when ``legacy``; ``profile``: py-spy the server meanwhile."""
+    env = {k: v for k, v in os.environ.items() if k != "HF_XET_CLIENT_LEGACY_DIRECT_XORB_UPLOAD"}
+    if legacy:
+        env["HF_XET_CLIENT_LEGACY_DIRECT_XORB_UPLOAD"] = "1"
+    spy = None
+    if profile is not None:
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        spy = subprocess.Popen(["py-spy", "record", "--pid", str(server), "--subprocesses", "--rate", "50",
+                                "--format", "raw", "--output", str(profile)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(2)
+    try:
+        out = subprocess.run([sys.executable, "-c", UPLOAD, endpoint, token, repo, str(folder), revision],
+                             env=env, check=True, capture_output=True, text=True).stdout
+    finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+    return float(out.split()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="1G", help="size of the file (1G, 256M, ...)")
     parser.add_argument("--versions", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3, help="fresh-file runs of each kind, alternated (medians)")
+    parser.add_argument("--legacy", action="store_true",
+                        help="also time fresh uploads with HF_XET_CLIENT_LEGACY_DIRECT_XORB_UPLOAD=1 (every xorb through the server)")
+    parser.add_argument("--profile", type=Path, help="py-spy the server's workers during the first round's Xet uploads (raw stacks here)")
+    parser.add_argument("--only-fresh", action="store_true", help="skip the versions, time fresh files only")
     args = parser.parse_args()
     size, rng = parse_size(args.size), random.Random(args.seed)
 
@@ -123,7 +163,7 @@ def main() -> None:
         data = safetensors_like(size, rng)
         print(f"{args.versions} versions of {size / MIB:.0f} MiB, each changing 2-5%", flush=True)
         worst = 0.0
-        for n in range(args.versions):
+        for n in range(0 if args.only_fresh else args.versions):
             changed = fine_tune(data, rng) if n else 1.0
             weights.write_bytes(data)
             before = uploaded(server.url)
@@ -134,28 +174,46 @@ def main() -> None:
             print(f"version {n + 1:2}: changed {changed:6.1%}, sent {sent:6.1%} of the file"
                   f" (bound {min(changed + 0.03, 1.0):6.1%}), {seconds:6.1f} s", flush=True)
         ratio = stored(work / "data") / size
-        print(f"stored for {args.versions} versions: {ratio:.2f}x one version (bound 1.3x);"
-              f" worst excess sent over the change: {worst:+.1%} of the file (bound +3%)")
+        if not args.only_fresh:
+            print(f"stored for {args.versions} versions: {ratio:.2f}x one version (bound 1.3x);"
+                  f" worst excess sent over the change: {worst:+.1%} of the file (bound +3%)")
 
-        # A fresh file through Xet, against curl to presigned URLs of the same bucket.
+        # A fresh file through Xet, against curl to presigned URLs of the same bucket: --rounds rounds,
+        # the runs alternated, a new file each time (nothing to deduplicate), medians.
         fresh = work / "fresh"
         fresh.mkdir()
-        (fresh / "model.safetensors").write_bytes(safetensors_like(size, random.Random(args.seed + 99)))
         s3 = Minio(weed.endpoint, access_key=weed.access_key, secret_key=weed.secret_key, secure=False)
         expiry = datetime.timedelta(hours=1)
-        hf_up = timed(lambda: hub.upload_folder(repo_id=f"{project}/dedup", folder_path=fresh, revision="9.0.0"))
-        curl_up = timed(lambda: subprocess.run(
-            ["curl", "-sSf", "-o", "/dev/null", "--upload-file", str(fresh / "model.safetensors"),
-             s3.presigned_put_object(BUCKET, "direct/fresh.bin", expires=expiry)], check=True))
-        shutil.rmtree(work / "xet-cache", ignore_errors=True)
-        hf_down = timed(lambda: snapshot_download(repo, revision="9.0.0", endpoint=endpoint, token=account.token, cache_dir=work / "c"))
-        curl_down = timed(lambda: subprocess.run(
-            ["curl", "-sSf", "-o", str(work / "curl.bin"), s3.presigned_get_object(BUCKET, "direct/fresh.bin", expires=expiry)],
-            check=True))
-        for name, seconds in (("xet upload", hf_up), ("curl upload", curl_up), ("xet download", hf_down), ("curl download", curl_down)):
-            print(f"{name:13} {seconds:7.2f} s  {size / MIB / seconds:7.1f} MiB/s")
-        print(f"upload:   Xet at {curl_up / hf_up:.2f}x curl's throughput (bound 0.8x)")
-        print(f"download: Xet at {curl_down / hf_down:.2f}x curl's throughput (bound 0.8x)")
+        runs: dict[str, list[float]] = {}
+        for r in range(args.rounds):
+            print(f"round {r + 1}: {os.getloadavg()[0]:.2f} load", flush=True)
+            modes = [("xet upload", False)] + ([("xet upload (legacy)", True)] if args.legacy else [])
+            for name, legacy in modes if r % 2 == 0 else modes[::-1]:
+                (fresh / "model.safetensors").write_bytes(safetensors_like(size, random.Random(args.seed + 99 + 2 * r + legacy)))
+                revision = f"{8 + legacy}.{r}.0"
+                profile = args.profile / f"{'legacy' if legacy else 'grants'}-{r}.txt" if args.profile and r == 0 else None
+                runs.setdefault(name, []).append(xet_upload(endpoint, account.token, repo, fresh, revision, legacy, server.process.pid, profile))
+                if not legacy:
+                    up = revision
+            runs.setdefault("curl upload", []).append(timed(lambda r=r: subprocess.run(
+                ["curl", "-sSf", "-o", "/dev/null", "--upload-file", str(fresh / "model.safetensors"),
+                 s3.presigned_put_object(BUCKET, f"direct/fresh-{r}.bin", expires=expiry)], check=True)))
+            shutil.rmtree(work / "xet-cache", ignore_errors=True)
+            runs.setdefault("xet download", []).append(timed(lambda r=r, up=up: snapshot_download(
+                repo, revision=up, endpoint=endpoint, token=account.token, cache_dir=work / f"c{r}")))
+            shutil.rmtree(work / f"c{r}", ignore_errors=True)
+            runs.setdefault("curl download", []).append(timed(lambda r=r: subprocess.run(
+                ["curl", "-sSf", "-o", str(work / "curl.bin"),
+                 s3.presigned_get_object(BUCKET, f"direct/fresh-{r}.bin", expires=expiry)], check=True)))
+        medians = {name: statistics.median(seconds) for name, seconds in runs.items()}
+        for name, seconds in runs.items():
+            print(f"{name:20} median {medians[name]:7.2f} s  {size / MIB / medians[name]:7.1f} MiB/s"
+                  f"  (runs: {', '.join(f'{s:.2f}' for s in seconds)} s)")
+        print(f"upload:   Xet at {medians['curl upload'] / medians['xet upload']:.2f}x curl's throughput (bound 0.8x)")
+        if args.legacy:
+            print(f"          through the server (no grants): {medians['curl upload'] / medians['xet upload (legacy)']:.2f}x")
+        print(f"download: Xet at {medians['curl download'] / medians['xet download']:.2f}x curl's throughput (bound 0.8x)")
+        print(f"load after: {os.getloadavg()}")
         weed.remove_bucket(BUCKET)
     finally:
         for process in reversed(processes):

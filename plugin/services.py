@@ -24,6 +24,7 @@ from plugin.huggingface.cas_tokens import CasTokens
 from plugin.huggingface.commits import CommitService
 from plugin.huggingface.lfs import LfsService, Transfers
 from plugin.huggingface.storage_use import StorageUse
+from plugin.huggingface.xet_direct import DirectXorbs
 from plugin.huggingface.xet_files import XetFiles
 from plugin.mlflow_registry.cards import CardService
 from plugin.mlflow_registry.model_versions import ModelVersionService
@@ -147,6 +148,11 @@ def hf_cas_tokens() -> CasTokens:
 def hf_xet_files(actor: Actor) -> XetFiles:
     """The Xet CAS service's xorbs, shards and reconstructions, as ``actor`` (whom a CAS token acts for)."""
     return XetFiles(db.session, _packages(actor), base_storage())
+
+
+def hf_direct_xorbs() -> DirectXorbs:
+    """Upload grants: xorbs the Xet client puts straight into the store (where it takes direct writes)."""
+    return DirectXorbs(db.session, base_storage(), hf_cas_tokens(), int(current_app.config["MODELSHELF"]["UPLOAD_URL_EXPIRY"]))
 
 
 def model_storage(model: Model) -> StorageUse:

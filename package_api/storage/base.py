@@ -109,9 +109,10 @@ class BlobStorage(Protocol):
         store answers with the part's ``ETag``."""
         ...
 
-    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]]) -> None:
-        """Join the parts (``(number, etag)``, in order) into ``key``; raise ``BlobNotFound`` for a
-        write that is gone and ``StorageUnavailable``."""
+    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]] | None = None) -> None:
+        """Join the parts (``(number, etag)``, in order) into ``key``; ``None``: the parts the store
+        holds (for a client that does not report its ETags). Raise ``BlobNotFound`` for a write that
+        is gone (or, with ``None``, holds no part) and ``StorageUnavailable``."""
         ...
 
     def check(self) -> None:

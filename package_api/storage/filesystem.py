@@ -176,7 +176,7 @@ class FilesystemStorage:
     def part_url(self, key: str, handle: str, number: int) -> str:
         raise NotImplementedError("this store takes no direct writes")
 
-    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]]) -> None:
+    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]] | None = None) -> None:
         raise NotImplementedError("this store takes no direct writes")
 
     #: ``check`` waits in system calls (a hung NFS mount): ``/-/readiness`` bounds it from a thread.

@@ -83,7 +83,7 @@ class MemoryStorage:
     def part_url(self, key: str, handle: str, number: int) -> str:
         raise NotImplementedError("this store takes no direct writes")
 
-    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]]) -> None:
+    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]] | None = None) -> None:
         raise NotImplementedError("this store takes no direct writes")
 
     def check(self) -> None:

@@ -290,8 +290,13 @@ class S3Storage:
         except _VENDOR_ERRORS as exc:
             raise _translate(exc, key) from exc
 
-    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]]) -> None:
+    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]] | None = None) -> None:
         try:
+            if etags is None:
+                listed = self.client._list_parts(self.bucket, check_key(key), handle).parts
+                etags = sorted((p.part_number, p.etag) for p in listed)
+                if not etags:
+                    raise BlobNotFound(key)
             self.client._complete_multipart_upload(
                 self.bucket, check_key(key), handle, [Part(number, etag) for number, etag in etags]
             )

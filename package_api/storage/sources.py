@@ -80,7 +80,7 @@ class RoutedStorage:
     def part_url(self, key: str, handle: str, number: int) -> str:
         return self.base.part_url(key, handle, number)
 
-    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]]) -> None:
+    def finish_parts(self, key: str, handle: str, etags: Sequence[tuple[int, str]] | None = None) -> None:
         self.base.finish_parts(key, handle, etags)
 
     def check(self) -> None:

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from package_api.plugin_api import Forbidden, Principal, PrincipalKind, Unauthorized, User
+from package_api.plugin_api import Forbidden, NotFound, Principal, PrincipalKind, Unauthorized, User
 
 #: How long a CAS token works (the client renews it 60 s before it expires).
 TOKEN_SECONDS = 900
 SALT = "modelshelf-xet-cas-token"
 FETCH_SALT = "modelshelf-xet-xorb-fetch"
+GRANT_SALT = "modelshelf-xet-xorb-grant"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class CasTokens:
     def __init__(self, secret_key: str | bytes, seconds: int = TOKEN_SECONDS) -> None:
         self.serializer = URLSafeTimedSerializer(secret_key, salt=SALT)
         self.fetches = URLSafeTimedSerializer(secret_key, salt=FETCH_SALT)
+        self.grants = URLSafeTimedSerializer(secret_key, salt=GRANT_SALT)
         self.seconds = seconds
 
     def sign(self, grant: CasGrant) -> tuple[str, int]:
@@ -85,3 +87,17 @@ class CasTokens:
             return int(project_id), str(xorb)
         except (BadSignature, ValueError, TypeError):
             raise Unauthorized("This xorb URL is invalid or has expired: ask for the reconstruction again") from None
+
+    # -- xorb upload grants: the id the client commits a direct upload with ----------------------------
+
+    def sign_grant(self, project_id: int, xorb: str, length: int, nonce: str, handle: str) -> str:
+        return self.grants.dumps([project_id, xorb, length, nonce, handle])
+
+    def check_grant(self, grant_id: str, max_age: int) -> tuple[int, str, int, str, str]:
+        """The project, xorb, length, nonce and store handle of a grant; raise ``NotFound`` for a bad or
+        expired one (the client then asks for a new grant)."""
+        try:
+            project_id, xorb, length, nonce, handle = self.grants.loads(grant_id, max_age=max_age)
+            return int(project_id), str(xorb), int(length), str(nonce), str(handle)
+        except (BadSignature, ValueError, TypeError):
+            raise NotFound("This xorb upload grant is invalid or has expired: ask for a new one") from None

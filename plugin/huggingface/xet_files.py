@@ -45,6 +45,7 @@ from package_api.plugin_api import (
     committed,
     start_off_the_loop,
 )
+from plugin.huggingface import xet_direct
 from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb, XetXorbProject
 from plugin.huggingface.staging import LIVE, STAGING_NAME, STAGING_VERSION, Staging
 from plugin.huggingface.xet.format import (
@@ -55,12 +56,13 @@ from plugin.huggingface.xet.format import (
     parse_shard,
     validate_file_terms,
 )
+from plugin.huggingface.xet_direct import Pending, ShardPass, committed_upload
 from plugin.huggingface.xet_holds import DOOMED, BeingCollected, confirm_stored, hold_file, hold_xorbs
 from plugin.huggingface.xorbs import Layout, XorbStore, parse_hex
 
 KEY_PREFIX = "xet/files/"
-#: Bytes of chunk records read from a xorb at a time when rebuilding a file.
-WINDOW = 8 * 1024 * 1024
+#: Bytes of chunk records read from a xorb at a time when rebuilding a file, and hashed at a time.
+WINDOW = xet_direct.WINDOW
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -158,24 +160,42 @@ def _update(digest: Any, pieces: list[bytes | memoryview]) -> None:
 
 
 def sha256_of(store: BlobStorage, terms: list[ManifestTerm]) -> str:
-    """The SHA-256 of the file ``terms`` describe: a window of chunks is hashed off the event loop
+    """The SHA-256 of the file ``terms`` describe (``sha256_of_pieces``)."""
+    return sha256_of_pieces(_pieces(store, terms, 0, None))
+
+
+def sha256_of_pieces(pieces: Iterator[bytes | memoryview]) -> str:
+    """The SHA-256 of the bytes ``pieces`` gives: a window of chunks is hashed off the event loop
     while the next one is read and decompressed (``hashlib`` lets go of the GIL), so the check costs
-    about the longer of the two rather than their sum."""
+    about the longer of the two rather than their sum. An empty piece (``xet_direct.FLUSH``) has
+    everything before it hashed before the next is asked for."""
     digest = hashlib.sha256()
     wait: Callable[[], None] | None = None
-    pieces: list[bytes | memoryview] = []
+    batch: list[bytes | memoryview] = []
     size = 0
-    for chunk in _pieces(store, terms, 0, None):
-        pieces.append(chunk)
+    for chunk in pieces:
+        if not chunk:  # FLUSH: the pieces so far are views of a buffer about to be reused
+            if wait is not None:
+                wait()
+            _update(digest, batch)
+            wait, batch, size = None, [], 0
+            continue
+        batch.append(chunk)
         size += len(chunk)
         if size >= WINDOW:
             if wait is not None:
                 wait()
-            wait, pieces, size = start_off_the_loop(_update, digest, pieces), [], 0
+            wait, batch, size = start_off_the_loop(_update, digest, batch), [], 0
     if wait is not None:
         wait()
-    _update(digest, pieces)
+    _update(digest, batch)
     return digest.hexdigest()
+
+
+def _check_sha256(file: ShardFile, sha256: str) -> None:
+    # hf_xet writes the digest as it writes hashes (``hash_to_hex`` order); the raw order is taken too.
+    if file.sha256 is not None and sha256 not in (hash_to_hex(file.sha256), file.sha256.hex()):
+        raise InvalidInput(f"Shard: file {hash_to_hex(file.hash)} has SHA-256 {sha256}, not {hash_to_hex(file.sha256)}.")
 
 
 class _Reader:
@@ -217,7 +237,7 @@ class XetFiles:
     def receive_shard(self, project: Project, data: bytes, *, creator: User | None) -> bool:
         """Check the files the shard describes and stage each (see the module docstring); return
         whether any was new. Raise ``InvalidInput`` for a malformed shard, an unknown xorb, a file that
-        does not verify."""
+        does not verify, a directly uploaded xorb that does not (``plugin.huggingface.xet_direct``)."""
         try:
             shard = parse_shard(data)
         except XetFormatError as exc:
@@ -225,10 +245,11 @@ class XetFiles:
         rows: dict[str, XetXorb] = {}
         layouts: dict[str, Layout] = {}
         chunk_lists: dict[str, list[tuple[bytes, int]]] = {}  # a xorb's, once: a file may have many terms in one xorb
+        pending: dict[str, Pending] = {}  # uploaded straight to the store, not checked yet
 
         def chunks_of(raw: bytes) -> list[tuple[bytes, int]] | None:
             hex_hash = hash_to_hex(raw)
-            if hex_hash not in layouts:
+            if hex_hash not in chunk_lists:
                 row = self.xorbs.find(project, hex_hash)
                 if row is None:
                     return None
@@ -238,18 +259,57 @@ class XetFiles:
 
         for entry in shard.xorbs:  # the xorbs the client says it uploaded: each must be here
             if chunks_of(entry.hash) is None:
-                raise InvalidInput(f"Shard: xorb {hash_to_hex(entry.hash)} was not uploaded (upload xorbs before their shard).")
+                name = hash_to_hex(entry.hash)
+                key = committed_upload(self.store, project, name)
+                if key is None:
+                    raise InvalidInput(f"Shard: xorb {name} was not uploaded (upload xorbs before their shard).")
+                pending[name] = Pending(key, entry)  # checked below, against what the shard says it holds
+                chunk_lists[name] = [(c.hash, c.unpacked_size) for c in entry.chunks]
+        new_files: list[ShardFile] = []
         for file in shard.files:
             try:
                 validate_file_terms(file, chunks_of)
             except XetFormatError as exc:
                 raise InvalidInput(f"Shard: {exc}") from None
+            if self.session.scalar(select(XetFile.id).where(XetFile.hash == hash_to_hex(file.hash))) is None:
+                new_files.append(file)
+                for t in file.terms:
+                    if hash_to_hex(t.xorb_hash) in pending:
+                        pending[hash_to_hex(t.xorb_hash)].uses += 1
         # Held (young again) before they are read: gc leaves them for its grace period (xet_holds).
         self._hold(rows.values())
+        # One read of every byte: each new file's SHA-256, the direct xorbs validated as they are read.
+        check = ShardPass(self.store, pending)
+        digests = {hash_to_hex(f.hash): sha256_of_pieces(self._file_pieces(f, rows, layouts, check)) for f in new_files}
+        for f in new_files:
+            _check_sha256(f, digests[hash_to_hex(f.hash)])
+        for name, (xorb, size) in check.finish().items():
+            key = pending[name].key
+            self.xorbs.record(project, name, xorb, size, key)
+            row = self.xorbs.find(project, name)
+            assert row is not None
+            if row.storage_key != key:
+                self.store.delete(key)  # another upload of the same xorb counts already
+            rows[name], layouts[name] = row, Layout.load(row)
         new = False
         for file in shard.files:
-            new = self._receive_file(project, file, rows, layouts, creator) or new
+            new = self._receive_file(project, file, rows, layouts, creator, digests.get(hash_to_hex(file.hash))) or new
         return new
+
+    def _file_pieces(
+        self, file: ShardFile, rows: Mapping[str, XetXorb], layouts: Mapping[str, Layout], check: ShardPass
+    ) -> Iterator[bytes | memoryview]:
+        for t in file.terms:
+            name = hash_to_hex(t.xorb_hash)
+            if name in check.pending:
+                yield from check.pieces(name, t.chunk_start, t.chunk_end)
+            else:
+                yield from _pieces(self.store, [self._term(name, t.chunk_start, t.chunk_end, rows, layouts)], 0, None)
+
+    @staticmethod
+    def _term(name: str, start: int, end: int, rows: Mapping[str, XetXorb], layouts: Mapping[str, Layout]) -> ManifestTerm:
+        layout = layouts[name]
+        return ManifestTerm(name, rows[name].storage_key, start, layout.offsets[start:end + 1], layout.sizes[start:end])
 
     def _hold(self, rows: Iterable[XetXorb]) -> None:
         """``hold_xorbs`` in the caller's unit of work (committed here outside one); raise ``InvalidInput``
@@ -261,7 +321,8 @@ class XetFiles:
             raise InvalidInput(f"Shard: xorb {gone[0] if gone else '?'} was removed by gc (upload it again).")
 
     def _receive_file(
-        self, project: Project, file: ShardFile, rows: Mapping[str, XetXorb], layouts: Mapping[str, Layout], creator: User | None
+        self, project: Project, file: ShardFile, rows: Mapping[str, XetXorb], layouts: Mapping[str, Layout],
+        creator: User | None, digest: str | None,
     ) -> bool:
         hex_hash = hash_to_hex(file.hash)
         known = self.session.scalar(select(XetFile).where(XetFile.hash == hex_hash))
@@ -271,16 +332,9 @@ class XetFiles:
                 raise BeingCollected(f"File {hex_hash}")
             sha256, size = known.sha256, known.size
         else:
-            terms = []
-            for t in file.terms:
-                name = hash_to_hex(t.xorb_hash)
-                layout = layouts[name]
-                terms.append(ManifestTerm(name, rows[name].storage_key, t.chunk_start,
-                                          layout.offsets[t.chunk_start:t.chunk_end + 1], layout.sizes[t.chunk_start:t.chunk_end]))
-            sha256, size = sha256_of(self.store, terms), file.size
-            # hf_xet writes the digest as it writes hashes (``hash_to_hex`` order); the raw order is taken too.
-            if file.sha256 is not None and sha256 not in (hash_to_hex(file.sha256), file.sha256.hex()):
-                raise InvalidInput(f"Shard: file {hex_hash} has SHA-256 {sha256}, not {hash_to_hex(file.sha256)}.")
+            terms = [self._term(hash_to_hex(t.xorb_hash), t.chunk_start, t.chunk_end, rows, layouts) for t in file.terms]
+            sha256, size = digest or sha256_of(self.store, terms), file.size
+            _check_sha256(file, sha256)
             manifest = manifest_json(size, sha256, terms)
             self.store.put(manifest_key(hex_hash), io.BytesIO(manifest))
             xorb_ids = sorted({rows[t.xorb].id for t in terms})

@@ -35,6 +35,7 @@ from package_api.plugin_api import (
 )
 from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb
 from plugin.huggingface.xet.format import XetFormatError, hex_to_hash, validate_xorb
+from plugin.huggingface.xet_direct import direct_upload_hash
 from plugin.huggingface.xet_files import KEY_PREFIX as FILES_PREFIX
 from plugin.huggingface.xet_files import manifest_key
 from plugin.huggingface.xet_holds import DOOMED, GRACE
@@ -102,6 +103,19 @@ def _collect_strays(session: DbSession, store: BlobStorage, cutoff: datetime.dat
         if key in known:
             continue
         name = key.rsplit("/", 1)[-1]
+        if direct_upload_hash(key) is not None:  # a xorb put straight into the store whose shard never came
+            try:
+                written, stored = store.modified(key), store.size(key)
+            except BlobNotFound:
+                continue
+            if written >= cutoff:
+                young += 1
+                continue
+            if not dry_run:  # its own key, named by no row, and past the age a shard may take it (xet_direct.USABLE)
+                store.delete(key)
+            removed += 1
+            size += stored
+            continue
         if not _HEX64.fullmatch(name) or key != (xorb_key(name) if table is XetXorb else manifest_key(name)):
             foreign.append(key)  # no name the Xet store writes: not ours to judge
             continue

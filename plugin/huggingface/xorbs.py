@@ -108,6 +108,13 @@ class XorbStore:
         if existing is None:
             # Stored before its row: a row always names bytes. A race stores the same bytes twice, under one key.
             self.store.put(xorb_key(hex_hash), io.BytesIO(data))
+        return self.record(project, hex_hash, xorb, len(data), xorb_key(hex_hash), data)
+
+    def record(self, project: Project, hex_hash: str, xorb: Xorb, size: int, key: str, data: bytes | None = None) -> bool:
+        """Count the validated xorb ``hex_hash`` stored under ``key`` for ``project``: its row (unless
+        there is one, maybe under another key) and the project's use of it; return whether it is new
+        to the project. ``data``: its bytes, put again if gc took the object meanwhile (without them,
+        a xorb the client put straight into the store, ``BlobNotFound``)."""
         layout = Layout.of(xorb)
         project_id = project.id
 
@@ -121,7 +128,7 @@ class XorbStore:
                 raise BeingCollected(f"Xorb {hex_hash}")
             if row is None:
                 row = XetXorb(
-                    hash=hex_hash, storage_key=xorb_key(hex_hash), size=len(data), unpacked=xorb.uncompressed_size,
+                    hash=hex_hash, storage_key=key, size=size, unpacked=xorb.uncompressed_size,
                     chunks=len(xorb.chunks), layout=layout.dump(),
                 )
                 self.session.add(row)
@@ -136,7 +143,7 @@ class XorbStore:
 
         inserted = committed(self.session, work)
         if recorded:  # a gc claim may have taken the object between its put and the row (xet_holds)
-            confirm_stored(self.store, xorb_key(hex_hash), data)
+            confirm_stored(self.store, key, data)
         return inserted
 
     def index_chunk(self, row: XetXorb, position: int) -> None:

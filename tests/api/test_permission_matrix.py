@@ -87,7 +87,9 @@ from tests.support.permission_requests import (
     webhook,
     with_alias,
     with_tag,
+    xet_commit_xorb,
     xet_fetch,
+    xet_grant_xorb,
     xet_query_chunk,
     xet_reconstruction,
     xet_upload_shard,
@@ -707,6 +709,10 @@ EXPECTATIONS: dict[str, tuple[Variant, ...]] = {
     f"GET {HF_REPO}/xet-write-token/<path:revision>": expect(WRITE_MODEL, hf(revision="main")()),
     f"GET {HF_REPO}/xet-read-token/<path:revision>": expect(READ_MODEL, hf(revision="main")()),
     "POST /hf/cas/v1/xorbs/<prefix>/<xorb>": expect(PUBLIC, xet_upload_xorb),
+    # Upload grants: this store takes no direct writes, so a grant is a 404 (the client uploads through
+    # /v1/xorbs), and so is the commit of a grant never given; tests/huggingface/test_xet_grants.py has S3's.
+    "POST /hf/cas/v1/xorb-grants/<prefix>/<xorb>": expect(PUBLIC, xet_grant_xorb, ok=(404,)),
+    "POST /hf/cas/v1/xorb-commits/<prefix>/<xorb>/grant/<grant_id>": expect(PUBLIC, xet_commit_xorb, ok=(404,)),
     "POST /hf/cas/v1/shards": expect(PUBLIC, xet_upload_shard),
     "GET /hf/cas/v1/chunks/<prefix>/<chunk>": expect(PUBLIC, xet_query_chunk),
     "GET /hf/cas/v1/reconstructions/<file>": expect(PUBLIC, xet_reconstruction),

@@ -116,7 +116,12 @@ def fine_tune(account: Account, tmp_path: Path, size: int, *, presigned: bool = 
     (folder / "model.safetensors").write_bytes(base)
 
     sent, stored = metric(account, "modelshelf_uploaded_bytes_total"), xorb_bytes(account)
+    through, grants = requests_to(account, "/hf/cas/v1/xorbs/"), requests_to(account, "/hf/cas/v1/xorb-grants/")
     hub.upload_folder(repo_id=repo, folder_path=folder, commit_message="Base")
+    # Every xorb asks for an upload grant first: S3 gives one (the xorb goes straight into the bucket),
+    # the filesystem answers 404 and the client uploads the xorb through us.
+    assert requests_to(account, "/hf/cas/v1/xorb-grants/") > grants
+    assert (requests_to(account, "/hf/cas/v1/xorbs/") == through) == presigned
     first_sent, first_stored = metric(account, "modelshelf_uploaded_bytes_total") - sent, xorb_bytes(account) - stored
     assert size <= first_sent <= size * 1.03
     assert size <= first_stored <= size * 1.01

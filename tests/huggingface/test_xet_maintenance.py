@@ -21,6 +21,7 @@ from package_api.plugin_api import base_storage
 from plugin.huggingface import xet_files, xet_maintenance
 from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb
 from plugin.huggingface.xet.format import chunk_hash, hash_to_hex
+from plugin.huggingface.xet_direct import direct_prefix
 from plugin.huggingface.xet_holds import GRACE
 from plugin.huggingface.xorbs import xorb_key
 from tests.huggingface.test_xet_api import chunks_of, shard_of, xorb
@@ -150,6 +151,29 @@ def test_objects_no_row_names_go_once_older_than_the_grace(
         assert client.post(f"/hf/cas/v1/xorbs/default/{young}", data=young_data, headers=cas).status_code == 200
     checked = cli("verify")
     assert checked.exit_code == 0 and "verified 2 xorbs" in checked.stdout, checked.stdout
+
+
+def test_a_direct_upload_no_shard_named_goes_once_older_than_the_grace(
+    cli: Invoke, data_dir: Path, monkeypatch: pytest.MonkeyPatch, backend_settings: dict[str, object]  # noqa: F811
+) -> None:
+    """A xorb put straight into the store through an upload grant (``xet_direct``: a key of its own)
+    whose shard never came goes once older than the grace period; a younger one stays."""
+    _xet_project(cli, data_dir, monkeypatch, backend_settings)
+    old, old_data = xorb(chunks_of("direct-old", 2))
+    young, young_data = xorb(chunks_of("direct-young", 2))
+    old_key, young_key = direct_prefix(old, 7) + "0123456789abcdef", direct_prefix(young, 7) + "fedcba9876543210"
+    with opened(data_dir):
+        base_storage().put(old_key, io.BytesIO(old_data))
+        time.sleep(1.2)  # S3 keeps whole seconds
+        cutoff = utcnow().replace(microsecond=0)
+        time.sleep(1.0)
+        base_storage().put(young_key, io.BytesIO(young_data))
+    monkeypatch.setattr(xet_maintenance, "utcnow", lambda: cutoff + GRACE)
+    result = cli("gc").stdout
+    assert f"xet: removed 1 objects no row names ({len(old_data)} bytes)" in result, result
+    assert "xet: 1 objects no row names yet, younger than 1 day" in result
+    with opened(data_dir):
+        assert set(base_storage().keys("xet/")) == {young_key}
 
 
 def test_a_shard_naming_a_xorb_gc_removes_meanwhile_is_refused_whole(

@@ -498,6 +498,18 @@ def xet_upload_xorb(c: Ctx) -> Req:
     return c.req({"prefix": "default", "xorb": name}, data=data, headers=xet_token(c))
 
 
+def xet_grant_xorb(c: Ctx) -> Req:
+    """A grant asked for (this store takes no direct writes: 404, the client's cue to upload through us)."""
+    name, data, _ = xet_xorb(c)
+    return c.req({"prefix": "default", "xorb": name}, json={"length": len(data)}, headers=xet_token(c))
+
+
+def xet_commit_xorb(c: Ctx) -> Req:
+    """A commit of a grant this store never gave (404: nothing was uploaded for it)."""
+    name, _, _ = xet_xorb(c)
+    return c.req({"prefix": "default", "xorb": name, "grant_id": "no-such-grant"}, headers=xet_token(c))
+
+
 def xet_shard(c: Ctx) -> tuple[bytes, str, dict[str, str]]:
     """A shard describing a one-chunk file over a xorb the administrator has uploaded, the file's hash
     (hex), and the token."""

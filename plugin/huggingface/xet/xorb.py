@@ -154,7 +154,7 @@ def compress(data: bytes, compression: int) -> tuple[int, bytes]:
     return compression, payload
 
 
-def _header(data: bytes, pos: int, index: int) -> tuple[int, int, int]:
+def _header(data: bytes | memoryview, pos: int, index: int) -> tuple[int, int, int]:
     if len(data) - pos < CHUNK_HEADER_LEN:
         raise XetFormatError(f"Chunk {index} at byte {pos}: the xorb ends inside its 8-byte header")
     version = data[pos]
@@ -178,7 +178,7 @@ def _header(data: bytes, pos: int, index: int) -> tuple[int, int, int]:
     return compressed, scheme, uncompressed
 
 
-def parse_xorb(data: bytes, *, verify: bool = True) -> Xorb:
+def parse_xorb(data: bytes | memoryview, *, verify: bool = True) -> Xorb:
     """Parse a serialized xorb: its chunk records and, if present, a footer.
 
     With ``verify`` (the default) every chunk is decompressed and hashed and the xorb's hash
@@ -215,7 +215,7 @@ def parse_xorb(data: bytes, *, verify: bool = True) -> Xorb:
     return Xorb(chunks, digest, pos, n)
 
 
-def validate_xorb(data: bytes, expected_hash: bytes) -> Xorb:
+def validate_xorb(data: bytes | memoryview, expected_hash: bytes) -> Xorb:
     """Parse and verify a xorb uploaded under ``expected_hash``; raise XetFormatError if it is
     malformed or its chunks hash to another xorb hash."""
     xorb = parse_xorb(data)
@@ -273,7 +273,7 @@ def iter_records(data: bytes | memoryview, *, first_index: int = 0) -> Iterator[
 def iter_record_views(data: bytes | memoryview, *, first_index: int = 0) -> Iterator[bytes | memoryview]:
     """``iter_records``, giving an uncompressed chunk as a view of the records rather than a copy
     (for a reader that only hashes them: a copy of every chunk costs as much as the hash)."""
-    raw = bytes(data)
+    raw = data if isinstance(data, bytes) else memoryview(data)  # no copy (of up to a whole xorb)
     view = memoryview(raw)
     pos, index = 0, first_index
     while pos < len(raw) and raw[pos:pos + len(FOOTER_IDENT)] != FOOTER_IDENT:

@@ -125,6 +125,33 @@ def upload_xorb(prefix: str, xorb: str) -> Response:
     return jsonify({"was_inserted": inserted})
 
 
+@bp.post("/cas/v1/xorb-grants/<prefix>/<xorb>")
+def grant_xorb_upload(prefix: str, xorb: str) -> Response:
+    """Where the client may put xorb ``xorb`` itself (``plugin.huggingface.xet_direct``): 201 with a
+    grant, 200 when the repo has it, 404 where the store takes no direct writes."""
+    _prefix(prefix, XORB_PREFIX)
+    project, _ = _grant(write=True)
+    body = request.get_json(force=True, silent=True)
+    length = body.get("length") if isinstance(body, dict) else None
+    grant = services.hf_direct_xorbs().grant(project, xorb, length)
+    if grant is None:
+        return jsonify({"was_inserted": False})
+    response = jsonify(grant)
+    response.status_code = 201
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/cas/v1/xorb-commits/<prefix>/<xorb>/grant/<grant_id>")
+def commit_xorb_upload(prefix: str, xorb: str, grant_id: str) -> Response:
+    """The client put the xorb of grant ``grant_id``: it counts once a shard naming it verifies."""
+    _prefix(prefix, XORB_PREFIX)
+    project, actor = _grant(write=True)
+    size = services.hf_direct_xorbs().commit(project, xorb, grant_id)
+    services.hf_xet_files(actor).packages.meter.received(size)  # what the client sent, to the store
+    return jsonify({"was_inserted": True})
+
+
 @bp.post("/cas/v1/shards")
 @streams_body
 def upload_shard() -> Response:
