@@ -482,6 +482,15 @@ def print_report(rig: Rig, memory: list[dict[str, object]], rounds: int) -> None
             server = f"{r.server_cpu:8.2f}" if r.server_cpu is not None else f"{'-':>8}"
             print(f"{human(size):>6}  {op:<32} {r.seconds:8.2f} {r.mib_s:8.1f} {ratio} {median[op]:7.2f} {mratio}"
                   f" {server} {r.s3_cpu:7.2f} {r.client_cpu:8.2f}")
+    for size in dict.fromkeys(r.size for r in rig.results):
+        median = {op: statistics.median(r.seconds for r in rig.results if r.size == size and r.operation == op)
+                  for op in dict.fromkeys(r.operation for r in rig.results if r.size == size)}
+        pairs = [(REGISTRY_UPLOAD, PRESIGNED_UPLOAD, 0.9), (REGISTRY_DOWNLOAD, PRESIGNED_DOWNLOAD, 0.95),
+                 (REDIRECTED_DOWNLOAD, PRESIGNED_DOWNLOAD, 0.95)]
+        rates = [f"{op.removeprefix('registry ')} {median[direct] / median[op]:.2f}x (goal {goal})"
+                 for op, direct, goal in pairs if op in median and direct in median]
+        if rates:
+            print(f"{human(size)}: rate of curl to presigned URLs (medians): " + "; ".join(rates))
     hashed = [r for r in rig.results if r.operation == SHA256SUM]
     for size in dict.fromkeys(r.size for r in hashed):
         uploads = [r.mib_s for r in rig.results if r.size == size and r.operation == REGISTRY_UPLOAD]
