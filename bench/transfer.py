@@ -16,16 +16,24 @@ it, both on 127.0.0.1 on free ports, creates a user, project and token with the 
 size writes one file of random bytes to a temp dir and times:
 
 - registry upload:   ``curl --upload-file`` into the generic packages API (streams from disk)
-- registry download: ``curl -o /dev/null`` from the generic packages API
-- direct upload:     minio ``put_object`` from the open file, 16 MiB parts (same as the server)
-- direct download:   minio ``get_object`` streamed in 1 MiB chunks and discarded
-- (extra) direct upload/download with curl against presigned URLs, to separate the cost of the
-  HTTP client from the cost of the path through the registry.
+- registry download: ``curl -o /dev/null`` from the generic packages API, the bytes proxied by the
+  server (``S3_REDIRECT_DOWNLOADS`` off, the default)
+- registry download redirected: ``curl -L`` from a second ``modelshelf serve`` on the same data
+  directory with ``S3_REDIRECT_DOWNLOADS`` on (a 302 to a presigned URL, which curl follows)
+- direct upload/download with curl against presigned URLs of the same S3: the baseline the registry's
+  ratios are taken against (issue 15: curl, not the minio client, which is slower and flatters them)
+- direct upload:     minio ``put_object`` from the open file, 16 MiB parts (``--no-minio`` skips it)
+- direct download:   minio ``get_object`` streamed in 1 MiB chunks and discarded (likewise)
 
 For each size it also reports the server's peak RSS (VmHWM of the gunicorn master and of each
 worker, reset before the size with ``/proc/<pid>/clear_refs`` when allowed, plus the largest VmRSS
 seen by a sampler thread), and CPU seconds spent per operation by the server, by SeaweedFS and by
 the client, read from ``/proc/<pid>/stat``.
+
+After the sizes it prints the worker's peak RSS of the largest size's uploads against the smallest's
+(issue 15: within 10%). ``--server-env NAME=VALUE`` passes variables to ``modelshelf serve`` (e.g.
+``MALLOC_ARENA_MAX=2`` to compare the RSS left after the uploads); ``--py-spy FILE`` records the
+worker with py-spy during the first round's registry upload of the first size.
 
 Everything started here is stopped by its own pid at the end (also on error or Ctrl-C) and the
 temp dir is removed.
@@ -58,6 +66,12 @@ from minio import Minio  # noqa: E402
 from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_server, stop  # noqa: E402
 
 MIB = 1024 * 1024
+REGISTRY_UPLOAD = "registry upload (curl)"
+REGISTRY_DOWNLOAD = "registry download (curl)"
+REDIRECTED_DOWNLOAD = "registry download (curl -L, 302)"
+PRESIGNED_UPLOAD = "direct upload (curl presigned)"
+PRESIGNED_DOWNLOAD = "direct download (curl presigned)"
+PY_SPY = shutil.which("py-spy") or str(Path.home() / ".local/bin/py-spy")
 PART_SIZE = 16 * MIB
 CHUNK = 8 * MIB
 #: The operation that hashes the payload on one core (``sha256sum``), filesystem backend.
@@ -201,6 +215,9 @@ class Rig:
     client: Minio | None
     bucket: str | None
     direct_dir: Path | None = None  # filesystem backend: where ``cp`` puts its copy
+    redirecting: Server | None = None  # S3: a second server on the same data, S3_REDIRECT_DOWNLOADS on
+    minio_ops: bool = True  # S3: time minio's put_object/get_object as well
+    py_spy: Path | None = None  # record the worker during one extra upload of the first size
     results: list[Result] = field(default_factory=list)
 
     def measure(
@@ -244,9 +261,9 @@ class Rig:
               f" {rss_before / 1024:4.0f} -> peak {result.worker_hwm / 1024:4.0f} MiB", flush=True)
         return result
 
-    def package_url(self, size: int, round_: int) -> str:
+    def package_url(self, size: int, round_: int, server: Server | None = None) -> str:
         return (
-            f"{self.server.api}/projects/{self.project}/packages/generic/"
+            f"{(server or self.server).api}/projects/{self.project}/packages/generic/"
             f"bench/{human(size).lower()}-{round_}/payload.bin"
         )
 
@@ -322,6 +339,14 @@ def bench_size(
                 if got != size:
                     raise RuntimeError(f"direct download gave {got} bytes, expected {size}")
 
+            def redirected_download() -> None:
+                assert rig.redirecting is not None
+                out = curl("--location", "--header", token_header, "-o", "/dev/null",
+                           "-w", "%{size_download} %{num_redirects}", rig.package_url(size, round_, rig.redirecting))
+                got, redirects = (int(v) for v in out.split())
+                if got != size or redirects != 1:
+                    raise RuntimeError(f"redirected download gave {got} bytes after {redirects} redirect(s)")
+
             presigned_key = f"direct/{human(size)}-presigned.bin"
 
             def presigned_upload() -> None:
@@ -362,19 +387,23 @@ def bench_size(
                     ("direct download (cat)", cat_download, False, None),
                 ]
             else:
+                # The registry is compared with curl to presigned URLs of the same S3 (issue 15).
                 uploads = [
-                    ("registry upload (curl)", registry_upload, True, "direct upload (minio)"),
-                    ("direct upload (minio)", direct_upload, False, None),
-                    ("direct upload (curl presigned)", presigned_upload, False, None),
+                    (REGISTRY_UPLOAD, registry_upload, True, PRESIGNED_UPLOAD),
+                    (PRESIGNED_UPLOAD, presigned_upload, False, None),
                 ]
                 downloads = [
-                    ("registry download (curl)", registry_download, True, "direct download (minio)"),
-                    ("direct download (minio)", direct_download, False, None),
-                    ("direct download (curl presign)", presigned_download, False, None),
+                    (REGISTRY_DOWNLOAD, registry_download, True, PRESIGNED_DOWNLOAD),
+                    (PRESIGNED_DOWNLOAD, presigned_download, False, None),
                 ]
-            shift = round_ % len(uploads)
+                if rig.redirecting is not None:
+                    downloads.append((REDIRECTED_DOWNLOAD, redirected_download, False, PRESIGNED_DOWNLOAD))
+                if rig.minio_ops:
+                    uploads.append(("direct upload (minio)", direct_upload, False, None))
+                    downloads.append(("direct download (minio)", direct_download, False, None))
             print(f"  -- round {round_ + 1}/{rounds}", flush=True)
             for steps in (uploads, downloads):
+                shift = round_ % len(steps)
                 for operation, run, via_server, direct in steps[shift:] + steps[:shift]:
                     rig.measure(size, operation, run, via_server=via_server, direct=direct)
                 time.sleep(settle)
@@ -385,11 +414,15 @@ def bench_size(
             if not match or match.group(1) != sha256:
                 raise RuntimeError(f"checksum mismatch: local {sha256}, registry {match and match.group(1)}")
 
+        if rig.py_spy is not None and first_result == 0:
+            profile_upload(rig, rig.package_url(size, rounds), path, token_header)
+
     ops = rig.results[first_result:]
     memory = {
         "master_hwm": max(r.master_hwm for r in ops),
         "worker_start": ops[0].worker_rss_before,
         "worker_hwm": max(r.worker_hwm for r in ops),
+        "upload_hwms": [r.worker_hwm for r in ops if r.operation == REGISTRY_UPLOAD],
         "worker_end": max((status_kib(pid, "VmRSS") or 0 for pid in children(master)), default=0),
         "registry_ops": {r.operation: max(o.worker_hwm for o in ops if o.operation == r.operation)
                          for r in ops if r.direct},
@@ -405,6 +438,25 @@ def bench_size(
     elif rig.direct_dir is not None:
         (rig.direct_dir / path.name).unlink(missing_ok=True)
     return memory
+
+
+def profile_upload(rig: Rig, url: str, path: Path, token_header: str) -> None:
+    """One more registry upload (not counted in the figures) with py-spy recording the worker:
+    collapsed stacks (``--format raw``) at 100 Hz, idle frames included, into ``rig.py_spy``."""
+    assert rig.py_spy is not None
+    worker = children(rig.server.process.pid)[0]
+    spy = subprocess.Popen(
+        [PY_SPY, "record", "--pid", str(worker), "--rate", "100", "--idle", "--format", "raw",
+         "--output", str(rig.py_spy)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    time.sleep(1.0)  # py-spy attaches
+    started = time.perf_counter()
+    curl("--header", token_header, "--upload-file", str(path), "-o", "/dev/null", url)
+    seconds = time.perf_counter() - started
+    spy.send_signal(signal.SIGINT)
+    _, err = spy.communicate(timeout=60)
+    print(f"  profiled upload: {seconds:.2f} s; py-spy: {err.decode().strip().splitlines()[-1:]}", flush=True)
 
 
 # ---------------------------------------------------------------- report
@@ -430,9 +482,18 @@ def print_report(rig: Rig, memory: list[dict[str, object]], rounds: int) -> None
             server = f"{r.server_cpu:8.2f}" if r.server_cpu is not None else f"{'-':>8}"
             print(f"{human(size):>6}  {op:<32} {r.seconds:8.2f} {r.mib_s:8.1f} {ratio} {median[op]:7.2f} {mratio}"
                   f" {server} {r.s3_cpu:7.2f} {r.client_cpu:8.2f}")
+    for size in dict.fromkeys(r.size for r in rig.results):
+        median = {op: statistics.median(r.seconds for r in rig.results if r.size == size and r.operation == op)
+                  for op in dict.fromkeys(r.operation for r in rig.results if r.size == size)}
+        pairs = [(REGISTRY_UPLOAD, PRESIGNED_UPLOAD, 0.9), (REGISTRY_DOWNLOAD, PRESIGNED_DOWNLOAD, 0.95),
+                 (REDIRECTED_DOWNLOAD, PRESIGNED_DOWNLOAD, 0.95)]
+        rates = [f"{op.removeprefix('registry ')} {median[direct] / median[op]:.2f}x (goal {goal})"
+                 for op, direct, goal in pairs if op in median and direct in median]
+        if rates:
+            print(f"{human(size)}: rate of curl to presigned URLs (medians): " + "; ".join(rates))
     hashed = [r for r in rig.results if r.operation == SHA256SUM]
     for size in dict.fromkeys(r.size for r in hashed):
-        uploads = [r.mib_s for r in rig.results if r.size == size and r.operation == "registry upload (curl)"]
+        uploads = [r.mib_s for r in rig.results if r.size == size and r.operation == REGISTRY_UPLOAD]
         rates = [r.mib_s for r in hashed if r.size == size]
         upload, rate = statistics.median(uploads), statistics.median(rates)
         # sha256sum is one process on one core: its CPU seconds are its rate on an idle core, which a
@@ -441,6 +502,13 @@ def print_report(rig: Rig, memory: list[dict[str, object]], rounds: int) -> None
         print(f"\n{human(size)}: registry upload {upload:.1f} MiB/s, sha256sum {rate:.1f} MiB/s (medians):"
               f" {upload / rate:.2f} of the single-core hashing rate (goal: 0.5); sha256sum per CPU second"
               f" {cpu_rate:.1f} MiB/s: {upload / cpu_rate:.2f} of it")
+    if len(memory) > 1:
+        small, large = memory[0], memory[-1]
+        if small["upload_hwms"] and large["upload_hwms"]:
+            a = statistics.median(small["upload_hwms"])  # type: ignore[arg-type]
+            b = statistics.median(large["upload_hwms"])  # type: ignore[arg-type]
+            print(f"\nworker peak RSS in the registry upload (median): {human(small['size'])} {a / 1024:.0f} MiB,"
+                  f" {human(large['size'])} {b / 1024:.0f} MiB: {b / a:.3f}x (goal: within 10%)")
     if all(m["reset"] for m in memory):
         print("\nServer memory per size (MiB); VmHWM reset before each operation, peak = max over the size's operations")
     else:
@@ -453,8 +521,8 @@ def print_report(rig: Rig, memory: list[dict[str, object]], rounds: int) -> None
         sampled = max((v for pid, v in m["sampled"].items() if pid != master), default=0)
         print(f"{human(size):>6}  {m['master_hwm'] / 1024:11.0f} {m['worker_start'] / 1024:19.0f}"
               f" {m['worker_hwm'] / 1024:11.0f} {m['worker_end'] / 1024:17.0f}"
-              f" {registry.get('registry upload (curl)', 0) / 1024:14.0f}"
-              f" {registry.get('registry download (curl)', 0) / 1024:16.0f} {sampled / 1024:11.0f}")
+              f" {registry.get(REGISTRY_UPLOAD, 0) / 1024:14.0f}"
+              f" {registry.get(REGISTRY_DOWNLOAD, 0) / 1024:16.0f} {sampled / 1024:11.0f}")
 
 
 # ---------------------------------------------------------------- main
@@ -475,6 +543,14 @@ def main() -> int:
                         help="modelshelf serve's worker (WORKER_CLASS): compare the two by alternating runs")
     parser.add_argument("--direct-parallel", type=int, default=1,
                         help="minio num_parallel_uploads for the direct upload (the server uses 1)")
+    parser.add_argument("--no-minio", action="store_true",
+                        help="S3: skip minio's put_object/get_object (curl to presigned URLs is the baseline)")
+    parser.add_argument("--no-redirect", action="store_true",
+                        help="S3: skip the redirected download (a second server with S3_REDIRECT_DOWNLOADS)")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="environment variable for modelshelf serve (repeatable), e.g. MALLOC_ARENA_MAX=2")
+    parser.add_argument("--py-spy", type=Path, default=None, metavar="FILE",
+                        help="record the worker with py-spy (collapsed stacks) during one extra upload of the first size")
     parser.add_argument("--tmpdir", default=None, help="where to put the payloads and the S3 data")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs) after the run")
     args = parser.parse_args()
@@ -482,8 +558,9 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="modelshelf-bench-", dir=args.tmpdir))
     free = shutil.disk_usage(workdir).free
-    # The payload, plus three uploads per round that SeaweedFS only reclaims on vacuum.
-    need = max(sizes) * (2 + 3 * max(1, args.rounds)) + sum(sizes) * 3 * max(1, args.rounds)
+    # The payload, plus the uploads of each round, which SeaweedFS only reclaims on vacuum.
+    per_round = 2 if args.no_minio else 3
+    need = max(sizes) * 2 + sum(sizes) * (per_round * max(1, args.rounds) + 1)
     if free < need:
         shutil.rmtree(workdir, ignore_errors=True)
         print(f"not enough space in {workdir.parent}: {free / 1024**3:.1f} GiB free, ~{need / 1024**3:.1f} GiB needed",
@@ -492,7 +569,7 @@ def main() -> int:
 
     # A SIGTERM should clean up like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    s3 = server = None
+    s3 = server = redirecting = None
     try:
         data_dir = workdir / "server" / "data"
         data_dir.mkdir(parents=True)
@@ -503,6 +580,9 @@ def main() -> int:
             settings = s3.settings("modelshelf-bench")
         settings["MAX_FILE_SIZE"] = max(max(sizes) * 2, 20 * 1024**3)
         settings["WORKER_CLASS"] = args.worker_class
+        for pair in args.server_env:
+            name, _, value = pair.partition("=")
+            os.environ[name] = value  # start_server passes the environment on
         server = start_server(data_dir, settings, workers=args.workers, threads=args.threads)
         where = f"SeaweedFS {s3.endpoint} (pid {s3.process.pid})" if s3 is not None else f"filesystem {data_dir}"
         print(f"{where}; modelshelf {server.url} (pid {server.process.pid}, {args.worker_class} worker)", flush=True)
@@ -515,7 +595,13 @@ def main() -> int:
             bucket: str | None = "bench-direct"
             if not client.bucket_exists(bucket):
                 client.make_bucket(bucket)
-            rig = Rig(s3=s3, server=server, token=token, project=project, client=client, bucket=bucket)
+            rig = Rig(s3=s3, server=server, token=token, project=project, client=client, bucket=bucket,
+                      minio_ops=not args.no_minio, py_spy=args.py_spy)
+            if not args.no_redirect:
+                # Same database and store; its own log file beside the first server's.
+                redirecting = start_server(data_dir, {**settings, "S3_REDIRECT_DOWNLOADS": True},
+                                           workers=1, threads=args.threads)
+                rig.redirecting = redirecting
         else:
             direct_dir = workdir / "direct"
             direct_dir.mkdir()
@@ -534,6 +620,8 @@ def main() -> int:
     finally:
         if server is not None:
             stop(server.process)
+        if redirecting is not None:
+            stop(redirecting.process)
         if s3 is not None:
             stop(s3.process)
         if args.keep:

@@ -96,6 +96,36 @@ class _LengthBody:
             _cooperate()
         return data
 
+    def readinto(self, buffer: memoryview) -> int:
+        """Receive the next bytes of the body straight into ``buffer`` (one ``recv_into`` on the
+        socket: what has arrived, up to the buffer's length and the body's end), without gunicorn's
+        reader and its copies; return how many, 0 at the end of the body. What gunicorn already
+        holds of the body (read with the headers) comes first, through ``read``. Reports a short
+        body and a silent client as ``read`` does, and gives the other greenlets a turn as often."""
+        wanted = min(len(buffer), self._reader.length)
+        if wanted <= 0:
+            return 0
+        unreader = self._reader.unreader
+        sock = getattr(unreader, "sock", None)
+        held = unreader.buf.getbuffer().nbytes
+        if held or sock is None:
+            data = self.read(min(wanted, held or RECV_SIZE))
+            buffer[: len(data)] = data
+            return len(data)
+        try:
+            got = int(sock.recv_into(buffer[:wanted] if wanted < len(buffer) else buffer))
+        except TimeoutError:
+            self._close()
+            raise ClientDisconnected() from None
+        if not got:
+            raise ClientDisconnected()
+        self._reader.length -= got
+        self._unyielded += got
+        if self._unyielded >= YIELD_EVERY:
+            self._unyielded = 0
+            _cooperate()
+        return got
+
     def readline(self, size: int | None = None) -> bytes:
         return bytes(self._body.readline(size))
 

@@ -118,6 +118,25 @@ class HashingReader:
 
     def read(self, size: int = -1) -> bytes:
         data = self._source.read(size if size is not None and size > 0 else CHUNK_SIZE)
+        self._take(data)
+        return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill the start of ``buffer`` with the next bytes, hashed and counted like ``read``'s;
+        return how many (0 at the end). Straight from the source where it has ``readinto`` (the
+        request's socket, a file), so the bytes are copied once on their way to the store."""
+        readinto = getattr(self._source, "readinto", None)
+        if readinto is not None:
+            got = int(readinto(buffer))
+        else:
+            data = self._source.read(min(len(buffer), CHUNK_SIZE))
+            got = len(data)
+            buffer[:got] = data
+        with buffer[:got] as view:
+            self._take(view)
+        return got
+
+    def _take(self, data: bytes | memoryview) -> None:
         if data:
             self._meter.received(len(data))
             self.size += len(data)
@@ -128,7 +147,6 @@ class HashingReader:
                 self._md5.update(data)
         if self._heartbeat is not None:
             self._heartbeat()
-        return data
 
     @property
     def sha256(self) -> str:

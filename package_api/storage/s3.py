@@ -1,24 +1,33 @@
 """S3 storage through the ``minio`` client (MinIO, SeaweedFS, AWS S3, ...).
 
 A blob that fits in one part goes up in one PUT; a larger one as a multipart upload whose parts are
-sent by a background thread while the next part is read from the client, through a queue of one, so
-the client and the store work at the same time and memory stays at about three parts whatever the
-file size. A failed upload is aborted. Every ``S3Error`` and connection error is translated here and
-nowhere else.
+sent by ``PARALLEL_PARTS`` background threads (greenlets under the gevent worker) while the next part
+is read from the client, so the client and the store work at the same time, and the store is never
+idle between one part's answer and the next part's first byte. The parts are read straight into a
+few reused buffers (``readinto`` where the body has it: the request's socket), so memory stays at
+``PARALLEL_PARTS + 2`` parts whatever the file size. A failed upload is aborted.
+
+The bytes go out with ``UNSIGNED-PAYLOAD`` (a URL the server presigns for itself, sent through the
+same connection pool): minio's own calls sign each request's payload over plain HTTP, i.e. SHA-256
+every part a second time (the upload is hashed once already, on its way in, for its digest), and
+over HTTPS compute its MD5. The headers, the key and the upload id are signed all the same.
+
+Every ``S3Error`` and connection error is translated here and nowhere else.
 """
 from __future__ import annotations
 
 import datetime
-import io
+import mmap
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import urlsplit
+from xml.etree.ElementTree import ParseError
 
 import urllib3
 from minio import Minio
 from minio.datatypes import Part
-from minio.error import MinioException, S3Error
+from minio.error import MinioException, S3Error, ServerError
 
 from package_api.storage.base import CHUNK_SIZE, BlobReader, Readable, Remnant, check_key
 from package_api.storage.errors import BlobNotFound, StorageUnavailable
@@ -26,6 +35,11 @@ from package_api.storage.errors import BlobNotFound, StorageUnavailable
 _MISSING_CODES = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
 #: The smallest part S3 accepts is 5 MiB.
 MIN_PART_SIZE = 5 * 1024 * 1024
+#: Parts of one upload sent at the same time. Two keep the store busy while the answer to the other
+#: comes back; each costs a part of memory (bench/transfer.py, docs/performance.md).
+PARALLEL_PARTS = 2
+#: How long the URL the server signs for each of its own PUTs works: it is used at once.
+_OWN_URL_EXPIRY = datetime.timedelta(hours=1)
 
 
 def _translate(exc: Exception, key: str = "") -> Exception:
@@ -37,6 +51,8 @@ def _translate(exc: Exception, key: str = "") -> Exception:
 
 
 _VENDOR_ERRORS = (MinioException, urllib3.exceptions.HTTPError, OSError)
+#: Bytes per chunk of a download streamed out of S3.
+READ_SIZE = 4 * CHUNK_SIZE
 
 
 class _ObjectReader:
@@ -45,8 +61,13 @@ class _ObjectReader:
         self._key = key
 
     def __iter__(self) -> Iterator[bytes]:
+        # Read as stored (no content decoding: the bytes are the file, whatever a client that wrote
+        # them to the store directly said of their encoding), in chunks of READ_SIZE: one copy from
+        # the socket each, and few enough for the per-chunk work between here and the client.
+        read = self._response.read
         try:
-            yield from self._response.stream(CHUNK_SIZE)
+            while chunk := read(READ_SIZE, decode_content=False):
+                yield chunk
         except _VENDOR_ERRORS as exc:
             raise _translate(exc, self._key) from exc
         finally:
@@ -92,9 +113,10 @@ class S3Storage:
         redirect_expiry: datetime.timedelta | None = None,
         public_url: str | None = None,
         part_url_expiry: datetime.timedelta = PART_URL_EXPIRY,
+        parallel_parts: int = PARALLEL_PARTS,
     ) -> None:
         # Few, quick retries: an unreachable store must become a prompt 503, not a minute of backoff.
-        http = urllib3.PoolManager(
+        self._http = http = urllib3.PoolManager(
             num_pools=4,
             maxsize=32,
             timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout),
@@ -129,6 +151,7 @@ class S3Storage:
         #: Set: downloads are answered with a presigned URL valid this long (``download_url``).
         self.redirect_expiry = redirect_expiry
         self.part_url_expiry = part_url_expiry
+        self.parallel_parts = parallel_parts
         self._bucket_ready = False
 
     def _ensure_bucket(self) -> None:
@@ -149,28 +172,52 @@ class S3Storage:
         check_key(key)
         self._ensure_bucket()
         counter = _CountingReader(stream)
+        buffers = _Buffers(self.part_size, self.parallel_parts + 2)
         try:
-            first = _read_part(counter, self.part_size)
-            if len(first) < self.part_size:
-                self.client.put_object(self.bucket, key, io.BytesIO(first), len(first), part_size=self.part_size)
+            first = buffers.take()
+            filled = _read_part(counter, first)
+            if filled < self.part_size:
+                with memoryview(first) as view:
+                    self._put_bytes(key, view[:filled])
             else:
-                self._put_multipart(key, counter, first)
+                self._put_multipart(key, counter, first, buffers)
         except _VENDOR_ERRORS as exc:
             if counter.error is not None:
                 raise counter.error from None  # the client's stream failed, not the store
             raise _translate(exc, key) from exc
         return counter.count
 
-    def _put_multipart(self, key: str, stream: _CountingReader, first: bytearray) -> None:
+    def _put_bytes(self, key: str, data: memoryview, query: dict[str, str | list[str] | tuple[str]] | None = None) -> str:
+        """PUT ``data`` as ``key`` (or, with ``query``, as a part of a multipart upload) with an
+        unsigned payload; return the ETag. Raises what minio would: ``S3Error``, ``ServerError``,
+        urllib3's errors (after the pool's retries)."""
+        url = self.client.get_presigned_url("PUT", self.bucket, key, expires=_OWN_URL_EXPIRY, extra_query_params=query)
+        response = self._http.urlopen(
+            "PUT", url, body=data, headers={"Content-Type": "application/octet-stream"}, redirect=False
+        )
+        if response.status != 200:
+            try:
+                raise S3Error.fromxml(response)
+            except (ParseError, UnicodeDecodeError):  # no S3 error document: a proxy's page
+                raise ServerError(f"S3 answered {response.status} to a PUT", response.status) from None
+        return str(response.headers.get("ETag", "")).replace('"', "")
+
+    def _put_multipart(self, key: str, stream: _CountingReader, first: mmap.mmap, buffers: _Buffers) -> None:
         # minio's own multipart upload sends a part only after reading it (no overlap), and its
         # parallel mode queues parts without bound; these are the same S3 calls, pipelined.
         upload_id = self.client._create_multipart_upload(self.bucket, key, {"Content-Type": "application/octet-stream"})
-        sender = _PartSender(self.client, self.bucket, key, upload_id)
+
+        def send(number: int, data: memoryview) -> str:
+            return self._put_bytes(key, data, {"partNumber": str(number), "uploadId": upload_id})
+
+        sender = _PartSender(send, buffers, self.parallel_parts, name=f"s3-parts-{key}")
         try:
-            part, number = first, 1
-            while part:
-                sender.send(number, part)
-                part, number = _read_part(stream, self.part_size), number + 1
+            part, filled, number = first, self.part_size, 1
+            while filled:
+                sender.send(number, part, filled)
+                part = buffers.take()
+                filled, number = _read_part(stream, part), number + 1
+            buffers.give(part)
             parts = sender.finish()
             self.client._complete_multipart_upload(self.bucket, key, upload_id, parts)
         except BaseException:
@@ -327,82 +374,116 @@ class _EmptyReader:
 
 
 class _CountingReader:
-    """Counts the bytes minio reads and remembers a failure of the source stream, so a dropped
+    """Counts the bytes read from the source stream and remembers a failure of it, so a dropped
     client is not mistaken for a store failure."""
 
     def __init__(self, stream: Readable) -> None:
         self._stream = stream
+        self._readinto = getattr(stream, "readinto", None)
         self.count = 0
         self.error: BaseException | None = None
 
-    def read(self, size: int = -1) -> bytes:
+    def readinto(self, view: memoryview) -> int:
+        """Fill the start of ``view`` with what the stream gives next: straight into it where the
+        stream has ``readinto`` (a request body, ``HashingReader`` around one), else through a read
+        of at most ``CHUNK_SIZE`` (a WSGI server asked for 16 MiB at once may hold several copies)."""
         try:
-            data = self._stream.read(size)
+            if self._readinto is not None:
+                got = int(self._readinto(view))
+            else:
+                data = self._stream.read(min(CHUNK_SIZE, len(view)))
+                got = len(data)
+                view[:got] = data
         except BaseException as exc:
             self.error = exc
             raise
-        self.count += len(data)
-        return data
+        self.count += got
+        return got
 
 
-def _read_part(stream: _CountingReader, size: int) -> bytearray:
-    """Read up to ``size`` bytes (fewer only at the end of the stream) into one buffer, in reads of
-    at most ``CHUNK_SIZE``: a WSGI server asked for 16 MiB at once may hold several copies of them."""
-    part = bytearray(size)
-    view, filled = memoryview(part), 0
-    while filled < size:
-        data = stream.read(min(CHUNK_SIZE, size - filled))
-        if not data:
-            break
-        view[filled : filled + len(data)] = data
-        filled += len(data)
-    view.release()
-    del part[filled:]
-    return part
+def _read_part(stream: _CountingReader, part: mmap.mmap) -> int:
+    """Fill ``part`` from ``stream``; return how many bytes it holds (fewer only at the end of the stream)."""
+    filled = 0
+    with memoryview(part) as view:
+        while filled < len(part):
+            got = stream.readinto(view[filled:])
+            if not got:
+                break
+            filled += got
+    return filled
+
+
+class _Buffers:
+    """The part buffers of one upload: at most ``count`` of ``size`` bytes, made when first needed
+    and reused. Each is an anonymous ``mmap``: its pages are taken as they are written (a small file
+    touches a few of them, where a ``bytearray`` zeroes the whole part first) and given back to the
+    system when the upload's buffers are dropped, where malloc may keep freed parts in the process's
+    heap (glibc raises its mmap threshold to the size of the largest block freed)."""
+
+    def __init__(self, size: int, count: int) -> None:
+        self._size = size
+        self._left = count
+        self._free: queue.Queue[mmap.mmap] = queue.Queue()
+
+    def take(self) -> mmap.mmap:
+        """A free buffer; waits for one to be given back when all ``count`` are in use."""
+        if self._free.empty() and self._left:
+            self._left -= 1
+            return mmap.mmap(-1, self._size)
+        return self._free.get()
+
+    def give(self, buffer: mmap.mmap) -> None:
+        self._free.put(buffer)
 
 
 class _PartSender:
-    """Sends the parts of one multipart upload from a thread, one at a time, in order; ``send``
-    waits while one part is being sent and another is queued, so at most three are in memory."""
+    """Sends the parts of one multipart upload from ``parallel`` threads (``send_part``: number and
+    bytes, gives the ETag); ``send`` waits while every thread is sending and one part is queued.
+    Each part's buffer goes back to ``buffers`` once sent."""
 
-    def __init__(self, client: Minio, bucket: str, key: str, upload_id: str) -> None:
-        self._client = client
-        self._target = (bucket, key, upload_id)
-        self._queue: queue.Queue[tuple[int, bytearray] | None] = queue.Queue(maxsize=1)
+    def __init__(
+        self, send_part: Callable[[int, memoryview], str], buffers: _Buffers, parallel: int, *, name: str
+    ) -> None:
+        self._send_part = send_part
+        self._buffers = buffers
+        self._queue: queue.Queue[tuple[int, mmap.mmap, int] | None] = queue.Queue(maxsize=1)
         self._parts: list[Part] = []
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=f"s3-parts-{key}", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=name, daemon=True) for _ in range(max(1, parallel))]
+        for thread in self._threads:
+            thread.start()
 
     def _run(self) -> None:
-        bucket, key, upload_id = self._target
         while (item := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # keep taking parts so that ``send`` never blocks on a dead sender
-            number, data = item
+            number, data, length = item
             try:
-                # urllib3 sends any buffer as it is: the part is not copied again on its way out (minio
-                # types ``data`` as bytes, hence the ignore).
-                etag = self._client._upload_part(bucket, key, data, None, upload_id, number)  # type: ignore[arg-type]
+                if self._error is None:  # else keep taking parts so that ``send`` never blocks on a dead sender
+                    # urllib3 sends any buffer as it is: the part is not copied on its way out.
+                    with memoryview(data) as view:
+                        self._parts.append(Part(number, self._send_part(number, view[:length])))
             except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
-                self._error = exc
-            else:
-                self._parts.append(Part(number, etag))
+                self._error = self._error or exc
+            finally:
+                self._buffers.give(data)
 
-    def send(self, number: int, data: bytearray) -> None:
-        """Queue part ``number``; raise what sending an earlier part raised."""
+    def send(self, number: int, data: mmap.mmap, length: int) -> None:
+        """Queue part ``number`` (the first ``length`` bytes of ``data``); raise what sending an
+        earlier part raised."""
         if self._error is not None:
+            self._buffers.give(data)
             raise self._error
-        self._queue.put((number, data))
+        self._queue.put((number, data, length))
 
     def finish(self) -> list[Part]:
         """Wait for every queued part; return them in order, or raise what sending one raised."""
         self.stop()
         if self._error is not None:
             raise self._error
-        return self._parts
+        return sorted(self._parts, key=lambda part: part.part_number)
 
     def stop(self) -> None:
-        if self._thread.is_alive():
+        for _ in self._threads:
             self._queue.put(None)
-            self._thread.join()
+        for thread in self._threads:
+            thread.join()
+        self._threads = []

@@ -146,6 +146,43 @@ def test_a_form_upload_streams_its_file_field_into_the_store(account: Account, s
         assert (blob.sha256, blob.size) == (sha256(weights.read_bytes()), 12 * MIB)
 
 
+def test_other_requests_are_answered_during_a_fast_large_upload(account: Account, tmp_path: Path) -> None:
+    """curl sends faster than the store takes the bytes, so the body's socket always has bytes
+    waiting and a read of it never waits: the upload must still give the worker's other connections
+    a turn (one 1 GiB upload once held ``/-/health`` for its whole length). Also on S3, where the
+    body is received straight into the part buffers, the declared digest is checked and the bytes
+    are stored whole."""
+    project, _ = account.create_project()
+    weights = tmp_path / "weights.bin"
+    digest = hashlib.sha256()
+    with open(weights, "wb") as out:
+        for _ in range(200):
+            block = os.urandom(MIB)
+            digest.update(block)
+            out.write(block)
+    url = generic(account, project, "big", "1.0.0", "weights.bin")
+    token = f"PRIVATE-TOKEN: {account.token}"
+    upload = subprocess.Popen(
+        [CURL, "--silent", "--show-error", "--fail", "--header", token, "--header", f"X-Checksum-SHA256: {digest.hexdigest()}",
+         "--upload-file", str(weights), "--output", os.devnull, url],
+        stderr=subprocess.PIPE,
+    )
+    timings = []
+    while upload.poll() is None:
+        started = time.monotonic()
+        answer = requests.get(f"{account.server.url}/-/health", timeout=10)
+        if upload.poll() is None:  # answered while the upload went on
+            timings.append(time.monotonic() - started)
+        assert answer.status_code == 200
+        time.sleep(0.02)
+    assert upload.returncode == 0, upload.stderr.read() if upload.stderr else ""
+    assert len(timings) >= 3, f"the upload ended before three requests were answered: {timings}"
+    assert max(timings) < 1.0, timings
+    head = requests.head(url, headers={"PRIVATE-TOKEN": account.token}, timeout=10)
+    assert head.headers["X-Checksum-SHA256"] == digest.hexdigest()
+    assert int(head.headers["Content-Length"]) == 200 * MIB
+
+
 # -- gc racing uploads ----------------------------------------------------------------------------
 
 UPLOADS = 50

@@ -8,7 +8,10 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -106,6 +109,54 @@ def test_a_working_store_reports_missing_blobs_as_missing(s3_settings: dict[str,
     store = S3Storage(seaweedfs.endpoint, str(s3_settings["S3_BUCKET"]), S3_ACCESS_KEY, S3_SECRET_KEY, timeout=TIMEOUT)
     with pytest.raises(BlobNotFound):
         store.size("blobs/ab/missing")
+
+
+def test_the_parts_of_an_upload_go_unsigned_and_two_at_a_time(
+    s3_settings: dict[str, object], seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each PUT of an upload's bytes is a URL the server presigned (the payload unsigned: minio's
+    own calls would SHA-256 every part again over plain HTTP, MD5 it over HTTPS), and two parts are
+    in flight at once; the bytes read back whole, and a part the store refuses fails the upload."""
+    store = S3Storage(
+        seaweedfs.endpoint, str(s3_settings["S3_BUCKET"]), S3_ACCESS_KEY, S3_SECRET_KEY, timeout=TIMEOUT, part_size=5 * MIB
+    )
+    puts: list[str] = []
+    in_flight, most = 0, 0
+    lock = threading.Lock()
+    urlopen = store._http.urlopen
+
+    def recording_urlopen(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal in_flight, most
+        if method != "PUT" or "/blobs/" not in url:  # not the bucket's creation
+            return urlopen(method, url, *args, **kwargs)
+        with lock:
+            puts.append(url)
+            in_flight += 1
+            most = max(most, in_flight)
+        try:
+            time.sleep(0.05)  # as a store over a network would: the next part is sent meanwhile
+            return urlopen(method, url, *args, **kwargs)
+        finally:
+            with lock:
+                in_flight -= 1
+
+    monkeypatch.setattr(store._http, "urlopen", recording_urlopen)
+    data = payload(4 * 5 * MIB + 123)
+    assert store.put("blobs/ab/parts", io.BytesIO(data)) == len(data)
+    reader = store.open("blobs/ab/parts")
+    assert b"".join(reader) == data
+    assert len(puts) == 5 and all("partNumber=" in url and "X-Amz-Signature=" in url for url in puts)
+    assert most == 2
+
+    small = payload(1000, seed=1)
+    assert store.put("blobs/ab/small", io.BytesIO(small)) == len(small)
+    assert "X-Amz-Signature=" in puts[-1] and "partNumber=" not in puts[-1]
+    assert b"".join(store.open("blobs/ab/small")) == small
+
+    other = S3Storage(seaweedfs.endpoint, "no-such-bucket-here", S3_ACCESS_KEY, S3_SECRET_KEY, timeout=TIMEOUT, part_size=5 * MIB)
+    other._bucket_ready = True  # as if it had been there: the PUTs themselves are refused
+    with pytest.raises(BlobNotFound):
+        other.put("blobs/ab/refused", io.BytesIO(small))
 
 
 # -- the HTTP API over a dead store ---------------------------------------------------------------

@@ -1,0 +1,112 @@
+"""``modelshelf serve``'s request body with a ``Content-Length`` (``package_api.ops.server._LengthBody``)
+over a real socket pair: ``readinto`` receives straight into the caller's buffer, after what gunicorn
+already holds of the body, stops at the body's end, reports a body cut short, and gives the other
+greenlets a turn every ``YIELD_EVERY`` bytes, as ``read`` does (a fast client always has bytes
+waiting, so a read of its socket never waits on its own)."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from gunicorn.http.body import Body, LengthReader
+from gunicorn.http.unreader import SocketUnreader
+from werkzeug.exceptions import ClientDisconnected
+
+from package_api.ops import server
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def turns(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the turns given to other greenlets."""
+    given: list[int] = []
+    monkeypatch.setattr(server, "_cooperate", lambda: given.append(1))
+    return given
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    ours, theirs = socket.socketpair()
+    ours.settimeout(10)
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+def length_body(sock: socket.socket, length: int, held: bytes = b"") -> server._LengthBody:
+    unreader = SocketUnreader(sock, max_chunk=server.RECV_SIZE)
+    if held:
+        unreader.unread(held)  # what gunicorn read past the headers
+    reader = LengthReader(unreader, length)
+    return server._LengthBody(Body(reader), reader, lambda: None)
+
+
+def turned_about_every_yield(turns: list[int], size: int) -> bool:
+    """A turn once ``YIELD_EVERY`` bytes have been read since the last: one per ``YIELD_EVERY`` at
+    most, and at least one per two (a read may overshoot the mark by up to what it received)."""
+    return size // (2 * server.YIELD_EVERY) <= len(turns) <= size // server.YIELD_EVERY
+
+
+def send_later(sock: socket.socket, data: bytes, *, close: bool = False) -> threading.Thread:
+    def send() -> None:
+        sock.sendall(data)
+        if close:
+            sock.shutdown(socket.SHUT_WR)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_readinto_gives_the_held_bytes_then_the_socket_up_to_the_body_end(
+    pair: tuple[socket.socket, socket.socket], turns: list[int]
+) -> None:
+    ours, theirs = pair
+    data = os.urandom(8 * MIB + 1234)
+    held, rest = data[:1000], data[1000:]
+    body = length_body(ours, len(data), held)
+    sender = send_later(theirs, rest + b"GET /next HTTP/1.1\r\n")  # the next request must stay unread
+    buffer = bytearray(16 * MIB)
+    filled = 0
+    with memoryview(buffer) as view:
+        while got := body.readinto(view[filled:]):
+            filled += got
+    sender.join()
+    assert bytes(buffer[:filled]) == data
+    assert body.readinto(memoryview(bytearray(10))) == 0
+    assert turned_about_every_yield(turns, len(rest))
+    assert ours.recv(100) == b"GET /next HTTP/1.1\r\n"
+
+
+def test_read_and_readinto_mix_and_give_turns_alike(pair: tuple[socket.socket, socket.socket], turns: list[int]) -> None:
+    ours, theirs = pair
+    data = os.urandom(8 * MIB)
+    body = length_body(ours, len(data))
+    sender = send_later(theirs, data)
+    first = body.read(MIB)
+    buffer = bytearray(len(data))
+    buffer[:MIB] = first
+    filled = MIB
+    with memoryview(buffer) as view:
+        while got := body.readinto(view[filled:]):
+            filled += got
+    sender.join()
+    assert bytes(buffer) == data
+    assert turned_about_every_yield(turns, len(data))
+
+
+def test_a_body_cut_short_is_a_client_disconnect(pair: tuple[socket.socket, socket.socket], turns: list[int]) -> None:
+    ours, theirs = pair
+    body = length_body(ours, 2 * MIB)
+    sender = send_later(theirs, b"x" * MIB, close=True)
+    buffer = bytearray(4 * MIB)
+    filled = 0
+    with memoryview(buffer) as view, pytest.raises(ClientDisconnected):
+        while True:
+            filled += body.readinto(view[filled:])
+    sender.join()
+    assert filled == MIB
