@@ -4,7 +4,7 @@ By default a data directory's database is SQLite inside it (``modelshelf.db``), 
 on one machine. When ``MODELSHELF_TEST_DATABASE_URL`` names a PostgreSQL server
 (``postgresql+psycopg://postgres@127.0.0.1:PORT/postgres``; ``.ci/postgres start DIR`` makes one),
 each data directory gets a schema of its own there instead, created empty on first use and chosen
-with ``search_path`` in the URL, so that tests stay as isolated as with SQLite files: a test gets a
+with ``search_path`` in the URL (then ``public``, which holds no table, for pg_trgm), so that tests stay as isolated as with SQLite files: a test gets a
 fresh database, and an app or server reopening the same data directory finds the same data.
 The app makes its tables with ``db.create_all()`` as always. ``tests/conftest.py`` gives the
 schemas a test took back when it ends (those of module-wide servers when the session ends), and
@@ -71,7 +71,22 @@ class Schemas:
             params = self.url.translate_connect_args(username="user", database="dbname")
             self._connection = psycopg.connect(autocommit=True, **params)
             self._superuser = self._connection.execute("SELECT current_setting('is_superuser')").fetchone()[0] == "on"
+            self._trigrams()
         return self._connection
+
+    def _trigrams(self) -> None:
+        """pg_trgm in ``public``, which every test schema's ``search_path`` ends with, as a database
+        administrator would make it once: revision ``model_registry_0016`` would otherwise create it in
+        the first test schema that migrates, whose drop at the test's end takes it (and the trigram
+        indexes of every other schema) along."""
+        import psycopg
+
+        if not self._superuser:
+            return
+        try:
+            self._connection.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject):
+            pass  # another xdist worker made it at the same moment
 
     def url_for(self, data_dir: Path | str, *, reuse: bool = False) -> str:
         """The database URL of ``data_dir``: its own schema, taken now if it is new: an emptied one
@@ -90,7 +105,7 @@ class Schemas:
             self._schemas[key] = schema
         # application_name marks the schema's connections, so that emptying or dropping it can end
         # the ones a test left open (an idle transaction would hold the tables' locks forever).
-        url = self.url.update_query_dict({"options": f"-csearch_path={schema}", "application_name": schema})
+        url = self.url.update_query_dict({"options": f"-csearch_path={schema},public", "application_name": schema})
         return url.render_as_string(hide_password=False)
 
     def taken(self) -> set[str]:
