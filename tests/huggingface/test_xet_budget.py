@@ -2,6 +2,7 @@
 beyond it wait for one to finish, so memory does not grow with the number of uploads in flight."""
 from __future__ import annotations
 
+import io
 import threading
 import time
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from plugin.huggingface.xet_budget import ByteBudget, xorb_budget
+from plugin.huggingface.xet.xorb import MAX_XORB_BYTES
+from plugin.huggingface.xet_budget import BudgetBusy, ByteBudget, xorb_budget
 from plugin.huggingface.xorbs import XorbStore
 from tests.huggingface.test_xet_api import cas, chunks_of, project, token, xorb  # noqa: F401  (fixture)
 from tests.support.world import World
@@ -65,3 +67,77 @@ def test_a_xorb_upload_holds_its_size_until_it_is_stored(
     assert seen == [len(data)] and budget.held == 0
     refused = cas(client, "POST", f"/xorbs/default/{name}", write, data=b"not a xorb")
     assert refused.status_code == 400 and budget.held == 0  # given back on a refusal too
+
+
+def test_holders_go_in_their_order_of_arrival() -> None:
+    """One larger than what is free is not overtaken by smaller ones that came after it and would
+    fit (under a steady stream of small uploads it would wait for ever)."""
+    budget = ByteBudget(100)
+    order: list[str] = []
+    first = budget.hold(60)
+    first.__enter__()
+
+    def upload(name: str, size: int) -> None:
+        with budget.hold(size):
+            order.append(name)
+
+    large = threading.Thread(target=upload, args=("large", 80))
+    large.start()
+    while not budget._queue:
+        time.sleep(0.001)
+    small = threading.Thread(target=upload, args=("small", 30))  # fits beside the first: it waits all the same
+    small.start()
+    time.sleep(0.05)
+    assert order == []
+    first.__exit__(None, None, None)
+    large.join(timeout=10)
+    small.join(timeout=10)
+    assert order == ["large", "small"] and budget.held == 0
+
+
+def test_a_wait_is_bounded_and_gives_nothing_away() -> None:
+    budget = ByteBudget(100, wait=0.05)
+    with budget.hold(100):
+        started = time.monotonic()
+        with pytest.raises(BudgetBusy), budget.hold(1):
+            pass
+        assert time.monotonic() - started < 5
+        assert budget.held == 100 and not budget._queue
+    with budget.hold(100):  # nothing of the refused holder stays behind
+        assert budget.held == 100
+
+
+def test_a_xorb_upload_that_cannot_get_its_share_is_a_503_to_retry(
+    client: FlaskClient, world: World, project: int, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """A worker whose budget stays taken (clients trickling their xorbs hold their share as long as
+    they trickle) answers the uploads that wait past ``WAIT_SECONDS`` with a 503 and ``Retry-After``
+    (the client sends again), instead of holding them for ever; nothing is stored."""
+    write = token(client, world, project)
+    name, data = xorb(chunks_of("busy", 4))
+    budget = xorb_budget(LIMIT)
+    monkeypatch.setattr(budget, "wait", 0.05)
+    with budget.hold(LIMIT):
+        refused = cas(client, "POST", f"/xorbs/default/{name}", write, data=data)
+    assert refused.status_code == 503 and refused.headers["Retry-After"].isdigit()
+    assert "again" in refused.get_json()["error"]
+    assert budget.held == 0
+    sent_again = cas(client, "POST", f"/xorbs/default/{name}", write, data=data)
+    assert sent_again.status_code == 200 and sent_again.get_json() == {"was_inserted": True}  # not stored before
+
+
+def test_a_xorb_declared_larger_than_any_is_refused_before_it_waits(
+    client: FlaskClient, world: World, project: int, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    write = token(client, world, project)
+    name, _ = xorb(chunks_of("huge", 2))
+    budget = xorb_budget(LIMIT)
+    monkeypatch.setattr(budget, "wait", 30.0)
+    started = time.monotonic()
+    with budget.hold(LIMIT):  # every byte of the budget taken: a wait would last the whole 30 s
+        refused = cas(
+            client, "POST", f"/xorbs/default/{name}", write, input_stream=io.BytesIO(b"x" * 100),
+            environ_overrides={"CONTENT_LENGTH": str(MAX_XORB_BYTES + 1)},
+        )
+    assert refused.status_code == 400 and str(MAX_XORB_BYTES) in refused.get_json()["error"]
+    assert time.monotonic() - started < 5

@@ -31,12 +31,13 @@ from plugin import services
 from plugin.huggingface.cas_tokens import CasGrant
 from plugin.huggingface.xet.shard import MAX_SHARD_BYTES
 from plugin.huggingface.xet.xorb import MAX_XORB_BYTES
-from plugin.huggingface.xet_budget import xorb_budget
+from plugin.huggingface.xet_budget import BudgetBusy, xorb_budget
 from plugin.huggingface.xet_files import XetFiles
 from plugin.huggingface.xorbs import XorbStore, parse_hex, xorb_key
 from plugin.registry.access import ModelAction
 from plugin.web.huggingface import context
 from plugin.web.huggingface.blueprint import bp
+from plugin.web.huggingface.errors import error
 from plugin.web.huggingface.writes import caller, endpoint
 
 #: Bytes read from a request body at a time.
@@ -44,6 +45,8 @@ CHUNK = 1024 * 1024
 #: The CAS API's prefixes in xorb and chunk keys (``<prefix>/<hash>``): the specification names the
 #: chunk index ``default-merkledb``; ``hf_xet`` 1.8 asks under ``default``.
 XORB_PREFIX, CHUNK_PREFIXES = "default", ("default-merkledb", "default")
+#: Seconds a xorb upload refused for want of budget (``BudgetBusy``) is told to wait.
+RETRY_AFTER = 5
 
 
 def cas_url() -> str:
@@ -116,12 +119,19 @@ def _prefix(prefix: str, *expected: str) -> None:
 def upload_xorb(prefix: str, xorb: str) -> Response:
     _prefix(prefix, XORB_PREFIX)
     project, actor = _grant(write=True)
+    if request.content_length is not None and request.content_length > MAX_XORB_BYTES:
+        raise InvalidInput(f"A xorb has at most {MAX_XORB_BYTES} bytes.")  # before it waits for the budget
     budget = xorb_budget(int(current_app.config["MODELSHELF"]["HF_XET_UPLOAD_MEMORY"]))
-    with budget.hold(min(request.content_length or MAX_XORB_BYTES, MAX_XORB_BYTES + 1)):  # read, validated, stored
-        data = _body(MAX_XORB_BYTES, "xorb")
-        files = services.hf_xet_files(actor)
-        files.packages.meter.received(len(data))  # what the client sent: a deduplicated chunk is not sent
-        inserted = files.xorbs.receive(project, xorb, data)
+    try:
+        with budget.hold(request.content_length or MAX_XORB_BYTES):  # read, validated, stored
+            data = _body(MAX_XORB_BYTES, "xorb")
+            files = services.hf_xet_files(actor)
+            files.packages.meter.received(len(data))  # what the client sent: a deduplicated chunk is not sent
+            inserted = files.xorbs.receive(project, xorb, data)
+    except BudgetBusy as busy:
+        response = error(503, f"Busy: {busy}. Send the xorb again.")
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
     return jsonify({"was_inserted": inserted})
 
 
