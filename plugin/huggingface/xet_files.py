@@ -419,7 +419,7 @@ class XetFiles:
         self, project: Project, file_hex: str, first: int, last: int | None, url: Callable[[str, str], str]
     ) -> dict[str, Any] | None:
         """The terms that rebuild bytes ``[first, last]`` of file ``file_hex`` (the whole file without
-        ``last``), and where to fetch each xorb's byte range (``url(xorb hash, storage key)``); ``None``
+        ``last``; its last ``-first`` bytes for a negative ``first``), and where to fetch each xorb's byte range (``url(xorb hash, storage key)``); ``None``
         when ``first`` is past the end. Raise ``NotFound`` for a file the project does not hold."""
         file_hex = parse_hex(file_hex, "file")
         row = self.session.scalar(select(XetFile).where(XetFile.hash == file_hex))
@@ -427,6 +427,8 @@ class XetFiles:
             raise NotFound(f"File {file_hex}")
         if row.size == 0:
             return {"offset_into_first_range": 0, "terms": [], "fetch_info": {}}
+        if first < 0:  # a suffix range (``bytes=-n``): the last ``n`` bytes
+            first = max(row.size + first, 0)
         if first >= row.size:
             return None
         end = row.size if last is None else min(last + 1, row.size)
