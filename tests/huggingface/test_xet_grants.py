@@ -178,6 +178,12 @@ def test_a_direct_upload_of_another_length_than_granted_is_deleted(account: Acco
     assert call("POST", commit, write)[0] == 404
 
 
+def uploaded_bytes(account: Account) -> float:
+    with urllib.request.urlopen(f"{account.server.url}/-/metrics") as response:
+        text = response.read().decode()
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("modelshelf_uploaded_bytes_total"))
+
+
 def test_grants_and_commits_answer_hostile_input_and_keep_nothing(account: Account, hf_home: Path) -> None:
     """Malformed hashes, lengths and bodies, forged, foreign and other-xorb grant ids, read tokens:
     each answered with its status and a message, nothing stored and nothing counted; a shard cannot
@@ -237,7 +243,10 @@ def test_grants_and_commits_answer_hostile_input_and_keep_nothing(account: Accou
     file = ShardFile(digest, [Term(hex_to_hash(name), 0, len(chunks), sum(map(len, chunks)))],
                      sha256=hashlib.sha256(b"".join(chunks)).digest())
     shard = build_shard([file], [entry], with_footer=False)
+    received = uploaded_bytes(account)
     assert call("POST", f"{commits}/{name}/grant/{grant['id']}", write) == (200, {"was_inserted": True})
+    assert call("POST", f"{commits}/{name}/grant/{grant['id']}", write) == (200, {"was_inserted": True})  # a retry
+    assert uploaded_bytes(account) == received + len(good)  # counted once
     status, refused = call("POST", f"{cas}/v1/shards", other_write, shard)  # another repository's direct upload
     assert status == 400 and "was not uploaded" in refused["error"], refused
     assert xorb_bytes(account) == stored  # nothing counted

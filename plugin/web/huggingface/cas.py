@@ -157,8 +157,9 @@ def commit_xorb_upload(prefix: str, xorb: str, grant_id: str) -> Response:
     """The client put the xorb of grant ``grant_id``: it counts once a shard naming it verifies."""
     _prefix(prefix, XORB_PREFIX)
     project, actor = _grant(write=True)
-    size = services.hf_direct_xorbs().commit(project, xorb, grant_id)
-    services.hf_xet_files(actor).packages.meter.received(size)  # what the client sent, to the store
+    size, completed = services.hf_direct_xorbs().commit(project, xorb, grant_id)
+    if completed:  # what the client sent, to the store (once: a retried commit sent nothing more)
+        services.hf_xet_files(actor).packages.meter.received(size)
     return jsonify({"was_inserted": True})
 
 
