@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from plugin.huggingface.xet.shard import MAX_SHARD_BYTES
 from plugin.huggingface.xet.xorb import MAX_XORB_BYTES
 from plugin.huggingface.xet_budget import BudgetBusy, ByteBudget, xorb_budget
+from plugin.huggingface.xet_files import XetFiles
 from plugin.huggingface.xorbs import XorbStore
-from tests.huggingface.test_xet_api import cas, chunks_of, project, token, xorb  # noqa: F401  (fixture)
+from tests.huggingface.test_xet_api import cas, chunks_of, project, shard_of, token, xorb  # noqa: F401  (fixture)
 from tests.support.world import World
 
 LIMIT = 3 * 1024 * 1024 + 7  # an odd figure: this module's budget is its own
@@ -124,6 +126,33 @@ def test_a_xorb_upload_that_cannot_get_its_share_is_a_503_to_retry(
     assert budget.held == 0
     sent_again = cas(client, "POST", f"/xorbs/default/{name}", write, data=data)
     assert sent_again.status_code == 200 and sent_again.get_json() == {"was_inserted": True}  # not stored before
+    # A shard is read whole as well: it takes its share, and waits as long at most.
+    _, shard = shard_of(name, chunks_of("busy", 4))
+    with budget.hold(LIMIT):
+        refused = cas(client, "POST", "/shards", write, data=shard)
+    assert refused.status_code == 503 and refused.headers["Retry-After"].isdigit() and budget.held == 0
+    assert cas(client, "POST", "/shards", write, data=shard).get_json() == {"result": 1}  # not counted before
+
+
+def test_a_shard_holds_its_size_while_it_is_checked(
+    client: FlaskClient, world: World, project: int, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    write = token(client, world, project)
+    chunks = chunks_of("shard-held", 3)
+    name, data = xorb(chunks)
+    assert cas(client, "POST", f"/xorbs/default/{name}", write, data=data).status_code == 200
+    _, shard = shard_of(name, chunks)
+    budget = xorb_budget(LIMIT)
+    seen: list[int] = []
+    receive = XetFiles.receive_shard
+
+    def watched(self: XetFiles, *args: Any, **kwargs: Any) -> bool:
+        seen.append(budget.held)
+        return receive(self, *args, **kwargs)
+
+    monkeypatch.setattr(XetFiles, "receive_shard", watched)
+    assert cas(client, "POST", "/shards", write, data=shard).get_json() == {"result": 1}
+    assert seen == [len(shard)] and budget.held == 0
 
 
 def test_a_xorb_declared_larger_than_any_is_refused_before_it_waits(
@@ -139,5 +168,27 @@ def test_a_xorb_declared_larger_than_any_is_refused_before_it_waits(
             client, "POST", f"/xorbs/default/{name}", write, input_stream=io.BytesIO(b"x" * 100),
             environ_overrides={"CONTENT_LENGTH": str(MAX_XORB_BYTES + 1)},
         )
+        too_long = cas(
+            client, "POST", "/shards", write, input_stream=io.BytesIO(b"x" * 100),
+            environ_overrides={"CONTENT_LENGTH": str(MAX_SHARD_BYTES + 1)},
+        )
     assert refused.status_code == 400 and str(MAX_XORB_BYTES) in refused.get_json()["error"]
+    assert too_long.status_code == 400 and str(MAX_SHARD_BYTES) in too_long.get_json()["error"]
     assert time.monotonic() - started < 5
+
+
+def test_an_empty_xorb_body_holds_nothing(
+    client: FlaskClient, world: World, project: int, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """``Content-Length: 0`` was taken for "unknown" and held the largest xorb's bytes."""
+    write = token(client, world, project)
+    name, _ = xorb(chunks_of("empty", 2))
+    budget = xorb_budget(LIMIT)
+    monkeypatch.setattr(budget, "wait", 30.0)
+    started = time.monotonic()
+    with budget.hold(LIMIT):
+        refused = cas(
+            client, "POST", f"/xorbs/default/{name}", write, input_stream=io.BytesIO(b""),
+            environ_overrides={"CONTENT_LENGTH": "0"},
+        )
+    assert refused.status_code == 400 and time.monotonic() - started < 5

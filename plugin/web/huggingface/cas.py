@@ -6,11 +6,13 @@ reconstruction points at (signed URLs, or presigned ones where the store answers
 ``plugin.huggingface.xorbs`` and ``plugin.huggingface.xet_files`` say what each checks.
 
 Bodies: a xorb (at most ``MAX_XORB_BYTES``) and a shard (``MAX_SHARD_BYTES``) are read whole, to be
-validated before anything counts; the xorbs a worker holds at once are bounded (``xet_budget``).
+validated before anything counts; the xorbs and shards a worker holds at once are bounded
+(``xet_budget``).
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Response, current_app, jsonify, request
 
@@ -114,24 +116,38 @@ def _prefix(prefix: str, *expected: str) -> None:
         raise NotFound(f"CAS prefix {prefix}")
 
 
+@contextmanager
+def _held(limit: int, what: str) -> Iterator[None]:
+    """Hold the request body's share of the worker's upload budget (``xet_budget``: its
+    ``Content-Length``, ``limit`` when chunked) while the block reads, checks and stores it. A body
+    declared larger than ``limit`` is refused before any wait; ``BudgetBusy`` after a bounded one."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise InvalidInput(f"A {what} has at most {limit} bytes.")
+    budget = xorb_budget(int(current_app.config["MODELSHELF"]["HF_XET_UPLOAD_MEMORY"]))
+    with budget.hold(limit if declared is None else declared):
+        yield
+
+
+def _busy(busy: BudgetBusy, what: str) -> Response:
+    response = error(503, f"Busy: {busy}. Send the {what} again.")
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
 @bp.post("/cas/v1/xorbs/<prefix>/<xorb>")
 @streams_body
 def upload_xorb(prefix: str, xorb: str) -> Response:
     _prefix(prefix, XORB_PREFIX)
     project, actor = _grant(write=True)
-    if request.content_length is not None and request.content_length > MAX_XORB_BYTES:
-        raise InvalidInput(f"A xorb has at most {MAX_XORB_BYTES} bytes.")  # before it waits for the budget
-    budget = xorb_budget(int(current_app.config["MODELSHELF"]["HF_XET_UPLOAD_MEMORY"]))
     try:
-        with budget.hold(request.content_length or MAX_XORB_BYTES):  # read, validated, stored
+        with _held(MAX_XORB_BYTES, "xorb"):  # read, validated, stored
             data = _body(MAX_XORB_BYTES, "xorb")
             files = services.hf_xet_files(actor)
             files.packages.meter.received(len(data))  # what the client sent: a deduplicated chunk is not sent
             inserted = files.xorbs.receive(project, xorb, data)
     except BudgetBusy as busy:
-        response = error(503, f"Busy: {busy}. Send the xorb again.")
-        response.headers["Retry-After"] = str(RETRY_AFTER)
-        return response
+        return _busy(busy, "xorb")
     return jsonify({"was_inserted": inserted})
 
 
@@ -167,10 +183,14 @@ def commit_xorb_upload(prefix: str, xorb: str, grant_id: str) -> Response:
 @streams_body
 def upload_shard() -> Response:
     project, actor = _grant(write=True)
-    data = _body(MAX_SHARD_BYTES, "shard")
-    files = services.hf_xet_files(actor)
-    files.packages.meter.received(len(data))
-    new = files.receive_shard(project, data, creator=actor.principal.user)
+    try:
+        with _held(MAX_SHARD_BYTES, "shard"):  # a shard too is read whole before it counts
+            data = _body(MAX_SHARD_BYTES, "shard")
+            files = services.hf_xet_files(actor)
+            files.packages.meter.received(len(data))
+            new = files.receive_shard(project, data, creator=actor.principal.user)
+    except BudgetBusy as busy:
+        return _busy(busy, "shard")
     return jsonify({"result": 1 if new else 0})
 
 
