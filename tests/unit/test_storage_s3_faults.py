@@ -283,6 +283,21 @@ class TestUploadToSeaweedFS:
         assert ranged.data == data[5242870:5242890]
         assert len(list(storage.keys())) == 1
 
+    @pytest.mark.parametrize("header", ["X-Checksum-SHA256", "Content-MD5"])
+    def test_a_declared_digest_that_does_not_match_keeps_nothing(
+        self, client: FlaskClient, world: World, storage: BlobStorage, header: str
+    ) -> None:
+        """Every part went up before the digest could be compared: the completed object is deleted, no
+        multipart upload is left, no package recorded, and the same path takes the right bytes after."""
+        project, data = world.projects["private"], payload(11 * MIB + 3, seed=4)  # three S3 parts
+        url = generic_url(project, "digest", "1.0.0", "model.bin")
+        wrong = hashlib.sha256(b"other").hexdigest() if header == "X-Checksum-SHA256" else "AAAAAAAAAAAAAAAAAAAAAA=="
+        refused = client.put(url, data=data, headers={**world.headers("developer"), header: wrong})
+        assert refused.status_code == 400 and "mismatch" in refused.get_json()["message"], refused.get_json()
+        assert list(storage.keys()) == [] and list(storage.remnants()) == []
+        assert client.get(f"/api/v4/projects/{project}/packages", headers=world.headers("owner")).get_json() == []
+        assert client.put(url, data=data, headers=world.headers("developer")).status_code == 201
+
     def test_an_empty_file_round_trips(self, client: FlaskClient, world: World) -> None:
         url = generic_url(world.projects["private"], path="empty.txt")
         assert client.put(url, data=b"", headers=world.headers("developer")).status_code == 201
