@@ -248,12 +248,12 @@ class S3Storage:
 
     def modified(self, key: str) -> datetime.datetime:
         try:
-            when = self.client.stat_object(self.bucket, check_key(key)).last_modified
+            when = _naive_utc(self.client.stat_object(self.bucket, check_key(key)).last_modified)
         except _VENDOR_ERRORS as exc:
             raise _translate(exc, key) from exc
         if when is None:
             raise StorageUnavailable(f"the store gives no modification time for {key}")
-        return when.astimezone(datetime.timezone.utc).replace(tzinfo=None) if when.tzinfo else when
+        return when
 
     def delete(self, key: str) -> None:
         try:
@@ -281,7 +281,7 @@ class S3Storage:
                 for upload in listing.uploads:
                     size = self._uploaded_size(upload.object_name, str(upload.upload_id))
                     if size is not None:
-                        yield Remnant(upload.object_name, size, str(upload.upload_id))
+                        yield Remnant(upload.object_name, size, str(upload.upload_id), _naive_utc(upload.initiated_time))
                 if not listing.is_truncated or not listing.next_key_marker:
                     return
                 key_marker = listing.next_key_marker  # one upload per key: the key alone pages
@@ -363,6 +363,10 @@ class S3Storage:
         if not exists:
             self._bucket_ready = False
             self._ensure_bucket()
+
+
+def _naive_utc(when: datetime.datetime | None) -> datetime.datetime | None:
+    return when.astimezone(datetime.timezone.utc).replace(tzinfo=None) if when is not None and when.tzinfo else when
 
 
 class _EmptyReader:

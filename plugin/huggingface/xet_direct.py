@@ -21,8 +21,8 @@ the shard refused; a valid one then gets its row (or, if another upload of the s
 already, is deleted and the project given that one). A committed direct upload no shard named is
 removed by ``modelshelf gc`` once older than ``GRACE`` (its key is its own: ``direct_upload_hash``); a
 shard takes only one younger than ``USABLE``, so the two never race. A grant never committed leaves
-an incomplete multipart upload, which has no age gc can read: a bucket lifecycle rule
-(``AbortIncompleteMultipartUpload``) reclaims those.
+an incomplete multipart upload: gc aborts it once begun before ``GRACE`` (S3 gives the upload's start;
+its commit could come only for ``UPLOAD_URL_EXPIRY`` + ``COMMIT_SLACK``).
 """
 from __future__ import annotations
 
