@@ -113,6 +113,7 @@ def test_xorbs_are_checked_stored_once_and_deduplicated(client: FlaskClient, wor
     create_model(client, elsewhere, MODEL, world.headers("developer"))
     theirs = token(client, world, elsewhere)
     assert cas(client, "GET", f"/chunks/default-merkledb/{first}", theirs).status_code == 404
+    assert cas(client, "GET", f"/chunks/default/{first}", theirs).status_code == 404  # under hf_xet 1.8's prefix too
     _, shard = shard_of(name, chunks)
     refused = cas(client, "POST", "/shards", theirs, data=shard)
     assert refused.status_code == 400 and "unknown" in refused.get_json()["error"]
