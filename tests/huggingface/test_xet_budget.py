@@ -2,17 +2,31 @@
 beyond it wait for one to finish, so memory does not grow with the number of uploads in flight."""
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 import time
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
+from package_api.plugin_api import base_storage
+from plugin.huggingface.xet.format import (
+    ShardFile,
+    Term,
+    build_shard,
+    chunk_hash,
+    file_hash,
+    hex_to_hash,
+    parse_xorb,
+    shard_xorb_from,
+)
 from plugin.huggingface.xet.shard import MAX_SHARD_BYTES
 from plugin.huggingface.xet.xorb import MAX_XORB_BYTES
 from plugin.huggingface.xet_budget import BudgetBusy, ByteBudget, xorb_budget
+from plugin.huggingface.xet_direct import ShardPass, direct_prefix
 from plugin.huggingface.xet_files import XetFiles
 from plugin.huggingface.xorbs import XorbStore
 from tests.huggingface.test_xet_api import cas, chunks_of, project, shard_of, token, xorb  # noqa: F401  (fixture)
@@ -192,3 +206,46 @@ def test_an_empty_xorb_body_holds_nothing(
             environ_overrides={"CONTENT_LENGTH": "0"},
         )
     assert refused.status_code == 400 and time.monotonic() - started < 5
+
+
+def direct_shard(name: str, chunks: list[bytes], data: bytes) -> bytes:
+    """A shard of the file of ``chunks``, listing xorb ``name`` as the client's upload (as after a grant)."""
+    digest = file_hash([(chunk_hash(c), len(c)) for c in chunks])
+    file = ShardFile(digest, [Term(hex_to_hash(name), 0, len(chunks), sum(map(len, chunks)))],
+                     sha256=hashlib.sha256(b"".join(chunks)).digest())
+    return build_shard([file], [shard_xorb_from(parse_xorb(data))], with_footer=False)
+
+
+def test_a_shard_checking_direct_xorbs_holds_their_buffers_too(
+    app: Flask, client: FlaskClient, world: World, project: int, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """A shard naming xorbs put straight into the store reads each into a buffer of the largest xorb's
+    size (up to ``BUFFERS`` at once): those come out of the budget as well (concurrent shards held
+    3 x 65 MiB each beyond it), at most what the budget has beyond the shard's own share."""
+    write = token(client, world, project)
+    chunks = chunks_of("direct-held", 3)
+    name, data = xorb(chunks)
+    with app.app_context():
+        base_storage().put(direct_prefix(name, project) + "0123456789abcdef", io.BytesIO(data))  # as a grant's commit leaves it
+    shard = direct_shard(name, chunks, data)
+    budget = xorb_budget(LIMIT)
+    seen: list[int] = []
+    finish = ShardPass.finish
+
+    def watched(self: ShardPass) -> Any:
+        seen.append(budget.held)
+        return finish(self)
+
+    monkeypatch.setattr(ShardPass, "finish", watched)
+    assert cas(client, "POST", "/shards", write, data=shard).get_json() == {"result": 1}
+    assert seen == [LIMIT] and budget.held == 0  # the shard's bytes, and the rest of the budget for its buffers
+    # While the budget is taken, such a shard waits as long as any upload, then is a 503 to retry.
+    other, other_data = xorb(chunks_of("direct-busy", 2))
+    with app.app_context():
+        base_storage().put(direct_prefix(other, project) + "fedcba9876543210", io.BytesIO(other_data))
+    busy_shard = direct_shard(other, chunks_of("direct-busy", 2), other_data)
+    monkeypatch.setattr(budget, "wait", 0.05)
+    with budget.hold(LIMIT - len(busy_shard)):  # room for the shard's bytes, none for its buffers
+        refused = cas(client, "POST", "/shards", write, data=busy_shard)
+    assert refused.status_code == 503 and budget.held == 0
+    assert cas(client, "POST", "/shards", write, data=busy_shard).get_json() == {"result": 1}

@@ -11,8 +11,8 @@ validated before anything counts; the xorbs and shards a worker holds at once ar
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from flask import Response, current_app, jsonify, request
 
@@ -117,16 +117,19 @@ def _prefix(prefix: str, *expected: str) -> None:
 
 
 @contextmanager
-def _held(limit: int, what: str) -> Iterator[None]:
+def _held(limit: int, what: str) -> Iterator[Callable[[int], AbstractContextManager[None]]]:
     """Hold the request body's share of the worker's upload budget (``xet_budget``: its
-    ``Content-Length``, ``limit`` when chunked) while the block reads, checks and stores it. A body
-    declared larger than ``limit`` is refused before any wait; ``BudgetBusy`` after a bounded one."""
+    ``Content-Length``, ``limit`` when chunked) while the block reads, checks and stores it; give the
+    block a way to take more (at most what the budget has beyond this share, so that a request never
+    waits for itself). A body declared larger than ``limit`` is refused before any wait;
+    ``BudgetBusy`` after a bounded one."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise InvalidInput(f"A {what} has at most {limit} bytes.")
     budget = xorb_budget(int(current_app.config["MODELSHELF"]["HF_XET_UPLOAD_MEMORY"]))
-    with budget.hold(limit if declared is None else declared):
-        yield
+    share = min(limit if declared is None else declared, budget.limit)
+    with budget.hold(share):
+        yield lambda more: budget.hold(min(more, budget.limit - share))
 
 
 def _busy(busy: BudgetBusy, what: str) -> Response:
@@ -184,9 +187,10 @@ def commit_xorb_upload(prefix: str, xorb: str, grant_id: str) -> Response:
 def upload_shard() -> Response:
     project, actor = _grant(write=True)
     try:
-        with _held(MAX_SHARD_BYTES, "shard"):  # a shard too is read whole before it counts
+        with _held(MAX_SHARD_BYTES, "shard") as reserve:  # a shard too is read whole before it counts
             data = _body(MAX_SHARD_BYTES, "shard")
             files = services.hf_xet_files(actor)
+            files.reserve = reserve  # and the direct xorbs it names, read to be checked
             files.packages.meter.received(len(data))
             new = files.receive_shard(project, data, creator=actor.principal.user)
     except BudgetBusy as busy:
