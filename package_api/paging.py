@@ -41,12 +41,14 @@ def slice_page(items: Sequence[T], page: int, per_page: int) -> Page:
 
 #: A search string longer than this matches nothing without asking the database: no searchable
 #: column holds more than 1,024 characters, and SQLite refuses LIKE patterns over 50,000 bytes.
+#: Nor does one with a NUL: PostgreSQL holds none in text, and SQLite's LIKE ends the pattern there
+#: (``a\x00zzz`` matched every name with an ``a``).
 MAX_SEARCH_LENGTH = 2048
 
 
 def contains(column: Any, text: str) -> Any:
     """A case-insensitive substring match where ``%`` and ``_`` in ``text`` are literal."""
-    if len(text) > MAX_SEARCH_LENGTH:
+    if len(text) > MAX_SEARCH_LENGTH or "\x00" in text:
         return false()
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.ilike(f"%{escaped}%", escape="\\")

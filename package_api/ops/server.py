@@ -60,6 +60,11 @@ def _next_loop_turn() -> None:
 #: Gives the other greenlets a turn (``_next_loop_turn``) once a gevent worker has started.
 _cooperate: Callable[[], None] = _no_yield
 
+#: What reading a request body raises when its client is silent past ``BODY_TIMEOUT`` or has gone
+#: (a reset connection, a broken pipe): the client's failure, answered as ``ClientDisconnected`` with
+#: the connection closed, never as a server error with a traceback.
+_CLIENT_GONE = (TimeoutError, ConnectionError)
+
 
 class _LengthBody:
     """``wsgi.input`` of a request with a ``Content-Length``, read through gunicorn's length reader
@@ -70,8 +75,8 @@ class _LengthBody:
     A body that ends before its ``Content-Length`` raises werkzeug's ``ClientDisconnected`` (what
     werkzeug's own length-limited stream raises): gunicorn's reader returns what it got when the
     client goes away as if that were all, and an upload cut short would be stored cut short. So does a
-    client silent for longer than the socket's timeout (``BODY_TIMEOUT``), and its connection is then
-    closed after the answer (``close``), its body unread."""
+    client silent for longer than the socket's timeout (``BODY_TIMEOUT``) or whose connection resets,
+    and its connection is then closed after the answer (``close``), its body unread."""
 
     def __init__(self, body: Body, reader: LengthReader, close: Callable[[], None]) -> None:
         self._body = body
@@ -85,7 +90,7 @@ class _LengthBody:
         wanted = min(size, self._reader.length)
         try:
             data = bytes(self._reader.read(size))
-        except TimeoutError:
+        except _CLIENT_GONE:
             self._close()
             raise ClientDisconnected() from None
         if len(data) < wanted:
@@ -114,7 +119,7 @@ class _LengthBody:
             return len(data)
         try:
             got = int(sock.recv_into(buffer[:wanted] if wanted < len(buffer) else buffer))
-        except TimeoutError:
+        except _CLIENT_GONE:
             self._close()
             raise ClientDisconnected() from None
         if not got:
@@ -127,17 +132,22 @@ class _LengthBody:
         return got
 
     def readline(self, size: int | None = None) -> bytes:
-        return bytes(self._body.readline(size))
+        try:
+            return bytes(self._body.readline(size))
+        except _CLIENT_GONE:
+            self._close()
+            raise ClientDisconnected() from None
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
+        return iter(self.readline, b"")
 
 
 class _ChunkedBody:
     """``wsgi.input`` of any other request (chunked): gunicorn's, with a client that goes away
     mid-body reported as ``ClientDisconnected`` rather than gunicorn's ``NoMoreData``, so that the
     app answers it as one (a 400 nobody reads, no traceback) instead of as a server error. A client
-    silent for longer than ``BODY_TIMEOUT`` too, and its connection is closed after the answer."""
+    silent for longer than ``BODY_TIMEOUT`` or whose connection resets too, and its connection is
+    closed after the answer."""
 
     def __init__(self, body: Body, close: Callable[[], None]) -> None:
         self._body = body
@@ -154,7 +164,7 @@ class _ChunkedBody:
             return data
         except NoMoreData:
             raise ClientDisconnected() from None
-        except TimeoutError:
+        except _CLIENT_GONE:
             self._close()
             raise ClientDisconnected() from None
 
@@ -163,7 +173,7 @@ class _ChunkedBody:
             return bytes(self._body.readline(size))
         except NoMoreData:
             raise ClientDisconnected() from None
-        except TimeoutError:
+        except _CLIENT_GONE:
             self._close()
             raise ClientDisconnected() from None
 

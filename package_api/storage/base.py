@@ -46,6 +46,8 @@ class Remnant:
     key: str  # the key the write was for
     size: int
     handle: str  # the backend's name for it (a path, an upload id)
+    #: When the write began (naive UTC), where the store says (an S3 multipart upload's initiation).
+    started: datetime.datetime | None = None
 
 
 @runtime_checkable

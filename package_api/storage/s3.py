@@ -182,8 +182,8 @@ class S3Storage:
             else:
                 self._put_multipart(key, counter, first, buffers)
         except _VENDOR_ERRORS as exc:
-            if counter.error is not None:
-                raise counter.error from None  # the client's stream failed, not the store
+            if counter.failed:
+                raise  # the client's stream failed, not the store
             raise _translate(exc, key) from exc
         return counter.count
 
@@ -248,12 +248,12 @@ class S3Storage:
 
     def modified(self, key: str) -> datetime.datetime:
         try:
-            when = self.client.stat_object(self.bucket, check_key(key)).last_modified
+            when = _naive_utc(self.client.stat_object(self.bucket, check_key(key)).last_modified)
         except _VENDOR_ERRORS as exc:
             raise _translate(exc, key) from exc
         if when is None:
             raise StorageUnavailable(f"the store gives no modification time for {key}")
-        return when.astimezone(datetime.timezone.utc).replace(tzinfo=None) if when.tzinfo else when
+        return when
 
     def delete(self, key: str) -> None:
         try:
@@ -281,7 +281,7 @@ class S3Storage:
                 for upload in listing.uploads:
                     size = self._uploaded_size(upload.object_name, str(upload.upload_id))
                     if size is not None:
-                        yield Remnant(upload.object_name, size, str(upload.upload_id))
+                        yield Remnant(upload.object_name, size, str(upload.upload_id), _naive_utc(upload.initiated_time))
                 if not listing.is_truncated or not listing.next_key_marker:
                     return
                 key_marker = listing.next_key_marker  # one upload per key: the key alone pages
@@ -365,6 +365,10 @@ class S3Storage:
             self._ensure_bucket()
 
 
+def _naive_utc(when: datetime.datetime | None) -> datetime.datetime | None:
+    return when.astimezone(datetime.timezone.utc).replace(tzinfo=None) if when is not None and when.tzinfo else when
+
+
 class _EmptyReader:
     def __iter__(self) -> Iterator[bytes]:
         return iter(())
@@ -374,14 +378,16 @@ class _EmptyReader:
 
 
 class _CountingReader:
-    """Counts the bytes read from the source stream and remembers a failure of it, so a dropped
-    client is not mistaken for a store failure."""
+    """Counts the bytes read from the source stream and remembers that it failed, so a dropped
+    client is not mistaken for a store failure. Not the exception itself: its traceback holds the
+    frame of ``put``, which holds this reader, and that cycle would keep the upload's part buffers
+    (up to ``PARALLEL_PARTS + 2`` parts) alive until the garbage collector's next full pass."""
 
     def __init__(self, stream: Readable) -> None:
         self._stream = stream
         self._readinto = getattr(stream, "readinto", None)
         self.count = 0
-        self.error: BaseException | None = None
+        self.failed = False
 
     def readinto(self, view: memoryview) -> int:
         """Fill the start of ``view`` with what the stream gives next: straight into it where the
@@ -394,8 +400,8 @@ class _CountingReader:
                 data = self._stream.read(min(CHUNK_SIZE, len(view)))
                 got = len(data)
                 view[:got] = data
-        except BaseException as exc:
-            self.error = exc
+        except BaseException:
+            self.failed = True
             raise
         self.count += got
         return got
@@ -439,7 +445,9 @@ class _Buffers:
 class _PartSender:
     """Sends the parts of one multipart upload from ``parallel`` threads (``send_part``: number and
     bytes, gives the ETag); ``send`` waits while every thread is sending and one part is queued.
-    Each part's buffer goes back to ``buffers`` once sent."""
+    Each part's buffer goes back to ``buffers`` once sent. A failure is raised once and then let go
+    of (``_raise``): kept, its traceback (which holds the sending threads' frames, and so this
+    sender and its parts) would make a cycle that holds the part buffers until a full collection."""
 
     def __init__(
         self, send_part: Callable[[int, memoryview], str], buffers: _Buffers, parallel: int, *, name: str
@@ -449,6 +457,7 @@ class _PartSender:
         self._queue: queue.Queue[tuple[int, mmap.mmap, int] | None] = queue.Queue(maxsize=1)
         self._parts: list[Part] = []
         self._error: BaseException | None = None
+        self._failed = False
         self._threads = [threading.Thread(target=self._run, name=name, daemon=True) for _ in range(max(1, parallel))]
         for thread in self._threads:
             thread.start()
@@ -457,29 +466,40 @@ class _PartSender:
         while (item := self._queue.get()) is not None:
             number, data, length = item
             try:
-                if self._error is None:  # else keep taking parts so that ``send`` never blocks on a dead sender
+                if not self._failed:  # else keep taking parts so that ``send`` never blocks on a dead sender
                     # urllib3 sends any buffer as it is: the part is not copied on its way out.
                     with memoryview(data) as view:
                         self._parts.append(Part(number, self._send_part(number, view[:length])))
             except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
-                self._error = self._error or exc
+                if not self._failed:
+                    self._failed, self._error = True, exc
             finally:
                 self._buffers.give(data)
 
     def send(self, number: int, data: mmap.mmap, length: int) -> None:
         """Queue part ``number`` (the first ``length`` bytes of ``data``); raise what sending an
         earlier part raised."""
-        if self._error is not None:
+        if self._failed:
             self._buffers.give(data)
-            raise self._error
+            self._raise()
         self._queue.put((number, data, length))
 
     def finish(self) -> list[Part]:
         """Wait for every queued part; return them in order, or raise what sending one raised."""
         self.stop()
-        if self._error is not None:
-            raise self._error
+        if self._failed:
+            self._raise()
         return sorted(self._parts, key=lambda part: part.part_number)
+
+    def _raise(self) -> None:
+        """Raise what sending a part raised, keeping no reference to it here or in this frame."""
+        error, self._error = self._error, None
+        if error is None:
+            raise RuntimeError("a part of this upload failed to send; its error was raised before")
+        try:
+            raise error
+        finally:
+            del error
 
     def stop(self) -> None:
         for _ in self._threads:

@@ -7,10 +7,12 @@ exhaust the stack. One place for every surface (each answers in its own error sh
 - The upload routes (generic package files, model files, MLflow artifacts) are marked
   :func:`streams_body`: their bodies stream to storage as before, bounded by ``MAX_FILE_SIZE``.
 - A JSON body nested deeper than the parser's stack (200,000 ``[``) is ``InvalidInput``, a 400
-  naming the problem, on every surface, instead of a ``RecursionError`` (a 500).
+  naming the problem, on every surface, instead of a ``RecursionError`` (a 500); so is one with a
+  lone surrogate escape (``"\\ud800"``), a string no database stores (it was a 500 on every write).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -34,13 +36,57 @@ def streams_body(view: View) -> View:
 
 
 class JSONProvider(DefaultJSONProvider):
-    """Flask's JSON, with too deep a nesting refused as ``InvalidInput`` (``request.get_json`` uses it)."""
+    """Flask's JSON, with too deep a nesting and strings no UTF-8 holds refused as ``InvalidInput``
+    (``request.get_json`` uses it)."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
-            return super().loads(s, **kwargs)
+            value = super().loads(s, **kwargs)
         except RecursionError:
             raise InvalidInput(TOO_DEEP) from None
+        if _may_hold_surrogates(s):
+            _refuse_lone_surrogates(value)
+        return value
+
+
+#: A ``\uD800``-``\uDFFF`` escape: JSON lets it stand alone, which gives a string no UTF-8 holds (the
+#: database driver then fails to encode it: a 500 wherever such a string was stored or searched).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _may_hold_surrogates(s: str | bytes) -> bool:
+    """Whether the parsed body may hold a lone surrogate: an escape of one, or (``json.loads`` decodes
+    bytes with ``surrogatepass``) bytes that are not strict UTF-8, such as an encoded surrogate."""
+    if isinstance(s, str):
+        return bool(_SURROGATE_ESCAPE.search(s) or _SURROGATE.search(s))
+    if _SURROGATE_ESCAPE_BYTES.search(s):
+        return True
+    try:
+        s.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+_ENCODABLE = "The JSON body holds a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF escape), which is not text"
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    """Raise ``InvalidInput`` if a string (key or value) of ``value`` has a lone surrogate; iterative,
+    so nesting costs no stack."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput(_ENCODABLE) from None
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
 
 
 def register(app: Flask) -> None:

@@ -21,8 +21,8 @@ the shard refused; a valid one then gets its row (or, if another upload of the s
 already, is deleted and the project given that one). A committed direct upload no shard named is
 removed by ``modelshelf gc`` once older than ``GRACE`` (its key is its own: ``direct_upload_hash``); a
 shard takes only one younger than ``USABLE``, so the two never race. A grant never committed leaves
-an incomplete multipart upload, which has no age gc can read: a bucket lifecycle rule
-(``AbortIncompleteMultipartUpload``) reclaims those.
+an incomplete multipart upload: gc aborts it once begun before ``GRACE`` (S3 gives the upload's start;
+its commit could come only for ``UPLOAD_URL_EXPIRY`` + ``COMMIT_SLACK``).
 """
 from __future__ import annotations
 
@@ -125,19 +125,21 @@ class DirectXorbs:
             "headers": {},
         }
 
-    def commit(self, project: Project, xorb: str, grant_id: str) -> int:
-        """Complete the upload of grant ``grant_id``; return its size. Raise ``NotFound`` when nothing
-        was uploaded for it (or the grant is bad), ``InvalidInput`` (after deleting it) for an upload
-        that is not the granted length."""
+    def commit(self, project: Project, xorb: str, grant_id: str) -> tuple[int, bool]:
+        """Complete the upload of grant ``grant_id``; return its size and whether this call completed
+        it (``False`` for a retried commit). Raise ``NotFound`` when nothing was uploaded for it (or
+        the grant is bad), ``InvalidInput`` (after deleting it) for an upload that is not the granted
+        length."""
         hex_hash = parse_hex(xorb, "xorb")
         project_id, granted, length, nonce, handle = self.tokens.check_grant(grant_id, self.expiry + COMMIT_SLACK)
         if project_id != project.id or granted != hex_hash:
             raise NotFound("This xorb upload grant is for another xorb or repository.")
         key = direct_prefix(hex_hash, project_id) + nonce
+        completed = True
         try:
             self.store.finish_parts(key, handle)
         except BlobNotFound:
-            pass  # committed before (a retry), or nothing uploaded: the object tells
+            completed = False  # committed before (a retry), or nothing uploaded: the object tells
         try:
             size = self.store.size(key)
         except BlobNotFound:
@@ -145,7 +147,7 @@ class DirectXorbs:
         if size != length:
             self.store.delete(key)
             raise InvalidInput(f"Xorb {hex_hash}: {size} bytes were uploaded for a grant of {length}; they were deleted.")
-        return size
+        return size, completed
 
 
 

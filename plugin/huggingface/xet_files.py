@@ -21,6 +21,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,7 @@ from plugin.huggingface.xet.format import (
     parse_shard,
     validate_file_terms,
 )
+from plugin.huggingface.xet.xorb import MAX_XORB_BYTES
 from plugin.huggingface.xet_direct import Pending, ShardPass, committed_upload
 from plugin.huggingface.xet_holds import DOOMED, BeingCollected, confirm_stored, hold_file, hold_xorbs
 from plugin.huggingface.xorbs import Layout, XorbStore, parse_hex
@@ -231,6 +233,9 @@ class XetFiles:
         self.store = store  # the blob store itself
         self.xorbs = XorbStore(session, store)
         self.staging = Staging(session, packages)
+        #: Takes ``n`` bytes of the worker's upload budget for a block (``xet_budget``): what a shard's
+        #: check of directly uploaded xorbs reads them into. The routes set it; nothing by default.
+        self.reserve: Callable[[int], AbstractContextManager[None]] = lambda n: nullcontext()
 
     # -- shards ---------------------------------------------------------------------------------------
 
@@ -278,12 +283,15 @@ class XetFiles:
                         pending[hash_to_hex(t.xorb_hash)].uses += 1
         # Held (young again) before they are read: gc leaves them for its grace period (xet_holds).
         self._hold(rows.values())
-        # One read of every byte: each new file's SHA-256, the direct xorbs validated as they are read.
+        # One read of every byte: each new file's SHA-256, the direct xorbs validated as they are read
+        # into at most ``BUFFERS`` xorb buffers, taken from the upload budget while they are held.
         check = ShardPass(self.store, pending)
-        digests = {hash_to_hex(f.hash): sha256_of_pieces(self._file_pieces(f, rows, layouts, check)) for f in new_files}
-        for f in new_files:
-            _check_sha256(f, digests[hash_to_hex(f.hash)])
-        for name, (xorb, size) in check.finish().items():
+        with self.reserve(min(len(pending), xet_direct.BUFFERS) * (MAX_XORB_BYTES + 1)):
+            digests = {hash_to_hex(f.hash): sha256_of_pieces(self._file_pieces(f, rows, layouts, check)) for f in new_files}
+            for f in new_files:
+                _check_sha256(f, digests[hash_to_hex(f.hash)])
+            checked = check.finish()
+        for name, (xorb, size) in checked.items():
             key = pending[name].key
             self.xorbs.record(project, name, xorb, size, key)
             row = self.xorbs.find(project, name)
@@ -419,7 +427,7 @@ class XetFiles:
         self, project: Project, file_hex: str, first: int, last: int | None, url: Callable[[str, str], str]
     ) -> dict[str, Any] | None:
         """The terms that rebuild bytes ``[first, last]`` of file ``file_hex`` (the whole file without
-        ``last``), and where to fetch each xorb's byte range (``url(xorb hash, storage key)``); ``None``
+        ``last``; its last ``-first`` bytes for a negative ``first``), and where to fetch each xorb's byte range (``url(xorb hash, storage key)``); ``None``
         when ``first`` is past the end. Raise ``NotFound`` for a file the project does not hold."""
         file_hex = parse_hex(file_hex, "file")
         row = self.session.scalar(select(XetFile).where(XetFile.hash == file_hex))
@@ -427,6 +435,8 @@ class XetFiles:
             raise NotFound(f"File {file_hex}")
         if row.size == 0:
             return {"offset_into_first_range": 0, "terms": [], "fetch_info": {}}
+        if first < 0:  # a suffix range (``bytes=-n``): the last ``n`` bytes
+            first = max(row.size + first, 0)
         if first >= row.size:
             return None
         end = row.size if last is None else min(last + 1, row.size)

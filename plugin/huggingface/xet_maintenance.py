@@ -130,13 +130,32 @@ def _collect_strays(session: DbSession, store: BlobStorage, cutoff: datetime.dat
             continue
         removed += 1
         size += stored
+    aborted = _abort_stale_grants(store, cutoff, dry_run)
     verb = "would remove" if dry_run else "removed"
     lines = [f"xet: {verb} {removed} objects no row names ({size} bytes)"] if removed else []
+    if aborted:
+        verb = "would abort" if dry_run else "aborted"
+        lines.append(f"xet: {verb} {aborted} upload grants never committed, older than {GRACE}")
     if young:
         lines.append(f"xet: {young} objects no row names yet, younger than {GRACE} (left for their uploads)")
     if foreign:
         lines.append(f"xet: {len(foreign)} objects under xet/ with names the store does not write (left alone), such as {foreign[0]}")
     return lines
+
+
+def _abort_stale_grants(store: BlobStorage, cutoff: datetime.datetime, dry_run: bool) -> int:
+    """Abort the multipart uploads of upload grants (``xet_direct``) begun before ``cutoff``, long past
+    the time their commit could come (``UPLOAD_URL_EXPIRY`` + ``COMMIT_SLACK``): a caller with a write
+    token may ask for any number of grants, and a bucket without a lifecycle rule would keep each for
+    ever. A store that gives no start time (none but S3 has such uploads) is left alone."""
+    aborted = 0
+    for remnant in store.remnants(XORBS_PREFIX):
+        if direct_upload_hash(remnant.key) is None or remnant.started is None or remnant.started >= cutoff:
+            continue
+        if not dry_run:
+            store.discard(remnant)
+        aborted += 1
+    return aborted
 
 
 def _remove_stray(session: DbSession, store: BlobStorage, key: str, name: str, table: type[DbModel], cutoff: datetime.datetime) -> bool:

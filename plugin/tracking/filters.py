@@ -216,6 +216,10 @@ def parse(text: str | None, grammar: Grammar) -> list[Comparison]:
         return []
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidInput(f"Invalid filter: it has {len(text)} characters, more than the {MAX_FILTER_LENGTH} allowed.")
+    if "\x00" in text:
+        # No database compares it alike: PostgreSQL refuses it in text, SQLite's LIKE ends the pattern
+        # there (``name LIKE 'm\x00x%'`` matched every name starting with ``m``).
+        raise InvalidInput(f"Invalid filter: it holds a NUL character (at {text.index(chr(0))}), which no value can hold.")
     comparisons = _Parser(text, tokenize(text), grammar).filter()
     if len(comparisons) > MAX_CLAUSES:
         raise InvalidInput(f"Invalid filter: it has {len(comparisons)} comparisons, more than the {MAX_CLAUSES} allowed.")

@@ -123,6 +123,32 @@ def test_deep_json_is_a_400_on_mlflow(client: FlaskClient, world: World, method:
     assert r.json == {"error_code": "INVALID_PARAMETER_VALUE", "message": "The JSON body is nested too deeply"}
 
 
+LONE_SURROGATES = [
+    b'{"name": "m\\ud800"}',  # an escape of one half of a pair
+    b'{"name": "m", "description": "\\uDC00x"}',
+    b'{"name": "m", "tags": [{"key": "k", "value": "\xed\xa0\x80"}]}',  # one encoded as UTF-8 (json.loads lets it pass)
+]
+
+
+@pytest.mark.parametrize("body", LONE_SURROGATES)
+def test_a_lone_surrogate_is_a_400_on_mlflow_and_stores_nothing(client: FlaskClient, world: World, body: bytes) -> None:
+    """A string no UTF-8 holds reached the database driver, which failed to encode it: a 500."""
+    headers = {**world.headers("owner"), "Content-Type": "application/json"}
+    r = client.post(_mlflow(world, "registered-models/create"), data=body, headers=headers)
+    assert r.status_code == 400, r.data
+    assert r.json is not None and r.json["error_code"] == "INVALID_PARAMETER_VALUE" and "surrogate" in r.json["message"]
+    listed = client.get(_mlflow(world, "registered-models/search"), headers=world.headers("owner"))
+    assert listed.status_code == 200 and listed.json == {"registered_models": []}
+
+
+def test_a_lone_surrogate_is_a_400_on_the_api_and_a_pair_is_text(client: FlaskClient, world: World) -> None:
+    url, headers = f"/api/v4/projects/{world.projects['private']}", {**world.headers("owner"), "Content-Type": "application/json"}
+    r = client.put(url, data=b'{"description": "\\ud83d"}', headers=headers)
+    assert r.status_code == 400 and "surrogate" in r.json["message"], r.data
+    r = client.put(url, data=b'{"description": "\\ud83d\\ude00 ok"}', headers=headers)
+    assert r.status_code == 200 and r.json["description"] == "\U0001f600 ok", r.data
+
+
 @pytest.mark.server
 def test_a_running_server_answers_a_declared_400_mb_body_at_once(serve: Any) -> None:
     """Through ``modelshelf serve``: the 413 comes back while the client has sent one byte of 400 MB."""

@@ -406,6 +406,11 @@ def test_a_client_going_away_mid_upload_leaves_no_row_and_gc_reclaims_its_bytes(
 
     wait_for(lambda: stored(app).leases == 0, what="the server to give the upload up")
     assert listed(server, account, project) == []
+    # The reset is the client's doing: a 400 nobody reads, not a server error with a traceback.
+    log = b"".join(p.read_bytes() for p in server.data_dir.parent.glob("serve-*.log")).decode(errors="replace")
+    answered = [line for line in log.splitlines() if f"PUT {path} " in line]
+    assert answered and all(f"PUT {path} 400 " in line for line in answered), answered
+    assert "ConnectionResetError" not in log and f"Exception on {path}" not in log
     reclaimed = cli(server, "gc")
     assert reclaimed.returncode == 0, reclaimed.stderr
     assert stored(app) == NOTHING

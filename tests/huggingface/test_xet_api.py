@@ -113,6 +113,7 @@ def test_xorbs_are_checked_stored_once_and_deduplicated(client: FlaskClient, wor
     create_model(client, elsewhere, MODEL, world.headers("developer"))
     theirs = token(client, world, elsewhere)
     assert cas(client, "GET", f"/chunks/default-merkledb/{first}", theirs).status_code == 404
+    assert cas(client, "GET", f"/chunks/default/{first}", theirs).status_code == 404  # under hf_xet 1.8's prefix too
     _, shard = shard_of(name, chunks)
     refused = cas(client, "POST", "/shards", theirs, data=shard)
     assert refused.status_code == 400 and "unknown" in refused.get_json()["error"]
@@ -178,6 +179,11 @@ def test_a_committed_xet_file_is_a_file_like_any_other(app: Flask, client: Flask
     part = cas(client, "GET", f"/reconstructions/{file}", read, headers={"Range": f"bytes={middle}-{middle + 5}"}).get_json()
     assert part["offset_into_first_range"] == 10 and part["terms"][0]["range"] == {"start": 1, "end": 2}
     assert cas(client, "GET", f"/reconstructions/{file}", read, headers={"Range": f"bytes={len(content)}-"}).status_code == 416
+    # A suffix range is the file's last bytes (its first was taken as a negative offset into the first term).
+    tail = cas(client, "GET", f"/reconstructions/{file}", read, headers={"Range": "bytes=-5"}).get_json()
+    assert tail["offset_into_first_range"] == len(chunks[-1]) - 5 and tail["terms"][0]["range"] == {"start": 5, "end": 6}
+    longer = cas(client, "GET", f"/reconstructions/{file}", read, headers={"Range": f"bytes=-{len(content) * 2}"}).get_json()
+    assert longer["offset_into_first_range"] == 0 and longer["terms"] == whole["terms"]
 
     # The commit names the file by its SHA-256, as an LFS object.
     sha256 = hashlib.sha256(content).hexdigest()

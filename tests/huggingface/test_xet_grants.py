@@ -26,6 +26,7 @@ from plugin.huggingface.xet.format import (
     parse_xorb,
     shard_xorb_from,
 )
+from plugin.huggingface.xet.xorb import MAX_XORB_BYTES as MAX_XORB
 from tests.huggingface.test_xet import requests_to, sha256, xorb_bytes
 from tests.huggingface.test_xet_api import chunks_of, xorb
 from tests.support.live_server import Account, create_account, running_server
@@ -175,3 +176,78 @@ def test_a_direct_upload_of_another_length_than_granted_is_deleted(account: Acco
     status, refused = call("POST", commit, write)
     assert status == 400 and "deleted" in refused["error"]
     assert call("POST", commit, write)[0] == 404
+
+
+def uploaded_bytes(account: Account) -> float:
+    with urllib.request.urlopen(f"{account.server.url}/-/metrics") as response:
+        text = response.read().decode()
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("modelshelf_uploaded_bytes_total"))
+
+
+def test_grants_and_commits_answer_hostile_input_and_keep_nothing(account: Account, hf_home: Path) -> None:
+    """Malformed hashes, lengths and bodies, forged, foreign and other-xorb grant ids, read tokens:
+    each answered with its status and a message, nothing stored and nothing counted; a shard cannot
+    take another repository's direct upload."""
+    project, _ = account.create_project()
+    repo = f"{project}/hostile"
+    create_repo(account, repo)
+    other_project, _ = account.create_project()
+    other_repo = f"{other_project}/other"
+    create_repo(account, other_repo)
+    cas, write = cas_token(account, repo)
+    _, other_write = cas_token(account, other_repo)
+    _, read = cas_token(account, repo, "read")
+    chunks = chunks_of("hostile", 3)
+    name, good = xorb(chunks)
+    other_name, _ = xorb(chunks_of("hostile-other", 2))
+    length = json.dumps({"length": len(good)}).encode()
+    grants = f"{cas}/v1/xorb-grants/default"
+    stored = xorb_bytes(account)
+
+    for bad in ["", "zz", name[:-1], name + "0", name.upper()[:63] + "g", "..", "%2e%2e", name + "%2F.."]:
+        status, answer = call("POST", f"{grants}/{bad}", write, length)
+        assert status in (400, 404, 405) and status != 500, (bad, status, answer)
+    assert call("POST", f"{cas}/v1/xorb-grants/other/{name}", write, length)[0] == 404  # an unknown prefix
+    for value in [0, -1, MAX_XORB + 1, 10**40, 1.5, "64", True, None, [1], {"n": 1}]:
+        status, answer = call("POST", f"{grants}/{name}", write, json.dumps({"length": value}).encode())
+        assert status == 400 and "length" in answer["error"], (value, status, answer)
+    for body in [b"", b"not json", b"[1]", b'"x"', b"{" * 1000, b'{"length": ' + b"9" * 5000 + b"}"]:
+        status, answer = call("POST", f"{grants}/{name}", write, body)
+        assert status == 400, (body[:20], status, answer)
+    assert call("POST", f"{grants}/{name}", write, b'{"length": 1, "pad": "' + b"x" * (5 << 20) + b'"}')[0] == 413
+    assert call("POST", f"{grants}/{name}", read, length)[0] == 403
+    assert call("POST", f"{grants}/{name}", "forged", length)[0] == 401
+    assert call("POST", f"{grants}/{name}", None, length)[0] == 401
+
+    status, grant = call("POST", f"{grants}/{name}", write, length)
+    assert status == 201
+    with urllib.request.urlopen(urllib.request.Request(grant["url"], data=good, method="PUT"), timeout=60):
+        pass
+    commits = f"{cas}/v1/xorb-commits/default"
+    forged = grant["id"][:-2] + ("AA" if not grant["id"].endswith("AA") else "BB")
+    for path, token, expected in [
+        (f"{name}/grant/{forged}", write, 404),  # a forged id
+        (f"{name}/grant/not-a-grant", write, 404),
+        (f"{other_name}/grant/{grant['id']}", write, 404),  # another xorb's commit with this grant
+        (f"{name}/grant/{grant['id']}", other_write, 404),  # another repository's token
+        (f"{name}/grant/{grant['id']}", read, 403),
+        (f"zz/grant/{grant['id']}", write, 400),
+        (f"{name}/grant/", write, 404),
+    ]:
+        status, answer = call("POST", f"{commits}/{path}", token)
+        assert status == expected, (path, status, answer)
+        assert status != 404 or path.endswith("/grant/") or "grant" in answer["error"], answer
+    # None of those completed the upload: the other repository's shard cannot take it either way.
+    entry = shard_xorb_from(parse_xorb(good))
+    digest = file_hash([(chunk_hash(c), len(c)) for c in chunks])
+    file = ShardFile(digest, [Term(hex_to_hash(name), 0, len(chunks), sum(map(len, chunks)))],
+                     sha256=hashlib.sha256(b"".join(chunks)).digest())
+    shard = build_shard([file], [entry], with_footer=False)
+    received = uploaded_bytes(account)
+    assert call("POST", f"{commits}/{name}/grant/{grant['id']}", write) == (200, {"was_inserted": True})
+    assert call("POST", f"{commits}/{name}/grant/{grant['id']}", write) == (200, {"was_inserted": True})  # a retry
+    assert uploaded_bytes(account) == received + len(good)  # counted once
+    status, refused = call("POST", f"{cas}/v1/shards", other_write, shard)  # another repository's direct upload
+    assert status == 400 and "was not uploaded" in refused["error"], refused
+    assert xorb_bytes(account) == stored  # nothing counted
+    assert call("POST", f"{cas}/v1/shards", write, shard) == (200, {"result": 1})  # its own repository's shard takes it

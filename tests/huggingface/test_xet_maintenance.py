@@ -21,6 +21,7 @@ from package_api.plugin_api import base_storage
 from plugin.huggingface import xet_files, xet_maintenance
 from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb
 from plugin.huggingface.xet.format import chunk_hash, hash_to_hex
+from plugin.huggingface.xet.xorb import MAX_XORB_BYTES
 from plugin.huggingface.xet_direct import direct_prefix
 from plugin.huggingface.xet_holds import GRACE
 from plugin.huggingface.xorbs import xorb_key
@@ -174,6 +175,35 @@ def test_a_direct_upload_no_shard_named_goes_once_older_than_the_grace(
     assert "xet: 1 objects no row names yet, younger than 1 day" in result
     with opened(data_dir):
         assert set(base_storage().keys("xet/")) == {young_key}
+
+
+@pytest.mark.s3
+def test_upload_grants_never_committed_are_aborted_once_older_than_the_grace(
+    cli: Invoke, data_dir: Path, monkeypatch: pytest.MonkeyPatch, s3_settings: dict[str, object]  # noqa: F811
+) -> None:
+    """Each grant begins a multipart upload; one never committed (a client that asked and went, or
+    asked for thousands) would stay in the bucket for ever without a lifecycle rule: gc aborts those
+    begun before the grace period (their commit cannot come any more), keeps a younger one and a
+    blob upload's, and touches no object."""
+    _xet_project(cli, data_dir, monkeypatch, {**s3_settings, "S3_REDIRECT_DOWNLOADS": True})
+    old, _ = xorb(chunks_of("grant-old", 2))
+    young, _ = xorb(chunks_of("grant-young", 2))
+    old_key, young_key = direct_prefix(old, 7) + "0123456789abcdef", direct_prefix(young, 7) + "fedcba9876543210"
+    with opened(data_dir):
+        store = base_storage()
+        assert store.begin_parts(old_key, MAX_XORB_BYTES) is not None
+        assert store.begin_parts("xet/xorbs/00/not-a-grant", MAX_XORB_BYTES) is not None  # not a grant's key
+        time.sleep(1.2)  # S3 keeps whole seconds
+        cutoff = utcnow().replace(microsecond=0)
+        time.sleep(1.0)
+        assert store.begin_parts(young_key, MAX_XORB_BYTES) is not None
+        assert {r.key for r in store.remnants("xet/")} == {old_key, young_key, "xet/xorbs/00/not-a-grant"}
+    monkeypatch.setattr(xet_maintenance, "utcnow", lambda: cutoff + GRACE)
+    assert "xet: would abort 1 upload grants never committed, older than 1 day" in cli("gc", "--dry-run").stdout
+    result = cli("gc").stdout
+    assert "xet: aborted 1 upload grants never committed, older than 1 day" in result, result
+    with opened(data_dir):
+        assert {r.key for r in base_storage().remnants("xet/")} == {young_key, "xet/xorbs/00/not-a-grant"}
 
 
 def test_a_shard_naming_a_xorb_gc_removes_meanwhile_is_refused_whole(

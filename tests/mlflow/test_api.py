@@ -122,6 +122,18 @@ def test_bad_filters_and_tokens_are_400(call: Call) -> None:
     assert _error(call("GET", "registered-models/search", max_results="5000"))[:2] == (400, "INVALID_PARAMETER_VALUE")
 
 
+def test_a_filter_with_a_nul_is_400_on_every_database(call: Call) -> None:
+    """SQLite's LIKE ended the pattern at the NUL (``name ILIKE '%\\x00%'`` matched every model), PostgreSQL
+    refused the value with its own words: one answer on both."""
+    call("POST", "registered-models/create", {"name": "m"})
+    for method, bad in [
+        ("registered-models/search", "name ILIKE '%\x00%'"), ("registered-models/search", "name = 'm\x00'"),
+        ("model-versions/search", "tags.k = 'a\x00b'"), ("model-versions/search", "name LIKE 'm\x00x%'"),
+    ]:
+        status, code, message = _error(call("GET", method, filter=bad))
+        assert (status, code) == (400, "INVALID_PARAMETER_VALUE") and "NUL" in message, (method, bad, message)
+
+
 def test_unknown_endpoints_and_multipart(call: Call) -> None:
     assert _error(call("GET", "no-such-thing"))[:2] == (404, "ENDPOINT_NOT_FOUND")
     for step in ("create", "complete", "abort"):

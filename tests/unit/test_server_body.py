@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
-from gunicorn.http.body import Body, LengthReader
+from gunicorn.http.body import Body, ChunkedReader, LengthReader
 from gunicorn.http.unreader import SocketUnreader
 from werkzeug.exceptions import ClientDisconnected
 
@@ -110,3 +113,50 @@ def test_a_body_cut_short_is_a_client_disconnect(pair: tuple[socket.socket, sock
             filled += body.readinto(view[filled:])
     sender.join()
     assert filled == MIB
+
+
+@pytest.fixture
+def tcp_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A connected TCP pair (a reset needs TCP: a Unix socket pair only ever ends cleanly)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = socket.create_connection(listener.getsockname())
+        ours, _ = listener.accept()
+    ours.settimeout(10)
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+def reset(sock: socket.socket, sent: bytes) -> None:
+    """Send ``sent``, then drop the connection with a reset (``SO_LINGER`` 0), as a killed client does."""
+    sock.sendall(sent)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+@pytest.mark.parametrize("how", ["readinto", "read", "chunked"])
+def test_a_reset_connection_is_a_client_disconnect_and_closes_it(
+    tcp_pair: tuple[socket.socket, socket.socket], turns: list[int], how: str
+) -> None:
+    """A client whose connection resets mid-body is answered as one that went away (``ClientDisconnected``:
+    a 400 nobody reads), not as a server error with a traceback; its connection is closed."""
+    ours, theirs = tcp_pair
+    closed: list[int] = []
+    unreader = SocketUnreader(ours, max_chunk=server.RECV_SIZE)
+    body: server._LengthBody | server._ChunkedBody
+    if how == "chunked":
+        reset(theirs, b"%x\r\n" % (4 * MIB) + b"x" * MIB)
+        body = server._ChunkedBody(Body(ChunkedReader(cast(Any, SimpleNamespace(trailers=[])), unreader)), lambda: closed.append(1))
+    else:
+        reset(theirs, b"x" * MIB)
+        reader = LengthReader(unreader, 4 * MIB)
+        body = server._LengthBody(Body(reader), reader, lambda: closed.append(1))
+    buffer = bytearray(4 * MIB)
+    with memoryview(buffer) as view, pytest.raises(ClientDisconnected):
+        while True:
+            if how == "readinto":
+                assert isinstance(body, server._LengthBody)
+                body.readinto(view)
+            else:
+                body.read(MIB)
+    assert closed

@@ -6,11 +6,13 @@ reconstruction points at (signed URLs, or presigned ones where the store answers
 ``plugin.huggingface.xorbs`` and ``plugin.huggingface.xet_files`` say what each checks.
 
 Bodies: a xorb (at most ``MAX_XORB_BYTES``) and a shard (``MAX_SHARD_BYTES``) are read whole, to be
-validated before anything counts; the xorbs a worker holds at once are bounded (``xet_budget``).
+validated before anything counts; the xorbs and shards a worker holds at once are bounded
+(``xet_budget``).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 from flask import Response, current_app, jsonify, request
 
@@ -31,12 +33,13 @@ from plugin import services
 from plugin.huggingface.cas_tokens import CasGrant
 from plugin.huggingface.xet.shard import MAX_SHARD_BYTES
 from plugin.huggingface.xet.xorb import MAX_XORB_BYTES
-from plugin.huggingface.xet_budget import xorb_budget
+from plugin.huggingface.xet_budget import BudgetBusy, xorb_budget
 from plugin.huggingface.xet_files import XetFiles
 from plugin.huggingface.xorbs import XorbStore, parse_hex, xorb_key
 from plugin.registry.access import ModelAction
 from plugin.web.huggingface import context
 from plugin.web.huggingface.blueprint import bp
+from plugin.web.huggingface.errors import error
 from plugin.web.huggingface.writes import caller, endpoint
 
 #: Bytes read from a request body at a time.
@@ -44,6 +47,8 @@ CHUNK = 1024 * 1024
 #: The CAS API's prefixes in xorb and chunk keys (``<prefix>/<hash>``): the specification names the
 #: chunk index ``default-merkledb``; ``hf_xet`` 1.8 asks under ``default``.
 XORB_PREFIX, CHUNK_PREFIXES = "default", ("default-merkledb", "default")
+#: Seconds a xorb upload refused for want of budget (``BudgetBusy``) is told to wait.
+RETRY_AFTER = 5
 
 
 def cas_url() -> str:
@@ -111,17 +116,41 @@ def _prefix(prefix: str, *expected: str) -> None:
         raise NotFound(f"CAS prefix {prefix}")
 
 
+@contextmanager
+def _held(limit: int, what: str) -> Iterator[Callable[[int], AbstractContextManager[None]]]:
+    """Hold the request body's share of the worker's upload budget (``xet_budget``: its
+    ``Content-Length``, ``limit`` when chunked) while the block reads, checks and stores it; give the
+    block a way to take more (at most what the budget has beyond this share, so that a request never
+    waits for itself). A body declared larger than ``limit`` is refused before any wait;
+    ``BudgetBusy`` after a bounded one."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise InvalidInput(f"A {what} has at most {limit} bytes.")
+    budget = xorb_budget(int(current_app.config["MODELSHELF"]["HF_XET_UPLOAD_MEMORY"]))
+    share = min(limit if declared is None else declared, budget.limit)
+    with budget.hold(share):
+        yield lambda more: budget.hold(min(more, budget.limit - share))
+
+
+def _busy(busy: BudgetBusy, what: str) -> Response:
+    response = error(503, f"Busy: {busy}. Send the {what} again.")
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
 @bp.post("/cas/v1/xorbs/<prefix>/<xorb>")
 @streams_body
 def upload_xorb(prefix: str, xorb: str) -> Response:
     _prefix(prefix, XORB_PREFIX)
     project, actor = _grant(write=True)
-    budget = xorb_budget(int(current_app.config["MODELSHELF"]["HF_XET_UPLOAD_MEMORY"]))
-    with budget.hold(min(request.content_length or MAX_XORB_BYTES, MAX_XORB_BYTES + 1)):  # read, validated, stored
-        data = _body(MAX_XORB_BYTES, "xorb")
-        files = services.hf_xet_files(actor)
-        files.packages.meter.received(len(data))  # what the client sent: a deduplicated chunk is not sent
-        inserted = files.xorbs.receive(project, xorb, data)
+    try:
+        with _held(MAX_XORB_BYTES, "xorb"):  # read, validated, stored
+            data = _body(MAX_XORB_BYTES, "xorb")
+            files = services.hf_xet_files(actor)
+            files.packages.meter.received(len(data))  # what the client sent: a deduplicated chunk is not sent
+            inserted = files.xorbs.receive(project, xorb, data)
+    except BudgetBusy as busy:
+        return _busy(busy, "xorb")
     return jsonify({"was_inserted": inserted})
 
 
@@ -147,8 +176,9 @@ def commit_xorb_upload(prefix: str, xorb: str, grant_id: str) -> Response:
     """The client put the xorb of grant ``grant_id``: it counts once a shard naming it verifies."""
     _prefix(prefix, XORB_PREFIX)
     project, actor = _grant(write=True)
-    size = services.hf_direct_xorbs().commit(project, xorb, grant_id)
-    services.hf_xet_files(actor).packages.meter.received(size)  # what the client sent, to the store
+    size, completed = services.hf_direct_xorbs().commit(project, xorb, grant_id)
+    if completed:  # what the client sent, to the store (once: a retried commit sent nothing more)
+        services.hf_xet_files(actor).packages.meter.received(size)
     return jsonify({"was_inserted": True})
 
 
@@ -156,10 +186,15 @@ def commit_xorb_upload(prefix: str, xorb: str, grant_id: str) -> Response:
 @streams_body
 def upload_shard() -> Response:
     project, actor = _grant(write=True)
-    data = _body(MAX_SHARD_BYTES, "shard")
-    files = services.hf_xet_files(actor)
-    files.packages.meter.received(len(data))
-    new = files.receive_shard(project, data, creator=actor.principal.user)
+    try:
+        with _held(MAX_SHARD_BYTES, "shard") as reserve:  # a shard too is read whole before it counts
+            data = _body(MAX_SHARD_BYTES, "shard")
+            files = services.hf_xet_files(actor)
+            files.reserve = reserve  # and the direct xorbs it names, read to be checked
+            files.packages.meter.received(len(data))
+            new = files.receive_shard(project, data, creator=actor.principal.user)
+    except BudgetBusy as busy:
+        return _busy(busy, "shard")
     return jsonify({"result": 1 if new else 0})
 
 
