@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import CompoundSelect, bindparam, literal_column, select, union_all
+from sqlalchemy import Select, bindparam, literal_column, select, union_all
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -233,16 +233,19 @@ class RegistryService:
 # ``RegistryService.views``' statement, built once (every registered model read runs it): the models'
 # tags in the order they were set (their ids: the order SQLite read them in before), then their
 # aliases by name with the number of the version each names, in one statement.
-_MODEL_LABELS: CompoundSelect[Any] = union_all(
-    select(
-        ModelTag.model_id,
-        literal_column("0").label("kind"),
-        ModelTag.id.label("n"),
-        ModelTag.key,
-        ModelTag.value,
-        literal_column("0").label("number"),
-    ).where(ModelTag.model_id.in_(bindparam("ids", expanding=True))),
+_TAG_LABELS: Select[Any] = select(
+    ModelTag.model_id,
+    literal_column("0").label("kind"),
+    ModelTag.id.label("n"),
+    ModelTag.key,
+    ModelTag.value,
+    literal_column("0").label("number"),
+).where(ModelTag.model_id.in_(bindparam("ids", expanding=True)))
+_ALIAS_LABELS: Select[Any] = (
     select(Alias.model_id, literal_column("1"), literal_column("0"), Alias.alias, literal_column("''"), ModelVersion.sequence)
     .join(ModelVersion, ModelVersion.id == Alias.version_id)
-    .where(Alias.model_id.in_(bindparam("ids", expanding=True))),
-).order_by(literal_column("kind"), literal_column("n"), literal_column("key"))
+    .where(Alias.model_id.in_(bindparam("ids", expanding=True)))
+)
+_MODEL_LABELS = union_all(_TAG_LABELS, _ALIAS_LABELS).order_by(
+    literal_column("kind"), literal_column("n"), literal_column("key")
+)
