@@ -5,9 +5,8 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import Select, bindparam, literal_column, select, union_all
+from sqlalchemy import Integer, String, bindparam, literal_column, select, union_all
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -233,16 +232,23 @@ class RegistryService:
 # ``RegistryService.views``' statement, built once (every registered model read runs it): the models'
 # tags in the order they were set (their ids: the order SQLite read them in before), then their
 # aliases by name with the number of the version each names, in one statement.
-_TAG_LABELS: Select[Any] = select(
+_TAG_LABELS = select(
     ModelTag.model_id,
-    literal_column("0").label("kind"),
+    literal_column("0", Integer).label("kind"),
     ModelTag.id.label("n"),
     ModelTag.key,
     ModelTag.value,
-    literal_column("0").label("number"),
+    literal_column("0", Integer).label("number"),
 ).where(ModelTag.model_id.in_(bindparam("ids", expanding=True)))
-_ALIAS_LABELS: Select[Any] = (
-    select(Alias.model_id, literal_column("1"), literal_column("0"), Alias.alias, literal_column("''"), ModelVersion.sequence)
+_ALIAS_LABELS = (
+    select(
+        Alias.model_id,
+        literal_column("1", Integer),
+        literal_column("0", Integer),
+        Alias.alias,
+        literal_column("''", String),
+        ModelVersion.sequence,
+    )
     .join(ModelVersion, ModelVersion.id == Alias.version_id)
     .where(Alias.model_id.in_(bindparam("ids", expanding=True)))
 )
