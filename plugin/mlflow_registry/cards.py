@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
+from sqlalchemy.orm import joinedload
 
 from package_api.plugin_api import CiJob as Job
-from package_api.plugin_api import DbSession, JobService
-from plugin.mlflow_registry.models import Alias, VersionTag
+from package_api.plugin_api import DbSession, JobService, PackageBuildInfo
+from plugin.mlflow_registry.models import Alias, Registration, VersionTag
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry.models import ModelVersion
 from plugin.tracking.histories import histories
@@ -23,6 +24,20 @@ SYSTEM_TAG_PREFIX = "mlflow."
 #: to its CI job (``RunService`` links it to the registered job); other ``gitlab.CI_*`` tags are shown
 #: as given.
 CI_TAG_PREFIX = "gitlab.CI_"
+#: What ``shown_job`` reads, in one row built once: the newest job that uploaded into the package,
+#: the job of the run the version's registration reports, and whether it has a registration.
+_JOB_IDS = select(
+    select(PackageBuildInfo.ci_job_id)
+    .where(PackageBuildInfo.package_id == bindparam("package"))
+    .order_by(PackageBuildInfo.id.desc())
+    .limit(1)
+    .scalar_subquery(),
+    select(Run.ci_job_id)
+    .join(Registration, Registration.run_id == Run.id)
+    .where(Registration.version_id == bindparam("version"))
+    .scalar_subquery(),
+    exists().where(Registration.version_id == bindparam("version")),
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +108,18 @@ class CardService:
             return builds[0]
         run = run if run is not None else self.run_of(version)
         return None if run is None else run.ci_job
+
+    def shown_job(self, version: ModelVersion) -> Job | None:
+        """``job_of`` for a read: the same job, found by one statement (two when there is a job) and
+        without writing. Only a version without a registration (older than tracking) goes through
+        ``job_of``, which makes it one."""
+        build_job, run_job, registered = self.session.execute(
+            _JOB_IDS, {"package": version.package_id, "version": version.id}
+        ).one()
+        if build_job is None and not registered:
+            return self.job_of(version)
+        job_id = build_job if build_job is not None else run_job
+        return None if job_id is None else self.session.get(Job, job_id, options=[joinedload(Job.user)])
 
     def metric_history(self, version: ModelVersion, key: str) -> list[MetricPoint]:
         """Every point of metric ``key`` of the version's run, by step then time (for a chart)."""

@@ -6,11 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import CompoundSelect, bindparam, exists, func, literal_column, select, union_all
+from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, joinedload
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -30,7 +28,7 @@ from plugin.mlflow_registry import registry_search, sealing
 from plugin.mlflow_registry.models import STAGES, Alias, Registration, VersionTag
 from plugin.mlflow_registry.sources import Resolved, SourceResolver, VersionRef
 from plugin.mlflow_registry.tag_index import add_new_version_tags, put_version_tag, remove_version_tag
-from plugin.mlflow_registry.version_rows import VersionRow, VersionRows
+from plugin.mlflow_registry.version_rows import HIGHEST_BY_STAGE, VersionRow, VersionRows
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry import semver
 from plugin.registry.auditing import change, version_event
@@ -364,10 +362,10 @@ class ModelVersionService:
         return self.views([found[n] for n in numbers if n in found])
 
     def latest_rows(self, model: Model, stages: Sequence[str] = ()) -> list[VersionRow]:
-        """``latest`` as the read calls answer it (``VersionRows``)."""
-        numbers = self._latest_numbers(model, stages)
-        found = self.rows.numbered(model.id, numbers) if numbers else {}
-        return [found[n] for n in numbers if n in found]
+        """``latest`` as the read calls answer it (``VersionRows``): chosen and read in one statement."""
+        wanted = [validation.stage(s) for s in stages] or list(STAGES)
+        found = {row.stage: row for row in self.rows.latest([model.id])}
+        return [found[s] for s in STAGES if s in wanted and s in found]
 
     def _latest_numbers(self, model: Model, stages: Sequence[str]) -> list[int]:
         """The numbers ``latest`` answers, in MLflow's stage order: the database chooses (the highest
@@ -378,24 +376,22 @@ class ModelVersionService:
         return [best[s] for s in STAGES if s in wanted and s in best]
 
     def latest_of(self, models: Sequence[Model], stages: Sequence[str] = ()) -> dict[int, list[VersionRow]]:
-        """``latest_rows`` of each of ``models`` (by id; the registered models searches' page), in two
-        statements and the rows' few, whatever the number of models and versions."""
+        """``latest_rows`` of each of ``models`` (by id; the registered models searches' page): chosen
+        and read in one statement (and the rows' tags'), whatever the number of models and versions."""
         wanted = [validation.stage(s) for s in stages] or list(STAGES)
         found: dict[int, list[VersionRow]] = {m.id: [] for m in models}
         if not models:
             return found
-        chosen = {(m, n): s for m, s, n in self._highest_by_stage(list(found)) if s in wanted}
-        if not chosen:
-            return found
         order = {s: i for i, s in enumerate(STAGES)}
-        for row in sorted(self.rows.paired(list(chosen)), key=lambda r: order[chosen[(r.model_id, r.sequence)]]):
-            found[row.model_id].append(row)
+        for row in sorted(self.rows.latest(list(found)), key=lambda r: order[r.stage]):
+            if row.stage in wanted:
+                found[row.model_id].append(row)
         return found
 
     def _highest_by_stage(self, model_ids: list[int]) -> list[tuple[int, str, int]]:
         """(model id, stage, highest version number in that stage) of each of ``model_ids``' stages
-        that has versions, in one statement (``_HIGHEST_BY_STAGE``)."""
-        rows = self.session.execute(_HIGHEST_BY_STAGE, {"models": model_ids}).all()
+        that has versions, in one statement (``HIGHEST_BY_STAGE``)."""
+        rows = self.session.execute(HIGHEST_BY_STAGE, {"models": model_ids}).all()
         return [(model_id, stage, number) for model_id, stage, number in rows if number is not None]
 
     def download_uri(self, row: ModelVersion) -> str:
@@ -423,34 +419,6 @@ class ModelVersionService:
         return search.Results(self.rows.by_ids(ids), search.page_token(start + size) if more else None)
 
 
-def _highest_by_stage_statement() -> CompoundSelect[Any]:
-    """The statement that reads a few rows per model whatever its number of versions: the versions in
-    a stage other than ``None`` (few: the partial index on registrations holds only them) grouped,
-    and each model's highest version outside them (the ``None`` stage, which a version older than
-    tracking, without a registration, is in too). Built once (it runs for every registered model
-    read), for the models ``:models``."""
-    model_ids: BindParameter[list[int]] = bindparam("models", expanding=True)
-    none: ColumnElement[str] = literal_column(f"'{STAGES[0]}'")  # a literal, which the partial index's WHERE matches
-    staged = (
-        select(ModelVersion.model_id, Registration.stage, func.max(ModelVersion.sequence))
-        .join(Registration, Registration.version_id == ModelVersion.id)
-        .where(ModelVersion.model_id.in_(model_ids), Registration.stage != none)
-        .group_by(ModelVersion.model_id, Registration.stage)
-    )
-    outside = ~exists().where(Registration.version_id == ModelVersion.id, Registration.stage != none)
-    highest = (
-        select(ModelVersion.sequence)
-        .where(ModelVersion.model_id == Model.id, outside)
-        .order_by(ModelVersion.sequence.desc())
-        .limit(1)
-        .correlate(Model)
-        .scalar_subquery()
-    )
-    unstaged = select(Model.id, none, highest).where(Model.id.in_(model_ids))
-    return union_all(staged, unstaged)
-
-
-_HIGHEST_BY_STAGE = _highest_by_stage_statement()
 
 _PLAIN_RELEASE = re.compile(r"\A(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
 

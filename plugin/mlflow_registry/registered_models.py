@@ -6,7 +6,7 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, String, bindparam, literal_column, select, union_all
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -198,10 +198,11 @@ class RegistryService:
         tags: dict[int, dict[str, str]] = {i: {} for i in ids}
         aliases: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
         if ids:
-            for model_id, key, value in self.session.execute(_MODEL_TAGS, {"ids": ids}):
-                tags[model_id][key] = value
-            for model_id, alias, sequence in self.session.execute(_MODEL_ALIASES, {"ids": ids}):
-                aliases[model_id].append((alias, sequence))
+            for model_id, kind, _, key, value, sequence in self.session.execute(_MODEL_LABELS, {"ids": ids}):
+                if kind:
+                    aliases[model_id].append((key, sequence))
+                else:
+                    tags[model_id][key] = value
         latest = self.versions.latest_of(models)
         return [ModelView(m, tags[m.id], aliases[m.id], latest[m.id]) for m in models]
 
@@ -228,13 +229,29 @@ class RegistryService:
         return search.Results(self.views(models), search.page_token(start + size) if more else None)
 
 
-# ``RegistryService.views``' statements, built once (every registered model read runs them).
-_MODEL_TAGS = select(ModelTag.model_id, ModelTag.key, ModelTag.value).where(
-    ModelTag.model_id.in_(bindparam("ids", expanding=True))
-)
-_MODEL_ALIASES = (
-    select(Alias.model_id, Alias.alias, ModelVersion.sequence)
+# ``RegistryService.views``' statement, built once (every registered model read runs it): the models'
+# tags in the order they were set (their ids: the order SQLite read them in before), then their
+# aliases by name with the number of the version each names, in one statement.
+_TAG_LABELS = select(
+    ModelTag.model_id,
+    literal_column("0", Integer).label("kind"),
+    ModelTag.id.label("n"),
+    ModelTag.key,
+    ModelTag.value,
+    literal_column("0", Integer).label("number"),
+).where(ModelTag.model_id.in_(bindparam("ids", expanding=True)))
+_ALIAS_LABELS = (
+    select(
+        Alias.model_id,
+        literal_column("1", Integer),
+        literal_column("0", Integer),
+        Alias.alias,
+        literal_column("''", String),
+        ModelVersion.sequence,
+    )
     .join(ModelVersion, ModelVersion.id == Alias.version_id)
     .where(Alias.model_id.in_(bindparam("ids", expanding=True)))
-    .order_by(Alias.alias)
+)
+_MODEL_LABELS = union_all(_TAG_LABELS, _ALIAS_LABELS).order_by(
+    literal_column("kind"), literal_column("n"), literal_column("key")
 )

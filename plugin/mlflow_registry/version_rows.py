@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, literal_column, select, tuple_, union_all
+from sqlalchemy import CompoundSelect, and_, bindparam, exists, func, literal_column, select, tuple_, union_all
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from package_api.plugin_api import DbSession, User
-from plugin.mlflow_registry.models import Alias, Registration, VersionTag
+from plugin.mlflow_registry.models import STAGES, Alias, Registration, VersionTag
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry.models import Model, ModelVersion
 from plugin.tracking.models import LoggedModel, Run
@@ -95,6 +96,49 @@ _TAGS_AND_ALIASES = union_all(
     ).where(_ALIASES.c.version_id.in_(bindparam("ids", expanding=True))),
 ).order_by(literal_column("kind"), literal_column("n"), literal_column("key"))
 
+def _highest_by_stage_statement() -> CompoundSelect[Any]:
+    """The statement that reads a few rows per model whatever its number of versions: the versions in
+    a stage other than ``None`` (few: the partial index on registrations holds only them) grouped,
+    and each model's highest version outside them (the ``None`` stage, which a version older than
+    tracking, without a registration, is in too). Built once (it runs for every registered model
+    read), for the models ``:models``."""
+    model_ids: BindParameter[list[int]] = bindparam("models", expanding=True)
+    none: ColumnElement[str] = literal_column(f"'{STAGES[0]}'")  # a literal, which the partial index's WHERE matches
+    staged = (
+        select(ModelVersion.model_id, Registration.stage, func.max(ModelVersion.sequence))
+        .join(Registration, Registration.version_id == ModelVersion.id)
+        .where(ModelVersion.model_id.in_(model_ids), Registration.stage != none)
+        .group_by(ModelVersion.model_id, Registration.stage)
+    )
+    outside = ~exists().where(Registration.version_id == ModelVersion.id, Registration.stage != none)
+    highest = (
+        select(ModelVersion.sequence)
+        .where(ModelVersion.model_id == Model.id, outside)
+        .order_by(ModelVersion.sequence.desc())
+        .limit(1)
+        .correlate(Model)
+        .scalar_subquery()
+    )
+    unstaged = select(Model.id, none, highest).where(Model.id.in_(model_ids))
+    return union_all(staged, unstaged)
+
+
+HIGHEST_BY_STAGE = _highest_by_stage_statement()
+
+
+# The latest versions of the models ``:models`` (the highest-numbered version in each stage that has
+# one), chosen and read in one statement: their ids from ``HIGHEST_BY_STAGE`` (a few rows per model),
+# then those rows by primary key.
+_HIGHEST = HIGHEST_BY_STAGE.subquery()
+_CHOSEN = _VERSIONS.alias("chosen")
+_LATEST = _COLUMNS.where(
+    _VERSIONS.c.id.in_(
+        select(_CHOSEN.c.id).join(
+            _HIGHEST, and_(_CHOSEN.c.model_id == _HIGHEST.c[0], _CHOSEN.c.sequence == _HIGHEST.c[2])
+        )
+    )
+)
+
 #: Ids per ``IN`` list (SQLite's default limit on bound parameters is far above).
 CHUNK = 500
 
@@ -115,6 +159,14 @@ class VersionRows:
         """Version ``sequence`` of the model ``name`` in the project, or ``None``."""
         rows = self._read(_NAMED, {"project": project_id, "name": name, "sequence": sequence})
         return rows[0] if rows else None
+
+    def latest(self, model_ids: Sequence[int]) -> list[VersionRow]:
+        """The highest-numbered version in each stage of each of ``model_ids`` that has versions
+        there (the ``None`` stage holding the versions without a registration too), in no order."""
+        found: list[VersionRow] = []
+        for start in range(0, len(model_ids), CHUNK):
+            found += self._read(_LATEST, {"models": list(model_ids[start : start + CHUNK])})
+        return found
 
     def numbered(self, model_id: int, numbers: Sequence[int]) -> dict[int, VersionRow]:
         """The versions of the model ``model_id`` numbered ``numbers``, by number."""

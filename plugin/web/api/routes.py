@@ -143,11 +143,13 @@ def create_version(project_ref: str, model_ref: str) -> tuple[Response, int]:
 def get_version(project_ref: str, model_ref: str, version_ref: str) -> Response:
     project = authorized_project(project_ref, ModelAction.READ_MODEL)
     versions = version_services()
-    model = model_services().get(project, model_ref)  # held: the version's entity reads it
-    row = versions.get(model, version_ref)
+    # With its model, package and author, in one query when both are names.
+    row = versions.find_named(project, model_ref, version_ref)
+    if row is None:
+        row = versions.get(model_services().get(project, model_ref), version_ref)
     cards = card_services()
     body = entities.version(
-        row, project, base_url(), files=versions.files(row), aliases=cards.aliases(row), ci_job=cards.job_of(row)
+        row, project, base_url(), files=versions.files(row), aliases=cards.aliases(row), ci_job=cards.shown_job(row)
     )
     return jsonify(body)
 
