@@ -80,7 +80,7 @@ class CookieSessions(SecureCookieSessionInterface):
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if not app.secret_key:
             return None
-        keys = (*app.config["SECRET_KEY_FALLBACKS"], app.secret_key)
+        keys = (*(app.config.get("SECRET_KEY_FALLBACKS") or ()), app.secret_key)  # the setting is Flask 3.1's
         serializer = self._serializers.get(keys)
         if serializer is None:
             serializer = super().get_signing_serializer(app)
