@@ -134,6 +134,25 @@ def test_a_filter_with_a_nul_is_400_on_every_database(call: Call) -> None:
         assert (status, code) == (400, "INVALID_PARAMETER_VALUE") and "NUL" in message, (method, bad, message)
 
 
+def test_tags_given_as_lists_or_objects_are_400_and_store_nothing(call: Call) -> None:
+    """A tag's key or value that is a list or an object is refused as ``set-tag`` refuses it: it was
+    stored as Python's text of it (``"{'a': 1}"``) by the create calls."""
+    call("POST", "registered-models/create", {"name": "m"})
+    for bad in [{"key": "k", "value": {"a": 1}}, {"key": "k", "value": [1]}, {"key": ["k"], "value": "v"}]:
+        for endpoint, body in [
+            ("registered-models/create", {"name": "other", "tags": [bad]}),
+            ("model-versions/create", {"name": "m", "source": "s3://b/m", "tags": [bad]}),
+        ]:
+            status, code, message = _error(call("POST", endpoint, body))
+            assert (status, code) == (400, "INVALID_PARAMETER_VALUE") and "tags." in message, (endpoint, bad, message)
+    assert call("GET", "registered-models/get", name="other").status_code == 404
+    searched = call("GET", "model-versions/search", filter="name = 'm'")
+    assert searched.status_code == 200 and searched.get_json().get("model_versions", []) == []
+    # Scalars other than text are their text, as for every other string field.
+    created = call("POST", "registered-models/create", {"name": "n", "tags": [{"key": "k", "value": 1}]}).get_json()
+    assert created["registered_model"]["tags"] == [{"key": "k", "value": "1"}]
+
+
 def test_unknown_endpoints_and_multipart(call: Call) -> None:
     assert _error(call("GET", "no-such-thing"))[:2] == (404, "ENDPOINT_NOT_FOUND")
     for step in ("create", "complete", "abort"):

@@ -136,12 +136,9 @@ class Params:
         return value
 
     def pairs(self, name: str = "tags") -> list[tuple[str | None, str | None]]:
-        """``[{"key": ..., "value": ...}]`` as ``(key, value)`` pairs, in order."""
-        found = []
-        for item in self.objects(name):
-            key, value = item.get("key"), item.get("value")
-            found.append((None if key is None else str(key), None if value is None else str(value)))
-        return found
+        """``[{"key": ..., "value": ...}]`` as ``(key, value)`` pairs, in order; a list or an object
+        as a key or value is ``InvalidInput`` (``field``), as ``set-tag`` says of one."""
+        return [(field(item, "key", f"{name}.key"), field(item, "value", f"{name}.value")) for item in self.objects(name)]
 
     def mapping(self, name: str = "tags") -> dict[str, str]:
         """``pairs`` as a dict; raise ``InvalidInput`` for a pair without a key."""
