@@ -36,15 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.sizes import MIB, parse_size  # noqa: E402
 from tests.support.servers import Server, start_seaweedfs, start_server, stop  # noqa: E402
-
-MIB = 1024 * 1024
-
-
-def parse_size(text: str) -> int:
-    units = {"K": 1024, "M": MIB, "G": 1024**3}
-    text = text.strip().upper().removesuffix("IB").removesuffix("B")
-    return int(float(text[:-1]) * units[text[-1]]) if text[-1:] in units else int(text)
 
 
 def write_random(path: Path, size: int, seed: int) -> str:

@@ -63,9 +63,9 @@ sys.path.insert(0, str(ROOT))
 
 from minio import Minio  # noqa: E402
 
+from bench.sizes import MIB, parse_size  # noqa: E402
 from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_server, stop  # noqa: E402
 
-MIB = 1024 * 1024
 REGISTRY_UPLOAD = "registry upload (curl)"
 REGISTRY_DOWNLOAD = "registry download (curl)"
 REDIRECTED_DOWNLOAD = "registry download (curl -L, 302)"
@@ -77,14 +77,6 @@ CHUNK = 8 * MIB
 #: The operation that hashes the payload on one core (``sha256sum``), filesystem backend.
 SHA256SUM = "sha256sum (1 core)"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-_UNITS = {"": 1, "B": 1, "K": 1024, "M": MIB, "G": 1024**3, "T": 1024**4}
-
-
-def parse_size(text: str) -> int:
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?\s*", text, re.IGNORECASE)
-    if not match:
-        raise argparse.ArgumentTypeError(f"bad size {text!r} (use e.g. 256M, 2G, 1048576)")
-    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 def human(size: int) -> str:

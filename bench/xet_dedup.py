@@ -42,16 +42,11 @@ sys.path.insert(0, str(ROOT))
 os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 
+from bench.sizes import MIB, parse_size  # noqa: E402
 from tests.support.live_server import create_account  # noqa: E402
 from tests.support.servers import start_seaweedfs, start_server, stop  # noqa: E402
 
-MIB = 1024 * 1024
 BUCKET = "xet-bench"
-
-
-def parse_size(text: str) -> int:
-    units = {"K": 1024, "M": MIB, "G": 1024 * MIB}
-    return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
 
 
 def safetensors_like(size: int, rng: random.Random) -> bytearray:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from package_api.errors import ChecksumMismatch, FileTooLarge
-from package_api.storage import CHUNK_SIZE, Readable
+from package_api.storage import CHUNK_SIZE, Readable, read_into
 
 
 class TransferMeter(Protocol):
@@ -125,13 +125,7 @@ class HashingReader:
         """Fill the start of ``buffer`` with the next bytes, hashed and counted like ``read``'s;
         return how many (0 at the end). Straight from the source where it has ``readinto`` (the
         request's socket, a file), so the bytes are copied once on their way to the store."""
-        readinto = getattr(self._source, "readinto", None)
-        if readinto is not None:
-            got = int(readinto(buffer))
-        else:
-            data = self._source.read(min(len(buffer), CHUNK_SIZE))
-            got = len(data)
-            buffer[:got] = data
+        got = read_into(self._source, buffer)
         with buffer[:got] as view:
             self._take(view)
         return got

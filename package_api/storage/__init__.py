@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from package_api.storage.base import CHUNK_SIZE, BlobReader, BlobStorage, Readable, Remnant, check_key
+from package_api.storage.base import CHUNK_SIZE, BlobReader, BlobStorage, Readable, Remnant, check_key, read_into
 from package_api.storage.errors import BlobNotFound, StorageError, StorageUnavailable
 from package_api.storage.filesystem import FilesystemStorage
 from package_api.storage.memory import MemoryStorage
@@ -27,6 +27,7 @@ __all__ = [
     "StorageUnavailable",
     "build_storage",
     "check_key",
+    "read_into",
 ]
 
 

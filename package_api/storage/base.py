@@ -30,6 +30,19 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
+def read_into(stream: Readable, view: memoryview) -> int:
+    """Fill the start of ``view`` with what ``stream`` gives next; return how many bytes (0 at the
+    end). Straight into it where the stream has ``readinto`` (a request body, a ``HashingReader``
+    around one, a file), else through one ``read`` of at most ``CHUNK_SIZE`` (a WSGI server asked for
+    16 MiB at once may hold several copies of them)."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return int(readinto(view))
+    data = stream.read(min(CHUNK_SIZE, len(view)))
+    view[: len(data)] = data
+    return len(data)
+
+
 class BlobReader(Protocol):
     """An iterable of byte chunks that must be closed (it may hold a connection or file)."""
 

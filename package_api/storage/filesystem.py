@@ -95,7 +95,8 @@ class FilesystemStorage:
         remaining = max(0, size - start) if length is None else min(length, max(0, size - start))
         return _FileReader(handle, remaining)
 
-    def size(self, key: str) -> int:
+    def _stat(self, key: str) -> os.stat_result:
+        """The blob's file status; ``BlobNotFound`` unless it is a regular file."""
         try:
             status = os.stat(self._path(key))
         except _MISSING:
@@ -104,18 +105,14 @@ class FilesystemStorage:
             raise StorageUnavailable(f"cannot read blob: {exc.strerror}") from exc
         if not stat.S_ISREG(status.st_mode):
             raise BlobNotFound(key)
-        return status.st_size
+        return status
+
+    def size(self, key: str) -> int:
+        return self._stat(key).st_size
 
     def modified(self, key: str) -> datetime.datetime:
-        try:
-            status = os.stat(self._path(key))
-        except _MISSING:
-            raise BlobNotFound(key) from None
-        except OSError as exc:
-            raise StorageUnavailable(f"cannot read blob: {exc.strerror}") from exc
-        if not stat.S_ISREG(status.st_mode):
-            raise BlobNotFound(key)
-        return datetime.datetime.fromtimestamp(status.st_mtime, datetime.timezone.utc).replace(tzinfo=None)
+        mtime = self._stat(key).st_mtime
+        return datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).replace(tzinfo=None)
 
     def delete(self, key: str) -> None:
         try:

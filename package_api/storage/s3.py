@@ -29,7 +29,7 @@ from minio import Minio
 from minio.datatypes import Part
 from minio.error import MinioException, S3Error, ServerError
 
-from package_api.storage.base import CHUNK_SIZE, BlobReader, Readable, Remnant, check_key
+from package_api.storage.base import CHUNK_SIZE, BlobReader, Readable, Remnant, check_key, read_into
 from package_api.storage.errors import BlobNotFound, StorageUnavailable
 
 _MISSING_CODES = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
@@ -385,21 +385,13 @@ class _CountingReader:
 
     def __init__(self, stream: Readable) -> None:
         self._stream = stream
-        self._readinto = getattr(stream, "readinto", None)
         self.count = 0
         self.failed = False
 
     def readinto(self, view: memoryview) -> int:
-        """Fill the start of ``view`` with what the stream gives next: straight into it where the
-        stream has ``readinto`` (a request body, ``HashingReader`` around one), else through a read
-        of at most ``CHUNK_SIZE`` (a WSGI server asked for 16 MiB at once may hold several copies)."""
+        """``read_into`` from the stream, counted."""
         try:
-            if self._readinto is not None:
-                got = int(self._readinto(view))
-            else:
-                data = self._stream.read(min(CHUNK_SIZE, len(view)))
-                got = len(data)
-                view[:got] = data
+            got = read_into(self._stream, view)
         except BaseException:
             self.failed = True
             raise
