@@ -298,6 +298,7 @@ class _GeventWorker(GeventWorker):
             warnings.filterwarnings("ignore", message="Monkey-patching ssl after ssl has already been imported")
             super().patch()
         _rebind_unpatched_ssl()
+        _cooperative_psycopg_waits()
         from gevent import socket as gevent_socket
 
         gevent_socket.socket.sendfile = _cooperative_sendfile
@@ -403,6 +404,20 @@ def _rebind_unpatched_ssl() -> None:
         for module in list(sys.modules.values()):
             if module is not None and module is not ssl and getattr(module, name, None) is original:
                 setattr(module, name, patched)
+
+
+def _cooperative_psycopg_waits() -> None:
+    """Make psycopg wait for PostgreSQL in gevent's ``poll`` if it chose its C wait before patching.
+
+    psycopg picks its wait function once, when ``psycopg.waiting`` is imported: its C one unless
+    ``select`` is already patched. The master imports it (its schema check) before forking, so the
+    worker inherited the C wait, which blocks the whole process: every greenlet of the worker stood
+    still for each query's round trip, and a query waiting on a row lock that another greenlet of
+    the same worker holds (and would release once it ran again) stalled the worker until the arbiter
+    killed it. ``wait_poll`` calls ``select.poll`` when it runs, which is gevent's once patched."""
+    waiting = sys.modules.get("psycopg.waiting")
+    if waiting is not None and getattr(waiting, "wait", None) is getattr(waiting, "wait_c", object()):
+        waiting.wait = waiting.wait_poll  # type: ignore[attr-defined]
 
 
 def _linger(sock: socket.socket) -> None:

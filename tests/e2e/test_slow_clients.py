@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import require_postgres
 from tests.support.live_server import blobs_on_disk, create_account
 from tests.support.servers import Server
 
@@ -266,3 +267,35 @@ def test_the_worker_rebinds_what_the_master_imported_from_ssl_before_patching() 
     result = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", SSL_PROBE], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+@pytest.mark.postgres
+def test_a_query_waiting_on_a_postgresql_lock_holds_only_its_own_request(serve) -> None:  # type: ignore[no-untyped-def]
+    """psycopg chose its C wait in the master (the schema check imports it before gevent patches
+    anything): each query then blocked the whole worker, and one waiting on a lock held every other
+    request of the worker with it. Here a request waits on a locked table while ``/-/health`` and a
+    read that needs no such lock answer at once; the waiting request answers once the lock goes."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    require_postgres()
+    server = serve(threads=8)
+    account = create_account(server)
+    project_id, _path = account.create_project()
+    headers = {"PRIVATE-TOKEN": account.token}
+    url = make_url(server.env["MODELSHELF_DATABASE_URL"]).set(drivername="postgresql")
+    assert timed_get(server, f"/api/v4/projects/{project_id}", headers)[1] == 200
+    with psycopg.connect(url.render_as_string(hide_password=False)) as locker:
+        locker.execute("LOCK TABLE projects IN ACCESS EXCLUSIVE MODE")  # held until the block ends
+        waiting: list[tuple[float, int, bytes]] = []
+        blocked = threading.Thread(target=lambda: waiting.append(timed_get(server, f"/api/v4/projects/{project_id}", headers)))
+        blocked.start()
+        time.sleep(0.5)  # the request is waiting on the lock
+        assert not waiting
+        seconds, status, _ = timed_get(server, "/-/health")
+        assert status == 200 and seconds < 1, (status, seconds)
+        seconds, status, _ = timed_get(server, "/api/v4/user", headers)
+        assert status == 200 and seconds < 1, (status, seconds)
+        assert not waiting
+    blocked.join(10)
+    assert waiting and waiting[0][1] == 200
