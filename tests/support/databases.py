@@ -70,6 +70,9 @@ class Schemas:
         if self._connection is None or self._connection.closed:
             params = self.url.translate_connect_args(username="user", database="dbname")
             self._connection = psycopg.connect(autocommit=True, **params)
+            # Emptying or dropping a schema that something still locks fails, naming it, rather than
+            # waiting for ever (a connection of this process holding the lock would never let go).
+            self._connection.execute("SET lock_timeout = '60s'")
             self._superuser = self._connection.execute("SELECT current_setting('is_superuser')").fetchone()[0] == "on"
             self._trigrams()
         return self._connection
