@@ -8,7 +8,9 @@ exhaust the stack. One place for every surface (each answers in its own error sh
   :func:`streams_body`: their bodies stream to storage as before, bounded by ``MAX_FILE_SIZE``.
 - A JSON body nested deeper than the parser's stack (200,000 ``[``) is ``InvalidInput``, a 400
   naming the problem, on every surface, instead of a ``RecursionError`` (a 500); so is one with a
-  lone surrogate escape (``"\\ud800"``), a string no database stores (it was a 500 on every write).
+  lone surrogate escape (``"\\ud800"``), a string no database stores (it was a 500 on every write),
+  and so is one with a NUL character (``"\\u0000"``): PostgreSQL holds none in text (a 400 there
+  only once the write reached it), while SQLite stored it, so a registry could not move to PostgreSQL.
 """
 from __future__ import annotations
 
@@ -36,16 +38,17 @@ def streams_body(view: View) -> View:
 
 
 class JSONProvider(DefaultJSONProvider):
-    """Flask's JSON, with too deep a nesting and strings no UTF-8 holds refused as ``InvalidInput``
-    (``request.get_json`` uses it)."""
+    """Flask's JSON, with too deep a nesting and strings no database stores (no UTF-8 holds, or
+    with a NUL) refused as ``InvalidInput`` (``request.get_json`` uses it)."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
             value = super().loads(s, **kwargs)
         except RecursionError:
             raise InvalidInput(TOO_DEEP) from None
-        if _may_hold_surrogates(s):
-            _refuse_lone_surrogates(value)
+        surrogates, nul = _may_hold_surrogates(s), _may_hold_nul(s)
+        if surrogates or nul:
+            _refuse_unstorable(value, surrogates=surrogates, nul=nul)
         return value
 
 
@@ -69,19 +72,33 @@ def _may_hold_surrogates(s: str | bytes) -> bool:
         return True
     return False
 _ENCODABLE = "The JSON body holds a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF escape), which is not text"
+_NUL_ESCAPE = re.compile(r"\\u0000")
+_NUL_ESCAPE_BYTES = re.compile(rb"\\u0000")
+_NUL = "The JSON body holds a NUL character (\\u0000), which no stored text can hold"
 
 
-def _refuse_lone_surrogates(value: Any) -> None:
-    """Raise ``InvalidInput`` if a string (key or value) of ``value`` has a lone surrogate; iterative,
-    so nesting costs no stack."""
+def _may_hold_nul(s: str | bytes) -> bool:
+    """Whether the parsed body may hold a NUL: only its escape can give one (JSON refuses a raw
+    control character in a string)."""
+    if isinstance(s, str):
+        return bool(_NUL_ESCAPE.search(s))
+    return bool(_NUL_ESCAPE_BYTES.search(s))
+
+
+def _refuse_unstorable(value: Any, *, surrogates: bool, nul: bool) -> None:
+    """Raise ``InvalidInput`` if a string (key or value) of ``value`` has a lone surrogate (when
+    ``surrogates``) or a NUL (when ``nul``); iterative, so nesting costs no stack."""
     pending = [value]
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise InvalidInput(_ENCODABLE) from None
+            if nul and "\x00" in item:
+                raise InvalidInput(_NUL)
+            if surrogates:
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InvalidInput(_ENCODABLE) from None
         elif isinstance(item, dict):
             pending.extend(item.keys())
             pending.extend(item.values())

@@ -149,6 +149,35 @@ def test_a_lone_surrogate_is_a_400_on_the_api_and_a_pair_is_text(client: FlaskCl
     assert r.status_code == 200 and r.json["description"] == "\U0001f600 ok", r.data
 
 
+NULS = [
+    b'{"name": "m\\u0000x"}',
+    b'{"name": "m", "description": "a\\u0000"}',
+    b'{"name": "m", "tags": [{"key": "k", "value": "v\\u0000"}]}',  # SQLite stored it, PostgreSQL refused it
+    b'{"name": "m", "tags": [{"key": "k\\u0000", "value": "v"}]}',
+]
+
+
+@pytest.mark.parametrize("body", NULS)
+def test_a_nul_is_a_400_on_mlflow_on_both_databases_and_stores_nothing(client: FlaskClient, world: World, body: bytes) -> None:
+    """PostgreSQL holds no NUL in text; SQLite stored one: a registry made on SQLite could not move."""
+    headers = {**world.headers("owner"), "Content-Type": "application/json"}
+    r = client.post(_mlflow(world, "registered-models/create"), data=body, headers=headers)
+    assert r.status_code == 400, r.data
+    assert r.json is not None and r.json["error_code"] == "INVALID_PARAMETER_VALUE" and "NUL" in r.json["message"]
+    listed = client.get(_mlflow(world, "registered-models/search"), headers=world.headers("owner"))
+    assert listed.status_code == 200 and listed.json == {"registered_models": []}
+
+
+def test_a_nul_is_a_400_on_the_api_and_an_escaped_backslash_is_text(client: FlaskClient, world: World) -> None:
+    url, headers = f"/api/v4/projects/{world.projects['private']}", {**world.headers("owner"), "Content-Type": "application/json"}
+    before = client.get(url, headers=headers).json["description"]
+    r = client.put(url, data=b'{"description": "x\\u0000y"}', headers=headers)
+    assert r.status_code == 400 and "NUL" in r.json["message"], r.data
+    assert client.get(url, headers=headers).json["description"] == before
+    r = client.put(url, data=b'{"description": "C:\\\\u0000 is text"}', headers=headers)
+    assert r.status_code == 200 and r.json["description"] == "C:\\u0000 is text", r.data
+
+
 @pytest.mark.server
 def test_a_running_server_answers_a_declared_400_mb_body_at_once(serve: Any) -> None:
     """Through ``modelshelf serve``: the 413 comes back while the client has sent one byte of 400 MB."""
