@@ -107,8 +107,11 @@ class Schemas:
                 self._admin().execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
             self._schemas[key] = schema
         # application_name marks the schema's connections, so that emptying or dropping it can end
-        # the ones a test left open (an idle transaction would hold the tables' locks forever).
-        url = self.url.update_query_dict({"options": f"-csearch_path={schema},public", "application_name": schema})
+        # the ones a test left open (an idle transaction would hold the tables' locks forever). A
+        # statement that waits on a lock for 2 minutes fails saying so (a test holding a lock its own
+        # server or a second connection of its own then waits for would otherwise hang the run).
+        options = f"-csearch_path={schema},public -clock_timeout=120s"
+        url = self.url.update_query_dict({"options": options, "application_name": schema})
         return url.render_as_string(hide_password=False)
 
     def taken(self) -> set[str]:
