@@ -29,8 +29,12 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, overload
 
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import contains_eager
+
 from package_api.access.ci_jobs import JobService
-from package_api.access.models import User
+from package_api.access.models import PersonalAccessToken, Project, User
+from package_api.access.policy import Policy, judged_columns, judged_params
 from package_api.access.tokens import (
     CI_TOKEN_PREFIX,
     DEPLOY_TOKEN_PREFIX,
@@ -39,6 +43,7 @@ from package_api.access.tokens import (
     CiTokenService,
     DeployTokenService,
     TokenService,
+    digest,
 )
 from package_api.access.users import UserService
 from package_api.db import DbSession
@@ -105,8 +110,13 @@ def credentials_from(headers: RequestHeaders, args: Mapping[str, str]) -> list[C
     return found
 
 
+#: The project a request names (``projects.reference``) and the policy that will judge the caller
+#: there: an authenticator may read it in the same statement as the credential (``Policy.prime``).
+Judging = tuple[Policy, "int | tuple[str, str]"]
+
+
 class Authenticator(Protocol):
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         """Return the principal this credential proves, or ``None`` if it is not this kind's."""
         ...
 
@@ -119,10 +129,13 @@ class PersonalAccessTokenAuthenticator:
     def __init__(self, tokens: TokenService) -> None:
         self.tokens = tokens
 
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         if credential.source not in self.SOURCES or not credential.secret.startswith(TOKEN_PREFIX):
             return None
-        row = self.tokens.find_active(credential.secret)
+        if judging is None:
+            row = self.tokens.find_active(credential.secret)
+        else:
+            row = self._find_judging(credential.secret, *judging)
         if row is None:
             return None
         kind = PrincipalKind.PROJECT_ACCESS_TOKEN if row.user.is_bot else PrincipalKind.PERSONAL_ACCESS_TOKEN
@@ -130,6 +143,44 @@ class PersonalAccessTokenAuthenticator:
         return Principal(
             user=row.user, scopes=frozenset(row.scope_list), kind=kind, project_id=row.user.bot_project_id, token_id=row.id
         )
+
+    def _find_judging(self, secret: str, policy: Policy, ref: int | tuple[str, str]) -> PersonalAccessToken | None:
+        """``TokenService.find_active``, reading in the same statement the project ``ref`` names with
+        what ``policy`` judges the token's user there by (``judged_columns``): the caller and the project
+        of a request in one statement, not two."""
+        key = (tuple(policy.rules.features), isinstance(ref, int))
+        statement = _WITH_PROJECT.get(key)
+        if statement is None:
+            statement = _WITH_PROJECT[key] = _token_with_project(*key)
+        wanted = digest(secret)
+        row = self.tokens.session.execute(statement, {"digest": wanted, **judged_params(ref)}).first()
+        # The lookup is by digest; compare again in constant time (as ``tokens.find_by_digest``).
+        if row is None or not hmac.compare_digest(row[0].token_digest, wanted):
+            return None
+        token, project, *values = row
+        user_id = token.user.id  # before ``accept``, whose stamp may commit (and expire what was read)
+        accepted = self.tokens.accept(token)
+        if accepted is not None:
+            policy.prime(user_id, ref, project, values)
+        return accepted
+
+
+#: ``PersonalAccessTokenAuthenticator._find_judging``'s statements, one per shape (the features
+#: registered, the project by id or by path), built once: they run on every request.
+_WITH_PROJECT: dict[tuple[tuple[str, ...], bool], Select[Any]] = {}
+
+
+def _token_with_project(features: tuple[str, ...], by_id: bool) -> Select[Any]:
+    """The token of ``:digest`` with its user, and the project the parameters of ``judged_params``
+    name (``None`` when there is none) with its user's role there and ``features``' levels."""
+    columns, where = judged_columns(features, user=User.id, by_id=by_id)
+    return (
+        select(PersonalAccessToken, Project, *columns)
+        .join(PersonalAccessToken.user)
+        .options(contains_eager(PersonalAccessToken.user))
+        .outerjoin(Project, where)
+        .where(PersonalAccessToken.token_digest == bindparam("digest"))
+    )
 
 
 class DeployTokenAuthenticator:
@@ -142,7 +193,7 @@ class DeployTokenAuthenticator:
     def __init__(self, tokens: DeployTokenService) -> None:
         self.tokens = tokens
 
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         if credential.source not in self.SOURCES or not credential.secret.startswith(DEPLOY_TOKEN_PREFIX):
             return None
         username = credential.username if credential.source == "basic" else None
@@ -170,7 +221,7 @@ class JobTokenAuthenticator:
     def __init__(self, jobs: JobService) -> None:
         self.jobs = jobs
 
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         if credential.source == "basic" and credential.username != self.BASIC_USERNAME:
             return None
         if credential.source not in self.SOURCES or not credential.secret.startswith(JOB_TOKEN_PREFIX):
@@ -196,7 +247,7 @@ class CiTokenAuthenticator:
     def __init__(self, tokens: CiTokenService) -> None:
         self.tokens = tokens
 
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         if credential.source not in self.SOURCES or not credential.secret.startswith(CI_TOKEN_PREFIX):
             return None
         project = self.tokens.find_project(credential.secret)
@@ -213,7 +264,7 @@ class SessionAuthenticator:
     def __init__(self, users: UserService) -> None:
         self.users = users
 
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         if credential.source != self.SOURCE:
             return None
         user_id, _, fingerprint = credential.secret.partition(":")
@@ -229,13 +280,14 @@ class CredentialResolver:
     def __init__(self, authenticators: Sequence[Authenticator]) -> None:
         self.authenticators = list(authenticators)
 
-    def resolve(self, credentials: Sequence[Credential]) -> Principal:
-        """Return the principal of the first credential; raise ``CredentialsRefused`` if it is invalid."""
+    def resolve(self, credentials: Sequence[Credential], *, judging: Judging | None = None) -> Principal:
+        """Return the principal of the first credential; raise ``CredentialsRefused`` if it is invalid.
+        ``judging``: the project the request names, which an authenticator may read with the credential."""
         if not credentials:
             return ANONYMOUS
         credential = credentials[0]
         for authenticator in self.authenticators:
-            principal = authenticator.authenticate(credential)
+            principal = authenticator.authenticate(credential, judging)
             if principal is not None:
                 return principal
         raise CredentialsRefused("invalid token")

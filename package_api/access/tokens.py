@@ -203,7 +203,10 @@ class TokenService:
     def find_active(self, secret: str) -> PersonalAccessToken | None:
         """Return the live token with this secret, stamping ``last_used_at`` (committed); ``None``
         otherwise. A revoked token that was rotated revokes its family (``revoke_family``)."""
-        row = find_by_digest(self.session, PersonalAccessToken, secret, with_user=True)
+        return self.accept(find_by_digest(self.session, PersonalAccessToken, secret, with_user=True))
+
+    def accept(self, row: PersonalAccessToken | None) -> PersonalAccessToken | None:
+        """``find_active``'s answer for the token ``row`` found by its secret (``None``: none was)."""
         now = self.clock()
         if row is not None and row.revoked:
             self.revoke_family(row)
