@@ -152,25 +152,26 @@ def _generic_get(registry: Registry) -> TestResponse:
 
 
 #: Each hot endpoint and the most statements and commits one request of it may cost. Every request
-#: authenticates in two (the token with its user; the project with the caller's role and the features'
-#: levels). A generic upload commits twice: its lease (before the bytes are stored), then its rows.
+#: authenticates in one: the personal access token with its user, and the project the URL names with
+#: the user's role there and the features' levels (two before: package_api.access.authentication).
+#: A generic upload commits twice: its lease (before the bytes are stored), then its rows.
 #: A change to a version's files rewrites its Hugging Face commit id once at commit, in four (the
 #: version, its commit row locked, its files, the write): plugin.huggingface.
 HOT = {
-    "model-versions/create": (_create_version, 25, 1),  # 24 + the project's protection rules, read once
-    "runs/log-metric": (_log_metric, 5, 1),
-    "model-versions/search": (_search_versions, 5, 0),
+    "model-versions/create": (_create_version, 24, 1),  # 23 + the project's protection rules, read once
+    "runs/log-metric": (_log_metric, 4, 1),
+    "model-versions/search": (_search_versions, 4, 0),
     # The reads answer versions as plain rows (plugin/mlflow_registry/version_rows.py): the versions with
     # their model, author, registration, run and logged model in one statement, their tags and aliases in one.
     # A model's tags and aliases in one statement too; the latest versions chosen (the highest number
     # per stage) and read in one (8 and 6 before).
-    "registered-models/get": (_get_model, 6, 0),
-    "get-latest-versions": (_latest_versions, 5, 0),
-    "model-versions/get": (_get_version, 4, 0),
+    "registered-models/get": (_get_model, 5, 0),
+    "get-latest-versions": (_latest_versions, 4, 0),
+    "model-versions/get": (_get_version, 3, 0),
     # The version with its model, package and author in one statement; its CI job's ids in one (10 before).
-    "REST version GET": (_rest_version, 6, 0),
-    "generic PUT into a version": (_generic_put, 19, 2),  # 18 + the project's protection rules, read once
-    "generic GET": (_generic_get, 6, 0),
+    "REST version GET": (_rest_version, 5, 0),
+    "generic PUT into a version": (_generic_put, 18, 2),  # 17 + the project's protection rules, read once
+    "generic GET": (_generic_get, 5, 0),
 }
 
 
