@@ -165,8 +165,8 @@ HOT = {
     # their model, author, registration, run and logged model in one statement, their tags and aliases in one.
     # A model's tags and aliases in one statement too; the latest versions chosen (the highest number
     # per stage) and read in one (8 and 6 before).
-    "registered-models/get": (_get_model, 5, 0),
-    "get-latest-versions": (_latest_versions, 4, 0),
+    "registered-models/get": (_get_model, 4, 0),
+    "get-latest-versions": (_latest_versions, 3, 0),
     "model-versions/get": (_get_version, 3, 0),
     # The version with its model, package and author in one statement; its CI job's ids in one (10 before).
     "REST version GET": (_rest_version, 5, 0),
