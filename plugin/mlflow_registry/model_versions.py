@@ -28,7 +28,7 @@ from plugin.mlflow_registry import registry_search, sealing
 from plugin.mlflow_registry.models import STAGES, Alias, Registration, VersionTag
 from plugin.mlflow_registry.sources import Resolved, SourceResolver, VersionRef
 from plugin.mlflow_registry.tag_index import add_new_version_tags, put_version_tag, remove_version_tag
-from plugin.mlflow_registry.version_rows import HIGHEST_BY_STAGE, ModelLabels, VersionRow, VersionRows
+from plugin.mlflow_registry.version_rows import HIGHEST_BY_STAGE, ModelLabels, ModelRow, VersionRow, VersionRows
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry import semver
 from plugin.registry.auditing import change, version_event
@@ -52,6 +52,8 @@ SEARCH_GRAMMAR = filters.Grammar(
     listable=frozenset({"name", "run_id"}),
 )
 ORDER_KEYS = frozenset({"name", "version_number", "creation_timestamp", "last_updated_timestamp", "timestamp"})
+#: MLflow's order of the stages: a model's latest versions are listed in it.
+STAGE_ORDER = {stage: i for i, stage in enumerate(STAGES)}
 MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 10000, 200_000
 
 
@@ -385,6 +387,15 @@ class ModelVersionService:
         found = {row.stage: row for row in self.rows.latest_named(project.id, name)}
         return [found[s] for s in STAGES if s in wanted and s in found] if found else None
 
+    def latest_of_named(self, project: Project, name: str) -> tuple[ModelRow, list[VersionRow], ModelLabels] | None:
+        """The model ``name`` as a plain row, its ``latest_rows`` and its labels, in two statements;
+        ``None`` when the model is missing or has no versions."""
+        found = self.rows.latest_of_named(project.id, name)
+        if found is None:
+            return None
+        model, rows, labels = found
+        return model, sorted(rows, key=lambda r: STAGE_ORDER[r.stage]), labels
+
     def latest_labelled(self, models: Sequence[Model]) -> tuple[dict[int, list[VersionRow]], dict[int, ModelLabels]]:
         """``latest_rows`` of each of ``models`` (by id; the registered models searches' page), and the
         models' tags and aliases: two statements, whatever the number of models and versions."""
@@ -392,8 +403,7 @@ class ModelVersionService:
         if not models:
             return found, {}
         rows, labels = self.rows.latest_labelled(list(found))
-        order = {s: i for i, s in enumerate(STAGES)}
-        for row in sorted(rows, key=lambda r: order[r.stage]):
+        for row in sorted(rows, key=lambda r: STAGE_ORDER[r.stage]):
             found[row.model_id].append(row)
         return found, labels
 

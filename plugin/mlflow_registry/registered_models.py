@@ -24,7 +24,7 @@ from plugin.mlflow_registry import registry_search
 from plugin.mlflow_registry.model_versions import ModelVersionService
 from plugin.mlflow_registry.models import ModelTag
 from plugin.mlflow_registry.sources import VersionRef
-from plugin.mlflow_registry.version_rows import VersionRow
+from plugin.mlflow_registry.version_rows import ModelRow, VersionRow
 from plugin.promotion.aliases import AliasService
 from plugin.registry.auditing import change, model_event
 from plugin.registry.model_service import Adoption, ModelService, model_name
@@ -34,6 +34,7 @@ from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ExperimentService, model_experiment_name
 from plugin.tracking.tags import put_tag, remove_tag
+from plugin.tracking.times import milliseconds
 
 SEARCH_GRAMMAR = filters.Grammar(attributes=frozenset({"name"}), listable=frozenset({"name"}))
 ORDER_KEYS = frozenset({"name", "creation_timestamp", "last_updated_timestamp", "timestamp"})
@@ -43,7 +44,7 @@ LATEST = "latest"
 
 @dataclass(frozen=True)
 class ModelView:
-    model: Model
+    model: ModelRow
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[tuple[str, int]] = field(default_factory=list)  # (alias, version sequence)
     latest_versions: list[VersionRow] = field(default_factory=list)
@@ -195,10 +196,19 @@ class RegistryService:
         """Each of ``models`` with its tags, aliases and latest versions: two statements (the latest
         versions; their labels with the models')."""
         latest, labels = self.versions.latest_labelled(models)
-        return [ModelView(m, labels[m.id].tags, labels[m.id].aliases, latest[m.id]) for m in models]
+        return [ModelView(model_row(m), labels[m.id].tags, labels[m.id].aliases, latest[m.id]) for m in models]
 
     def view(self, model: Model) -> ModelView:
         return self.views([model])[0]
+
+    def view_named(self, project: Project, name: str | None) -> ModelView:
+        """``view`` of the model ``name``: read as plain rows with its latest versions in one statement,
+        its labels with theirs in another; raise as ``find``."""
+        found = self.versions.latest_of_named(project, name) if name else None
+        if found is None:  # no such model, or no version of it: the model on its own
+            return self.view(self.find(project, name))
+        model, latest, labels = found
+        return ModelView(model, labels.tags, labels.aliases, latest)
 
     def search(
         self,
@@ -218,3 +228,11 @@ class RegistryService:
         statement = registry_search.models(self.session, project, comparisons, orderings)
         models, more = registry_search.page(self.session, statement, start, size)
         return search.Results(self.views(models), search.page_token(start + size) if more else None)
+
+
+def model_row(model: Model) -> ModelRow:
+    """``model`` as the read calls' ``ModelRow``."""
+    author = model.author.username if model.author else ""
+    return ModelRow(
+        model.id, model.name, model.description or "", milliseconds(model.created_at), milliseconds(model.updated_at), author
+    )

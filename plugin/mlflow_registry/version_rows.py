@@ -129,6 +129,17 @@ _ALL_LABELS = union_all(
 ).order_by(literal_column("kind"), literal_column("n"), literal_column("key"))
 
 
+class ModelRow(NamedTuple):
+    """What MLflow's ``RegisteredModel`` says of a model besides its labels and latest versions."""
+
+    id: int
+    name: str
+    description: str
+    created_at: int | None
+    updated_at: int | None
+    user: str  # the author's username, ``""`` for none
+
+
 class ModelLabels(NamedTuple):
     """A registered model's tags (in the order they were set) and aliases, each with the number of
     the version it names."""
@@ -185,6 +196,11 @@ _LATEST_NAMED = _latest_statement(
         select(Model.id).where(Model.project_id == bindparam("project"), Model.name == bindparam("name"))
     )
 )
+# The same, each row with its model's own columns after the version's (``ModelRow``).
+_AUTHORS = _USERS.alias("authors")
+_LATEST_NAMED_WITH_MODEL = _LATEST_NAMED.add_columns(
+    _MODELS.c.description, _MODELS.c.created_at, _MODELS.c.updated_at, _AUTHORS.c.username
+).outerjoin(_AUTHORS, _AUTHORS.c.id == _MODELS.c.author_id)
 
 #: Ids per ``IN`` list (SQLite's default limit on bound parameters is far above).
 CHUNK = 500
@@ -220,6 +236,19 @@ class VersionRows:
         such model, or a model without versions)."""
         return self._read(_LATEST_NAMED, {"project": project_id, "name": name})
 
+    def latest_of_named(self, project_id: int, name: str) -> tuple[ModelRow, list[VersionRow], ModelLabels] | None:
+        """The model ``name`` of the project, its latest versions (``latest``) and its labels, in two
+        statements; ``None`` when the first finds no version (no such model, or none of its versions)."""
+        rows: list[Any] = []
+        labels: dict[int, ModelLabels] = {}
+        params = {"project": project_id, "name": name}
+        found = self._read(_LATEST_NAMED_WITH_MODEL, params, labels, rows)
+        if not found:
+            return None
+        (description, created, updated, author) = rows[0][15:]
+        model = ModelRow(found[0].model_id, found[0].name, description or "", milliseconds(created), milliseconds(updated), author or "")
+        return model, found, labels[model.id]
+
     def latest_labelled(self, model_ids: Sequence[int]) -> tuple[list[VersionRow], dict[int, ModelLabels]]:
         """``latest``, and the labels of each of ``model_ids``, read with the versions' own."""
         labels = {i: ModelLabels({}, []) for i in model_ids}
@@ -242,10 +271,15 @@ class VersionRows:
         return found
 
     def _read(
-        self, statement: Any, params: dict[str, Any], model_labels: dict[int, ModelLabels] | None = None
+        self,
+        statement: Any,
+        params: dict[str, Any],
+        model_labels: dict[int, ModelLabels] | None = None,
+        raw: list[Any] | None = None,
     ) -> list[VersionRow]:
         """The versions ``statement`` reads, with their tags and aliases; with ``model_labels``, the
-        labels of its models (``params["models"]``) in the same statement, into it."""
+        labels of their models (``params["models"]``, else the versions') in the same statement, into
+        it. ``raw``: where to put the rows as read (for the columns a statement has after a version's)."""
         connection = self.session.connection()
         rows = connection.execute(statement, params).all()
         unregistered = [row[0] for row in rows if row[9] is None]
@@ -257,15 +291,19 @@ class VersionRows:
                     runs.ensure(version)
             connection = self.session.connection()
             rows = connection.execute(statement, params).all()
-        if not rows and model_labels is None:
+        models = [] if model_labels is None else params.get("models", sorted({row[1] for row in rows}))
+        if not rows and not models:
             return []
+        if raw is not None:
+            raw += rows
         ids = [row[0] for row in rows]
         tags: dict[int, list[tuple[str, str]]] = {i: [] for i in ids}
         aliases: dict[int, list[str]] = {i: [] for i in ids}
         if model_labels is None:
             labels = connection.execute(_TAGS_AND_ALIASES, {"ids": ids})
         else:
-            labels = connection.execute(_ALL_LABELS, {"ids": ids, "models": params["models"]})
+            model_labels.update((i, ModelLabels({}, [])) for i in models if i not in model_labels)
+            labels = connection.execute(_ALL_LABELS, {"ids": ids, "models": models})
         for owner, kind, _, key, value, *number in labels:
             if kind == 0:
                 tags[owner].append((key, value))
@@ -279,7 +317,7 @@ class VersionRows:
 
 
 def _row(row: Any, tags: list[tuple[str, str]], aliases: list[str]) -> VersionRow:
-    (id_, model_id, name, sequence, semver, created, updated, user, description, _, stage, source, link, run, logged) = row
+    (id_, model_id, name, sequence, semver, created, updated, user, description, _, stage, source, link, run, logged) = row[:15]
     return VersionRow(
         id_,
         model_id,

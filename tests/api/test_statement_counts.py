@@ -163,9 +163,10 @@ HOT = {
     "model-versions/search": (_search_versions, 4, 0),
     # The reads answer versions as plain rows (plugin/mlflow_registry/version_rows.py): the versions with
     # their model, author, registration, run and logged model in one statement, their tags and aliases in one.
-    # A model's tags and aliases in one statement too; the latest versions chosen (the highest number
-    # per stage) and read in one (8 and 6 before).
-    "registered-models/get": (_get_model, 4, 0),
+    # The latest versions are chosen (the highest number per stage) and read with their model, found by
+    # name, in one statement; a registered model's tags and aliases are read with its versions' (8 and 6
+    # statements at first, then 6 and 5).
+    "registered-models/get": (_get_model, 3, 0),
     "get-latest-versions": (_latest_versions, 3, 0),
     "model-versions/get": (_get_version, 3, 0),
     # The version with its model, package and author in one statement; its CI job's ids in one (10 before).

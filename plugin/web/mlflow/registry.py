@@ -17,8 +17,7 @@ from plugin.web.mlflow.responses import empty, json_response, page_response
 
 def _model_response(project_ref: str, name: str) -> Response:
     project = context.readable(project_ref)
-    service = context.registry()
-    return json_response({"registered_model": entities.registered_model(service.view(service.find(project, name)))})
+    return json_response({"registered_model": entities.registered_model(context.registry().view_named(project, name))})
 
 
 @API.post("/registered-models/create")
