@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from werkzeug.test import TestResponse
 
+from package_api.db import db
 from tests.support.statements import Statements, counting
 from tests.support.world import World, generic_url
 
@@ -197,3 +199,24 @@ def test_hot_endpoint_costs_a_fixed_number_of_statements(
     assert (large.count, large.commits) == (small.count, small.commits), f"grew from {small}\nto {large}"
     assert small.count <= statements, str(small)
     assert small.commits <= commits, str(small)
+
+
+def test_the_request_that_stamps_a_token_costs_its_update_alone(app: Flask, client: FlaskClient, world: World) -> None:
+    """A token's first use in a while stamps its ``last_used_at`` and commits; the token, its user and
+    the project read with them stay loaded through that commit, so the stamp costs its ``UPDATE`` and
+    nothing read again."""
+    from package_api.access.models import PersonalAccessToken
+
+    registry = Registry(app, client, world, world.projects["private"])
+    registry.setup()
+    registry.register()
+    stamped_again = registry.count(_get_version)  # the token was stamped by the setup: no stamp here
+    with app.app_context():
+        for token in db.session.scalars(select(PersonalAccessToken)):
+            token.last_used_at = None
+        db.session.commit()
+    with counting(app) as stamping:
+        assert _get_version(registry).status_code == 200
+    updates = [s for s in stamping.sql if s.lstrip().upper().startswith("UPDATE")]
+    assert len(updates) == 1 and "last_used_at" in updates[0], str(stamping)
+    assert (stamping.count, stamping.commits) == (stamped_again.count + 1, stamped_again.commits + 1), str(stamping)
