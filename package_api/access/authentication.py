@@ -25,15 +25,15 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, TypeVar, overload
 
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import contains_eager
 
 from package_api.access.ci_jobs import JobService
-from package_api.access.models import PersonalAccessToken, Project, User
+from package_api.access.models import CiJob, PersonalAccessToken, Project, User
 from package_api.access.policy import Policy, judged_columns, judged_params
 from package_api.access.tokens import (
     CI_TOKEN_PREFIX,
@@ -145,41 +145,60 @@ class PersonalAccessTokenAuthenticator:
         )
 
     def _find_judging(self, secret: str, policy: Policy, ref: int | tuple[str, str]) -> PersonalAccessToken | None:
-        """``TokenService.find_active``, reading in the same statement the project ``ref`` names with
-        what ``policy`` judges the token's user there by (``judged_columns``): the caller and the project
-        of a request in one statement, not two."""
-        key = (tuple(policy.rules.features), isinstance(ref, int))
-        statement = _WITH_PROJECT.get(key)
-        if statement is None:
-            statement = _WITH_PROJECT[key] = _token_with_project(*key)
-        wanted = digest(secret)
-        row = self.tokens.session.execute(statement, {"digest": wanted, **judged_params(ref)}).first()
-        # The lookup is by digest; compare again in constant time (as ``tokens.find_by_digest``).
-        if row is None or not hmac.compare_digest(row[0].token_digest, wanted):
+        """``TokenService.find_active``, with the project ``ref`` names read in the same statement."""
+        found = find_with_project(self.tokens.session, PersonalAccessToken, secret, policy, ref)
+        if found is None:
             return None
-        token, project, *values = row
-        user_id = token.user.id  # before ``accept``, whose stamp may commit (and expire what was read)
+        token, prime = found
         accepted = self.tokens.accept(token)
         if accepted is not None:
-            policy.prime(user_id, ref, project, values)
+            prime()
         return accepted
 
 
-#: ``PersonalAccessTokenAuthenticator._find_judging``'s statements, one per shape (the features
-#: registered, the project by id or by path), built once: they run on every request.
-_WITH_PROJECT: dict[tuple[tuple[str, ...], bool], Select[Any]] = {}
+#: A row found by its secret (a personal access token or a CI job: their ``user`` is read with them).
+Holder = TypeVar("Holder", PersonalAccessToken, CiJob)
 
 
-def _token_with_project(features: tuple[str, ...], by_id: bool) -> Select[Any]:
-    """The token of ``:digest`` with its user, and the project the parameters of ``judged_params``
-    name (``None`` when there is none) with its user's role there and ``features``' levels."""
+def find_with_project(
+    session: DbSession, model: type[Holder], secret: str, policy: Policy, ref: int | tuple[str, str]
+) -> tuple[Holder, Callable[[], None]] | None:
+    """The row of ``model`` whose secret is ``secret``, with its user, and, in the same statement, the
+    project ``ref`` names with what ``policy`` judges that user there by (``judged_columns``): the
+    caller and the project of a request in one statement, not two. Return the row and what tells
+    ``policy`` the project (``Policy.prime``), for the caller to call once it accepts the row (its
+    own checks, its stamp); ``None`` when no row with a user has that secret."""
+    key = (model, tuple(policy.rules.features), isinstance(ref, int))
+    statement = _WITH_PROJECT.get(key)
+    if statement is None:
+        statement = _WITH_PROJECT[key] = _with_project(*key)
+    wanted = digest(secret)
+    row = session.execute(statement, {"digest": wanted, **judged_params(ref)}).first()
+    # The lookup is by digest; compare again in constant time (as ``tokens.find_by_digest``).
+    if row is None or not hmac.compare_digest(row[0].token_digest, wanted):
+        return None
+    holder, project, *values = row
+    user_id = holder.user.id
+    return holder, lambda: policy.prime(user_id, ref, project, values)
+
+
+#: ``find_with_project``'s statements, one per shape (the table, the features registered, the project
+#: by id or by path), built once: they run on every request.
+_WITH_PROJECT: dict[tuple[type[Any], tuple[str, ...], bool], Select[Any]] = {}
+
+
+def _with_project(model: type[Holder], features: tuple[str, ...], by_id: bool) -> Select[Any]:
+    """The row of ``model`` of ``:digest`` with its user (none without one), and the project the
+    parameters of ``judged_params`` name (``None`` when there is none) with the user's role there and
+    ``features``' levels."""
     columns, where = judged_columns(features, user=User.id, by_id=by_id)
+    user: Any = model.user  # both tables' ``user`` relationship (a CI job's may be empty: no row then)
     return (
-        select(PersonalAccessToken, Project, *columns)
-        .join(PersonalAccessToken.user)
-        .options(contains_eager(PersonalAccessToken.user))
+        select(model, Project, *columns)
+        .join(user)
+        .options(contains_eager(user))
         .outerjoin(Project, where)
-        .where(PersonalAccessToken.token_digest == bindparam("digest"))
+        .where(model.token_digest == bindparam("digest"))
     )
 
 
@@ -226,7 +245,13 @@ class JobTokenAuthenticator:
             return None
         if credential.source not in self.SOURCES or not credential.secret.startswith(JOB_TOKEN_PREFIX):
             return None
-        job = self.jobs.find_active(credential.secret)
+        if judging is None:
+            job = self.jobs.find_active(credential.secret)
+        else:
+            found = find_with_project(self.jobs.session, CiJob, credential.secret, *judging)
+            job = None if found is None else self.jobs.accept(found[0])
+            if job is not None and found is not None:
+                found[1]()
         if job is None or job.user is None:
             return None
         return Principal(
