@@ -6,7 +6,9 @@ passes: personal and project access tokens, deploy tokens, CI job tokens, the pr
 the browser session, each told apart by its prefix. A secret that no authenticator accepts is a
 401, even where anonymous access would have worked, as in GitLab. Accepting a token stamps its
 ``last_used_at`` and commits the stamp (the token services' ``find_active``), so resolving a caller
-is the one write a request may make before its handler runs.
+is the one write a request may make before its handler runs. On a route that names a project, a
+personal, project or CI job token is read with that project in one statement (``find_with_project``),
+which the request's ``Policy`` then judges it by.
 
 The browser session is one more credential: Flask's signed session cookie holds the user id and a
 fingerprint of the account (``session_fingerprint``: signing out, a new password, "sign out
