@@ -6,7 +6,9 @@ passes: personal and project access tokens, deploy tokens, CI job tokens, the pr
 the browser session, each told apart by its prefix. A secret that no authenticator accepts is a
 401, even where anonymous access would have worked, as in GitLab. Accepting a token stamps its
 ``last_used_at`` and commits the stamp (the token services' ``find_active``), so resolving a caller
-is the one write a request may make before its handler runs.
+is the one write a request may make before its handler runs. On a route that names a project, a
+personal, project or CI job token is read with that project in one statement (``find_with_project``),
+which the request's ``Policy`` then judges it by.
 
 The browser session is one more credential: Flask's signed session cookie holds the user id and a
 fingerprint of the account (``session_fingerprint``: signing out, a new password, "sign out
@@ -25,12 +27,16 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, TypeVar, overload
+
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import contains_eager
 
 from package_api.access.ci_jobs import JobService
-from package_api.access.models import User
+from package_api.access.models import CiJob, PersonalAccessToken, Project, User
+from package_api.access.policy import Policy, judged_columns, judged_params
 from package_api.access.tokens import (
     CI_TOKEN_PREFIX,
     DEPLOY_TOKEN_PREFIX,
@@ -39,6 +45,7 @@ from package_api.access.tokens import (
     CiTokenService,
     DeployTokenService,
     TokenService,
+    digest,
 )
 from package_api.access.users import UserService
 from package_api.db import DbSession
@@ -105,8 +112,13 @@ def credentials_from(headers: RequestHeaders, args: Mapping[str, str]) -> list[C
     return found
 
 
+#: The project a request names (``projects.reference``) and the policy that will judge the caller
+#: there: an authenticator may read it in the same statement as the credential (``Policy.prime``).
+Judging = tuple[Policy, "int | tuple[str, str]"]
+
+
 class Authenticator(Protocol):
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         """Return the principal this credential proves, or ``None`` if it is not this kind's."""
         ...
 
@@ -119,10 +131,13 @@ class PersonalAccessTokenAuthenticator:
     def __init__(self, tokens: TokenService) -> None:
         self.tokens = tokens
 
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         if credential.source not in self.SOURCES or not credential.secret.startswith(TOKEN_PREFIX):
             return None
-        row = self.tokens.find_active(credential.secret)
+        if judging is None:
+            row = self.tokens.find_active(credential.secret)
+        else:
+            row = self._find_judging(credential.secret, *judging)
         if row is None:
             return None
         kind = PrincipalKind.PROJECT_ACCESS_TOKEN if row.user.is_bot else PrincipalKind.PERSONAL_ACCESS_TOKEN
@@ -130,6 +145,63 @@ class PersonalAccessTokenAuthenticator:
         return Principal(
             user=row.user, scopes=frozenset(row.scope_list), kind=kind, project_id=row.user.bot_project_id, token_id=row.id
         )
+
+    def _find_judging(self, secret: str, policy: Policy, ref: int | tuple[str, str]) -> PersonalAccessToken | None:
+        """``TokenService.find_active``, with the project ``ref`` names read in the same statement."""
+        found = find_with_project(self.tokens.session, PersonalAccessToken, secret, policy, ref)
+        if found is None:
+            return None
+        token, prime = found
+        accepted = self.tokens.accept(token)
+        if accepted is not None:
+            prime()
+        return accepted
+
+
+#: A row found by its secret (a personal access token or a CI job: their ``user`` is read with them).
+Holder = TypeVar("Holder", PersonalAccessToken, CiJob)
+
+
+def find_with_project(
+    session: DbSession, model: type[Holder], secret: str, policy: Policy, ref: int | tuple[str, str]
+) -> tuple[Holder, Callable[[], None]] | None:
+    """The row of ``model`` whose secret is ``secret``, with its user, and, in the same statement, the
+    project ``ref`` names with what ``policy`` judges that user there by (``judged_columns``): the
+    caller and the project of a request in one statement, not two. Return the row and what tells
+    ``policy`` the project (``Policy.prime``), for the caller to call once it accepts the row (its
+    own checks, its stamp); ``None`` when no row with a user has that secret."""
+    key = (model, tuple(policy.rules.features), isinstance(ref, int))
+    statement = _WITH_PROJECT.get(key)
+    if statement is None:
+        statement = _WITH_PROJECT[key] = _with_project(*key)
+    wanted = digest(secret)
+    row = session.execute(statement, {"digest": wanted, **judged_params(ref)}).first()
+    # The lookup is by digest; compare again in constant time (as ``tokens.find_by_digest``).
+    if row is None or not hmac.compare_digest(row[0].token_digest, wanted):
+        return None
+    holder, project, *values = row
+    user_id = holder.user.id
+    return holder, lambda: policy.prime(user_id, ref, project, values)
+
+
+#: ``find_with_project``'s statements, one per shape (the table, the features registered, the project
+#: by id or by path), built once: they run on every request.
+_WITH_PROJECT: dict[tuple[type[Any], tuple[str, ...], bool], Select[Any]] = {}
+
+
+def _with_project(model: type[Holder], features: tuple[str, ...], by_id: bool) -> Select[Any]:
+    """The row of ``model`` of ``:digest`` with its user (none without one), and the project the
+    parameters of ``judged_params`` name (``None`` when there is none) with the user's role there and
+    ``features``' levels."""
+    columns, where = judged_columns(features, user=User.id, by_id=by_id)
+    user: Any = model.user  # both tables' ``user`` relationship (a CI job's may be empty: no row then)
+    return (
+        select(model, Project, *columns)
+        .join(user)
+        .options(contains_eager(user))
+        .outerjoin(Project, where)
+        .where(model.token_digest == bindparam("digest"))
+    )
 
 
 class DeployTokenAuthenticator:
@@ -142,7 +214,7 @@ class DeployTokenAuthenticator:
     def __init__(self, tokens: DeployTokenService) -> None:
         self.tokens = tokens
 
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         if credential.source not in self.SOURCES or not credential.secret.startswith(DEPLOY_TOKEN_PREFIX):
             return None
         username = credential.username if credential.source == "basic" else None
@@ -170,12 +242,18 @@ class JobTokenAuthenticator:
     def __init__(self, jobs: JobService) -> None:
         self.jobs = jobs
 
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         if credential.source == "basic" and credential.username != self.BASIC_USERNAME:
             return None
         if credential.source not in self.SOURCES or not credential.secret.startswith(JOB_TOKEN_PREFIX):
             return None
-        job = self.jobs.find_active(credential.secret)
+        if judging is None:
+            job = self.jobs.find_active(credential.secret)
+        else:
+            found = find_with_project(self.jobs.session, CiJob, credential.secret, *judging)
+            job = None if found is None else self.jobs.accept(found[0])
+            if job is not None and found is not None:
+                found[1]()
         if job is None or job.user is None:
             return None
         return Principal(
@@ -196,7 +274,7 @@ class CiTokenAuthenticator:
     def __init__(self, tokens: CiTokenService) -> None:
         self.tokens = tokens
 
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         if credential.source not in self.SOURCES or not credential.secret.startswith(CI_TOKEN_PREFIX):
             return None
         project = self.tokens.find_project(credential.secret)
@@ -213,7 +291,7 @@ class SessionAuthenticator:
     def __init__(self, users: UserService) -> None:
         self.users = users
 
-    def authenticate(self, credential: Credential) -> Principal | None:
+    def authenticate(self, credential: Credential, judging: Judging | None = None) -> Principal | None:
         if credential.source != self.SOURCE:
             return None
         user_id, _, fingerprint = credential.secret.partition(":")
@@ -229,13 +307,14 @@ class CredentialResolver:
     def __init__(self, authenticators: Sequence[Authenticator]) -> None:
         self.authenticators = list(authenticators)
 
-    def resolve(self, credentials: Sequence[Credential]) -> Principal:
-        """Return the principal of the first credential; raise ``CredentialsRefused`` if it is invalid."""
+    def resolve(self, credentials: Sequence[Credential], *, judging: Judging | None = None) -> Principal:
+        """Return the principal of the first credential; raise ``CredentialsRefused`` if it is invalid.
+        ``judging``: the project the request names, which an authenticator may read with the credential."""
         if not credentials:
             return ANONYMOUS
         credential = credentials[0]
         for authenticator in self.authenticators:
-            principal = authenticator.authenticate(credential)
+            principal = authenticator.authenticate(credential, judging)
             if principal is not None:
                 return principal
         raise CredentialsRefused("invalid token")

@@ -156,7 +156,10 @@ class JobService:
 
     def find_active(self, secret: str) -> CiJob | None:
         """The running, unexpired job whose token this is, its ``last_used_at`` stamped (committed)."""
-        job = find_by_digest(self.session, CiJob, secret, with_user=True)
+        return self.accept(find_by_digest(self.session, CiJob, secret, with_user=True))
+
+    def accept(self, job: CiJob | None) -> CiJob | None:
+        """``find_active``'s answer for the job ``job`` found by its token (``None``: none was)."""
         now = self.clock()
         if job is None or job.status != JobStatus.RUNNING or job.expires_at <= now:
             return None

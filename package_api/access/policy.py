@@ -16,12 +16,13 @@ callers asking for more than they have get ``Unauthorized`` (GitLab's ``authenti
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask
 from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select
+from sqlalchemy.orm import QueryableAttribute
 
 from package_api.access.models import FeatureAccess, Membership, Project, ProjectFeature, Role, Visibility
 from package_api.db import DbSession
@@ -155,6 +156,8 @@ class Policy:
         self._roles: dict[tuple[int, int], int | None] = {}
         self._features: dict[tuple[int, str], FeatureAccess] = {}
         self.facts = PolicyFacts(session)  # what the package rules read, read once
+        # A project read with the caller's token (``prime``), kept for the next ``judged_project``.
+        self._primed: dict[tuple[int | None, int | tuple[str, str]], Project | None] = {}
 
     # -- facts --------------------------------------------------------------------------------
 
@@ -187,23 +190,37 @@ class Policy:
         reads the caller's role there and every feature's level, which this Policy then knows
         (``role``, ``feature_access``): judging a request costs one statement, not three."""
         user_id = principal.user.id if principal.user is not None else None
+        if (user_id, ref) in self._primed:
+            return self._primed.pop((user_id, ref))
         by_id = isinstance(ref, int)
         key = (tuple(self.rules.features), user_id is not None, by_id)
         statement = _JUDGED.get(key)
         if statement is None:
             statement = _JUDGED[key] = _judged_statement(key[0], with_role=user_id is not None, by_id=by_id)
-        params: dict[str, Any] = {"id": ref} if isinstance(ref, int) else {"namespace": ref[0], "path": ref[1]}
+        params = judged_params(ref)
         if user_id is not None:
             params["user"] = user_id
         row = self.session.execute(statement, params).first()
         if row is None:
             return None
         project, *values = row
+        self._learn(project, user_id, values)
+        return project  # type: ignore[no-any-return]
+
+    def prime(self, user_id: int, ref: int | tuple[str, str], project: Project | None, values: Sequence[Any]) -> None:
+        """Keep ``project``, which ``ref`` names, for the next ``judged_project`` of the user ``user_id``:
+        read with the caller's token in one statement (``authentication``), with ``values``, the
+        columns of ``judged_columns`` (the user's role there, every feature's level), which this Policy
+        then knows. ``None``: no project has that reference."""
+        if project is not None:
+            self._learn(project, user_id, list(values))
+        self._primed[(user_id, ref)] = project
+
+    def _learn(self, project: Project, user_id: int | None, values: list[Any]) -> None:
         if user_id is not None:
             self._roles[(user_id, project.id)] = values.pop(0)
         for feature, level in zip(self.rules.features, values, strict=True):
             self._features[(project.id, feature)] = level or FeatureAccess.ENABLED
-        return project  # type: ignore[no-any-return]
 
     def feature_levels(self, project: Project) -> dict[str, FeatureAccess]:
         """Every registered feature's access level in ``project``."""
@@ -398,11 +415,22 @@ _JUDGED: dict[tuple[tuple[str, ...], bool, bool], Select[Any]] = {}
 
 
 def _judged_statement(features: tuple[str, ...], *, with_role: bool, by_id: bool) -> Select[Any]:
+    columns, where = judged_columns(features, user=bindparam("user") if with_role else None, by_id=by_id)
+    return select(Project, *columns).where(where)
+
+
+def judged_columns(
+    features: tuple[str, ...], *, user: ColumnElement[int] | QueryableAttribute[int] | None, by_id: bool
+) -> tuple[list[Any], ColumnElement[bool]]:
+    """What ``judged_project`` reads with a project, as columns correlated with ``Project``: the role of
+    the user ``user`` (a parameter, or a column of the statement) when given, then each of
+    ``features``' level; and the condition that picks the project by id or by path
+    (``judged_params``)."""
     columns: list[Any] = []
-    if with_role:
+    if user is not None:
         columns.append(
             select(Membership.access_level)
-            .where(Membership.project_id == Project.id, Membership.user_id == bindparam("user"))
+            .where(Membership.project_id == Project.id, Membership.user_id == user)
             .scalar_subquery()
         )
     columns += [
@@ -415,5 +443,10 @@ def _judged_statement(features: tuple[str, ...], *, with_role: bool, by_id: bool
         where: ColumnElement[bool] = Project.id == bindparam("id")
     else:
         where = and_(Project.namespace == bindparam("namespace"), Project.path == bindparam("path"))
-    return select(Project, *columns).where(where)
+    return columns, where
+
+
+def judged_params(ref: int | tuple[str, str]) -> dict[str, Any]:
+    """The parameters of ``judged_columns``' condition for the project ``ref`` names."""
+    return {"id": ref} if isinstance(ref, int) else {"namespace": ref[0], "path": ref[1]}
 

@@ -30,7 +30,7 @@ from package_api.db import DbSession, utcnow
 from package_api.errors import InvalidInput, InvalidParameter, NotFound
 from package_api.identity import COMMAND_LINE, Actor, Principal, PrincipalKind
 from package_api.paging import Page, choice, contains, query_page
-from package_api.transactions import unit_of_work
+from package_api.transactions import committed, unit_of_work
 
 SCOPES = ("api", "read_api")
 DEPLOY_SCOPES = ("read_package_registry", "write_package_registry")
@@ -84,10 +84,11 @@ def find_by_digest(session: DbSession, model: type[TokenRow], secret: str, *, wi
 
 
 def stamp(session: DbSession, row: Any, now: datetime.datetime) -> None:
-    """Set ``row.last_used_at`` to ``now`` and commit, unless it was set less than ``STAMP_EVERY`` ago."""
+    """Set ``row.last_used_at`` to ``now`` and commit, unless it was set less than ``STAMP_EVERY`` ago.
+    What the request has read stays loaded (the token, its user, the project read with them): the
+    commit changed none of it, and reading it all again would cost the stamped request three statements."""
     if row.last_used_at is None or now - row.last_used_at > STAMP_EVERY:
-        with unit_of_work(session):
-            row.last_used_at = now
+        committed(session, lambda: setattr(row, "last_used_at", now), keep_loaded=True)
 
 
 def _scopes(values: Iterable[str], allowed: tuple[str, ...]) -> str:
@@ -203,7 +204,10 @@ class TokenService:
     def find_active(self, secret: str) -> PersonalAccessToken | None:
         """Return the live token with this secret, stamping ``last_used_at`` (committed); ``None``
         otherwise. A revoked token that was rotated revokes its family (``revoke_family``)."""
-        row = find_by_digest(self.session, PersonalAccessToken, secret, with_user=True)
+        return self.accept(find_by_digest(self.session, PersonalAccessToken, secret, with_user=True))
+
+    def accept(self, row: PersonalAccessToken | None) -> PersonalAccessToken | None:
+        """``find_active``'s answer for the token ``row`` found by its secret (``None``: none was)."""
         now = self.clock()
         if row is not None and row.revoked:
             self.revoke_family(row)

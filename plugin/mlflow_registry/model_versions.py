@@ -28,7 +28,7 @@ from plugin.mlflow_registry import registry_search, sealing
 from plugin.mlflow_registry.models import STAGES, Alias, Registration, VersionTag
 from plugin.mlflow_registry.sources import Resolved, SourceResolver, VersionRef
 from plugin.mlflow_registry.tag_index import add_new_version_tags, put_version_tag, remove_version_tag
-from plugin.mlflow_registry.version_rows import HIGHEST_BY_STAGE, VersionRow, VersionRows
+from plugin.mlflow_registry.version_rows import HIGHEST_BY_STAGE, ModelLabels, ModelRow, VersionRow, VersionRows
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry import semver
 from plugin.registry.auditing import change, version_event
@@ -52,6 +52,8 @@ SEARCH_GRAMMAR = filters.Grammar(
     listable=frozenset({"name", "run_id"}),
 )
 ORDER_KEYS = frozenset({"name", "version_number", "creation_timestamp", "last_updated_timestamp", "timestamp"})
+#: MLflow's order of the stages: a model's latest versions are listed in it.
+STAGE_ORDER = {stage: i for i, stage in enumerate(STAGES)}
 MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 10000, 200_000
 
 
@@ -375,18 +377,35 @@ class ModelVersionService:
         best = {stage: number for _, stage, number in self._highest_by_stage([model.id])}
         return [best[s] for s in STAGES if s in wanted and s in best]
 
-    def latest_of(self, models: Sequence[Model], stages: Sequence[str] = ()) -> dict[int, list[VersionRow]]:
-        """``latest_rows`` of each of ``models`` (by id; the registered models searches' page): chosen
-        and read in one statement (and the rows' tags'), whatever the number of models and versions."""
-        wanted = [validation.stage(s) for s in stages] or list(STAGES)
+    def latest_named_rows(self, project: Project, name: str, stages: Sequence[str] = ()) -> list[VersionRow] | None:
+        """``latest_rows`` of the model ``name``, found in the same statement; ``None`` when that finds
+        nothing or a stage is unknown (``latest_rows`` of the model ``find``s then says which)."""
+        try:
+            wanted = [validation.stage(s) for s in stages] or list(STAGES)
+        except InvalidInput:
+            return None
+        found = {row.stage: row for row in self.rows.latest_named(project.id, name)}
+        return [found[s] for s in STAGES if s in wanted and s in found] if found else None
+
+    def latest_of_named(self, project: Project, name: str) -> tuple[ModelRow, list[VersionRow], ModelLabels] | None:
+        """The model ``name`` as a plain row, its ``latest_rows`` and its labels, in two statements;
+        ``None`` when the model is missing or has no versions."""
+        found = self.rows.latest_of_named(project.id, name)
+        if found is None:
+            return None
+        model, rows, labels = found
+        return model, sorted(rows, key=lambda r: STAGE_ORDER[r.stage]), labels
+
+    def latest_labelled(self, models: Sequence[Model]) -> tuple[dict[int, list[VersionRow]], dict[int, ModelLabels]]:
+        """``latest_rows`` of each of ``models`` (by id; the registered models searches' page), and the
+        models' tags and aliases: two statements, whatever the number of models and versions."""
         found: dict[int, list[VersionRow]] = {m.id: [] for m in models}
         if not models:
-            return found
-        order = {s: i for i, s in enumerate(STAGES)}
-        for row in sorted(self.rows.latest(list(found)), key=lambda r: order[r.stage]):
-            if row.stage in wanted:
-                found[row.model_id].append(row)
-        return found
+            return found, {}
+        rows, labels = self.rows.latest_labelled(list(found))
+        for row in sorted(rows, key=lambda r: STAGE_ORDER[r.stage]):
+            found[row.model_id].append(row)
+        return found, labels
 
     def _highest_by_stage(self, model_ids: list[int]) -> list[tuple[int, str, int]]:
         """(model id, stage, highest version number in that stage) of each of ``model_ids``' stages

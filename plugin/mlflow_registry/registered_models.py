@@ -6,8 +6,6 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Integer, String, bindparam, literal_column, select, union_all
-
 from package_api.plugin_api import (
     COMMAND_LINE,
     Actor,
@@ -24,9 +22,9 @@ from package_api.plugin_api import (
 )
 from plugin.mlflow_registry import registry_search
 from plugin.mlflow_registry.model_versions import ModelVersionService
-from plugin.mlflow_registry.models import Alias, ModelTag
+from plugin.mlflow_registry.models import ModelTag
 from plugin.mlflow_registry.sources import VersionRef
-from plugin.mlflow_registry.version_rows import VersionRow
+from plugin.mlflow_registry.version_rows import ModelRow, VersionRow
 from plugin.promotion.aliases import AliasService
 from plugin.registry.auditing import change, model_event
 from plugin.registry.model_service import Adoption, ModelService, model_name
@@ -36,6 +34,7 @@ from plugin.tracking import filters, search, validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.experiments import ExperimentService, model_experiment_name
 from plugin.tracking.tags import put_tag, remove_tag
+from plugin.tracking.times import milliseconds
 
 SEARCH_GRAMMAR = filters.Grammar(attributes=frozenset({"name"}), listable=frozenset({"name"}))
 ORDER_KEYS = frozenset({"name", "creation_timestamp", "last_updated_timestamp", "timestamp"})
@@ -45,7 +44,7 @@ LATEST = "latest"
 
 @dataclass(frozen=True)
 class ModelView:
-    model: Model
+    model: ModelRow
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[tuple[str, int]] = field(default_factory=list)  # (alias, version sequence)
     latest_versions: list[VersionRow] = field(default_factory=list)
@@ -194,20 +193,22 @@ class RegistryService:
     # -- read --------------------------------------------------------------------------------------
 
     def views(self, models: Sequence[Model]) -> list[ModelView]:
-        ids = [m.id for m in models]
-        tags: dict[int, dict[str, str]] = {i: {} for i in ids}
-        aliases: dict[int, list[tuple[str, int]]] = {i: [] for i in ids}
-        if ids:
-            for model_id, kind, _, key, value, sequence in self.session.execute(_MODEL_LABELS, {"ids": ids}):
-                if kind:
-                    aliases[model_id].append((key, sequence))
-                else:
-                    tags[model_id][key] = value
-        latest = self.versions.latest_of(models)
-        return [ModelView(m, tags[m.id], aliases[m.id], latest[m.id]) for m in models]
+        """Each of ``models`` with its tags, aliases and latest versions: two statements (the latest
+        versions; their labels with the models')."""
+        latest, labels = self.versions.latest_labelled(models)
+        return [ModelView(model_row(m), labels[m.id].tags, labels[m.id].aliases, latest[m.id]) for m in models]
 
     def view(self, model: Model) -> ModelView:
         return self.views([model])[0]
+
+    def view_named(self, project: Project, name: str | None) -> ModelView:
+        """``view`` of the model ``name``: read as plain rows with its latest versions in one statement,
+        its labels with theirs in another; raise as ``find``."""
+        found = self.versions.latest_of_named(project, name) if name else None
+        if found is None:  # no such model, or no version of it: the model on its own
+            return self.view(self.find(project, name))
+        model, latest, labels = found
+        return ModelView(model, labels.tags, labels.aliases, latest)
 
     def search(
         self,
@@ -229,29 +230,9 @@ class RegistryService:
         return search.Results(self.views(models), search.page_token(start + size) if more else None)
 
 
-# ``RegistryService.views``' statement, built once (every registered model read runs it): the models'
-# tags in the order they were set (their ids: the order SQLite read them in before), then their
-# aliases by name with the number of the version each names, in one statement.
-_TAG_LABELS = select(
-    ModelTag.model_id,
-    literal_column("0", Integer).label("kind"),
-    ModelTag.id.label("n"),
-    ModelTag.key,
-    ModelTag.value,
-    literal_column("0", Integer).label("number"),
-).where(ModelTag.model_id.in_(bindparam("ids", expanding=True)))
-_ALIAS_LABELS = (
-    select(
-        Alias.model_id,
-        literal_column("1", Integer),
-        literal_column("0", Integer),
-        Alias.alias,
-        literal_column("''", String),
-        ModelVersion.sequence,
+def model_row(model: Model) -> ModelRow:
+    """``model`` as the read calls' ``ModelRow``."""
+    author = model.author.username if model.author else ""
+    return ModelRow(
+        model.id, model.name, model.description or "", milliseconds(model.created_at), milliseconds(model.updated_at), author
     )
-    .join(ModelVersion, ModelVersion.id == Alias.version_id)
-    .where(Alias.model_id.in_(bindparam("ids", expanding=True)))
-)
-_MODEL_LABELS = union_all(_TAG_LABELS, _ALIAS_LABELS).order_by(
-    literal_column("kind"), literal_column("n"), literal_column("key")
-)

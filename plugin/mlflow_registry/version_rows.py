@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import CompoundSelect, and_, bindparam, exists, func, literal_column, select, tuple_, union_all
+from sqlalchemy import CompoundSelect, Select, and_, bindparam, exists, func, literal_column, select, tuple_, union_all
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from package_api.plugin_api import DbSession, User
-from plugin.mlflow_registry.models import STAGES, Alias, Registration, VersionTag
+from plugin.mlflow_registry.models import STAGES, Alias, ModelTag, Registration, VersionTag
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry.models import Model, ModelVersion
 from plugin.tracking.models import LoggedModel, Run
@@ -46,7 +46,7 @@ class VersionRow(NamedTuple):
 
 _VERSIONS, _MODELS, _USERS = ModelVersion.__table__, Model.__table__, User.__table__
 _REGISTRATIONS, _RUNS, _LOGGED = Registration.__table__, Run.__table__, LoggedModel.__table__
-_TAGS, _ALIASES = VersionTag.__table__, Alias.__table__
+_TAGS, _ALIASES, _MODEL_TAGS = VersionTag.__table__, Alias.__table__, ModelTag.__table__
 
 _COLUMNS = select(
     _VERSIONS.c.id,
@@ -95,14 +95,64 @@ _TAGS_AND_ALIASES = union_all(
         _ALIASES.c.version_id, literal_column("1"), literal_column("0"), _ALIASES.c.alias, literal_column("''")
     ).where(_ALIASES.c.version_id.in_(bindparam("ids", expanding=True))),
 ).order_by(literal_column("kind"), literal_column("n"), literal_column("key"))
+# The same with the labels of the models ``:models`` (a registered model read: ``latest_labelled``), in
+# the same statement: their tags in the order they were set, then their aliases by name with the number
+# of the version each names (kinds 2 and 3; a version's are 0 and 1, with a number of 0).
+_ALL_LABELS = union_all(
+    select(
+        _TAGS.c.version_id,
+        literal_column("0").label("kind"),
+        _TAGS.c.id.label("n"),
+        _TAGS.c.key,
+        _TAGS.c.value,
+        literal_column("0").label("number"),
+    ).where(_TAGS.c.version_id.in_(bindparam("ids", expanding=True))),
+    select(
+        _ALIASES.c.version_id,
+        literal_column("1"),
+        literal_column("0"),
+        _ALIASES.c.alias,
+        literal_column("''"),
+        literal_column("0"),
+    ).where(_ALIASES.c.version_id.in_(bindparam("ids", expanding=True))),
+    select(
+        _MODEL_TAGS.c.model_id,
+        literal_column("2"),
+        _MODEL_TAGS.c.id,
+        _MODEL_TAGS.c.key,
+        _MODEL_TAGS.c.value,
+        literal_column("0"),
+    ).where(_MODEL_TAGS.c.model_id.in_(bindparam("models", expanding=True))),
+    select(_ALIASES.c.model_id, literal_column("3"), literal_column("0"), _ALIASES.c.alias, literal_column("''"), _VERSIONS.c.sequence)
+    .join(_VERSIONS, _VERSIONS.c.id == _ALIASES.c.version_id)
+    .where(_ALIASES.c.model_id.in_(bindparam("models", expanding=True))),
+).order_by(literal_column("kind"), literal_column("n"), literal_column("key"))
 
-def _highest_by_stage_statement() -> CompoundSelect[Any]:
+
+class ModelRow(NamedTuple):
+    """What MLflow's ``RegisteredModel`` says of a model besides its labels and latest versions."""
+
+    id: int
+    name: str
+    description: str
+    created_at: int | None
+    updated_at: int | None
+    user: str  # the author's username, ``""`` for none
+
+
+class ModelLabels(NamedTuple):
+    """A registered model's tags (in the order they were set) and aliases, each with the number of
+    the version it names."""
+
+    tags: dict[str, str]
+    aliases: list[tuple[str, int]]
+
+def _highest_by_stage_statement(model_ids: BindParameter[list[int]] | Select[Any]) -> CompoundSelect[Any]:
     """The statement that reads a few rows per model whatever its number of versions: the versions in
     a stage other than ``None`` (few: the partial index on registrations holds only them) grouped,
     and each model's highest version outside them (the ``None`` stage, which a version older than
     tracking, without a registration, is in too). Built once (it runs for every registered model
-    read), for the models ``:models``."""
-    model_ids: BindParameter[list[int]] = bindparam("models", expanding=True)
+    read), for the models ``model_ids`` (the ids ``:models``, or a query of one model's id)."""
     none: ColumnElement[str] = literal_column(f"'{STAGES[0]}'")  # a literal, which the partial index's WHERE matches
     staged = (
         select(ModelVersion.model_id, Registration.stage, func.max(ModelVersion.sequence))
@@ -123,21 +173,34 @@ def _highest_by_stage_statement() -> CompoundSelect[Any]:
     return union_all(staged, unstaged)
 
 
-HIGHEST_BY_STAGE = _highest_by_stage_statement()
+HIGHEST_BY_STAGE = _highest_by_stage_statement(bindparam("models", expanding=True))
 
 
-# The latest versions of the models ``:models`` (the highest-numbered version in each stage that has
-# one), chosen and read in one statement: their ids from ``HIGHEST_BY_STAGE`` (a few rows per model),
-# then those rows by primary key.
-_HIGHEST = HIGHEST_BY_STAGE.subquery()
-_CHOSEN = _VERSIONS.alias("chosen")
-_LATEST = _COLUMNS.where(
-    _VERSIONS.c.id.in_(
-        select(_CHOSEN.c.id).join(
-            _HIGHEST, and_(_CHOSEN.c.model_id == _HIGHEST.c[0], _CHOSEN.c.sequence == _HIGHEST.c[2])
+def _latest_statement(highest_by_stage: CompoundSelect[Any]) -> Select[Any]:
+    """The latest versions of the models ``highest_by_stage`` reads (the highest-numbered version in
+    each stage that has one), chosen and read in one statement: their ids from ``highest_by_stage`` (a
+    few rows per model), then those rows by primary key."""
+    highest = highest_by_stage.subquery()
+    chosen = _VERSIONS.alias("chosen")
+    return _COLUMNS.where(
+        _VERSIONS.c.id.in_(
+            select(chosen.c.id).join(highest, and_(chosen.c.model_id == highest.c[0], chosen.c.sequence == highest.c[2]))
         )
     )
+
+
+_LATEST = _latest_statement(HIGHEST_BY_STAGE)
+# Those of the model ``:name`` of the project ``:project``, found in the same statement.
+_LATEST_NAMED = _latest_statement(
+    _highest_by_stage_statement(
+        select(Model.id).where(Model.project_id == bindparam("project"), Model.name == bindparam("name"))
+    )
 )
+# The same, each row with its model's own columns after the version's (``ModelRow``).
+_AUTHORS = _USERS.alias("authors")
+_LATEST_NAMED_WITH_MODEL = _LATEST_NAMED.add_columns(
+    _MODELS.c.description, _MODELS.c.created_at, _MODELS.c.updated_at, _AUTHORS.c.username
+).outerjoin(_AUTHORS, _AUTHORS.c.id == _MODELS.c.author_id)
 
 #: Ids per ``IN`` list (SQLite's default limit on bound parameters is far above).
 CHUNK = 500
@@ -168,6 +231,33 @@ class VersionRows:
             found += self._read(_LATEST, {"models": list(model_ids[start : start + CHUNK])})
         return found
 
+    def latest_named(self, project_id: int, name: str) -> list[VersionRow]:
+        """``latest`` of the model ``name`` in the project, found in the same statement (``[]``: no
+        such model, or a model without versions)."""
+        return self._read(_LATEST_NAMED, {"project": project_id, "name": name})
+
+    def latest_of_named(self, project_id: int, name: str) -> tuple[ModelRow, list[VersionRow], ModelLabels] | None:
+        """The model ``name`` of the project, its latest versions (``latest``) and its labels, in two
+        statements; ``None`` when the first finds no version (no such model, or none of its versions)."""
+        rows: list[Any] = []
+        labels: dict[int, ModelLabels] = {}
+        params = {"project": project_id, "name": name}
+        found = self._read(_LATEST_NAMED_WITH_MODEL, params, labels, rows)
+        if not found:
+            return None
+        (description, created, updated, author) = rows[0][15:]
+        model = ModelRow(found[0].model_id, found[0].name, description or "", milliseconds(created), milliseconds(updated), author or "")
+        return model, found, labels[model.id]
+
+    def latest_labelled(self, model_ids: Sequence[int]) -> tuple[list[VersionRow], dict[int, ModelLabels]]:
+        """``latest``, and the labels of each of ``model_ids``, read with the versions' own."""
+        labels = {i: ModelLabels({}, []) for i in model_ids}
+        found: list[VersionRow] = []
+        for start in range(0, len(model_ids), CHUNK):
+            chunk = list(model_ids[start : start + CHUNK])
+            found += self._read(_LATEST, {"models": chunk}, labels)
+        return found, labels
+
     def numbered(self, model_id: int, numbers: Sequence[int]) -> dict[int, VersionRow]:
         """The versions of the model ``model_id`` numbered ``numbers``, by number."""
         return {row.sequence: row for row in self._read(_NUMBERED, {"model": model_id, "numbers": list(numbers)})}
@@ -180,7 +270,16 @@ class VersionRows:
             found += self._read(_PAIRED, {"models": sorted({m for m, _ in chunk}), "pairs": chunk})
         return found
 
-    def _read(self, statement: Any, params: dict[str, Any]) -> list[VersionRow]:
+    def _read(
+        self,
+        statement: Any,
+        params: dict[str, Any],
+        model_labels: dict[int, ModelLabels] | None = None,
+        raw: list[Any] | None = None,
+    ) -> list[VersionRow]:
+        """The versions ``statement`` reads, with their tags and aliases; with ``model_labels``, the
+        labels of their models (``params["models"]``, else the versions') in the same statement, into
+        it. ``raw``: where to put the rows as read (for the columns a statement has after a version's)."""
         connection = self.session.connection()
         rows = connection.execute(statement, params).all()
         unregistered = [row[0] for row in rows if row[9] is None]
@@ -192,21 +291,33 @@ class VersionRows:
                     runs.ensure(version)
             connection = self.session.connection()
             rows = connection.execute(statement, params).all()
-        if not rows:
+        models = [] if model_labels is None else params.get("models", sorted({row[1] for row in rows}))
+        if not rows and not models:
             return []
+        if raw is not None:
+            raw += rows
         ids = [row[0] for row in rows]
         tags: dict[int, list[tuple[str, str]]] = {i: [] for i in ids}
         aliases: dict[int, list[str]] = {i: [] for i in ids}
-        for version_id, kind, _, key, value in connection.execute(_TAGS_AND_ALIASES, {"ids": ids}):
-            if kind:
-                aliases[version_id].append(key)
-            else:
-                tags[version_id].append((key, value))
+        if model_labels is None:
+            labels = connection.execute(_TAGS_AND_ALIASES, {"ids": ids})
+        else:
+            model_labels.update((i, ModelLabels({}, [])) for i in models if i not in model_labels)
+            labels = connection.execute(_ALL_LABELS, {"ids": ids, "models": models})
+        for owner, kind, _, key, value, *number in labels:
+            if kind == 0:
+                tags[owner].append((key, value))
+            elif kind == 1:
+                aliases[owner].append(key)
+            elif kind == 2 and model_labels is not None:
+                model_labels[owner].tags[key] = value
+            elif model_labels is not None:
+                model_labels[owner].aliases.append((key, number[0]))
         return [_row(row, tags[row[0]], aliases[row[0]]) for row in rows]
 
 
 def _row(row: Any, tags: list[tuple[str, str]], aliases: list[str]) -> VersionRow:
-    (id_, model_id, name, sequence, semver, created, updated, user, description, _, stage, source, link, run, logged) = row
+    (id_, model_id, name, sequence, semver, created, updated, user, description, _, stage, source, link, run, logged) = row[:15]
     return VersionRow(
         id_,
         model_id,

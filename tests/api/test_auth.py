@@ -155,3 +155,57 @@ def test_principal_kinds_keep_the_values_the_audit_trail_stores():
     assert job.kind is PrincipalKind.JOB_TOKEN and job.job_id == 7
     with pytest.raises(ValueError):
         Principal(kind="root")
+
+
+def test_the_token_read_with_the_project_keeps_every_answer(app, client, world):
+    """A project route reads the caller's personal access token and the project in one statement
+    (``PersonalAccessTokenAuthenticator``): each way a token or a project can fail answers as before."""
+    from package_api.access.models import PersonalAccessToken, Project, Role
+
+    private = world.projects["private"]
+    url = f"/api/v4/projects/{private}/packages"
+    by_path = "/api/v4/projects/acme%2Fprivate/packages"
+    assert client.get(url, headers=world.headers("developer")).status_code == 200
+    assert client.get(by_path, headers=world.headers("developer")).status_code == 200
+    for missing in ("/api/v4/projects/999999/packages", "/api/v4/projects/acme%2Fnothing/packages"):
+        r = client.get(missing, headers=world.headers("developer"))
+        assert (r.status_code, r.json) == (404, {"message": "404 Project Not Found"})
+    assert client.get(url, headers=world.headers("outsider")).status_code == 404  # not a member: hidden
+    assert client.get(url, headers={"PRIVATE-TOKEN": "mspat-wrong"}).status_code == 401
+    r = client.put(generic_url(private, path="x"), data=b"x", headers=world.headers("guest"))
+    assert r.status_code == 403  # a member whose role is too low
+    assert client.get(url, headers=world.headers("guest")).status_code == 200
+
+    # Expired (a token expires at the start of its day), and a stamp that commits (last use long ago).
+    token_id, secret = _token(app, "developer")
+    with app.app_context():
+        row = db.session.get(PersonalAccessToken, token_id)
+        row.last_used_at = datetime.datetime(2000, 1, 1)
+        db.session.commit()
+    r = client.get(by_path, headers={"PRIVATE-TOKEN": secret})
+    assert r.status_code == 200 and r.json == client.get(url, headers=world.headers("developer")).json
+    with app.app_context():
+        row = db.session.get(PersonalAccessToken, token_id)
+        assert row.last_used_at > datetime.datetime(2000, 1, 2)
+        row.expires_at = datetime.date.today()
+        db.session.commit()
+    assert client.get(url, headers={"PRIVATE-TOKEN": secret}).status_code == 401
+
+    # A rotated token used again: refused, and its successor revoked with it.
+    token_id, secret = _token(app, "developer")
+    with app.app_context():
+        _, successor = TokenService(db.session).rotate(token_id, UserService(db.session).get("developer"))
+        db.session.commit()
+    assert client.get(url, headers={"PRIVATE-TOKEN": successor}).status_code == 200
+    assert client.get(url, headers={"PRIVATE-TOKEN": secret}).status_code == 401
+    assert client.get(url, headers={"PRIVATE-TOKEN": successor}).status_code == 401
+
+    # A project access token (a bot) reaches its own project only, with its own role.
+    with app.app_context():
+        project = db.session.get(Project, private)
+        _, bot = TokenService(db.session).create_for_project(project, "bot", ["api"], Role.REPORTER)
+        db.session.commit()
+    assert client.get(url, headers={"PRIVATE-TOKEN": bot}).status_code == 200
+    assert client.put(generic_url(private, path="y"), data=b"y", headers={"PRIVATE-TOKEN": bot}).status_code == 403
+    other = world.projects["internal"]
+    assert client.get(f"/api/v4/projects/{other}/packages", headers={"PRIVATE-TOKEN": bot}).status_code == 404

@@ -216,6 +216,26 @@ def test_get_latest_versions_by_get_and_post(call: Call) -> None:
     )
 
 
+
+def test_get_latest_versions_says_what_is_missing(call: Call) -> None:
+    """The latest versions are read with their model found by name in one statement; when that finds
+    nothing, the answer still tells a missing model from one without versions (or in that stage)."""
+    call("POST", "registered-models/create", {"name": "empty", "tags": [{"key": "t", "value": "1"}]})
+    assert call("POST", "registered-models/get-latest-versions", {"name": "empty"}).get_json() == {"model_versions": []}
+    model = call("GET", "registered-models/get", name="empty").get_json()["registered_model"]
+    assert (model["latest_versions"], model["tags"], model["aliases"]) == ([], [{"key": "t", "value": "1"}], [])
+    for stages in ([], ["Production"], ["Live"]):  # a missing model first, whatever the stages say
+        status, code = _error(call("POST", "registered-models/get-latest-versions", {"name": "nope", "stages": stages}))[:2]
+        assert (status, code) == (404, "RESOURCE_DOES_NOT_EXIST")
+    assert _error(call("POST", "registered-models/get-latest-versions", {"name": "empty", "stages": ["Live"]}))[:2] == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+    assert _error(call("POST", "registered-models/get-latest-versions", {}))[:2] == (400, "INVALID_PARAMETER_VALUE")
+    call("POST", "model-versions/create", {"name": "empty", "source": "s3://b/m"})
+    staged = call("POST", "registered-models/get-latest-versions", {"name": "empty", "stages": ["Staging"]}).get_json()
+    assert staged == {"model_versions": []}
+
 def test_metrics_keep_nan_and_history(call: Call) -> None:
     _, run_id = _run(call)
     for step, value in enumerate([1.0, float("nan"), 0.5]):

@@ -43,8 +43,8 @@ class Calls:
 def _seed(client: FlaskClient, world: World) -> Calls:
     call, other = Calls(client, world), Calls(client, world, "maintainer")
     experiment = json.loads(call("POST", "experiments/create", {"name": "training"}))["experiment_id"]
-    for name in ("m", "other"):
-        call("POST", "registered-models/create", {"name": name, "tags": [{"key": "team", "value": "a"}]})
+    for name, author in (("m", call), ("other", other)):
+        author("POST", "registered-models/create", {"name": name, "tags": [{"key": "team", "value": "a"}]})
     run = json.loads(call("POST", "runs/create", {"experiment_id": experiment}))["run"]["info"]["run_id"]
     logged = json.loads(call("POST", "logged-models", {"experiment_id": experiment, "name": "lm"}))["model"]["info"]
     sources = [
@@ -115,6 +115,10 @@ def test_read_calls_answer_what_the_views_answer(app: Flask, client: FlaskClient
     searched_models = json.loads(call("GET", "registered-models/search"))["registered_models"]
     assert [m["name"] for m in searched_models] == ["m", "other"]
     assert searched_models[0] == model
+    # A registered model is read as a plain row with its latest versions; its author is not the caller.
+    other = json.loads(call("GET", "registered-models/get", name="other"))["registered_model"]
+    assert other == searched_models[1] and other["user_id"] == "maintainer"
+    assert (model["user_id"], other["tags"]) == ("developer", [{"key": "team", "value": "a"}])
 
 
 def test_a_version_older_than_tracking_gets_its_registration_on_read(

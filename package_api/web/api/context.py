@@ -13,7 +13,7 @@ from package_api.access.members import MemberService
 from package_api.access.models import Project
 from package_api.access.policy import Policy
 from package_api.access.project_settings import ProjectSettingsService
-from package_api.access.projects import ProjectService
+from package_api.access.projects import ProjectService, reference
 from package_api.access.tokens import CiTokenService, DeployTokenService, TokenService
 from package_api.access.users import UserService
 from package_api.db import db
@@ -24,9 +24,10 @@ from package_api.packages.models import Package
 from package_api.packages.service import PackageService
 
 
-def principal() -> Principal:
+def principal(project_ref: str | None = None) -> Principal:
     """The caller of this request (cached): its token, or else its browser session. Accepting a
-    token commits its ``last_used_at`` stamp.
+    token commits its ``last_used_at`` stamp. ``project_ref``: the project the request names, which
+    the first call may read with the token for ``policy()`` (one statement for both).
 
     Raise ``Unauthorized`` for a bad token, and ``InvalidCsrfToken`` for a session-authorised
     change without the ``X-CSRF-Token`` header.
@@ -34,7 +35,8 @@ def principal() -> Principal:
     if "principal" not in g:
         credentials = api_credentials(request.headers, request.args, session, request.method)
         resolving = Actor(ANONYMOUS, request.remote_addr or "")  # who is asking is not known yet
-        g.principal = default_resolver(db.session, actor=resolving).resolve(credentials)
+        judging = None if project_ref is None else (policy(), reference(project_ref))
+        g.principal = default_resolver(db.session, actor=resolving).resolve(credentials, judging=judging)
     return cast(Principal, g.principal)  # ``g`` is untyped: this is what the branch above stored
 
 
@@ -94,7 +96,7 @@ def archive_services() -> ArchiveService:
 def authorized_project(ref: str, action: object, *, package: tuple[str, str] | None = None) -> Project:
     """The project ``ref`` names, if the caller may do ``action`` there (to the package ``package``
     names, a name and version, when given); raise otherwise."""
-    caller, judge = principal(), policy()
+    caller, judge = principal(ref), policy()
     if judge.changes(action, reading=_reading()):
         authenticate_non_get()
     project = project_services().get_judged(ref, judge, caller)
@@ -106,7 +108,7 @@ def visible_project(ref: str) -> Project:
     """The project ``ref`` names, if the caller can see it, before a package in it is looked up and
     judged by ``authorize_package``. Anonymous changes get a 401 first (GitLab's
     ``authenticate_non_get!``)."""
-    caller = principal()
+    caller = principal(ref)
     if not _reading():
         authenticate_non_get()
     judge = policy()

@@ -127,10 +127,10 @@ def registered_model(view: ModelView) -> dict[str, Any]:
     row = view.model
     return {
         "name": row.name,
-        "creation_timestamp": milliseconds(row.created_at),
-        "last_updated_timestamp": milliseconds(row.updated_at),
-        "user_id": row.author.username if row.author else "",
-        "description": row.description or "",
+        "creation_timestamp": row.created_at,
+        "last_updated_timestamp": row.updated_at,
+        "user_id": row.user,
+        "description": row.description,
         "latest_versions": [model_version_row(v) for v in view.latest_versions],
         "tags": key_values(view.tags),
         "aliases": [{"alias": alias, "version": str(sequence)} for alias, sequence in view.aliases],

@@ -17,8 +17,7 @@ from plugin.web.mlflow.responses import empty, json_response, page_response
 
 def _model_response(project_ref: str, name: str) -> Response:
     project = context.readable(project_ref)
-    service = context.registry()
-    return json_response({"registered_model": entities.registered_model(service.view(service.find(project, name)))})
+    return json_response({"registered_model": entities.registered_model(context.registry().view_named(project, name))})
 
 
 @API.post("/registered-models/create")
@@ -104,8 +103,10 @@ def get_latest_versions(project_ref: str) -> Response:
     project = context.readable(project_ref)
     params = Params.from_request()
     registry = context.registry()
-    model = registry.find(project, params.required("name"))  # held: the versions' entities read it
-    latest = registry.versions.latest_rows(model, params.strings("stages"))
+    name, stages = params.required("name"), params.strings("stages")
+    latest = registry.versions.latest_named_rows(project, name, stages) if name else None
+    if latest is None:  # no model, no version, or a stage refused: which of them
+        latest = registry.versions.latest_rows(registry.find(project, name), stages)
     return json_response({"model_versions": [entities.model_version_row(v) for v in latest]})
 
 
