@@ -35,6 +35,7 @@ from werkzeug.exceptions import ClientDisconnected
 from package_api.config import load_settings
 from package_api.ops import metrics
 from package_api.ops.logs import logging_config
+from package_api.ops.response import QuietLogger, serve_request
 
 #: Bytes gunicorn asks of the socket per ``recv`` (its default is 8 KiB).
 RECV_SIZE = 64 * 1024
@@ -353,6 +354,14 @@ class _GeventWorker(GeventWorker):
         finally:
             gunicorn_util.close(client)
 
+    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
+        """Serve one request (``package_api.ops.response.serve_request``: the head and a small body
+        in one ``send``); a greenlet killed or a worker exiting ends it quietly, as in gunicorn's."""
+        try:
+            return serve_request(self, listener_name, req, sock, addr)
+        except (gevent.GreenletExit, SystemExit):
+            return False
+
 
 def _cooperative_sendfile(sock: Any, file: Any, offset: int = 0, count: int | None = None) -> int:
     """``os.sendfile`` on a gevent socket, waiting for it to drain in gevent (``wait_write``, within the
@@ -509,6 +518,7 @@ def run(
                 # One access line per request comes from package_api.ops.monitoring, with its request id.
                 "accesslog": None,
                 "errorlog": "-",
+                "logger_class": QuietLogger,
                 "logconfig_dict": logging_config(str(settings["LOG_FORMAT"])),
                 "child_exit": _worker_exited,
                 "post_fork": _worker_forked,

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import time
 from collections import Counter
@@ -203,6 +204,33 @@ def test_client_connections_have_tcp_nodelay(serve) -> None:  # type: ignore[no-
         assert connection.getresponse().read() == b'{"status":"ok"}\n'
         with peer_socket(worker, int(port), connection.sock.getsockname()[1]) as theirs:
             assert theirs.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        connection.close()
+
+
+def data_segments_in(sock: socket.socket) -> int:
+    """TCP segments with data that ``sock`` has received (Linux's ``tcpi_data_segs_in``, at byte 152
+    of ``struct tcp_info`` since Linux 4.6)."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return int(struct.unpack_from("I", info, 152)[0])
+
+
+def test_a_small_answer_arrives_in_one_segment(serve) -> None:  # type: ignore[no-untyped-def]
+    """The status line, the headers and a small body leave in one ``send``: over loopback (and with
+    TCP_NODELAY) that is one segment, so the client wakes once for the whole answer, not once for the
+    head and again for the body."""
+    server = serve(workers=1)
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("GET", "/-/health")  # the connection and the worker are up
+        assert connection.getresponse().read() == b'{"status":"ok"}\n'
+        for path, status in (("/-/health", 200), ("/api/v4/projects/none", 404), ("/api/v4/user", 401)):
+            before = data_segments_in(connection.sock)
+            connection.request("GET", path)
+            response = connection.getresponse()
+            assert response.status == status and response.read()
+            assert data_segments_in(connection.sock) - before == 1, path
     finally:
         connection.close()
 
