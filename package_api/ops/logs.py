@@ -10,8 +10,8 @@ import contextvars
 import datetime
 import json
 import logging
+import os
 import re
-import uuid
 from typing import Any
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -27,10 +27,11 @@ _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("models
 
 
 def request_id_for(incoming: str | None) -> str:
-    """``incoming`` (an ``X-Request-Id`` header) when it is 1-128 of ``[A-Za-z0-9._-]``, else a new id."""
+    """``incoming`` (an ``X-Request-Id`` header) when it is 1-128 of ``[A-Za-z0-9._-]``, else a new
+    id: 32 random hex digits (what ``uuid.uuid4().hex`` gives, less the version digits and the object)."""
     if incoming and _REQUEST_ID_RE.match(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def bind_request_id(request_id: str | None) -> None:
@@ -75,6 +76,15 @@ class JsonFormatter(logging.Formatter):
         elif record.exc_text:
             entry["exception"] = record.exc_text
         return json.dumps(entry, default=str, separators=(",", ":"))
+
+
+def lean_records() -> None:
+    """Make log records skip what neither format shows, in this process: the caller's file, line
+    and function (a walk up the stack for every record, each access line included), the thread's
+    name and the multiprocessing process name. ``modelshelf serve`` calls it; the process id stays."""
+    logging._srcfile = None  # the logging module's documented switch (its docs, "Optimization")
+    logging.logThreads = False
+    logging.logMultiprocessing = False
 
 
 def logging_config(log_format: str, level: str = "INFO") -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, values
 from prometheus_client.exposition import choose_encoder
@@ -81,14 +82,22 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        #: (route, method, status) -> its request counter and duration histogram: finding a labelled
+        #: metric (``labels``) checks and joins its labels under a lock, twice a request otherwise.
+        #: As many keys as URL rules times methods times statuses answered.
+        self._observed: dict[tuple[str | None, str, int], tuple[Any, Any]] = {}
         for reason in UPLOAD_FAILURES:
             self.upload_failures.labels(reason)  # present at 0, so that rate() works from the start
 
     def observe_request(self, route: str | None, method: str, status: int, seconds: float) -> None:
-        route = route or UNMATCHED
         method = method if method in METHODS else "other"
-        self.requests.labels(route, method, str(status)).inc()
-        self.duration.labels(route, method).observe(seconds)
+        key = (route, method, status)
+        children = self._observed.get(key)
+        if children is None:  # a new route, method and status: their labelled metrics, kept
+            route = route or UNMATCHED
+            children = self._observed[key] = (self.requests.labels(route, method, str(status)), self.duration.labels(route, method))
+        children[0].inc()
+        children[1].observe(seconds)
 
     # -- TransferMeter ------------------------------------------------------------------------------
 

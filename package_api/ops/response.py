@@ -55,7 +55,12 @@ class CoalescingResponse(gunicorn_wsgi.Response):
         head = "".join(lines).encode("latin-1")
         self.headers_sent = True
         self.sent += len(arg)
-        self.sock.sendall(head + (b"%X\r\n%s\r\n" % (len(arg), arg) if self.chunked else arg))
+        data = head + (b"%X\r\n%s\r\n" % (len(arg), arg) if self.chunked else arg)
+        # One ``send`` takes it all unless the socket's buffer is full; gevent's ``sendall`` would
+        # first ask the socket its buffer size, on every call, to cut the data into chunks.
+        sent = self.sock.send(data)
+        if sent < len(data):
+            self.sock.sendall(memoryview(data)[sent:])
 
     def default_headers(self) -> list[str]:
         if self.upgrade:

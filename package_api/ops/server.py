@@ -34,7 +34,7 @@ from werkzeug.exceptions import ClientDisconnected
 
 from package_api.config import load_settings
 from package_api.ops import metrics
-from package_api.ops.logs import logging_config
+from package_api.ops.logs import lean_records, logging_config
 from package_api.ops.response import QuietLogger, serve_request
 
 #: Bytes gunicorn asks of the socket per ``recv`` (its default is 8 KiB).
@@ -500,6 +500,7 @@ def run(
         raise ValueError(f"WORKER_CLASS is {kind!r}; it must be one of {', '.join(sorted(WORKER_CLASSES))}")
     _GeventWorker.header_timeout = float(settings["HEADER_TIMEOUT"])
     _GeventWorker.body_timeout = float(settings["BODY_TIMEOUT"])
+    lean_records()
     given = os.environ.get(metrics.MULTIPROCESS_ENV)
     directory = given or tempfile.mkdtemp(prefix="modelshelf-metrics-")
     metrics.use_multiprocess_dir(directory)

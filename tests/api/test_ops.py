@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import logging.config
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from werkzeug.test import TestResponse
 
 from package_api import create_app
 from package_api.db import db
-from package_api.ops.logs import RequestIdFilter, logging_config
+from package_api.ops.logs import RequestIdFilter, lean_records, logging_config
 from package_api.ops.monitoring import address_allowed, parse_networks
 from tests.support.servers import S3_ACCESS_KEY, S3_SECRET_KEY, Relay, free_port
 from tests.support.world import MAX_FILE_SIZE, World, generic_url
@@ -233,6 +234,21 @@ def test_metrics_count_requests_by_route_and_bytes_moved(client: FlaskClient, wo
     assert sum(delta("modelshelf_upload_failures_total", reason=r) for r in ("too_large", "client_disconnect")) == 0
 
 
+def test_metrics_count_every_request_of_the_same_route_method_and_status(client: FlaskClient) -> None:
+    before = samples(client)
+    for _ in range(3):
+        get(client, "/-/health")
+    client.open("/-/health", method="HEAD", buffered=True)
+    client.open("/-/health", method="BREW", buffered=True)  # any other method counts as "other"
+    after = samples(client)
+    requests = "modelshelf_http_requests_total"
+    assert value(after, requests, route="/-/health", method="GET", status="200") - value(before, requests, route="/-/health", method="GET", status="200") == 3
+    assert value(after, requests, route="/-/health", method="HEAD", status="200") - value(before, requests, route="/-/health", method="HEAD", status="200") == 1
+    assert value(after, requests, route="unmatched", method="other", status="405") - value(before, requests, route="unmatched", method="other", status="405") == 1
+    duration = "modelshelf_http_request_duration_seconds_count"
+    assert value(after, duration, route="/-/health", method="GET") - value(before, duration, route="/-/health", method="GET") == 3
+
+
 def test_metrics_count_failed_uploads_by_reason(client: FlaskClient, world: World) -> None:
     project, headers = world.projects["private"], world.headers("developer")
     before = samples(client)
@@ -363,6 +379,25 @@ def test_text_log_lines_carry_the_request_id(client: FlaskClient, configured_log
     assert lines[0].endswith(" package_api.test [-] outside any request")
     [access] = [line for line in lines if "modelshelf.access" in line]
     assert re.search(r" INFO \[\d+\] modelshelf\.access \[text-42\] GET /-/health 200 16 \d+\.\d+ms$", access), access
+
+
+@pytest.mark.parametrize("configured_logging", ["text"], indirect=True)
+def test_lean_records_keep_what_the_lines_show(client: FlaskClient, configured_logging: io.StringIO) -> None:
+    saved = (logging._srcfile, logging.logThreads, logging.logMultiprocessing)  # type: ignore[attr-defined]
+    records: list[logging.LogRecord] = []
+    keep = logging.Filter()
+    keep.filter = lambda record: records.append(record) or True  # type: ignore[method-assign,func-returns-value]
+    logging.getLogger("modelshelf.access").addFilter(keep)
+    try:
+        lean_records()
+        get(client, "/-/health", headers={"X-Request-Id": "lean-1"})
+    finally:
+        logging.getLogger("modelshelf.access").removeFilter(keep)
+        logging._srcfile, logging.logThreads, logging.logMultiprocessing = saved  # type: ignore[attr-defined]
+    [record] = records
+    assert record.pathname == "(unknown file)" and record.thread is None  # no stack walk, no thread looked up
+    [access] = [line for line in configured_logging.getvalue().splitlines() if "modelshelf.access" in line]
+    assert re.search(rf" INFO \[{os.getpid()}\] modelshelf\.access \[lean-1\] GET /-/health 200 16 \d+\.\d+ms$", access), access
 
 
 @pytest.mark.parametrize("configured_logging", ["json"], indirect=True)

@@ -19,11 +19,18 @@ from package_api.ops.response import COALESCE_LIMIT, CoalescingResponse, QuietLo
 
 
 class CountingSocket:
-    """The server's side of the pair, recording each ``sendall``'s bytes."""
+    """The server's side of the pair, recording the bytes of each ``send`` and ``sendall``; a
+    ``send`` takes at most ``short`` bytes when given (a full socket buffer)."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, short: int | None = None) -> None:
         self._sock = sock
+        self._short = short
         self.sends: list[bytes] = []
+
+    def send(self, data: bytes) -> int:
+        data = bytes(data[: self._short])
+        self.sends.append(data)
+        return self._sock.send(data)
 
     def sendall(self, data: bytes) -> None:
         self.sends.append(bytes(data))
@@ -44,7 +51,12 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 
 def answer(
-    pair: tuple[socket.socket, socket.socket], method: str, status: str, headers: list[tuple[str, str]], writes: list[bytes]
+    pair: tuple[socket.socket, socket.socket],
+    method: str,
+    status: str,
+    headers: list[tuple[str, str]],
+    writes: list[bytes],
+    short: int | None = None,
 ) -> tuple[list[bytes], http.client.HTTPResponse, bytes]:
     """Receive a ``method`` request on the server's side, answer it with ``writes`` through
     ``CoalescingResponse``; return the sends and the response as the client reads it."""
@@ -52,7 +64,7 @@ def answer(
     theirs.sendall(f"{method} /x HTTP/1.1\r\nHost: example\r\n\r\n".encode())
     cfg = Config()
     req = next(gunicorn_http.get_parser(cfg, ours, ("127.0.0.1", 1)))
-    counting = CountingSocket(ours)
+    counting = CountingSocket(ours, short)
     resp, _environ = gunicorn_wsgi.create(req, counting, ("127.0.0.1", 1), "127.0.0.1:2", cfg, response_class=CoalescingResponse)
     resp.start_response(status, headers)
     for data in writes:
@@ -74,6 +86,13 @@ def test_a_small_body_goes_with_the_head_in_one_send(pair: tuple[socket.socket, 
     assert response.getheader("Content-Type") == "application/json"
     assert response.getheader("Connection") == "keep-alive"
     assert response.getheader("Date") == http_date()
+
+
+def test_what_one_send_leaves_goes_in_the_next(pair: tuple[socket.socket, socket.socket]) -> None:
+    body = b"y" * 5000
+    sends, response, received = answer(pair, "GET", "200 OK", [("Content-Length", str(len(body)))], [body], short=100)
+    assert len(sends[0]) == 100 and len(sends) == 2
+    assert response.status == 200 and received == body
 
 
 def test_a_chunked_body_starts_with_the_head_and_ends_well_formed(pair: tuple[socket.socket, socket.socket]) -> None:
