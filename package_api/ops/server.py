@@ -35,6 +35,7 @@ from werkzeug.exceptions import ClientDisconnected
 from package_api.config import load_settings
 from package_api.ops import metrics
 from package_api.ops.logs import lean_records, logging_config
+from package_api.ops.monitoring import EARLY_WRITE_KEY
 from package_api.ops.response import QuietLogger, serve_request
 
 #: Bytes gunicorn asks of the socket per ``recv`` (its default is 8 KiB).
@@ -191,6 +192,7 @@ def _fast_input(app: Callable[..., Any]) -> Callable[..., Any]:
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         response = getattr(start_response, "__self__", None)  # gunicorn's Response
         close: Callable[[], None] = response.force_close if isinstance(response, Response) else _keep_open
+        environ[EARLY_WRITE_KEY] = True  # gunicorn's ``write`` sends at once
         body = environ.get("wsgi.input")
         if isinstance(body, Body) and isinstance(body.reader, LengthReader) and not body.buf.tell():
             unreader = body.reader.unreader
