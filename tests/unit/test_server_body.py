@@ -35,6 +35,10 @@ def turns(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     ours, theirs = socket.socketpair()
     ours.settimeout(10)
+    # What one read can receive is what the sender may have queued: bounded here, so that a read
+    # overshoots the yield mark by at most this (``turned_about_every_yield``), however late the
+    # reader gets to run on a loaded machine (3 turns for 8 MiB were seen with the default).
+    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
     yield ours, theirs
     ours.close()
     theirs.close()
