@@ -32,6 +32,8 @@ COMMIT_STEP = "hf_commit"
 
 #: ``session.info`` key: the packages whose files changed in the session's transaction, by id.
 _PENDING = "modelshelf.hf_commit_pending"
+#: ``session.info`` key: the ids of those packages made in the transaction (their version row is new).
+_NEW = "modelshelf.hf_commit_new"
 
 
 def _refresh(change: PackageChange) -> None:
@@ -41,26 +43,35 @@ def _refresh(change: PackageChange) -> None:
         change.session.info.setdefault(_PENDING, {})[change.package.id] = change.package
 
 
+def _refresh_new(change: PackageChange) -> None:
+    """Note a package made in this transaction: its version row is as new, so it has no commit id yet."""
+    if may_be_version(change.package):
+        _refresh(change)
+        change.session.info.setdefault(_NEW, set()).add(change.package.id)
+
+
 @event.listens_for(Session, "before_commit")
 def _refresh_pending(session: Session) -> None:
     """Rewrite the noted versions' commit ids, in the transaction that changed their files."""
     pending = session.info.pop(_PENDING, None)
+    new = session.info.pop(_NEW, set())
     if pending:
         service = RevisionService(session)
         for package in pending.values():
-            service.refresh(package)
+            service.refresh(package, new=package.id in new)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_pending(session: Session) -> None:
     """A change rolled back (and redone after a lost race) notes its packages again."""
     session.info.pop(_PENDING, None)
+    session.info.pop(_NEW, None)
 
 
 def register(app: Flask) -> None:
     """Keep each version's commit id with its files: a version made with its first file, a file
     added (uploaded, replaced, attached by MLflow) or deleted, on every surface."""
-    register_package_step(app, "created", COMMIT_STEP, _refresh, after=MODEL_VERSION_STEP)
+    register_package_step(app, "created", COMMIT_STEP, _refresh_new, after=MODEL_VERSION_STEP)
     register_package_step(app, "file_added", COMMIT_STEP, _refresh)
     register_package_step(app, "file_deleted", COMMIT_STEP, _refresh)
     # Staged uploads are working storage: a protection rule guards the version they are committed to.

@@ -17,7 +17,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm.util import identity_key
 
 from package_api.plugin_api import DbSession, Package, PackageFile, PackageStatus, committed
 from plugin.huggingface.errors import RevisionNotFound
@@ -25,7 +26,7 @@ from plugin.huggingface.models import VersionCommit
 from plugin.mlflow_registry.models import Alias
 from plugin.registry import semver
 from plugin.registry.models import Model, ModelVersion
-from plugin.registry.projection import may_be_version
+from plugin.registry.projection import made_version, may_be_version
 from plugin.registry.version_service import latest_of
 
 #: The branch that is the model's latest version.
@@ -227,17 +228,23 @@ class RevisionService:
 
     # -- keeping commit ids --------------------------------------------------------------------------
 
-    def refresh(self, package: Package) -> None:
+    def refresh(self, package: Package, *, new: bool = False) -> None:
         """Rewrite the commit id of the version ``package`` is (nothing for another package), in the
         transaction of the change to its files. The row is locked before the files are read, so two
         concurrent changes to one version each see the other's files (PostgreSQL; SQLite writes one at
-        a time)."""
+        a time). ``new``: the package was made in this transaction, so its version row is the one made
+        with it (``made_version``) and has no commit id to read or lock yet."""
         if package.status == PackageStatus.PENDING_DESTRUCTION or not may_be_version(package):
             return  # a plain package costs no query
-        version = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
-        if version is None:
-            return
-        row = self.session.scalar(select(VersionCommit).where(VersionCommit.version_id == version.id).with_for_update())
+        version = made_version(package) if new else None
+        if version is not None and inspect(version).persistent:
+            # Only this transaction can have written its row (none is visible to others before it commits).
+            row = self.session.identity_map.get(identity_key(VersionCommit, (version.id,)))
+        else:
+            version = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
+            if version is None:
+                return
+            row = self.session.scalar(select(VersionCommit).where(VersionCommit.version_id == version.id).with_for_update())
         digest = files_commit_id(served_files(self.session, package))
         if row is None:
             self.session.add(VersionCommit(version_id=version.id, model_id=version.model_id, commit_id=digest))

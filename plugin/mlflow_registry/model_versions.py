@@ -272,7 +272,7 @@ class ModelVersionService:
             )
             try:
                 return self.versions.create(
-                    project, model, following, description_=description, author=author, job_id=job_id
+                    project, model, following, description_=description, author=author, job_id=job_id, unseen=True
                 )
             except AlreadyExists as taken:  # a concurrent registration took the next patch version
                 raise LostRace(taken) from None

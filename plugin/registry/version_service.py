@@ -96,10 +96,14 @@ class VersionService:
         description_: str = "",
         author: User | None,
         job_id: int | None = None,
+        unseen: bool = False,
     ) -> ModelVersion:
         """Create version ``version`` (its package, with no files yet; ``job_id``: the CI job making
         it), in the caller's unit of work or in one of its own: the package pipeline projects it into
-        the version row, which gets the description in the same transaction.
+        the version row, which gets the description in the same transaction. ``unseen``: the caller
+        chose ``version`` among none of the model's versions read in its unit of work, so it is not
+        looked for again (a version committed meanwhile has its package, which the package's creation
+        finds taken).
 
         Raises ``InvalidParameter`` for a version that is not semantic, ``AlreadyExists`` for a taken one.
         """
@@ -108,7 +112,7 @@ class VersionService:
 
         def work() -> ModelVersion:
             # Also how a lost race ends: the redo finds the winner's version.
-            if self.find(model, version) is not None:
+            if not unseen and self.find(model, version) is not None:
                 raise AlreadyExists("Model version")
             try:
                 package = self.packages.create_package(project, model.name, version, creator=author, job_id=job_id)
