@@ -86,19 +86,10 @@ _PAIRED = _COLUMNS.where(
     tuple_(_VERSIONS.c.model_id, _VERSIONS.c.sequence).in_(bindparam("pairs", expanding=True)),
 )
 # Their tags and aliases in one statement: the tags in the order they were set (their ids: the order
-# SQLite read them in before, by the owner index), then the aliases by name.
-_TAGS_AND_ALIASES = union_all(
-    select(
-        _TAGS.c.version_id, literal_column("0").label("kind"), _TAGS.c.id.label("n"), _TAGS.c.key, _TAGS.c.value
-    ).where(_TAGS.c.version_id.in_(bindparam("ids", expanding=True))),
-    select(
-        _ALIASES.c.version_id, literal_column("1"), literal_column("0"), _ALIASES.c.alias, literal_column("''")
-    ).where(_ALIASES.c.version_id.in_(bindparam("ids", expanding=True))),
-).order_by(literal_column("kind"), literal_column("n"), literal_column("key"))
-# The same with the labels of the models ``:models`` (a registered model read: ``latest_labelled``), in
-# the same statement: their tags in the order they were set, then their aliases by name with the number
-# of the version each names (kinds 2 and 3; a version's are 0 and 1, with a number of 0).
-_ALL_LABELS = union_all(
+# SQLite read them in before, by the owner index), then the aliases by name. Each row: the owner's id,
+# the kind (0 a version's tag, 1 its alias, 2 a model's tag, 3 its alias), the order, key, value, and
+# the number of the version a model's alias names (0 otherwise).
+_VERSION_LABELS = (
     select(
         _TAGS.c.version_id,
         literal_column("0").label("kind"),
@@ -108,25 +99,23 @@ _ALL_LABELS = union_all(
         literal_column("0").label("number"),
     ).where(_TAGS.c.version_id.in_(bindparam("ids", expanding=True))),
     select(
-        _ALIASES.c.version_id,
-        literal_column("1"),
-        literal_column("0"),
-        _ALIASES.c.alias,
-        literal_column("''"),
-        literal_column("0"),
+        _ALIASES.c.version_id, literal_column("1"), literal_column("0"), _ALIASES.c.alias, literal_column("''"), literal_column("0")
     ).where(_ALIASES.c.version_id.in_(bindparam("ids", expanding=True))),
+)
+_LABEL_ORDER: tuple[ColumnElement[Any], ...] = (literal_column("kind"), literal_column("n"), literal_column("key"))
+_TAGS_AND_ALIASES = union_all(*_VERSION_LABELS).order_by(*_LABEL_ORDER)
+# The same with the labels of the models ``:models`` (a registered model read: ``latest_labelled``), in
+# the same statement: their tags in the order they were set, then their aliases by name with the number
+# of the version each names.
+_ALL_LABELS = union_all(
+    *_VERSION_LABELS,
     select(
-        _MODEL_TAGS.c.model_id,
-        literal_column("2"),
-        _MODEL_TAGS.c.id,
-        _MODEL_TAGS.c.key,
-        _MODEL_TAGS.c.value,
-        literal_column("0"),
+        _MODEL_TAGS.c.model_id, literal_column("2"), _MODEL_TAGS.c.id, _MODEL_TAGS.c.key, _MODEL_TAGS.c.value, literal_column("0")
     ).where(_MODEL_TAGS.c.model_id.in_(bindparam("models", expanding=True))),
     select(_ALIASES.c.model_id, literal_column("3"), literal_column("0"), _ALIASES.c.alias, literal_column("''"), _VERSIONS.c.sequence)
     .join(_VERSIONS, _VERSIONS.c.id == _ALIASES.c.version_id)
     .where(_ALIASES.c.model_id.in_(bindparam("models", expanding=True))),
-).order_by(literal_column("kind"), literal_column("n"), literal_column("key"))
+).order_by(*_LABEL_ORDER)
 
 
 class ModelRow(NamedTuple):
@@ -304,7 +293,7 @@ class VersionRows:
         else:
             model_labels.update((i, ModelLabels({}, [])) for i in models if i not in model_labels)
             labels = connection.execute(_ALL_LABELS, {"ids": ids, "models": models})
-        for owner, kind, _, key, value, *number in labels:
+        for owner, kind, _, key, value, number in labels:
             if kind == 0:
                 tags[owner].append((key, value))
             elif kind == 1:
@@ -312,7 +301,7 @@ class VersionRows:
             elif kind == 2 and model_labels is not None:
                 model_labels[owner].tags[key] = value
             elif model_labels is not None:
-                model_labels[owner].aliases.append((key, number[0]))
+                model_labels[owner].aliases.append((key, number))
         return [_row(row, tags[row[0]], aliases[row[0]]) for row in rows]
 
 
