@@ -137,7 +137,7 @@ class PersonalAccessTokenAuthenticator:
         if judging is None:
             row = self.tokens.find_active(credential.secret)
         else:
-            row = self._find_judging(credential.secret, *judging)
+            row = find_with_project(self.tokens.session, PersonalAccessToken, credential.secret, *judging, self.tokens.accept)
         if row is None:
             return None
         kind = PrincipalKind.PROJECT_ACCESS_TOKEN if row.user.is_bot else PrincipalKind.PERSONAL_ACCESS_TOKEN
@@ -146,30 +146,25 @@ class PersonalAccessTokenAuthenticator:
             user=row.user, scopes=frozenset(row.scope_list), kind=kind, project_id=row.user.bot_project_id, token_id=row.id
         )
 
-    def _find_judging(self, secret: str, policy: Policy, ref: int | tuple[str, str]) -> PersonalAccessToken | None:
-        """``TokenService.find_active``, with the project ``ref`` names read in the same statement."""
-        found = find_with_project(self.tokens.session, PersonalAccessToken, secret, policy, ref)
-        if found is None:
-            return None
-        token, prime = found
-        accepted = self.tokens.accept(token)
-        if accepted is not None:
-            prime()
-        return accepted
-
 
 #: A row found by its secret (a personal access token or a CI job: their ``user`` is read with them).
 Holder = TypeVar("Holder", PersonalAccessToken, CiJob)
 
 
 def find_with_project(
-    session: DbSession, model: type[Holder], secret: str, policy: Policy, ref: int | tuple[str, str]
-) -> tuple[Holder, Callable[[], None]] | None:
+    session: DbSession,
+    model: type[Holder],
+    secret: str,
+    policy: Policy,
+    ref: int | tuple[str, str],
+    accept: Callable[[Holder], Holder | None],
+) -> Holder | None:
     """The row of ``model`` whose secret is ``secret``, with its user, and, in the same statement, the
     project ``ref`` names with what ``policy`` judges that user there by (``judged_columns``): the
-    caller and the project of a request in one statement, not two. Return the row and what tells
-    ``policy`` the project (``Policy.prime``), for the caller to call once it accepts the row (its
-    own checks, its stamp); ``None`` when no row with a user has that secret."""
+    caller and the project of a request in one statement, not two. Return what ``accept`` (the
+    service's own checks and stamp, as its ``find_active``) makes of the row; once it accepts it,
+    ``policy`` is told the project (``Policy.prime``). ``None`` when no row with a user has that
+    secret, or ``accept`` refuses it."""
     key = (model, tuple(policy.rules.features), isinstance(ref, int))
     statement = _WITH_PROJECT.get(key)
     if statement is None:
@@ -181,7 +176,10 @@ def find_with_project(
         return None
     holder, project, *values = row
     user_id = holder.user.id
-    return holder, lambda: policy.prime(user_id, ref, project, values)
+    accepted = accept(holder)
+    if accepted is not None:
+        policy.prime(user_id, ref, project, values)
+    return accepted
 
 
 #: ``find_with_project``'s statements, one per shape (the table, the features registered, the project
@@ -250,10 +248,7 @@ class JobTokenAuthenticator:
         if judging is None:
             job = self.jobs.find_active(credential.secret)
         else:
-            found = find_with_project(self.jobs.session, CiJob, credential.secret, *judging)
-            job = None if found is None else self.jobs.accept(found[0])
-            if job is not None and found is not None:
-                found[1]()
+            job = find_with_project(self.jobs.session, CiJob, credential.secret, *judging, self.jobs.accept)
         if job is None or job.user is None:
             return None
         return Principal(
