@@ -1,6 +1,7 @@
 """Real-browser fixtures: Debian's headless Chromium driven by Playwright.
 
-The fixtures ``browser``, ``page`` and ``screenshot`` for every test in this folder. Playwright's
+The fixtures ``browser``, ``page`` and ``screenshot`` for every test in this folder, and ``sign_in``,
+the one way its tests sign in through the form. Playwright's
 own browser download is never used: ``apt-get install chromium`` provides ``/usr/bin/chromium``.
 Without it (or without the ``playwright`` package) the browser tests skip, unless
 ``MODELSHELF_TEST_REQUIRE_BROWSER`` is set, as CI sets it: then they fail.
@@ -11,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import pytest
 
@@ -82,3 +84,31 @@ def screenshot(page: Page, tmp_path: Path) -> Callable[[str], Path]:
     temporary directory, so that a test run leaves the checkout as it found it."""
     directory = SCREENSHOTS if os.environ.get("MODELSHELF_UPDATE_SCREENSHOTS") else tmp_path / "screenshots"
     return lambda name: save_screenshot(page, name, directory)
+
+
+def fill_sign_in(page: Page, username: str, password: str) -> None:
+    """Fill the sign-in form the page shows and submit it."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in(
+    page: Page, base_url: str, username: str, password: str, redirect_to: str = "",
+    screenshot: Callable[[str], Path] | None = None,
+) -> None:
+    """Sign in through the form (coming back to ``redirect_to`` when given) and return once the page
+    it leads to has run its deferred scripts (static/modelshelf.js: ``Modelshelf.fetch``, the
+    confirm dialogs, the pages' handlers). The signed-in header shows while the document is still
+    parsing; a test that acts then races the scripts (CI once saw ``Modelshelf is not defined``)."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base_url}/users/sign_in" + (f"?{urlencode({'redirect_to': redirect_to})}" if redirect_to else ""))
+    expect(page.get_by_role("heading", name="Sign in to Modelshelf")).to_be_visible()
+    if screenshot:
+        screenshot("sign-in")
+    fill_sign_in(page, username, password)
+    if redirect_to:
+        expect(page).to_have_url(base_url + redirect_to)
+    expect(page.get_by_test_id("current-user")).to_contain_text(f"@{username}")
+    page.wait_for_load_state("domcontentloaded")  # fires after the deferred scripts ran

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import sign_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 FIRST, SECOND = "given-by-the-admin", "chosen-by-alice"
@@ -36,20 +38,10 @@ def page_errors(page) -> list[str]:  # type: ignore[no-untyped-def]
     return seen
 
 
-def sign_in(page, server, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    page.goto(server.url + "/users/sign_in")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("current-user")).to_contain_text(f"@{username}")
-
-
 def test_a_user_changes_their_password_on_the_password_page(page, server, page_errors):  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    sign_in(page, server, "alice", FIRST)
+    sign_in(page, server.url, "alice", FIRST)
     page.get_by_role("link", name="User settings").click()
     page.get_by_role("navigation", name="User settings").get_by_role("link", name="Password").click()
     expect(page).to_have_url(server.url + "/-/user_settings/password/edit")
@@ -76,7 +68,7 @@ def test_a_user_changes_their_password_on_the_password_page(page, server, page_e
     page.get_by_label("Password").fill(FIRST)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_have_text("Invalid username or password.")
-    sign_in(page, server, "alice", SECOND)
+    sign_in(page, server.url, "alice", SECOND)
 
     page.goto(server.url + "/-/user_settings/password/edit")
     page.get_by_test_id("sign-out-everywhere").click()
@@ -89,7 +81,7 @@ def test_a_user_changes_their_password_on_the_password_page(page, server, page_e
 def test_a_user_creates_a_project_from_the_projects_page(page, server, page_errors):  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
-    sign_in(page, server, "alice", FIRST)
+    sign_in(page, server.url, "alice", FIRST)
     expect(page.get_by_role("heading", name="No projects to show")).to_be_visible()
     page.get_by_role("link", name="New project").click()
     expect(page).to_have_url(server.url + "/projects/new")

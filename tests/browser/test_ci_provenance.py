@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.browser.conftest import sign_in
+
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 PASSWORD = "s3cret-passw0rd"
@@ -59,10 +61,7 @@ def test_the_version_page_shows_the_job_pipeline_merge_request_and_user(publishe
     from playwright.sync_api import expect
 
     url = published["server"].url
-    page.goto(f"{url}/users/sign_in?redirect_to={published['path']}")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, url, "alice", PASSWORD, published["path"])
     expect(page.get_by_test_id("version-title")).to_have_text("fraud-detector / 1.4.0")
 
     ci = page.get_by_test_id("version-ci-job")

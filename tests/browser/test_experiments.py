@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.browser.conftest import fill_sign_in, sign_in
 from tests.support.servers import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
@@ -83,17 +84,7 @@ def page_errors(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _sign_in(page, site: Site, redirect_to: str) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    page.goto(site.url(f"/users/sign_in?redirect_to={redirect_to}"))
-    _fill_sign_in(page)
-    expect(page).to_have_url(site.url(redirect_to))
-
-
-def _fill_sign_in(page) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, site.server.url, "alice", PASSWORD, redirect_to)
 
 
 def _run_names(page) -> list[str]:  # type: ignore[no-untyped-def]
@@ -166,7 +157,7 @@ def test_the_links_mlflow_prints_open_the_experiment_and_the_run(page, site: Sit
     page.goto(run_link)
     expect(page.get_by_test_id("mlflow-link-refused")).to_be_visible()
     page.get_by_test_id("mlflow-link-sign-in").click()
-    _fill_sign_in(page)
+    fill_sign_in(page, "alice", PASSWORD)
     expect(page).to_have_url(site.url(f"/{site.project}/-/ml/runs/{run_id}"))
     expect(page.get_by_test_id("run-id")).to_have_text(run_id)
     expect(page.get_by_test_id("run-title")).to_contain_text("forest-1")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from package_api.web.pages.filters import filesize
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
@@ -55,10 +56,7 @@ def test_a_model_published_through_hugging_face_in_the_ui(serve, page, page_erro
     hub.upload_folder(repo_id=repo, folder_path=folder, commit_message="Wider encoder")
     hub.create_tag(repo, tag="prod", revision="1.0.1")
 
-    page.goto(f"{server.url}/users/sign_in?redirect_to=/team/models/-/ml/models")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, server.url, "alice", PASSWORD, "/team/models/-/ml/models")
     page.get_by_role("link", name="encoder").click()
 
     # The model page: both versions, the latest the one prod points at, and how to use it.

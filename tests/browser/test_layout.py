@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests.browser.conftest import VIEWPORT
+from tests.browser.conftest import VIEWPORT, sign_in
 from tests.support.servers import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
@@ -63,13 +63,7 @@ def site(serve) -> Site:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def signed_in(page, site: Site):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    page.goto(site.server.url + "/users/sign_in")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("current-user")).to_be_visible()
+    sign_in(page, site.server.url, "alice", PASSWORD)
     return page
 
 

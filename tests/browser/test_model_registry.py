@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from tests.browser.conftest import sign_in
 from tests.support.servers import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
@@ -94,14 +95,7 @@ def page_errors(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _sign_in(page, site: Site, redirect_to: str) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    page.goto(site.url(f"/users/sign_in?redirect_to={redirect_to}"))
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(site.url(redirect_to))
-    page.wait_for_load_state("domcontentloaded")  # the page's deferred scripts have run
+    sign_in(page, site.server.url, "alice", PASSWORD, redirect_to)
 
 
 def _drop(page, selector: str, files: dict[str, bytes]) -> None:  # type: ignore[no-untyped-def]

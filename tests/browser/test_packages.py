@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from tests.browser.conftest import sign_in
 from tests.support.servers import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
@@ -55,17 +56,7 @@ def site(serve) -> Site:  # type: ignore[no-untyped-def]
 
 
 def _sign_in(page, site: Site, redirect_to: str, screenshot=None) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    page.goto(site.url(f"/users/sign_in?redirect_to={redirect_to}"))
-    expect(page.get_by_role("heading", name="Sign in to Modelshelf")).to_be_visible()
-    if screenshot:
-        screenshot("sign-in")
-    page.get_by_label("Username").fill(site.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(site.url(redirect_to))
-    expect(page.get_by_test_id("current-user")).to_contain_text("@alice")
+    sign_in(page, site.server.url, site.username, PASSWORD, redirect_to, screenshot)
 
 
 def test_sign_in_see_an_upload_and_delete_a_file(page, site, screenshot):  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from . import test_model_registry as registry
+from .conftest import sign_in
 from .test_model_registry import PASSWORD, Site
 
 # The model registry's browser fixture of the page's errors (script errors, CSP violations).
@@ -32,14 +33,7 @@ def site(serve) -> Site:  # type: ignore[no-untyped-def]
 
 
 def _sign_in(page, site: Site, user: str, redirect_to: str) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    page.goto(site.url(f"/users/sign_in?redirect_to={redirect_to}"))
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(site.url(redirect_to))
-    page.wait_for_load_state("domcontentloaded")
+    sign_in(page, site.server.url, user, PASSWORD, redirect_to)
 
 
 def test_a_promotion_request_is_approved_in_the_browser_and_the_alias_moves(site, page, browser, page_errors):  # type: ignore[no-untyped-def]

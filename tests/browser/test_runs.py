@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import pytest
 import requests
 
+from tests.browser.conftest import sign_in
 from tests.browser.test_model_registry import PASSWORD
 from tests.support.servers import Server
 
@@ -60,10 +60,7 @@ def tracking(serve) -> Tracking:  # type: ignore[no-untyped-def]
 
 
 def _sign_in(page, server: Server, path: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(server.url + "/users/sign_in?" + urlencode({"redirect_to": path}))
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, server.url, "alice", PASSWORD, path)
 
 
 @pytest.fixture

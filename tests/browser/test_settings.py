@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from tests.browser.conftest import sign_in
 from tests.support.servers import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
@@ -56,14 +57,7 @@ def page_errors(page) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def _sign_in(page, site: Site, username: str, redirect_to: str) -> None:  # type: ignore[no-untyped-def]
-    from playwright.sync_api import expect
-
-    page.goto(site.url(f"/users/sign_in?redirect_to={redirect_to}"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(site.url(redirect_to))
-    page.wait_for_load_state("domcontentloaded")  # the page's deferred scripts have run
+    sign_in(page, site.server.url, username, PASSWORD, redirect_to)
 
 
 def test_an_owner_manages_the_project_settings(page, site, screenshot, page_errors):  # type: ignore[no-untyped-def]
