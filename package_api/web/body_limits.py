@@ -11,6 +11,9 @@ exhaust the stack. One place for every surface (each answers in its own error sh
   lone surrogate escape (``"\\ud800"``), a string no database stores (it was a 500 on every write),
   and so is one with a NUL character (``"\\u0000"``): PostgreSQL holds none in text (a 400 there
   only once the write reached it), while SQLite stored it, so a registry could not move to PostgreSQL.
+  For the same reason a NUL in the query string (``%00``) or in a form's fields is ``InvalidInput``
+  on every route (GitLab answers such parameters 400 too): GitLab's API takes its parameters from
+  either, and SQLite stored them, or its ``LIKE`` ended a search pattern at the NUL.
 """
 from __future__ import annotations
 
@@ -75,6 +78,9 @@ _ENCODABLE = "The JSON body holds a lone UTF-16 surrogate (an unpaired \\uD800-\
 _NUL_ESCAPE = re.compile(r"\\u0000")
 _NUL_ESCAPE_BYTES = re.compile(rb"\\u0000")
 _NUL = "The JSON body holds a NUL character (\\u0000), which no stored text can hold"
+_NUL_QUERY = "The query string holds a NUL character (%00), which no stored text can hold"
+_NUL_FORM = "The form holds a NUL character (%00), which no stored text can hold"
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _may_hold_nul(s: str | bytes) -> bool:
@@ -113,6 +119,8 @@ def register(app: Flask) -> None:
 
     @app.before_request
     def _cap_request_body() -> None:
+        if b"%00" in request.query_string or b"\x00" in request.query_string:
+            raise InvalidInput(_NUL_QUERY)
         view = app.view_functions.get(request.endpoint or "")
         if view is not None and getattr(view, STREAMS_BODY, False):
             return
@@ -125,6 +133,8 @@ def register(app: Flask) -> None:
             # Chunked: werkzeug's own cap stops reading at the limit without saying so (the body is
             # silently truncated), so count the bytes read and refuse the first one past the cap.
             request.environ["wsgi.input"] = _Capped(request.environ["wsgi.input"], limit)
+        if request.mimetype in _FORMS and any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+            raise InvalidInput(_NUL_FORM)
 
 
 class _Capped:

@@ -167,6 +167,49 @@ def test_a_nul_is_a_400_on_the_api_and_an_escaped_backslash_is_text(client: Flas
     assert r.status_code == 200 and r.json["description"] == "C:\\u0000 is text", r.data
 
 
+NUL_PARAMETERS = [  # GitLab's API takes its parameters from the query string or a form, as well as JSON
+    ("PUT", "/api/v4/projects/{project}?description=x%00y", None, "rest"),
+    ("PUT", "/api/v4/projects/{project}", {"description": "x\x00y"}, "rest"),
+    ("PUT", "/api/v4/projects/{project}", {"descr\x00iption": "x"}, "rest"),
+    ("GET", "/api/v4/projects/{project}/ml/models?search=a%00zzz", None, "rest"),
+    ("GET", "/api/v4/projects/{project}/packages?package_version=1.0%00", None, "rest"),
+    ("PUT", "/api/v4/projects/{project}/packages/generic/pkg/1.0.0/file.bin?status=default%00", None, "rest"),
+    ("GET", "/api/v4/projects/{project}/ml/mlflow/api/2.0/mlflow/registered-models/search?filter=name%3D%27m%00%27", None, "mlflow"),
+    ("POST", "/api/v4/projects/{project}/ml/mlflow/api/2.0/mlflow/registered-models/create?name=m%00", None, "mlflow"),
+    ("GET", "/users/sign_in?redirect_to=/%00x", None, "page"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "form", "surface"), NUL_PARAMETERS)
+def test_a_nul_in_a_query_string_or_a_form_is_a_400_in_each_surfaces_shape_and_stores_nothing(
+    client: FlaskClient, world: World, method: str, path: str, form: dict[str, str] | None, surface: str
+) -> None:
+    """SQLite stored such a parameter (PostgreSQL refused it only at the write), and its ``LIKE``
+    ended a search pattern at the NUL: one 400 on both databases, before anything is read or stored."""
+    project = f"/api/v4/projects/{world.projects['private']}"
+    before = client.get(project, headers=world.headers("owner")).json
+    r = client.open(path.format(project=world.projects["private"]), method=method, data=form or b"x", headers=world.headers("owner"))
+    assert r.status_code == 400, r.data
+    if surface == "rest":
+        assert r.json is not None and "NUL" in r.json["message"], r.data
+    elif surface == "mlflow":
+        assert r.json is not None and r.json["error_code"] == "INVALID_PARAMETER_VALUE" and "NUL" in r.json["message"]
+    else:
+        assert "NUL" in r.text and r.mimetype == "text/html", r.text
+    assert client.get(project, headers=world.headers("owner")).json == before
+    assert client.get(f"{project}/packages", headers=world.headers("owner")).json == []
+    listed = client.get(_mlflow(world, "registered-models/search"), headers=world.headers("owner"))
+    assert listed.json == {"registered_models": []}
+
+
+def test_an_encoded_percent_before_00_is_text(client: FlaskClient, world: World) -> None:
+    url = f"/api/v4/projects/{world.projects['private']}"
+    r = client.put(url, data={"description": "100%00"}, headers=world.headers("owner"))
+    assert r.status_code == 200 and r.json["description"] == "100%00", r.data
+    r = client.get(url + "/ml/models?search=100%2500", headers=world.headers("owner"))
+    assert r.status_code == 200 and r.json == [], r.data
+
+
 @pytest.mark.server
 def test_a_running_server_answers_a_declared_400_mb_body_at_once(serve: Any) -> None:
     """Through ``modelshelf serve``: the 413 comes back while the client has sent one byte of 400 MB."""

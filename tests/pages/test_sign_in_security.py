@@ -204,7 +204,6 @@ HOSTILE = [
     "JaVaScRiPt:alert(1)",
     "data:text/html,<script>alert(1)</script>",
     "/\r\nSet-Cookie: pwned=1",
-    "/\x00/evil.com",
     "evil.com",
     "",
 ]
@@ -226,7 +225,7 @@ def test_hostile_redirect_targets_fall_back_to_the_projects_list(app, alice, tar
 
 
 @pytest.mark.parametrize(
-    "query", ["/%09/evil.com", "/%5cevil.com", "%5c%5cevil.com", "/%0d%0aSet-Cookie:%20pwned=1", "//evil.com", "/%00x"]
+    "query", ["/%09/evil.com", "/%5cevil.com", "%5c%5cevil.com", "/%0d%0aSet-Cookie:%20pwned=1", "//evil.com"]
 )
 def test_hostile_redirect_targets_in_the_sign_in_url(app, client, alice, query):
     page = client.get(f"/users/sign_in?redirect_to={query}")
@@ -235,6 +234,15 @@ def test_hostile_redirect_targets_in_the_sign_in_url(app, client, alice, query):
     r = client.get(f"/users/sign_in?redirect_to={query}")  # signed in: the page redirects at once
     assert r.status_code == 302 and r.headers["Location"] == "/"
     assert "Set-Cookie: pwned" not in str(r.headers)
+
+
+def test_a_nul_in_the_redirect_target_is_a_400_that_signs_nobody_in(app, client, alice):
+    """A NUL in any parameter is refused before the page reads it (package_api/web/body_limits.py)."""
+    r = _sign_in(client, alice, PASSWORD, redirect_to="/\x00/evil.com")
+    assert r.status_code == 400 and "Location" not in r.headers and "NUL" in r.text
+    assert "@" + alice not in client.get("/").text
+    r = client.get("/users/sign_in?redirect_to=/%00x")
+    assert r.status_code == 400 and "Location" not in r.headers
 
 
 @pytest.mark.parametrize("target", LEGIT)

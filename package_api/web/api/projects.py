@@ -9,7 +9,7 @@ from package_api.access.models import Project, Role, Visibility
 from package_api.access.policy import Action
 from package_api.access.project_settings import feature_param
 from package_api.access.projects import parse_role, parse_visibility
-from package_api.errors import InvalidInput, InvalidParameter
+from package_api.errors import InvalidParameter
 from package_api.web.api import entities, pagination
 from package_api.web.api import params as request_values
 from package_api.web.api.context import (
@@ -23,14 +23,6 @@ from package_api.web.api.context import (
 from package_api.web.api.users import account_caller
 
 bp = Blueprint("projects", __name__, url_prefix="/api/v4")
-
-
-def _body() -> dict[str, Any]:
-    """The JSON object or the form the request sends; raise ``InvalidInput`` for other JSON."""
-    data = request.get_json(silent=True)
-    if data is not None and not isinstance(data, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return dict(data or request.form or {})
 
 
 def _bool(params: dict[str, Any], name: str) -> bool | None:
@@ -95,7 +87,7 @@ def get_project(project_ref: str) -> Response:
 def create_project() -> tuple[Response, int]:
     caller = account_caller(write=True)  # not a job's token: it is confined to its project
     assert caller.user is not None
-    params = _body()
+    params = request_values.request_body()
     path = params.get("path") or params.get("name")
     if not path:
         raise InvalidParameter("path", "is missing")
@@ -116,7 +108,7 @@ def _text(params: dict[str, Any], name: str) -> str | None:
 @bp.put("/projects/<project:project_ref>")
 def update_project(project_ref: str) -> Response:
     project = authorized_project(project_ref, Action.ADMIN_PROJECT)
-    params = _body()
+    params = request_values.request_body()
     visibility = _text(params, "visibility")
     policy().authorize_visibility(principal(), project, visibility)
     settings_services().update(  # it records each change in the audit trail
