@@ -215,7 +215,7 @@ def test_a_running_server_answers_a_declared_400_mb_body_at_once(serve: Any) -> 
     """Through ``modelshelf serve``: the 413 comes back while the client has sent one byte of 400 MB."""
     server = serve()
     host, port = server.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
         started = time.perf_counter()
         sock.sendall(
             b"POST /api/v4/projects/1/ml/mlflow/api/2.0/mlflow/runs/search HTTP/1.1\r\n"
@@ -229,4 +229,6 @@ def test_a_running_server_answers_a_declared_400_mb_body_at_once(serve: Any) -> 
     print(f"413 for a declared 400 MB body in {elapsed * 1000:.1f} ms")
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"MAX_REQUEST_BODY" in answer
-    assert elapsed < 1.0
+    # A server that waited for the body would answer only at its 60 s body timeout; milliseconds on a
+    # quiet machine, seconds when the machine is loaded (it once took over 1 s at load 10).
+    assert elapsed < 10.0
