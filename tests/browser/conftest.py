@@ -1,7 +1,8 @@
 """Real-browser fixtures: Debian's headless Chromium driven by Playwright.
 
-The fixtures ``browser``, ``page`` and ``screenshot`` for every test in this folder, and ``sign_in``,
-the one way its tests sign in through the form. Playwright's
+The fixtures ``browser``, ``page`` and ``screenshot`` for every test in this folder; ``sign_in``,
+the one way its tests sign in through the form; and ``follow``, the one way they click a link or
+submit a form before acting on the page it leads to. Playwright's
 own browser download is never used: ``apt-get install chromium`` provides ``/usr/bin/chromium``.
 Without it (or without the ``playwright`` package) the browser tests skip, unless
 ``MODELSHELF_TEST_REQUIRE_BROWSER`` is set, as CI sets it: then they fail.
@@ -9,10 +10,15 @@ Without it (or without the ``playwright`` package) the browser tests skip, unles
 from __future__ import annotations
 
 import os
+import re
+import threading
+import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.request import urlopen
 
 import pytest
 
@@ -58,11 +64,50 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
+@pytest.fixture(scope="session")
+def slow_scripts() -> Iterator[str | None]:
+    """With ``MODELSHELF_TEST_SLOW_SCRIPTS_MS=800``, the address of a server on 127.0.0.1 that serves
+    ``?url=<a script>`` that long late (the pages' scripts are sent through it: see ``page``); else None."""
+    delay = int(os.environ.get("MODELSHELF_TEST_SLOW_SCRIPTS_MS") or 0) / 1000
+    if not delay:
+        yield None
+        return
+
+    class Late(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(delay)
+            with urlopen(parse_qs(urlsplit(self.path).query)["url"][0], timeout=30) as answer:
+                body, kind = answer.read(), answer.headers["Content-Type"]
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Late)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (no cookies) and a page in it, 1280x800."""
+def page(browser: Browser, slow_scripts: str | None) -> Iterator[Page]:
+    """A fresh browser context (no cookies) and a page in it, 1280x800.
+
+    With ``MODELSHELF_TEST_SLOW_SCRIPTS_MS`` set, the page's scripts come that late, the HTML and the
+    stylesheets on time: a test that acts on a page before its deferred scripts ran (see ``follow``)
+    then fails every time rather than once in a while on a loaded machine."""
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     context.set_default_timeout(TIMEOUT_MS)
+    if slow_scripts:
+        late = slow_scripts
+        context.route(re.compile(r"\.js(\?.*)?$"), lambda route: route.continue_(url=late + "?" + urlencode({"url": route.request.url})))
     try:
         yield context.new_page()
     finally:
@@ -112,3 +157,21 @@ def sign_in(
         expect(page).to_have_url(base_url + redirect_to)
     expect(page.get_by_test_id("current-user")).to_contain_text(f"@{username}")
     page.wait_for_load_state("domcontentloaded")  # fires after the deferred scripts ran
+
+
+def follow(page: Page, action: Callable[[], object], url: str | re.Pattern[str]) -> None:
+    """Do ``action`` (a click on a link, a form's submit button, a confirm dialog's button), which makes
+    the page navigate, and return once the page it leads to (its address ``url``, exact or a pattern)
+    has been parsed and has run its deferred scripts and applied its stylesheets.
+
+    Playwright waits for nothing after a click; ``goto`` and ``reload`` wait for ``load``, a click does
+    not. A test that then reads the page once (``evaluate``, ``inner_text``, ``count``, computed styles)
+    may read the old page or half of the new one, and a click on what a deferred script drives (the
+    confirm dialogs of ``data-confirm`` forms, copy buttons, dialogs, drop zones) may come before the
+    script: a delete form then submits unconfirmed. ``expect(...)`` retries and needs none of this.
+    Waiting for the navigation that starts during ``action`` (not for ``url`` itself) also holds when
+    the page comes back to its own address (a form re-rendered, a filter at the same URL); no other
+    navigation matching ``url`` may still be under way then (follow that one too, or expect something
+    only its page shows)."""
+    with page.expect_navigation(url=url, wait_until="domcontentloaded"):  # after the deferred scripts ran
+        action()

@@ -14,7 +14,8 @@ from package_api import names
 from package_api.errors import InvalidParameter
 
 from . import test_model_registry as registry
-from .test_model_registry import WEIGHTS, Site, _sha, _sign_in
+from .conftest import follow
+from .test_model_registry import ARTIFACTS_TAB, WEIGHTS, Site, _sha, _sign_in
 
 # The model registry's browser fixtures: its server with alice and two projects, and the page's errors.
 site, page_errors = registry.site, registry.page_errors
@@ -105,7 +106,7 @@ def test_a_bad_subfolder_or_file_name_is_refused_before_anything_is_sent(site, p
     refused = items.nth(0)
     expect(refused).to_have_attribute("data-state", "rejected")
     expect(refused).to_contain_text(f"File name model (1).onnx can contain only {ALLOWED_IN_NAMES}")
-    assert refused.evaluate("row => getComputedStyle(row).backgroundColor") == RED_ROW
+    expect(refused).to_have_css("background-color", RED_ROW)
     expect(refused.locator("progress")).to_be_hidden()  # nothing was sent: no bar
     expect(page.get_by_test_id("upload-result")).to_have_text("Uploaded 1 of 2 artifacts. Failed: model (1).onnx.")
     assert [url.rpartition("/files/")[2] for url in sent] == ["docs/notes.txt"]
@@ -126,9 +127,8 @@ def test_a_file_the_server_refuses_is_a_red_row(site, page, page_errors):  # typ
     item = page.get_by_test_id("upload-item")
     expect(item).to_have_attribute("data-state", "failed")
     expect(item).to_contain_text("Duplicate package is not allowed")
-    assert item.evaluate("row => getComputedStyle(row).backgroundColor") == RED_ROW
-    bar = item.locator("progress")
-    assert bar.evaluate("bar => getComputedStyle(bar).accentColor") == "rgb(221, 43, 14)"  # --danger, not blue
+    expect(item).to_have_css("background-color", RED_ROW)
+    expect(item.locator("progress")).to_have_css("accent-color", "rgb(221, 43, 14)")  # --danger, not blue
     assert page_errors == []
 
 
@@ -167,7 +167,7 @@ def test_the_new_version_form_creates_no_version_while_a_file_would_be_refused(s
     assert posted == [] and [v["version"] for v in site.api(site.private, "/fraud-detector/versions").json()] == ["1.4.0"]
 
     page.get_by_label("Subfolder").fill("weights")
-    create.click()
+    follow(page, create.click, ARTIFACTS_TAB)  # the version page's scripts ran: their errors are seen
     expect(page.get_by_test_id("version-title")).to_have_text("fraud-detector / 1.5.0")
     assert site.files(site.private, "fraud-detector", "1.5.0") == {"weights/model.onnx": _sha(WEIGHTS)}
     assert page_errors == []

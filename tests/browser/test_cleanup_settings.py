@@ -3,12 +3,17 @@ a Maintainer enables a cleanup policy with the form, the dry run lists two versi
 ``modelshelf cleanup`` then removes exactly those. No script error and no CSP violation on the way."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 
+from tests.browser.conftest import follow
 from tests.browser.test_settings import SETTINGS, Site, _sign_in, page_errors, site  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
+
+DRY_RUN = re.compile(r"/packages_and_registries\?dry_run=1#dry-run$")
 
 
 def test_a_maintainer_enables_a_cleanup_policy_and_its_dry_run_lists_what_a_run_removes(  # type: ignore[no-untyped-def]
@@ -33,7 +38,7 @@ def test_a_maintainer_enables_a_cleanup_policy_and_its_dry_run_lists_what_a_run_
     policy = site.api(f"/projects/{site.project}/packages/cleanup_policy").json()
     assert (policy["enabled"], policy["cadence"], policy["keep_n"], policy["older_than"]) == (True, "7d", 1, None)
 
-    page.get_by_test_id("cleanup-dry-run").click()
+    follow(page, page.get_by_test_id("cleanup-dry-run").click, DRY_RUN)  # the screenshot below: the page styled
     expect(page.get_by_test_id("dry-run-summary")).to_contain_text("would remove 2 of 3 versions")
     rows = page.get_by_test_id("dry-run-list").locator("tbody tr")
     expect(rows).to_have_count(2)
@@ -46,6 +51,6 @@ def test_a_maintainer_enables_a_cleanup_policy_and_its_dry_run_lists_what_a_run_
     left = requests.get(f"{site.server.api}/projects/{site.project}/packages", headers={"PRIVATE-TOKEN": site.token}, timeout=30)
     assert [p["version"] for p in left.json()] == ["0.3.0"]
     page.reload()
-    page.get_by_test_id("cleanup-dry-run").click()
+    follow(page, page.get_by_test_id("cleanup-dry-run").click, DRY_RUN)
     expect(page.get_by_test_id("dry-run-summary")).to_contain_text("would remove 0 of 1 versions")
     assert page_errors == []

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
+from tests.browser.conftest import follow
 from tests.browser.test_settings import PASSWORD, Site, _sign_in
 from tests.support.receivers import Receiver, verifies
 
@@ -175,7 +176,7 @@ def test_a_maintainer_protects_packages_and_an_upload_is_refused_naming_the_rule
     ).status_code == 201
 
     # The model registry's protected aliases are one click away.
-    page.get_by_role("link", name="Manage protected aliases").click()
-    expect(page).to_have_url(site.url("/team/models/-/ml/protected_aliases"))
+    manage = page.get_by_role("link", name="Manage protected aliases")
+    follow(page, manage.click, site.url("/team/models/-/ml/protected_aliases"))
     expect(page.get_by_role("heading", name="Protected aliases", exact=True)).to_be_visible()
     assert page_errors == []

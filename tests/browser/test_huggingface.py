@@ -5,6 +5,7 @@ fetches the same bytes with the stock MLflow client."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from package_api.web.pages.filters import filesize
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import follow, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
@@ -23,6 +24,7 @@ FILES = {
     "model.safetensors": os.urandom(300 * 1024),
 }
 WIDER = b'{"hidden_size": 16, "model_type": "bert"}\n'
+MODEL_PAGE = re.compile(r"/-/ml/models/\d+$")
 
 
 @pytest.fixture
@@ -57,7 +59,7 @@ def test_a_model_published_through_hugging_face_in_the_ui(serve, page, page_erro
     hub.create_tag(repo, tag="prod", revision="1.0.1")
 
     sign_in(page, server.url, "alice", PASSWORD, "/team/models/-/ml/models")
-    page.get_by_role("link", name="encoder").click()
+    follow(page, page.get_by_role("link", name="encoder").click, MODEL_PAGE)
 
     # The model page: both versions, the latest the one prod points at, and how to use it.
     expect(page.get_by_test_id("model-title")).to_have_text("encoder")
@@ -73,9 +75,9 @@ def test_a_model_published_through_hugging_face_in_the_ui(serve, page, page_erro
     expect(hf_usage.get_by_test_id("hf-snippet")).to_contain_text(f"hf download {repo} --revision main")
     # The two sit side by side: MLflow's first, then Hugging Face's, in the model card.
     card = page.get_by_test_id("model-card")
-    assert card.locator("section.usage h2").all_inner_texts() == ["Use with MLflow", "Use with Hugging Face"]
+    expect(card.locator("section.usage h2")).to_have_text(["Use with MLflow", "Use with Hugging Face"])
 
-    page.get_by_test_id("tab-versions").click()
+    follow(page, page.get_by_test_id("tab-versions").click, re.compile(r"tab=versions"))
     versions = page.get_by_test_id("version-list").locator("tbody tr")
     expect(versions).to_have_count(2)
     assert versions.evaluate_all("rows => rows.map(r => r.dataset.version)") == ["1.0.1", "1.0.0"]
@@ -85,7 +87,7 @@ def test_a_model_published_through_hugging_face_in_the_ui(serve, page, page_erro
     expect(page.get_by_test_id("version-title")).to_contain_text("encoder / 1.0.1")
     expect(page.get_by_test_id("version-alias")).to_have_text("@prod")
     expect(page.get_by_test_id("version-description")).to_contain_text("Wider encoder")
-    page.get_by_test_id("tab-artifacts").click()
+    follow(page, page.get_by_test_id("tab-artifacts").click, re.compile(r"tab=artifacts"))  # its scripts ran: errors seen
     rows = page.get_by_test_id("artifact-row")
     expect(rows).to_have_count(len(FILES))
     sizes = {**{path: len(data) for path, data in FILES.items()}, "config.json": len(WIDER)}
@@ -96,7 +98,7 @@ def test_a_model_published_through_hugging_face_in_the_ui(serve, page, page_erro
 
     # The MLflow snippet the model page shows fetches the same version's bytes.
     page.goto(f"{server.url}/team/models/-/ml/models")
-    page.get_by_role("link", name="encoder").click()
+    follow(page, page.get_by_role("link", name="encoder").click, MODEL_PAGE)  # the whole snippet parsed
     snippet = page.get_by_test_id("mlflow-snippet-python").inner_text()
     assert "models:/encoder@1.0.1" in snippet
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MLFLOW_TRACKING_TOKEN": token}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import follow, sign_in
 from tests.support.servers import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 PASSWORD = "s3cret-passw0rd"
 MODEL = b"onnx weights " * 1000
 README = b"# fraud-detector\n"
+PACKAGE_PAGE = re.compile(r"/-/packages/\d+$")
 
 
 @dataclass
@@ -81,7 +82,9 @@ def test_sign_in_see_an_upload_and_delete_a_file(page, site, screenshot):  # typ
     expect(page.get_by_test_id("package-count")).to_have_text("1 package")
     page.get_by_role("link", name="Clear").click()
 
-    table.get_by_role("row").filter(has_text="1.4.0").get_by_role("link", name="fraud-detector").click()
+    # Its Delete buttons are data-confirm forms: clicked before modelshelf.js ran, they delete unconfirmed.
+    follow(page, table.get_by_role("row").filter(has_text="1.4.0").get_by_role("link", name="fraud-detector").click,
+           PACKAGE_PAGE)
     expect(page.get_by_test_id("package-title")).to_have_text("fraud-detector")
     files = page.get_by_test_id("package-files")
     expect(files.get_by_test_id("file-sha256")).to_have_text(
@@ -146,7 +149,7 @@ def test_browse_a_public_project_signed_out(page, site):  # type: ignore[no-unty
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
     projects.get_by_role("link", name=re.compile("public")).click()
     expect(page).to_have_url(site.url("/team/public/-/packages"))
-    page.get_by_role("link", name="demo-model").click()
+    follow(page, page.get_by_role("link", name="demo-model").click, PACKAGE_PAGE)  # whole, before counting what it lacks
     expect(page.get_by_test_id("file-sha256")).to_have_text(hashlib.sha256(b"pickle").hexdigest())
     expect(page.get_by_test_id("delete-file")).to_have_count(0)
     expect(page.get_by_test_id("delete-package")).to_have_count(0)

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import follow, sign_in
 from tests.browser.test_model_registry import PASSWORD
 from tests.support.servers import Server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
 START = 1_700_000_000_000
+#: A run's page, and its Promote tab.
+RUN_PAGE, PROMOTE_TAB = re.compile(r"/-/ml/runs/[0-9a-f]{32}$"), re.compile(r"/-/ml/runs/[0-9a-f]{32}\?tab=promote$")
 
 
 @dataclass
@@ -94,16 +96,15 @@ def test_the_run_page_draws_charts_and_promotes_the_run_to_a_version_that_links_
     combined = page.get_by_test_id("combined-chart")
     expect(combined.locator("polyline")).to_have_count(2)
     expect(combined.get_by_test_id("chart-legend")).to_contain_text("val_loss")
-    page.get_by_test_id("x-axis-time").click()
+    follow(page, page.get_by_test_id("x-axis-time").click, re.compile(r"[?&]x=time"))  # styled for the screenshot
     expect(page.get_by_test_id("combined-chart").locator("svg")).to_have_attribute("data-x-axis", "time")
     expect(page.get_by_test_id("x-axis-current")).to_have_text("Time")
     page.get_by_test_id("metric-picker").evaluate("picker => picker.scrollIntoView()")
     screenshot("run-page")
 
     # Promote: the browser checks the version as it is typed, the server when it is sent.
-    page.get_by_test_id("promote-link").click()
     # The form is usable before its deferred script has run; typing then shows no error (seen once in .ci/run).
-    page.wait_for_url(re.compile(r"tab=promote"), wait_until="load")
+    follow(page, page.get_by_test_id("promote-link").click, PROMOTE_TAB)
     page.get_by_label("Model").select_option(label="churn-model")
     page.get_by_label("What to register").select_option(value="path:model")
     page.get_by_label("Version", exact=True).fill("one")
@@ -120,8 +121,7 @@ def test_the_run_page_draws_charts_and_promotes_the_run_to_a_version_that_links_
     page.get_by_test_id("tab-artifacts").click()
     expect(page.get_by_test_id("artifact-row")).to_have_count(1)
     expect(page.get_by_test_id("artifact-row")).to_contain_text("model.pkl")
-    page.get_by_test_id("version-run").click()
-    expect(page).to_have_url(re.compile(f"/-/ml/runs/{run_id}$"))
+    follow(page, page.get_by_test_id("version-run").click, re.compile(f"/-/ml/runs/{run_id}$"))  # errors seen
     expect(page.get_by_test_id("run-versions")).to_contain_text("churn-model / 1.0.0")
     assert page_errors == []
 
@@ -148,7 +148,7 @@ def test_compare_highlights_the_params_that_differ(tracking, page, screenshot, p
     expect(chart.get_by_test_id("chart-legend")).to_contain_text("depth-4")
     expect(chart.get_by_test_id("chart-legend")).to_contain_text("depth-8")
     screenshot("compare-runs")
-    page.get_by_role("link", name="depth-8").first.click()
+    follow(page, page.get_by_role("link", name="depth-8").first.click, RUN_PAGE)  # its scripts ran: errors seen
     expect(page.get_by_test_id("run-title")).to_contain_text("depth-8")
     assert page_errors == []
 
@@ -165,7 +165,9 @@ def test_walk_experiments_to_an_experiment_to_compare_to_a_run_to_promote(tracki
     assert made.status_code == 201, made.text
 
     _sign_in(page, tracking.server, "/team/models/-/ml/experiments")
-    page.get_by_test_id("experiment-list").get_by_role("link", name="churn").click()
+    # Its Compare button is experiments.js's: the runs are selected once it has run.
+    churn = page.get_by_test_id("experiment-list").get_by_role("link", name="churn")
+    follow(page, churn.click, re.compile(r"/-/ml/experiments/\d+$"))
     page.get_by_label("Select run depth-4").check()
     page.get_by_label("Select run depth-8").check()
     page.get_by_role("button", name="Compare").click()
@@ -173,9 +175,7 @@ def test_walk_experiments_to_an_experiment_to_compare_to_a_run_to_promote(tracki
     expect(page.locator('[data-testid="metric-history"][data-metric="loss"] polyline')).to_have_count(2)
     page.get_by_test_id("compare-runs").get_by_role("link", name="depth-8").click()
     expect(page.get_by_test_id("run-title")).to_contain_text("depth-8")
-    page.get_by_test_id("promote-link").click()
-    # The form is usable before its deferred script has run; typing then shows no error (seen once in .ci/run).
-    page.wait_for_url(re.compile(r"tab=promote"), wait_until="load")
+    follow(page, page.get_by_test_id("promote-link").click, PROMOTE_TAB)
     page.get_by_label("Model").select_option(label="churn-model")
     page.get_by_label("What to register").select_option(value="path:model")
     page.get_by_label("Version", exact=True).fill("2.0.0")
@@ -183,6 +183,5 @@ def test_walk_experiments_to_an_experiment_to_compare_to_a_run_to_promote(tracki
     expect(page.get_by_test_id("version-title")).to_have_text("churn-model / 2.0.0")
     page.get_by_test_id("version-run").click()
     expect(page.get_by_test_id("run-versions")).to_contain_text("churn-model / 2.0.0")
-    page.get_by_test_id("run-experiment").click()
-    expect(page).to_have_url(re.compile(f"/-/ml/experiments/{experiment}$"))
+    follow(page, page.get_by_test_id("run-experiment").click, re.compile(f"/-/ml/experiments/{experiment}$"))  # errors seen
     assert page_errors == []
