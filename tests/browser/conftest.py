@@ -106,8 +106,8 @@ def page(browser: Browser, slow_scripts: str | None) -> Iterator[Page]:
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     context.set_default_timeout(TIMEOUT_MS)
     if slow_scripts:
-        late = slow_scripts
-        context.route(re.compile(r"\.js(\?.*)?$"), lambda route: route.continue_(url=late + "?" + urlencode({"url": route.request.url})))
+        late: str = slow_scripts
+        context.route(re.compile(r"\.js(\?.*)?$"), lambda route: route.continue_(url=f"{late}?{urlencode({'url': route.request.url})}"))
     try:
         yield context.new_page()
     finally:
