@@ -9,6 +9,7 @@ Without it (or without the ``playwright`` package) the browser tests skip, unles
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -64,14 +65,10 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
-@pytest.fixture(scope="session")
-def slow_scripts() -> Iterator[str | None]:
-    """With ``MODELSHELF_TEST_SLOW_SCRIPTS_MS=800``, the address of a server on 127.0.0.1 that serves
-    ``?url=<a script>`` that long late (the pages' scripts are sent through it: see ``page``); else None."""
-    delay = int(os.environ.get("MODELSHELF_TEST_SLOW_SCRIPTS_MS") or 0) / 1000
-    if not delay:
-        yield None
-        return
+@contextlib.contextmanager
+def _late_scripts_server(delay: float) -> Iterator[str]:
+    """A server on 127.0.0.1 that answers ``?url=<a script>`` with that script ``delay`` seconds late;
+    its address (stopped on leaving)."""
 
     class Late(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -96,6 +93,30 @@ def slow_scripts() -> Iterator[str | None]:
         server.server_close()
 
 
+def _new_page(browser: Browser, late: str | None) -> Iterator[Page]:
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    if late:
+        through: str = late
+        context.route(re.compile(r"\.js(\?.*)?$"), lambda route: route.continue_(url=f"{through}?{urlencode({'url': route.request.url})}"))
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def slow_scripts() -> Iterator[str | None]:
+    """With ``MODELSHELF_TEST_SLOW_SCRIPTS_MS=800``, the address of a server on 127.0.0.1 that serves
+    ``?url=<a script>`` that long late (the pages' scripts are sent through it: see ``page``); else None."""
+    delay = int(os.environ.get("MODELSHELF_TEST_SLOW_SCRIPTS_MS") or 0) / 1000
+    if not delay:
+        yield None
+        return
+    with _late_scripts_server(delay) as late:
+        yield late
+
+
 @pytest.fixture
 def page(browser: Browser, slow_scripts: str | None) -> Iterator[Page]:
     """A fresh browser context (no cookies) and a page in it, 1280x800.
@@ -103,15 +124,15 @@ def page(browser: Browser, slow_scripts: str | None) -> Iterator[Page]:
     With ``MODELSHELF_TEST_SLOW_SCRIPTS_MS`` set, the page's scripts come that late, the HTML and the
     stylesheets on time: a test that acts on a page before its deferred scripts ran (see ``follow``)
     then fails every time rather than once in a while on a loaded machine."""
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-    context.set_default_timeout(TIMEOUT_MS)
-    if slow_scripts:
-        late: str = slow_scripts
-        context.route(re.compile(r"\.js(\?.*)?$"), lambda route: route.continue_(url=f"{late}?{urlencode({'url': route.request.url})}"))
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+    yield from _new_page(browser, slow_scripts)
+
+
+@pytest.fixture
+def late_scripts_page(browser: Browser) -> Iterator[Page]:
+    """Like ``page``, with every script of every page 1.5 s late whatever the environment says: for
+    tests of what a user can do before a page's scripts ran."""
+    with _late_scripts_server(1.5) as late:
+        yield from _new_page(browser, late)
 
 
 def save_screenshot(page: Page, name: str, directory: Path = SCREENSHOTS) -> Path:

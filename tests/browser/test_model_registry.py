@@ -214,7 +214,7 @@ def test_create_a_model_and_version_upload_by_drag_and_drop_and_delete_it_all(si
     assert set(site.files(site.private, "fraud-detector", "1.4.0")) == {"model.onnx", "config/settings.json"}
 
     # The version card shows the description and the sections later work fills.
-    # Its delete menu item is a data-confirm form: clicked before modelshelf.js ran, it deletes unconfirmed.
+    # Its delete menu item is a data-confirm form (modelshelf.js, loaded before the page: it always asks).
     follow(page, page.get_by_test_id("tab-card").click, re.compile(r"/versions/\d+$"))
     expect(page.get_by_test_id("version-description").locator("strong")).to_have_text("Q3")
     expect(page.get_by_test_id("version-card")).to_contain_text("No parameters logged")

@@ -82,7 +82,7 @@ def test_sign_in_see_an_upload_and_delete_a_file(page, site, screenshot):  # typ
     expect(page.get_by_test_id("package-count")).to_have_text("1 package")
     page.get_by_role("link", name="Clear").click()
 
-    # Its Delete buttons are data-confirm forms: clicked before modelshelf.js ran, they delete unconfirmed.
+    # Its Delete buttons are data-confirm forms; the page is followed so that what is read next is its own.
     follow(page, table.get_by_role("row").filter(has_text="1.4.0").get_by_role("link", name="fraud-detector").click,
            PACKAGE_PAGE)
     expect(page.get_by_test_id("package-title")).to_have_text("fraud-detector")
@@ -116,6 +116,26 @@ def test_sign_in_see_an_upload_and_delete_a_file(page, site, screenshot):  # typ
     expect(files.get_by_role("row")).to_have_count(2)
     expect(files).not_to_contain_text("README.md")
     assert site.files(site.private, "fraud-detector") == ["weights/model.onnx"]
+
+
+def test_a_delete_clicked_the_moment_it_shows_still_asks_first(late_scripts_page, site):  # type: ignore[no-untyped-def]
+    """The pages' scripts come 1.5 s late and the Delete button is clicked as soon as it is there, as
+    a quick user on a slow link would: the confirm dialog still opens and nothing is deleted unasked.
+    modelshelf.js, which makes data-confirm forms ask, is loaded in the head without ``defer``, so no
+    form exists before it runs (deferred, the form submitted unconfirmed and the file was deleted)."""
+    from playwright.sync_api import expect
+
+    page = late_scripts_page
+    site.upload(site.private, "fraud-detector", "1.4.0", "README.md", README)
+    site.upload(site.private, "fraud-detector", "1.4.0", "weights/model.onnx", MODEL)
+    sign_in(page, site.server.url, site.username, PASSWORD, "/team/models/-/packages")
+    page.get_by_test_id("package-list").get_by_role("link", name="fraud-detector").click()  # no wait: act at once
+    page.get_by_test_id("package-files").get_by_role("row").filter(has_text="README.md").get_by_role("button", name="Delete").click()
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    assert site.files(site.private, "fraud-detector") == ["README.md", "weights/model.onnx"]
 
 
 def test_the_page_calls_the_api_with_its_session(page, site):  # type: ignore[no-untyped-def]
