@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import object_session
 
 from package_api.access.models import Membership, Role
@@ -42,6 +42,12 @@ LEVEL_NAMES = {level: name for name, level in LEVELS.items()}
 #: versions are generic packages), so a rule of another type is kept and listed but matches nothing.
 RULE_PACKAGE_TYPES = ("cargo", "conan", "generic", "helm", "maven", "npm", "nuget", "pypi", "terraform_module")
 PUSH, DELETE = "push", "delete"
+#: A project's rules, built once: every package change asks them.
+_RULES = (
+    select(PackageProtectionRule)
+    .where(PackageProtectionRule.project_id == bindparam("project"))
+    .order_by(PackageProtectionRule.id)
+)
 
 #: ``noun(package)``: what the package is called in a refusal ("model version").
 Noun = Callable[[Package], str]
@@ -87,13 +93,7 @@ class ProtectionGuard:
     def rules(self, project_id: int, package_type: str = "generic") -> list[PackageProtectionRule]:
         """``project_id``'s rules of ``package_type``."""
         if project_id not in self._rules:
-            self._rules[project_id] = list(
-                self.session.scalars(
-                    select(PackageProtectionRule)
-                    .where(PackageProtectionRule.project_id == project_id)
-                    .order_by(PackageProtectionRule.id)
-                )
-            )
+            self._rules[project_id] = list(self.session.scalars(_RULES, {"project": project_id}))
         return [rule for rule in self._rules[project_id] if rule.package_type == package_type]
 
     def level(self, principal: Principal, project_id: int) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -47,6 +47,17 @@ ORDERS = {"created_at": Package.created_at, "name": Package.name, "version": Pac
 FILE_ORDERS = {"id": PackageFile.id, "created_at": PackageFile.created_at, "file_name": PackageFile.file_name}
 #: Files of one name from oldest to newest: a download by name serves the last (``newest_file``).
 AGE = (PackageFile.created_at, PackageFile.id)
+
+
+#: Built once (every upload, download and registration asks them): the live package of a name and
+#: version in a project, and a package's live files, oldest first.
+_LIVE_NAMED = select(Package).where(
+    Package.project_id == bindparam("project"), Package.package_type == "generic", Package.name == bindparam("name"),
+    Package.version == bindparam("version"), Package.status.in_(LIVE_STATUSES),
+)
+_LIVE_FILES = select(PackageFile).where(
+    PackageFile.package_id == bindparam("package"), PackageFile.status == PackageStatus.DEFAULT
+).order_by(PackageFile.id)
 
 
 def parse_status(value: str | None, *, allowed: tuple[str, ...] = ("default", "hidden")) -> PackageStatus | None:
@@ -369,15 +380,7 @@ class PackageService:
     # -- lookup --------------------------------------------------------------------------------
 
     def _find_live(self, project_id: int, name: str, version: str) -> Package | None:
-        return self.session.scalar(
-            select(Package).where(
-                Package.project_id == project_id,
-                Package.package_type == "generic",
-                Package.name == name,
-                Package.version == version,
-                Package.status.in_(LIVE_STATUSES),
-            )
-        )
+        return self.session.scalar(_LIVE_NAMED, {"project": project_id, "name": name, "version": version})
 
     def project_blob(self, project: Project, sha256: str) -> Blob:
         """``_project_blob`` for a digest the caller gave (``InvalidParameter`` if malformed)."""
@@ -541,11 +544,7 @@ class PackageService:
 
     def live_files(self, package: Package) -> Sequence[PackageFile]:
         """Every live file of ``package``, oldest first: ``list_files`` without paging (nor its count)."""
-        return self.session.scalars(
-            select(PackageFile)
-            .where(PackageFile.package_id == package.id, PackageFile.status == PackageStatus.DEFAULT)
-            .order_by(PackageFile.id)
-        ).all()
+        return self.session.scalars(_LIVE_FILES, {"package": package.id}).all()
 
     def _page(self, query: Select[Any], column: Any, sort: str, page: int, per_page: int, tiebreak: Any) -> Page:
         order = (column.desc(), tiebreak.desc()) if descending(sort) else (column.asc(), tiebreak.asc())

@@ -32,7 +32,8 @@ COMMIT_STEP = "hf_commit"
 
 #: ``session.info`` key: the packages whose files changed in the session's transaction, by id.
 _PENDING = "modelshelf.hf_commit_pending"
-#: ``session.info`` key: the ids of those packages made in the transaction (their version row is new).
+#: ``session.info`` key: those of them made in the transaction (their version row is new), by id, each
+#: with the files it received there, in order; ``None`` once one of them was deleted again.
 _NEW = "modelshelf.hf_commit_new"
 
 
@@ -41,24 +42,37 @@ def _refresh(change: PackageChange) -> None:
     many of its files the change adds (an MLflow version of 30 files is one rewrite, not 30)."""
     if may_be_version(change.package):  # a plain package costs nothing
         change.session.info.setdefault(_PENDING, {})[change.package.id] = change.package
+        received = change.session.info.get(_NEW, {}).get(change.package.id)
+        if received is not None and change.package_file is not None:
+            received.append(change.package_file)
 
 
 def _refresh_new(change: PackageChange) -> None:
-    """Note a package made in this transaction: its version row is as new, so it has no commit id yet."""
+    """Note a package made in this transaction: its version row is as new, so it has no commit id yet,
+    and its files are those the transaction gives it (every file added goes through a step here)."""
     if may_be_version(change.package):
+        change.session.info.setdefault(_NEW, {})[change.package.id] = []
         _refresh(change)
-        change.session.info.setdefault(_NEW, set()).add(change.package.id)
+
+
+def _refresh_deleted(change: PackageChange) -> None:
+    """Note a file deleted: a package made in this transaction then has its files read at commit."""
+    new = change.session.info.get(_NEW, {})
+    if change.package.id in new:
+        new[change.package.id] = None
+    _refresh(change)
 
 
 @event.listens_for(Session, "before_commit")
 def _refresh_pending(session: Session) -> None:
     """Rewrite the noted versions' commit ids, in the transaction that changed their files."""
     pending = session.info.pop(_PENDING, None)
-    new = session.info.pop(_NEW, set())
+    new = session.info.pop(_NEW, {})
     if pending:
         service = RevisionService(session)
         for package in pending.values():
-            service.refresh(package, new=package.id in new)
+            made = package.id in new
+            service.refresh(package, new=made, received=new[package.id] if made else None)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -73,7 +87,7 @@ def register(app: Flask) -> None:
     added (uploaded, replaced, attached by MLflow) or deleted, on every surface."""
     register_package_step(app, "created", COMMIT_STEP, _refresh_new, after=MODEL_VERSION_STEP)
     register_package_step(app, "file_added", COMMIT_STEP, _refresh)
-    register_package_step(app, "file_deleted", COMMIT_STEP, _refresh)
+    register_package_step(app, "file_deleted", COMMIT_STEP, _refresh_deleted)
     # Staged uploads are working storage: a protection rule guards the version they are committed to.
     register_unprotected_package(app, lambda name: name == HF_STAGING_PACKAGE_NAME)
     # Uploads no commit took are reclaimed by ``modelshelf gc`` once their lease is over.

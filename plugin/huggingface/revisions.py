@@ -16,8 +16,9 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Table, insert, inspect, select
 from sqlalchemy.orm.util import identity_key
 
 from package_api.plugin_api import DbSession, Package, PackageFile, PackageStatus, committed
@@ -35,6 +36,8 @@ MAIN = "main"
 COMMIT_ID = re.compile(r"[0-9a-f]{40}\Z")
 #: The Git LFS pointer of a file: every file is served as an LFS file, whose pointer names its SHA-256.
 LFS_POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n"
+#: A version's first commit id row, built once (every new version writes one).
+_ADD_COMMIT = insert(cast(Table, VersionCommit.__table__))  # Core: no ORM object built, flushed, kept
 
 
 def commit_id(files: Iterable[tuple[str, str]]) -> str:
@@ -228,12 +231,14 @@ class RevisionService:
 
     # -- keeping commit ids --------------------------------------------------------------------------
 
-    def refresh(self, package: Package, *, new: bool = False) -> None:
+    def refresh(self, package: Package, *, new: bool = False, received: Sequence[PackageFile] | None = None) -> None:
         """Rewrite the commit id of the version ``package`` is (nothing for another package), in the
         transaction of the change to its files. The row is locked before the files are read, so two
         concurrent changes to one version each see the other's files (PostgreSQL; SQLite writes one at
         a time). ``new``: the package was made in this transaction, so its version row is the one made
-        with it (``made_version``) and has no commit id to read or lock yet."""
+        with it (``made_version``) and has no commit id to read or lock yet; ``received``: the files
+        this transaction gave it (none deleted), which are all it has: the id is their digest, nothing
+        is read back (unless two share a path, where ``served_files`` picks the copy served)."""
         if package.status == PackageStatus.PENDING_DESTRUCTION or not may_be_version(package):
             return  # a plain package costs no query
         version = made_version(package) if new else None
@@ -241,13 +246,17 @@ class RevisionService:
             # Only this transaction can have written its row (none is visible to others before it commits).
             row = self.session.identity_map.get(identity_key(VersionCommit, (version.id,)))
         else:
+            received = None
             version = self.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
             if version is None:
                 return
             row = self.session.scalar(select(VersionCommit).where(VersionCommit.version_id == version.id).with_for_update())
-        digest = files_commit_id(served_files(self.session, package))
-        if row is None:
-            self.session.add(VersionCommit(version_id=version.id, model_id=version.model_id, commit_id=digest))
+        if received is None or len({f.file_name for f in received}) < len(received):
+            received = served_files(self.session, package)
+        digest = files_commit_id(received)
+        if row is None:  # written as it is, no object to keep: a later ``get`` reads it
+            written = {"version_id": version.id, "model_id": version.model_id, "commit_id": digest}
+            self.session.execute(_ADD_COMMIT, written)
         else:
             row.commit_id = digest
-        self.session.flush()
+            self.session.flush()

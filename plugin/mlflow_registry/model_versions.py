@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from package_api.plugin_api import (
@@ -32,7 +32,7 @@ from plugin.mlflow_registry.version_rows import HIGHEST_BY_STAGE, ModelLabels, M
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry import semver
 from plugin.registry.auditing import change, version_event
-from plugin.registry.models import Model, ModelVersion
+from plugin.registry.models import LATEST_FIRST, Model, ModelVersion
 from plugin.registry.version_service import VersionService
 from plugin.tracking import filters, search, validation
 from plugin.tracking.artifacts import ArtifactService, run_root
@@ -55,6 +55,12 @@ ORDER_KEYS = frozenset({"name", "version_number", "creation_timestamp", "last_up
 #: MLflow's order of the stages: a model's latest versions are listed in it.
 STAGE_ORDER = {stage: i for i, stage in enumerate(STAGES)}
 MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 10000, 200_000
+#: A model's latest version (``semver.latest``: the highest release, else the highest prerelease), whose
+#: patch the next registration without ``gitlab.version`` increments: one row however many versions
+#: the model has (an index on the model, release and precedence), built once.
+_LATEST_VERSION = (
+    select(ModelVersion.version).where(ModelVersion.model_id == bindparam("model")).order_by(*LATEST_FIRST).limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -267,9 +273,7 @@ class ModelVersionService:
                 raise AlreadyExists(f"Model Version (name={model.name}, version {wanted})") from None
 
         def work() -> ModelVersion:
-            following = next_version(
-                self.session.scalars(select(ModelVersion.version).where(ModelVersion.model_id == model.id)).all()
-            )
+            following = next_version(self.session.scalars(_LATEST_VERSION, {"model": model.id}).all())
             try:
                 return self.versions.create(
                     project, model, following, description_=description, author=author, job_id=job_id, unseen=True

@@ -167,6 +167,6 @@ class SourceResolver:
 
     def _source_run(self, source: str, run_id: str) -> Run:
         try:
-            return self.runs.get(self.project, run_id)
+            return self.runs.get(self.project, run_id, with_experiment=True)  # its artifacts are addressed by it
         except MissingResource:
             raise invalid_source(source, "run_id") from None

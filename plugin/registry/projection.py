@@ -7,10 +7,12 @@ stored."""
 from __future__ import annotations
 
 import re
+from typing import cast
 
-from sqlalchemy import bindparam, inspect, select, update
+from sqlalchemy import Table, bindparam, inspect, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
-from package_api.plugin_api import DbSession, InvalidInput, Package, PackageStatus, committed
+from package_api.plugin_api import DbSession, InvalidInput, Package, PackageStatus, committed, utcnow
 from plugin.registry import semver
 from plugin.registry.models import Model, ModelVersion
 
@@ -43,6 +45,15 @@ def not_semantic(name: str) -> InvalidInput:
 VERSION_MADE = "modelshelf.version_made"
 #: A model by project and name (``find_model``), built once: most model registry requests ask it.
 _MODEL_NAMED = select(Model).where(Model.project_id == bindparam("project"), Model.name == bindparam("name"))
+_MODELS = cast(Table, Model.__table__)
+#: The model's version counter moved on, built once (every version made asks it). Core: the ORM's own
+#: synchronisation of the model object (evaluating the ``SET`` in Python) is ``version_for``'s two lines.
+_NEXT_SEQUENCE = (
+    update(_MODELS)
+    .where(_MODELS.c.id == bindparam("model"))
+    .values(last_sequence=_MODELS.c.last_sequence + 1, updated_at=bindparam("now"))
+    .returning(_MODELS.c.last_sequence)
+)
 
 
 def made_version(package: Package) -> ModelVersion | None:
@@ -109,12 +120,11 @@ class Projection:
                 # The model's counter gives the number, so a deleted version's number never comes
                 # back (MLflow never reuses one). Numbering takes turns on the model's row: the
                 # update locks it until commit on PostgreSQL, and takes SQLite's write lock.
-                sequence = self.session.execute(
-                    update(Model)
-                    .where(Model.id == model_id)
-                    .values(last_sequence=Model.last_sequence + 1)
-                    .returning(Model.last_sequence)
-                ).scalar_one()
+                now = utcnow()
+                sequence = self.session.execute(_NEXT_SEQUENCE, {"model": model_id, "now": now}).scalar_one()
+                if model in self.session:  # as the ORM's own UPDATE would leave it
+                    set_committed_value(model, "last_sequence", sequence)
+                    set_committed_value(model, "updated_at", now)
                 row = ModelVersion(
                     model_id=model_id,
                     package_id=package_id,

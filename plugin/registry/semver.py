@@ -1,6 +1,7 @@
 """Semantic versions (SemVer 2.0) through the ``semver`` library: validation, precedence, latest."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
@@ -13,6 +14,16 @@ T = TypeVar("T")
 
 def parse(value: str) -> _semver.Version | None:
     """The version ``value`` denotes, or ``None`` if it is not a valid semantic version."""
+    try:
+        return _parsed(value)
+    except TypeError:  # not hashable: not a version either
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(value: str) -> _semver.Version | None:
+    # Remembered: a registration asks about the same version string some ten times (every step of
+    # its package change does), and ``Version`` objects never change.
     try:
         return _semver.Version.parse(value)
     except (ValueError, TypeError):

@@ -120,7 +120,8 @@ class VersionService:
                 raise AlreadyExists("Model version") from None
             row = self.for_package(package)
             assert row is not None  # the pipeline's model_version step projected the semver package
-            row.description = text
+            if text != row.description:  # else nothing to write: the row stays out of the next flush
+                row.description = text
             return row
 
         return committed(self.session, work)

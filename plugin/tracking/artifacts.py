@@ -20,7 +20,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from package_api.plugin_api import (
     Blob,
@@ -28,6 +28,7 @@ from package_api.plugin_api import (
     Package,
     PackageFile,
     PackageService,
+    PackageStatus,
     PolicyFacts,
     Project,
     Readable,
@@ -35,7 +36,7 @@ from package_api.plugin_api import (
     row_id,
 )
 from plugin.registry.access import AS_MODEL_ACTION
-from plugin.registry.projection import ARTIFACT_PACKAGE_NAME
+from plugin.registry.projection import ARTIFACT_PACKAGE_NAME, LIVE
 from plugin.tracking import validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.models import Experiment, LoggedModel, Run
@@ -43,6 +44,21 @@ from plugin.tracking.models import Experiment, LoggedModel, Run
 ARTIFACTS = "artifacts"
 MODELS = "models"
 ALL_FILES = 10**9
+#: The live files of the live package of a name and version in a project, oldest first, each with its
+#: blob (``PackageFile.blob`` is joined): ``PackageService.live_files`` of ``find_live``, in one statement.
+_LIVE_FILES_NAMED = (
+    select(PackageFile)
+    .join(Package, Package.id == PackageFile.package_id)
+    .where(
+        Package.project_id == bindparam("project"),
+        Package.package_type == "generic",
+        Package.name == bindparam("name"),
+        Package.version == bindparam("version"),
+        Package.status.in_(LIVE),
+        PackageFile.status == PackageStatus.DEFAULT,
+    )
+    .order_by(PackageFile.id)
+)
 
 
 def experiment_package(experiment: Experiment) -> str:
@@ -221,13 +237,15 @@ class ArtifactService:
 
     def blobs(self, project: Project, location: Location) -> list[tuple[str, Blob]]:
         """The newest files at or under ``location``, by path relative to it (a file by its own
-        name), with their blobs: what a version registered from there receives."""
-        package = self._package(project, location)
-        if package is None:
-            return []
+        name), with their blobs: what a version registered from there receives. One statement: the
+        live package's files with their blobs (its own row is not needed)."""
+        newest: dict[str, PackageFile] = {}
+        named = {"project": project.id, "name": location.name, "version": location.version}
+        for package_file in self.session.scalars(_LIVE_FILES_NAMED, named):
+            newest[package_file.file_name] = package_file  # by id ascending: the newest comes last
         prefix = location.path
         found = []
-        for path, package_file in sorted(self._newest_files(package).items()):
+        for path, package_file in sorted(newest.items()):
             if not prefix:
                 found.append((path, package_file.blob))
             elif path == prefix:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -54,6 +54,8 @@ PAGE_ORDERS = {"created_at": Experiment.created_at, "updated_at": Experiment.upd
 #: ``logged_keys`` reads the keys of an experiment's latest ``KEY_RUNS`` runs, and keeps ``KEY_LIMIT``
 #: of each kind: bounded work, however many runs the experiment has.
 KEY_RUNS, KEY_LIMIT = 1000, 500
+#: A model's default experiment, built once: every version registered asks it (``default_for``).
+_MODEL_EXPERIMENT = select(Experiment).where(Experiment.model_id == bindparam("model"))
 
 
 def next_iid(session: DbSession, project_id: int) -> int:
@@ -194,7 +196,7 @@ class ExperimentService:
 
     def default_for(self, model: Model) -> Experiment:
         """The model's default experiment ``[model]<name>``, made (and committed) when missing."""
-        found = self.session.scalar(select(Experiment).where(Experiment.model_id == model.id))
+        found = self.session.scalar(_MODEL_EXPERIMENT, {"model": model.id})
         if found is not None:
             return found
         name = model_experiment_name(model.name)

@@ -6,9 +6,10 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy.orm import joinedload
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -51,6 +52,10 @@ CI_JOB_TAG = "gitlab.CI_JOB_ID"
 MAX_RESULTS_DEFAULT, MAX_RESULTS_LIMIT = 1000, 50000
 HISTORY_DEFAULT, HISTORY_LIMIT = 25000, 25000
 CHUNK = 500  # ids per IN (...) query
+#: A project's run by its uuid, built once: every call that logs to a run asks it.
+_RUN = select(Run).where(Run.uuid == bindparam("uuid"), Run.project_id == bindparam("project"))
+_RUN_WITH_EXPERIMENT = _RUN.options(joinedload(Run.experiment, innerjoin=True))
+_ADD_TAGS = insert(cast(Table, RunTag.__table__))
 
 
 class LoggedMetric(NamedTuple):
@@ -168,12 +173,16 @@ class RunService:
         run.name = run.name or names.run_name()
         self.session.add(run)
         self.session.flush()
-        self.session.add_all(RunTag(run_id=run.id, key=k, value=v) for k, v in {**tags, RUN_NAME_TAG: run.name}.items())
+        # Written as they are (Core, one statement): nothing reads them back as objects.
+        written = [{"run_id": run.id, "key": k, "value": v} for k, v in {**tags, RUN_NAME_TAG: run.name}.items()]
+        self.session.execute(_ADD_TAGS, written)
         return run
 
-    def get(self, project: Project, run_id: str | None) -> Run:
-        """The run ``run_id`` (32 hex digits) of ``project``; raise ``MissingResource``."""
-        run = self.session.scalar(select(Run).where(Run.uuid == (run_id or ""), Run.project_id == project.id))
+    def get(self, project: Project, run_id: str | None, *, with_experiment: bool = False) -> Run:
+        """The run ``run_id`` (32 hex digits) of ``project`` (``with_experiment``: its experiment read in
+        the same statement, for a caller that addresses its artifacts); raise ``MissingResource``."""
+        statement = _RUN_WITH_EXPERIMENT if with_experiment else _RUN
+        run = self.session.scalar(statement, {"uuid": run_id or "", "project": project.id})
         if run is None:
             raise MissingResource(f"Run with id={run_id} not found", "Run")
         return run

@@ -12,9 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from package_api.access.models import Project
 from package_api.db import db
 from plugin.huggingface.models import VersionCommit
 from plugin.huggingface.revisions import commit_id
+from plugin.registry.models import ModelVersion
 from tests.support.jobs import register_job
 from tests.support.pages import signed_in
 from tests.support.world import World, create_model, generic_url
@@ -129,6 +131,66 @@ def test_the_commit_id_follows_every_change_to_the_files(
     with app.app_context():
         stored = db.session.scalars(select(VersionCommit.commit_id)).all()
     assert sorted(stored) == sorted([digest(files), digest(published["1.0.0"])])
+
+
+def test_a_version_made_with_its_files_in_one_transaction_has_their_commit_id(
+    client: FlaskClient, world: World, project: int, app: Flask
+) -> None:
+    """The commit id of a version made in the transaction comes from the files the transaction gave
+    it (not read back): the same id as its files read afresh give, also when two of them share a path
+    (the newest is served) or one was deleted again before the commit."""
+    from package_api import services
+    from package_api.plugin_api import committed
+    from plugin.huggingface.revisions import files_commit_id, served_files
+
+    bodies = {"a.bin": b"first", "b.bin": b"second", "c.bin": b"third"}
+    for path, body in bodies.items():
+        upload(client, world, project, "1.0.0", path, body)
+    experiment = client.post(
+        f"/api/v4/projects/{project}/ml/mlflow/api/2.0/mlflow/experiments/create", json={"name": "e"}, headers=bearer(world)
+    ).get_json()["experiment_id"]
+    mlflow = f"/api/v4/projects/{project}/ml/mlflow/api/2.0/mlflow"
+    run = client.post(f"{mlflow}/runs/create", json={"experiment_id": experiment, "start_time": 1}, headers=bearer(world))
+    run_id = run.get_json()["run"]["info"]["run_id"]
+    for path, body in bodies.items():
+        url = f"{mlflow}-artifacts/artifacts/{experiment}/{run_id}/artifacts/model/{path}"
+        assert client.put(url, data=body, headers=bearer(world)).status_code == 200
+    made = client.post(
+        f"{mlflow}/model-versions/create",
+        json={"name": MODEL, "source": f"runs:/{run_id}/model", "run_id": run_id, "tags": [{"key": "gitlab.version", "value": "2.0.0"}]},
+        headers=bearer(world),
+    )
+    assert made.status_code == 200, made.get_json()
+    with app.app_context():
+        packages = services.package_service(app)
+        blob = {path: packages.project_blob(db.session.get(Project, project), hashlib.sha256(body).hexdigest()) for path, body in bodies.items()}
+
+        def twice() -> None:  # a.bin twice: the second copy is the one served
+            package = packages.create_package(db.session.get(Project, project), MODEL, "3.0.0", creator=None)
+            packages.attach(package, [("a.bin", blob["a.bin"]), ("b.bin", blob["b.bin"])])
+            packages.attach(package, [("a.bin", blob["c.bin"])])
+
+        def deleted() -> None:
+            package = packages.create_package(db.session.get(Project, project), MODEL, "4.0.0", creator=None)
+            added = packages.attach(package, [("a.bin", blob["a.bin"]), ("b.bin", blob["b.bin"])])
+            packages.delete_file(added[0])
+
+        committed(db.session, twice)
+        committed(db.session, deleted)
+        db.session.expire_all()
+        expected = {
+            "2.0.0": digest(bodies),
+            "3.0.0": digest({"a.bin": bodies["c.bin"], "b.bin": bodies["b.bin"]}),
+            "4.0.0": digest({"b.bin": bodies["b.bin"]}),
+        }
+        for version, wanted in expected.items():
+            package = packages.find_package(db.session.get(Project, project), MODEL, version)
+            row = db.session.scalar(select(ModelVersion).where(ModelVersion.package_id == package.id))
+            assert row is not None
+            stored = db.session.get(VersionCommit, row.id)
+            assert stored is not None and stored.commit_id == wanted == files_commit_id(served_files(db.session, package))
+    for version, wanted in expected.items():
+        assert hf(client, world, f"/api/models/{project}/{MODEL}/revision/{version}").get_json()["sha"] == wanted
 
 
 def test_a_version_without_a_stored_commit_id_is_found_by_it(

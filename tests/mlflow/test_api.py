@@ -411,6 +411,26 @@ def test_next_version_is_the_next_patch(versions: list[str]) -> None:
     assert next_version(versions) == semver.next_patch(versions)
 
 
+@pytest.mark.parametrize(
+    "made",
+    [
+        ["1.4.2", "2.0.0-rc.1", "1.0.0", "1.4.2+b7", "1.10.0-alpha"],  # the highest release, not the last made
+        ["0.9.0-rc.2", "0.9.0-rc.10", "0.8.0"],
+        ["0.9.0-rc.2", "0.9.0-rc.10"],  # no release: the highest prerelease
+        [],
+    ],
+)
+def test_a_version_without_gitlab_version_is_the_next_patch_of_the_latest(call: Call, made: list[str]) -> None:
+    _, run_id = _run(call)
+    assert call("POST", "registered-models/create", {"name": "m"}).status_code == 200
+    for version in made:
+        body = {"name": "m", "source": f"runs:/{run_id}/model", "run_id": run_id, "tags": [{"key": "gitlab.version", "value": version}]}
+        assert call("POST", "model-versions/create", body).status_code == 200
+    body = {"name": "m", "source": f"runs:/{run_id}/model", "run_id": run_id}
+    created = call("POST", "model-versions/create", body).get_json()["model_version"]
+    assert created["aliases"] == [semver.next_patch(made)]
+
+
 def test_runs_without_a_name_get_one_as_mlflow_names_them(call: Call) -> None:
     experiment_id = call("POST", "experiments/create", {"name": "named"}).get_json()["experiment_id"]
     names = []

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from package_api import signals
 from package_api.audit.models import AuditEvent
@@ -49,13 +49,17 @@ def model(client: FlaskClient, world: World, project: int) -> dict[str, Any]:
 @pytest.fixture
 def transactions() -> Iterator[list[set[str]]]:
     """The tables each committed transaction wrote (those that wrote nothing, or only stamped a token,
-    are left out)."""
+    are left out): the rows its flushes wrote, and the rows it inserted without ORM objects."""
     committed: list[set[str]] = []
     written: set[str] = set()
 
     def flushed(session: Session, _: Any) -> None:
         for row in [*session.new, *session.dirty, *session.deleted]:
             written.add(row.__table__.name)
+
+    def executed(state: ORMExecuteState) -> None:
+        if state.is_insert:
+            written.add(state.statement.table.name)
 
     def commit(_: Session) -> None:
         if written and written not in STAMPS:
@@ -65,7 +69,9 @@ def transactions() -> Iterator[list[set[str]]]:
     def rollback(_: Session, previous: Any) -> None:
         written.clear()
 
-    hooks = (("after_flush", flushed), ("after_commit", commit), ("after_soft_rollback", rollback))
+    hooks = (
+        ("after_flush", flushed), ("do_orm_execute", executed), ("after_commit", commit), ("after_soft_rollback", rollback)
+    )
     for name, hook in hooks:
         event.listen(Session, name, hook)
     yield committed
