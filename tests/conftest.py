@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import settings as hypothesis_settings
 
 from package_api import create_app
 from package_api.access.members import MemberService
@@ -22,6 +23,11 @@ from tests.support import database_modules, databases, routing_cache
 from tests.support.databases import SCHEMAS, database_settings
 from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_server, stop, stop_server
 from tests.support.world import MAX_FILE_SIZE, MEMBERS, World
+
+# Hypothesis's per-example deadline (200 ms) measures the machine, not the code: at load 10 a semver
+# property test went past it once. Examples stay bounded by max_examples; pytest-timeout catches hangs.
+hypothesis_settings.register_profile("modelshelf", deadline=None)
+hypothesis_settings.load_profile("modelshelf")
 
 routing_cache.install()  # every test's app binds its URL rules with the builders made once
 
