@@ -28,37 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # after PYTHONPATH: a checkout named there wins
 
-from package_api import create_app  # noqa: E402
-from package_api.access.members import MemberService  # noqa: E402
-from package_api.access.models import Role, Visibility  # noqa: E402
-from package_api.access.projects import ProjectService  # noqa: E402
-from package_api.access.tokens import TokenService  # noqa: E402
-from package_api.access.users import UserService  # noqa: E402
-from package_api.db import db  # noqa: E402
+from bench.inprocess import seeded_app  # noqa: E402
 
 
 def build(directory: Path, versions: int) -> dict[str, Callable[[], Any]]:
     """The seeded app's calls, by name."""
-    app = create_app(
-        {
-            "DATA_DIR": str(directory / "data"),
-            "STORAGE": "memory",
-            "SECRET_KEY": "bench",
-            "PLUGINS": "all",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{directory}/bench.sqlite",
-        }
-    )
-    with app.app_context():
-        users = UserService(db.session)
-        developer, owner = users.create("developer"), users.create("owner")
-        project = ProjectService(db.session).create("acme/bench", owner, visibility=Visibility.PRIVATE)
-        MemberService(db.session).add(project, developer, Role.DEVELOPER)
-        token = TokenService(db.session).create(developer, "bench", ["api"])[1]
-        project_id = project.id
-        db.session.commit()
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {token}"}
-    prefix = f"/api/v4/projects/{project_id}/ml/mlflow/api/2.0/mlflow/"
+    seeded = seeded_app(directory)
+    client, headers, prefix = seeded.client, seeded.headers, seeded.mlflow + "/api/2.0/mlflow/"
+    project_id, token = seeded.project_id, seeded.token
 
     def call(method: str, endpoint: str, body: dict[str, Any] | None = None, **query: Any) -> Any:
         response = client.open(prefix + endpoint, method=method, json=body, query_string=query or None, headers=headers)
