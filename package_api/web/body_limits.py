@@ -133,8 +133,12 @@ def register(app: Flask) -> None:
             # Chunked: werkzeug's own cap stops reading at the limit without saying so (the body is
             # silently truncated), so count the bytes read and refuse the first one past the cap.
             request.environ["wsgi.input"] = _Capped(request.environ["wsgi.input"], limit)
-        if request.mimetype in _FORMS and any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
-            raise InvalidInput(_NUL_FORM)
+        if request.mimetype in _FORMS:
+            # Kept, so the view still reads the body as sent (a JSON body posted with curl -d or urllib
+            # comes as a form): the form below is parsed from this copy, not from the stream.
+            request.get_data(cache=True, parse_form_data=False)
+            if any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+                raise InvalidInput(_NUL_FORM)
 
 
 class _Capped:
