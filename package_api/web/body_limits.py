@@ -113,16 +113,14 @@ def _refuse_unstorable(value: Any, *, surrogates: bool, nul: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    """Install the JSON provider and the body cap (before any hook that could read a body)."""
+    """Install the JSON provider, the body cap and the refusal of NUL parameters (before any hook
+    that could read a body)."""
     app.json = JSONProvider(app)
     limit = int(app.config["MODELSHELF"]["MAX_REQUEST_BODY"])
 
     @app.before_request
     def _cap_request_body() -> None:
-        if b"%00" in request.query_string or b"\x00" in request.query_string:
-            raise InvalidInput(_NUL_QUERY)
-        view = app.view_functions.get(request.endpoint or "")
-        if view is not None and getattr(view, STREAMS_BODY, False):
+        if _streams_body(app):
             return
         declared = request.content_length
         if declared is not None and declared > limit:
@@ -133,12 +131,23 @@ def register(app: Flask) -> None:
             # Chunked: werkzeug's own cap stops reading at the limit without saying so (the body is
             # silently truncated), so count the bytes read and refuse the first one past the cap.
             request.environ["wsgi.input"] = _Capped(request.environ["wsgi.input"], limit)
-        if request.mimetype in _FORMS:
+
+    @app.before_request
+    def _refuse_nul_parameters() -> None:  # after the cap: a form is read only within it
+        if b"%00" in request.query_string or b"\x00" in request.query_string:
+            raise InvalidInput(_NUL_QUERY)
+        if request.mimetype in _FORMS and not _streams_body(app):
             # Kept, so the view still reads the body as sent (a JSON body posted with curl -d or urllib
             # comes as a form): the form below is parsed from this copy, not from the stream.
             request.get_data(cache=True, parse_form_data=False)
             if any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
                 raise InvalidInput(_NUL_FORM)
+
+
+def _streams_body(app: Flask) -> bool:
+    """Whether the request's view is marked :func:`streams_body`."""
+    view = app.view_functions.get(request.endpoint or "")
+    return view is not None and bool(getattr(view, STREAMS_BODY, False))
 
 
 class _Capped:
