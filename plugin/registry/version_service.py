@@ -101,9 +101,8 @@ class VersionService:
         """Create version ``version`` (its package, with no files yet; ``job_id``: the CI job making
         it), in the caller's unit of work or in one of its own: the package pipeline projects it into
         the version row, which gets the description in the same transaction. ``unseen``: the caller
-        chose ``version`` among none of the model's versions read in its unit of work, so it is not
-        looked for again (a version committed meanwhile has its package, which the package's creation
-        finds taken).
+        chose a ``version`` the model does not have (the patch after its latest release), so it is not
+        looked for first (one committed meanwhile has its package, whose creation finds it taken).
 
         Raises ``InvalidParameter`` for a version that is not semantic, ``AlreadyExists`` for a taken one.
         """
