@@ -6,6 +6,7 @@ its list would be refused; and a file the server refuses is a red row, not a ful
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 import requests
@@ -170,4 +171,48 @@ def test_the_new_version_form_creates_no_version_while_a_file_would_be_refused(s
     follow(page, create.click, ARTIFACTS_TAB)  # the version page's scripts ran: their errors are seen
     expect(page.get_by_test_id("version-title")).to_have_text("fraud-detector / 1.5.0")
     assert site.files(site.private, "fraud-detector", "1.5.0") == {"weights/model.onnx": _sha(WEIGHTS)}
+    assert page_errors == []
+
+
+def test_no_file_can_be_chosen_before_the_upload_script_runs_so_none_is_lost(site, page, page_errors):  # type: ignore[no-untyped-def]
+    """Until artifact_uploads.js has run, the New version form offers no upload zone (the page renders
+    it hidden): a file chosen before then was in no queue, and Create & import posted the form without
+    it, making the version with none of its files and saying nothing. The script is held back here as
+    a slow link would; the form still creates versions meanwhile, and once the script runs the zone
+    is there and uploads."""
+    from playwright.sync_api import Route, expect
+
+    site.upload(site.private, "fraud-detector", "1.4.0", "model.onnx", WEIGHTS)
+    model_id = site.api(site.private, "/fraud-detector").json()["id"]
+    form_url = site.server.url + f"/team/models/-/ml/models/{model_id}/versions/new"
+    _sign_in(page, site, f"/team/models/-/ml/models/{model_id}")
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)  # neither answered nor refused: the script is on its way
+
+    script = re.compile(r"/artifact_uploads\.js(\?.*)?$")
+    page.route(script, hold)
+
+    page.goto(form_url, wait_until="commit")
+    create = page.get_by_role("button", name="Create & import")
+    create.wait_for()
+    expect(page.get_by_test_id("dropzone")).to_be_hidden()
+    expect(page.get_by_role("group", name="Upload artifacts (optional)")).to_be_hidden()
+    assert page.get_by_test_id("artifact-file-input").count() == 1  # in the page, not offered
+    assert held and page.evaluate("!document.querySelector('[data-upload-zone]').uploader")  # not run yet
+    page.get_by_label("Version", exact=True).fill("1.4.1")
+    page.unroute(script)  # the next pages get it at once; the held request goes with this page
+    follow(page, create.click, re.compile(r"/versions/\d+$"))  # a plain POST: the version, no files
+    assert site.files(site.private, "fraud-detector", "1.4.1") == {}
+
+    page.goto(form_url)
+    expect(page.get_by_test_id("dropzone")).to_be_visible()
+    page.get_by_label("Version", exact=True).fill("1.5.0")
+    page.get_by_test_id("artifact-file-input").set_input_files(
+        [{"name": "model.onnx", "mimeType": "application/octet-stream", "buffer": WEIGHTS}]
+    )
+    follow(page, page.get_by_role("button", name="Create & import").click, ARTIFACTS_TAB)
+    expect(page.get_by_test_id("version-title")).to_have_text("fraud-detector / 1.5.0")
+    assert site.files(site.private, "fraud-detector", "1.5.0") == {"model.onnx": _sha(WEIGHTS)}
     assert page_errors == []

@@ -295,6 +295,12 @@
     var zones = document.querySelectorAll("[data-upload-zone]");
     zones.forEach(function (zone) {
       zone.uploader = new Uploader(zone);
+      // Shown only now (the page renders it hidden): a file chosen before would have been lost.
+      var section = zone.closest("[data-upload-section]");
+      if (section) {
+        section.hidden = false;
+      }
+      zone.hidden = false;
     });
     if (zones.length) {
       // A file dropped beside the zone must not replace the page.
