@@ -12,7 +12,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from package_api.plugin_api import DbSession, InvalidInput, Package, PackageStatus, committed, utcnow
+from package_api.plugin_api import DbSession, InvalidInput, Package, PackageStatus, committed, insert_row, utcnow
 from plugin.registry import semver
 from plugin.registry.models import Model, ModelVersion
 
@@ -130,10 +130,11 @@ class Projection:
                     package_id=package_id,
                     version=version,
                     sequence=sequence,
+                    precedence=semver.precedence(version),  # the column defaults' values, which read the row
+                    release=semver.is_release(version),
                     author_id=creator_id,
                 )
-                self.session.add(row)
-                self.session.flush()
+                insert_row(self.session, row)  # its INSERT alone, not a flush of the session
                 inspect(package).info[VERSION_MADE] = row
             return row
 
