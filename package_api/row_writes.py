@@ -125,9 +125,12 @@ def insert_rows(session: DbSession, cls: type[T], rows: Sequence[Mapping[str, An
 
 def _persistent(session: DbSession, objects: Sequence[object]) -> None:
     """Make ``objects``, just inserted, persistent in ``session`` as a flush does at its end (SQLAlchemy's
-    own step of it): their identity from their ids, every value committed, and each known to the
-    transaction as new, so that a rollback takes it out of the session again (an id rolled back can
-    be handed out again by SQLite, to the same transaction's redo)."""
+    own steps: pending, then persistent): their identity from their ids, every value committed, and
+    each known to the transaction as new, so that a rollback takes it out of the session again (an
+    id rolled back can be handed out again by SQLite, to the same transaction's redo). No cascade:
+    an object an inserted one refers to through a relationship is in the session already."""
     real = session() if isinstance(session, scoped_session) else session
-    real.add_all(objects)
-    real._register_persistent({inspect(obj) for obj in objects})
+    states = [inspect(obj) for obj in objects]
+    for state in states:
+        real._save_impl(state)
+    real._register_persistent(set(states))

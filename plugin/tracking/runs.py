@@ -175,7 +175,7 @@ class RunService:
         insert_row(self.session, run)  # its INSERT alone, not a flush of the session
         # Written as they are (Core, one statement): nothing reads them back as objects.
         written = [{"run_id": run.id, "key": k, "value": v} for k, v in {**tags, RUN_NAME_TAG: run.name}.items()]
-        self.session.execute(_ADD_TAGS, written)
+        self.session.connection().execute(_ADD_TAGS, written)  # the run is written: no autoflush needed
         return run
 
     def get(self, project: Project, run_id: str | None, *, with_experiment: bool = False) -> Run:
