@@ -85,6 +85,7 @@ from package_api.packages.resolvers import register_resolver as register_version
 from package_api.packages.service import PackageService, parse_status
 from package_api.packages.streams import ChunkReader, ExpectedDigests
 from package_api.paging import Page, choice, contains, descending, query_page, slice_page
+from package_api.row_writes import insert_row
 from package_api.services import archive_service as archive_services
 from package_api.services import base_storage, register_blob_source
 from package_api.services import job_service as job_services
@@ -220,6 +221,7 @@ __all__ = [
     # transactions
     "commit",
     "committed",
+    "insert_row",
     "off_the_loop",
     "start_off_the_loop",
     "unit_of_work",

@@ -33,6 +33,7 @@ from package_api.errors import NotFound
 from package_api.identity import Actor
 from package_api.packages.models import Package
 from package_api.paging import Page, query_page
+from package_api.row_writes import insert_row
 
 #: ``noun(package)``: what ``package`` is called in event names (``"model_version"``), or ``None``.
 PackageNoun = Callable[[Package], "str | None"]
@@ -71,7 +72,7 @@ def record(
         ip_address=actor.ip_address,
         details=_dump(details or {}),
     )
-    session.add(event)
+    insert_row(session, event)  # its INSERT now, alone: no flush of the change's other rows
     for listener in list(_LISTENERS):
         listener(session, event)
     return event

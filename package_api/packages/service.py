@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -31,6 +31,7 @@ from package_api.packages.resolvers import VersionResolver
 from package_api.packages.streams import NO_METER, ExpectedDigests, HashingReader, TransferMeter
 from package_api.paging import Page, choice, contains, descending, query_page
 from package_api.patterns import stored_pattern_matches
+from package_api.row_writes import insert_row, insert_rows, update_row
 from package_api.storage import BlobReader, BlobStorage, Readable, StorageError
 from package_api.transactions import after_commit, commit, committed, in_unit
 
@@ -55,6 +56,7 @@ _LIVE_NAMED = select(Package).where(
     Package.project_id == bindparam("project"), Package.package_type == "generic", Package.name == bindparam("name"),
     Package.version == bindparam("version"), Package.status.in_(LIVE_STATUSES),
 )
+_LIVE_NAMED_ID = _LIVE_NAMED.with_only_columns(Package.id)  # whether one is live: no object to build
 _LIVE_FILES = select(PackageFile).where(
     PackageFile.package_id == bindparam("package"), PackageFile.status == PackageStatus.DEFAULT
 ).order_by(PackageFile.id)
@@ -286,14 +288,13 @@ class PackageService:
 
         def work() -> Package:
             # Also how a lost race ends: the redo finds the winner's package.
-            if self._find_live(project_id, name, version) is not None:
+            if self.session.scalar(_LIVE_NAMED_ID, {"project": project_id, "name": name, "version": version}):
                 raise AlreadyExists("Package")
             self.pipeline.check(project_id, name, version, self.actor)
             package = Package(
                 project_id=project_id, name=name, version=version, package_type="generic", creator_id=creator_id
             )
-            self.session.add(package)
-            self.session.flush()
+            insert_row(self.session, package)  # its INSERT alone: the session's other changes wait
             self.pipeline.created(PackageChange(self.session, self.actor, package, job_id=job_id))
             return package
 
@@ -316,11 +317,10 @@ class PackageService:
                 return []
             paths = [path for path, _ in checked]
             self._check_duplicate(package.project, package.name, package.version, paths, package)
-            package.updated_at = self.clock()
-            self.session.flush()
+            update_row(self.session, package, updated_at=self.clock())
             # One INSERT for all the rows (batched by SQLAlchemy's insertmanyvalues), not one a file.
             rows = [{"package_id": package.id, "blob_id": blob.id, "file_name": path} for path, blob in checked]
-            added = list(self.session.scalars(insert(PackageFile).returning(PackageFile), rows))
+            added = insert_rows(self.session, PackageFile, rows)
             blobs = {blob.id: blob for _, blob in checked}
             for package_file in added:
                 set_committed_value(package_file, "blob", blobs[package_file.blob_id])

@@ -288,9 +288,11 @@ class ModelVersionService:
         registration.source = resolved.source
         registration.run_link = run_link or ""
         if resolved.run is not None:
-            registration.run = resolved.run  # sets run_id, and the view reads the run without a query
+            registration.run = resolved.run  # the view reads the run without a query
+            registration.run_id = resolved.run.id
         if resolved.logged_model is not None:
             registration.logged_model_id = resolved.logged_model.id
+        self.version_runs.write(registration)
         add_new_version_tags(self.session, row, tags)
 
     # -- change ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import joinedload
 
-from package_api.plugin_api import DbSession, Package, PackageStatus, committed
+from package_api.plugin_api import DbSession, Package, PackageStatus, committed, insert_row
 from plugin.mlflow_registry.models import Registration
 from plugin.registry.models import ModelVersion
 from plugin.registry.projection import Projection, made_version, may_be_version
@@ -97,6 +97,13 @@ class VersionRuns:
         self.session.add(registration)  # flushed with what the registration sets next: one INSERT
         inspect(version).info[REGISTRATION_MADE] = registration
         return registration
+
+    def write(self, registration: Registration) -> None:
+        """Write now, as it is set, a registration ``make`` gave (pending until the next flush): its
+        ``INSERT`` alone, not a flush of the session. Another registration waits for the flush."""
+        if inspect(registration).pending:
+            self.session.expunge(registration)
+            insert_row(self.session, registration)
 
     def own_run_of(self, version_id: int) -> Run | None:
         return self.session.scalar(select(Run).where(Run.model_version_id == version_id))

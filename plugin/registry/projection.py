@@ -12,7 +12,7 @@ from typing import cast
 from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from package_api.plugin_api import DbSession, InvalidInput, Package, PackageStatus, committed, utcnow
+from package_api.plugin_api import DbSession, InvalidInput, Package, PackageStatus, committed, insert_row, utcnow
 from plugin.registry import semver
 from plugin.registry.models import Model, ModelVersion
 
@@ -72,11 +72,14 @@ class Projection:
     def find_model(self, project_id: int, name: str) -> Model | None:
         """Model ``name`` of the project: from the session when this request has it loaded already (a
         version's creation asks three times), else from the database."""
-        for obj in self.session.identity_map.values():
-            if isinstance(obj, Model) and obj not in self.session.deleted:
+        identity_map = self.session.identity_map
+        for key in list(identity_map.keys()):  # the keys name the class: no other object is looked at
+            obj = identity_map.get(key) if key[0] is Model else None
+            if obj is not None:
                 loaded = inspect(obj).dict  # what is loaded: never a query (an expired row has nothing)
                 if loaded.get("project_id") == project_id and loaded.get("name") == name:
-                    return obj
+                    if obj not in self.session.deleted:
+                        return cast(Model, obj)
         return self.session.scalar(_MODEL_NAMED, {"project": project_id, "name": name})
 
     def is_version(self, package: Package) -> bool:
@@ -130,10 +133,11 @@ class Projection:
                     package_id=package_id,
                     version=version,
                     sequence=sequence,
+                    precedence=semver.precedence(version),  # the column defaults' values, which read the row
+                    release=semver.is_release(version),
                     author_id=creator_id,
                 )
-                self.session.add(row)
-                self.session.flush()
+                insert_row(self.session, row)  # its INSERT alone, not a flush of the session
                 inspect(package).info[VERSION_MADE] = row
             return row
 

@@ -47,7 +47,8 @@ ALL_FILES = 10**9
 #: The live files of the live package of a name and version in a project, oldest first, each with its
 #: blob (``PackageFile.blob`` is joined): ``PackageService.live_files`` of ``find_live``, in one statement.
 _LIVE_FILES_NAMED = (
-    select(PackageFile)
+    select(PackageFile.file_name, Blob)  # the blobs are what a version receives: no file objects built
+    .join(Blob, Blob.id == PackageFile.blob_id)
     .join(Package, Package.id == PackageFile.package_id)
     .where(
         Package.project_id == bindparam("project"),
@@ -114,7 +115,7 @@ class ArtifactService:
     # -- locations ---------------------------------------------------------------------------------
 
     def of_run(self, run: Run) -> Location:
-        version = run.model_version
+        version = run.model_version if run.model_version_id is not None else None  # no loader asked for none
         if version is not None:
             return Location(version.model.name, version.version)
         return Location(experiment_package(run.experiment), candidate_version(run))
@@ -239,19 +240,19 @@ class ArtifactService:
         """The newest files at or under ``location``, by path relative to it (a file by its own
         name), with their blobs: what a version registered from there receives. One statement: the
         live package's files with their blobs (its own row is not needed)."""
-        newest: dict[str, PackageFile] = {}
+        newest: dict[str, Blob] = {}
         named = {"project": project.id, "name": location.name, "version": location.version}
-        for package_file in self.session.scalars(_LIVE_FILES_NAMED, named):
-            newest[package_file.file_name] = package_file  # by id ascending: the newest comes last
+        for file_name, blob in self.session.execute(_LIVE_FILES_NAMED, named):
+            newest[file_name] = blob  # by id ascending: the newest comes last
         prefix = location.path
         found = []
-        for path, package_file in sorted(newest.items()):
+        for path, blob in sorted(newest.items()):
             if not prefix:
-                found.append((path, package_file.blob))
+                found.append((path, blob))
             elif path == prefix:
-                found.append((posixpath.basename(path), package_file.blob))
+                found.append((posixpath.basename(path), blob))
             elif path.startswith(prefix + "/"):
-                found.append((path[len(prefix) + 1 :], package_file.blob))
+                found.append((path[len(prefix) + 1 :], blob))
         return found
 
 

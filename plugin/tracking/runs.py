@@ -22,6 +22,7 @@ from package_api.plugin_api import (
     User,
     commit,
     committed,
+    insert_row,
     record_audit_event,
 )
 from plugin.tracking import filters, names, run_search, search, validation
@@ -171,11 +172,10 @@ class RunService:
         if status is not None:
             run.status, run.end_time = status, end_time
         run.name = run.name or names.run_name()
-        self.session.add(run)
-        self.session.flush()
+        insert_row(self.session, run)  # its INSERT alone, not a flush of the session
         # Written as they are (Core, one statement): nothing reads them back as objects.
         written = [{"run_id": run.id, "key": k, "value": v} for k, v in {**tags, RUN_NAME_TAG: run.name}.items()]
-        self.session.execute(_ADD_TAGS, written)
+        self.session.connection().execute(_ADD_TAGS, written)  # the run is written: no autoflush needed
         return run
 
     def get(self, project: Project, run_id: str | None, *, with_experiment: bool = False) -> Run:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import Connection, Engine, Insert, event, func, select
+from sqlalchemy.orm import Session
 
 from package_api import signals
 from package_api.audit.models import AuditEvent
@@ -49,7 +49,7 @@ def model(client: FlaskClient, world: World, project: int) -> dict[str, Any]:
 @pytest.fixture
 def transactions() -> Iterator[list[set[str]]]:
     """The tables each committed transaction wrote (those that wrote nothing, or only stamped a token,
-    are left out): the rows its flushes wrote, and the rows it inserted without ORM objects."""
+    are left out): the rows its flushes wrote, and the rows it inserted without a flush."""
     committed: list[set[str]] = []
     written: set[str] = set()
 
@@ -57,9 +57,9 @@ def transactions() -> Iterator[list[set[str]]]:
         for row in [*session.new, *session.dirty, *session.deleted]:
             written.add(row.__table__.name)
 
-    def executed(state: ORMExecuteState) -> None:
-        if state.is_insert:
-            written.add(state.statement.table.name)
+    def executed(_connection: Connection, statement: Any, *_: Any) -> None:
+        if isinstance(statement, Insert):  # through the session or its connection (package_api.row_writes)
+            written.add(statement.table.name)
 
     def commit(_: Session) -> None:
         if written and written not in STAMPS:
@@ -69,12 +69,12 @@ def transactions() -> Iterator[list[set[str]]]:
     def rollback(_: Session, previous: Any) -> None:
         written.clear()
 
-    hooks = (
-        ("after_flush", flushed), ("do_orm_execute", executed), ("after_commit", commit), ("after_soft_rollback", rollback)
-    )
+    hooks = (("after_flush", flushed), ("after_commit", commit), ("after_soft_rollback", rollback))
     for name, hook in hooks:
         event.listen(Session, name, hook)
+    event.listen(Engine, "before_execute", executed)
     yield committed
+    event.remove(Engine, "before_execute", executed)
     for name, hook in hooks:
         event.remove(Session, name, hook)
 
