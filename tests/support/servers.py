@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import package_api
+
 from .databases import database_settings
+
+#: The checkout whose ``package_api`` this process runs. The servers start in it: ``python -m`` puts
+#: the working directory first on the path, so a bench run from another checkout's directory would
+#: otherwise time that checkout's server (PYTHONPATH comes after it).
+CHECKOUT = Path(package_api.__file__).resolve().parent.parent
 
 S3_ACCESS_KEY = "modelshelf-test"
 S3_SECRET_KEY = "modelshelf-test-secret"
@@ -258,6 +265,7 @@ def start_server(data_dir: Path, settings: Mapping[str, object] | None = None, *
             "--workers", str(workers), "--threads", str(threads),
         ],
         env=env,
+        cwd=CHECKOUT,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
