@@ -37,7 +37,9 @@ def insert_row(session: DbSession, obj: T) -> T:
     set by the caller), else ``NULL``; the object then holds every column's value (nothing read back
     later). Returns ``obj``.
 
-    Raises what the ``INSERT`` raises (``IntegrityError``...), the session's pending changes unflushed.
+    Raises ``ValueError`` for a column not set whose default is not such a value (a default that reads
+    the row, a sequence, a server default), before writing; then what the ``INSERT`` raises
+    (``IntegrityError``...), the session's pending changes unflushed.
     """
     state = inspect(obj)
     mapper = state.mapper
@@ -56,6 +58,8 @@ def insert_row(session: DbSession, obj: T) -> T:
         else:
             default = column.default
             if default is None:
+                if column.server_default is not None:  # a flush would leave it out and read it back
+                    raise ValueError(f"{table.name}.{column.name}: set it (only the database has its default)")
                 value = None
             elif default.is_scalar:
                 value = default.arg
