@@ -7,46 +7,37 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import Integer, String, event, func, inspect, select
+from sqlalchemy import Integer, String, func, inspect, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from package_api.db import db
 from package_api.packages.models import Blob
 from package_api.row_writes import insert_row, insert_rows, update_row
+from tests.support.statements import Statements, counting
 
 
 @pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    with app.app_context():
-        yield db.session  # type: ignore[misc]
+def statements(app: Flask, session: Session) -> Iterator[Statements]:
+    with counting(app) as seen:
+        yield seen
 
 
-@pytest.fixture
-def statements(session: Session) -> Iterator[list[str]]:
-    seen: list[str] = []
-    engine = session.get_bind()
-
-    def executed(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        seen.append(statement.split()[0].upper())
-
-    event.listen(engine, "before_cursor_execute", executed)
-    yield seen
-    event.remove(engine, "before_cursor_execute", executed)
+def _kinds(seen: Statements) -> list[str]:
+    return [sql.split()[0].upper() for sql in seen.sql]
 
 
 def _count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Blob)) or 0)
 
 
-def test_a_row_written_is_a_clean_persistent_object_with_its_defaults(session: Session, statements: list[str]) -> None:
+def test_a_row_written_is_a_clean_persistent_object_with_its_defaults(session: Session, statements: Statements) -> None:
     blob = insert_row(session, Blob(sha256="a" * 64, size=1, storage_key="k/a"))
     state = inspect(blob)
     assert state.persistent and not state.modified and blob in session
     assert blob.id is not None and blob.created_at is not None  # the column default, as a flush gives it
-    assert statements == ["INSERT"]
-    assert session.get(Blob, blob.id) is blob and statements == ["INSERT"]  # the identity map: no query
+    assert _kinds(statements) == ["INSERT"]
+    assert session.get(Blob, blob.id) is blob and _kinds(statements) == ["INSERT"]  # the identity map: no query
     session.flush()
-    assert statements == ["INSERT"]  # nothing left for a flush to write
+    assert _kinds(statements) == ["INSERT"]  # nothing left for a flush to write
     session.commit()
     assert _count(session) == 1
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -17,12 +16,6 @@ from package_api.db import db
 from package_api.errors import AlreadyExists
 from package_api.packages.models import Blob
 from package_api.transactions import LostRace, after_commit, committed, in_unit, lost_race
-
-
-@pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    with app.app_context():
-        yield db.session  # type: ignore[misc]
 
 
 @pytest.fixture
