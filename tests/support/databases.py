@@ -109,8 +109,10 @@ class Schemas:
         # application_name marks the schema's connections, so that emptying or dropping it can end
         # the ones a test left open (an idle transaction would hold the tables' locks forever). A
         # statement that waits on a lock for 2 minutes fails saying so (a test holding a lock its own
-        # server or a second connection of its own then waits for would otherwise hang the run).
-        options = f"-csearch_path={schema},public -clock_timeout=120s"
+        # server or a second connection of its own then waits for would otherwise hang the run), and
+        # one that runs for 3 minutes fails with its SQL (a plan gone quadratic or worse: the test
+        # data is small) before pytest-timeout stops the test with only a stack.
+        options = f"-csearch_path={schema},public -clock_timeout=120s -cstatement_timeout=180s"
         url = self.url.update_query_dict({"options": options, "application_name": schema})
         return url.render_as_string(hide_password=False)
 
