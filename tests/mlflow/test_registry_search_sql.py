@@ -33,6 +33,7 @@ from plugin.services import model_version_services
 from plugin.tracking import filters, search
 from plugin.tracking.models import Run
 from plugin.tracking.times import milliseconds
+from tests.support.databases import require_postgres
 from tests.support.statements import counting
 from tests.support.world import World
 
@@ -145,12 +146,12 @@ class Registry:
             for index, model in enumerate(models.values()):
                 model.updated_at = base + datetime.timedelta(seconds=index % 2)
             if self.stale_statistics:
-                self._analyze()
+                self.analyze()
             session.commit()
             if not self.stale_statistics:
-                self._analyze()
+                self.analyze()
 
-    def _analyze(self) -> None:
+    def analyze(self) -> None:
         with self.app.app_context():
             engine = db.engine
         if engine.dialect.name != "postgresql":
@@ -342,8 +343,7 @@ def test_latest_versions_with_statistics_taken_before_the_versions_were_committe
     again for each version under those statistics (minutes for 2,000 versions; a CI run timed out
     in a registered-models search): it now runs it once, and the searches and gets answer what they
     answer once the tables are analyzed."""
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        pytest.skip("autovacuum's statistics are PostgreSQL's")
+    require_postgres()  # autovacuum's statistics are PostgreSQL's
     registry = Registry(app, client, world, 2000, stale_statistics=True)
 
     def answers() -> list[Any]:
@@ -368,7 +368,7 @@ def test_latest_versions_with_statistics_taken_before_the_versions_were_committe
     found = aggregates(plan[0]["Plan"])
     assert found and all(a["Actual Loops"] == 1 for a in found), [(a.get("Group Key"), a["Actual Loops"]) for a in found]
     stale = answers()
-    registry._analyze()
+    registry.analyze()
     assert stale == answers()
 
 

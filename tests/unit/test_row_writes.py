@@ -16,7 +16,7 @@ from tests.support.statements import Statements, counting
 
 
 @pytest.fixture
-def statements(app: Flask, session: Session) -> Iterator[Statements]:
+def statements(app: Flask) -> Iterator[Statements]:
     with counting(app) as seen:
         yield seen
 
