@@ -17,9 +17,9 @@ the page are one SQL query over the runs, their params and tags and their latest
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, case, exists, false, func, literal, or_, select, true, tuple_
+from sqlalchemy import Select, Table, and_, case, exists, false, func, literal, or_, select, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -194,8 +194,9 @@ def _sort_value(ordering: filters.Ordering, iids: dict[int, str]) -> tuple[Any, 
 
 def keep_latest(session: DbSession, run_id: int, points: Iterable[object]) -> None:
     """Update the latest metrics of run ``run_id`` with the newly logged run metric ``points`` (other
-    rows among them are skipped), in the caller's transaction: one upsert for the batch, which keeps a
-    row that is newer than the point (so two batches logged at once leave the newest, in any order)."""
+    rows among them are skipped), in the caller's transaction: one upsert per key, the newest of the
+    batch, which keeps a row that is newer than the point (so two batches logged at once leave the
+    newest, in any order); the keys of a batch are one execution of it (``executemany``)."""
     newest: dict[str, RunMetric] = {}
     for point in points:
         if not isinstance(point, RunMetric) or point.run_id != run_id:
@@ -204,22 +205,32 @@ def keep_latest(session: DbSession, run_id: int, points: Iterable[object]) -> No
             newest[point.key] = point
     if not newest:
         return
-    row = RunLatestMetric
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(row).values(
-        [
-            {"run_id": run_id, "key": p.key, "value": p.value, "is_nan": p.is_nan, "timestamp": p.timestamp,
-             "step": p.step}
-            for p in newest.values()
-        ]
-    )  # fmt: skip
-    new = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=["run_id", "key"],
-        set_={"value": new.value, "is_nan": new.is_nan, "timestamp": new.timestamp, "step": new.step},
-        where=tuple_(new.step, new.timestamp, new.value) > tuple_(row.step, row.timestamp, row.value),
-    )
-    session.execute(statement)
+    rows = [
+        {"run_id": run_id, "key": p.key, "value": p.value, "is_nan": p.is_nan, "timestamp": p.timestamp, "step": p.step}
+        for p in newest.values()
+    ]
+    session.execute(_keep_latest_statement(session.get_bind().dialect.name), rows)
+
+
+#: ``keep_latest``'s upsert per dialect, built once: built on each call, its construction and
+#: compilation were most of a ``log-metric``'s time in the server.
+_KEEP_LATEST: dict[str, Any] = {}
+
+
+def _keep_latest_statement(dialect: str) -> Any:
+    """The upsert of one latest metric row (run it with a list of rows: one execution per row of a
+    batch), which keeps a stored row that is newer than the new one."""
+    statement = _KEEP_LATEST.get(dialect)
+    if statement is None:
+        table = cast(Table, RunLatestMetric.__table__)
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        new = insert.excluded
+        statement = _KEEP_LATEST[dialect] = insert.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={"value": new.value, "is_nan": new.is_nan, "timestamp": new.timestamp, "step": new.step},
+            where=tuple_(new.step, new.timestamp, new.value) > tuple_(table.c.step, table.c.timestamp, table.c.value),
+        )
+    return statement
 
 
 def _rank(point: RunMetric) -> tuple[int, int, float]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.engine.default import CACHE_HIT
 
 from package_api.db import db
 
@@ -19,6 +20,9 @@ class Statements:
 
     sql: list[str] = field(default_factory=list)
     commits: int = 0
+    #: The statements SQLAlchemy compiled afresh (not found in the engine's compiled cache), and those
+    #: it could not cache at all: a statement built anew on each request.
+    compiled: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -32,11 +36,14 @@ class Statements:
 @contextmanager
 def counting(app: Flask) -> Iterator[Statements]:
     """Count what the app's engine runs inside the block (``before_cursor_execute``: one per statement,
-    ``executemany`` counted once) and its commits."""
+    ``executemany`` counted once), which of its statements were compiled rather than found in the
+    compiled cache, and its commits."""
     seen = Statements()
 
-    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+    def statement(conn: Any, cursor: Any, sql: str, parameters: Any, context: Any, executemany: bool) -> None:
         seen.sql.append(sql)
+        if context is not None and context.compiled is not None and context.cache_hit is not CACHE_HIT:
+            seen.compiled.append(sql)
 
     def commit(conn: Any) -> None:
         seen.commits += 1
