@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, case, exists, false, func, literal, or_, select, true, tuple_
+from sqlalchemy import Insert, Select, Table, and_, case, exists, false, func, literal, or_, select, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -214,10 +214,10 @@ def keep_latest(session: DbSession, run_id: int, points: Iterable[object]) -> No
 
 #: ``keep_latest``'s upsert per dialect, built once: built on each call, its construction and
 #: compilation were most of a ``log-metric``'s time in the server.
-_KEEP_LATEST: dict[str, Any] = {}
+_KEEP_LATEST: dict[str, Insert] = {}
 
 
-def _keep_latest_statement(dialect: str) -> Any:
+def _keep_latest_statement(dialect: str) -> Insert:
     """The upsert of one latest metric row (run it with a list of rows: one execution per row of a
     batch), which keeps a stored row that is newer than the new one."""
     statement = _KEEP_LATEST.get(dialect)
