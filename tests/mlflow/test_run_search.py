@@ -318,6 +318,8 @@ BATCHES = [  # (key, value, timestamp, step) of each log_batch, in the order log
     [("b", -1, 1, 0)], [("b", NAN, 1, 0)],
     [("c", 0, 1, 0), ("c", NAN, 1, 0)], [("d", NAN, 1, 0)], [("d", 0, 1, 0)],
     [("e", 1, 1, 0), ("e", 3, 2, 0), ("e", 2, 3, 0)], [("e", 9, 2, 0)],
+    # several keys in one batch (one execution of the upsert for all its rows), one of them older than stored
+    [("f", 1, 1, 1), ("g", 2, 1, 0), ("f", 4, 1, 2), ("h", 5, 1, 0)], [("f", 8, 9, 1), ("g", 3, 2, 0), ("h", 6, 0, 0)],
 ]  # fmt: skip
 
 
