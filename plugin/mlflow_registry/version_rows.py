@@ -9,12 +9,33 @@ few tuples per version (issue 15: the reads' time was SQLAlchemy building statem
 answer's JSON whichever way its version was read."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import CompoundSelect, Select, and_, bindparam, exists, func, literal_column, select, tuple_, union_all
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CompoundSelect,
+    Dialect,
+    Select,
+    String,
+    TypeDecorator,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Join
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from package_api.plugin_api import DbSession, User
 from plugin.mlflow_registry.models import STAGES, Alias, ModelTag, Registration, VersionTag
@@ -79,8 +100,48 @@ def _joined(versions: FromClause) -> Join:
     )
 
 
+class _IdList(TypeDecorator[Sequence[int]]):
+    """A list of ids bound as one parameter: an array on PostgreSQL, JSON text elsewhere (SQLite)."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return dialect.type_descriptor(ARRAY(BigInteger) if dialect.name == "postgresql" else String())
+
+    def process_bind_param(self, value: Sequence[int] | None, dialect: Dialect) -> Any:
+        ids = [int(i) for i in value or ()]
+        return ids if dialect.name == "postgresql" else json.dumps(ids)
+
+
+class _Among(ColumnElement[bool]):
+    """``column`` is one of the ids of the parameter ``name`` (a list, bound as one value): ``=
+    ANY(array)`` on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` elsewhere. An expanding ``IN``
+    is rendered anew for each length, a parameter per id: for a page of 300 versions that was about a
+    millisecond of each statement's time in the server (issue 15)."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a predicate of its own: no ``= 1`` after it in a WHERE
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement), ("ids", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement[Any], name: str) -> None:
+        self.column = column
+        self.ids = bindparam(name, type_=_IdList())
+
+
+@compiles(_Among)
+def _among_json(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} IN (SELECT value FROM json_each({compiler.process(element.ids, **kw)}))"
+
+
+@compiles(_Among, "postgresql")
+def _among_array(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(element.ids, **kw)})"  # bound as BIGINT[]
+
+
 _COLUMNS = select(*_COLUMN_LIST).select_from(_joined(_VERSIONS))
-_BY_IDS = _COLUMNS.where(_VERSIONS.c.id.in_(bindparam("ids", expanding=True)))
+_BY_IDS = _COLUMNS.where(_Among(_VERSIONS.c.id, "ids"))
 _NAMED = _COLUMNS.where(
     _MODELS.c.project_id == bindparam("project"),
     _MODELS.c.name == bindparam("name"),
@@ -106,10 +167,10 @@ _VERSION_LABELS = (
         _TAGS.c.key,
         _TAGS.c.value,
         literal_column("0").label("number"),
-    ).where(_TAGS.c.version_id.in_(bindparam("ids", expanding=True))),
+    ).where(_Among(_TAGS.c.version_id, "ids")),
     select(
         _ALIASES.c.version_id, literal_column("1"), literal_column("0"), _ALIASES.c.alias, literal_column("''"), literal_column("0")
-    ).where(_ALIASES.c.version_id.in_(bindparam("ids", expanding=True))),
+    ).where(_Among(_ALIASES.c.version_id, "ids")),
 )
 _LABEL_ORDER: tuple[ColumnElement[Any], ...] = (literal_column("kind"), literal_column("n"), literal_column("key"))
 _TAGS_AND_ALIASES = union_all(*_VERSION_LABELS).order_by(*_LABEL_ORDER)
