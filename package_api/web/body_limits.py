@@ -11,8 +11,9 @@ exhaust the stack. One place for every surface (each answers in its own error sh
   lone surrogate escape (``"\\ud800"``), a string no database stores (it was a 500 on every write),
   and so is one with a NUL character (``"\\u0000"``): PostgreSQL holds none in text (a 400 there
   only once the write reached it), while SQLite stored it, so a registry could not move to PostgreSQL.
-  For the same reason a NUL in the query string (``%00``) or in a form's fields is ``InvalidInput``
-  on every route (GitLab answers such parameters 400 too): GitLab's API takes its parameters from
+  For the same reason a NUL in the query string (``%00``) or in a form's fields (once the route reads
+  its body as a form: ``CheckedRequest``) is ``InvalidInput`` on every route (GitLab answers such
+  parameters 400 too): GitLab's API takes its parameters from
   either, and SQLite stored them, or its ``LIKE`` ended a search pattern at the NUL.
 """
 from __future__ import annotations
@@ -21,8 +22,9 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, request
+from flask import Flask, Request, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from package_api.errors import InvalidInput
@@ -80,9 +82,6 @@ _NUL_ESCAPE_BYTES = re.compile(rb"\\u0000")
 _NUL = "The JSON body holds a NUL character (\\u0000), which no stored text can hold"
 _NUL_QUERY = "The query string holds a NUL character (%00), which no stored text can hold"
 _NUL_FORM = "The form holds a NUL character (%00), which no stored text can hold"
-_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
 def _may_hold_nul(s: str | bytes) -> bool:
     """Whether the parsed body may hold a NUL: only its escape can give one (JSON refuses a raw
     control character in a string)."""
@@ -116,6 +115,7 @@ def register(app: Flask) -> None:
     """Install the JSON provider, the body cap and the refusal of NUL parameters (before any hook
     that could read a body)."""
     app.json = JSONProvider(app)
+    app.request_class = CheckedRequest
     limit = int(app.config["MODELSHELF"]["MAX_REQUEST_BODY"])
 
     @app.before_request
@@ -133,15 +133,23 @@ def register(app: Flask) -> None:
             request.environ["wsgi.input"] = _Capped(request.environ["wsgi.input"], limit)
 
     @app.before_request
-    def _refuse_nul_parameters() -> None:  # after the cap: a form is read only within it
+    def _refuse_nul_parameters() -> None:  # a form's, when it is read: CheckedRequest
         if b"%00" in request.query_string or b"\x00" in request.query_string:
             raise InvalidInput(_NUL_QUERY)
-        if request.mimetype in _FORMS and not _streams_body(app):
-            # Kept, so the view still reads the body as sent (a JSON body posted with curl -d or urllib
-            # comes as a form): the form below is parsed from this copy, not from the stream.
-            request.get_data(cache=True, parse_form_data=False)
-            if any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
-                raise InvalidInput(_NUL_FORM)
+
+
+class CheckedRequest(Request):
+    """Flask's request, whose form is ``InvalidInput`` when a field's name or value holds a NUL, from
+    the moment a view reads it (``form``, ``values``, ``files``): within the body cap, before the view
+    has used a parameter. Checked then, not before every view: a JSON body labelled as a form (``curl
+    -d``, urllib), which MLflow's routes read as JSON whatever its type, is never parsed as a form,
+    so its ``%00`` stays text (a description of ``100%00`` was refused as a NUL)."""
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        if any("\x00" in key or "\x00" in value for key, value in self.form.items(multi=True)):
+            self.__dict__["form"] = ImmutableMultiDict()  # nothing of it for a caller that goes on
+            raise InvalidInput(_NUL_FORM)
 
 
 def _streams_body(app: Flask) -> bool:
