@@ -301,12 +301,13 @@ class PackageService:
         return committed(self.session, work)
 
     def attach(
-        self, package: Package, files: Sequence[tuple[str, Blob]], *, audited: bool = True
+        self, package: Package, files: Sequence[tuple[str, Blob]], *, audited: bool = True, new: bool = False
     ) -> list[PackageFile]:
         """Add files to ``package`` whose bytes are stored already (``(path, blob)`` pairs): new
         rows, no bytes copied, in the caller's unit of work or in one of its own (each file goes
         through the pipeline's ``file_added`` stages). ``audited=False`` when the caller records the
-        change as a whole (a version registered with its files).
+        change as a whole (a version registered with its files); ``new``: ``package`` was made in
+        this transaction, so its ``updated_at`` stays the time it was made (no ``UPDATE`` of it).
 
         Raises ``InvalidParameter`` for a bad path and ``DuplicateNotAllowed`` (nothing added).
         """
@@ -317,7 +318,8 @@ class PackageService:
                 return []
             paths = [path for path, _ in checked]
             self._check_duplicate(package.project, package.name, package.version, paths, package)
-            update_row(self.session, package, updated_at=self.clock())
+            if not new:
+                update_row(self.session, package, updated_at=self.clock())
             # One INSERT for all the rows (batched by SQLAlchemy's insertmanyvalues), not one a file.
             rows = [{"package_id": package.id, "blob_id": blob.id, "file_name": path} for path, blob in checked]
             added = insert_rows(self.session, PackageFile, rows)
@@ -408,11 +410,7 @@ class PackageService:
     def _newest_file(self, package: Package, path: str) -> PackageFile | None:
         return self.session.scalar(
             select(PackageFile)
-            .where(
-                PackageFile.package_id == package.id,
-                PackageFile.file_name == path,
-                PackageFile.status == PackageStatus.DEFAULT,
-            )
+            .where(PackageFile.package_id == package.id, PackageFile.file_name == path, PackageFile.status == PackageStatus.DEFAULT)
             .order_by(*(column.desc() for column in AGE))
             .limit(1)
         )

@@ -241,8 +241,9 @@ class ModelVersionService:
             row = self._new_version(project, model, wanted, description, author, job_id)
             self._register(row, resolved, checked, run_link)
             if resolved.files:
-                # Part of creating the version, which ``versions.create`` recorded (model_version_created).
-                self.packages.attach(row.package, resolved.files, audited=False)
+                # Part of creating the version, which ``versions.create`` recorded (model_version_created),
+                # and its package, made above.
+                self.packages.attach(row.package, resolved.files, audited=False, new=True)
             if resolved.logged_model is not None:
                 self.logged_models.note_version(resolved.logged_model, model.name, row.sequence)
             return row

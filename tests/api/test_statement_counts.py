@@ -165,9 +165,10 @@ HOT = {
     # The token with the project; the model; the source run with its experiment; the run's files (with
     # their package, joined); the model's latest version; the package checked free, its rules, its row;
     # the version numbered and written; its own run in the model's experiment (read), the run's tag, the
-    # audit event, the registration, the package's updated_at; the files in one INSERT; the commit id
-    # from the files written (45 at first; 21 before the create2 branch; no flush among them since create3).
-    "model-versions/create": (_create_version, 18, 1),  # 17 + the project's protection rules, read once
+    # audit event, the registration; the files in one INSERT (the package made in the same transaction:
+    # no UPDATE of its updated_at); the commit id from the files written (45 at first; 21 before the
+    # create2 branch; no flush among them since create3).
+    "model-versions/create": (_create_version, 17, 1),  # 16 + the project's protection rules, read once
     "runs/log-metric": (_log_metric, 4, 1),
     "model-versions/search": (_search_versions, 4, 0),
     # The reads answer versions as plain rows (plugin/mlflow_registry/version_rows.py): the versions with

@@ -3,6 +3,7 @@ request conventions (GET query strings, DELETE with JSON bodies), the artifact p
 the tracking services the version page reads."""
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Callable
@@ -13,9 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from package_api.db import db
+from package_api.packages.models import Package
 from plugin.mlflow_registry.cards import CardService
 from plugin.mlflow_registry.model_versions import next_version
 from plugin.registry import semver
@@ -363,6 +366,18 @@ def test_versions_share_blobs_with_their_source(
     assert len(list(storage.keys())) == 1  # one blob for three versions
     for version in ("1.0.0", "1.0.1", "1.0.2"):
         assert client.get(generic_url(project, "m", version, "w.bin"), headers=world.headers("developer")).data == data
+
+    def made_and_updated() -> tuple[Any, Any]:
+        with app.app_context():
+            package = db.session.scalars(select(Package).where(Package.name == "m", Package.version == "1.0.0")).one()
+            return package.created_at, package.updated_at
+
+    # Made with its files in one transaction: updated when it was made (no second write of the time).
+    made, updated = made_and_updated()
+    assert made <= updated < made + datetime.timedelta(seconds=1), (made, updated)
+    # A file added later moves it.
+    assert client.put(generic_url(project, "m", "1.0.0", "extra.bin"), data=b"x", headers=world.headers("developer")).status_code == 201
+    assert made_and_updated()[1] > updated
 
 
 # -- what the version page reads ---------------------------------------------------------------------------
