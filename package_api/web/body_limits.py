@@ -13,8 +13,8 @@ exhaust the stack. One place for every surface (each answers in its own error sh
   only once the write reached it), while SQLite stored it, so a registry could not move to PostgreSQL.
   For the same reason a NUL in the query string (``%00``) or in a form's fields (once the route reads
   its body as a form: ``CheckedRequest``) is ``InvalidInput`` on every route (GitLab answers such
-  parameters 400 too): GitLab's API takes its parameters from
-  either, and SQLite stored them, or its ``LIKE`` ended a search pattern at the NUL.
+  parameters 400 too): GitLab's API takes its parameters from either, and SQLite stored them, or its
+  ``LIKE`` ended a search pattern at the NUL.
 """
 from __future__ import annotations
 
@@ -82,6 +82,8 @@ _NUL_ESCAPE_BYTES = re.compile(rb"\\u0000")
 _NUL = "The JSON body holds a NUL character (\\u0000), which no stored text can hold"
 _NUL_QUERY = "The query string holds a NUL character (%00), which no stored text can hold"
 _NUL_FORM = "The form holds a NUL character (%00), which no stored text can hold"
+
+
 def _may_hold_nul(s: str | bytes) -> bool:
     """Whether the parsed body may hold a NUL: only its escape can give one (JSON refuses a raw
     control character in a string)."""

@@ -116,9 +116,10 @@ class _IdList(TypeDecorator[Sequence[int]]):
 
 class _Among(ColumnElement[bool]):
     """``column`` is one of the ids of the parameter ``name`` (a list, bound as one value): ``=
-    ANY(array)`` on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` elsewhere. An expanding ``IN``
-    is rendered anew for each length, a parameter per id: for a page of 300 versions that was about a
-    millisecond of each statement's time in the server (issue 15)."""
+    ANY(array)`` on PostgreSQL, ``IN (SELECT value FROM json_each(?))`` elsewhere: one statement text
+    whatever the number of ids. An expanding ``IN`` is rendered anew for each length, a parameter per
+    id: a search of 300 versions spent about 8% of its time in the server on its three such lists
+    (issue 15; docs/performance.md)."""
 
     inherit_cache = True
     type = Boolean()
