@@ -372,7 +372,9 @@ def test_versions_share_blobs_with_their_source(
             package = db.session.scalars(select(Package).where(Package.name == "m", Package.version == "1.0.0")).one()
             return package.created_at, package.updated_at
 
-    # Made with its files in one transaction: updated when it was made (no second write of the time).
+    # Made with its files in one transaction: updated when it was made. (That the registration writes
+    # no second UPDATE of the time is counted in tests/api/test_statement_counts.py: within this second
+    # an UPDATE a few milliseconds later would pass here too.)
     made, updated = made_and_updated()
     assert made <= updated < made + datetime.timedelta(seconds=1), (made, updated)
     # A file added later moves it.

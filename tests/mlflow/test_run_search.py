@@ -376,9 +376,10 @@ def _seed(app: Flask, experiment_iid: str, count: int, *, offset: int = 0) -> No
         ])  # fmt: skip
         db.session.commit()
         if db.engine.dialect.name == "postgresql":
-            # What autovacuum does within a minute of a bulk insert. Without it the planner kept the
-            # emptied tables' statistics and ran a LIKE on params as a nested loop over 10,000 x
-            # 10,000 rows: 10.6 s in a CI run (tests/mlflow/test_registry_search_sql.py does the same).
+            # What autovacuum does within a minute of a bulk insert (tests/mlflow/test_registry_search_sql.py
+            # does the same), so the plans do not depend on what earlier tests left in the statistics. A CI
+            # run once took 10.6 s for the params LIKE below; its cause was not found (stale statistics
+            # reproduced here gave 87 ms).
             tables = [t.__table__.name for t in (Run, RunParam, RunTag, RunLatestMetric)]
             db.session.execute(sql("ANALYZE " + ", ".join(tables)))
             db.session.commit()
