@@ -248,6 +248,8 @@ def calls(project: int, prefix: str, models: int, per_model: int, big: str) -> l
         Call("REST versions list, big model", "list", f"{api}/ml/models/{big}/versions", {"per_page": 20}),
         Call("REST get model by name", "get", f"{api}/ml/models/{middle}"),
         Call("REST get version", "get", f"{api}/ml/models/{middle}/versions/{version}"),
+        # A CI job's download: judging the package asks whether its name is a model's (one name, not every model's).
+        Call("generic GET of a version's file", "get", f"{api}/packages/generic/{middle}/{version}/model.onnx"),
         Call("MLflow registered-models/search", "search", f"{mlflow}/registered-models/search", {"max_results": 100}),
         Call("MLflow model-versions/search, name + 3 tags", "search", f"{mlflow}/model-versions/search",
              {"filter": f"name = '{middle}' AND {tags}", "max_results": 100}),

@@ -73,7 +73,7 @@ from package_api.ops.maintenance import MaintenanceStep, register_maintenance
 from package_api.ops.migrate import register_versions as register_migrations
 from package_api.packages.cleanup import register_cleanup_keep
 from package_api.packages.direct import DirectUploads
-from package_api.packages.models import Blob, Package, PackageBuildInfo, PackageFile, PackageStatus
+from package_api.packages.models import LIVE_PACKAGE, Blob, Package, PackageBuildInfo, PackageFile, PackageStatus
 from package_api.packages.pipeline import (
     PackageChange,
     register_package_check,
@@ -186,6 +186,7 @@ __all__ = [
     "full_database",
     "Blob",
     "CiJob",
+    "LIVE_PACKAGE",
     "Package",
     "PackageBuildInfo",
     "PackageFile",

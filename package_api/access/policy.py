@@ -16,7 +16,7 @@ callers asking for more than they have get ``Unauthorized`` (GitLab's ``authenti
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -83,6 +83,7 @@ class PolicyFacts:
     def __init__(self, session: DbSession) -> None:
         self.session = session
         self._known: dict[Hashable, Any] = {}
+        self._expected: dict[int, set[str]] = {}
 
     def remember(self, key: Hashable, read: Callable[[], T]) -> T:
         """The fact ``key``: ``read()`` the first time it is asked, what that returned after."""
@@ -90,6 +91,15 @@ class PolicyFacts:
             self._known[key] = read()
         # The facts are of every type; what is kept under a key is what its ``read`` returned.
         return self._known[key]  # type: ignore[no-any-return]
+
+    def expect(self, project_id: int, names: Iterable[str]) -> None:
+        """Note that packages of the project named ``names`` are about to be judged (a page of them),
+        so that a rule reading a fact per package name reads theirs in one statement."""
+        self._expected.setdefault(project_id, set()).update(names)
+
+    def expected(self, project_id: int) -> frozenset[str]:
+        """The package names of the project ``expect`` noted."""
+        return frozenset(self._expected.get(project_id, ()))
 
 
 #: ``(facts, project, action, package name, version) -> action or None``: the rule a package
@@ -292,6 +302,11 @@ class Policy:
         reading: bool = False,
     ) -> bool:
         return self._refusal(principal, project, self._action(project, action, package), reading) is None
+
+    def expect_packages(self, project: Project, packages: Iterable[tuple[str, str]]) -> None:
+        """Say that ``packages`` of ``project`` (name and version pairs: a page) are about to be judged
+        one by one, so that the package rules read what they need for all of them at once."""
+        self.facts.expect(project.id, (name for name, _ in packages))
 
     def authorize(
         self,

@@ -8,6 +8,7 @@ import enum
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     DateTime,
     Enum,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -98,6 +100,13 @@ class Package(DbModel):
     @property
     def sealed(self) -> bool:
         return self.sealed_at is not None
+
+
+#: A package that is not being destroyed, in the words of ``uq_packages_live_name_version``'s condition
+#: (a literal, as there). A planner uses a partial index only for a query that states its condition:
+#: said as ``status IN ('default', 'hidden')``, the same packages, a lookup by name and version read
+#: every package of the project on SQLite.
+LIVE_PACKAGE: ColumnElement[bool] = Package.status != literal_column("'pending_destruction'")
 
 
 class PackageBuildInfo(DbModel):

@@ -25,7 +25,7 @@ from package_api.db import DbSession, utcnow
 from package_api.errors import AlreadyExists, DuplicateNotAllowed, FileTooLarge, InvalidParameter, NotFound
 from package_api.identity import COMMAND_LINE, Actor
 from package_api.packages.leases import UploadLeases, new_key
-from package_api.packages.models import Blob, Package, PackageFile, PackageStatus
+from package_api.packages.models import LIVE_PACKAGE, Blob, Package, PackageFile, PackageStatus
 from package_api.packages.pipeline import PackageChange, PackagePipeline, audit_package_event
 from package_api.packages.resolvers import VersionResolver
 from package_api.packages.streams import NO_METER, ExpectedDigests, HashingReader, TransferMeter
@@ -54,7 +54,7 @@ AGE = (PackageFile.created_at, PackageFile.id)
 #: version in a project, and a package's live files, oldest first.
 _LIVE_NAMED = select(Package).where(
     Package.project_id == bindparam("project"), Package.package_type == "generic", Package.name == bindparam("name"),
-    Package.version == bindparam("version"), Package.status.in_(LIVE_STATUSES),
+    Package.version == bindparam("version"), LIVE_PACKAGE,
 )
 _LIVE_NAMED_ID = _LIVE_NAMED.with_only_columns(Package.id)  # whether one is live: no object to build
 _LIVE_FILES = select(PackageFile).where(
@@ -398,7 +398,7 @@ class PackageService:
             .where(
                 Blob.sha256 == sha256,
                 Package.project_id == project_id,
-                Package.status.in_(LIVE_STATUSES),
+                LIVE_PACKAGE,
                 PackageFile.status == PackageStatus.DEFAULT,
             )
             .limit(1)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 
 from package_api.plugin_api import (
+    LIVE_PACKAGE,
     Blob,
     DbSession,
     DirectUploads,
@@ -42,7 +43,6 @@ from plugin.registry.projection import HF_STAGING_PACKAGE_NAME
 
 #: The hidden package of each project that holds uploaded, not yet committed objects.
 STAGING_NAME, STAGING_VERSION = HF_STAGING_PACKAGE_NAME, "staged"
-LIVE = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
 #: What ``modelshelf gc`` calls the staged files it removes.
 GC_LABEL = "Hugging Face uploads never committed"
 
@@ -52,7 +52,7 @@ def expire(session: DbSession, dry_run: bool, *, lease: datetime.timedelta) -> i
     the gc run removes them, and their bytes unless a version holds them); return how many (with
     ``dry_run``, how many it would)."""
     staging = select(Package.id).where(
-        Package.name == STAGING_NAME, Package.version == STAGING_VERSION, Package.status.in_(LIVE)
+        Package.name == STAGING_NAME, Package.version == STAGING_VERSION, LIVE_PACKAGE
     )
     expired = (
         PackageFile.package_id.in_(staging.scalar_subquery()),
@@ -148,7 +148,7 @@ class Staging:
                     Package.project_id == project.id,
                     Package.name == STAGING_NAME,
                     Package.version == STAGING_VERSION,
-                    Package.status.in_(LIVE),
+                    LIVE_PACKAGE,
                     PackageFile.status == PackageStatus.DEFAULT,
                     PackageFile.blob_id.in_(blob_ids),
                 )

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 
 from package_api.plugin_api import (
+    LIVE_PACKAGE,
     Blob,
     BlobNotFound,
     BlobReader,
@@ -48,7 +49,7 @@ from package_api.plugin_api import (
 )
 from plugin.huggingface import xet_direct
 from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb, XetXorbProject
-from plugin.huggingface.staging import LIVE, STAGING_NAME, STAGING_VERSION, Staging
+from plugin.huggingface.staging import STAGING_NAME, STAGING_VERSION, Staging
 from plugin.huggingface.xet.format import (
     ShardFile,
     XetFormatError,
@@ -414,7 +415,7 @@ class XetFiles:
             .where(
                 Blob.storage_key == storage_key,
                 Package.project_id == project.id,
-                Package.status.in_(LIVE),
+                LIVE_PACKAGE,
                 PackageFile.status == PackageStatus.DEFAULT,
             )
             .limit(1)

@@ -19,6 +19,7 @@ from sqlalchemy import distinct, select, update
 
 from package_api.plugin_api import (
     COMMAND_LINE,
+    LIVE_PACKAGE,
     Blob,
     BlobStorage,
     DbSession,
@@ -32,7 +33,6 @@ from package_api.plugin_api import (
     package_services,
 )
 from plugin.huggingface.models import XetFile, XetXorb, XetXorbProject
-from plugin.huggingface.staging import LIVE
 from plugin.huggingface.xet.format import FilePacker, build_shard, hash_to_hex
 from plugin.huggingface.xet_files import KEY_PREFIX as FILES_PREFIX
 from plugin.huggingface.xet_files import XetFiles, manifest_key
@@ -48,7 +48,7 @@ def candidates(session: DbSession, min_size: int) -> list[Blob]:
     live = (
         select(PackageFile.blob_id)
         .join(Package, Package.id == PackageFile.package_id)
-        .where(Package.status.in_(LIVE), PackageFile.status == PackageStatus.DEFAULT)
+        .where(LIVE_PACKAGE, PackageFile.status == PackageStatus.DEFAULT)
     )
     return list(session.scalars(
         select(Blob).where(
@@ -62,7 +62,7 @@ def _owners(session: DbSession, blob_id: int) -> list[int]:
     return list(session.scalars(
         select(distinct(Package.project_id))
         .join(PackageFile, PackageFile.package_id == Package.id)
-        .where(PackageFile.blob_id == blob_id, Package.status.in_(LIVE), PackageFile.status == PackageStatus.DEFAULT)
+        .where(PackageFile.blob_id == blob_id, LIVE_PACKAGE, PackageFile.status == PackageStatus.DEFAULT)
         .order_by(Package.project_id)
     ))
 

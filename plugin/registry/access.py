@@ -15,9 +15,10 @@ pipeline's check then refuses a version that is not semantic, with a reason).
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from package_api.plugin_api import (
     READ_PACKAGE_REGISTRY,
@@ -51,20 +52,47 @@ AS_MODEL_ACTION: dict[object, ModelAction] = {
 }
 
 
-def model_names(facts: PolicyFacts, project: Project) -> frozenset[str]:
-    """The names of ``project``'s models: one query per policy, however many packages it judges."""
+#: Past this many package names asked one by one (a list that did not ``expect`` its page), the
+#: rule reads all of the project's model names instead of one statement more per name.
+NAMES_ONE_BY_ONE = 8
 
-    def read() -> frozenset[str]:
-        return frozenset(facts.session.scalars(select(Model.name).where(Model.project_id == project.id)))
 
-    return facts.remember(("model names", project.id), read)
+@dataclass
+class _ModelNames:
+    """What a policy has read of a project's model names: each name asked, or all of them."""
+
+    known: dict[str, bool] = field(default_factory=dict)
+    every: frozenset[str] | None = None
+
+
+def is_model_name(facts: PolicyFacts, project: Project, name: str) -> bool:
+    """Whether ``project`` has a model named ``name``: read with the names of the page being judged
+    (``PolicyFacts.expect``), each name once per policy. A project's other models are not read, so
+    judging one package costs the same with ten models or ten thousand."""
+    names = facts.remember(("model names", project.id), _ModelNames)
+    if names.every is not None:
+        return name in names.every
+    if name not in names.known:
+        if len(names.known) >= NAMES_ONE_BY_ONE:  # a list judged name by name: every name, once
+            names.every = frozenset(facts.session.scalars(_ALL_NAMES, {"project": project.id}))
+            return name in names.every
+        wanted = sorted({name, *facts.expected(project.id)}.difference(names.known))
+        found = set(facts.session.scalars(_NAMES_IN, {"project": project.id, "names": wanted}))
+        names.known.update((asked, asked in found) for asked in wanted)
+    return names.known[name]
+
+
+_ALL_NAMES = select(Model.name).where(Model.project_id == bindparam("project"))
+_NAMES_IN = select(Model.name).where(
+    Model.project_id == bindparam("project"), Model.name.in_(bindparam("names", expanding=True))
+)
 
 
 def model_version_rule(facts: PolicyFacts, project: Project, action: object, name: str, version: str) -> object | None:
     """A SemVer package of a model ``project`` has follows the model registry's rule for ``action``,
     and so does publishing anything under a model's name."""
     as_model = AS_MODEL_ACTION.get(action)
-    if as_model is None or name not in model_names(facts, project):
+    if as_model is None or not is_model_name(facts, project, name):
         return None
     return as_model if is_semver(version) or action == Action.PUBLISH_PACKAGE else None
 

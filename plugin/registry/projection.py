@@ -12,7 +12,16 @@ from typing import cast
 from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from package_api.plugin_api import DbSession, InvalidInput, Package, PackageStatus, committed, insert_row, utcnow
+from package_api.plugin_api import (
+    LIVE_PACKAGE,
+    DbSession,
+    InvalidInput,
+    Package,
+    PackageStatus,
+    committed,
+    insert_row,
+    utcnow,
+)
 from plugin.registry import semver
 from plugin.registry.models import Model, ModelVersion
 
@@ -25,7 +34,6 @@ ARTIFACT_PACKAGE_NAME = re.compile(r"ml_experiment_[0-9]+\Z")
 #: The package that holds the Hugging Face API's uploads until their commit
 #: (``plugin.huggingface.staging``): never a model's name.
 HF_STAGING_PACKAGE_NAME = "ml_hf_uploads"
-LIVE = (PackageStatus.DEFAULT, PackageStatus.HIDDEN)
 
 
 def may_be_version(package: Package) -> bool:
@@ -100,7 +108,7 @@ class Projection:
                     Package.project_id == project_id,
                     Package.package_type == "generic",
                     Package.name == name,
-                    Package.status.in_(LIVE),
+                    LIVE_PACKAGE,
                 )
                 .order_by(Package.id)
             )

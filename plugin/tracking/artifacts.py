@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 
 from package_api.plugin_api import (
+    LIVE_PACKAGE,
     Blob,
     DbSession,
     Package,
@@ -36,7 +37,7 @@ from package_api.plugin_api import (
     row_id,
 )
 from plugin.registry.access import AS_MODEL_ACTION
-from plugin.registry.projection import ARTIFACT_PACKAGE_NAME, LIVE
+from plugin.registry.projection import ARTIFACT_PACKAGE_NAME
 from plugin.tracking import validation
 from plugin.tracking.errors import MissingResource
 from plugin.tracking.models import Experiment, LoggedModel, Run
@@ -55,7 +56,7 @@ _LIVE_FILES_NAMED = (
         Package.package_type == "generic",
         Package.name == bindparam("name"),
         Package.version == bindparam("version"),
-        Package.status.in_(LIVE),
+        LIVE_PACKAGE,
         PackageFile.status == PackageStatus.DEFAULT,
     )
     .order_by(PackageFile.id)

@@ -52,6 +52,7 @@ def list_packages(project_ref: str) -> Response:
     root = base_url()
     builds = services.job_service().builds_of(p.id for p in page.items)
     judge = policy()
+    judge.expect_packages(project, ((p.name, p.version) for p in page.items))
     return _paginated(
         [entities.package(p, root, can_delete=_can_delete(project, p, judge), builds=builds) for p in page.items], page
     )
