@@ -154,7 +154,7 @@ class PackageService:
         try:
             self.storage.put(key, reader)
             reader.check()
-            package_file = committed(self.session, record)
+            package_file = committed(self.session, record, keep_loaded=True)  # answered as written
         except BaseException as exc:
             if not recorded:
                 self.meter.upload_failed(exc)
@@ -193,7 +193,8 @@ class PackageService:
         self._check_duplicate(project, name, version, [path])
         project_id, creator_id = project.id, creator.id if creator else None
         return committed(
-            self.session, lambda: self._record(project_id, name, version, path, creator_id, job_id, status, sha256)
+            self.session, lambda: self._record(project_id, name, version, path, creator_id, job_id, status, sha256),
+            keep_loaded=True,  # answered as written
         )
 
     def _audit(self, what: str, package: Package, package_file: PackageFile | None = None, /, **details: Any) -> None:
@@ -267,6 +268,7 @@ class PackageService:
         package_file = PackageFile(package_id=package.id, blob_id=blob.id, file_name=path)
         self.session.add(package_file)
         self.session.flush()
+        set_committed_value(package_file, "blob", blob)
         change = PackageChange(self.session, self.actor, package, package_file, job_id=job_id)
         if created:
             self.pipeline.created(change)

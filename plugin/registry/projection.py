@@ -146,6 +146,9 @@ class Projection:
                     author_id=creator_id,
                 )
                 insert_row(self.session, row)  # its INSERT alone, not a flush of the session
+                # The row holds its model, as the ORM's own load would: the session keeps an object only
+                # while something refers to it, and the next step asks the version for its model.
+                set_committed_value(row, "model", model)
                 inspect(package).info[VERSION_MADE] = row
             return row
 
