@@ -51,12 +51,16 @@ AGE = (PackageFile.created_at, PackageFile.id)
 
 
 #: Built once (every upload, download and registration asks them): the live package of a name and
-#: version in a project, and a package's live files, oldest first.
+#: version in a project, the newest live file of a name in a package, and a package's live files, oldest first.
 _LIVE_NAMED = select(Package).where(
     Package.project_id == bindparam("project"), Package.package_type == "generic", Package.name == bindparam("name"),
     Package.version == bindparam("version"), LIVE_PACKAGE,
 )
 _LIVE_NAMED_ID = _LIVE_NAMED.with_only_columns(Package.id)  # whether one is live: no object to build
+_NEWEST_NAMED = select(PackageFile).where(
+    PackageFile.package_id == bindparam("package"), PackageFile.file_name == bindparam("path"),
+    PackageFile.status == PackageStatus.DEFAULT,
+).order_by(*(column.desc() for column in AGE)).limit(1)
 _LIVE_FILES = select(PackageFile).where(
     PackageFile.package_id == bindparam("package"), PackageFile.status == PackageStatus.DEFAULT
 ).order_by(PackageFile.id)
@@ -409,14 +413,6 @@ class PackageService:
             raise NotFound("Blob")
         return blob
 
-    def _newest_file(self, package: Package, path: str) -> PackageFile | None:
-        return self.session.scalar(
-            select(PackageFile)
-            .where(PackageFile.package_id == package.id, PackageFile.file_name == path, PackageFile.status == PackageStatus.DEFAULT)
-            .order_by(*(column.desc() for column in AGE))
-            .limit(1)
-        )
-
     def served_by_name(self, package: Package) -> dict[str, int]:
         """For each file name ``package`` holds more than once, the id of the copy a download by that
         name serves: the newest, as ``newest_file`` picks it (GitLab serves the newest file of a name)."""
@@ -455,9 +451,10 @@ class PackageService:
     def newest_file(self, package: Package, path: str, *, spaces_in_name: bool = False) -> PackageFile:
         """The newest live file ``path`` of ``package``; raise ``InvalidParameter`` or ``NotFound``."""
         path = names.file_path(path, spaces_in_name=spaces_in_name)
-        package_file = self._newest_file(package, path)
+        package_file = self.session.scalar(_NEWEST_NAMED, {"package": package.id, "path": path})
         if package_file is None:
             raise NotFound("Package file")
+        set_committed_value(package_file, "package", package)  # the session keeps no object nothing refers to
         return package_file
 
     def open_file(self, package_file: PackageFile, start: int = 0, length: int | None = None) -> BlobReader:

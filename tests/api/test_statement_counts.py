@@ -198,7 +198,10 @@ HOT = {
     # written; its own run in the model's experiment with the caller as its user, the run's tag; the audit
     # event; the registration and the commit id (22 before: the model read again by id, the file read back).
     "generic PUT of a new version": (_generic_publish, 20, 2),
-    "generic GET": (_generic_get, 5, 0),
+    # The caller with the project, the live package, whether its name is a model's, the newest file of the
+    # path with its blob; the file holds its package (5 before: the package, dropped by the session once
+    # nothing referred to it, was read again by id to note the download).
+    "generic GET": (_generic_get, 4, 0),
 }
 
 
