@@ -13,6 +13,7 @@ To compare two checkouts, run each with ``PYTHONPATH`` set to it, alternating.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -33,6 +34,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=3, help="files in the run's model/ (default 3)")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="bench-create-"))
+    try:
+        measure(directory, args)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def measure(directory: Path, args: argparse.Namespace) -> None:
     seeded = seeded_app(directory)
     client, headers, prefix = seeded.client, seeded.headers, seeded.mlflow
 

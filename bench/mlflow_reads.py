@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import shutil
 import statistics
 import sys
 import tempfile
@@ -70,7 +71,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="requests per call (default 300)")
     parser.add_argument("--profile", help="profile this call (cProfile, cumulative) instead of timing")
     args = parser.parse_args()
-    calls = build(Path(tempfile.mkdtemp(prefix="bench-reads-")), args.versions)
+    directory = Path(tempfile.mkdtemp(prefix="bench-reads-"))
+    try:
+        measure(build(directory, args.versions), args)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def measure(calls: dict[str, Callable[[], Any]], args: argparse.Namespace) -> None:
     if args.profile:
         profile = cProfile.Profile()
         for _ in range(5):
