@@ -277,6 +277,10 @@ def sign_in(server: Server, username: str) -> requests.Session:
     return browser
 
 
+#: Requests of each call before it is timed.
+WARM_UP = 12
+
+
 def measure(server: Server, token: str, browser: requests.Session, page_path: str, todo: list[Call],
             samples: int) -> dict[str, list[float]]:
     api = requests.Session()
@@ -292,8 +296,11 @@ def measure(server: Server, token: str, browser: requests.Session, page_path: st
         assert response.status_code == 200, f"{call.name}: {response.status_code} {response.text[:300]}"
         return elapsed
 
-    for call in todo:  # warm up (and check each answers)
-        for _ in range(2):
+    # Warm up (and check each answers): a long-running server has run each statement many times, and on
+    # PostgreSQL psycopg prepares a statement at its sixth run on a connection, after which PostgreSQL
+    # plans it five more times before it may keep a generic plan (package_api.db.end_reads).
+    for call in todo:
+        for _ in range(WARM_UP):
             once(call)
     for _ in range(samples):
         for call in todo:

@@ -15,7 +15,7 @@ from werkzeug.routing import BaseConverter, IntegerConverter
 
 from package_api import services, webhooks
 from package_api.config import load_settings, stored_secret_key
-from package_api.db import create_tables, db, engine_options
+from package_api.db import create_tables, db, end_reads, engine_options
 from package_api.names import MAX_ID
 from package_api.ops import monitoring
 from package_api.packages import cleanup_schedule
@@ -120,6 +120,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SESSION_COOKIE_SECURE"] = str(settings.get("BASE_URL") or "").startswith("https://")
     app.session_interface = CookieSessions()
     db.init_app(app)
+
+    @app.teardown_appcontext
+    def _end_reads(exc: BaseException | None) -> None:  # before flask-sqlalchemy's close: registered after it
+        if exc is None and db.session.registry.has():  # a request that used the database
+            end_reads(db.session)
+
     app.extensions["modelshelf.storage"] = build_storage(settings)
 
     monitoring.register(app)  # first: its request hook must see every request
