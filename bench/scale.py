@@ -278,7 +278,7 @@ def sign_in(server: Server, username: str) -> requests.Session:
 
 
 #: Requests of each call before it is timed.
-WARM_UP = 12
+WARM_UP = 20
 
 
 def measure(server: Server, token: str, browser: requests.Session, page_path: str, todo: list[Call],
@@ -296,9 +296,10 @@ def measure(server: Server, token: str, browser: requests.Session, page_path: st
         assert response.status_code == 200, f"{call.name}: {response.status_code} {response.text[:300]}"
         return elapsed
 
-    # Warm up (and check each answers): a long-running server has run each statement many times, and on
-    # PostgreSQL psycopg prepares a statement at its sixth run on a connection, after which PostgreSQL
-    # plans it five more times before it may keep a generic plan (package_api.db.end_reads).
+    # Warm up (and check each answers): a long-running server has run each statement many times on each
+    # connection of its pool. On PostgreSQL a lookup is prepared at its first run on a connection, and
+    # planned five times before PostgreSQL may keep one plan for it (package_api.db.prepared); the
+    # server may use two connections here (the page's requests come on a connection of their own).
     for call in todo:
         for _ in range(WARM_UP):
             once(call)

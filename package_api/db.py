@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import re
 import sys
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as AppSession
@@ -14,6 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
+from sqlalchemy.sql.expression import Executable
 
 from package_api.errors import DatabaseFull, InvalidInput
 
@@ -97,6 +98,36 @@ def engine_options(database_url: str) -> dict[str, Any]:
     return {"pool_pre_ping": True, "pool_use_lifo": True}
 
 
+#: Execution option of a statement psycopg may prepare on PostgreSQL (``prepared``).
+_PREPARED = "modelshelf_prepared"
+Statement = TypeVar("Statement", bound=Executable)
+
+
+def prepared(statement: Statement) -> Statement:
+    """``statement``, prepared by psycopg on PostgreSQL at its first run on a connection: PostgreSQL
+    parses it no more, and may keep one plan for any values after planning it five times. For a lookup
+    by key (a token's digest, a model's name, a version's number), whose best plan is the same for
+    any key, and where the planning costs more than the lookup (4.3 ms to plan a model's latest
+    versions, 0.13 ms to read them). A statement not marked is planned for its values on every run,
+    as a list or a search must be: one plan for any model would be made for a model of the average
+    size, not for the one of 10,000 versions among models of 100 (a search of its versions by three
+    tags took 21 ms in a plan kept, 5.7 ms in one made for it). An ``INSERT`` may be prepared from its
+    sixth run (psycopg's ``prepare_threshold``): its plan has no choice to make. See also ``end_reads``."""
+    return statement.execution_options(**{_PREPARED: True})
+
+
+@event.listens_for(Engine, "do_execute")
+def _prepare_only_what_may_be(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    if context.dialect.driver != "psycopg":
+        return False  # the dialect executes it
+    if context.execution_options.get(_PREPARED, False):
+        prepare: bool | None = True  # at once: a lookup marked so is a hot one
+    else:
+        prepare = None if context.isinsert else False  # None: from its sixth run (``prepare_threshold``)
+    cursor.execute(statement, parameters, prepare=prepare)
+    return True
+
+
 #: ``connection.info`` key: the connection's transaction ran a statement that may write.
 _WROTE = "modelshelf.wrote"
 #: ``session.info`` key: the connection of the session's newest transaction.
@@ -132,10 +163,9 @@ def _note_connection(session: Session, _transaction: Any, connection: Connection
 def end_reads(session: DbSession) -> None:
     """Commit a request's transaction that wrote nothing, before the session's close would roll it
     back. Either ends it alike, but psycopg forgets every statement it prepared on a connection at
-    each rollback (it cannot know what the rollback undid): a request that ended in one had each of
-    its statements parsed and planned afresh on PostgreSQL every time (4.3 ms to plan the latest
-    versions of a model, 0.13 ms to run them). Committed, a statement run five times on a connection
-    is prepared (psycopg's ``prepare_threshold``) and PostgreSQL may keep a plan for it.
+    each rollback (it cannot know what the rollback undid): with every request ending in one, no
+    statement stayed prepared (``prepared``), and each was parsed and planned afresh on PostgreSQL on
+    every request (4.3 ms to plan the latest versions of a model, 0.13 ms to run them).
 
     The connection is committed, not the session: the session flushes nothing (changes it holds that
     were never flushed are dropped at its close, as before), and its commit hooks (webhooks, Hugging

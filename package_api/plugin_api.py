@@ -54,7 +54,7 @@ from package_api.audit import record as record_audit_event
 from package_api.audit import register_package_noun
 from package_api.audit.models import AuditEvent
 from package_api.cpu import off_the_loop, start_off_the_loop
-from package_api.db import IDS_NEVER_REUSED, DbModel, DbSession, db, full_database, refused_value, utcnow
+from package_api.db import IDS_NEVER_REUSED, DbModel, DbSession, db, full_database, prepared, refused_value, utcnow
 from package_api.errors import (
     AlreadyExists,
     CredentialsRefused,
@@ -181,6 +181,7 @@ __all__ = [
     "DbModel",
     "DbSession",
     "IDS_NEVER_REUSED",
+    "prepared",
     "utcnow",
     "refused_value",
     "full_database",

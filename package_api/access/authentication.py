@@ -48,7 +48,7 @@ from package_api.access.tokens import (
     digest,
 )
 from package_api.access.users import UserService
-from package_api.db import DbSession
+from package_api.db import DbSession, prepared
 from package_api.errors import CredentialsRefused, InvalidCsrfToken
 from package_api.identity import ANONYMOUS, COMMAND_LINE, Actor, Principal, PrincipalKind
 
@@ -193,7 +193,7 @@ def _with_project(model: type[Holder], features: tuple[str, ...], by_id: bool) -
     ``features``' levels."""
     columns, where = judged_columns(features, user=User.id, by_id=by_id)
     user: Any = model.user  # both tables' ``user`` relationship (a CI job's may be empty: no row then)
-    return (
+    return prepared(
         select(model, Project, *columns)
         .join(user)
         .options(contains_eager(user))

@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, or_, select
 from sqlalchemy.orm import QueryableAttribute
 
 from package_api.access.models import FeatureAccess, Membership, Project, ProjectFeature, Role, Visibility
-from package_api.db import DbSession
+from package_api.db import DbSession, prepared
 from package_api.errors import Forbidden, NotFound, Unauthorized
 from package_api.identity import Principal, PrincipalKind
 
@@ -431,7 +431,7 @@ _JUDGED: dict[tuple[tuple[str, ...], bool, bool], Select[Any]] = {}
 
 def _judged_statement(features: tuple[str, ...], *, with_role: bool, by_id: bool) -> Select[Any]:
     columns, where = judged_columns(features, user=bindparam("user") if with_role else None, by_id=by_id)
-    return select(Project, *columns).where(where)
+    return prepared(select(Project, *columns).where(where))
 
 
 def judged_columns(

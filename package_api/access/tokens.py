@@ -26,7 +26,7 @@ from sqlalchemy.orm import joinedload
 
 from package_api import audit, names
 from package_api.access.models import CiJob, DeployToken, Membership, PersonalAccessToken, Project, Role, User
-from package_api.db import DbSession, utcnow
+from package_api.db import DbSession, prepared, utcnow
 from package_api.errors import InvalidInput, InvalidParameter, NotFound
 from package_api.identity import COMMAND_LINE, Actor, Principal, PrincipalKind
 from package_api.paging import Page, choice, contains, query_page
@@ -72,7 +72,7 @@ def find_by_digest(session: DbSession, model: type[TokenRow], secret: str, *, wi
     wanted = digest(secret)
     statement = _BY_DIGEST.get((model, with_user))
     if statement is None:
-        statement = select(model).where(model.token_digest == bindparam("digest"))
+        statement = prepared(select(model).where(model.token_digest == bindparam("digest")))
         if with_user:  # the tables with a user (personal tokens, CI jobs)
             statement = statement.options(joinedload(model.user))  # type: ignore[attr-defined]
         _BY_DIGEST[(model, with_user)] = statement

@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from package_api import names
 from package_api.access.models import Project, User
-from package_api.db import DbSession, utcnow
+from package_api.db import DbSession, prepared, utcnow
 from package_api.errors import AlreadyExists, DuplicateNotAllowed, FileTooLarge, InvalidParameter, NotFound
 from package_api.identity import COMMAND_LINE, Actor
 from package_api.packages.leases import UploadLeases, new_key
@@ -52,15 +52,15 @@ AGE = (PackageFile.created_at, PackageFile.id)
 
 #: Built once (every upload, download and registration asks them): the live package of a name and
 #: version in a project, the newest live file of a name in a package, and a package's live files, oldest first.
-_LIVE_NAMED = select(Package).where(
+_LIVE_NAMED = prepared(select(Package).where(
     Package.project_id == bindparam("project"), Package.package_type == "generic", Package.name == bindparam("name"),
     Package.version == bindparam("version"), LIVE_PACKAGE,
-)
+))
 _LIVE_NAMED_ID = _LIVE_NAMED.with_only_columns(Package.id)  # whether one is live: no object to build
-_NEWEST_NAMED = select(PackageFile).where(
+_NEWEST_NAMED = prepared(select(PackageFile).where(
     PackageFile.package_id == bindparam("package"), PackageFile.file_name == bindparam("path"),
     PackageFile.status == PackageStatus.DEFAULT,
-).order_by(*(column.desc() for column in AGE)).limit(1)
+).order_by(*(column.desc() for column in AGE)).limit(1))
 _LIVE_FILES = select(PackageFile).where(
     PackageFile.package_id == bindparam("package"), PackageFile.status == PackageStatus.DEFAULT
 ).order_by(PackageFile.id)

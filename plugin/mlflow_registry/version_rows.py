@@ -37,7 +37,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Join
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from package_api.plugin_api import DbSession, User
+from package_api.plugin_api import DbSession, User, prepared
 from plugin.mlflow_registry.models import STAGES, Alias, ModelTag, Registration, VersionTag
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry.models import Model, ModelVersion
@@ -142,12 +142,14 @@ def _among_array(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 _COLUMNS = select(*_COLUMN_LIST).select_from(_joined(_VERSIONS))
-_BY_IDS = _COLUMNS.where(_Among(_VERSIONS.c.id, "ids"))
-_NAMED = _COLUMNS.where(
+# Lookups by key, planned once on PostgreSQL (``prepared``): a page's versions by id, a version by
+# number, their labels, a named model's latest versions.
+_BY_IDS = prepared(_COLUMNS.where(_Among(_VERSIONS.c.id, "ids")))
+_NAMED = prepared(_COLUMNS.where(
     _MODELS.c.project_id == bindparam("project"),
     _MODELS.c.name == bindparam("name"),
     _VERSIONS.c.sequence == bindparam("sequence"),
-)
+))
 _NUMBERED = _COLUMNS.where(
     _VERSIONS.c.model_id == bindparam("model"), _VERSIONS.c.sequence.in_(bindparam("numbers", expanding=True))
 )
@@ -174,11 +176,11 @@ _VERSION_LABELS = (
     ).where(_Among(_ALIASES.c.version_id, "ids")),
 )
 _LABEL_ORDER: tuple[ColumnElement[Any], ...] = (literal_column("kind"), literal_column("n"), literal_column("key"))
-_TAGS_AND_ALIASES = union_all(*_VERSION_LABELS).order_by(*_LABEL_ORDER)
+_TAGS_AND_ALIASES = prepared(union_all(*_VERSION_LABELS).order_by(*_LABEL_ORDER))
 # The same with the labels of the models ``:models`` (a registered model read: ``latest_labelled``), in
 # the same statement: their tags in the order they were set, then their aliases by name with the number
 # of the version each names.
-_ALL_LABELS = union_all(
+_ALL_LABELS = prepared(union_all(
     *_VERSION_LABELS,
     select(
         _MODEL_TAGS.c.model_id, literal_column("2"), _MODEL_TAGS.c.id, _MODEL_TAGS.c.key, _MODEL_TAGS.c.value, literal_column("0")
@@ -186,7 +188,7 @@ _ALL_LABELS = union_all(
     select(_ALIASES.c.model_id, literal_column("3"), literal_column("0"), _ALIASES.c.alias, literal_column("''"), _VERSIONS.c.sequence)
     .join(_VERSIONS, _VERSIONS.c.id == _ALIASES.c.version_id)
     .where(_ALIASES.c.model_id.in_(bindparam("models", expanding=True))),
-).order_by(*_LABEL_ORDER)
+).order_by(*_LABEL_ORDER))
 
 
 class ModelRow(NamedTuple):
@@ -253,11 +255,11 @@ def _latest_statement(highest_by_stage: CompoundSelect[Any]) -> Select[Any]:
 
 LATEST = _latest_statement(HIGHEST_BY_STAGE)
 # Those of the model ``:name`` of the project ``:project``, found in the same statement.
-_LATEST_NAMED = _latest_statement(
+_LATEST_NAMED = prepared(_latest_statement(
     _highest_by_stage_statement(
         select(Model.id).where(Model.project_id == bindparam("project"), Model.name == bindparam("name"))
     )
-)
+))
 # The same, each row with its model's own columns after the version's (``ModelRow``).
 _AUTHORS = _USERS.alias("authors")
 _LATEST_NAMED_WITH_MODEL = _LATEST_NAMED.add_columns(

@@ -27,6 +27,7 @@ from package_api.plugin_api import (
     PolicyFacts,
     Project,
     Role,
+    prepared,
 )
 from package_api.plugin_api import policy_rules as rules
 from plugin.registry.models import Model
@@ -83,9 +84,9 @@ def is_model_name(facts: PolicyFacts, project: Project, name: str) -> bool:
 
 
 _ALL_NAMES = select(Model.name).where(Model.project_id == bindparam("project"))
-_NAMES_IN = select(Model.name).where(
+_NAMES_IN = prepared(select(Model.name).where(
     Model.project_id == bindparam("project"), Model.name.in_(bindparam("names", expanding=True))
-)
+))
 
 
 def model_version_rule(facts: PolicyFacts, project: Project, action: object, name: str, version: str) -> object | None:

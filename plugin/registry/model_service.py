@@ -33,6 +33,7 @@ from package_api.plugin_api import (
     contains,
     descending,
     package_name,
+    prepared,
     query_page,
     row_id,
 )
@@ -148,14 +149,14 @@ class ModelService:
         models and versions there are (each model's count and latest version are index probes)."""
         if not models:
             return []
-        rows = self.session.execute(
-            select(Model.id, _count_of_versions(), _latest_version_id()).where(Model.id.in_([m.id for m in models]))
+        rows = self.session.execute(  # index probes whatever the models: planned once on PostgreSQL
+            prepared(select(Model.id, _count_of_versions(), _latest_version_id()).where(Model.id.in_([m.id for m in models])))
         ).all()
         counts = {model_id: count for model_id, count, _ in rows}
         latest_ids = {model_id: latest for model_id, _, latest in rows if latest is not None}
         latest = {}
         if latest_ids:
-            found = self.session.scalars(select(ModelVersion).where(ModelVersion.id.in_(list(latest_ids.values()))))
+            found = self.session.scalars(prepared(select(ModelVersion).where(ModelVersion.id.in_(list(latest_ids.values())))))
             latest = {v.model_id: v for v in found}
         return [ModelSummary(m, latest.get(m.id), counts.get(m.id, 0)) for m in models]
 

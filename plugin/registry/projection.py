@@ -20,6 +20,7 @@ from package_api.plugin_api import (
     PackageStatus,
     committed,
     insert_row,
+    prepared,
     utcnow,
 )
 from plugin.registry import semver
@@ -52,11 +53,11 @@ def not_semantic(name: str) -> InvalidInput:
 #: (The package holds the row: the session's identity map alone keeps no unchanged object alive.)
 VERSION_MADE = "modelshelf.version_made"
 #: A model by project and name (``find_model``), built once: most model registry requests ask it.
-_MODEL_NAMED = select(Model).where(Model.project_id == bindparam("project"), Model.name == bindparam("name"))
+_MODEL_NAMED = prepared(select(Model).where(Model.project_id == bindparam("project"), Model.name == bindparam("name")))
 _MODELS = cast(Table, Model.__table__)
 #: The model's version counter moved on, built once (every version made asks it). Core: the ORM's own
 #: synchronisation of the model object (evaluating the ``SET`` in Python) is ``version_for``'s two lines.
-_NEXT_SEQUENCE = (
+_NEXT_SEQUENCE = prepared(
     update(_MODELS)
     .where(_MODELS.c.id == bindparam("model"))
     .values(last_sequence=_MODELS.c.last_sequence + 1, updated_at=bindparam("now"))

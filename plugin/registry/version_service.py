@@ -24,6 +24,7 @@ from package_api.plugin_api import (
     committed,
     contains,
     descending,
+    prepared,
     query_page,
     row_id,
 )
@@ -36,7 +37,7 @@ from plugin.registry.projection import made_version
 ORDERS = ("version", "created_at")
 #: A version by its project, its model's name and its version string, with its model, package and
 #: author in the same row (``get_named``): built once, the REST version GET asks it on every request.
-_NAMED = (
+_NAMED = prepared(
     select(ModelVersion)
     .join(ModelVersion.model)
     .where(

@@ -6,6 +6,7 @@ afresh: 4.3 ms to plan the latest versions of a model at a million versions, aga
 them. A commit ends a transaction that wrote nothing as a rollback would, and keeps them."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -86,18 +87,47 @@ def test_only_a_transaction_that_wrote_nothing_is_committed(app: Flask, world: W
         assert seen == []
 
 
-def test_on_postgresql_the_statements_of_reads_stay_prepared(app: Flask, client: FlaskClient, world: World) -> None:
-    """After a few requests of one kind, their statements are prepared on the connection that served
-    them, and stay so for the next request: PostgreSQL parses them once and may keep their plan."""
+def _placeholders_as_one(sql: str) -> str:
+    """``sql`` as psycopg sends it (``$1``) or as SQLAlchemy gives it psycopg (``%(name)s``), either way."""
+    return " ".join(re.sub(r"%\(\w+\)s|\$\d+", "?", sql).split())
+
+
+def test_on_postgresql_lookups_stay_prepared_and_lists_are_planned_for_their_values(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """After a few requests of one kind, the lookups by key they run (``prepared``) are prepared on the
+    connection that served them, and stay so for the next request; the statements of a list are not."""
     with app.app_context():
-        if db.engine.dialect.name != "postgresql":
+        engine = db.engine
+        if engine.dialect.name != "postgresql":
             return  # SQLite prepares nothing across statements: commit and rollback of a read are alike
-    url = f"/api/v4/projects/{world.projects['private']}/packages"
     developer = world.headers("developer")
-    for _ in range(8):
-        assert client.get(url, headers=developer).status_code == 200
+    download = generic_url(world.projects["private"], "fraud-detector", "1.4.0", "model.onnx")
+    assert client.put(download, data=b"weights", headers=developer).status_code == 201
+    packages = f"/api/v4/projects/{world.projects['private']}/packages"
+    ran: dict[str, set[str]] = {"download": set(), "list": set()}
+    asking = "download"
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        ran[asking].add(_placeholders_as_one(sql))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for _ in range(8):
+            asking = "download"
+            assert client.get(download, headers=developer).data == b"weights"
+            asking = "list"
+            assert client.get(packages, headers=developer).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
     with app.app_context():
-        with db.engine.connect() as connection:  # the connection returned last (the pool is LIFO)
-            prepared = connection.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
-    assert any("FROM personal_access_tokens" in statement for statement in prepared), prepared
-    assert any("FROM packages" in statement for statement in prepared), prepared
+        with engine.connect() as connection:  # the connection returned last (the pool is LIFO)
+            rows = connection.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
+    prepared = {_placeholders_as_one(statement) for statement in rows}
+    lookups = {sql for sql in ran["download"] if sql.startswith("SELECT")}
+    token = {sql for sql in lookups if "FROM personal_access_tokens" in sql}
+    live = {sql for sql in lookups if "FROM packages" in sql and "packages.version = ?" in sql}
+    assert token and live, lookups
+    assert token | live <= prepared, f"{token | live}\nnot among\n{prepared}"
+    listed = ran["list"] - ran["download"]
+    assert listed and not listed & prepared, listed & prepared
