@@ -278,7 +278,7 @@ def sign_in(server: Server, username: str) -> requests.Session:
 
 
 #: Requests of each call before it is timed.
-WARM_UP = 20
+WARM_UP = 40
 
 
 def measure(server: Server, token: str, browser: requests.Session, page_path: str, todo: list[Call],
@@ -299,7 +299,8 @@ def measure(server: Server, token: str, browser: requests.Session, page_path: st
     # Warm up (and check each answers): a long-running server has run each statement many times on each
     # connection of its pool. On PostgreSQL a lookup is prepared at its first run on a connection, and
     # planned five times before PostgreSQL may keep one plan for it (package_api.db.prepared); the
-    # server may use two connections here (the page's requests come on a connection of their own).
+    # server uses two or three connections here (the page's requests come on a connection of their own,
+    # and an answer is sent before its request gives its connection back).
     for call in todo:
         for _ in range(WARM_UP):
             once(call)

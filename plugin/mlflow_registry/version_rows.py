@@ -253,7 +253,7 @@ def _latest_statement(highest_by_stage: CompoundSelect[Any]) -> Select[Any]:
     return select(*_COLUMN_LIST).select_from(_joined(highest.join(_VERSIONS, on)))
 
 
-LATEST = _latest_statement(HIGHEST_BY_STAGE)
+LATEST = prepared(_latest_statement(HIGHEST_BY_STAGE))  # of models by id: a page's, a model's
 # Those of the model ``:name`` of the project ``:project``, found in the same statement.
 _LATEST_NAMED = prepared(_latest_statement(
     _highest_by_stage_statement(
