@@ -61,9 +61,9 @@ _NEWEST_NAMED = prepared(select(PackageFile).where(
     PackageFile.package_id == bindparam("package"), PackageFile.file_name == bindparam("path"),
     PackageFile.status == PackageStatus.DEFAULT,
 ).order_by(*(column.desc() for column in AGE)).limit(1))
-_LIVE_FILES = select(PackageFile).where(
+_LIVE_FILES = prepared(select(PackageFile).where(
     PackageFile.package_id == bindparam("package"), PackageFile.status == PackageStatus.DEFAULT
-).order_by(PackageFile.id)
+).order_by(PackageFile.id))
 
 
 def parse_status(value: str | None, *, allowed: tuple[str, ...] = ("default", "hidden")) -> PackageStatus | None:

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import joinedload
 
 from package_api.plugin_api import CiJob as Job
-from package_api.plugin_api import DbSession, JobService, PackageBuildInfo
+from package_api.plugin_api import DbSession, JobService, PackageBuildInfo, prepared
 from plugin.mlflow_registry.models import Alias, Registration, VersionTag
 from plugin.mlflow_registry.version_runs import VersionRuns
 from plugin.registry.models import ModelVersion
@@ -26,7 +26,7 @@ SYSTEM_TAG_PREFIX = "mlflow."
 CI_TAG_PREFIX = "gitlab.CI_"
 #: What ``shown_job`` reads, in one row built once: the newest job that uploaded into the package,
 #: the job of the run the version's registration reports, and whether it has a registration.
-_JOB_IDS = select(
+_JOB_IDS = prepared(select(
     select(PackageBuildInfo.ci_job_id)
     .where(PackageBuildInfo.package_id == bindparam("package"))
     .order_by(PackageBuildInfo.id.desc())
@@ -37,7 +37,9 @@ _JOB_IDS = select(
     .where(Registration.version_id == bindparam("version"))
     .scalar_subquery(),
     exists().where(Registration.version_id == bindparam("version")),
-)
+))
+#: The aliases of a version, by name (``aliases``).
+_ALIASES_OF = prepared(select(Alias.alias).where(Alias.version_id == bindparam("version")).order_by(Alias.alias))
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,7 @@ class CardService:
 
     def aliases(self, version: ModelVersion) -> list[str]:
         """The aliases pointing at ``version``, by name."""
-        return list(
-            self.session.scalars(select(Alias.alias).where(Alias.version_id == version.id).order_by(Alias.alias))
-        )
+        return list(self.session.scalars(_ALIASES_OF, {"version": version.id}))
 
     def for_version(self, version: ModelVersion) -> VersionCard:
         """Params, latest metrics, metadata and CI job of the version's run, sorted by key."""
