@@ -118,8 +118,8 @@ def prepared(statement: Statement) -> Statement:
 
 @event.listens_for(Engine, "do_execute")
 def _prepare_only_what_may_be(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-    if context.dialect.driver != "psycopg":
-        return False  # the dialect executes it
+    if context.dialect.driver != "psycopg" or context.execution_options.get("stream_results"):
+        return False  # the dialect executes it (a server-side cursor, ``stream_results``, prepares nothing)
     if context.execution_options.get(_PREPARED, False):
         prepare: bool | None = True  # at once: a lookup marked so is a hot one
     else:

@@ -13,10 +13,10 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, literal, select, text, update
 
 from package_api.access.models import User
-from package_api.db import db, end_reads
+from package_api.db import db, end_reads, prepared
 from tests.support.world import World, generic_url
 
 
@@ -131,3 +131,13 @@ def test_on_postgresql_lookups_stay_prepared_and_lists_are_planned_for_their_val
     assert token | live <= prepared, f"{token | live}\nnot among\n{prepared}"
     listed = ran["list"] - ran["download"]
     assert listed and not listed & prepared, listed & prepared
+
+
+def test_a_streamed_read_runs_through_a_server_side_cursor(app: Flask) -> None:
+    """``stream_results`` (``yield_per``) reads through a server-side cursor on PostgreSQL, whose
+    ``execute`` takes no ``prepare``: such a statement is left to the dialect, marked or not."""
+    with app.app_context():
+        with db.engine.connect() as connection:
+            streamed = connection.execution_options(stream_results=True)
+            assert streamed.execute(prepared(select(literal(7)))).scalars().all() == [7]
+            assert streamed.execute(select(literal(8))).scalars().all() == [8]
