@@ -4,6 +4,7 @@ policy of services is ``package_api.transactions``."""
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import sys
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as AppSession
 from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
@@ -116,9 +118,9 @@ def prepared(statement: Statement) -> Statement:
     return statement.execution_options(**{_PREPARED: True})
 
 
-@event.listens_for(Engine, "do_execute")
+@event.listens_for(PGDialect_psycopg, "do_execute")  # psycopg's alone: no event for SQLite's statements
 def _prepare_only_what_may_be(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-    if context.dialect.driver != "psycopg" or context.execution_options.get("stream_results"):
+    if context.execution_options.get("stream_results"):
         return False  # the dialect executes it (a server-side cursor, ``stream_results``, prepares nothing)
     if context.execution_options.get(_PREPARED, False):
         prepare: bool | None = True  # at once: a lookup marked so is a hot one
@@ -147,12 +149,18 @@ def _reads_so_far(conn: Connection) -> None:
     conn.info.pop(_WROTE, None)
 
 
+@functools.lru_cache(maxsize=1024)
+def _may_write(statement: str) -> bool:
+    """Whether ``statement`` may write; once per statement text (the engine's compiled statements give
+    the same string object each run, whose hash Python keeps)."""
+    head = statement.lstrip()[:6].upper()
+    return not (head == "SELECT" or (head.startswith("WITH") and not _WRITES_IN_WITH.search(statement)))
+
+
 @event.listens_for(Engine, "before_cursor_execute")
 def _note_writes(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-    head = statement.lstrip()[:6].upper()
-    if head == "SELECT" or (head.startswith("WITH") and not _WRITES_IN_WITH.search(statement)):
-        return
-    conn.info[_WROTE] = True
+    if _may_write(statement):
+        conn.info[_WROTE] = True
 
 
 @event.listens_for(Session, "after_begin")
