@@ -20,6 +20,8 @@ class Statements:
 
     sql: list[str] = field(default_factory=list)
     commits: int = 0
+    #: How each transaction ended, in order: ``commit`` (a read's too) or ``rollback``.
+    endings: list[str] = field(default_factory=list)
     #: The statements SQLAlchemy compiled afresh (not found in the engine's compiled cache), and those
     #: it could not cache at all: a statement built anew on each request.
     compiled: list[str] = field(default_factory=list)
@@ -46,15 +48,21 @@ def counting(app: Flask) -> Iterator[Statements]:
             seen.compiled.append(sql)
 
     def commit(conn: Any) -> None:
+        seen.endings.append("commit")
         if wrote(conn):  # a read ends in a commit too (package_api.db.end_reads): it costs no write
             seen.commits += 1
+
+    def rollback(conn: Any) -> None:
+        seen.endings.append("rollback")
 
     with app.app_context():
         engine = db.engine
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
+    event.listen(engine, "rollback", rollback)
     try:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "commit", commit)
+        event.remove(engine, "rollback", rollback)

@@ -7,8 +7,6 @@ them. A commit ends a transaction that wrote nothing as a rollback would, and ke
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
@@ -17,39 +15,18 @@ from sqlalchemy import event, literal, select, text, update
 
 from package_api.access.models import User
 from package_api.db import db, end_reads, prepared
+from tests.support.statements import counting
 from tests.support.world import World, generic_url
-
-
-@contextmanager
-def endings(app: Flask) -> Iterator[list[str]]:
-    """How the app's transactions end inside the block: ``commit`` or ``rollback``, in order."""
-    seen: list[str] = []
-
-    def committed(_conn: Any) -> None:
-        seen.append("commit")
-
-    def rolled_back(_conn: Any) -> None:
-        seen.append("rollback")
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "commit", committed)
-    event.listen(engine, "rollback", rolled_back)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "commit", committed)
-        event.remove(engine, "rollback", rolled_back)
 
 
 def test_a_request_that_reads_ends_in_a_commit(app: Flask, client: FlaskClient, world: World) -> None:
     url = generic_url(world.projects["private"], "fraud-detector", "1.4.0", "model.onnx")
     developer = world.headers("developer")
     assert client.put(url, data=b"weights", headers=developer).status_code == 201
-    with endings(app) as seen:
+    with counting(app) as counted:
         assert client.get(url, headers=developer).data == b"weights"
         assert client.get(f"/api/v4/projects/{world.projects['private']}/packages", headers=developer).status_code == 200
-    assert seen == ["commit", "commit"]
+    assert counted.endings == ["commit", "commit"]
 
 
 def test_only_a_transaction_that_wrote_nothing_is_committed(app: Flask, world: World) -> None:
@@ -63,28 +40,28 @@ def test_only_a_transaction_that_wrote_nothing_is_committed(app: Flask, world: W
             return db.session.get_one(User, user_id).name
 
         before = name()
-        with endings(app) as seen:
+        with counting(app) as counted:
             db.session.get_one(User, user_id).name = "changed, never flushed"
             end_reads(db.session)
-        assert seen == ["commit"] and name() == before
+        assert counted.endings == ["commit"] and name() == before
 
-        with endings(app) as seen:
+        with counting(app) as counted:
             db.session.execute(update(User).where(User.id == user_id).values(name="written, not committed"))
             end_reads(db.session)
-        assert seen == [] and name() == before  # left to the session's close, which rolls it back
+        assert counted.endings == [] and name() == before  # left to the session's close, which rolls it back
 
-        with endings(app) as seen:
+        with counting(app) as counted:
             db.session.execute(text("WITH found AS (SELECT id FROM users) SELECT count(*) FROM found")).scalar()
             end_reads(db.session)
-        assert seen == ["commit"]
+        assert counted.endings == ["commit"]
 
-        with endings(app) as seen:
+        with counting(app) as counted:
             statement = "WITH found AS (SELECT id FROM users WHERE id = :id) UPDATE users SET name = 'via a CTE' WHERE id IN (SELECT id FROM found)"
             db.session.execute(text(statement), {"id": user_id})
             end_reads(db.session)
         # Not committed here. (Python's sqlite3 runs a statement that starts with WITH outside any
         # transaction, so on SQLite it is already written; no statement of the app's is one.)
-        assert seen == []
+        assert counted.endings == []
 
 
 def _placeholders_as_one(sql: str) -> str:
