@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, literal_column, null, select, union_all
 from sqlalchemy.orm import joinedload
 
 from package_api.plugin_api import CiJob as Job
@@ -24,9 +24,9 @@ SYSTEM_TAG_PREFIX = "mlflow."
 #: to its CI job (``RunService`` links it to the registered job); other ``gitlab.CI_*`` tags are shown
 #: as given.
 CI_TAG_PREFIX = "gitlab.CI_"
-#: What ``shown_job`` reads, in one row built once: the newest job that uploaded into the package,
+#: What ``shown`` reads of the job, in one row built once: the newest job that uploaded into the package,
 #: the job of the run the version's registration reports, and whether it has a registration.
-_JOB_IDS = prepared(select(
+_JOB_IDS = select(
     select(PackageBuildInfo.ci_job_id)
     .where(PackageBuildInfo.package_id == bindparam("package"))
     .order_by(PackageBuildInfo.id.desc())
@@ -37,9 +37,17 @@ _JOB_IDS = prepared(select(
     .where(Registration.version_id == bindparam("version"))
     .scalar_subquery(),
     exists().where(Registration.version_id == bindparam("version")),
-))
+)
 #: The aliases of a version, by name (``aliases``).
 _ALIASES_OF = prepared(select(Alias.alias).where(Alias.version_id == bindparam("version")).order_by(Alias.alias))
+#: ``_JOB_IDS``' row first, then the aliases of the version by name, in one statement (``shown``): the
+#: row's fourth column is ``None``, an alias row's first three are.
+_SHOWN = prepared(
+    union_all(
+        _JOB_IDS.add_columns(null().label("alias")),
+        select(null(), null(), null(), Alias.alias).where(Alias.version_id == bindparam("version")),
+    ).order_by(literal_column("alias").nulls_first())
+)
 
 
 @dataclass(frozen=True)
@@ -109,17 +117,17 @@ class CardService:
         run = run if run is not None else self.run_of(version)
         return None if run is None else run.ci_job
 
-    def shown_job(self, version: ModelVersion) -> Job | None:
-        """``job_of`` for a read: the same job, found by one statement (two when there is a job) and
-        without writing. Only a version without a registration (older than tracking) goes through
-        ``job_of``, which makes it one."""
-        build_job, run_job, registered = self.session.execute(
-            _JOB_IDS, {"package": version.package_id, "version": version.id}
-        ).one()
+    def shown(self, version: ModelVersion) -> tuple[Job | None, list[str]]:
+        """``job_of`` and ``aliases`` of ``version`` for a read: the same job and aliases, found by one
+        statement (two when there is a job) and without writing. Only a version without a registration
+        (older than tracking) goes through ``job_of``, which makes it one."""
+        rows = self.session.execute(_SHOWN, {"package": version.package_id, "version": version.id}).all()
+        build_job, run_job, registered, _ = rows[0]
+        aliases = [alias for *_, alias in rows[1:]]
         if build_job is None and not registered:
-            return self.job_of(version)
+            return self.job_of(version), aliases
         job_id = build_job if build_job is not None else run_job
-        return None if job_id is None else self.session.get(Job, job_id, options=[joinedload(Job.user)])
+        return None if job_id is None else self.session.get(Job, job_id, options=[joinedload(Job.user)]), aliases
 
     def metric_history(self, version: ModelVersion, key: str) -> list[MetricPoint]:
         """Every point of metric ``key`` of the version's run, by step then time (for a chart)."""

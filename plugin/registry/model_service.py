@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -145,19 +146,13 @@ class ModelService:
         return self.summaries([model])[0]
 
     def summaries(self, models: Sequence[Model]) -> list[ModelSummary]:
-        """``models`` with their latest version and version count, in two statements however many
+        """``models`` with their latest version and version count, in one statement however many
         models and versions there are (each model's count and latest version are index probes)."""
         if not models:
             return []
-        rows = self.session.execute(  # index probes whatever the models: planned once on PostgreSQL
-            prepared(select(Model.id, _count_of_versions(), _latest_version_id()).where(Model.id.in_([m.id for m in models])))
-        ).all()
+        rows = self.session.execute(_SUMMARIES, {"ids": [m.id for m in models]}).all()
         counts = {model_id: count for model_id, count, _ in rows}
-        latest_ids = {model_id: latest for model_id, _, latest in rows if latest is not None}
-        latest = {}
-        if latest_ids:
-            found = self.session.scalars(prepared(select(ModelVersion).where(ModelVersion.id.in_(list(latest_ids.values())))))
-            latest = {v.model_id: v for v in found}
+        latest = {model_id: version for model_id, _, version in rows}
         return [ModelSummary(m, latest.get(m.id), counts.get(m.id, 0)) for m in models]
 
     def list(
@@ -226,3 +221,13 @@ def _latest_version_id() -> Any:
 
 def _count_of_versions() -> Any:
     return select(func.count()).where(ModelVersion.model_id == Model.id).correlate(Model).scalar_subquery()
+
+
+_LATEST = aliased(ModelVersion, name="latest")
+#: ``summaries``' statement: each model of ``:ids`` with its count of versions and its latest version
+#: (joined by the id its subquery finds: index probes whatever the models, planned once on PostgreSQL).
+_SUMMARIES = prepared(
+    select(Model.id, _count_of_versions(), _LATEST)
+    .outerjoin(_LATEST, _LATEST.id == _latest_version_id())
+    .where(Model.id.in_(bindparam("ids", expanding=True)))
+)

@@ -144,6 +144,11 @@ def _rest_version(registry: Registry) -> TestResponse:
     return registry.client.get(url, headers=registry.world.headers("developer"))
 
 
+def _rest_model(registry: Registry) -> TestResponse:
+    url = f"/api/v4/projects/{registry.project}/ml/models/{MODEL}"
+    return registry.client.get(url, headers=registry.world.headers("developer"))
+
+
 def _generic_put(registry: Registry) -> TestResponse:
     url = generic_url(registry.project, MODEL, "1.0.0", f"extra-{registry.versions}-{registry.runs}.bin")
     return registry.client.put(url, data=b"y" * 16 * 1024, headers=registry.world.headers("developer"))
@@ -186,8 +191,11 @@ HOT = {
     "registered-models/get": (_get_model, 3, 0),
     "get-latest-versions": (_latest_versions, 3, 0),
     "model-versions/get": (_get_version, 3, 0),
-    # The version with its model, package and author in one statement; its CI job's ids in one (10 before).
-    "REST version GET": (_rest_version, 5, 0),
+    # The version with its model, package and author in one statement; its files; its CI job's ids with
+    # its aliases in one (10 before, then 5).
+    "REST version GET": (_rest_version, 4, 0),
+    # The model by name; its count of versions with its latest version, in one statement (two before).
+    "REST model GET": (_rest_model, 3, 0),
     # The caller with the project; whether the name is a model's (that name alone); the protection rules;
     # the lease; then in the upload's transaction the lease claimed, the project again (it may have gone
     # during the upload), the blob by digest, the live package, its updated_at, the file; the model, the

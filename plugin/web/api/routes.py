@@ -147,11 +147,8 @@ def get_version(project_ref: str, model_ref: str, version_ref: str) -> Response:
     row = versions.find_named(project, model_ref, version_ref)
     if row is None:
         row = versions.get(model_services().get(project, model_ref), version_ref)
-    cards = card_services()
-    body = entities.version(
-        row, project, base_url(), files=versions.files(row), aliases=cards.aliases(row), ci_job=cards.shown_job(row)
-    )
-    return jsonify(body)
+    job, aliases = card_services().shown(row)
+    return jsonify(entities.version(row, project, base_url(), files=versions.files(row), aliases=aliases, ci_job=job))
 
 
 @bp.put("/ml/models/<model_ref>/versions/<version_ref>")
