@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, true
 
 from package_api.plugin_api import Blob, DbSession, PackageFile, PackageStatus
 from plugin.huggingface.models import XetFile, XetFileXorb, XetXorb
@@ -31,12 +31,18 @@ def storage_use(session: DbSession, package_ids: list[int] | Select[Any]) -> Sto
     versions are not sent as 10,000 parameters): one row per blob, with how many files carry it."""
     if isinstance(package_ids, list) and not package_ids:
         return StorageUse(0, 0)
-    per_blob = (
-        select(Blob.size, Blob.storage_key, func.count())
-        .join(PackageFile, PackageFile.blob_id == Blob.id)
-        .where(PackageFile.package_id.in_(package_ids), PackageFile.status == PackageStatus.DEFAULT)
-        .group_by(Blob.id, Blob.size, Blob.storage_key)
-    )
+    live = PackageFile.status == PackageStatus.DEFAULT
+    per_blob = select(Blob.size, Blob.storage_key, func.count()).group_by(Blob.id, Blob.size, Blob.storage_key)
+    if isinstance(package_ids, list) or session.get_bind().dialect.name != "postgresql":
+        per_blob = per_blob.join(PackageFile, PackageFile.blob_id == Blob.id).where(PackageFile.package_id.in_(package_ids), live)
+    else:
+        # Each package's files by its index: O(the packages asked), where the semi-join PostgreSQL
+        # prefers for thousands of packages hashes them and reads every file of the registry (190 ms
+        # against 36 for a model of 10,000 versions among 1,010,001). OFFSET 0 keeps the planner from
+        # flattening the lateral subquery back into that join.
+        ids = package_ids.subquery("ids")
+        files = select(PackageFile.blob_id).where(PackageFile.package_id == ids.c[0], live).offset(0).lateral("files")
+        per_blob = per_blob.select_from(ids).join(files, true()).join(Blob, Blob.id == files.c.blob_id)
     rows = session.execute(per_blob).all()
     logical = sum(size * files for size, _, files in rows)
     stored = sum(size for size, key, _ in rows if not key.startswith(KEY_PREFIX))
