@@ -207,7 +207,11 @@ def _fresh_alias(c: Ctx, kind: str, moves: int) -> str:
         alias = c.unique("alias")
         _alias_at(c, alias, c.seed.version_id)
         if moves > 1:
-            _alias_at(c, alias, c.new_version()[0])
+            # A version of the alias's own, not a throwaway one: a throwaway goes back to the pool with
+            # the alias when a request is refused, and another route may then delete it, and the alias
+            # with it (a later rollback found no alias).
+            base = f"{c.api}/ml/models/{c.seed.model_id}/versions"
+            _alias_at(c, alias, c.admin("POST", base, json={"version": f"3.0.{c.number()}"}).get_json()["id"])
         return alias
 
     return c.throwaway(kind, make)  # type: ignore[no-any-return]
