@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from package_api.plugin_api import (
     COMMAND_LINE,
@@ -191,11 +191,10 @@ class VersionService:
         else:
             order = (ModelVersion.created_at.desc(), ModelVersion.id.desc()) if reverse else (
                 ModelVersion.created_at.asc(), ModelVersion.id.asc())
-        found = query_page(self.session, query, order, page, per_page)
-        # The page's packages in one query (a version shows whether it is sealed); each row's
-        # ``package`` then comes from the session's identity map.
-        self.session.scalars(select(Package).where(Package.id.in_([r.package_id for r in found.items]))).all()
-        return found
+        # The page's packages in one statement (a version shows whether it is sealed). Read apart and
+        # left to the identity map, they were gone by the time the rows were shown (the session keeps
+        # no object nothing refers to): each version read its package again, one statement a row.
+        return query_page(self.session, query.options(selectinload(ModelVersion.package)), order, page, per_page)
 
     def update(self, row: ModelVersion, *, description_: str | None) -> ModelVersion:
         if description_ is not None:
