@@ -67,6 +67,8 @@ class Model(DbModel):
         Index(
             "ix_ml_models_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
         ).ddl_if(dialect="postgresql", callable_=_has_trigrams),
+        # A page of the project's models newest first (the lists' default order) without sorting them all.
+        Index("ix_ml_models_project_created", "project_id", "created_at", "id"),
         IDS_NEVER_REUSED,
     )
 

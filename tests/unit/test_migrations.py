@@ -46,13 +46,13 @@ def test_the_migrated_schema_is_the_models_schema(tmp_path: Path) -> None:
     app = _app(tmp_path / "data")
     assert migrate.current(app) == set()
     migrate.upgrade(app)
-    assert migrate.heads(app) == {"core_0009", "model_registry_0016"}
+    assert migrate.heads(app) == {"core_0009", "model_registry_0017"}
     assert migrate.is_current(app) and migrate.current(app) == migrate.heads(app)
     assert migrate.applied(app) == migrate.heads(app) | {
         "core_0001", "core_0002", "core_0003", "core_0004", "core_0005", "core_0006", "core_0008", "model_registry_0001",
         "model_registry_0002",
         "model_registry_0003", "model_registry_0004", "model_registry_0005", "model_registry_0006", "model_registry_0009",
-        "model_registry_0010", "model_registry_0014", "model_registry_0015", "model_registry_0013",
+        "model_registry_0010", "model_registry_0014", "model_registry_0015", "model_registry_0013", "model_registry_0016",
     }
     assert migrate.differences(app) == []
     with app.app_context():
@@ -183,7 +183,7 @@ def test_a_database_of_a_plugin_that_is_not_loaded_is_refused_with_a_reason(tmp_
     data_dir = tmp_path / "data"
     migrate.upgrade(_app(data_dir))  # every plugin
     without_plugins = _app(data_dir, PLUGINS="none", AUTO_MIGRATE="true")
-    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0016.*MODELSHELF_PLUGINS"):
+    with pytest.raises(migrate.SchemaOutOfDate, match="model_registry_0017.*MODELSHELF_PLUGINS"):
         migrate.prepare(without_plugins)
 
 
