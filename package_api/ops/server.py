@@ -8,6 +8,7 @@ worker of earlier versions (``_ThreadWorker``) stays selectable (``WORKER_CLASS=
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import os
 import queue
@@ -525,6 +526,7 @@ def run(
                 "logconfig_dict": logging_config(str(settings["LOG_FORMAT"])),
                 "child_exit": _worker_exited,
                 "post_fork": _worker_forked,
+                "post_worker_init": _worker_ready,
                 # gunicorn 25+ opens a control socket at one fixed path per user; several nodes on
                 # one machine would take it from each other, and we do not use it.
                 "control_socket_disable": True,
@@ -543,6 +545,16 @@ WORKER_CLASSES: dict[str, type[Any]] = {"gevent": _GeventWorker, "gthread": _Thr
 
 def _worker_exited(_server: Any, worker: Any) -> None:
     metrics.mark_worker_dead(worker.pid)
+
+
+def _worker_ready(worker: Any) -> None:
+    """Once the worker has loaded the app, its objects (modules, mappers, compiled statements: about
+    160,000) are moved out of the garbage collector's reach (``gc.freeze``): they live as long as the
+    worker. A full collection scanned them all, 75-95 ms on a 2-core machine here, and a gevent
+    worker serves nothing while it runs; it now scans what requests left alive since."""
+    gc.collect()
+    gc.freeze()
+    worker.log.info("worker %s ready: %d objects kept out of garbage collection", worker.pid, gc.get_freeze_count())
 
 
 #: The signals that stop a worker.

@@ -1,6 +1,6 @@
 """``modelshelf serve`` itself: metrics added up over its worker processes, its log lines (text
-and JSON), TCP_NODELAY on client connections, uploads cut short by the client, and a restart that
-does not wait for idle kept-alive connections."""
+and JSON), TCP_NODELAY on client connections, uploads cut short by the client, a restart that
+does not wait for idle kept-alive connections, and what a worker keeps out of garbage collection."""
 from __future__ import annotations
 
 import ctypes
@@ -278,3 +278,16 @@ def test_a_worker_told_to_stop_while_it_boots_stops(serve) -> None:  # type: ign
     except subprocess.TimeoutExpired:
         raise AssertionError(f"still running 60 s after SIGTERM; its log ends:\n{log.read_text()[-4000:]}") from None
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("worker_class", ["gevent", "gthread"])
+def test_a_worker_keeps_what_it_loaded_out_of_garbage_collection(serve, worker_class: str) -> None:  # type: ignore[no-untyped-def]
+    """A full collection scanned every object the app holds (75-95 ms here) while the worker served
+    nothing; once the app is loaded they are frozen (``gc.freeze``), and the worker says how many."""
+    server = serve({"WORKER_CLASS": worker_class})
+    found = re.compile(r"worker (\d+) ready: (\d+) objects kept out of garbage collection")
+    wait_for(lambda: found.search(log_of(server)) is not None)
+    match = found.search(log_of(server))
+    assert match is not None
+    # The app's modules, mappers and routes: over 100,000 objects (about 240,000); gunicorn alone is a fraction of it.
+    assert int(match.group(1)) in worker_pids(server) and int(match.group(2)) > 100_000, match.group(0)
