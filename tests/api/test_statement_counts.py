@@ -141,24 +141,14 @@ def _get_version(registry: Registry) -> TestResponse:
     return registry.mlflow("GET", "model-versions/get", name=MODEL, version="1")
 
 
-def _rest_version(registry: Registry) -> TestResponse:
-    url = f"/api/v4/projects/{registry.project}/ml/models/{MODEL}/versions/1.0.0"
-    return registry.client.get(url, headers=registry.world.headers("developer"))
+def _rest(path: str) -> Callable[[Registry], TestResponse]:
+    """A developer's GET of ``path`` under the project's REST models API."""
 
+    def request(registry: Registry) -> TestResponse:
+        url = f"/api/v4/projects/{registry.project}/ml/models{path}"
+        return registry.client.get(url, headers=registry.world.headers("developer"))
 
-def _rest_model(registry: Registry) -> TestResponse:
-    url = f"/api/v4/projects/{registry.project}/ml/models/{MODEL}"
-    return registry.client.get(url, headers=registry.world.headers("developer"))
-
-
-def _rest_versions(registry: Registry) -> TestResponse:
-    url = f"/api/v4/projects/{registry.project}/ml/models/{MODEL}/versions?per_page=100"
-    return registry.client.get(url, headers=registry.world.headers("developer"))
-
-
-def _rest_models(registry: Registry) -> TestResponse:
-    url = f"/api/v4/projects/{registry.project}/ml/models?per_page=100"
-    return registry.client.get(url, headers=registry.world.headers("developer"))
+    return request
 
 
 def _generic_put(registry: Registry) -> TestResponse:
@@ -205,13 +195,13 @@ HOT = {
     "model-versions/get": (_get_version, 3, 0),
     # The version with its model, package and author in one statement; its files; its CI job's ids with
     # its aliases in one (10 before, then 5).
-    "REST version GET": (_rest_version, 4, 0),
+    "REST version GET": (_rest(f"/{MODEL}/versions/1.0.0"), 4, 0),
     # The model by name; its count of versions with its latest version, in one statement (two before).
-    "REST model GET": (_rest_model, 3, 0),
+    "REST model GET": (_rest(f"/{MODEL}"), 3, 0),
     # A page of versions (up to 100): the model; the count; the page; their packages in one statement.
-    "REST versions list": (_rest_versions, 5, 0),
+    "REST versions list": (_rest(f"/{MODEL}/versions?per_page=100"), 5, 0),
     # A page of models: the count; the page; their counts of versions and latest versions in one.
-    "REST models list": (_rest_models, 4, 0),
+    "REST models list": (_rest("?per_page=100"), 4, 0),
     # The caller with the project; whether the name is a model's (that name alone); the protection rules;
     # the lease; then in the upload's transaction the lease claimed, the project again (it may have gone
     # during the upload), the blob by digest, the live package, its updated_at, the file; the model, the
