@@ -549,7 +549,7 @@ def _worker_exited(_server: Any, worker: Any) -> None:
 
 def _worker_ready(worker: Any) -> None:
     """Once the worker has loaded the app, its objects (modules, mappers, compiled statements: about
-    160,000) are moved out of the garbage collector's reach (``gc.freeze``): they live as long as the
+    240,000) are moved out of the garbage collector's reach (``gc.freeze``): they live as long as the
     worker. A full collection scanned them all, 75-95 ms on a 2-core machine here, and a gevent
     worker serves nothing while it runs; it now scans what requests left alive since."""
     gc.collect()

@@ -225,7 +225,7 @@ def _count_of_versions() -> Any:
 
 _LATEST = aliased(ModelVersion, name="latest")
 #: ``summaries``' statement: each model of ``:ids`` with its count of versions and its latest version
-#: (joined by the id its subquery finds: index probes whatever the models, planned once on PostgreSQL).
+#: (joined by the id its subquery finds): index probes whatever the models.
 _SUMMARIES = prepared(
     select(Model.id, _count_of_versions(), _LATEST)
     .outerjoin(_LATEST, _LATEST.id == _latest_version_id())
