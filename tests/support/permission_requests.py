@@ -207,11 +207,8 @@ def _fresh_alias(c: Ctx, kind: str, moves: int) -> str:
         alias = c.unique("alias")
         _alias_at(c, alias, c.seed.version_id)
         if moves > 1:
-            # A version of the alias's own, not a throwaway one: a throwaway goes back to the pool with
-            # the alias when a request is refused, and another route may then delete it, and the alias
-            # with it (a later rollback found no alias).
-            base = f"{c.api}/ml/models/{c.seed.model_id}/versions"
-            _alias_at(c, alias, c.admin("POST", base, json={"version": f"3.0.{c.number()}"}).get_json()["id"])
+            # Its own version: a pooled one could be deleted by another route, and the alias with it.
+            _alias_at(c, alias, c.own_version())
         return alias
 
     return c.throwaway(kind, make)  # type: ignore[no-any-return]
@@ -236,8 +233,7 @@ def pending_request(c: Ctx) -> Req:
             c.admin("POST", f"{c.api}/ml/protected_aliases", json=rule)
         # A version of the request's own, not a throwaway one: approving the request seals it (its
         # alias is protected), so it must never go back to the pool for another route to delete.
-        base = f"{c.api}/ml/models/{c.seed.model_id}/versions"
-        version_id = c.admin("POST", base, json={"version": f"3.0.{c.number()}"}).get_json()["id"]
+        version_id = c.own_version()
         alias = f"gated-{c.number()}"
         r = c.admin("PUT", f"{c.api}/ml/models/{c.seed.model_id}/aliases/{alias}", json={"version": str(version_id)})
         assert r.status_code == 202, r.get_json()

@@ -406,13 +406,20 @@ class Ctx:
 
         return self.throwaway("model", make)
 
+    def own_version(self) -> int:
+        """A new version of the seed's model, never pooled: for an object that needs its version to
+        stay (a throwaway goes back to the pool when a request is refused, and another route may
+        then delete it)."""
+        base = f"{self.api}/ml/models/{self.seed.model_id}/versions"
+        return int(self.admin("POST", base, json={"version": f"3.0.{self.number()}"}).get_json()["id"])
+
     def new_version(self, with_file: bool = False) -> tuple[int, int | None]:
         def make() -> tuple[int, int | None]:
-            base = f"{self.api}/ml/models/{self.seed.model_id}/versions"
-            version_id = self.admin("POST", base, json={"version": f"3.0.{self.number()}"}).get_json()["id"]
+            version_id = self.own_version()
             if not with_file:
                 return version_id, None
             self.admin("PUT", f"{self.api}/packages/ml_models/{version_id}/files/f.bin", data=b"tmp")
+            base = f"{self.api}/ml/models/{self.seed.model_id}/versions"
             return version_id, self.admin("GET", f"{base}/{version_id}/files").get_json()[0]["id"]
 
         return self.throwaway("version with a file" if with_file else "version", make)
