@@ -10,7 +10,7 @@ answer's JSON whichever way its version was read."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause, Join
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -184,10 +184,10 @@ _ALL_LABELS = prepared(union_all(
     *_VERSION_LABELS,
     select(
         _MODEL_TAGS.c.model_id, literal_column("2"), _MODEL_TAGS.c.id, _MODEL_TAGS.c.key, _MODEL_TAGS.c.value, literal_column("0")
-    ).where(_MODEL_TAGS.c.model_id.in_(bindparam("models", expanding=True))),
+    ).where(_Among(_MODEL_TAGS.c.model_id, "models")),
     select(_ALIASES.c.model_id, literal_column("3"), literal_column("0"), _ALIASES.c.alias, literal_column("''"), _VERSIONS.c.sequence)
     .join(_VERSIONS, _VERSIONS.c.id == _ALIASES.c.version_id)
-    .where(_ALIASES.c.model_id.in_(bindparam("models", expanding=True))),
+    .where(_Among(_ALIASES.c.model_id, "models")),
 ).order_by(*_LABEL_ORDER))
 
 
@@ -209,17 +209,18 @@ class ModelLabels(NamedTuple):
     tags: dict[str, str]
     aliases: list[tuple[str, int]]
 
-def _highest_by_stage_statement(model_ids: BindParameter[list[int]] | Select[Any]) -> CompoundSelect[Any]:
+def _highest_by_stage_statement(among: Callable[[Any], ColumnElement[bool]]) -> CompoundSelect[Any]:
     """The statement that reads a few rows per model whatever its number of versions: the versions in
     a stage other than ``None`` (few: the partial index on registrations holds only them) grouped,
     and each model's highest version outside them (the ``None`` stage, which a version older than
     tracking, without a registration, is in too). Built once (it runs for every registered model
-    read), for the models ``model_ids`` (the ids ``:models``, or a query of one model's id)."""
+    read), for the models whose id column ``among`` holds to be one of them (the ids ``:models``, or
+    the id of one model found by name)."""
     none: ColumnElement[str] = literal_column(f"'{STAGES[0]}'")  # a literal, which the partial index's WHERE matches
     staged = (
         select(ModelVersion.model_id, Registration.stage, func.max(ModelVersion.sequence))
         .join(Registration, Registration.version_id == ModelVersion.id)
-        .where(ModelVersion.model_id.in_(model_ids), Registration.stage != none)
+        .where(among(ModelVersion.model_id), Registration.stage != none)
         .group_by(ModelVersion.model_id, Registration.stage)
     )
     outside = ~exists().where(Registration.version_id == ModelVersion.id, Registration.stage != none)
@@ -231,11 +232,14 @@ def _highest_by_stage_statement(model_ids: BindParameter[list[int]] | Select[Any
         .correlate(Model)
         .scalar_subquery()
     )
-    unstaged = select(Model.id, none, highest).where(Model.id.in_(model_ids))
+    unstaged = select(Model.id, none, highest).where(among(Model.id))
     return union_all(staged, unstaged)
 
 
-HIGHEST_BY_STAGE = _highest_by_stage_statement(bindparam("models", expanding=True))
+# The ids as one parameter (``_Among``): one statement, planned once on PostgreSQL, for a page of
+# models as for one. With an ``IN`` of a parameter per id, PostgreSQL planned the registered models
+# search's page of 100 on every run (3 ms of its ~40).
+HIGHEST_BY_STAGE = _highest_by_stage_statement(lambda column: _Among(column, "models"))
 
 
 def _latest_statement(highest_by_stage: CompoundSelect[Any]) -> Select[Any]:
@@ -257,7 +261,9 @@ LATEST = prepared(_latest_statement(HIGHEST_BY_STAGE))  # of models by id: a pag
 # Those of the model ``:name`` of the project ``:project``, found in the same statement.
 _LATEST_NAMED = prepared(_latest_statement(
     _highest_by_stage_statement(
-        select(Model.id).where(Model.project_id == bindparam("project"), Model.name == bindparam("name"))
+        lambda column: column.in_(
+            select(Model.id).where(Model.project_id == bindparam("project"), Model.name == bindparam("name"))
+        )
     )
 ))
 # The same, each row with its model's own columns after the version's (``ModelRow``).

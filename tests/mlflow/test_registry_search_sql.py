@@ -296,6 +296,21 @@ def test_a_search_costs_the_same_statements_over_200_versions_as_over_2000(
     assert costs[0] == costs[1], costs
 
 
+def test_a_page_of_models_of_any_size_runs_the_same_statements(app: Flask, client: FlaskClient, world: World) -> None:
+    """The registered models search reads its page's latest versions by the models' ids bound as one
+    parameter: the same statement text for a page of one model as for four, which PostgreSQL prepares
+    and plans once. An ``IN`` of a parameter per id made a statement per page size, and PostgreSQL
+    planned the page of 100 on every run."""
+    registry = Registry(app, client, world, 200)
+    texts = []
+    for size in (1, 2, 4):
+        with counting(app) as seen:
+            found = registry.call("registered-models/search", {"max_results": size}, method="GET")
+        assert len(found["registered_models"]) == size
+        texts.append(seen.sql)
+    assert texts[0] == texts[1] == texts[2], [str(len(t)) for t in texts]
+
+
 def test_latest_versions_per_stage_over_staged_and_unregistered_versions(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
