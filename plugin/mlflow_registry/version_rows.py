@@ -158,10 +158,8 @@ _PAIRED = _COLUMNS.where(
     _VERSIONS.c.model_id.in_(bindparam("models", expanding=True)),
     tuple_(_VERSIONS.c.model_id, _VERSIONS.c.sequence).in_(bindparam("pairs", expanding=True)),
 )
-# Their tags and aliases in one statement: the tags in the order they were set (their ids: the order
-# SQLite read them in before, by the owner index), then the aliases by name. Each row: the owner's id,
-# the kind (0 a version's tag, 1 its alias, 2 a model's tag, 3 its alias), the order, key, value, and
-# the number of the version a model's alias names (0 otherwise).
+
+
 def _version_labels(among: Callable[[Any], ColumnElement[bool]]) -> tuple[Select[Any], Select[Any]]:
     """The tags and the aliases of the versions whose id column ``among`` holds to be one of them."""
     return (
@@ -193,10 +191,12 @@ def _model_labels(among: Callable[[Any], ColumnElement[bool]]) -> tuple[Select[A
 
 
 def _among(name: str) -> Callable[[Any], ColumnElement[bool]]:
+    """A column is one of the ids of the list parameter ``name`` (``_Among``)."""
     return lambda column: _Among(column, name)
 
 
 def _equal(name: str) -> Callable[[Any], ColumnElement[bool]]:
+    """A column is the id of the parameter ``name``."""
     return lambda column: column == bindparam(name)
 
 
@@ -265,7 +265,7 @@ def _highest_by_stage_statement(among: Callable[[Any], ColumnElement[bool]]) -> 
 # The ids as one parameter (``_Among``): one statement, planned once on PostgreSQL, for a page of
 # models as for one. With an ``IN`` of a parameter per id, PostgreSQL planned the registered models
 # search's page of 100 on every run (3 ms of its ~40).
-HIGHEST_BY_STAGE = _highest_by_stage_statement(lambda column: _Among(column, "models"))
+HIGHEST_BY_STAGE = _highest_by_stage_statement(_among("models"))
 
 
 def _latest_statement(highest_by_stage: CompoundSelect[Any]) -> Select[Any]:
@@ -397,7 +397,10 @@ class VersionRows:
         aliases: dict[int, list[str]] = {i: [] for i in ids}
         one = len(ids) == 1
         if model_labels is None:
-            labels = connection.execute(*((_TAGS_AND_ALIASES_OF_ONE, {"id": ids[0]}) if one else (_TAGS_AND_ALIASES, {"ids": ids})))
+            if one:
+                labels = connection.execute(_TAGS_AND_ALIASES_OF_ONE, {"id": ids[0]})
+            else:
+                labels = connection.execute(_TAGS_AND_ALIASES, {"ids": ids})
         else:
             model_labels.update((i, ModelLabels({}, [])) for i in models if i not in model_labels)
             if one and len(models) == 1:
