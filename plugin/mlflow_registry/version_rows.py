@@ -27,7 +27,6 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    tuple_,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -143,23 +142,13 @@ def _among_array(element: _Among, compiler: SQLCompiler, **kw: Any) -> str:
 
 _COLUMNS = select(*_COLUMN_LIST).select_from(_joined(_VERSIONS))
 # Lookups by key, planned once on PostgreSQL (``prepared``): a page's versions by id, a version by
-# number, their labels, a named model's latest versions.
+# number.
 _BY_IDS = prepared(_COLUMNS.where(_Among(_VERSIONS.c.id, "ids")))
 _NAMED = prepared(_COLUMNS.where(
     _MODELS.c.project_id == bindparam("project"),
     _MODELS.c.name == bindparam("name"),
     _VERSIONS.c.sequence == bindparam("sequence"),
 ))
-_NUMBERED = _COLUMNS.where(
-    _VERSIONS.c.model_id == bindparam("model"), _VERSIONS.c.sequence.in_(bindparam("numbers", expanding=True))
-)
-_PAIRED = _COLUMNS.where(
-    # The models as well: for a row value IN alone SQLite scans the whole versions index.
-    _VERSIONS.c.model_id.in_(bindparam("models", expanding=True)),
-    tuple_(_VERSIONS.c.model_id, _VERSIONS.c.sequence).in_(bindparam("pairs", expanding=True)),
-)
-
-
 def _version_labels(among: Callable[[Any], ColumnElement[bool]]) -> tuple[Select[Any], Select[Any]]:
     """The tags and the aliases of the versions whose id column ``among`` holds to be one of them."""
     return (
@@ -298,7 +287,7 @@ _LATEST_NAMED_WITH_MODEL = _LATEST_NAMED.add_columns(
     _MODELS.c.description, _MODELS.c.created_at, _MODELS.c.updated_at, _AUTHORS.c.username
 ).outerjoin(_AUTHORS, _AUTHORS.c.id == _MODELS.c.author_id)
 
-#: Ids per ``IN`` list (SQLite's default limit on bound parameters is far above).
+#: Ids per statement (a list is one parameter, ``_Among``): a statement reads a bounded number of rows.
 CHUNK = 500
 
 
@@ -353,18 +342,6 @@ class VersionRows:
             chunk = list(model_ids[start : start + CHUNK])
             found += self._read(LATEST, {"models": chunk}, labels)
         return found, labels
-
-    def numbered(self, model_id: int, numbers: Sequence[int]) -> dict[int, VersionRow]:
-        """The versions of the model ``model_id`` numbered ``numbers``, by number."""
-        return {row.sequence: row for row in self._read(_NUMBERED, {"model": model_id, "numbers": list(numbers)})}
-
-    def paired(self, pairs: Sequence[tuple[int, int]]) -> list[VersionRow]:
-        """The versions numbered ``(model id, number)`` of ``pairs`` (a page of models' latest)."""
-        found: list[VersionRow] = []
-        for start in range(0, len(pairs), CHUNK):
-            chunk = list(pairs[start : start + CHUNK])
-            found += self._read(_PAIRED, {"models": sorted({m for m, _ in chunk}), "pairs": chunk})
-        return found
 
     def _read(
         self,
