@@ -109,7 +109,8 @@ class _LengthBody:
         socket: what has arrived, up to the buffer's length and the body's end), without gunicorn's
         reader and its copies; return how many, 0 at the end of the body. What gunicorn already
         holds of the body (read with the headers) comes first, through ``read``. Reports a short
-        body and a silent client as ``read`` does, and gives the other greenlets a turn as often."""
+        body and a silent client as ``read`` does, and gives the other greenlets a turn as often:
+        a receive stops at the next ``YIELD_EVERY`` mark, whatever the buffer's length."""
         wanted = min(len(buffer), self._reader.length)
         if wanted <= 0:
             return 0
@@ -120,6 +121,10 @@ class _LengthBody:
             data = self.read(min(wanted, held or RECV_SIZE))
             buffer[: len(data)] = data
             return len(data)
+        # Up to the next turn at most: one ``recv_into`` goes on copying for as long as the client keeps
+        # the socket fed (6 MB in one call was seen over a Unix socket on a loaded machine), so a buffer
+        # of many MiB would otherwise hold the other greenlets for all of it.
+        wanted = min(wanted, YIELD_EVERY - self._unyielded)
         try:
             got = int(sock.recv_into(buffer[:wanted] if wanted < len(buffer) else buffer))
         except _CLIENT_GONE:
