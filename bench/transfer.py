@@ -22,6 +22,10 @@ size writes one file of random bytes to a temp dir and times:
   directory with ``S3_REDIRECT_DOWNLOADS`` on (a 302 to a presigned URL, which curl follows)
 - direct upload/download with curl against presigned URLs of the same S3: the baseline the registry's
   ratios are taken against (issue 15: curl, not the minio client, which is slower and flatters them)
+- relayed download: the same presigned download through a TCP relay (``tests.support.servers.Relay``,
+  threads of this process that receive into a buffer and send it on; ``curl --connect-to``), which
+  adds the proxied download's second hop over loopback and no other work: the floor of any server
+  that passes S3's bytes on, on this machine (``--no-relay`` skips it)
 - direct upload:     minio ``put_object`` from the open file, 16 MiB parts (``--no-minio`` skips it)
 - direct download:   minio ``get_object`` streamed in 1 MiB chunks and discarded (likewise)
 
@@ -64,13 +68,14 @@ sys.path.insert(0, str(ROOT))
 from minio import Minio  # noqa: E402
 
 from bench.sizes import MIB, parse_size  # noqa: E402
-from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_server, stop  # noqa: E402
+from tests.support.servers import Relay, SeaweedFS, Server, start_seaweedfs, start_server, stop  # noqa: E402
 
 REGISTRY_UPLOAD = "registry upload (curl)"
 REGISTRY_DOWNLOAD = "registry download (curl)"
 REDIRECTED_DOWNLOAD = "registry download (curl -L, 302)"
 PRESIGNED_UPLOAD = "direct upload (curl presigned)"
 PRESIGNED_DOWNLOAD = "direct download (curl presigned)"
+RELAYED_DOWNLOAD = "relayed download (curl)"
 PY_SPY = shutil.which("py-spy") or str(Path.home() / ".local/bin/py-spy")
 PART_SIZE = 16 * MIB
 CHUNK = 8 * MIB
@@ -208,6 +213,7 @@ class Rig:
     bucket: str | None
     direct_dir: Path | None = None  # filesystem backend: where ``cp`` puts its copy
     redirecting: Server | None = None  # S3: a second server on the same data, S3_REDIRECT_DOWNLOADS on
+    relay: Relay | None = None  # S3: a TCP relay to the store, for the relayed download
     minio_ops: bool = True  # S3: time minio's put_object/get_object as well
     py_spy: Path | None = None  # record the worker during one extra upload of the first size
     results: list[Result] = field(default_factory=list)
@@ -351,6 +357,15 @@ def bench_size(
                 if int(out) != size:
                     raise RuntimeError(f"presigned download gave {out} bytes, expected {size}")
 
+            def relayed_download() -> None:
+                assert rig.relay is not None and rig.s3 is not None
+                get_url = rig.client.presigned_get_object(rig.bucket, presigned_key, datetime.timedelta(hours=1))
+                # The URL's own host (its signature covers it), reached through the relay.
+                out = curl("--connect-to", f"{rig.s3.endpoint}:{rig.relay.endpoint}", "-o", "/dev/null",
+                           "-w", "%{size_download}", get_url)
+                if int(out) != size:
+                    raise RuntimeError(f"relayed download gave {out} bytes, expected {size}")
+
             copy = rig.direct_dir / path.name if rig.direct_dir is not None else path
 
             def cp_upload() -> None:
@@ -390,6 +405,8 @@ def bench_size(
                 ]
                 if rig.redirecting is not None:
                     downloads.append((REDIRECTED_DOWNLOAD, redirected_download, False, PRESIGNED_DOWNLOAD))
+                if rig.relay is not None:
+                    downloads.append((RELAYED_DOWNLOAD, relayed_download, False, PRESIGNED_DOWNLOAD))
                 if rig.minio_ops:
                     uploads.append(("direct upload (minio)", direct_upload, False, None))
                     downloads.append(("direct download (minio)", direct_download, False, None))
@@ -481,6 +498,9 @@ def print_report(rig: Rig, memory: list[dict[str, object]], rounds: int) -> None
                  (REDIRECTED_DOWNLOAD, PRESIGNED_DOWNLOAD, 0.95)]
         rates = [f"{op.removeprefix('registry ')} {median[direct] / median[op]:.2f}x (goal {goal})"
                  for op, direct, goal in pairs if op in median and direct in median]
+        if RELAYED_DOWNLOAD in median and PRESIGNED_DOWNLOAD in median:
+            rates.append(f"download through a bare relay {median[PRESIGNED_DOWNLOAD] / median[RELAYED_DOWNLOAD]:.2f}x"
+                         " (what a second hop alone leaves)")
         if rates:
             print(f"{human(size)}: rate of curl to presigned URLs (medians): " + "; ".join(rates))
     hashed = [r for r in rig.results if r.operation == SHA256SUM]
@@ -539,6 +559,8 @@ def main() -> int:
                         help="S3: skip minio's put_object/get_object (curl to presigned URLs is the baseline)")
     parser.add_argument("--no-redirect", action="store_true",
                         help="S3: skip the redirected download (a second server with S3_REDIRECT_DOWNLOADS)")
+    parser.add_argument("--no-relay", action="store_true",
+                        help="S3: skip the download through a TCP relay (the floor of a proxied download)")
     parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment variable for modelshelf serve (repeatable), e.g. MALLOC_ARENA_MAX=2")
     parser.add_argument("--py-spy", type=Path, default=None, metavar="FILE",
@@ -562,6 +584,7 @@ def main() -> int:
     # A SIGTERM should clean up like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     s3 = server = redirecting = None
+    relay: Relay | None = None
     try:
         data_dir = workdir / "server" / "data"
         data_dir.mkdir(parents=True)
@@ -594,6 +617,8 @@ def main() -> int:
                 redirecting = start_server(data_dir, {**settings, "S3_REDIRECT_DOWNLOADS": True},
                                            workers=1, threads=args.threads)
                 rig.redirecting = redirecting
+            if not args.no_relay:
+                relay = rig.relay = Relay(s3.endpoint)
         else:
             direct_dir = workdir / "direct"
             direct_dir.mkdir()
@@ -614,6 +639,8 @@ def main() -> int:
             stop(server.process)
         if redirecting is not None:
             stop(redirecting.process)
+        if relay is not None:
+            relay.close()
         if s3 is not None:
             stop(s3.process)
         if args.keep:
