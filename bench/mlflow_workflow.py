@@ -18,6 +18,14 @@ table gives the median per call and the whole workflow's time, with the ratio ML
 REST and generic APIs on one kept-alive connection: a 16 KiB ``PUT`` into a model version and a
 version ``GET``.
 
+Each server's own time per call (the ``server`` columns): the median time each server spent in the
+call's requests, read from its access log, which times a request from the WSGI app's call to the end
+of the response's body (Modelshelf's ``modelshelf.access`` line; gunicorn's ``%(D)s`` for MLflow's,
+whose access log the script turns on). A call may make more than one request: the client's
+``get_latest_versions`` asks for the registered model first (``registered-models/get``: it refuses
+prompts), then for its latest versions, so its server time is the sum of both medians. Client time
+minus server time is the client's own work and the wire, the same for both servers.
+
 The client's floor (``--floor``, on by default): what each call costs with a server that does no work.
 While the workflow runs against Modelshelf, the last response to each request (method, path and query)
 is kept; a replay server (a WSGI app answering those bytes from a dict, in gunicorn with
@@ -36,6 +44,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -72,6 +81,22 @@ CALLS = (
     "health (HTTP floor)",
 )
 
+#: The requests each call makes, as the servers' access logs name them: the method and the path after
+#: MLflow's ``/api/2.0/mlflow/`` (``health`` for the health check).
+REQUESTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "model-versions/create": (("POST", "model-versions/create"),),
+    "runs/log-metric": (("POST", "runs/log-metric"),),
+    "model-versions/search": (("GET", "model-versions/search"),),
+    "registered-models/get": (("GET", "registered-models/get"),),
+    "get-latest-versions": (("GET", "registered-models/get"), ("POST", "registered-models/get-latest-versions")),
+    "model-versions/get": (("GET", "model-versions/get"),),
+    "health (HTTP floor)": (("GET", "health"),),
+}
+#: Modelshelf's access line: method, path (no query), status, bytes, milliseconds.
+_MODELSHELF_ACCESS = re.compile(r"modelshelf\.access \[[^\]]*\] (\w+) (\S+) \d{3} \d+ ([\d.]+)ms$")
+#: gunicorn's access line for MLflow (``--access-logformat`` below): method, path, status, microseconds.
+_GUNICORN_ACCESS = re.compile(r"^(\w+) (\S+) \d{3} (\d+)$")
+
 #: (method, path with query) -> (status line, content type, body): the responses the replay server answers.
 Recording = dict[tuple[str, str], tuple[str, str, bytes]]
 
@@ -90,6 +115,25 @@ class Timings:
 
     def median(self, name: str) -> float:
         return statistics.median(self.calls[name])
+
+
+def server_times(log: Path, pattern: re.Pattern[str], unit: float) -> dict[str, float]:
+    """Each call's server time in seconds from an access log (``pattern``: method, path, time in
+    ``unit`` seconds): the sum of the medians of the requests it makes (``REQUESTS``); calls whose
+    requests the log does not hold are left out."""
+    seen: dict[tuple[str, str], list[float]] = {}
+    for line in log.read_text(errors="replace").splitlines():
+        match = pattern.search(line)
+        if match is None:
+            continue
+        method, path, amount = match.groups()
+        endpoint = "health" if path.endswith("/health") else path.partition("/api/2.0/mlflow/")[2]
+        seen.setdefault((method, endpoint), []).append(float(amount) * unit)
+    return {
+        call: sum(statistics.median(seen[request]) for request in requests)
+        for call, requests in REQUESTS.items()
+        if all(request in seen for request in requests)
+    }
 
 
 def workflow(name: str, uri: str, versions: int, rounds: int, workdir: Path) -> Timings:
@@ -262,7 +306,8 @@ def start_mlflow_server(workdir: Path, workers: int) -> tuple[subprocess.Popen[b
             "--artifacts-destination", str(workdir / "mlflow-artifacts"),
             "--serve-artifacts",
             "--host", "127.0.0.1", "--port", str(port),
-            "--gunicorn-opts", f"--workers {workers} --timeout 120",
+            "--gunicorn-opts", f"--workers {workers} --timeout 120 --access-logfile {workdir / 'mlflow-access.log'}"
+                               " --access-logformat '%(m)s %(U)s %(s)s %(D)s'",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -305,6 +350,7 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     results: list[Timings] = []
     small: dict[str, float] = {}
+    served: dict[str, dict[str, float]] = {}  # server -> call -> its own seconds
     try:
         (workdir / "modelshelf").mkdir()
         server = start_server(workdir / "modelshelf", workers=args.workers)
@@ -320,6 +366,7 @@ def main() -> None:
         if args.small:
             small = small_requests(server.api, project, account.token, args.small)
         stop(server.process)
+        served["modelshelf"] = server_times(workdir / f"serve-{server.url.rsplit(':', 1)[1]}.log", _MODELSHELF_ACCESS, 1e-3)
         floor: Timings | None = None
         if args.floor:
             process, replay_url = start_replay_server(workdir, recorder.responses)
@@ -337,6 +384,8 @@ def main() -> None:
             print(f"mlflow server (gunicorn): {mlflow_uri}", flush=True)
             results.append(workflow("mlflow", mlflow_uri, args.versions, args.rounds, workdir))
             _close_client_connections()
+            stop(process)
+            served["mlflow"] = server_times(workdir / "mlflow-access.log", _GUNICORN_ACCESS, 1e-6)
     finally:
         for process in processes:
             stop(process)
@@ -366,6 +415,13 @@ def main() -> None:
     if best:
         print("floor = the same client against a server that replays recorded answers (no work);"
               " best possible = MLflow time / floor time")
+    if len(served) == 2:
+        print("\nEach server's own time per call (its access log; medians), the ratio MLflow / Modelshelf:\n")
+        print("| call | modelshelf server | mlflow server | ratio |\n|---|---|---|---|")
+        for call in CALLS:
+            if call in served["modelshelf"] and call in served["mlflow"]:
+                ours, theirs = served["modelshelf"][call], served["mlflow"][call]
+                print(f"| {call} | {ours * 1000:.2f} ms | {theirs * 1000:.2f} ms | {theirs / ours:.2f}x |")
     for call, seconds in small.items():
         print(f"modelshelf {call}: {seconds * 1000:.1f} ms (median of {args.small})")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, cores: {os.cpu_count()}")
