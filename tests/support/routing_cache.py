@@ -1,11 +1,12 @@
 """Build each URL rule's werkzeug builder once per test process, not once per app.
 
-Most tests make an app of their own (the ``app`` fixture), and binding the app's ~100-270 URL rules
-compiles two Python functions per rule (``Rule._compile_builder``: an AST, then ``compile``): about
-two thirds of ``create_app``'s time. What that function is depends only on the rule's text, its
-parsed parts and its defaults, so the same rule in the next app gets the function already made (each
-rule still binds it to itself, as werkzeug does). The app's code is untouched: ``modelshelf serve``
-and the commands build their rules as ever.
+Most tests make an app of their own (the ``app`` fixture). werkzeug compiles two Python functions per
+URL rule to build its URLs (``Rule._compile_builder``: an AST, then ``compile``). The app compiles each
+when it is first used (``package_api.app.LazyBuildRule``), which spares a process the rules it never
+builds; a test process makes hundreds of apps that build the same few rules (the pages' links), and
+this spares it all but the first. What that function is depends only on the rule's text, its parsed
+parts and its defaults, so the same rule in the next app gets the function already made (each rule
+still binds it to itself, as werkzeug does). ``modelshelf serve`` and the commands make one app.
 """
 from __future__ import annotations
 
