@@ -65,8 +65,8 @@ def test_the_urls_built_are_werkzeugs(every_plugin: Flask, endpoint: str, values
     with every_plugin.test_request_context():
         built = url_for(endpoint, **values)
     plain = Map([Rule(rule.rule, endpoint=rule.endpoint) for rule in every_plugin.url_map.iter_rules(endpoint)])
-    anchor = values.pop("_anchor", None)
-    expected = plain.bind("localhost").build(endpoint, values)
+    anchor = values.get("_anchor")
+    expected = plain.bind("localhost").build(endpoint, {k: v for k, v in values.items() if k != "_anchor"})
     assert built == expected + (f"#{anchor}" if anchor else "")
 
 
