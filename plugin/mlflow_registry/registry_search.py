@@ -166,21 +166,31 @@ SAMPLE = 10_000
 
 def _narrowest_tag(session: DbSession, comparisons: Sequence[filters.Comparison]) -> filters.Comparison | None:
     """On SQLite, of two or more ``tags.k = 'v'`` comparisons the one fewest versions pass (counted up
-    to ``SAMPLE``, each an index range): the one whose versions the search reads as a set, the others
-    then probed per version. SQLite keeps no statistics of values and would read every comparison's
-    set (a quarter of a registry for ``tags.stage = 'prod'``); PostgreSQL's planner chooses itself."""
+    to ``SAMPLE``, each an index range; the first of those that tie): the one whose versions the search
+    reads as a set, the others then probed per version. SQLite keeps no statistics of values and would
+    read every comparison's set (a quarter of a registry for ``tags.stage = 'prod'``); PostgreSQL's
+    planner chooses itself. Each count stops at the fewest found before it: a comparison that passes
+    as many versions cannot be the narrowest, and counting the rest of its range was most of the cost
+    (a quarter of a three-tag search at 110,000 versions)."""
     equal = [c for c in comparisons if c.kind == filters.TAG and c.operator == "=" and not c.absent_passes]
     if len(equal) < 2:
         return None
 
-    def passing(comparison: filters.Comparison) -> int:
+    def passing(comparison: filters.Comparison, bound: int) -> int:
         value = str(comparison.value)
         found = select(VersionTag.version_id).where(
             VersionTag.key == comparison.key, VersionTag.value_prefix == value[:INDEXED_VALUE_LENGTH]
         )
-        return int(session.scalar(select(func.count()).select_from(found.limit(SAMPLE).subquery())) or 0)
+        return int(session.scalar(select(func.count()).select_from(found.limit(bound).subquery())) or 0)
 
-    return min(equal, key=passing)
+    narrowest, fewest = equal[0], passing(equal[0], SAMPLE)
+    for comparison in equal[1:]:
+        if fewest == 0:
+            break
+        count = passing(comparison, fewest)
+        if count < fewest:
+            narrowest, fewest = comparison, count
+    return narrowest
 
 
 def _version_column(key: str, dialect: str = "") -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 from sqlalchemy import text as sql
 
 from package_api.access.models import Project
@@ -26,6 +26,7 @@ from plugin.mlflow_registry.model_versions import (
     version_field,
 )
 from plugin.mlflow_registry.models import ModelTag, Registration, VersionTag
+from plugin.mlflow_registry.registry_search import SAMPLE
 from plugin.mlflow_registry.tag_index import add_new_version_tags
 from plugin.mlflow_registry.version_rows import LATEST
 from plugin.registry.models import Model, ModelVersion
@@ -294,6 +295,44 @@ def test_a_search_costs_the_same_statements_over_200_versions_as_over_2000(
         costs.append((small.count, models.count))
         registry._seed(1800)
     assert costs[0] == costs[1], costs
+
+
+def test_on_sqlite_each_tag_count_stops_at_the_fewest_counted_before_it(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """On SQLite a search with several ``tags.k = 'v'`` first counts the versions each passes, to read
+    the narrowest as a set (``registry_search._narrowest_tag``). A count after the first stops at the
+    fewest counted before it: 200 versions, a quarter of them ``stage = prod``, a fiftieth
+    ``team = team-4``, half ``eval = passed``."""
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL's planner chooses; nothing is counted")
+    registry = Registry(app, client, world, 200)
+    bounds: list[int] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.startswith("SELECT count(*)") and "value_prefix" in statement:
+            bounds.append(parameters[2])  # key, value prefix, then the count's LIMIT
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        found = registry.call("model-versions/search", {
+            "filter": "tags.stage = 'prod' AND tags.team = 'team-4' AND tags.eval = 'passed'", "max_results": 100,
+        }, method="GET")  # fmt: skip
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    with app.app_context():
+        def passing(key: str, value: str) -> int:
+            return db.session.scalar(
+                select(func.count()).select_from(VersionTag).where(VersionTag.key == key, VersionTag.value == value)
+            ) or 0
+
+        prod, team = passing("stage", "prod"), passing("team", "team-4")
+    assert (prod, team) == (50, 4)
+    assert bounds == [SAMPLE, prod, team]
+    assert len(found["model_versions"]) == 2  # versions 4 and 104 of the seeding pass all three
 
 
 def test_a_page_of_models_of_any_size_runs_the_same_statements(app: Flask, client: FlaskClient, world: World) -> None:
