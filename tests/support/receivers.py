@@ -1,5 +1,7 @@
 """A webhook receiver on 127.0.0.1 for the tests: it keeps every request (headers, body, when), and
-answers with the status ``status_for`` gives (503 for a while, then 200...), after ``delay`` seconds."""
+answers with the status ``status_for`` gives (503 for a while, then 200...), after ``delay`` seconds.
+A request whose body stops short of its ``Content-Length`` (a sender killed mid-request) is not a
+delivery: it is counted in ``cut``, not kept."""
 from __future__ import annotations
 
 import base64
@@ -32,13 +34,20 @@ class Receiver:
     delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    cut: int = 0  # requests whose sender went away before the whole body came: not kept in ``received``
 
     def __post_init__(self) -> None:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802  (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if len(raw) < length:  # the sender went away mid-body (killed): no delivery, nothing to answer
+                    receiver.cut += 1
+                    self.close_connection = True
+                    return
+                body = raw.decode()
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status = receiver.status_for(time.monotonic() - receiver.started)
