@@ -22,6 +22,7 @@ from package_api.db import db
 from tests.support import database_modules, databases, routing_cache
 from tests.support.databases import SCHEMAS, database_settings
 from tests.support.servers import SeaweedFS, Server, start_seaweedfs, start_server, stop, stop_server
+from tests.support.templates import TEMPLATES
 from tests.support.world import MAX_FILE_SIZE, MEMBERS, World
 
 # Hypothesis's per-example deadline (200 ms) measures the machine, not the code: at load 10 a semver
@@ -121,7 +122,9 @@ def _fresh_postgres_schemas() -> Iterator[None]:
 
 @pytest.fixture
 def app(settings: dict[str, object]) -> Iterator[Flask]:
+    template = TEMPLATES.before_app(settings)  # the tables copied from an earlier test's, on SQLite
     app = create_app(settings)
+    TEMPLATES.after_app(app, template)
     app.config["TESTING"] = True
     yield app
     with app.app_context():
@@ -147,7 +150,12 @@ def storage(app: Flask):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def world(app: Flask) -> World:
     """owner (Owner everywhere), guest/reporter/developer/maintainer, outsider (no role), root (admin);
-    projects ``acme/private``, ``acme/internal`` and ``acme/public``."""
+    projects ``acme/private``, ``acme/internal`` and ``acme/public``; on SQLite, copied from an earlier
+    test's with the same settings where it can be (tests/support/templates.py)."""
+    return TEMPLATES.world(app, lambda: _seed_world(app))
+
+
+def _seed_world(app: Flask) -> World:
     seeded = World()
     with app.app_context():
         users, projects, tokens = UserService(db.session), ProjectService(db.session), TokenService(db.session)

@@ -61,6 +61,7 @@ class Schemas:
             raise ValueError(f"{ENV_URL} must be a postgresql+psycopg:// URL, not {url!r}")
         self._schemas: dict[Path, str] = {}  # data directory -> its schema
         self._free: list[str] = []  # emptied schemas, ready for another data directory
+        self._snapshots: list[str] = []  # copies of rows (``snapshot``), dropped with the session's
         self._connection: Any = None
         self._superuser = False
 
@@ -115,6 +116,63 @@ class Schemas:
         options = f"-csearch_path={schema},public -clock_timeout=120s -cstatement_timeout=180s"
         url = self.url.update_query_dict({"options": options, "application_name": schema})
         return url.render_as_string(hide_password=False)
+
+    def schema_of(self, data_dir: Path | str) -> str | None:
+        """The schema ``data_dir`` took, if it took one."""
+        return self._schemas.get(Path(data_dir).resolve())
+
+    def can_copy(self) -> bool:
+        """Whether ``copy_rows`` can copy (it writes rows in any order: a superuser's right)."""
+        self._admin()
+        return self._superuser
+
+    def snapshot(self, schema: str) -> str:
+        """Copy the rows of ``schema``'s tables that have any, and its sequences' positions (table
+        ``__sequences__``), into a new schema; return its name, for ``copy_rows``."""
+        from psycopg import sql
+
+        snapshot = f"snapshot_{uuid.uuid4().hex[:20]}"
+        self._admin().execute(
+            sql.SQL(
+                """DO $$
+                DECLARE item record; copied bigint;
+                BEGIN
+                    EXECUTE format('CREATE SCHEMA %I', {snapshot});
+                    FOR item IN SELECT tablename FROM pg_tables WHERE schemaname = {schema} LOOP
+                        EXECUTE format('CREATE TABLE %I.%I AS SELECT * FROM %I.%I', {snapshot}, item.tablename, {schema}, item.tablename);
+                        GET DIAGNOSTICS copied = ROW_COUNT;
+                        IF copied = 0 THEN
+                            EXECUTE format('DROP TABLE %I.%I', {snapshot}, item.tablename);
+                        END IF;
+                    END LOOP;
+                    EXECUTE format('CREATE TABLE %I.__sequences__ AS SELECT sequencename AS name, last_value FROM pg_sequences'
+                                   ' WHERE schemaname = %L AND last_value IS NOT NULL', {snapshot}, {schema});
+                END $$"""
+            ).format(snapshot=sql.Literal(snapshot), schema=sql.Literal(schema))
+        )
+        self._snapshots.append(snapshot)
+        return snapshot
+
+    def copy_rows(self, snapshot: str, schema: str) -> None:
+        """Insert the rows ``snapshot`` holds into the same tables of ``schema`` (whose tables must
+        be the same and empty) and set its sequences where they stood; in one round trip."""
+        from psycopg import sql
+
+        self._admin().execute(
+            sql.SQL(
+                """DO $$
+                DECLARE item record;
+                BEGIN
+                    SET LOCAL session_replication_role = replica;
+                    FOR item IN SELECT tablename FROM pg_tables WHERE schemaname = {snapshot} AND tablename <> '__sequences__' LOOP
+                        EXECUTE format('INSERT INTO %I.%I SELECT * FROM %I.%I', {schema}, item.tablename, {snapshot}, item.tablename);
+                    END LOOP;
+                    FOR item IN EXECUTE format('SELECT name, last_value FROM %I.__sequences__', {snapshot}) LOOP
+                        PERFORM setval(format('%I.%I', {schema}, item.name), item.last_value, true);
+                    END LOOP;
+                END $$"""
+            ).format(snapshot=sql.Literal(snapshot), schema=sql.Literal(schema))
+        )
 
     def taken(self) -> set[str]:
         return set(self._schemas.values())
@@ -177,10 +235,10 @@ class Schemas:
 
     def close(self) -> None:
         """Drop every schema of the session."""
-        schemas = sorted(self.taken() | set(self._free))
+        schemas = sorted(self.taken() | set(self._free) | set(self._snapshots))
         if schemas:
             self._drop(schemas)
-        self._schemas, self._free = {}, []
+        self._schemas, self._free, self._snapshots = {}, [], []
         if self._connection is not None:
             self._connection.close()
 
