@@ -92,6 +92,25 @@ def test_prepare_upgrades_sqlite_and_refuses_a_server_database_that_is_behind(tm
         migrate.prepare(made_by_hand)
 
 
+def test_prepare_compares_the_schema_with_the_models_after_an_upgrade_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = _app(tmp_path / "data", AUTO_MIGRATE="true")
+    compared: list[bool] = []
+    monkeypatch.setattr(migrate, "differences", lambda _app: compared.append(True) or ["a column the models lack"])
+    with caplog.at_level("WARNING", logger=migrate.log.name):
+        migrate.prepare(app)  # an empty database: upgraded, then compared
+    assert compared == [True]
+    assert "the models differ from the migrated schema (a column the models lack)" in caplog.text
+
+    caplog.clear()
+    migrate.prepare(app)  # at the heads: every command after the first, and every server start
+    migrate.prepare(app)
+    assert compared == [True]
+    assert caplog.text == ""
+    assert migrate.is_current(app)
+
+
 def _insert(connection: Connection, table: str, **values: object) -> int:
     """Insert a row as the old schema holds it (raw SQL: today's models have columns it lacks);
     return its id."""
