@@ -150,8 +150,8 @@ def storage(app: Flask):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def world(app: Flask) -> World:
     """owner (Owner everywhere), guest/reporter/developer/maintainer, outsider (no role), root (admin);
-    projects ``acme/private``, ``acme/internal`` and ``acme/public``; on SQLite, copied from an earlier
-    test's with the same settings where it can be (tests/support/templates.py)."""
+    projects ``acme/private``, ``acme/internal`` and ``acme/public``; copied from an earlier test's
+    with the same settings where it can be (tests/support/templates.py)."""
     return TEMPLATES.world(app, lambda: _seed_world(app))
 
 

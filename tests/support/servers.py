@@ -257,6 +257,9 @@ def start_server(data_dir: Path, settings: Mapping[str, object] | None = None, *
         settings.update(database_settings(data_dir))
     for name, value in settings.items():
         env[f"MODELSHELF_{name}"] = str(value)
+    from .templates import TEMPLATES
+
+    TEMPLATES.migrated_into(data_dir, settings)  # SQLite: a copy of a migrated database, as the server would make
     log = open(data_dir.parent / f"serve-{port}.log", "wb")
     process = subprocess.Popen(
         [

@@ -25,14 +25,19 @@ A copy is only used where it is what the test would have made itself:
 
 The world's tokens are then the same in every test of a process with the same settings, as its ids
 already were.
+
+``modelshelf serve`` subprocesses (tests/support/servers.py) migrate their database rather than make
+it with ``create_all``; on SQLite they get a copy of one migrated to the heads (``migrated_into``).
 """
 from __future__ import annotations
 
 import copy
 import os
 import sqlite3
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -63,6 +68,7 @@ class Templates:
         self._tables: dict[tuple[Any, ...], sqlite3.Connection] = {}
         # The world's copy: an SQLite database in memory, or the PostgreSQL schema holding its rows.
         self._worlds: dict[tuple[Any, ...], tuple[sqlite3.Connection | str, World]] = {}
+        self._migrated: dict[str, sqlite3.Connection] = {}  # PLUGINS -> a database at their heads (``migrated_into``)
         # Keys seen once: a copy is kept the second time a key is seen, so that settings no other
         # test shares (a path of the test's own, a bucket) cost no copy and no memory.
         self._seen: set[tuple[Any, ...]] = set()
@@ -163,6 +169,46 @@ class Templates:
             else:
                 self._worlds[made.key] = (_copy_of(made.where), copy.deepcopy(world))
         return world
+
+
+    def migrated_into(self, data_dir: Path, settings: Mapping[str, object]) -> bool:
+        """Before ``modelshelf serve`` starts on ``data_dir`` (tests/support/servers.py): on SQLite,
+        write a database migrated to the heads of the plugins ``settings`` names into it, where the
+        server would migrate an empty one itself (0.9 s of CPU: every revision, then the comparison
+        with the models). The first server of a process with those plugins migrates as always; the
+        copy is made (in this process, by the same upgrade) for the second. Return whether one was
+        written."""
+        path = data_dir / "modelshelf.db"
+        if SCHEMAS is not None or "DATABASE_URL" in settings or path.exists():
+            return False
+        if str(settings.get("AUTO_MIGRATE", "auto")).lower() not in ("auto", "1", "true", "yes", "on"):
+            return False  # the server is to refuse (or find) an empty database
+        plugins = str(settings.get("PLUGINS", "all"))
+        template = self._migrated.get(plugins)
+        if template is None:
+            if not self._second_sighting(("migrated", plugins)):
+                return False
+            template = self._migrated[plugins] = _migrated_copy(plugins)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        create_private_file(str(path))
+        _write(template, str(path))
+        return True
+
+
+def _migrated_copy(plugins: str) -> sqlite3.Connection:
+    """An SQLite database brought to the heads of ``plugins``' revisions, as ``modelshelf`` commands
+    bring an empty one (``package_api.ops.migrate.upgrade``), kept in memory."""
+    from package_api import create_app
+    from package_api.ops import migrate
+
+    with tempfile.TemporaryDirectory() as scratch:
+        app = create_app({"DATA_DIR": scratch, "CREATE_SCHEMA": False, "PLUGINS": plugins, "SECRET_KEY": "x", "STORAGE": "memory"})
+        try:
+            migrate.upgrade(app)
+        finally:
+            with app.app_context():
+                db.engine.dispose()
+        return _copy_of(os.path.join(scratch, "modelshelf.db"))
 
 
 def _write(template: sqlite3.Connection, path: str) -> None:

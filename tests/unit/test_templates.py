@@ -123,3 +123,22 @@ def test_settings_no_other_test_shares_keep_no_copy(tmp_path: Path, apps: list[F
         apps.append(app)
         assert _world(templates, app)[1]
     assert templates._tables == {} and templates._worlds == {}
+
+
+def test_a_server_database_is_copied_migrated_to_the_heads_from_the_second_on(tmp_path: Path, apps: list[Flask]) -> None:
+    from package_api.ops import migrate
+
+    if SCHEMAS is not None:
+        pytest.skip("servers migrate a schema of their own on PostgreSQL")
+    templates = Templates()
+    written = [templates.migrated_into(tmp_path / f"serve-{i}" / "data", {"PLUGINS": "all"}) for i in range(3)]
+    assert written == [False, True, True]  # the first server of a process migrates its database itself
+    refused = templates.migrated_into(tmp_path / "manual" / "data", {"PLUGINS": "all", "AUTO_MIGRATE": "false"})
+    assert not refused and not (tmp_path / "manual" / "data").exists()
+
+    data_dir = tmp_path / "serve-2" / "data"
+    app = create_app({"DATA_DIR": str(data_dir), "CREATE_SCHEMA": False, "SECRET_KEY": "x", "STORAGE": "memory"})
+    apps.append(app)
+    assert (data_dir / "modelshelf.db").stat().st_mode & 0o077 == 0
+    assert migrate.is_current(app)
+    assert migrate.differences(app) == []
