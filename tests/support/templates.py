@@ -170,7 +170,6 @@ class Templates:
                 self._worlds[made.key] = (_copy_of(made.where), copy.deepcopy(world))
         return world
 
-
     def migrated_into(self, data_dir: Path, settings: Mapping[str, object]) -> bool:
         """Before ``modelshelf serve`` starts on ``data_dir`` (tests/support/servers.py): on SQLite,
         write a database migrated to the heads of the plugins ``settings`` names into it, where the

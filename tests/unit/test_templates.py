@@ -82,7 +82,7 @@ def test_a_copied_world_has_the_rows_of_a_seeded_one_and_its_tokens_work(tmp_pat
     assert not seeded
     assert tables_copied == (SCHEMAS is None)  # SQLite: the tables' copy was there before create_app
     rows = _rows(third)
-    assert rows == _rows(second)
+    assert rows == _rows(second) == _rows(first)  # the copy's source, and a world seeded on its own
     assert len(rows["users"]) == 7 and len(rows["projects"]) == 3
     client = third.test_client()
     me = client.get("/api/v4/user", headers=world.headers("guest"))
