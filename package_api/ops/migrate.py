@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -138,9 +139,15 @@ def differences(app: Flask) -> list[Any]:
 
 def auto_upgrades(app: Flask) -> bool:
     """Whether commands bring this app's database up to date themselves (``AUTO_MIGRATE``)."""
-    setting = str(app.config["MODELSHELF"].get("AUTO_MIGRATE", "auto")).lower()
+    return upgrades_automatically(app.config["MODELSHELF"])
+
+
+def upgrades_automatically(settings: Mapping[str, Any]) -> bool:
+    """Whether commands bring the database of ``settings`` (``load_settings``'s, with the database URL
+    derived) up to date themselves: ``AUTO_MIGRATE``, whose ``auto`` means SQLite only."""
+    setting = str(settings.get("AUTO_MIGRATE", "auto")).lower()
     if setting == "auto":
-        return str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
+        return str(settings["DATABASE_URL"]).startswith("sqlite")
     return setting in ("1", "true", "yes", "on")
 
 

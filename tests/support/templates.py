@@ -177,12 +177,16 @@ class Templates:
         with the models). The first server of a process with those plugins migrates as always; the
         copy is made (in this process, by the same upgrade) for the second. Return whether one was
         written."""
-        path = data_dir / "modelshelf.db"
-        if SCHEMAS is not None or "DATABASE_URL" in settings or path.exists():
+        from package_api.ops import migrate
+
+        # The server's settings: start_server passes it these and no other MODELSHELF_* variable.
+        effective = load_settings({**settings, "DATA_DIR": str(data_dir)}, environ={})
+        path = Path(effective["DATA_DIR"]) / "modelshelf.db"
+        if SCHEMAS is not None or effective["DATABASE_URL"] != f"sqlite:///{path}" or path.exists():
             return False
-        if str(settings.get("AUTO_MIGRATE", "auto")).lower() not in ("auto", "1", "true", "yes", "on"):
+        if not migrate.upgrades_automatically(effective):
             return False  # the server is to refuse (or find) an empty database
-        plugins = str(settings.get("PLUGINS", "all"))
+        plugins = str(effective["PLUGINS"])
         template = self._migrated.get(plugins)
         if template is None:
             if not self._second_sighting(("migrated", plugins)):
